@@ -1,0 +1,47 @@
+"""Pydantic models of every message storywire reads or writes, with their JSON Schema exports.
+
+Import the models from here; `python -m schemas.export` rewrites `schemas/json/`.
+"""
+
+from schemas.articles import CleanArticle, DeadLetter, DuplicateVerdict, PreparedArticle, RawArticle, RemovedBlock
+from schemas.base import Message, dumps, loads
+from schemas.stories import (
+    ArticleFacts,
+    ArticleJoined,
+    Conflict,
+    ConflictSide,
+    Corroboration,
+    Entity,
+    NumericClaim,
+    Quote,
+    QuoteView,
+    StoryEvent,
+    StorySnapshot,
+    StoryStarted,
+    parse_story_event,
+)
+
+__all__ = [
+    "ArticleFacts",
+    "ArticleJoined",
+    "CleanArticle",
+    "Conflict",
+    "ConflictSide",
+    "Corroboration",
+    "DeadLetter",
+    "DuplicateVerdict",
+    "Entity",
+    "Message",
+    "NumericClaim",
+    "PreparedArticle",
+    "Quote",
+    "QuoteView",
+    "RawArticle",
+    "RemovedBlock",
+    "StoryEvent",
+    "StorySnapshot",
+    "StoryStarted",
+    "dumps",
+    "loads",
+    "parse_story_event",
+]

@@ -1,0 +1,90 @@
+"""Messages about single articles: as published, as cleaned, as judged duplicate, as rejected."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from schemas.base import Message
+from schemas.stories import ArticleFacts
+
+
+class RawArticle(Message):
+    """An article as a feed or scraper publishes it to the raw topic.
+
+    Every field may be missing; unknown fields are kept (and carried into the
+    cleaned article's `extra`), because feeds add fields we do not know yet.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    id: str | None = None
+    title: str | None = None
+    text: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published_at: str | None = Field(default=None, description="As given by the feed: ISO 8601 or free text.")
+
+
+class RemovedBlock(Message):
+    """A piece of scraped text that cleaning removed, and why, so a user can audit the decision."""
+
+    text: str
+    reason: str
+
+
+class CleanArticle(Message):
+    """An article after cleaning: reporting text only, with the metadata found in it."""
+
+    article_id: str
+    title: str | None = None
+    text: str = Field(description="The reporting text, paragraphs separated by blank lines.")
+    outlet: str | None = None
+    url: str | None = None
+    language: str | None = Field(default=None, description="ISO 639-1 code, absent when unknown.")
+    published_at: datetime | None = Field(default=None, description="Publication time, absent when not found.")
+    event_date: date | None = Field(default=None, description="Date of the event reported, absent when not found.")
+    dates_seen: list[date] = Field(
+        default_factory=list, description="Every date the text names or implies (weekdays resolved), most cited first."
+    )
+    removed: list[RemovedBlock] = Field(default_factory=list)
+    received_at: datetime | None = Field(default=None, description="Timestamp of the raw message on the broker.")
+    extra: dict[str, Any] = Field(default_factory=dict, description="Unknown fields of the raw article, kept.")
+
+
+class DuplicateVerdict(Message):
+    """An article that appended nothing because its text was already seen."""
+
+    article_id: str
+    duplicate_of: str
+    similarity: float = Field(ge=0, le=1)
+    kind: Literal["redelivery", "exact", "near"] = Field(
+        description="redelivery: the same article id again; exact: same text; near: a copy with small changes."
+    )
+    story_id: str | None = Field(default=None, description="The story the original belongs to.")
+
+
+class DeadLetter(Message):
+    """A payload the worker could not use, with a reason a person can act on."""
+
+    article_id: str | None = None
+    reason: str
+    stage: Literal["decode", "validate", "clean", "process"]
+    payload_bytes: int = Field(ge=0, description="Size of the original payload.")
+    payload_preview: str = Field(description="The first bytes of the payload, for finding it again.")
+
+
+class PreparedArticle(Message):
+    """A cleaned article with everything the global story stage needs, computed in the parallel stage.
+
+    Internal: flows from the cleaning agents (one per raw partition) to the
+    single story agent, so the expensive per-article work is spread out and the
+    global stage only looks things up.
+    """
+
+    article: CleanArticle
+    facts: ArticleFacts
+    exact: str = Field(description="Hash of the normalised reporting words (exact duplicates).")
+    signature: list[int] = Field(description="MinHash signature of the word shingles (near duplicates).")

@@ -1,0 +1,222 @@
+"""The `storywire` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import orjson
+
+EPILOG = """\
+The broker address comes from --broker or STORYWIRE_BROKER; without either,
+the local broker that `storywire broker up` starts (127.0.0.1:19092).
+Every setting has an environment variable: see streams/settings.py or README.md.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storywire",
+        description="Event-sourced news stream processor: clean, deduplicate and cluster articles into stories, "
+        "and publish each story's changelog.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--broker", metavar="HOST:PORT", help="Kafka bootstrap servers (default: the local broker)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    broker = commands.add_parser("broker", help="start, stop or inspect the local single-node Kafka")
+    broker.add_argument("action", choices=["up", "down", "status"], help="up: start it (fetching Kafka on first use)")
+
+    worker = commands.add_parser("worker", help="run the long-lived worker (Ctrl-C or SIGTERM stops it cleanly)")
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+
+    replay = commands.add_parser("replay", help="publish .txt files, directories of them and .jsonl feeds")
+    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    replay.add_argument("--rate", type=float, metavar="N", help="at most N articles per second (default: as fast as possible)")
+
+    subscribe = commands.add_parser("subscribe", help="print story events as they are appended")
+    subscribe.add_argument("--story", metavar="ID", help="only this story's events")
+    subscribe.add_argument("--from-beginning", action="store_true", help="start from the first event, not from now")
+    subscribe.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    stories = commands.add_parser("stories", help="print the current stories, duplicates and dead letters")
+    stories.add_argument("--json", action="store_true", help="one JSON object")
+
+    demo = commands.add_parser(
+        "demo",
+        help="run everything once: local broker, worker, replay, print the stories, shut down",
+        description="Starts a local Kafka (unless --broker is given), runs a worker on fresh topics, replays PATHs "
+        "(default: the bundled seed articles), waits until every article is processed, prints the stories "
+        "with their changelogs, and shuts everything down.",
+    )
+    demo.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    demo.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the worker (default 180)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.broker:
+        os.environ["STORYWIRE_BROKER"] = args.broker
+    from streams.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    handler = {
+        "broker": _broker,
+        "worker": _worker,
+        "replay": _replay,
+        "subscribe": _subscribe,
+        "stories": _stories,
+        "demo": _demo,
+    }[args.command]
+    try:
+        return handler(args, settings) or 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - the CLI's last line: a message, not a traceback
+        from streams.broker import BrokerUnavailable
+        from streams.demo import DemoFailed
+        from streams.replay import FeedError
+
+        if isinstance(error, (BrokerUnavailable, DemoFailed, FeedError)):
+            print(f"storywire: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _require_broker(settings) -> None:
+    from streams.broker import wait_for_broker
+
+    asyncio.run(wait_for_broker(settings.bootstrap, 10))
+
+
+def _broker(args, settings) -> int:
+    from streams.broker import local_kafka
+
+    kafka = local_kafka(settings)
+    if args.action == "up":
+        print(kafka.up())
+    elif args.action == "down":
+        kafka.down()
+        print("stopped")
+    else:
+        status = kafka.status()
+        print(orjson.dumps(status, default=str, option=orjson.OPT_INDENT_2).decode())
+        return 0 if status.get("running") else 1
+    return 0
+
+
+def _worker(args, settings) -> int:
+    _require_broker(settings)
+    import faust
+
+    from streams import agents  # noqa: F401 - declares the agents on the app
+    from streams.app import app
+
+    faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
+    return 0
+
+
+def _replay(args, settings) -> int:
+    from streams.replay import ensure_topic, replay
+
+    _require_broker(settings)
+    topic = settings.topic("articles")
+    asyncio.run(ensure_topic(settings.bootstrap, topic, settings.partitions))
+    summary = asyncio.run(replay(args.paths, settings.bootstrap, topic, args.rate, _progress))
+    _progress(
+        f"replayed {summary.sent:,} articles to {topic} in {summary.seconds:.1f}s"
+        + (f"; skipped {len(summary.skipped)} malformed lines" if summary.skipped else "")
+    )
+    return 1 if summary.skipped else 0
+
+
+def _subscribe(args, settings) -> int:
+    from streams.read import subscribe
+
+    _require_broker(settings)
+
+    async def run() -> None:
+        async for event in subscribe(settings, args.story, args.from_beginning):
+            if args.json:
+                print(event.model_dump_json(exclude={"facts"}), flush=True)
+            else:
+                print(_describe_event(event), flush=True)
+
+    asyncio.run(run())
+    return 0
+
+
+def _stories(args, settings) -> int:
+    from streams.read import current_state
+
+    _require_broker(settings)
+    state = asyncio.run(current_state(settings))
+    _print_state(state, args.json)
+    return 0
+
+
+def _demo(args, settings) -> int:
+    from streams.demo import SEEDS, run_demo
+
+    paths = args.paths or [SEEDS]
+    state = asyncio.run(run_demo(settings, paths, _progress, args.timeout))
+    _print_state(state, args.json)
+    return 0
+
+
+def _print_state(state: dict, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(state, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    for story in state["stories"]:
+        print(f"\n== {story['label']}  ({story['story_id']})")
+        print(f"   {len(story['article_ids'])} articles from {', '.join(story['outlets'])}")
+        for entry in story["changelog"]:
+            print(f"   v{entry['version']} {entry['article_id']} [{entry['outlet'] or 'outlet unknown'}] {_changes(entry)}")
+        for conflict in story["conflicts"]:
+            sides = "; ".join(f"{s['value']} ({', '.join(s['outlets'])})" for s in conflict["sides"])
+            print(f"   conflict on {conflict['about']}: {sides}")
+    if state["duplicates"]:
+        print("\nduplicates:")
+        for dup in state["duplicates"]:
+            print(f"   {dup['article_id']} = {dup['duplicate_of']} ({dup['kind']}, similarity {dup['similarity']:.2f})")
+    if state["dead_letters"]:
+        print("\ndead letters:")
+        for letter in state["dead_letters"]:
+            print(f"   {letter['article_id'] or '(no id)'}: {letter['reason']}")
+
+
+def _changes(entry: dict) -> str:
+    parts = ["started the story" if entry["kind"] == "started" else f"joined (score {entry['score']:.2f})"]
+    if entry["new_outlet"]:
+        parts.append("new outlet")
+    if entry["new_entities"]:
+        parts.append(f"{len(entry['new_entities'])} new names")
+    if entry["new_quotes"]:
+        parts.append(f"{len(entry['new_quotes'])} new quotes")
+    if entry["new_claims"]:
+        parts.append(f"{len(entry['new_claims'])} new claims")
+    if entry["corroborations"]:
+        parts.append(f"{len(entry['corroborations'])} corroborated")
+    if entry["conflicts"]:
+        parts.append("conflict: " + ", ".join(c["about"] for c in entry["conflicts"]))
+    return "; ".join(parts)
+
+
+def _describe_event(event) -> str:
+    return f"{event.story_id} v{event.version} {event.label}: {_changes(event.model_dump(mode='json'))}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

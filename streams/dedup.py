@@ -1,0 +1,111 @@
+"""Exact and near-duplicate detection: pure fingerprints plus an in-memory index over them.
+
+Two articles are the same text when their normalised word sequence is equal
+(exact) or when the Jaccard similarity of their word shingles, estimated by
+MinHash, is at least a threshold (near: a syndicated copy with a few words
+changed). Cleaning runs first, so different site chrome around the same
+reporting does not hide a copy. The index is rebuilt from the worker's table
+on start, so it is derived state, never the source of truth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+SHINGLE_WORDS = 5
+NUM_PERM = 64
+SCHEME = "affine64"  # stored signatures are only comparable under the scheme that made them
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What deduplication keeps of an article: an exact hash and a MinHash signature."""
+
+    exact: str
+    signature: tuple[int, ...]
+
+    def to_json(self) -> dict:
+        return {"exact": self.exact, "signature": list(self.signature)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Fingerprint":
+        return cls(exact=data["exact"], signature=tuple(data["signature"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    article_id: str
+    similarity: float
+    kind: str  # "exact" or "near"
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def shingles(tokens: list[str], size: int = SHINGLE_WORDS) -> set[bytes]:
+    """Overlapping word n-grams; a text shorter than one shingle is one shingle."""
+    if len(tokens) <= size:
+        return {" ".join(tokens).encode()}
+    return {" ".join(tokens[i : i + size]).encode() for i in range(len(tokens) - size + 1)}
+
+
+def fingerprint(title: str | None, text: str) -> Fingerprint:
+    """Fingerprint the reporting text (the title when there is no text: headline-only feeds)."""
+    tokens = words(text) or words(title or "")
+    exact = hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
+    minhash = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
+    minhash.update_batch(list(shingles(tokens)))
+    return Fingerprint(exact=exact, signature=tuple(int(v) for v in minhash.hashvalues))
+
+
+def similarity(a: Fingerprint, b: Fingerprint) -> float:
+    """Estimated Jaccard similarity of the two shingle sets (1.0 for an exact match)."""
+    if a.exact == b.exact:
+        return 1.0
+    return float(np.count_nonzero(np.array(a.signature) == np.array(b.signature)) / NUM_PERM)
+
+
+class DuplicateIndex:
+    """Finds the earlier article an article duplicates, in time independent of how many are indexed."""
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._exact: dict[str, str] = {}
+        self._prints: dict[str, Fingerprint] = {}
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+
+    def __len__(self) -> int:
+        return len(self._prints)
+
+    def __contains__(self, article_id: str) -> bool:
+        return article_id in self._prints
+
+    def add(self, article_id: str, fp: Fingerprint) -> None:
+        if article_id in self._prints:
+            return
+        self._prints[article_id] = fp
+        self._exact.setdefault(fp.exact, article_id)
+        self._lsh.insert(article_id, _minhash(fp))
+
+    def find(self, fp: Fingerprint) -> Match | None:
+        """The most similar indexed article at or above the threshold, if any."""
+        original = self._exact.get(fp.exact)
+        if original is not None:
+            return Match(original, 1.0, "exact")
+        best: Match | None = None
+        for candidate in sorted(self._lsh.query(_minhash(fp))):  # sorted: ties go to the same article every run
+            score = similarity(fp, self._prints[candidate])
+            if score >= self.threshold and (best is None or score > best.similarity):
+                best = Match(candidate, round(score, 4), "near")
+        return best
+
+
+def _minhash(fp: Fingerprint) -> MinHash:
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, hashvalues=np.array(fp.signature, dtype=np.uint64))

@@ -1,0 +1,103 @@
+"""`storywire demo`: the whole pipeline in one command, on its own topics, cleaned up afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from streams.broker import local_kafka, wait_for_broker
+from streams.read import current_state
+from streams.replay import ensure_topic, replay
+from streams.settings import Settings
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
+    """The real worker, as a separate process, on the demo's own topics."""
+    env = {
+        **os.environ,
+        "STORYWIRE_BROKER": settings.bootstrap,
+        "STORYWIRE_TOPIC_PREFIX": settings.topic_prefix,
+        "STORYWIRE_HOME": str(settings.home),
+    }
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def stop_worker(worker: subprocess.Popen, timeout: float = 30.0) -> None:
+    """SIGTERM first, so the worker commits its offsets and flushes its tables."""
+    if worker.poll() is not None:
+        return
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def outcomes(state: dict) -> int:
+    """Articles the worker has finished with: each appended an entry, was a duplicate, or was dead-lettered."""
+    entries = sum(len(story["changelog"]) for story in state["stories"])
+    return entries + len(state["duplicates"]) + len(state["dead_letters"])
+
+
+async def wait_for_outcomes(settings: Settings, expected: int, worker: subprocess.Popen, timeout: float, progress) -> dict:
+    deadline = time.monotonic() + timeout
+    last = -1
+    while True:
+        state = await current_state(settings)
+        done = outcomes(state)
+        if done != last:
+            progress(f"processed {done}/{expected} articles")
+            last = done
+        if done >= expected:
+            return state
+        if worker.poll() is not None:
+            raise DemoFailed(f"the worker exited with code {worker.returncode}")
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"only {done} of {expected} articles processed after {timeout:.0f}s")
+        await asyncio.sleep(0.5)
+
+
+async def run_demo(base: Settings, paths: list[Path], progress, timeout: float = 180.0) -> dict:
+    """Start a broker if none is given, run a worker, replay the paths, wait for every article, stop."""
+    settings = base.model_copy(update={"topic_prefix": f"{base.topic_prefix}-demo-{uuid.uuid4().hex[:8]}"})
+    broker = None
+    if settings.broker is None:
+        broker = local_kafka(settings)
+        progress("starting a local Kafka broker")
+        settings = settings.model_copy(update={"broker": broker.up()})
+    else:
+        await wait_for_broker(settings.bootstrap, 15)
+    log_path = settings.home / "logs" / f"{settings.topic_prefix}.log"
+    worker = start_worker(settings, log_path)
+    progress(f"worker started (log: {log_path})")
+    try:
+        await ensure_topic(settings.bootstrap, settings.topic("articles"), settings.partitions)
+        summary = await replay(paths, settings.bootstrap, settings.topic("articles"), progress=progress)
+        progress(f"replayed {summary.sent} articles")
+        try:
+            return await wait_for_outcomes(settings, summary.sent, worker, timeout, progress)
+        except DemoFailed as failure:
+            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            raise DemoFailed(f"{failure}; last lines of {log_path}:\n" + "\n".join(tail)) from None
+    finally:
+        stop_worker(worker)
+        if broker is not None:
+            progress("stopping the local Kafka broker")
+            broker.down()

@@ -1,0 +1,120 @@
+"""From a raw payload to a prepared article, or to a dead letter saying why not.
+
+Pure: decode the bytes, validate the fields, clean, extract facts, compute
+clustering features and fingerprints. This is all the per-article work, done in
+the partitioned stage so it spreads over workers; it never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from datetime import datetime, timezone
+
+import orjson
+from pydantic import ValidationError
+
+from schemas import DeadLetter, PreparedArticle, RawArticle
+from streams.clean import UnusableArticle, clean_article
+from streams.cluster import features
+from streams.dedup import fingerprint
+from streams.facts import extract_facts
+
+PREVIEW_CHARS = 200
+_BINARY_CONTROL_SHARE = 0.05
+
+
+class Rejected(Exception):
+    """A payload that cannot become an article; the message says what to fix."""
+
+    def __init__(self, reason: str, stage: str, article_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.stage, self.article_id = reason, stage, article_id
+
+
+def stable_id(raw: RawArticle) -> str:
+    """An id from the article's content, so the same article always gets the same id."""
+    basis = "\x1f".join(part or "" for part in (raw.url, raw.title, raw.text))
+    return "a-" + hashlib.blake2b(basis.encode(), digest_size=10).hexdigest()
+
+
+def decode_text(payload: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252; binary data is rejected."""
+    if payload.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = payload.decode("utf-16")
+    else:
+        try:
+            text = payload.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = payload.decode("cp1252", errors="replace")
+    control = sum(1 for c in text[:4096] if c < " " and c not in "\t\n\r")
+    if "\x00" in text[:4096] or control > _BINARY_CONTROL_SHARE * min(len(text), 4096):
+        raise Rejected("binary payload: not text (send UTF-8 JSON or plain text)", "decode")
+    return text
+
+
+def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> RawArticle:
+    """A JSON object is a RawArticle; any other text is taken as the article's text."""
+    if not payload or not payload.strip():
+        raise Rejected("empty payload: nothing to read", "decode", _key(key))
+    if len(payload) > max_bytes:
+        raise Rejected(
+            f"payload of {len(payload):,} bytes exceeds the {max_bytes:,}-byte limit (STORYWIRE_MAX_ARTICLE_BYTES)",
+            "decode",
+            _key(key),
+        )
+    text = decode_text(payload)
+    stripped = text.lstrip()
+    if not stripped.startswith("{"):
+        return RawArticle(id=_key(key), text=text)
+    try:
+        data = orjson.loads(stripped)
+    except orjson.JSONDecodeError as error:
+        raise Rejected(f"broken JSON: {error}", "decode", _key(key)) from None
+    if not isinstance(data, dict):
+        raise Rejected("JSON payload is not an object", "decode", _key(key))
+    try:
+        raw = RawArticle.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise Rejected(f"invalid fields: {problems}", "validate", _id_in(data) or _key(key)) from None
+    if raw.id is None and key:
+        raw = raw.model_copy(update={"id": _key(key)})
+    return raw
+
+
+def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_bytes: int) -> PreparedArticle | DeadLetter:
+    """Everything one article needs before it meets the other articles, or the reason it can't."""
+    try:
+        raw = parse_payload(payload, key, max_bytes)
+        article_id = raw.id or stable_id(raw)
+        try:
+            article = clean_article(raw, article_id)
+        except UnusableArticle as error:
+            raise Rejected(str(error), "clean", article_id) from None
+        article = article.model_copy(update={"received_at": datetime.fromtimestamp(timestamp, timezone.utc)})
+        facts = extract_facts(article).model_copy(update={"terms": features(article.title, article.text)})
+        fp = fingerprint(article.title, article.text)
+        return PreparedArticle(article=article, facts=facts, exact=fp.exact, signature=list(fp.signature))
+    except Rejected as rejected:
+        return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id)
+
+
+def dead_letter(payload: bytes | None, reason: str, stage: str, article_id: str | None = None) -> DeadLetter:
+    payload = payload or b""
+    return DeadLetter(
+        article_id=article_id,
+        reason=reason,
+        stage=stage,
+        payload_bytes=len(payload),
+        payload_preview=payload[:PREVIEW_CHARS].decode("utf-8", errors="replace"),
+    )
+
+
+def _key(key: bytes | None) -> str | None:
+    return key.decode("utf-8", errors="replace") if key else None
+
+
+def _id_in(data: dict) -> str | None:
+    value = data.get("id")
+    return value if isinstance(value, str) else None

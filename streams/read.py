@@ -1,0 +1,104 @@
+"""Reading what the worker publishes: story events as they happen, and the current state of everything.
+
+Both read topics only, never the worker's tables: `stories` is a fold of the
+story events topic, so what a subscriber sees and what `stories` prints agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas import DeadLetter, DuplicateVerdict, parse_story_event
+from streams.settings import Settings
+from streams.story import StoryEventModel, fold
+
+
+async def subscribe(
+    settings: Settings, story_id: str | None = None, from_beginning: bool = False
+) -> AsyncIterator[StoryEventModel]:
+    """Story events as they are appended, each (story, version) once, in version order per story."""
+    consumer = AIOKafkaConsumer(
+        settings.topic("story-events"),
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        if not from_beginning:
+            await _pin_to_end(consumer)
+        delivered: dict[str, int] = defaultdict(int)
+        async for message in consumer:
+            event = parse_story_event(message.value)
+            if story_id and event.story_id != story_id:
+                continue
+            if event.version <= delivered[event.story_id]:
+                continue  # a redelivery of an entry already seen
+            delivered[event.story_id] = event.version
+            yield event
+    finally:
+        await consumer.stop()
+
+
+async def _pin_to_end(consumer: AIOKafkaConsumer) -> None:
+    """Wait for the assignment, then start at the end: 'latest' means from now on, even for a new topic."""
+    while not consumer.assignment():
+        await asyncio.sleep(0.05)
+        await consumer.getmany(timeout_ms=50)
+    await consumer.seek_to_end()
+
+
+async def read_topic(settings: Settings, name: str, timeout: float = 10.0) -> list[bytes]:
+    """Every message on a topic from the beginning up to its end when called."""
+    topic = settings.topic(name)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+            partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            return []
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        values: list[bytes] = []
+        remaining = {tp for tp in assigned if ends[tp] > 0}
+        deadline = asyncio.get_running_loop().time() + timeout
+        while remaining and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for tp, messages in batches.items():
+                values.extend(m.value for m in messages if m.offset < ends[tp])
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def current_state(settings: Settings) -> dict:
+    """Stories (folded from their events), duplicates and dead letters, as the `--json` output shape."""
+    events: dict[str, dict[int, StoryEventModel]] = defaultdict(dict)
+    for value in await read_topic(settings, "story-events"):
+        event = parse_story_event(value)
+        events[event.story_id].setdefault(event.version, event)
+    stories = []
+    for story_id, by_version in events.items():
+        changelog = [by_version[v] for v in sorted(by_version)]
+        snapshot = fold(changelog)
+        stories.append(
+            {
+                **snapshot.model_dump(mode="json"),
+                "changelog": [e.model_dump(mode="json", exclude={"facts"}) for e in changelog],
+            }
+        )
+    stories.sort(key=lambda s: (s["first_seen"], s["story_id"]))
+    duplicates = [DuplicateVerdict.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, "duplicates")]
+    dead = [DeadLetter.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, "dead-letters")]
+    return {"stories": stories, "duplicates": duplicates, "dead_letters": dead}

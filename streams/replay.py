@@ -1,0 +1,138 @@
+"""The replay producer: publish fixture files and JSONL feeds to the raw articles topic.
+
+`.txt` files are articles as scraped (free text); `.jsonl` feeds hold one
+article per line (`id`, `title`, `text`, `source`, `url`, `published_at`, any
+missing, unknown fields kept). Directories are read for both, in name order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from schemas import RawArticle
+from streams.prepare import stable_id
+
+ARTICLE_SUFFIXES = (".txt", ".jsonl")
+
+
+class FeedError(Exception):
+    """A path or feed line that cannot be read, with where it is."""
+
+
+@dataclass
+class ReplaySummary:
+    sent: int = 0
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    ids: list[str] = field(default_factory=list)
+
+
+def article_files(paths: list[Path]) -> list[Path]:
+    """The article files the paths name, directories expanded; a missing path is an error."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in ARTICLE_SUFFIXES)
+            if not found:
+                raise FeedError(f"{path}: no .txt or .jsonl files in this directory")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FeedError(f"{path}: no such file or directory")
+    return files
+
+
+def read_articles(files: list[Path], on_skip: Callable[[str], None]) -> Iterator[dict]:
+    """Each article as the JSON object to publish, with an id (stable, from the content, if it had none)."""
+    for path in files:
+        if path.suffix == ".jsonl":
+            yield from _read_jsonl(path, on_skip)
+        else:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            yield _with_id({"text": text})
+
+
+def _read_jsonl(path: Path, on_skip: Callable[[str], None]) -> Iterator[dict]:
+    with path.open("rb") as feed:
+        for number, line in enumerate(feed, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                on_skip(f"{path}:{number}: malformed JSON ({error})")
+                continue
+            if not isinstance(data, dict):
+                on_skip(f"{path}:{number}: a feed line must be a JSON object")
+                continue
+            yield _with_id(data)
+
+
+def _with_id(data: dict) -> dict:
+    if not data.get("id"):
+        fields = {k: data.get(k) if isinstance(data.get(k), str) else None for k in ("url", "title", "text")}
+        data = {**data, "id": stable_id(RawArticle(**fields))}
+    return data
+
+
+async def replay(
+    paths: list[Path],
+    bootstrap: str,
+    topic: str,
+    rate: float | None = None,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> ReplaySummary:
+    """Publish every article under the paths, at most `rate` per second, reporting progress."""
+    summary = ReplaySummary()
+
+    def skip(reason: str) -> None:
+        summary.skipped.append(reason)
+        progress(f"skipped {reason}")
+
+    articles = read_articles(article_files(paths), skip)  # a missing path fails here, before connecting
+    started = time.monotonic()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        pending = []
+        for article in articles:
+            if rate:
+                delay = started + summary.sent / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            key = str(article["id"]).encode()
+            pending.append(await producer.send(topic, orjson.dumps(article), key=key))
+            summary.sent += 1
+            summary.ids.append(str(article["id"]))
+            if summary.sent % 1000 == 0:
+                progress(f"sent {summary.sent:,} articles ({summary.sent / (time.monotonic() - started):,.0f}/s)")
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    """Create the raw topic with the configured partitions, so a replay before the worker's first start
+    does not leave it with the broker's default of one."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()

@@ -1,0 +1,71 @@
+"""Every setting of storywire, in one place, each readable from a STORYWIRE_* environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".cache" / "storywire"
+
+
+class Settings(BaseSettings):
+    """Settings for the worker, the CLI and the local broker.
+
+    Topic names share one prefix so that tests (and several deployments on one
+    cluster) can run side by side without seeing each other's messages.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STORYWIRE_", frozen=True)
+
+    broker: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port[,host:port]); unset means the local broker.",
+    )
+    topic_prefix: str = Field(default="storywire", description="Prefix of every topic and of the consumer group.")
+    partitions: int = Field(default=4, ge=1, description="Partitions of the raw articles topic.")
+    home: Path = Field(default_factory=_default_home, description="Cache for Kafka jars, broker data and worker state.")
+    store: str = Field(default="memory://", description="faust table store: memory:// or rocksdb:// (needs rocksdict).")
+
+    # Local broker (used where no --broker / STORYWIRE_BROKER is given).
+    kafka_version: str = Field(default="3.9.1", description="Apache Kafka version fetched from Maven Central.")
+    local_port: int = Field(default=19092, description="Port of the local broker on 127.0.0.1.")
+
+    stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
+
+    # Text limits.
+    max_article_bytes: int = Field(default=2_000_000, description="Articles larger than this go to dead letters.")
+
+    # Deduplication: Jaccard similarity of word shingles above which two articles are the same text.
+    near_duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
+
+    # Clustering.
+    join_threshold: float = Field(
+        default=0.3, gt=0, lt=1, description="Minimum score for an article to join an existing story."
+    )
+    story_half_life_hours: float = Field(
+        default=36.0, gt=0, description="A quiet story's score halves every this many hours."
+    )
+    story_window_days: float = Field(
+        default=7.0, gt=0, description="Stories quiet for longer leave the hot index (they stay queryable)."
+    )
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}-{name}"
+
+    @property
+    def local_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.local_port}"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker or self.local_bootstrap
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

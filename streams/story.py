@@ -1,0 +1,264 @@
+"""A story as a pure fold of its events, and the next event an article makes.
+
+`fold(events)` gives the snapshot; `next_event(events, ...)` says what a new
+article changes relative to the story so far: a new outlet, new names, quotes
+and claims, corroboration (one more outlet reports the same quote or claim)
+and conflicts (outlets disagree on the same count or day). Both are pure, so
+replaying the same events always yields the same state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from rapidfuzz import fuzz
+
+from schemas import (
+    ArticleFacts,
+    ArticleJoined,
+    Conflict,
+    ConflictSide,
+    Corroboration,
+    Entity,
+    NumericClaim,
+    Quote,
+    QuoteView,
+    StorySnapshot,
+    StoryStarted,
+)
+
+StoryEventModel = StoryStarted | ArticleJoined
+
+QUOTE_MATCH = 88  # rapidfuzz score above which two quotes are the same words
+_BELOW = {"nearly", "less than"}
+_ABOVE = {"more than", "at least"}
+
+
+def outlet_key(outlet: str | None, article_id: str) -> str:
+    """Who reports it: the outlet, or the article itself when its outlet is unknown."""
+    return outlet or f"unknown outlet ({article_id})"
+
+
+def same_quote(a: str, b: str) -> bool:
+    """Two quotes are the same when one contains the other's words, give or take a few characters."""
+    shorter = min(len(a), len(b))
+    if shorter < 12:
+        return a.casefold() == b.casefold()
+    return fuzz.partial_ratio(a.casefold(), b.casefold()) >= QUOTE_MATCH
+
+
+def claim_text(claim: NumericClaim) -> str:
+    value = f"{claim.value:,.0f}" if claim.value == int(claim.value) else f"{claim.value:,}"
+    qualifier = "" if claim.qualifier == "exact" else f"{claim.qualifier} "
+    return f"{qualifier}{value} {claim.subject}"
+
+
+def claims_conflict(a: NumericClaim, b: NumericClaim) -> bool:
+    """Same thing counted, same figure, hedged in opposite directions (or hedged against exact)."""
+    if a.subject != b.subject or a.value != b.value:
+        return False
+    directions = {_direction(a.qualifier), _direction(b.qualifier)}
+    return len(directions) == 2 and "about" not in directions
+
+
+def _direction(qualifier: str) -> str:
+    if qualifier in _BELOW:
+        return "below"
+    if qualifier in _ABOVE:
+        return "above"
+    return qualifier  # "exact" or "about"
+
+
+@dataclass
+class _Ledger:
+    """Everything the story's articles reported so far, with who reported it."""
+
+    article_ids: list[str] = field(default_factory=list)
+    outlets: list[str] = field(default_factory=list)
+    times: list[datetime] = field(default_factory=list)
+    entities: dict[str, Entity] = field(default_factory=dict)
+    entity_counts: Counter[str] = field(default_factory=Counter)
+    quotes: list[tuple[Quote, set[str]]] = field(default_factory=list)
+    claims: dict[str, set[str]] = field(default_factory=dict)  # claim text -> outlets
+    claim_models: dict[str, NumericClaim] = field(default_factory=dict)
+    weekdays: dict[str, dict[str, set[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(set)))
+    phrases: Counter[str] = field(default_factory=Counter)
+    phrase_forms: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    dates: Counter[date] = field(default_factory=Counter)
+
+    def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
+        who = outlet_key(outlet, article_id)
+        self.article_ids.append(article_id)
+        if who not in self.outlets:
+            self.outlets.append(who)
+        self.times.append(time)
+        for entity in facts.entities:
+            key = entity.name.casefold()
+            self.entity_counts[key] += 1
+            known = self.entities.get(key)
+            if known is None or (known.role is None and entity.role):
+                self.entities[key] = entity
+        for quote in facts.quotes:
+            match = self.find_quote(quote.text)
+            if match is None:
+                self.quotes.append((quote, {who}))
+            else:
+                match[1].add(who)
+        for claim in facts.claims:
+            text = claim_text(claim)
+            self.claims.setdefault(text, set()).add(who)
+            self.claim_models.setdefault(text, claim)
+        for anchor, weekday in facts.weekday_mentions.items():
+            self.weekdays[anchor.casefold()][weekday].add(who)
+        for rank, phrase in enumerate(facts.key_phrases):
+            key = phrase_key(phrase)
+            self.phrases[key] += 1
+            self.phrase_forms[key][phrase] += 1
+        when = facts.event_date or (facts.published_at.date() if facts.published_at else None)
+        if when:
+            self.dates[when] += 1
+
+    def find_quote(self, text: str) -> tuple[Quote, set[str]] | None:
+        return next((entry for entry in self.quotes if same_quote(entry[0].text, text)), None)
+
+    def conflicts(self) -> list[Conflict]:
+        found: list[Conflict] = []
+        texts = sorted(self.claims)
+        seen_subjects: set[tuple[str, float]] = set()
+        for text in texts:
+            claim = self.claim_models[text]
+            key = (claim.subject, claim.value)
+            if key in seen_subjects:
+                continue
+            group = [t for t in texts if (self.claim_models[t].subject, self.claim_models[t].value) == key]
+            models = [self.claim_models[t] for t in group]
+            if any(claims_conflict(a, b) for a in models for b in models):
+                seen_subjects.add(key)
+                sides = [ConflictSide(value=t, outlets=sorted(self.claims[t])) for t in group]
+                found.append(Conflict(about=f"number of {claim.subject}", sides=sides))
+        for anchor in sorted(self.weekdays):
+            days = self.weekdays[anchor]
+            if len(days) > 1:
+                sides = [ConflictSide(value=day, outlets=sorted(days[day])) for day in sorted(days)]
+                found.append(Conflict(about=f"day of {anchor_title(anchor)}", sides=sides))
+        return found
+
+    def event_date(self) -> date | None:
+        if not self.dates:
+            return None
+        return max(self.dates.items(), key=lambda kv: (kv[1], -kv[0].toordinal()))[0]
+
+    def label(self) -> str:
+        """The phrase most of the story's articles share, plus the month and year of the event."""
+        phrase = None
+        if self.phrases:
+            key = max(self.phrases.items(), key=lambda kv: (kv[1], len(kv[0]), kv[0]))[0]
+            phrase = self.phrase_forms[key].most_common(1)[0][0]
+        elif self.entity_counts:
+            phrase = self.entities[self.entity_counts.most_common(1)[0][0]].name
+        when = self.event_date()
+        parts = [phrase or "Untitled story", when.strftime("%b %Y") if when else ""]
+        return " ".join(p for p in parts if p)
+
+
+def phrase_key(phrase: str) -> str:
+    """Variants of one name share a key: case, and the order of hyphenated parts ("A-B Council" = "B-A Council")."""
+    words = []
+    for word in phrase.casefold().split():
+        words.append("-".join(sorted(word.split("-"))) if "-" in word else word)
+    return " ".join(words)
+
+
+def anchor_title(anchor: str) -> str:
+    return " ".join(w[:1].upper() + w[1:] for w in anchor.split())
+
+
+def _ledger(events: Iterable[StoryEventModel]) -> _Ledger:
+    ledger = _Ledger()
+    for event in events:
+        ledger.add(event.article_id, event.outlet, event.time, event.facts)
+    return ledger
+
+
+def next_event(
+    story_id: str,
+    prior: Sequence[StoryEventModel],
+    article_id: str,
+    outlet: str | None,
+    time: datetime,
+    facts: ArticleFacts,
+    score: float = 0.0,
+) -> StoryEventModel:
+    """The changelog entry the article appends to the story: what it added, corroborated or contradicted."""
+    before = _ledger(prior)
+    after = _ledger(prior)
+    after.add(article_id, outlet, time, facts)
+    who = outlet_key(outlet, article_id)
+
+    new_entities = [e.name for e in facts.entities if e.name.casefold() not in before.entities]
+    new_quotes = [q for q in facts.quotes if before.find_quote(q.text) is None]
+    new_claims = [c for c in facts.claims if claim_text(c) not in before.claims]
+    corroborations: list[Corroboration] = []
+    for quote in facts.quotes:
+        match = before.find_quote(quote.text)
+        if match is not None and who not in match[1]:
+            corroborations.append(Corroboration(what="quote", text=match[0].text, outlets=len(match[1]) + 1))
+    for claim in facts.claims:
+        text = claim_text(claim)
+        if text in before.claims and who not in before.claims[text]:
+            corroborations.append(Corroboration(what="claim", text=text, outlets=len(before.claims[text]) + 1))
+    old_conflicts = {c.model_dump_json() for c in before.conflicts()}
+    conflicts = [c for c in after.conflicts() if c.model_dump_json() not in old_conflicts]
+
+    common = dict(
+        story_id=story_id,
+        version=len(prior) + 1,
+        time=time,
+        article_id=article_id,
+        outlet=outlet,
+        facts=facts,
+        label=after.label(),
+        new_outlet=who not in before.outlets,
+        new_entities=_unique(new_entities),
+        new_quotes=new_quotes,
+        new_claims=new_claims,
+        corroborations=corroborations,
+        conflicts=conflicts,
+    )
+    if not prior:
+        return StoryStarted(**common)
+    return ArticleJoined(score=score, **common)
+
+
+def fold(events: Sequence[StoryEventModel]) -> StorySnapshot:
+    """The story's current state from its events (in version order)."""
+    if not events:
+        raise ValueError("a story has at least one event")
+    ledger = _ledger(events)
+    by_kind: dict[str, list[Entity]] = defaultdict(list)
+    for key, _count in sorted(ledger.entity_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        entity = ledger.entities[key]
+        by_kind[entity.kind].append(entity)
+    return StorySnapshot(
+        story_id=events[0].story_id,
+        version=events[-1].version,
+        label=ledger.label(),
+        article_ids=ledger.article_ids,
+        outlets=ledger.outlets,
+        first_seen=min(ledger.times),
+        last_seen=max(ledger.times),
+        event_date=ledger.event_date(),
+        people=by_kind["person"],
+        organisations=[e.name for e in by_kind["organisation"]],
+        places=[e.name for e in by_kind["place"]],
+        quotes=[QuoteView(text=q.text, speaker=q.speaker, outlets=sorted(o)) for q, o in ledger.quotes],
+        claims=[ledger.claim_models[t] for t in sorted(ledger.claims)],
+        conflicts=ledger.conflicts(),
+    )
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,39 @@
+from streams.dedup import DuplicateIndex, fingerprint, similarity
+
+REPORT = (
+    "The harbour authority in Valparaiso closed the northern terminal on Tuesday after a crane collapsed onto "
+    "a container ship, injuring four dock workers. Port director Elena Vargas said the terminal would stay shut "
+    "for at least three days while engineers inspected the remaining cranes. Shipping companies diverted more "
+    "than a dozen vessels to San Antonio. Union leaders called for an independent inquiry into maintenance "
+    "records, saying they had warned about the crane's condition last year."
+)
+
+
+def test_the_same_words_are_an_exact_duplicate_whatever_the_case_and_spacing():
+    a = fingerprint(None, REPORT)
+    b = fingerprint(None, "  " + REPORT.upper().replace(". ", ".\n\n"))
+    assert a.exact == b.exact and similarity(a, b) == 1.0
+
+
+def test_a_copy_with_a_few_words_changed_is_near():
+    edited = REPORT.replace("Tuesday", "Wednesday").replace("dozen", "score")
+    index = DuplicateIndex(threshold=0.6)
+    index.add("original", fingerprint(None, REPORT))
+    match = index.find(fingerprint(None, edited))
+    assert match is not None and match.article_id == "original" and match.kind == "near"
+    assert 0.6 <= match.similarity < 1.0
+
+
+def test_a_different_report_on_the_same_event_is_not_a_duplicate():
+    other = (
+        "Four dock workers were hurt when a crane fell on a ship in Valparaiso. Officials gave no timeline for "
+        "reopening the terminal, and unions demanded to see maintenance logs for the cranes at the port."
+    )
+    index = DuplicateIndex(threshold=0.8)
+    index.add("original", fingerprint(None, REPORT))
+    assert index.find(fingerprint(None, other)) is None
+
+
+def test_headline_only_articles_fingerprint_their_title():
+    assert fingerprint("Crane collapse shuts Valparaiso terminal", "").exact == fingerprint("crane collapse shuts valparaiso terminal", "").exact
+    assert fingerprint("Crane collapse shuts Valparaiso terminal", "").exact != fingerprint("Valparaiso port reopens", "").exact

@@ -1,0 +1,92 @@
+from datetime import date, datetime, timedelta, timezone
+
+from schemas import ArticleFacts, ArticleJoined, Entity, NumericClaim, Quote, StoryStarted
+from streams.story import fold, next_event, phrase_key
+
+T0 = datetime(2023, 3, 7, 9, 0, tzinfo=timezone.utc)
+
+
+def _facts(**kw) -> ArticleFacts:
+    return ArticleFacts(event_date=date(2023, 3, 6), **kw)
+
+
+def _append(events, article_id, outlet, facts):
+    event = next_event("s1", events, article_id, outlet, T0 + timedelta(minutes=len(events)), facts, score=0.5)
+    return [*events, event]
+
+
+def test_first_article_starts_the_story_and_later_ones_join_it():
+    events = _append([], "a1", "Harbour Times", _facts(key_phrases=["Port Authority Board"]))
+    events = _append(events, "a2", "Coast Daily", _facts(key_phrases=["Port Authority Board"]))
+    assert isinstance(events[0], StoryStarted) and isinstance(events[1], ArticleJoined)
+    assert [e.version for e in events] == [1, 2]
+    assert events[0].new_outlet and events[1].new_outlet
+
+
+def test_label_is_the_most_shared_phrase_with_the_month_and_year():
+    events = []
+    for i, phrases in enumerate([["Port Authority Board", "Elena Vargas"], ["Port Authority Board"], ["Harbour Union"]]):
+        events = _append(events, f"a{i}", f"outlet {i}", _facts(key_phrases=phrases))
+    assert events[-1].label == "Port Authority Board Mar 2023"
+
+
+def test_hyphenated_names_in_either_order_are_one_phrase():
+    assert phrase_key("Chile-Peru Commission") == phrase_key("Peru-Chile commission")
+
+
+def test_a_quote_from_a_second_outlet_corroborates_it():
+    quote = Quote(text="We will not reopen the terminal until every crane has been inspected", speaker="Elena Vargas")
+    events = _append([], "a1", "Harbour Times", _facts(quotes=[quote]))
+    shorter = Quote(text="we will not reopen the terminal until every crane has been inspected", speaker=None)
+    events = _append(events, "a2", "Coast Daily", _facts(quotes=[shorter]))
+    assert events[0].new_quotes == [quote]
+    assert events[1].new_quotes == []
+    assert [(c.what, c.outlets) for c in events[1].corroborations] == [("quote", 2)]
+
+
+def test_opposite_hedges_on_the_same_figure_open_a_conflict_with_each_side_s_outlets():
+    nearly = NumericClaim(subject="workers", value=40, qualifier="nearly", text="nearly 40 workers")
+    more = NumericClaim(subject="workers", value=40, qualifier="more than", text="more than 40 workers")
+    events = _append([], "a1", "Harbour Times", _facts(claims=[nearly]))
+    events = _append(events, "a2", "Coast Daily", _facts(claims=[more]))
+    events = _append(events, "a3", "Port Post", _facts(claims=[more]))
+    assert events[0].conflicts == [] and len(events[1].conflicts) == 1
+    conflict = fold(events).conflicts[0]
+    assert conflict.about == "number of workers"
+    assert {s.value: s.outlets for s in conflict.sides} == {
+        "nearly 40 workers": ["Harbour Times"],
+        "more than 40 workers": ["Coast Daily", "Port Post"],
+    }
+    assert [c.outlets for c in events[2].corroborations] == [2]
+
+
+def test_about_is_compatible_with_any_hedge():
+    about = NumericClaim(subject="hours", value=3, qualifier="about", text="about three hours")
+    nearly = NumericClaim(subject="hours", value=3, qualifier="nearly", text="nearly three hours")
+    events = _append([], "a1", "A", _facts(claims=[about]))
+    events = _append(events, "a2", "B", _facts(claims=[nearly]))
+    assert fold(events).conflicts == []
+
+
+def test_two_weekdays_for_the_same_meeting_are_a_conflict():
+    events = _append([], "a1", "A", _facts(weekday_mentions={"Lima": "Thursday"}))
+    events = _append(events, "a2", "B", _facts(weekday_mentions={"Lima": "Friday"}))
+    (conflict,) = events[1].conflicts
+    assert conflict.about == "day of Lima"
+    assert {s.value: s.outlets for s in conflict.sides} == {"Friday": ["B"], "Thursday": ["A"]}
+
+
+def test_fold_is_a_pure_function_of_the_events():
+    events = []
+    for i in range(4):
+        facts = _facts(
+            key_phrases=["Port Authority Board"],
+            entities=[Entity(name="Elena Vargas", kind="person", role="port director"), Entity(name="Valparaiso", kind="place")],
+        )
+        events = _append(events, f"a{i}", f"outlet {i % 2}", facts)
+    first, second = fold(events), fold(list(events))
+    assert first == second
+    assert first.version == 4 and first.article_ids == ["a0", "a1", "a2", "a3"]
+    assert first.outlets == ["outlet 0", "outlet 1"]
+    assert first.people[0].role == "port director" and first.places == ["Valparaiso"]
+    assert first.event_date == date(2023, 3, 6)
