@@ -25,9 +25,9 @@ from streams.story import fold
 log = logging.getLogger(__name__)
 
 # story id -> the story's changelog: its append-only list of events (JSON), the source of truth.
-story_changelogs = app.Table("story-changelogs", default=None, partitions=1, value_serializer="json")
+story_changelogs = app.Table("story-changelogs", default=None, key_type=str, partitions=1)
 # article id -> dedup fingerprint of every article placed in a story.
-fingerprints = app.Table("fingerprints", default=None, partitions=1, value_serializer="json")
+fingerprints = app.Table("fingerprints", default=None, key_type=str, partitions=1)
 
 _desk: StoryDesk | None = None
 
@@ -51,59 +51,58 @@ async def _forget_desk(app_, revoked, **kwargs) -> None:
 @app.agent(topics.raw_articles)
 async def prepare_articles(stream):
     async for event in stream.events():
-        message = event.message
         counters.received += 1
         try:
-            result = prepare(event.value, event.key, message.timestamp, settings.max_article_bytes)
-        except Exception as error:  # a bug must not stop the worker: the article becomes a dead letter
+            result = prepare(event.value, event.key, event.message.timestamp, settings.max_article_bytes)
+        except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
             log.exception("preparing an article failed")
             result = dead_letter(event.value, f"internal error while preparing: {error!r}", "process")
         if isinstance(result, DeadLetter):
-            counters.dead_letters += 1
-            await topics.dead_letters.send(key=_encode(result.article_id), value=result.to_bytes())
+            await _send_dead_letter(result)
         else:
-            await topics.prepared_articles.send(key=_encode(result.article.article_id), value=result.to_bytes())
-
-
-@app.timer(interval=settings.stats_interval)
-async def report_counters() -> None:
-    log.info("counters %s", counters.as_dict())
+            await topics.prepared_articles.send(key=result.article.article_id.encode(), value=result.to_bytes())
 
 
 @app.agent(topics.prepared_articles, concurrency=1)
 async def place_articles(stream):
     async for payload in stream:
         try:
-            await _place(PreparedArticle.from_bytes(payload))
+            prepared = PreparedArticle.from_bytes(payload)
+            desk = _loaded_desk()
+            outcome = desk.decide(prepared, story_changelogs)
         except Exception as error:
             log.exception("placing an article failed")
-            counters.dead_letters += 1
-            letter = dead_letter(payload, f"internal error while placing: {error!r}", "process")
-            await topics.dead_letters.send(value=letter.to_bytes())
+            await _send_dead_letter(dead_letter(payload, f"internal error while placing: {error!r}", "process"))
+            continue
+        # Sends and table writes stay outside the guard: if Kafka fails here the agent must not ack the message.
+        if isinstance(outcome, Appended):
+            await _append(desk, prepared, outcome.event)
+        else:
+            counters.duplicates += 1
+            await topics.duplicates.send(key=prepared.article.article_id.encode(), value=outcome.verdict.to_bytes())
+            if outcome.event is not None:
+                await topics.story_events.send(key=outcome.event.story_id.encode(), value=outcome.event.to_bytes())
 
 
-async def _place(prepared: PreparedArticle) -> None:
-    desk = _loaded_desk()
-    outcome = desk.decide(prepared, story_changelogs)
-    article_id = prepared.article.article_id
-    if isinstance(outcome, Appended):
-        event = outcome.event
-        fingerprints[article_id] = {"exact": prepared.exact, "signature": prepared.signature}
-        changelog = list(story_changelogs[event.story_id] or [])
-        changelog.append(event.model_dump(mode="json"))
-        story_changelogs[event.story_id] = changelog
-        desk.record(prepared, outcome)
-        counters.appended += 1
-        key = event.story_id.encode()
-        await topics.story_events.send(key=key, value=event.to_bytes())
-        snapshot = fold([parse_story_event(raw) for raw in changelog])
-        await topics.story_snapshots.send(key=key, value=snapshot.to_bytes())
-        return
-    counters.duplicates += 1
-    await topics.duplicates.send(key=article_id.encode(), value=outcome.verdict.to_bytes())
-    if outcome.event is not None:
-        await topics.story_events.send(key=outcome.event.story_id.encode(), value=outcome.event.to_bytes())
+async def _append(desk: StoryDesk, prepared: PreparedArticle, event) -> None:
+    """Write the tables first, then publish: a crash in between is healed by the redelivery path."""
+    fingerprints[prepared.article.article_id] = {"exact": prepared.exact, "signature": prepared.signature}
+    changelog = [*(story_changelogs.get(event.story_id) or []), event.model_dump(mode="json")]
+    story_changelogs[event.story_id] = changelog
+    desk.record(prepared, Appended(event))
+    counters.appended += 1
+    key = event.story_id.encode()
+    await topics.story_events.send(key=key, value=event.to_bytes())
+    snapshot = fold([parse_story_event(raw) for raw in changelog])
+    await topics.story_snapshots.send(key=key, value=snapshot.to_bytes())
 
 
-def _encode(article_id: str | None) -> bytes | None:
-    return article_id.encode() if article_id else None
+async def _send_dead_letter(letter: DeadLetter) -> None:
+    counters.dead_letters += 1
+    key = letter.article_id.encode() if letter.article_id else None
+    await topics.dead_letters.send(key=key, value=letter.to_bytes())
+
+
+@app.timer(interval=settings.stats_interval)
+async def report_counters() -> None:
+    log.info("counters %s", counters.as_dict())

@@ -121,18 +121,22 @@ def _worker(args, settings) -> int:
     import faust
 
     from streams import agents  # noqa: F401 - declares the agents on the app
+    from streams import topics
     from streams.app import app
 
+    asyncio.run(topics.create_all(settings.bootstrap))
+    Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
     faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
     return 0
 
 
 def _replay(args, settings) -> int:
-    from streams.replay import ensure_topic, replay
+    from streams.admin import TopicSpec, ensure_topics
+    from streams.replay import replay
 
     _require_broker(settings)
     topic = settings.topic("articles")
-    asyncio.run(ensure_topic(settings.bootstrap, topic, settings.partitions))
+    asyncio.run(ensure_topics(settings.bootstrap, [TopicSpec(topic, settings.partitions)]))
     summary = asyncio.run(replay(args.paths, settings.bootstrap, topic, args.rate, _progress))
     _progress(
         f"replayed {summary.sent:,} articles to {topic} in {summary.seconds:.1f}s"

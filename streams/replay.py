@@ -120,19 +120,3 @@ async def replay(
         await producer.stop()
     summary.seconds = time.monotonic() - started
     return summary
-
-
-async def ensure_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    """Create the raw topic with the configured partitions, so a replay before the worker's first start
-    does not leave it with the broker's default of one."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    except TopicAlreadyExistsError:
-        pass
-    finally:
-        await admin.close()

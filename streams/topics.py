@@ -6,11 +6,15 @@ cleaning agent and becomes a dead letter instead of stopping the worker.
 
 from __future__ import annotations
 
+from streams.admin import TopicSpec, ensure_topics
 from streams.app import app, settings
 
 
+ALL = []
+
+
 def _topic(name: str, partitions: int | None = None, **config: str):
-    return app.topic(
+    topic = app.topic(
         settings.topic(name),
         key_type=bytes,
         value_type=bytes,
@@ -18,7 +22,10 @@ def _topic(name: str, partitions: int | None = None, **config: str):
         value_serializer="raw",
         partitions=partitions,
         config=config or None,
+        internal=True,  # faust creates it at start with these partitions and config, before subscribing
     )
+    ALL.append(topic)
+    return topic
 
 
 # Raw articles as published (schemas.RawArticle), keyed by article id.
@@ -34,3 +41,9 @@ duplicates = _topic("duplicates", partitions=1)
 story_events = _topic("story-events", partitions=1)
 # Latest state per story (schemas.StorySnapshot), keyed by story id, compacted.
 story_snapshots = _topic("story-snapshots", partitions=1, **{"cleanup.policy": "compact"})
+
+
+async def create_all(bootstrap: str) -> None:
+    """Create every topic with its partitions and config (faust only creates the topics it consumes)."""
+    specs = [TopicSpec(t.get_topic_name(), t.partitions or settings.partitions, dict(t.config or {})) for t in ALL]
+    await ensure_topics(bootstrap, specs)

@@ -1,0 +1,75 @@
+"""The desk over plain dicts standing in for the worker's tables: decisions, idempotence, recovery."""
+
+from datetime import datetime, timezone
+
+from schemas import ArticleFacts, CleanArticle, PreparedArticle
+from streams.cluster import features
+from streams.desk import Appended, Duplicate, StoryDesk
+from streams.dedup import fingerprint
+from streams.settings import Settings
+
+SETTINGS = Settings(broker="127.0.0.1:1")
+
+
+def _prepared(article_id: str, title: str, text: str, outlet: str) -> PreparedArticle:
+    article = CleanArticle(
+        article_id=article_id, title=title, text=text, outlet=outlet,
+        received_at=datetime(2024, 5, 6, 12, tzinfo=timezone.utc),
+    )
+    fp = fingerprint(title, text)
+    return PreparedArticle(
+        article=article, facts=ArticleFacts(title=title, terms=features(title, text)), exact=fp.exact, signature=list(fp.signature)
+    )
+
+
+FLOOD = "Heavy rain flooded Porto Alegre on Monday, forcing thousands from their homes, mayor Sebastiao Melo said. Rescuers used boats in the Guaiba river districts."
+FLOOD_2 = "Mayor Sebastiao Melo said the Porto Alegre floods had displaced thousands as the Guaiba river kept rising on Tuesday, and rescuers in boats searched flooded districts."
+RATES = "The Reserve Bank of India raised its repo rate by a quarter point on Wednesday to curb inflation, governor Shaktikanta Das said."
+
+
+def _run(desk: StoryDesk, changelogs: dict, prints: dict, prepared: PreparedArticle):
+    """What the worker does with an outcome: write the tables, then update the desk."""
+    outcome = desk.decide(prepared, changelogs)
+    if isinstance(outcome, Appended):
+        prints[prepared.article.article_id] = {"exact": prepared.exact, "signature": prepared.signature}
+        changelogs.setdefault(outcome.event.story_id, []).append(outcome.event.model_dump(mode="json"))
+        desk.record(prepared, outcome)
+    return outcome
+
+
+def test_related_articles_share_a_story_and_unrelated_ones_do_not():
+    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
+    a = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    b = _run(desk, changelogs, prints, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
+    c = _run(desk, changelogs, prints, _prepared("c", "Reserve Bank of India raises rates", RATES, "Outlet C"))
+    assert a.event.story_id == b.event.story_id != c.event.story_id
+    assert (b.event.version, b.event.kind) == (2, "joined")
+
+
+def test_the_same_article_twice_changes_nothing_and_says_so():
+    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
+    first = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    before = {k: list(v) for k, v in changelogs.items()}
+    again = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    assert isinstance(again, Duplicate) and again.verdict.kind == "redelivery"
+    assert again.event == first.event
+    assert changelogs == before
+
+
+def test_a_copy_under_another_id_is_a_duplicate_of_the_first():
+    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
+    _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    copy = _run(desk, changelogs, prints, _prepared("z", "Floods hit Porto Alegre", FLOOD, "Syndicator"))
+    assert isinstance(copy, Duplicate)
+    assert (copy.verdict.duplicate_of, copy.verdict.kind, copy.verdict.similarity) == ("a", "exact", 1.0)
+
+
+def test_a_restarted_desk_rebuilt_from_the_tables_decides_the_same():
+    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
+    _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    restarted = StoryDesk(SETTINGS)
+    restarted.load(changelogs, prints)
+    joined = restarted.decide(_prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"), changelogs)
+    original = desk.decide(_prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"), changelogs)
+    assert joined == original and joined.event.version == 2
+    assert isinstance(restarted.decide(_prepared("a", "x", FLOOD, "Outlet A"), changelogs), Duplicate)
