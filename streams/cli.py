@@ -80,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # noqa: BLE001 - the CLI's last line: a message, not a traceback
-        from streams.broker import BrokerUnavailable
+        from streams.broker import BrokerError, BrokerUnavailable
         from streams.demo import DemoFailed
         from streams.replay import FeedError
 
-        if isinstance(error, (BrokerUnavailable, DemoFailed, FeedError)):
+        if isinstance(error, (BrokerError, BrokerUnavailable, DemoFailed, FeedError)):
             print(f"storywire: {error}", file=sys.stderr)
             return 2
         raise
@@ -105,7 +105,7 @@ def _broker(args, settings) -> int:
 
     kafka = local_kafka(settings)
     if args.action == "up":
-        print(kafka.up())
+        print(kafka.up(progress=_progress))
     elif args.action == "down":
         kafka.down()
         print("stopped")
@@ -132,8 +132,9 @@ def _worker(args, settings) -> int:
 
 def _replay(args, settings) -> int:
     from streams.admin import TopicSpec, ensure_topics
-    from streams.replay import replay
+    from streams.replay import article_files, replay
 
+    article_files(args.paths)  # a missing path is reported before any connection is tried
     _require_broker(settings)
     topic = settings.topic("articles")
     asyncio.run(ensure_topics(settings.bootstrap, [TopicSpec(topic, settings.partitions)]))

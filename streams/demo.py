@@ -81,8 +81,12 @@ async def run_demo(base: Settings, paths: list[Path], progress, timeout: float =
     broker = None
     if settings.broker is None:
         broker = local_kafka(settings)
-        progress("starting a local Kafka broker")
-        settings = settings.model_copy(update={"broker": broker.up()})
+        if broker.status()["running"]:
+            broker = None  # someone else's: leave it running afterwards
+            settings = settings.model_copy(update={"broker": settings.local_bootstrap})
+        else:
+            progress("starting a local Kafka broker")
+            settings = settings.model_copy(update={"broker": broker.up(progress=progress)})
     else:
         await wait_for_broker(settings.bootstrap, 15)
     log_path = settings.home / "logs" / f"{settings.topic_prefix}.log"

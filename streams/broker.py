@@ -1,0 +1,650 @@
+"""A real single-node Apache Kafka broker on 127.0.0.1, without Docker.
+
+Why: storywire relies on what only real Kafka does right (compaction of changelog
+topics, end offsets, transactions, consumer groups; see the notes on Tansu), yet a
+developer's machine or CI may have no Docker engine. The broker jars come from Maven
+Central with `mvn` (streams/kafka/pom.xml), once per Kafka version, and run on the
+local `java` in KRaft mode (no ZooKeeper).
+
+Layout under `home` (Settings.home, ~/.cache/storywire by default):
+
+    kafka/<version>/lib/          jars, shared by every broker of that version
+    broker-<port>/server.properties, log4j.properties
+    broker-<port>/data/           topic data (kept across down/up)
+    broker-<port>/broker.pid      pid of the running broker
+    broker-<port>/server.log      the broker's own log (log4j)
+    broker-<port>/console.log     the JVM's stdout/stderr (crashes, bad options)
+
+Used by `storywire broker up|down|status`, `storywire demo` and the test fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import fcntl
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
+
+__all__ = [
+    "HOST",
+    "BrokerError",
+    "BrokerUnavailable",
+    "LocalKafka",
+    "free_port",
+    "local_kafka",
+    "wait_for_broker",
+]
+
+HOST = "127.0.0.1"
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+HEAP = "512m"
+
+_T = TypeVar("_T")
+
+
+class BrokerError(RuntimeError):
+    """The local broker could not be installed, started or stopped; the message says why and what to do."""
+
+
+class BrokerUnavailable(ConnectionError):
+    """No Kafka answers at a bootstrap address (raised instead of a client library traceback)."""
+
+    def __init__(self, bootstrap: str, reason: str) -> None:
+        self.bootstrap = bootstrap
+        self.reason = reason
+        super().__init__(f"cannot reach Kafka at {bootstrap}: {reason}")
+
+
+# --------------------------------------------------------------------------- reachability
+
+
+def _split_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
+    hosts = []
+    for part in bootstrap.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        host, _, port = part.rpartition(":")
+        if not host:  # "host" alone: Kafka's default port
+            host, port = port, "9092"
+        hosts.append((host.strip("[]"), int(port)))
+    if not hosts:
+        raise ValueError(f"no host:port in bootstrap {bootstrap!r}")
+    return hosts
+
+
+async def _tcp_error(host: str, port: int) -> str | None:
+    """None if host:port accepts a TCP connection, else a short reason."""
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError as exc:
+        return os.strerror(exc.errno).lower() if exc.errno else str(exc) or type(exc).__name__
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None
+
+
+async def _probe(bootstrap: str) -> None:
+    """Return when a broker at `bootstrap` answers a metadata request; raise otherwise.
+
+    A TCP connect alone is not enough: a starting broker (or another program)
+    may accept connections without serving Kafka requests. The TCP check comes
+    first only because aiokafka logs an error for every refused connection.
+    """
+    from aiokafka.client import AIOKafkaClient
+
+    hosts = _split_bootstrap(bootstrap)
+    reasons = []
+    for host, port in hosts:
+        reason = await _tcp_error(host, port)
+        if reason is None:
+            break
+        reasons.append(reason if len(hosts) == 1 else f"{host}:{port}: {reason}")
+    else:
+        raise ConnectionError("; ".join(reasons))
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await client.bootstrap()
+        if not client.cluster.brokers():
+            raise ConnectionError("the metadata answer lists no broker yet")
+    finally:
+        await client.close()
+
+
+async def wait_for_broker(bootstrap: str, timeout: float) -> None:
+    """Wait until Kafka at `bootstrap` answers a metadata request, or raise BrokerUnavailable.
+
+    For the CLI: a plain "cannot reach Kafka at X: connection refused" is more
+    useful than a client library's retry loop or traceback.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    reason = f"no answer within {timeout:g}s"
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise BrokerUnavailable(bootstrap, reason)
+        try:
+            await asyncio.wait_for(_probe(bootstrap), remaining)
+            return
+        except asyncio.TimeoutError:
+            reason = f"no answer within {timeout:g}s"
+        except ValueError as exc:  # a malformed address will not get better by waiting
+            raise BrokerUnavailable(bootstrap, str(exc)) from None
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+        await asyncio.sleep(max(0.0, min(0.5, deadline - loop.time())))
+
+
+def _run_sync(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine from sync code, even when called inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _port_accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def free_port() -> int:
+    """A port p on 127.0.0.1 where p and p+1 are both free (a LocalKafka uses both).
+
+    Chosen below the usual ephemeral range (32768+) so that outgoing client
+    connections do not grab it between this check and the broker's bind.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 30000, 2)
+        try:
+            for p in (port, port + 1):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.bind((HOST, p))
+        except OSError:
+            continue
+        return port
+    raise BrokerError("found no two free adjacent ports on 127.0.0.1 between 20000 and 30000")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes (CLI, demo, tests) acting on the same files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _tail(path: Path, lines: int = 25, start: int = 0) -> str:
+    """The last lines of a log written since byte offset `start`."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            text = fh.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _cluster_id() -> str:
+    """A Kafka cluster id, as `kafka-storage random-uuid` makes one, without starting a JVM for it."""
+    while True:
+        uid = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        if not uid.startswith("-") and uid not in ("AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAQ"):
+            return uid
+
+
+def _require_java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise BrokerError(
+            "the local Kafka broker needs Java 17 or newer, but `java` is not on PATH: install a JRE "
+            "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17), "
+            "or point STORYWIRE_BROKER at a running Kafka"
+        )
+    return java
+
+
+def _parent_death_signal() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), so test brokers never outlive pytest."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+# --------------------------------------------------------------------------- the broker
+
+
+class LocalKafka:
+    """One single-node KRaft broker on 127.0.0.1:`port` (controller on `port`+1).
+
+    `home` holds the broker's data and, unless `jars_dir` says otherwise, the jars
+    (tests give each session a fresh home but the machine-wide jar cache, so the
+    jars are fetched once per machine). `detach=True` lets the broker outlive this
+    Python process (the CLI's `broker up`); `detach=False` ties it to this process
+    on Linux (test sessions), so a killed test run leaves no JVM behind.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        version: str,
+        port: int,
+        *,
+        jars_dir: Path | None = None,
+        heap: str = HEAP,
+        detach: bool = True,
+    ) -> None:
+        self.home = Path(home).expanduser()
+        self.version = version
+        self.port = port
+        self.controller_port = port + 1
+        self.jars_dir = Path(jars_dir).expanduser() if jars_dir else self.home / "kafka" / version / "lib"
+        self.heap = heap
+        self.detach = detach
+        self.dir = self.home / f"broker-{port}"
+        self.data_dir = self.dir / "data"
+        self.properties_file = self.dir / "server.properties"
+        self.log4j_file = self.dir / "log4j.properties"
+        self.pid_file = self.dir / "broker.pid"
+        self.log_file = self.dir / "server.log"
+        self.console_file = self.dir / "console.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalKafka(version={self.version!r}, bootstrap={self.bootstrap!r}, dir={str(self.dir)!r})"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    # ----------------------------------------------------------------- jars
+
+    @property
+    def _marker(self) -> Path:
+        # Inside lib/ but not a .jar, so the `lib/*` class path ignores it.
+        return self.jars_dir / ".complete"
+
+    @property
+    def installed(self) -> bool:
+        return self._marker.is_file()
+
+    def install(self, progress: Callable[[str], object] = print) -> None:
+        """Fetch the broker jars with Maven unless already there.
+
+        The jars land in a scratch directory that is renamed into place with its
+        completion marker, so an interrupted fetch is simply redone next time.
+        """
+        if self.installed:
+            return
+        with _file_lock(self.jars_dir.with_name(self.jars_dir.name + ".lock")):
+            if self.installed:  # another process fetched them while we waited
+                return
+            _require_java()  # Maven runs on it too
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise BrokerError(
+                    f"fetching the Apache Kafka {self.version} jars needs Maven, but `mvn` is not on PATH: "
+                    "install it (Debian/Ubuntu: apt-get install maven; macOS: brew install maven), "
+                    "or point STORYWIRE_BROKER at a running Kafka"
+                )
+            progress(f"fetching Apache Kafka {self.version} jars from Maven Central (first run only)…")
+            scratch = self.jars_dir.with_name(f"{self.jars_dir.name}.partial-{os.getpid()}")
+            shutil.rmtree(scratch, ignore_errors=True)
+            cmd = [
+                mvn, "-q", "-B", "-Dstyle.color=never", "-f", str(POM),
+                "dependency:copy-dependencies",
+                f"-Dkafka.version={self.version}",
+                f"-DoutputDirectory={scratch}",
+            ]  # fmt: skip
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise BrokerError(f"fetching the Kafka {self.version} jars with Maven took over 30 minutes") from None
+            main_jar = scratch / f"kafka_2.13-{self.version}.jar"
+            if done.returncode != 0 or not main_jar.is_file():
+                shutil.rmtree(scratch, ignore_errors=True)
+                output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+                raise BrokerError(
+                    f"fetching the Kafka {self.version} jars with Maven failed (exit {done.returncode}); "
+                    f"is {self.version} a released Kafka version and Maven Central reachable?\n{output}"
+                )
+            (scratch / ".complete").write_text(
+                "\n".join(sorted(p.name for p in scratch.glob("*.jar"))) + "\n", encoding="utf-8"
+            )
+            shutil.rmtree(self.jars_dir, ignore_errors=True)  # leftovers of an older, unfinished layout
+            scratch.rename(self.jars_dir)
+            progress(f"Kafka {self.version} jars are in {self.jars_dir}")
+
+    # ----------------------------------------------------------------- config
+
+    def _server_properties(self) -> dict[str, object]:
+        return {
+            # One process is both the KRaft controller and the broker.
+            "process.roles": "broker,controller",
+            "node.id": 1,
+            "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": self.data_dir,
+            # A single node: internal topics cannot have more than one replica.
+            "offsets.topic.replication.factor": 1,
+            "transaction.state.log.replication.factor": 1,
+            "transaction.state.log.min.isr": 1,
+            "min.insync.replicas": 1,
+            "default.replication.factor": 1,
+            # Fast group joins; short session timeouts allowed for crash tests.
+            "group.initial.rebalance.delay.ms": 0,
+            "group.min.session.timeout.ms": 1000,
+            # After a crash the restarted broker cannot register until its previous
+            # registration expires: 6 s instead of 9 s (heartbeats stay well inside it).
+            "broker.heartbeat.interval.ms": 1000,
+            "broker.session.timeout.ms": 6000,
+            # Topics: created on first use unless the app declares them.
+            "auto.create.topics.enable": "true",
+            "delete.topic.enable": "true",
+            "num.partitions": 1,
+            # Fewer internal partitions: less to create and load on every start.
+            "offsets.topic.num.partitions": 8,
+            "transaction.state.log.num.partitions": 4,
+            # Articles may be up to Settings.max_article_bytes (2 MB) before they go to dead letters.
+            "message.max.bytes": 5 * 1024 * 1024,
+            "replica.fetch.max.bytes": 5 * 1024 * 1024,
+            # Light on a 2-core machine.
+            "num.network.threads": 2,
+            "num.io.threads": 2,
+            "background.threads": 2,
+            "num.recovery.threads.per.data.dir": 1,
+            "num.replica.fetchers": 1,
+            # Compaction (faust changelogs are compact-only). The active segment is never
+            # cleaned, so smaller segments let compaction actually run on a dev broker;
+            # the dedupe buffer comes out of the heap (Kafka's default, 128 MiB, is a
+            # quarter of it).
+            "log.cleaner.enable": "true",
+            "log.cleaner.threads": 1,
+            "log.cleaner.dedupe.buffer.size": 32 * 1024 * 1024,
+            "log.cleaner.backoff.ms": 5000,
+            "log.cleaner.min.cleanable.ratio": 0.5,
+            "log.cleaner.min.compaction.lag.ms": 0,
+            "log.cleaner.delete.retention.ms": 24 * 3600 * 1000,
+            "log.segment.bytes": 16 * 1024 * 1024,
+            "log.retention.hours": 168,
+            "log.retention.check.interval.ms": 60_000,
+        }
+
+    def _log4j_properties(self) -> str:
+        # To server.log only (the console keeps JVM crashes). WARN, plus INFO from the few
+        # loggers that tell start-up, shutdown, group rebalances and compaction.
+        info = [
+            "kafka.server.KafkaRaftServer",
+            "kafka.server.BrokerServer",
+            "kafka.server.ControllerServer",
+            "kafka.server.BrokerLifecycleManager",
+            "kafka.log.LogManager",
+            "kafka.log.LogCleaner",
+            "kafka.coordinator",
+            "org.apache.kafka.coordinator",
+            "org.apache.kafka.common.utils.LoggingSignalHandler",
+        ]
+        return "\n".join([
+            "log4j.rootLogger=WARN, file",
+            "log4j.appender.file=org.apache.log4j.RollingFileAppender",
+            f"log4j.appender.file.File={self.log_file}",
+            "log4j.appender.file.MaxFileSize=10MB",
+            "log4j.appender.file.MaxBackupIndex=2",
+            "log4j.appender.file.layout=org.apache.log4j.PatternLayout",
+            "log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n",
+            *(f"log4j.logger.{name}=INFO" for name in info),
+            "",
+        ])  # fmt: skip
+
+    def _write_config(self) -> None:
+        """Rewrite the config on every start, so a changed setting (or a newer storywire) applies; data stays."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        props = "".join(f"{key}={value}\n" for key, value in self._server_properties().items())
+        header = "# written by storywire (streams/broker.py); rewritten on every start\n"
+        self.properties_file.write_text(header + props)
+        self.log4j_file.write_text(self._log4j_properties())
+
+    def _java_cmd(self, java: str, main: str, *args: str) -> list[str]:
+        return [
+            java,
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration={self.log4j_file.as_uri()}",
+            f"-Dkafka.logs.dir={self.dir}",
+            "-cp",
+            f"{self.jars_dir}{os.sep}*",
+            main,
+            *args,
+        ]
+
+    def _format(self, java: str) -> None:
+        """Write the KRaft metadata (cluster id, node id) into a fresh data directory."""
+        if (self.data_dir / "meta.properties").is_file():
+            return
+        cmd = self._java_cmd(
+            java, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(self.properties_file),
+            "--ignore-formatted",
+        )  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise BrokerError(
+                f"formatting the Kafka data directory {self.data_dir} failed (exit {done.returncode}):\n"
+                + "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
+            )
+
+    # ----------------------------------------------------------------- process
+
+    def _alive(self, pid: int) -> bool:
+        """Whether `pid` is this broker's JVM (not a zombie, not a recycled pid)."""
+        if self._proc is not None and self._proc.pid == pid:
+            return self._proc.poll() is None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return False  # someone else's process now has that pid
+        proc = Path(f"/proc/{pid}")
+        if not proc.is_dir():
+            return True  # no /proc (macOS): trust the pid file
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            return False
+        return state != "Z" and b"kafka.Kafka" in cmdline and str(self.properties_file).encode() in cmdline
+
+    def _running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if self._alive(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)  # stale: the broker died or the machine rebooted
+        return None
+
+    def _failure(self, what: str, log_start: int) -> BrokerError:
+        parts = [f"{what}; Kafka's log is {self.log_file}"]
+        log = _tail(self.log_file, start=log_start)
+        if log:
+            parts.append(f"last lines of {self.log_file.name}:\n{log}")
+        console = _tail(self.console_file)
+        if console:
+            parts.append(f"last lines of {self.console_file.name}:\n{console}")
+        return BrokerError("\n".join(parts))
+
+    def _start(self, java: str) -> int:
+        cmd = self._java_cmd(java, "kafka.Kafka", str(self.properties_file))
+        with open(self.console_file, "wb") as out:
+            self._proc = subprocess.Popen(
+                cmd,
+                cwd=self.dir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+                # Own session: Ctrl-C in the terminal that ran `storywire broker up` does not reach it.
+                start_new_session=True,
+                preexec_fn=None if self.detach or not sys.platform.startswith("linux") else _parent_death_signal,
+            )
+        self.pid_file.write_text(f"{self._proc.pid}\n")
+        return self._proc.pid
+
+    def _wait_ready(self, pid: int, deadline: float, timeout: float, log_start: int) -> None:
+        while True:
+            if not self._alive(pid):
+                raise self._failure(f"Kafka {self.version} exited while starting on {self.bootstrap}", log_start)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._failure(
+                    f"Kafka {self.version} did not answer on {self.bootstrap} within {timeout:g}s", log_start
+                )
+            try:
+                _run_sync(wait_for_broker(self.bootstrap, min(3.0, remaining)))
+                return
+            except BrokerUnavailable:
+                time.sleep(0.2)
+
+    def up(self, timeout: float = 60, progress: Callable[[str], object] = print) -> str:
+        """Start the broker in the background (if not running) and return its bootstrap address.
+
+        Returns only once the broker answers a metadata request. Data is kept
+        from earlier runs. On failure the broker is stopped again and the error
+        quotes the end of its log.
+        """
+        deadline = time.monotonic() + timeout
+        java = _require_java()
+        self.install(progress)
+        with _file_lock(self.dir / ".lock"):
+            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+            pid = self._running_pid()
+            if pid is not None:  # already running (maybe still starting): just wait for it
+                self._wait_ready(pid, deadline, timeout, log_start)
+                return self.bootstrap
+            for port in (self.port, self.controller_port):
+                if _port_accepts(port):
+                    raise BrokerError(
+                        f"{HOST}:{port} is already taken by another process, so the local Kafka cannot "
+                        f"start on {self.bootstrap}: stop that process, use another port "
+                        "(STORYWIRE_LOCAL_PORT; the broker also uses the next one), "
+                        "or point STORYWIRE_BROKER at a running Kafka"
+                    )
+            self._write_config()
+            self._format(java)
+            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+            progress(f"starting Kafka {self.version} on {self.bootstrap}…")
+            pid = self._start(java)
+            try:
+                self._wait_ready(pid, deadline, timeout, log_start)
+            except BaseException:
+                self._stop(pid, timeout=10)
+                raise
+            return self.bootstrap
+
+    def _stop(self, pid: int, timeout: float, graceful: bool = True) -> None:
+        """SIGTERM (Kafka shuts down cleanly, so the next start need not recover logs), then SIGKILL."""
+        steps = [(signal.SIGTERM, timeout)] if graceful else []
+        for sig, wait in [*steps, (signal.SIGKILL, 10.0)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            end = time.monotonic() + wait
+            while self._alive(pid) and time.monotonic() < end:
+                time.sleep(0.1)
+            if not self._alive(pid):
+                break
+        else:
+            raise BrokerError(f"Kafka (pid {pid}) did not stop even after SIGKILL")
+        if self._proc is not None and self._proc.pid == pid:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=1)
+            self._proc = None
+        self.pid_file.unlink(missing_ok=True)
+
+    def down(self, timeout: float = 30) -> bool:
+        """Stop the broker, keeping its data. Returns whether one was running (not running is no error)."""
+        with _file_lock(self.dir / ".lock"):
+            pid = self._running_pid()
+            if pid is None:
+                return False
+            self._stop(pid, timeout)
+            return True
+
+    def restart(self, timeout: float = 60, progress: Callable[[str], object] = print) -> str:
+        """Stop (cleanly) and start again on the same data, e.g. for crash and recovery tests."""
+        self.down()
+        return self.up(timeout=timeout, progress=progress)
+
+    def kill(self) -> bool:
+        """SIGKILL the broker, as a crash would, for recovery tests. Returns whether one was running."""
+        with _file_lock(self.dir / ".lock"):
+            pid = self._running_pid()
+            if pid is None:
+                return False
+            self._stop(pid, timeout=0, graceful=False)
+            return True
+
+    def status(self) -> dict[str, Any]:
+        """What `storywire broker status` shows. `listening` is a plain TCP check, `running` the process."""
+        pid = self._running_pid()
+        return {
+            "running": pid is not None,
+            "pid": pid,
+            "listening": pid is not None and _port_accepts(self.port),
+            "bootstrap": self.bootstrap,
+            "version": self.version,
+            "data_dir": str(self.data_dir),
+            "log": str(self.log_file),
+            "jars_dir": str(self.jars_dir),
+            "jars_installed": self.installed,
+        }
+
+
+def local_kafka(settings: Settings | None = None) -> LocalKafka:
+    """The local broker that Settings describe (home, kafka_version, local_port)."""
+    if settings is None:
+        from streams.settings import get_settings
+
+        settings = get_settings()
+    return LocalKafka(settings.home, settings.kafka_version, settings.local_port)

@@ -1,0 +1,133 @@
+"""The whole pipeline on a real Kafka: replay -> worker -> story events, subscribers, restarts, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.demo import SEEDS, start_worker, stop_worker, wait_for_outcomes
+from streams.read import current_state, subscribe
+from streams.replay import replay
+from streams.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
+    return Settings(broker=kafka_bootstrap, topic_prefix=topic_prefix, home=tmp_path)
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path):
+    process = start_worker(settings, tmp_path / "worker.log")
+    yield process
+    stop_worker(process)
+
+
+async def _replay(settings: Settings, paths: list[Path]) -> int:
+    summary = await replay(paths, settings.bootstrap, settings.topic("articles"), progress=lambda _: None)
+    return summary.sent
+
+
+async def _settle(settings: Settings, expected: int, worker) -> dict:
+    return await wait_for_outcomes(settings, expected, worker, timeout=120, progress=lambda _: None)
+
+
+async def test_a_subscriber_sees_the_five_seed_entries_in_version_order(settings, worker):
+    received = []
+
+    async def listen():
+        async for event in subscribe(settings):
+            received.append(event)
+            if len(received) == 5:
+                return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(2)  # the subscriber is positioned at the end before anything is replayed
+    await _replay(settings, SEED_FILES)
+    await asyncio.wait_for(listener, 120)
+    assert [e.version for e in received] == [1, 2, 3, 4, 5]
+    assert len({e.story_id for e in received}) == 1
+    assert received[0].kind == "started" and all(e.kind == "joined" for e in received[1:])
+
+
+async def test_a_restarted_worker_loses_nothing_and_doubles_nothing(settings, worker, tmp_path):
+    sent = await _replay(settings, SEED_FILES[:3])
+    await _settle(settings, sent, worker)
+    stop_worker(worker)
+
+    restarted = start_worker(settings, tmp_path / "worker-2.log")
+    try:
+        sent += await _replay(settings, SEED_FILES)  # the first three again, then the last two
+        state = await _settle(settings, sent, restarted)
+    finally:
+        stop_worker(restarted)
+
+    (story,) = state["stories"]
+    assert [e["version"] for e in story["changelog"]] == [1, 2, 3, 4, 5]
+    assert len(set(story["article_ids"])) == 5
+    redelivered = sorted(d["article_id"] for d in state["duplicates"])
+    assert redelivered == sorted(story["article_ids"][:3])
+    assert all(d["kind"] == "redelivery" for d in state["duplicates"])
+
+
+async def test_bad_payloads_become_dead_letters_and_good_ones_still_flow(settings, worker):
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
+    await producer.start()
+    try:
+        topic = settings.topic("articles")
+        await producer.send_and_wait(topic, b"", key=b"empty")
+        await producer.send_and_wait(topic, b'{"id": "broken", "title": ', key=b"broken")
+        await producer.send_and_wait(topic, b'{"id": "typed", "title": 42}', key=b"typed")
+        await producer.send_and_wait(topic, bytes(range(256)) * 4, key=b"binary")
+    finally:
+        await producer.stop()
+    sent = 4 + await _replay(settings, SEED_FILES[:1])
+    state = await _settle(settings, sent, worker)
+    reasons = {d["article_id"]: d["reason"] for d in state["dead_letters"]}
+    assert set(reasons) == {"empty", "broken", "typed", "binary"}
+    assert "empty" in reasons["empty"] and "JSON" in reasons["broken"]
+    assert "title" in reasons["typed"] and "binary" in reasons["binary"]
+    assert len(state["stories"]) == 1
+
+
+def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict:
+    return {**os.environ, "STORYWIRE_HOME": str(settings.home), "STORYWIRE_TOPIC_PREFIX": settings.topic_prefix}
+
+
+def test_demo_on_the_seeds_gives_one_labelled_story_of_five_entries(settings, cli_env):
+    result = _cli("--broker", settings.bootstrap, "demo", "--json", env=cli_env)
+    assert result.returncode == 0, result.stderr
+    state = orjson.loads(result.stdout)
+    (story,) = state["stories"]
+    assert len(story["article_ids"]) == 5 and len(story["changelog"]) == 5
+    for word in ("NATO", "Russia", "Council", "Jan", "2022"):
+        assert word in story["label"]
+    assert state["duplicates"] == [] and state["dead_letters"] == []
+
+
+def test_demo_on_the_seeds_twice_reports_each_second_copy_as_already_seen(settings, cli_env):
+    result = _cli("--broker", settings.bootstrap, "demo", "--json", str(SEEDS), str(SEEDS), env=cli_env)
+    assert result.returncode == 0, result.stderr
+    state = orjson.loads(result.stdout)
+    (story,) = state["stories"]
+    assert len(story["changelog"]) == 5
+    assert sorted(d["duplicate_of"] for d in state["duplicates"]) == sorted(story["article_ids"])
