@@ -131,14 +131,12 @@ def _worker(args, settings) -> int:
 
 
 def _replay(args, settings) -> int:
-    from streams.admin import TopicSpec, ensure_topics
     from streams.replay import article_files, replay
 
     article_files(args.paths)  # a missing path is reported before any connection is tried
     _require_broker(settings)
     topic = settings.topic("articles")
-    asyncio.run(ensure_topics(settings.bootstrap, [TopicSpec(topic, settings.partitions)]))
-    summary = asyncio.run(replay(args.paths, settings.bootstrap, topic, args.rate, _progress))
+    summary = asyncio.run(replay(args.paths, settings.bootstrap, topic, settings.partitions, args.rate, _progress))
     _progress(
         f"replayed {summary.sent:,} articles to {topic} in {summary.seconds:.1f}s"
         + (f"; skipped {len(summary.skipped)} malformed lines" if summary.skipped else "")

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from streams.broker import local_kafka, wait_for_broker
 from streams.read import current_state
-from streams.admin import TopicSpec, ensure_topics
 from streams.replay import replay
 from streams.settings import Settings
 
@@ -93,8 +92,7 @@ async def run_demo(base: Settings, paths: list[Path], progress, timeout: float =
     worker = start_worker(settings, log_path)
     progress(f"worker started (log: {log_path})")
     try:
-        await ensure_topics(settings.bootstrap, [TopicSpec(settings.topic("articles"), settings.partitions)])
-        summary = await replay(paths, settings.bootstrap, settings.topic("articles"), progress=progress)
+        summary = await replay(paths, settings.bootstrap, settings.topic("articles"), settings.partitions, progress=progress)
         progress(f"replayed {summary.sent} articles")
         try:
             return await wait_for_outcomes(settings, summary.sent, worker, timeout, progress)

@@ -56,28 +56,27 @@ def decode_text(payload: bytes) -> str:
 def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> RawArticle:
     """A JSON object is a RawArticle; any other text is taken as the article's text."""
     if not payload or not payload.strip():
-        raise Rejected("empty payload: nothing to read", "decode", _key(key))
+        raise Rejected("empty payload: nothing to read", "decode")
     if len(payload) > max_bytes:
         raise Rejected(
             f"payload of {len(payload):,} bytes exceeds the {max_bytes:,}-byte limit (STORYWIRE_MAX_ARTICLE_BYTES)",
             "decode",
-            _key(key),
         )
     text = decode_text(payload)
     stripped = text.lstrip()
-    if not stripped.startswith("{"):
+    if not stripped.startswith(("{", "[")):
         return RawArticle(id=_key(key), text=text)
     try:
         data = orjson.loads(stripped)
     except orjson.JSONDecodeError as error:
-        raise Rejected(f"broken JSON: {error}", "decode", _key(key)) from None
+        raise Rejected(f"broken JSON: {error}", "decode") from None
     if not isinstance(data, dict):
-        raise Rejected("JSON payload is not an object", "decode", _key(key))
+        raise Rejected("JSON payload is not an object", "decode")
     try:
         raw = RawArticle.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise Rejected(f"invalid fields: {problems}", "validate", _id_in(data) or _key(key)) from None
+        raise Rejected(f"invalid fields: {problems}", "validate", _id_in(data)) from None
     if raw.id is None and key:
         raw = raw.model_copy(update={"id": _key(key)})
     return raw
@@ -97,7 +96,7 @@ def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_byte
         fp = fingerprint(article.title, article.text)
         return PreparedArticle(article=article, facts=facts, exact=fp.exact, signature=list(fp.signature))
     except Rejected as rejected:
-        return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id)
+        return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or _key(key))
 
 
 def dead_letter(payload: bytes | None, reason: str, stage: str, article_id: str | None = None) -> DeadLetter:

@@ -18,6 +18,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from schemas import RawArticle
+from streams.admin import TopicSpec, ensure_topics
 from streams.prepare import stable_id
 
 ARTICLE_SUFFIXES = (".txt", ".jsonl")
@@ -88,6 +89,7 @@ async def replay(
     paths: list[Path],
     bootstrap: str,
     topic: str,
+    partitions: int,
     rate: float | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> ReplaySummary:
@@ -99,6 +101,8 @@ async def replay(
         progress(f"skipped {reason}")
 
     articles = read_articles(article_files(paths), skip)  # a missing path fails here, before connecting
+    # Create the topic with its partitions, so a replay before the worker's first start doesn't get the broker default.
+    await ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
     started = time.monotonic()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()

@@ -1,0 +1,117 @@
+"""From payload bytes to a prepared article or a dead letter, and the seeds through the whole pure path."""
+
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from schemas import DeadLetter, PreparedArticle
+from streams.desk import Appended, Duplicate, StoryDesk
+from streams.prepare import prepare
+from streams.settings import Settings
+
+SEEDS = sorted((Path(__file__).parents[2] / "seeds").glob("*.txt"))
+LIMIT = 2_000_000
+
+
+def _prepare(payload: bytes, key: bytes | None = b"k1") -> PreparedArticle | DeadLetter:
+    return prepare(payload, key, time.time(), LIMIT)
+
+
+ARTICLE = {
+    "id": "lima-1",
+    "title": "Lima water utility rations supply as reservoirs fall",
+    "text": "Sedapal, the water utility of Lima, said on Tuesday it would ration supply in 14 districts "
+    "after reservoirs fell to their lowest level in a decade. The company's president, Francisco Dumler, "
+    "told reporters that cuts of up to eight hours a day would begin next week.",
+    "source": "Andes Daily",
+    "lang_hint": "en",
+}
+
+
+def test_a_json_article_is_prepared_with_its_unknown_fields_kept():
+    result = _prepare(orjson.dumps(ARTICLE))
+    assert isinstance(result, PreparedArticle)
+    assert result.article.article_id == "lima-1" and result.article.outlet == "Andes Daily"
+    assert result.article.extra == {"lang_hint": "en"}
+    assert result.facts.terms and len(result.signature) > 0
+
+
+def test_plain_text_is_an_article_and_takes_its_id_from_the_key():
+    result = _prepare(ARTICLE["text"].encode(), key=b"from-key")
+    assert isinstance(result, PreparedArticle) and result.article.article_id == "from-key"
+
+
+def test_an_article_without_id_or_key_gets_a_stable_id_from_its_content():
+    payload = orjson.dumps({k: v for k, v in ARTICLE.items() if k != "id"})
+    first, second = _prepare(payload, key=None), _prepare(payload, key=None)
+    assert first.article.article_id == second.article.article_id
+    assert first.article.article_id.startswith("a-")
+
+
+@pytest.mark.parametrize(
+    ("payload", "stage", "words"),
+    [
+        (b"", "decode", "empty"),
+        (b"   \n\t ", "decode", "empty"),
+        (bytes(range(256)) * 8, "decode", "binary"),
+        (b'{"title": "Lima water", "text": ', "decode", "broken JSON"),
+        (b"[1, 2, 3]", "decode", "not an object"),
+        (b'{"title": 42, "text": "x"}', "validate", "title"),
+        (b"x" * (LIMIT + 1), "decode", "exceeds"),
+    ],
+)
+def test_unusable_payloads_become_dead_letters_with_a_reason(payload, stage, words):
+    result = _prepare(payload)
+    assert isinstance(result, DeadLetter)
+    assert result.stage == stage and words in result.reason
+    assert result.article_id == "k1" and result.payload_bytes == len(payload)
+
+
+def test_other_encodings_are_read():
+    latin = (
+        "Caf\u00e9 owners in S\u00e3o Paulo protested on Monday against a new tax on imported coffee beans. "
+        "They said the levy, due to start in March, would force hundreds of small shops across the city to close."
+    ).encode("cp1252")
+    result = _prepare(latin)
+    assert isinstance(result, PreparedArticle) and "Caf\u00e9" in result.article.text
+    utf16 = ARTICLE["text"].encode("utf-16")
+    assert isinstance(_prepare(utf16), PreparedArticle)
+
+
+def _place_all(payloads: list[bytes]) -> list:
+    desk, changelogs = StoryDesk(Settings(broker="127.0.0.1:1")), {}
+    outcomes = []
+    for payload in payloads:
+        prepared = _prepare(payload, key=None)
+        assert isinstance(prepared, PreparedArticle), prepared
+        outcome = desk.decide(prepared, changelogs)
+        if isinstance(outcome, Appended):
+            changelogs.setdefault(outcome.event.story_id, []).append(outcome.event.model_dump(mode="json"))
+            desk.record(prepared, outcome)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def test_the_seeds_make_one_story_of_five_entries():
+    outcomes = _place_all([path.read_bytes() for path in SEEDS])
+    assert all(isinstance(o, Appended) for o in outcomes)
+    assert len({o.event.story_id for o in outcomes}) == 1
+    assert [o.event.version for o in outcomes] == [1, 2, 3, 4, 5]
+
+
+def test_a_syndicated_copy_with_other_chrome_and_a_few_words_changed_is_a_duplicate_of_its_seed():
+    seeds = [path.read_bytes() for path in SEEDS]
+    lines = seeds[1].decode().splitlines()
+    body = "\n".join(lines[8:-3])  # the seed without its blog header and footer
+    body = body.replace("without specific steps forward", "with no concrete progress", 1).replace("Wednesday", "Wed.", 1)
+    copy = (
+        "Home | World | Politics\n\nShare this article\n\n" + body
+        + "\n\nSubscribe to our newsletter for the latest news.\n\n© 2022 Some Syndication Network. All rights reserved."
+    )
+    outcomes = _place_all([*seeds, copy.encode()])
+    verdict = outcomes[-1]
+    assert isinstance(verdict, Duplicate) and verdict.verdict.kind == "near"
+    assert verdict.verdict.duplicate_of == outcomes[1].event.article_id
+    assert 0.8 <= verdict.verdict.similarity < 1.0
