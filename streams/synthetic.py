@@ -94,7 +94,8 @@ def generate(articles: int, seed: int = 7, duplicate_rate: float = 0.1, mean_sto
         article = _article(rng, story, counts[story["id"]], when)
         out.append((when, article, story["id"]))
         if rng.random() < duplicate_rate and len(out) < articles:
+            copied_at = when + timedelta(minutes=rng.randint(5, 120))
             copy = _copy(rng, article, counts[story["id"]], changed_words=rng.randint(0, 4))
-            out.append((when + timedelta(minutes=rng.randint(5, 120)), copy, story["id"]))
+            out.append((copied_at, {**copy, "published_at": copied_at.isoformat()}, story["id"]))
     out.sort(key=lambda row: (row[0], row[1]["id"]))
     return Stream(articles=[a for _, a, _ in out], gold={a["id"]: s for _, a, s in out})
