@@ -8,16 +8,32 @@ Processing is at-least-once. `place_articles` writes its tables before it
 sends, and the desk recognises an article it already placed, so a message
 processed twice changes no state (its story event is sent again, with the
 same version, which subscribers drop).
+
+Acks are manual (`stream.noack()`): a message is acknowledged, and so its
+offset becomes committable, only after everything it produced is on the
+broker. faust's automatic ack would also ack the message in flight when the
+worker stops (the stream's generator is closed on stop, and acks in its
+`finally`) or when the agent raises, so a SIGTERM between a table write and a
+send, or a send that fails, would commit an article whose output never left.
+With manual acks such a message is simply processed again on the next start,
+and the redelivery path makes that harmless. For the same reason nothing in
+the per-message path may raise: bad input and bugs become dead letters, Kafka
+errors are retried (a restarting broker), and only cancellation gets through.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from schemas import DeadLetter, PreparedArticle, parse_story_event
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
+from faust.exceptions import ProducerSendError
+
+from schemas import DeadLetter, DuplicateVerdict, PreparedArticle, parse_story_event
 from streams import topics
 from streams.app import app, settings
-from streams.desk import Appended, StoryDesk
+from streams.dedup import Fingerprint
+from streams.desk import Appended, Duplicate, StoryDesk
 from streams.metrics import counters
 from streams.prepare import dead_letter, prepare
 from streams.story import fold
@@ -28,8 +44,17 @@ log = logging.getLogger(__name__)
 story_changelogs = app.Table("story-changelogs", default=None, key_type=str, partitions=1)
 # article id -> dedup fingerprint of every article placed in a story.
 fingerprints = app.Table("fingerprints", default=None, key_type=str, partitions=1)
+# article id -> the duplicate verdict it got (JSON), so that a duplicate delivered again (a redelivery
+# after a crash, a feed replayed twice) is reported as a redelivery instead of a second exact/near verdict.
+verdicts = app.Table("duplicate-verdicts", default=None, key_type=str, partitions=1)
+
+_SIZE_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError)
+# Room for the key, headers and record batch framing on top of the value.
+_RECORD_OVERHEAD = 64 * 1024
 
 _desk: StoryDesk | None = None
+# Next offset to process per input partition held by this worker (for the lag counters).
+_next_offsets: dict = {}
 
 
 def _loaded_desk() -> StoryDesk:
@@ -38,50 +63,114 @@ def _loaded_desk() -> StoryDesk:
     if _desk is None:
         _desk = StoryDesk(settings)
         _desk.load(dict(story_changelogs.items()), dict(fingerprints.items()))
-        log.info("story desk loaded: %d stories, %d articles", len(_desk.stories.stories), len(_desk.placed))
+        log.info(
+            "story desk loaded: %d stories, %d articles",
+            len(_desk.stories.stories),
+            len(_desk.placed),
+            extra={"stories": len(_desk.stories.stories), "articles": len(_desk.placed)},
+        )
     return _desk
 
 
 @app.on_partitions_revoked.connect
 async def _forget_desk(app_, revoked, **kwargs) -> None:
+    """Every rebalance revokes everything first: the next article rebuilds the desk from the recovered tables."""
     global _desk
     _desk = None
+    for tp in revoked:
+        _next_offsets.pop(tp, None)
+
+
+# --------------------------------------------------------------------------- stage 1: prepare
 
 
 @app.agent(topics.raw_articles)
 async def prepare_articles(stream):
-    async for event in stream.events():
-        counters.received += 1
-        try:
-            result = prepare(event.value, event.key, event.message.timestamp, settings.max_article_bytes)
-        except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
-            log.exception("preparing an article failed")
-            result = dead_letter(event.value, f"internal error while preparing: {error!r}", "process")
-        if isinstance(result, DeadLetter):
-            await _send_dead_letter(result)
-        else:
-            await topics.prepared_articles.send(key=result.article.article_id.encode(), value=result.to_bytes())
+    raw = stream.noack()
+    async for event in raw.events():
+        await _prepare_one(event.value, event.key, event.message.timestamp)
+        await raw.ack(event)
+        _next_offsets[event.message.tp] = event.message.offset + 1
+
+
+async def _prepare_one(payload: bytes | None, key: bytes | None, timestamp: float) -> None:
+    counters.received += 1
+    try:
+        result = prepare(payload, key, timestamp, settings.max_article_bytes)
+        if not isinstance(result, DeadLetter):
+            value = result.to_bytes()
+            article_id = result.article.article_id
+            if len(value) + _RECORD_OVERHEAD > app.conf.producer_max_request_size:
+                result = _too_large(payload, article_id, len(value))
+    except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
+        log.exception("preparing an article failed")
+        result = dead_letter(payload, f"internal error while preparing: {error!r}", "process", _key(key))
+    if isinstance(result, DeadLetter):
+        await _send_dead_letter(result)
+        return
+    try:
+        await _deliver(topics.prepared_articles, article_id.encode(), value)
+    except _SIZE_ERRORS:  # the broker's limit is lower than ours (a real cluster's max.message.bytes)
+        await _send_dead_letter(_too_large(payload, article_id, len(value)))
+        return
+    counters.prepared += 1
+
+
+def _too_large(payload: bytes | None, article_id: str, size: int) -> DeadLetter:
+    topic = topics.prepared_articles.get_topic_name()
+    return dead_letter(
+        payload,
+        f"the cleaned article is {size:,} bytes, more than Kafka accepts on {topic}: "
+        f"lower STORYWIRE_MAX_ARTICLE_BYTES, or raise the topic's max.message.bytes",
+        "process",
+        article_id,
+    )
+
+
+# --------------------------------------------------------------------------- stage 2: place
 
 
 @app.agent(topics.prepared_articles, concurrency=1)
 async def place_articles(stream):
-    async for payload in stream:
-        try:
-            prepared = PreparedArticle.from_bytes(payload)
-            desk = _loaded_desk()
-            outcome = desk.decide(prepared, story_changelogs)
-        except Exception as error:
-            log.exception("placing an article failed")
-            await _send_dead_letter(dead_letter(payload, f"internal error while placing: {error!r}", "process"))
-            continue
-        # Sends and table writes stay outside the guard: if Kafka fails here the agent must not ack the message.
-        if isinstance(outcome, Appended):
-            await _append(desk, prepared, outcome.event)
-        else:
-            counters.duplicates += 1
-            await topics.duplicates.send(key=prepared.article.article_id.encode(), value=outcome.verdict.to_bytes())
-            if outcome.event is not None:
-                await topics.story_events.send(key=outcome.event.story_id.encode(), value=outcome.event.to_bytes())
+    prepared_stream = stream.noack()
+    async for event in prepared_stream.events():
+        await _place_one(event.value)
+        await prepared_stream.ack(event)
+        _next_offsets[event.message.tp] = event.message.offset + 1
+
+
+async def _place_one(payload: bytes) -> None:
+    try:
+        prepared = PreparedArticle.from_bytes(payload)
+        desk = _loaded_desk()
+        outcome = _seen_duplicate(prepared, desk) or desk.decide(prepared, story_changelogs)
+    except Exception as error:
+        log.exception("placing an article failed")
+        await _send_dead_letter(dead_letter(payload, f"internal error while placing: {error!r}", "process"))
+        return
+    # Sends and table writes stay outside the guard: a Kafka failure is retried, never acked.
+    if isinstance(outcome, Appended):
+        await _append(desk, prepared, outcome.event)
+    else:
+        await _report_duplicate(desk, prepared, outcome)
+
+
+def _seen_duplicate(prepared: PreparedArticle, desk: StoryDesk) -> Duplicate | None:
+    """A redelivery of an article that was judged a duplicate before (the desk knows only placed ones)."""
+    article_id = prepared.article.article_id
+    if article_id in desk.placed:
+        return None
+    earlier = verdicts.get(article_id)
+    if earlier is None:
+        return None
+    verdict = DuplicateVerdict(
+        article_id=article_id,
+        duplicate_of=article_id,
+        similarity=1.0,
+        kind="redelivery",
+        story_id=earlier.get("story_id"),
+    )
+    return Duplicate(verdict)
 
 
 async def _append(desk: StoryDesk, prepared: PreparedArticle, event) -> None:
@@ -90,19 +179,120 @@ async def _append(desk: StoryDesk, prepared: PreparedArticle, event) -> None:
     changelog = [*(story_changelogs.get(event.story_id) or []), event.model_dump(mode="json")]
     story_changelogs[event.story_id] = changelog
     desk.record(prepared, Appended(event))
-    counters.appended += 1
     key = event.story_id.encode()
-    await topics.story_events.send(key=key, value=event.to_bytes())
     snapshot = fold([parse_story_event(raw) for raw in changelog])
-    await topics.story_snapshots.send(key=key, value=snapshot.to_bytes())
+    await _deliver_all(
+        (topics.story_events, key, event.to_bytes()),
+        (topics.story_snapshots, key, snapshot.to_bytes()),
+    )
+    counters.appended += 1
+
+
+async def _report_duplicate(desk: StoryDesk, prepared: PreparedArticle, outcome: Duplicate) -> None:
+    article_id = prepared.article.article_id
+    verdict = outcome.verdict
+    if verdict.kind == "redelivery":
+        counters.redeliveries += 1
+        if article_id in desk.placed and fingerprints.get(article_id) is None:
+            # The story entry reached the table but its fingerprint did not (a crash between the two
+            # writes): restore it, or later copies of this article would not be recognised.
+            fingerprints[article_id] = {"exact": prepared.exact, "signature": prepared.signature}
+            desk.duplicates.add(article_id, Fingerprint(prepared.exact, tuple(prepared.signature)))
+    else:
+        verdicts[article_id] = verdict.model_dump(mode="json")
+    sends = [(topics.duplicates, article_id.encode(), verdict.to_bytes())]
+    if outcome.event is not None:  # a placed article again: re-send the entry it made (subscribers drop repeats)
+        sends.append((topics.story_events, outcome.event.story_id.encode(), outcome.event.to_bytes()))
+    await _deliver_all(*sends)
+    counters.duplicates += 1
 
 
 async def _send_dead_letter(letter: DeadLetter) -> None:
-    counters.dead_letters += 1
     key = letter.article_id.encode() if letter.article_id else None
-    await topics.dead_letters.send(key=key, value=letter.to_bytes())
+    await _deliver(topics.dead_letters, key, letter.to_bytes())
+    counters.dead_letters += 1
+
+
+# --------------------------------------------------------------------------- sending
+
+
+async def _deliver(topic, key: bytes | None, value: bytes) -> None:
+    await _deliver_all((topic, key, value))
+
+
+async def _deliver_all(*sends) -> None:
+    """Send, and wait until the broker has every message (acks=all), in order.
+
+    A Kafka error (the broker restarting, a leader moving) is logged and the
+    sends are retried until they succeed or the worker stops; the message is
+    not acked meanwhile, so nothing is committed past it. Messages already
+    delivered in an earlier attempt may be sent twice; every consumer of these
+    topics tolerates repeats. A message too large for the broker raises.
+    """
+    delay = 0.5
+    attempt = 0
+    while True:
+        try:
+            pending = [await topic.send(key=key, value=value) for topic, key, value in sends]
+            await asyncio.gather(*pending)
+            if attempt:
+                log.info("sending succeeded again after %d failed attempts", attempt, extra={"attempts": attempt})
+            return
+        except Exception as failure:
+            # faust wraps what aiokafka raises at send time in ProducerSendError.
+            error = failure.__cause__ if isinstance(failure, ProducerSendError) and failure.__cause__ else failure
+            if isinstance(error, _SIZE_ERRORS):
+                raise error from None
+            if not isinstance(error, (KafkaError, OSError, asyncio.TimeoutError)):
+                raise
+            attempt += 1
+            log.warning(
+                "sending to Kafka failed (%r); retrying in %.1fs (attempt %d)",
+                error,
+                delay,
+                attempt,
+                extra={"error": repr(error), "attempt": attempt},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _key(key: bytes | None) -> str | None:
+    return key.decode("utf-8", errors="replace") if key else None
+
+
+# --------------------------------------------------------------------------- counters
+
+
+async def consumer_lag() -> dict[str, int | None]:
+    """Messages waiting for this worker per input topic: end offset minus next offset to process."""
+    consumer = app.consumer
+    inputs = {topics.raw_articles.get_topic_name(): "articles", topics.prepared_articles.get_topic_name(): "prepared"}
+    held = [tp for tp in consumer.assignment() if tp.topic in inputs]
+    lag: dict[str, int | None] = {name: 0 for name in inputs.values()}
+    if not held:
+        return lag
+    ends = await consumer.highwaters(*held)
+    unknown = [tp for tp in held if tp not in _next_offsets]
+    # Partitions this worker has not processed anything from yet: measured from the last commit, else the start.
+    committed = dict(app.monitor.tp_committed_offsets)
+    starts = await consumer.earliest_offsets(*unknown) if unknown else {}
+    for tp in held:
+        position = _next_offsets.get(tp, committed.get(tp, starts.get(tp)))
+        end = ends.get(tp)
+        name = inputs[tp.topic]
+        if end is None or position is None or lag[name] is None:
+            lag[name] = None
+        else:
+            lag[name] += max(0, end - position)
+    return lag
 
 
 @app.timer(interval=settings.stats_interval)
 async def report_counters() -> None:
-    log.info("counters %s", counters.as_dict())
+    try:
+        counters.lag = await asyncio.wait_for(consumer_lag(), timeout=max(1.0, settings.stats_interval / 2))
+    except Exception as error:  # the broker not answering must not stop the counter line
+        log.debug("could not measure consumer lag: %r", error)
+        counters.lag = {name: None for name in counters.lag} or {"articles": None, "prepared": None}
+    log.info("counters %s", counters.describe(), extra={"counters": counters.as_dict()})

@@ -15,12 +15,13 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 SHINGLE_WORDS = 5
 NUM_PERM = 64
 SCHEME = "affine64"  # stored signatures are only comparable under the scheme that made them
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations  # computed once, shared
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def fingerprint(title: str | None, text: str) -> Fingerprint:
     """Fingerprint the reporting text (the title when there is no text: headline-only feeds)."""
     tokens = words(text) or words(title or "")
     exact = hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
-    minhash = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME)
+    minhash = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, permutations=_PERMUTATIONS)
     minhash.update_batch(list(shingles(tokens)))
     return Fingerprint(exact=exact, signature=tuple(int(v) for v in minhash.hashvalues))
 
@@ -107,5 +108,6 @@ class DuplicateIndex:
         return best
 
 
-def _minhash(fp: Fingerprint) -> MinHash:
-    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, hashvalues=np.array(fp.signature, dtype=np.uint64))
+def _minhash(fp: Fingerprint) -> LeanMinHash:
+    """A signature as datasketch wants it, without recomputing the permutations (the costly part)."""
+    return LeanMinHash(seed=1, hashvalues=np.array(fp.signature, dtype=np.uint64), scheme=SCHEME)

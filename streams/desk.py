@@ -19,7 +19,7 @@ from schemas import DuplicateVerdict, PreparedArticle, parse_story_event
 from streams.cluster import StoryIndex, decide
 from streams.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
-from streams.story import StoryEventModel, next_event
+from streams.story import StoryEventModel, StoryState, next_event, snapshot
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class StoryDesk:
         self.duplicates = DuplicateIndex(settings.near_duplicate_similarity)
         self.stories = StoryIndex(settings.story_half_life_hours / 24, settings.story_window_days * 86400)
         self.placed: dict[str, tuple[str, int]] = {}  # article id -> (story id, version)
+        self.states: dict[str, StoryState] = {}  # story id -> the fold of its events so far
 
     def load(self, changelogs: Mapping[str, list], fingerprints: Mapping[str, dict]) -> None:
         """Rebuild every index from the tables (after a start or a rebalance)."""
@@ -90,10 +91,9 @@ class StoryDesk:
         scored = self.stories.scored_candidates(facts.terms, article.outlet, when)
         decision = decide(scored, self.settings.join_threshold)
         story_id = decision.story_id or story_id_for(article_id)
-        prior = [parse_story_event(raw) for raw in changelogs.get(story_id, [])]
         event = next_event(
             story_id,
-            prior,
+            self.states.get(story_id) or StoryState(),
             article_id=article_id,
             outlet=article.outlet,
             time=article.received_at or datetime.fromtimestamp(0).astimezone(),
@@ -108,10 +108,15 @@ class StoryDesk:
             self.duplicates.add(prepared.article.article_id, Fingerprint(prepared.exact, tuple(prepared.signature)))
             self._index_event(outcome.event)
 
+    def snapshot(self, story_id: str):
+        """The story's current snapshot, from the state the desk keeps (no re-fold of its changelog)."""
+        return snapshot(story_id, self.states[story_id])
+
     def _index_event(self, event: StoryEventModel) -> None:
         if event.article_id in self.placed:
             return
         self.placed[event.article_id] = (event.story_id, event.version)
+        self.states.setdefault(event.story_id, StoryState()).apply(event)
         facts = event.facts
         when = facts.event_date or (facts.published_at.date() if facts.published_at else None)
         self.stories.add(event.story_id, facts.terms, event.outlet, when, event.time.timestamp())

@@ -1,7 +1,7 @@
 """A story as a pure fold of its events, and the next event an article makes.
 
-`fold(events)` gives the snapshot; `next_event(events, ...)` says what a new
-article changes relative to the story so far: a new outlet, new names, quotes
+`fold(events)` gives the snapshot; `next_event(state, ...)` says what a new
+article changes relative to the story so far (its `StoryState`, the fold's accumulator): a new outlet, new names, quotes
 and claims, corroboration (one more outlet reports the same quote or claim)
 and conflicts (outlets disagree on the same count or day). Both are pure, so
 replaying the same events always yields the same state.
@@ -9,6 +9,7 @@ replaying the same events always yields the same state.
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -73,9 +74,14 @@ def _direction(qualifier: str) -> str:
 
 
 @dataclass
-class _Ledger:
-    """Everything the story's articles reported so far, with who reported it."""
+class StoryState:
+    """Everything the story's articles reported so far, with who reported it: the fold's accumulator.
 
+    Kept per story by the desk and updated one event at a time, so appending an
+    article costs the same whether the story has five entries or five thousand.
+    """
+
+    version: int = 0
     article_ids: list[str] = field(default_factory=list)
     outlets: list[str] = field(default_factory=list)
     times: list[datetime] = field(default_factory=list)
@@ -88,6 +94,26 @@ class _Ledger:
     phrases: Counter[str] = field(default_factory=Counter)
     phrase_forms: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     dates: Counter[date] = field(default_factory=Counter)
+
+    def apply(self, event: StoryEventModel) -> None:
+        self.add(event.article_id, event.outlet, event.time, event.facts)
+        self.version = event.version
+
+    def copy(self) -> StoryState:
+        twin = copy.copy(self)
+        twin.article_ids, twin.outlets, twin.times = list(self.article_ids), list(self.outlets), list(self.times)
+        twin.entities, twin.entity_counts = dict(self.entities), Counter(self.entity_counts)
+        twin.quotes = [(quote, set(outlets)) for quote, outlets in self.quotes]
+        twin.claims = {text: set(outlets) for text, outlets in self.claims.items()}
+        twin.claim_models = dict(self.claim_models)
+        twin.weekdays = defaultdict(lambda: defaultdict(set))
+        for anchor, days in self.weekdays.items():
+            for day, outlets in days.items():
+                twin.weekdays[anchor][day] = set(outlets)
+        twin.phrases = Counter(self.phrases)
+        twin.phrase_forms = defaultdict(Counter, {k: Counter(v) for k, v in self.phrase_forms.items()})
+        twin.dates = Counter(self.dates)
+        return twin
 
     def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
         who = outlet_key(outlet, article_id)
@@ -113,7 +139,7 @@ class _Ledger:
             self.claim_models.setdefault(text, claim)
         for anchor, weekday in facts.weekday_mentions.items():
             self.weekdays[anchor.casefold()][weekday].add(who)
-        for rank, phrase in enumerate(facts.key_phrases):
+        for phrase in facts.key_phrases:
             key = phrase_key(phrase)
             self.phrases[key] += 1
             self.phrase_forms[key][phrase] += 1
@@ -176,16 +202,17 @@ def anchor_title(anchor: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in anchor.split())
 
 
-def _ledger(events: Iterable[StoryEventModel]) -> _Ledger:
-    ledger = _Ledger()
+def state_of(events: Iterable[StoryEventModel]) -> StoryState:
+    """The fold's accumulator after the events (in version order)."""
+    state = StoryState()
     for event in events:
-        ledger.add(event.article_id, event.outlet, event.time, event.facts)
-    return ledger
+        state.apply(event)
+    return state
 
 
 def next_event(
     story_id: str,
-    prior: Sequence[StoryEventModel],
+    before: StoryState,
     article_id: str,
     outlet: str | None,
     time: datetime,
@@ -193,8 +220,7 @@ def next_event(
     score: float = 0.0,
 ) -> StoryEventModel:
     """The changelog entry the article appends to the story: what it added, corroborated or contradicted."""
-    before = _ledger(prior)
-    after = _ledger(prior)
+    after = before.copy()
     after.add(article_id, outlet, time, facts)
     who = outlet_key(outlet, article_id)
 
@@ -215,7 +241,7 @@ def next_event(
 
     common = dict(
         story_id=story_id,
-        version=len(prior) + 1,
+        version=before.version + 1,
         time=time,
         article_id=article_id,
         outlet=outlet,
@@ -228,36 +254,42 @@ def next_event(
         corroborations=corroborations,
         conflicts=conflicts,
     )
-    if not prior:
+    if before.version == 0:
         return StoryStarted(**common)
     return ArticleJoined(score=score, **common)
+
+
+def snapshot(story_id: str, state: StoryState) -> StorySnapshot:
+    """The snapshot a story's state gives."""
+    if state.version == 0:
+        raise ValueError("a story has at least one event")
+    by_kind: dict[str, list[Entity]] = defaultdict(list)
+    for key, _count in sorted(state.entity_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        entity = state.entities[key]
+        by_kind[entity.kind].append(entity)
+    return StorySnapshot(
+        story_id=story_id,
+        version=state.version,
+        label=state.label(),
+        article_ids=state.article_ids,
+        outlets=state.outlets,
+        first_seen=min(state.times),
+        last_seen=max(state.times),
+        event_date=state.event_date(),
+        people=by_kind["person"],
+        organisations=[e.name for e in by_kind["organisation"]],
+        places=[e.name for e in by_kind["place"]],
+        quotes=[QuoteView(text=q.text, speaker=q.speaker, outlets=sorted(o)) for q, o in state.quotes],
+        claims=[state.claim_models[t] for t in sorted(state.claims)],
+        conflicts=state.conflicts(),
+    )
 
 
 def fold(events: Sequence[StoryEventModel]) -> StorySnapshot:
     """The story's current state from its events (in version order)."""
     if not events:
         raise ValueError("a story has at least one event")
-    ledger = _ledger(events)
-    by_kind: dict[str, list[Entity]] = defaultdict(list)
-    for key, _count in sorted(ledger.entity_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        entity = ledger.entities[key]
-        by_kind[entity.kind].append(entity)
-    return StorySnapshot(
-        story_id=events[0].story_id,
-        version=events[-1].version,
-        label=ledger.label(),
-        article_ids=ledger.article_ids,
-        outlets=ledger.outlets,
-        first_seen=min(ledger.times),
-        last_seen=max(ledger.times),
-        event_date=ledger.event_date(),
-        people=by_kind["person"],
-        organisations=[e.name for e in by_kind["organisation"]],
-        places=[e.name for e in by_kind["place"]],
-        quotes=[QuoteView(text=q.text, speaker=q.speaker, outlets=sorted(o)) for q, o in ledger.quotes],
-        claims=[ledger.claim_models[t] for t in sorted(ledger.claims)],
-        conflicts=ledger.conflicts(),
-    )
+    return snapshot(events[0].story_id, state_of(events))
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -73,3 +73,15 @@ def test_a_restarted_desk_rebuilt_from_the_tables_decides_the_same():
     original = desk.decide(_prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"), changelogs)
     assert joined == original and joined.event.version == 2
     assert isinstance(restarted.decide(_prepared("a", "x", FLOOD, "Outlet A"), changelogs), Duplicate)
+
+
+def test_the_snapshot_the_desk_keeps_equals_a_fold_of_the_changelog():
+    from schemas import parse_story_event
+    from streams.story import fold
+
+    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
+    a = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    _run(desk, changelogs, prints, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
+    story_id = a.event.story_id
+    assert desk.snapshot(story_id) == fold([parse_story_event(raw) for raw in changelogs[story_id]])
+    assert desk.snapshot(story_id).version == 2

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 from schemas import ArticleFacts, ArticleJoined, Entity, NumericClaim, Quote, StoryStarted
-from streams.story import fold, next_event, phrase_key
+from streams.story import fold, next_event, phrase_key, state_of
 
 T0 = datetime(2023, 3, 7, 9, 0, tzinfo=timezone.utc)
 
@@ -11,7 +11,7 @@ def _facts(**kw) -> ArticleFacts:
 
 
 def _append(events, article_id, outlet, facts):
-    event = next_event("s1", events, article_id, outlet, T0 + timedelta(minutes=len(events)), facts, score=0.5)
+    event = next_event("s1", state_of(events), article_id, outlet, T0 + timedelta(minutes=len(events)), facts, score=0.5)
     return [*events, event]
 
 
@@ -90,3 +90,12 @@ def test_fold_is_a_pure_function_of_the_events():
     assert first.outlets == ["outlet 0", "outlet 1"]
     assert first.people[0].role == "port director" and first.places == ["Valparaiso"]
     assert first.event_date == date(2023, 3, 6)
+
+
+def test_a_copied_state_changes_without_touching_its_original():
+    events = _append([], "a1", "A", _facts(quotes=[Quote(text="we will rebuild the harbour wall this year", speaker="X")]))
+    original = state_of(events)
+    twin = original.copy()
+    twin.add("a2", "B", T0, _facts(quotes=[Quote(text="we will rebuild the harbour wall this year")], key_phrases=["Harbour Board"]))
+    assert original.outlets == ["A"] and original.quotes[0][1] == {"A"} and not original.phrases
+    assert twin.outlets == ["A", "B"] and twin.quotes[0][1] == {"A", "B"}
