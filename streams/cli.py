@@ -56,6 +56,32 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     demo.add_argument("--json", action="store_true", help="print the result as one JSON object")
     demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the worker (default 180)")
+
+    bench = commands.add_parser(
+        "bench",
+        help="measure throughput, latency, ceilings and clustering cost on a synthetic stream",
+        description="Runs the real worker on a real broker (the local one unless --broker is given) over a "
+        "synthetic stream generated from --seed, and prints end-to-end throughput, publish-to-story-event "
+        "latency at --rate articles/s, the I/O and compute ceilings, per-article clustering cost with 1k, 10k "
+        "and 100k live stories, and memory per 1,000 live stories. Takes a few minutes.",
+    )
+    bench.add_argument("--articles", type=int, default=3000, help="articles in the throughput stream (default 3000)")
+    bench.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (default 7)")
+    bench.add_argument("--rate", type=float, default=100.0, help="replay rate of the latency run (default 100/s)")
+    bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score the real pipeline's stories on a labelled feed (B-cubed and pairwise precision/recall/F1)",
+        description="Runs the real worker on fresh topics (on the local broker unless --broker is given), replays "
+        "FEED, waits until every article is processed, maps each article to its story (a duplicate to the story of "
+        "the article it copies, a dead letter to a cluster of its own) and compares that with GOLD, a file of "
+        "'article id<TAB>story id' lines. Only articles in GOLD are scored.",
+    )
+    evaluate.add_argument("feed", type=Path, metavar="FEED", help="a .jsonl feed (or .txt files / directories)")
+    evaluate.add_argument("gold", type=Path, metavar="GOLD", help="article id<TAB>story id, one a line")
+    evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    evaluate.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the worker (default 900)")
     return parser
 
 
@@ -74,11 +100,16 @@ def main(argv: list[str] | None = None) -> int:
         "subscribe": _subscribe,
         "stories": _stories,
         "demo": _demo,
+        "bench": _bench,
+        "evaluate": _evaluate,
     }[args.command]
     try:
         return handler(args, settings) or 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # noqa: BLE001 - the CLI's last line: a message, not a traceback
         from streams.broker import BrokerError, BrokerUnavailable
         from streams.demo import DemoFailed
@@ -175,6 +206,29 @@ def _demo(args, settings) -> int:
     paths = args.paths or [SEEDS]
     state = asyncio.run(run_demo(settings, paths, _progress, args.timeout))
     _print_state(state, args.json)
+    return 0
+
+
+def _bench(args, settings) -> int:
+    from streams.bench import format_bench, run_bench
+
+    figures = asyncio.run(run_bench(settings, args.articles, args.seed, args.rate, _progress))
+    print(orjson.dumps(figures).decode() if args.json else format_bench(figures))
+    return 0
+
+
+def _evaluate(args, settings) -> int:
+    from streams.evaluate import evaluate, format_report, read_gold
+    from streams.replay import article_files
+
+    article_files([args.feed])  # a missing feed is reported before any connection is tried
+    try:
+        gold = read_gold(args.gold)
+    except (OSError, ValueError) as error:
+        print(f"storywire: gold file: {error}", file=sys.stderr)
+        return 2
+    figures = asyncio.run(evaluate(args.feed, gold, settings, _progress, args.timeout))
+    print(orjson.dumps(figures).decode() if args.json else format_report(figures))
     return 0
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from streams.broker import local_kafka, wait_for_broker
@@ -74,33 +77,54 @@ async def wait_for_outcomes(settings: Settings, expected: int, worker: subproces
         await asyncio.sleep(0.5)
 
 
-async def run_demo(base: Settings, paths: list[Path], progress, timeout: float = 180.0) -> dict:
-    """Start a broker if none is given, run a worker, replay the paths, wait for every article, stop."""
-    settings = base.model_copy(update={"topic_prefix": f"{base.topic_prefix}-demo-{uuid.uuid4().hex[:8]}"})
-    broker = None
-    if settings.broker is None:
-        broker = local_kafka(settings)
-        if broker.status()["running"]:
-            broker = None  # someone else's: leave it running afterwards
-            settings = settings.model_copy(update={"broker": settings.local_bootstrap})
-        else:
-            progress("starting a local Kafka broker")
-            settings = settings.model_copy(update={"broker": broker.up(progress=progress)})
-    else:
-        await wait_for_broker(settings.bootstrap, 15)
+@asynccontextmanager
+async def broker_for(base: Settings, progress) -> AsyncIterator[Settings]:
+    """The given broker, the local one if it already runs, or a local one started now and stopped after."""
+    if base.broker is not None:
+        await wait_for_broker(base.bootstrap, 15)
+        yield base
+        return
+    broker = local_kafka(base)
+    if broker.status()["running"]:  # someone else's: leave it running afterwards
+        yield base.model_copy(update={"broker": base.local_bootstrap})
+        return
+    progress("starting a local Kafka broker")
+    bootstrap = broker.up(progress=progress)
+    try:
+        yield base.model_copy(update={"broker": bootstrap})
+    finally:
+        progress("stopping the local Kafka broker")
+        broker.down()
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings, progress) -> AsyncIterator[tuple[subprocess.Popen, Path]]:
+    """A worker on the settings' topics, stopped (and its local table state removed) afterwards."""
     log_path = settings.home / "logs" / f"{settings.topic_prefix}.log"
     worker = start_worker(settings, log_path)
     progress(f"worker started (log: {log_path})")
     try:
-        summary = await replay(paths, settings.bootstrap, settings.topic("articles"), settings.partitions, progress=progress)
-        progress(f"replayed {summary.sent} articles")
-        try:
-            return await wait_for_outcomes(settings, summary.sent, worker, timeout, progress)
-        except DemoFailed as failure:
-            tail = log_path.read_text(errors="replace").splitlines()[-15:]
-            raise DemoFailed(f"{failure}; last lines of {log_path}:\n" + "\n".join(tail)) from None
+        yield worker, log_path
     finally:
         stop_worker(worker)
-        if broker is not None:
-            progress("stopping the local Kafka broker")
-            broker.down()
+        shutil.rmtree(settings.home / "worker" / settings.topic_prefix, ignore_errors=True)
+
+
+def fresh_topics(base: Settings, purpose: str) -> Settings:
+    """Settings on topics no earlier run has used."""
+    return base.model_copy(update={"topic_prefix": f"{base.topic_prefix}-{purpose}-{uuid.uuid4().hex[:8]}"})
+
+
+async def run_demo(base: Settings, paths: list[Path], progress, timeout: float = 180.0) -> dict:
+    """Start a broker if none is given, run a worker, replay the paths, wait for every article, stop."""
+    async with broker_for(fresh_topics(base, "demo"), progress) as settings:
+        async with running_worker(settings, progress) as (worker, log_path):
+            summary = await replay(
+                paths, settings.bootstrap, settings.topic("articles"), settings.partitions, progress=progress
+            )
+            progress(f"replayed {summary.sent} articles")
+            try:
+                return await wait_for_outcomes(settings, summary.sent, worker, timeout, progress)
+            except DemoFailed as failure:
+                tail = log_path.read_text(errors="replace").splitlines()[-15:]
+                raise DemoFailed(f"{failure}; last lines of {log_path}:\n" + "\n".join(tail)) from None

@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="storywire", description="Prefix of every topic and of the consumer group.")
     partitions: int = Field(default=4, ge=1, description="Partitions of the raw articles topic.")
     home: Path = Field(default_factory=_default_home, description="Cache for Kafka jars, broker data and worker state.")
-    store: str = Field(default="memory://", description="faust table store: memory:// or rocksdb:// (needs rocksdict).")
+    store: str = Field(
+        default="rocksdb://",
+        description="faust table store: rocksdb:// keeps tables on disk (bounded memory, quick restarts); memory:// for tests.",
+    )
 
     # Local broker (used where no --broker / STORYWIRE_BROKER is given).
     kafka_version: str = Field(default="3.9.1", description="Apache Kafka version fetched from Maven Central.")

@@ -57,8 +57,8 @@ def _sentence(rng: random.Random, story: dict) -> str:
     return sentence[0].upper() + sentence[1:] + "."
 
 
-def _article(rng: random.Random, story: dict, number: int, when: datetime) -> dict:
-    paragraphs = rng.choices([1, 2, 3, 4, 6, 9, 12], weights=[2, 3, 4, 4, 3, 2, 1])[0]
+def _article(rng: random.Random, story: dict, number: int, when: datetime, max_paragraphs: int) -> dict:
+    paragraphs = min(max_paragraphs, rng.choices([1, 2, 3, 4, 6, 9, 12], weights=[2, 3, 4, 4, 3, 2, 1])[0])
     body = "\n\n".join(" ".join(_sentence(rng, story) for _ in range(rng.randint(2, 4))) for _ in range(paragraphs))
     title_words = rng.sample(story["topic"], 3) + [story["place"]]
     return {
@@ -80,8 +80,13 @@ def _copy(rng: random.Random, original: dict, number: int, changed_words: int) -
     return {**original, "id": f"{original['id']}-copy{number}", "source": outlet, "text": text}
 
 
-def generate(articles: int, seed: int = 7, duplicate_rate: float = 0.1, mean_story_size: float = 6.0) -> Stream:
-    """`articles` articles over as many stories as the mean story size implies, in publication order."""
+def generate(
+    articles: int, seed: int = 7, duplicate_rate: float = 0.1, mean_story_size: float = 6.0, max_paragraphs: int = 12
+) -> Stream:
+    """`articles` articles over as many stories as the mean story size implies, in publication order.
+
+    Paragraphs per article follow a long-tailed distribution (median 3-4, up to 12), capped at `max_paragraphs`.
+    """
     rng = random.Random(seed)
     start = datetime(2024, 3, 1, tzinfo=timezone.utc)
     stories = [_story(rng, i, start + timedelta(hours=rng.uniform(0, 24 * 30))) for i in range(max(1, int(articles / mean_story_size)))]
@@ -91,7 +96,7 @@ def generate(articles: int, seed: int = 7, duplicate_rate: float = 0.1, mean_sto
         story = rng.choice(stories)
         when = story["start"] + timedelta(hours=rng.expovariate(1 / 18))
         counts[story["id"]] += 1
-        article = _article(rng, story, counts[story["id"]], when)
+        article = _article(rng, story, counts[story["id"]], when, max_paragraphs)
         out.append((when, article, story["id"]))
         if rng.random() < duplicate_rate and len(out) < articles:
             copied_at = when + timedelta(minutes=rng.randint(5, 120))

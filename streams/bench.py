@@ -1,0 +1,238 @@
+"""`storywire bench`: throughput, latency, ceilings and clustering cost, measured in one run.
+
+- End to end: the real worker on a real broker, a synthetic stream replayed as fast as possible;
+  throughput is articles over the time from the first raw message to the last outcome (broker
+  timestamps, so polling delays don't count).
+- Latency: a second worker on fresh topics, the stream replayed at a fixed rate; per article, the
+  story event's broker timestamp minus the raw message's.
+- I/O ceiling: plain aiokafka consume-and-produce of the same raw messages on the same broker.
+- Compute ceiling: the pipeline's pure functions over the same articles in this process, no broker.
+- Clustering cost: time to score and place an article against 1k, 10k and 100k live stories,
+  and resident memory per 1,000 live stories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas import DeadLetter, parse_story_event
+from streams.cluster import StoryIndex, decide, features
+from streams.demo import broker_for, fresh_topics, running_worker
+from streams.desk import Appended, StoryDesk
+from streams.prepare import prepare
+from streams.replay import replay
+from streams.settings import Settings
+from streams.story import fold
+from streams.synthetic import generate
+
+OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
+
+
+def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
+    path = directory / f"{name}.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in articles))
+    return path
+
+
+async def watch_outcomes(settings: Settings, expected: int, timeout: float) -> dict:
+    """Consume the outcome topics until every article has one; return timestamps and latencies (ms)."""
+    consumer = AIOKafkaConsumer(
+        *(settings.topic(t) for t in OUTCOME_TOPICS),
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=1000,
+    )
+    await consumer.start()
+    done: set[str] = set()
+    latencies: list[float] = []
+    last_ms = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while len(done) < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(done)} of {expected} articles processed after {timeout:.0f}s")
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, messages in batches.items():
+                for message in messages:
+                    value = orjson.loads(message.value)
+                    article_id = value.get("article_id") or f"{tp.topic}:{message.offset}"
+                    if article_id in done:
+                        continue
+                    done.add(article_id)
+                    last_ms = max(last_ms, message.timestamp)
+                    if tp.topic == settings.topic("story-events"):
+                        raw_ms = datetime.fromisoformat(value["time"]).timestamp() * 1000
+                        latencies.append(message.timestamp - raw_ms)
+    finally:
+        await consumer.stop()
+    return {"last_ms": last_ms, "latencies": latencies}
+
+
+async def first_raw_timestamp(settings: Settings) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topic = settings.topic("articles")
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        first = []
+        for tp, messages in (await consumer.getmany(*partitions, timeout_ms=5000, max_records=len(partitions) * 10)).items():
+            first.extend(m.timestamp for m in messages[:1])
+        return min(first)
+    finally:
+        await consumer.stop()
+
+
+async def end_to_end(base: Settings, feed: Path, expected: int, progress) -> tuple[float, Settings]:
+    settings = fresh_topics(base, "bench")
+    async with running_worker(settings, progress):
+        await replay([feed], settings.bootstrap, settings.topic("articles"), settings.partitions, progress=progress)
+        outcomes = await watch_outcomes(settings, expected, timeout=1800)
+    seconds = (outcomes["last_ms"] - await first_raw_timestamp(settings)) / 1000
+    return expected / seconds, settings
+
+
+async def latency(base: Settings, feed: Path, expected: int, rate: float, progress) -> list[float]:
+    settings = fresh_topics(base, "latency")
+    async with running_worker(settings, progress):
+        await asyncio.sleep(5)  # let the worker join its group first: startup is not latency
+        await replay([feed], settings.bootstrap, settings.topic("articles"), settings.partitions, rate, progress)
+        outcomes = await watch_outcomes(settings, expected, timeout=600)
+    return outcomes["latencies"]
+
+
+async def io_ceiling(settings: Settings, expected: int) -> float:
+    """Plain consume-and-produce of the raw messages the end-to-end run used."""
+    consumer = AIOKafkaConsumer(
+        settings.topic("articles"),
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=settings.topic("io-ceiling"),
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    try:
+        moved, started = 0, None
+        while moved < expected:
+            batches = await consumer.getmany(timeout_ms=1000)
+            started = started or time.perf_counter()
+            for messages in batches.values():
+                for message in messages:
+                    await producer.send(settings.topic("io-ceiling-out"), message.value, key=message.key)
+                    moved += 1
+        await producer.flush()
+        return moved / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+def compute_ceiling(payloads: list[bytes], settings: Settings) -> float:
+    """Every pure step the worker runs (prepare, decide, fold), in one process, no broker."""
+    desk, changelogs = StoryDesk(settings), {}
+    started = time.perf_counter()
+    for index, payload in enumerate(payloads):
+        prepared = prepare(payload, None, 1_700_000_000 + index, settings.max_article_bytes)
+        if isinstance(prepared, DeadLetter):
+            continue
+        outcome = desk.decide(prepared, changelogs)
+        if isinstance(outcome, Appended):
+            event = outcome.event
+            changelogs.setdefault(event.story_id, []).append(event.model_dump(mode="json"))
+            desk.record(prepared, outcome)
+            fold([parse_story_event(raw) for raw in changelogs[event.story_id]])
+    return len(payloads) / (time.perf_counter() - started)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
+    """Microseconds to score and place one article with N live stories, and RSS per 1,000 stories."""
+    largest = max(sizes)
+    stream = generate(largest + probes, seed=seed, duplicate_rate=0.0, mean_story_size=1.0, max_paragraphs=1)
+    vectors = [features(a["title"], a["text"]) for a in stream.articles]
+    index = StoryIndex(half_life_days=1.5, window_seconds=10**9)
+    rss_before = _rss_mb()
+    per_article: dict[int, float] = {}
+    for number, vector in enumerate(vectors[:largest], start=1):
+        index.add(f"s{number}", vector, None, None, float(number))
+        if number in sizes:
+            probe_vectors = vectors[largest:]
+            started = time.perf_counter()
+            for vector_ in probe_vectors:
+                decide(index.scored_candidates(vector_, None, None), 0.3)
+            per_article[number] = (time.perf_counter() - started) / len(probe_vectors) * 1e6
+            progress(f"clustering with {number:,} live stories: {per_article[number]:.0f} µs per article")
+    rss_per_1k = (_rss_mb() - rss_before) / (largest / 1000)
+    return {"us_per_article": per_article, "rss_mb_per_1k_stories": rss_per_1k}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def run_bench(base: Settings, articles: int, seed: int, rate: float, progress) -> dict:
+    stream = generate(articles, seed=seed)
+    latency_stream = generate(int(rate * 10), seed=seed + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        feed = write_feed(stream.articles, Path(tmp), "stream")
+        latency_feed = write_feed(latency_stream.articles, Path(tmp), "latency")
+        async with broker_for(base, progress) as settings:
+            progress(f"end to end: {articles:,} articles")
+            articles_per_s, e2e_settings = await end_to_end(settings, feed, articles, progress)
+            progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
+            io_per_s = await io_ceiling(e2e_settings, articles)
+            progress(f"latency at {rate:g} articles/s")
+            latencies = await latency(settings, latency_feed, len(latency_stream.articles), rate, progress)
+    progress("compute ceiling")
+    payloads = [orjson.dumps(a) for a in stream.articles]
+    compute_per_s = compute_ceiling(payloads, base)
+    cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
+    lower = min(io_per_s, compute_per_s)
+    return {
+        "articles": articles,
+        "seed": seed,
+        "articles_per_s": round(articles_per_s, 1),
+        "io_ceiling_per_s": round(io_per_s, 1),
+        "compute_ceiling_per_s": round(compute_per_s, 1),
+        "ratio_to_ceiling": round(articles_per_s / lower, 3),
+        "latency_rate_per_s": rate,
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "cluster_us_per_article": {str(k): round(v, 1) for k, v in cost["us_per_article"].items()},
+        "cost_ratio_100k_vs_1k": round(cost["us_per_article"][100_000] / cost["us_per_article"][1_000], 2),
+        "rss_mb_per_1k_stories": round(cost["rss_mb_per_1k_stories"], 2),
+    }
+
+
+def format_bench(figures: dict) -> str:
+    cluster = figures["cluster_us_per_article"]
+    return "\n".join(
+        [
+            f"end to end            {figures['articles_per_s']:>10,.1f} articles/s  ({figures['articles']:,} articles, seed {figures['seed']})",
+            f"I/O ceiling           {figures['io_ceiling_per_s']:>10,.1f} messages/s (aiokafka consume + produce)",
+            f"compute ceiling       {figures['compute_ceiling_per_s']:>10,.1f} articles/s (pure functions, one process)",
+            f"ratio to lower        {figures['ratio_to_ceiling']:>10.3f}",
+            f"latency p50 / p99     {figures['p50_ms']:>7,.1f} / {figures['p99_ms']:,.1f} ms at {figures['latency_rate_per_s']:g} articles/s",
+            "clustering per article " + ", ".join(f"{int(k):,} stories: {v:,.0f} µs" for k, v in cluster.items()),
+            f"cost ratio 100k / 1k  {figures['cost_ratio_100k_vs_1k']:>10.2f}",
+            f"memory                {figures['rss_mb_per_1k_stories']:>10.2f} MB RSS per 1,000 live stories",
+        ]
+    )
