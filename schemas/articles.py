@@ -49,6 +49,10 @@ class CleanArticle(Message):
     dates_seen: list[date] = Field(
         default_factory=list, description="Every date the text names or implies (weekdays resolved), most cited first."
     )
+    weekdays: list[str] = Field(
+        default_factory=list,
+        description="Weekdays the reporting names ('on Wednesday'), most cited first, resolved or not.",
+    )
     removed: list[RemovedBlock] = Field(default_factory=list)
     received_at: datetime | None = Field(default=None, description="Timestamp of the raw message on the broker.")
     extra: dict[str, Any] = Field(default_factory=dict, description="Unknown fields of the raw article, kept.")

@@ -40,6 +40,9 @@ class ArticleFacts(Message):
     title: str | None = None
     published_at: datetime | None = None
     event_date: date | None = None
+    event_weekday: str | None = Field(
+        default=None, description="The weekday the article names most, for dating it within its story."
+    )
     key_phrases: list[str] = Field(default_factory=list, description="Salient multi-word names, most salient first.")
     entities: list[Entity] = Field(default_factory=list)
     quotes: list[Quote] = Field(default_factory=list)
@@ -79,6 +82,11 @@ class _StoryEventBase(Message):
     article_id: str
     outlet: str | None = None
     facts: ArticleFacts
+    event_date: date | None = Field(
+        default=None,
+        description="The article's event date; where the article alone can't tell (it says only 'Wednesday' and "
+        "gives no publication date), the story's event date when that falls on the weekday the article names.",
+    )
     label: str = Field(description="The story's label after this entry.")
     # What this entry changed, relative to the story before it.
     new_outlet: bool = False
@@ -129,6 +137,10 @@ class StorySnapshot(Message):
     first_seen: datetime
     last_seen: datetime
     event_date: date | None = None
+    article_event_dates: dict[str, date | None] = Field(
+        default_factory=dict,
+        description="Each article's event date: its own, or the story's where it names only the weekday.",
+    )
     people: list[Entity] = Field(default_factory=list, description="People named, most cited first.")
     organisations: list[str] = Field(default_factory=list)
     places: list[str] = Field(default_factory=list)

@@ -106,6 +106,7 @@ def clean_article(raw: RawArticle, article_id: str, *, max_chars: int = MAX_CLEA
         published_at=published,
         event_date=dates[0] if dates else None,
         dates_seen=dates,
+        weekdays=weekdays_in_reporting(([title] if title else []) + kept),
         removed=removed,
         extra=dict(raw.model_extra or {}),
     )
@@ -1334,17 +1335,36 @@ def _infer_year(month: int, day: int, reference: date | None) -> date | None:
     return None
 
 
-def _weekday_dates(text: str, published: date, date_positions: list[int]) -> list[tuple[int, date]]:
-    """Weekday mentions resolved against the publication date (skipping holidays and "next X")."""
+def weekdays_in_reporting(paragraphs: list[str]) -> list[str]:
+    """The weekdays the reporting names for past or present events, most cited first (ties: first named)."""
+    text = "\n\n".join(paragraphs)
+    mentions = _weekday_mentions(text, [m.pos for m in date_mentions(text)])
+    counts = Counter(m.group("wd") for m in mentions)
+    first = {}
+    for m in mentions:
+        first.setdefault(m.group("wd"), m.start())
+    return sorted(counts, key=lambda day: (-counts[day], first[day]))
+
+
+def _weekday_mentions(text: str, date_positions: list[int]) -> list[re.Match]:
+    """Weekday mentions that name a day of the reported week: not holidays, not "next X", not part of a date."""
     out = []
     for m in _WEEKDAY.finditer(text):
         if _NOT_A_DAY.search(text[max(0, m.start() - 10) : m.start()]):
             continue
         if any(0 <= p - m.end() <= 3 for p in date_positions):  # "Wednesday, January 12": the date counts
             continue
-        pre = (m.group("pre") or "").lower()
-        if pre in ("next", "coming"):
+        if (m.group("pre") or "").lower() in ("next", "coming"):
             continue
+        out.append(m)
+    return out
+
+
+def _weekday_dates(text: str, published: date, date_positions: list[int]) -> list[tuple[int, date]]:
+    """Weekday mentions resolved against the publication date (skipping holidays and "next X")."""
+    out = []
+    for m in _weekday_mentions(text, date_positions):
+        pre = (m.group("pre") or "").lower()
         back = (published.weekday() - _WEEKDAYS.index(m.group("wd"))) % 7
         if pre == "last" and back == 0:
             back = 7

@@ -1550,6 +1550,7 @@ def extract_facts(article: CleanArticle) -> ArticleFacts:
         title=article.title,
         published_at=article.published_at,
         event_date=article.event_date,
+        event_weekday=article.weekdays[0] if article.weekdays else None,
         key_phrases=_key_phrases(entities, article.title),
         entities=[Entity(name=e.name, kind=e.kind, role=e.role if e.kind == "person" else None) for e in ordered],
         quotes=_quotes(doc, mentions, entities),

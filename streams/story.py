@@ -83,6 +83,7 @@ class StoryState:
 
     version: int = 0
     article_ids: list[str] = field(default_factory=list)
+    facts: list[ArticleFacts] = field(default_factory=list)
     outlets: list[str] = field(default_factory=list)
     times: list[datetime] = field(default_factory=list)
     entities: dict[str, Entity] = field(default_factory=dict)
@@ -102,6 +103,7 @@ class StoryState:
     def copy(self) -> StoryState:
         twin = copy.copy(self)
         twin.article_ids, twin.outlets, twin.times = list(self.article_ids), list(self.outlets), list(self.times)
+        twin.facts = list(self.facts)
         twin.entities, twin.entity_counts = dict(self.entities), Counter(self.entity_counts)
         twin.quotes = [(quote, set(outlets)) for quote, outlets in self.quotes]
         twin.claims = {text: set(outlets) for text, outlets in self.claims.items()}
@@ -118,6 +120,7 @@ class StoryState:
     def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
         who = outlet_key(outlet, article_id)
         self.article_ids.append(article_id)
+        self.facts.append(facts)
         if who not in self.outlets:
             self.outlets.append(who)
         self.times.append(time)
@@ -202,6 +205,15 @@ def anchor_title(anchor: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in anchor.split())
 
 
+def dated_within(facts: ArticleFacts, story_date: date | None) -> date | None:
+    """The article's own event date, else the story's if it falls on the weekday the article names."""
+    if facts.event_date is not None:
+        return facts.event_date
+    if facts.event_weekday and story_date and story_date.strftime("%A") == facts.event_weekday:
+        return story_date
+    return None
+
+
 def state_of(events: Iterable[StoryEventModel]) -> StoryState:
     """The fold's accumulator after the events (in version order)."""
     state = StoryState()
@@ -246,6 +258,7 @@ def next_event(
         article_id=article_id,
         outlet=outlet,
         facts=facts,
+        event_date=dated_within(facts, after.event_date()),
         label=after.label(),
         new_outlet=who not in before.outlets,
         new_entities=_unique(new_entities),
@@ -276,6 +289,7 @@ def snapshot(story_id: str, state: StoryState) -> StorySnapshot:
         first_seen=min(state.times),
         last_seen=max(state.times),
         event_date=state.event_date(),
+        article_event_dates={a: dated_within(f, state.event_date()) for a, f in zip(state.article_ids, state.facts)},
         people=by_kind["person"],
         organisations=[e.name for e in by_kind["organisation"]],
         places=[e.name for e in by_kind["place"]],

@@ -125,6 +125,9 @@ def test_demo_on_the_seeds_gives_one_labelled_story_of_five_entries(settings, cl
     assert len(story["article_ids"]) == 5 and len(story["changelog"]) == 5
     for word in ("NATO", "Russia", "Council", "Jan", "2022"):
         assert word in story["label"]
+    assert story["event_date"] == "2022-01-12"
+    assert set(story["article_event_dates"].values()) == {"2022-01-12"}
+    assert len(story["outlets"]) == 5
     assert state["duplicates"] == [] and state["dead_letters"] == []
 
 

@@ -456,3 +456,13 @@ def test_wire_story_outlet_from_dateline_and_furniture_inside_the_body():
     assert reasons["By Kwame Mensah and Ama Owusu"] == "byline"
     assert reasons["Read more: Ghana seeks IMF bailout as debt costs soar"] == "related links"
     assert reasons["Reporting by Kwame Mensah; Editing by Alexander Winning"] == "credit line"
+
+
+def test_weekdays_in_reporting_are_counted_but_not_next_week_or_holidays():
+    from streams.clean import weekdays_in_reporting
+
+    paragraphs = [
+        "Ministers met in Quito on Tuesday. Tuesday's talks ran late, officials said.",
+        "A follow-up is planned for next Friday, after the Good Friday holiday, and a vote on Thursday.",
+    ]
+    assert weekdays_in_reporting(paragraphs) == ["Tuesday", "Thursday"]

@@ -99,3 +99,21 @@ def test_a_copied_state_changes_without_touching_its_original():
     twin.add("a2", "B", T0, _facts(quotes=[Quote(text="we will rebuild the harbour wall this year")], key_phrases=["Harbour Board"]))
     assert original.outlets == ["A"] and original.quotes[0][1] == {"A"} and not original.phrases
     assert twin.outlets == ["A", "B"] and twin.quotes[0][1] == {"A", "B"}
+
+
+def test_an_article_naming_only_a_weekday_takes_the_story_date_when_the_weekday_matches():
+    dated = _facts()  # 2023-03-06, a Monday
+    monday_only = ArticleFacts(event_weekday="Monday")
+    friday_only = ArticleFacts(event_weekday="Friday")
+    events = _append([], "a1", "A", dated)
+    events = _append(events, "a2", "B", monday_only)
+    events = _append(events, "a3", "C", friday_only)
+    assert [e.event_date for e in events] == [date(2023, 3, 6), date(2023, 3, 6), None]
+    assert fold(events).article_event_dates == {"a1": date(2023, 3, 6), "a2": date(2023, 3, 6), "a3": None}
+
+
+def test_the_snapshot_dates_an_early_weekday_only_article_once_the_story_date_is_known():
+    events = _append([], "a1", "A", ArticleFacts(event_weekday="Monday"))
+    assert events[0].event_date is None
+    events = _append(events, "a2", "B", _facts())
+    assert fold(events).article_event_dates["a1"] == date(2023, 3, 6)
