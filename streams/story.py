@@ -54,7 +54,16 @@ def same_quote(a: str, b: str) -> bool:
 def claim_text(claim: NumericClaim) -> str:
     value = f"{claim.value:,.0f}" if claim.value == int(claim.value) else f"{claim.value:,}"
     qualifier = "" if claim.qualifier == "exact" else f"{claim.qualifier} "
-    return f"{qualifier}{value} {claim.subject}"
+    return f"{qualifier}{value} {claim.subject if claim.value == 1 else plural(claim.subject)}"
+
+
+def plural(noun: str) -> str:
+    """English plural of a counted noun, for display ("troop" -> "troops", "country" -> "countries")."""
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun if noun.endswith("s") else noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def claims_conflict(a: NumericClaim, b: NumericClaim) -> bool:
@@ -167,7 +176,7 @@ class StoryState:
             if any(claims_conflict(a, b) for a in models for b in models):
                 seen_subjects.add(key)
                 sides = [ConflictSide(value=t, outlets=sorted(self.claims[t])) for t in group]
-                found.append(Conflict(about=f"number of {claim.subject}", sides=sides))
+                found.append(Conflict(about=f"number of {plural(claim.subject)}", sides=sides))
         for anchor in sorted(self.weekdays):
             days = self.weekdays[anchor]
             if len(days) > 1:

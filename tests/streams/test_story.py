@@ -45,8 +45,8 @@ def test_a_quote_from_a_second_outlet_corroborates_it():
 
 
 def test_opposite_hedges_on_the_same_figure_open_a_conflict_with_each_side_s_outlets():
-    nearly = NumericClaim(subject="workers", value=40, qualifier="nearly", text="nearly 40 workers")
-    more = NumericClaim(subject="workers", value=40, qualifier="more than", text="more than 40 workers")
+    nearly = NumericClaim(subject="worker", value=40, qualifier="nearly", text="nearly 40 workers")
+    more = NumericClaim(subject="worker", value=40, qualifier="more than", text="more than 40 workers")
     events = _append([], "a1", "Harbour Times", _facts(claims=[nearly]))
     events = _append(events, "a2", "Coast Daily", _facts(claims=[more]))
     events = _append(events, "a3", "Port Post", _facts(claims=[more]))
@@ -58,6 +58,14 @@ def test_opposite_hedges_on_the_same_figure_open_a_conflict_with_each_side_s_out
         "more than 40 workers": ["Coast Daily", "Port Post"],
     }
     assert [c.outlets for c in events[2].corroborations] == [2]
+
+
+def test_counted_nouns_are_shown_in_the_plural():
+    from streams.story import claim_text, plural
+
+    assert [plural(n) for n in ("troop", "country", "day", "bus", "match")] == ["troops", "countries", "days", "bus", "matches"]
+    assert claim_text(NumericClaim(subject="troop", value=100000, qualifier="nearly", text="")) == "nearly 100,000 troops"
+    assert claim_text(NumericClaim(subject="hour", value=1, text="")) == "1 hour"
 
 
 def test_about_is_compatible_with_any_hedge():
