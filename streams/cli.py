@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run the long-lived worker (Ctrl-C or SIGTERM stops it cleanly)")
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    worker.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text (default), or one JSON object per line with the counters as fields (STORYWIRE_LOG_FORMAT)",
+    )
 
     replay = commands.add_parser("replay", help="publish .txt files, directories of them and .jsonl feeds")
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -154,10 +159,14 @@ def _worker(args, settings) -> int:
     from streams import agents  # noqa: F401 - declares the agents on the app
     from streams import topics
     from streams.app import app
+    from streams.logs import logging_config
 
     asyncio.run(topics.create_all(settings.bootstrap))
     Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
-    faust.Worker(app, loglevel=args.loglevel).execute_from_commandline()
+    config = logging_config(args.log_format or settings.log_format, args.loglevel)
+    # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.
+    options = {"logging_config": config, "quiet": True} if config else {}
+    faust.Worker(app, loglevel=args.loglevel, **options).execute_from_commandline()
     return 0
 
 
@@ -255,20 +264,34 @@ def _print_state(state: dict, as_json: bool) -> None:
 
 
 def _changes(entry: dict) -> str:
+    """One line naming what a changelog entry added, corroborated or contradicted."""
+    from schemas import NumericClaim
+    from streams.story import claim_text
+
     parts = ["started the story" if entry["kind"] == "started" else f"joined (score {entry['score']:.2f})"]
     if entry["new_outlet"]:
         parts.append("new outlet")
     if entry["new_entities"]:
-        parts.append(f"{len(entry['new_entities'])} new names")
+        parts.append("new names: " + _some(entry["new_entities"]))
     if entry["new_quotes"]:
-        parts.append(f"{len(entry['new_quotes'])} new quotes")
+        parts.append(f"{len(entry['new_quotes'])} new quotes (" + _some([q["speaker"] or "unattributed" for q in entry["new_quotes"]]) + ")")
     if entry["new_claims"]:
-        parts.append(f"{len(entry['new_claims'])} new claims")
+        parts.append("new figures: " + _some([claim_text(NumericClaim(**c)) for c in entry["new_claims"]]))
     if entry["corroborations"]:
-        parts.append(f"{len(entry['corroborations'])} corroborated")
+        parts.append("corroborates: " + _some([f"{_short(c['text'])} ({c['outlets']} outlets)" for c in entry["corroborations"]]))
     if entry["conflicts"]:
         parts.append("conflict: " + ", ".join(c["about"] for c in entry["conflicts"]))
     return "; ".join(parts)
+
+
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _some(items: list[str], shown: int = 4) -> str:
+    unique = list(dict.fromkeys(items))
+    more = f" +{len(unique) - shown} more" if len(unique) > shown else ""
+    return ", ".join(unique[:shown]) + more
 
 
 def _describe_event(event) -> str:

@@ -134,11 +134,14 @@ class StoryState:
             self.outlets.append(who)
         self.times.append(time)
         for entity in facts.entities:
-            key = entity.name.casefold()
+            key = entity_key(entity)
             self.entity_counts[key] += 1
             known = self.entities.get(key)
-            if known is None or (known.role is None and entity.role):
+            if known is None:
                 self.entities[key] = entity
+            else:  # one person under several names: keep the fullest name and any stated role
+                name = entity.name if len(entity.name) > len(known.name) else known.name
+                self.entities[key] = known.model_copy(update={"name": name, "role": known.role or entity.role})
         for quote in facts.quotes:
             match = self.find_quote(quote.text)
             if match is None:
@@ -202,6 +205,12 @@ class StoryState:
         return " ".join(p for p in parts if p)
 
 
+def entity_key(entity: Entity) -> str:
+    """People are known by their surname across articles ("Putin" = "Vladimir Putin"); other names by the whole name."""
+    name = entity.name.casefold()
+    return f"person:{name.split()[-1]}" if entity.kind == "person" else name
+
+
 def phrase_key(phrase: str) -> str:
     """Variants of one name share a key: case, and the order of hyphenated parts ("A-B Council" = "B-A Council")."""
     words = []
@@ -245,7 +254,7 @@ def next_event(
     after.add(article_id, outlet, time, facts)
     who = outlet_key(outlet, article_id)
 
-    new_entities = [e.name for e in facts.entities if e.name.casefold() not in before.entities]
+    new_entities = [e.name for e in facts.entities if entity_key(e) not in before.entities]
     new_quotes = [q for q in facts.quotes if before.find_quote(q.text) is None]
     new_claims = [c for c in facts.claims if claim_text(c) not in before.claims]
     corroborations: list[Corroboration] = []

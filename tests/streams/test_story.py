@@ -125,3 +125,11 @@ def test_the_snapshot_dates_an_early_weekday_only_article_once_the_story_date_is
     assert events[0].event_date is None
     events = _append(events, "a2", "B", _facts())
     assert fold(events).article_event_dates["a1"] == date(2023, 3, 6)
+
+
+def test_a_person_named_in_full_and_by_surname_is_one_person_with_the_fullest_name():
+    events = _append([], "a1", "A", _facts(entities=[Entity(name="Moreno", kind="person")]))
+    events = _append(events, "a2", "B", _facts(entities=[Entity(name="Lenin Moreno", kind="person", role="President")]))
+    assert events[1].new_entities == []
+    (person,) = fold(events).people
+    assert (person.name, person.role) == ("Lenin Moreno", "President")
