@@ -26,17 +26,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
 
-from schemas import DeadLetter, DuplicateVerdict, PreparedArticle, parse_story_event
+from schemas import DeadLetter, DuplicateVerdict, PreparedArticle
 from streams import topics
 from streams.app import app, settings
 from streams.dedup import Fingerprint
 from streams.desk import Appended, Duplicate, StoryDesk
 from streams.metrics import counters
 from streams.prepare import dead_letter, prepare
-from streams.story import fold
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +148,15 @@ async def _place_one(payload: bytes) -> None:
         await _send_dead_letter(dead_letter(payload, f"internal error while placing: {error!r}", "process"))
         return
     # Sends and table writes stay outside the guard: a Kafka failure is retried, never acked.
-    if isinstance(outcome, Appended):
-        await _append(desk, prepared, outcome.event)
-    else:
-        await _report_duplicate(desk, prepared, outcome)
+    try:
+        if isinstance(outcome, Appended):
+            await _append(desk, prepared, outcome.event)
+        else:
+            await _report_duplicate(desk, prepared, outcome)
+    except _SIZE_ERRORS as error:  # e.g. a huge story's snapshot: say so, and go on with the next article
+        log.error("a message for article %s is too large for Kafka: %r", prepared.article.article_id, error)
+        reason = f"an output message is larger than Kafka accepts ({error!r}); raise the topics' max.message.bytes"
+        await _send_dead_letter(dead_letter(payload, reason, "process", prepared.article.article_id))
 
 
 def _seen_duplicate(prepared: PreparedArticle, desk: StoryDesk) -> Duplicate | None:
@@ -180,7 +184,7 @@ async def _append(desk: StoryDesk, prepared: PreparedArticle, event) -> None:
     story_changelogs[event.story_id] = changelog
     desk.record(prepared, Appended(event))
     key = event.story_id.encode()
-    snapshot = fold([parse_story_event(raw) for raw in changelog])
+    snapshot = desk.snapshot(event.story_id)  # the desk keeps each story's fold: no re-fold of the changelog
     await _deliver_all(
         (topics.story_events, key, event.to_bytes()),
         (topics.story_snapshots, key, snapshot.to_bytes()),
@@ -223,7 +227,7 @@ async def _deliver(topic, key: bytes | None, value: bytes) -> None:
 async def _deliver_all(*sends) -> None:
     """Send, and wait until the broker has every message (acks=all), in order.
 
-    A Kafka error (the broker restarting, a leader moving) is logged and the
+    A failure (the broker restarting, a leader moving) is logged and the
     sends are retried until they succeed or the worker stops; the message is
     not acked meanwhile, so nothing is committed past it. Messages already
     delivered in an earlier attempt may be sent twice; every consumer of these
@@ -234,7 +238,7 @@ async def _deliver_all(*sends) -> None:
     while True:
         try:
             pending = [await topic.send(key=key, value=value) for topic, key, value in sends]
-            await asyncio.gather(*pending)
+            await _confirmed(pending, [topic for topic, _, _ in sends])
             if attempt:
                 log.info("sending succeeded again after %d failed attempts", attempt, extra={"attempts": attempt})
             return
@@ -243,8 +247,7 @@ async def _deliver_all(*sends) -> None:
             error = failure.__cause__ if isinstance(failure, ProducerSendError) and failure.__cause__ else failure
             if isinstance(error, _SIZE_ERRORS):
                 raise error from None
-            if not isinstance(error, (KafkaError, OSError, asyncio.TimeoutError)):
-                raise
+            # Anything else is retried, Kafka errors or not: the message must not be acked without its output.
             attempt += 1
             log.warning(
                 "sending to Kafka failed (%r); retrying in %.1fs (attempt %d)",
@@ -255,6 +258,21 @@ async def _deliver_all(*sends) -> None:
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+async def _confirmed(pending: list, sent_to: list, warn_after: float = 60.0) -> None:
+    """Wait for the broker's acks; say so in the log while one takes unusually long (the lag grows meanwhile)."""
+    waited = 0.0
+    while True:
+        done, waiting = await asyncio.wait(pending, timeout=warn_after)
+        if not waiting:
+            break
+        waited += warn_after
+        names = sorted({t.get_topic_name() for t, fut in zip(sent_to, pending) if fut in waiting})
+        log.warning("no ack from Kafka after %.0fs for messages to %s; still waiting", waited, ", ".join(names),
+                    extra={"waiting_s": waited, "topics": names})
+    for fut in pending:
+        fut.result()  # raises the first failure
 
 
 def _key(key: bytes | None) -> str | None:
@@ -291,8 +309,8 @@ async def consumer_lag() -> dict[str, int | None]:
 @app.timer(interval=settings.stats_interval)
 async def report_counters() -> None:
     try:
-        counters.lag = await asyncio.wait_for(consumer_lag(), timeout=max(1.0, settings.stats_interval / 2))
+        counters.lag = await asyncio.wait_for(consumer_lag(), timeout=max(5.0, settings.stats_interval))
     except Exception as error:  # the broker not answering must not stop the counter line
-        log.debug("could not measure consumer lag: %r", error)
+        log.info("could not measure consumer lag: %r", error, extra={"error": repr(error)})
         counters.lag = {name: None for name in counters.lag} or {"articles": None, "prepared": None}
     log.info("counters %s", counters.describe(), extra={"counters": counters.as_dict()})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,9 @@ class Settings(BaseSettings):
     local_port: int = Field(default=19092, description="Port of the local broker on 127.0.0.1.")
 
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Worker log lines: faust's text, or one JSON object per line."
+    )
 
     # Text limits.
     max_article_bytes: int = Field(default=2_000_000, description="Articles larger than this go to dead letters.")
@@ -48,7 +52,7 @@ class Settings(BaseSettings):
 
     # Clustering.
     join_threshold: float = Field(
-        default=0.3, gt=0, lt=1, description="Minimum score for an article to join an existing story."
+        default=0.2, gt=0, lt=1, description="Minimum score for an article to join an existing story."
     )
     story_half_life_hours: float = Field(
         default=36.0, gt=0, description="A quiet story's score halves every this many hours."

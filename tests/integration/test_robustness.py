@@ -1,0 +1,597 @@
+"""Crashes, broker restarts, redelivery, rebalances, hostile input and shutdown, on a real Kafka.
+
+Each test compares what the worker published (`streams.read.current_state`, the
+`storywire stories --json` view) with an uninterrupted run of the same stream,
+entry for entry, and checks on the story events topic itself that every story's
+versions arrive gap-free and in order.
+
+Every run here uses ONE raw partition (STORYWIRE_PARTITIONS=1): online
+clustering depends on the order articles arrive in, and several raw partitions
+interleave nondeterministically, so two runs of the same stream are only
+comparable when both see one order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import MessageSizeTooLargeError
+
+from schemas import PreparedArticle, parse_story_event
+from streams.admin import TopicSpec, ensure_topics
+from streams.broker import LocalKafka, free_port, local_kafka
+from streams.demo import start_worker, stop_worker
+from streams.read import current_state, read_topic
+from streams.replay import replay
+from streams.settings import Settings
+from streams.synthetic import generate
+
+pytestmark = pytest.mark.integration
+
+CRASH_STREAM = (2000, 41)  # articles, seed: the crash test's stream
+SMALL_STREAM = (360, 43)  # broker restart, rebalance and SIGTERM tests (one shared uninterrupted run)
+OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
+SETTLE_TIMEOUT = 420.0  # generous: a 2-core machine shared with other work; never a timed assertion
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _settings(bootstrap: str, home: Path, prefix: str | None = None) -> Settings:
+    prefix = prefix or "t-" + uuid.uuid4().hex[:10]
+    return Settings(broker=bootstrap, topic_prefix=prefix, home=home, partitions=1)
+
+
+def _start(settings: Settings, log_path: Path, **env: str) -> subprocess.Popen:
+    """The real worker process, on one raw partition, with counters every 2 s."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORYWIRE_PARTITIONS", str(settings.partitions))
+        patch.setenv("STORYWIRE_STATS_INTERVAL", "2")
+        patch.delenv("STORYWIRE_LOG_FORMAT", raising=False)
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return start_worker(settings, log_path)
+
+
+def _write_feed(path: Path, articles: list[dict]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in articles))
+    return path
+
+
+def _feed(directory: Path, size: int, seed: int) -> tuple[Path, list[str]]:
+    articles = generate(size, seed).articles
+    return _write_feed(directory / f"stream-{size}-{seed}.jsonl", articles), [a["id"] for a in articles]
+
+
+async def _replay(settings: Settings, path: Path) -> list[str]:
+    summary = await replay([path], settings.bootstrap, settings.topic("articles"), settings.partitions, progress=lambda _: None)
+    return summary.ids
+
+
+async def _end_offsets(settings: Settings, names) -> dict[str, int]:
+    """Messages on each topic so far (end offsets summed over partitions): cheap, nothing is decoded."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public refresh
+        counts = {}
+        for name in names:
+            topic = settings.topic(name)
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            counts[name] = sum((await consumer.end_offsets(tps)).values()) if tps else 0
+        return counts
+    finally:
+        await consumer.stop()
+
+
+async def _visible(settings: Settings) -> int:
+    """Outcome messages published so far (repeats after a crash included)."""
+    with contextlib.suppress(Exception):  # a broker restarting: nothing visible for now
+        return sum((await _end_offsets(settings, OUTCOME_TOPICS)).values())
+    return 0
+
+
+def _finished(state: dict) -> set[str]:
+    """Articles with their outcome: a changelog entry, a duplicate verdict other than a redelivery, a dead letter."""
+    done = {e["article_id"] for story in state["stories"] for e in story["changelog"]}
+    done |= {d["article_id"] for d in state["duplicates"] if d["kind"] != "redelivery"}
+    done |= {d["article_id"] for d in state["dead_letters"]}
+    return done
+
+
+def _tail(log_path: Path, lines: int = 30) -> str:
+    return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:]) if log_path.exists() else ""
+
+
+async def _wait_for(
+    settings: Settings,
+    done: Callable[[dict], bool],
+    workers: list[tuple[subprocess.Popen, Path]],
+    at_least: int,
+    timeout: float = SETTLE_TIMEOUT,
+) -> dict:
+    """Poll until `done(state)`; the state is only read (and decoded) once `at_least` outcome messages exist."""
+    deadline = time.monotonic() + timeout
+    last_full = -1
+    while True:
+        for worker, log_path in workers:
+            assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{_tail(log_path)}"
+        visible = await _visible(settings)
+        if visible >= at_least and visible != last_full:
+            last_full = visible
+            with contextlib.suppress(Exception):
+                state = await current_state(settings)
+                if done(state):
+                    return state
+        if time.monotonic() > deadline:
+            pytest.fail(f"not settled after {timeout:.0f}s ({visible} outcome messages)\n{_tail(workers[0][1])}")
+        await asyncio.sleep(1.0)
+
+
+async def _settle(settings: Settings, ids: list[str], *workers: tuple[subprocess.Popen, Path], **kw) -> dict:
+    """Wait until every article sent has its outcome."""
+    wanted = set(ids)
+    return await _wait_for(settings, lambda state: wanted <= _finished(state), list(workers), len(wanted), **kw)
+
+
+async def _wait_visible(settings: Settings, at_least: int, worker: subprocess.Popen, log_path: Path) -> int:
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while (visible := await _visible(settings)) < at_least:
+        assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{_tail(log_path)}"
+        assert time.monotonic() < deadline, f"only {visible} outcomes after {SETTLE_TIMEOUT:.0f}s\n{_tail(log_path)}"
+        await asyncio.sleep(0.3)
+    return visible
+
+
+def _comparable(state: dict) -> dict:
+    """What must not depend on how the run went: stories by id (without broker times), verdicts, dead letters."""
+    stories = {}
+    for story in state["stories"]:
+        snapshot = {k: v for k, v in story.items() if k not in ("first_seen", "last_seen", "changelog")}
+        snapshot["changelog"] = [{k: v for k, v in e.items() if k != "time"} for e in story["changelog"]]
+        stories[story["story_id"]] = snapshot
+    duplicates = sorted((d for d in state["duplicates"] if d["kind"] != "redelivery"), key=lambda d: d["article_id"])
+    dead = sorted(state["dead_letters"], key=lambda d: (d["article_id"] or "", d["reason"]))
+    return {"stories": stories, "duplicates": duplicates, "dead_letters": dead}
+
+
+def _assert_same(actual: dict, expected: dict) -> None:
+    a, e = _comparable(actual), _comparable(expected)
+    assert a["stories"].keys() == e["stories"].keys(), "different stories"
+    for story_id, story in e["stories"].items():
+        assert a["stories"][story_id] == story, f"story {story_id} differs: {_first_difference(a['stories'][story_id], story)}"
+    assert a["duplicates"] == e["duplicates"]
+    assert a["dead_letters"] == e["dead_letters"]
+
+
+def _first_difference(actual: dict, expected: dict) -> str:
+    for version, (got, want) in enumerate(zip(actual["changelog"], expected["changelog"]), start=1):
+        if got != want:
+            fields = {k: (got.get(k), want.get(k)) for k in sorted(got.keys() | want.keys()) if got.get(k) != want.get(k)}
+            return f"v{version} (got, expected): {fields}"
+    fields = sorted(k for k in actual.keys() | expected.keys() if actual.get(k) != expected.get(k))
+    return f"fields {fields}; {len(actual['changelog'])} vs {len(expected['changelog'])} entries"
+
+
+def _assert_each_article_once(state: dict, ids: list[str]) -> None:
+    """Every article has exactly one outcome: one entry in one story, or one verdict, or one dead letter."""
+    outcomes: dict[str, list[str]] = defaultdict(list)
+    for story in state["stories"]:
+        assert [e["version"] for e in story["changelog"]] == list(range(1, len(story["changelog"]) + 1))
+        for entry in story["changelog"]:
+            outcomes[entry["article_id"]].append(story["story_id"])
+    for verdict in state["duplicates"]:
+        if verdict["kind"] != "redelivery":
+            outcomes[verdict["article_id"]].append(verdict["kind"])
+    for letter in state["dead_letters"]:
+        outcomes[letter["article_id"]].append("dead letter")
+    doubled = {article: seen for article, seen in outcomes.items() if len(seen) > 1}
+    assert not doubled, f"articles with more than one outcome: {doubled}"
+    assert set(ids) <= outcomes.keys()
+
+
+async def _assert_versions_in_order(settings: Settings) -> int:
+    """On the story events topic, in topic order: each story's versions 1, 2, 3, … without gaps; a repeat (a
+    re-send after a crash or a redelivery) only of a version already sent, with the same article."""
+    sent: dict[str, dict[int, str]] = defaultdict(dict)
+    repeats = 0
+    for value in await read_topic(settings, "story-events", timeout=120):
+        event = parse_story_event(value)
+        versions = sent[event.story_id]
+        if event.version in versions:
+            assert versions[event.version] == event.article_id, f"{event.story_id} v{event.version} changed article"
+            repeats += 1
+        else:
+            assert event.version == len(versions) + 1, (
+                f"{event.story_id}: v{event.version} after v{len(versions)} (out of order or a gap)"
+            )
+            versions[event.version] = event.article_id
+    return repeats
+
+
+async def _committed(settings: Settings) -> dict[str, int]:
+    """The worker group's committed offsets per topic (one partition each here)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(settings.topic_prefix)
+    finally:
+        await admin.close()
+    return {tp.topic.removeprefix(settings.topic_prefix + "-"): meta.offset for tp, meta in offsets.items()}
+
+
+async def _uninterrupted(settings: Settings, feed: Path, log_path: Path) -> tuple[dict, list[str]]:
+    worker = _start(settings, log_path)
+    try:
+        ids = await _replay(settings, feed)
+        state = await _settle(settings, ids, (worker, log_path))
+    finally:
+        stop_worker(worker)
+    return state, ids
+
+
+def _report(line: str) -> None:
+    """Figures worth seeing in the test output (pytest -s, or the captured output of a failure)."""
+    print(f"[robustness] {line}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="module")
+def small_stream(tmp_path_factory) -> Path:
+    return _feed(tmp_path_factory.mktemp("feeds"), *SMALL_STREAM)[0]
+
+
+@pytest.fixture(scope="module")
+def small_baseline(kafka_bootstrap: str, small_stream: Path, tmp_path_factory) -> dict:
+    """One uninterrupted run of the small stream, shared by the tests that disturb a run of the same stream."""
+    home = tmp_path_factory.mktemp("baseline")
+    settings = _settings(kafka_bootstrap, home)
+    state, ids = asyncio.run(_uninterrupted(settings, small_stream, home / "worker.log"))
+    _assert_each_article_once(state, ids)
+    _report(
+        f"small stream: {len(ids)} articles -> {len(state['stories'])} stories, "
+        f"{sum(len(s['changelog']) for s in state['stories'])} entries, {len(state['duplicates'])} duplicates"
+    )
+    return state
+
+
+# --------------------------------------------------------------------------- crash
+
+
+async def test_a_worker_killed_mid_stream_ends_as_if_it_had_run_uninterrupted(kafka_bootstrap, tmp_path):
+    feed, ids = _feed(tmp_path, *CRASH_STREAM)
+    calm = _settings(kafka_bootstrap, tmp_path / "calm")
+    crashed = _settings(kafka_bootstrap, tmp_path / "crashed")
+    calm_log, first_log, second_log = tmp_path / "calm.log", tmp_path / "crashed-1.log", tmp_path / "crashed-2.log"
+
+    # Both runs side by side on one broker (two topic prefixes): the calm one uses the CPU while the
+    # crashed one restarts and recovers.
+    calm_worker = _start(calm, calm_log)
+    first = _start(crashed, first_log)
+    second = None
+    try:
+        await _replay(calm, feed)
+        await _replay(crashed, feed)
+        at_kill = await _wait_visible(crashed, len(ids) // 3, first, first_log)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        committed = await _committed(crashed)
+        visible = await _end_offsets(crashed, OUTCOME_TOPICS)
+        _report(f"crash: SIGKILL with {at_kill} of {len(ids)} outcomes visible; committed {committed}; published {visible}")
+
+        second = _start(crashed, second_log)
+        calm_state = await _settle(calm, ids, (calm_worker, calm_log))
+        state = await _settle(crashed, ids, (second, second_log))
+    finally:
+        stop_worker(calm_worker)
+        stop_worker(first)
+        if second is not None:
+            stop_worker(second)
+
+    assert at_kill < len(ids), "the worker was killed after the stream had ended: no crash was tested"
+    redelivered = [d for d in state["duplicates"] if d["kind"] == "redelivery"]
+    _report(
+        f"crash: {len(ids)} articles -> {len(state['stories'])} stories, "
+        f"{sum(len(s['changelog']) for s in state['stories'])} entries, "
+        f"{len(state['duplicates']) - len(redelivered)} duplicates; {len(redelivered)} redeliveries after the restart"
+    )
+    _assert_each_article_once(calm_state, ids)
+    _assert_each_article_once(state, ids)
+    _assert_same(state, calm_state)
+    assert await _assert_versions_in_order(calm) == 0
+    await _assert_versions_in_order(crashed)
+
+
+# --------------------------------------------------------------------------- broker restart
+
+
+@pytest.fixture
+def own_broker(tmp_path) -> LocalKafka:
+    """A broker this test may stop and start (the session broker is shared)."""
+    broker = LocalKafka(
+        tmp_path / "kafka", Settings().kafka_version, free_port(), jars_dir=local_kafka(Settings()).jars_dir, detach=False
+    )
+    broker.up(timeout=120, progress=lambda _: None)
+    yield broker
+    broker.down()
+
+
+async def test_the_worker_rides_out_a_broker_restart(own_broker, small_stream, small_baseline, tmp_path):
+    settings = _settings(own_broker.bootstrap, tmp_path)
+    log_path = tmp_path / "worker.log"
+    worker = _start(settings, log_path)
+    try:
+        ids = await _replay(settings, small_stream)
+        at_restart = await _wait_visible(settings, len(ids) // 3, worker, log_path)
+        started = time.monotonic()
+        own_broker.restart(timeout=120, progress=lambda _: None)
+        _report(f"broker restart: at {at_restart} of {len(ids)} outcomes, back after {time.monotonic() - started:.1f}s")
+        state = await _settle(settings, ids, (worker, log_path))
+        assert worker.poll() is None, "the worker stopped instead of reconnecting"
+    finally:
+        stop_worker(worker)
+    assert at_restart < len(ids)
+    _assert_each_article_once(state, ids)
+    _assert_same(state, small_baseline)
+    await _assert_versions_in_order(settings)
+
+
+# --------------------------------------------------------------------------- rebalance
+
+
+async def test_workers_joining_and_leaving_mid_stream_change_nothing(kafka_bootstrap, small_stream, small_baseline, tmp_path):
+    """A second worker joins; the first leaves mid-chunk, so the second takes over the story stage (and builds
+    its desk from the tables); the first comes back and the second leaves mid-chunk, so it takes over again.
+
+    With one raw partition faust deals all of a worker group's single-partition topics to one worker (the
+    other holds standby copies of the tables), so partitions move only when a worker leaves."""
+    articles = [orjson.loads(line) for line in small_stream.read_bytes().splitlines()]
+    quarter = len(articles) // 4
+    chunks = [articles[i * quarter : (i + 1) * quarter if i < 3 else None] for i in range(4)]
+    feeds = [_write_feed(tmp_path / f"part-{i}.jsonl", chunk) for i, chunk in enumerate(chunks)]
+    settings = _settings(kafka_bootstrap, tmp_path / "one")
+    # Its own STORYWIRE_HOME, as on a second machine: two workers cannot share one local table store.
+    other = settings.model_copy(update={"home": tmp_path / "two"})
+    logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log", tmp_path / "worker-1-again.log"]
+    workers: list[subprocess.Popen] = []
+    try:
+        workers.append(_start(settings, logs[0]))
+        sent = await _replay(settings, feeds[0])
+        await _wait_visible(settings, len(sent) // 3, workers[0], logs[0])
+        workers.append(_start(other, logs[1]))  # joins while the first chunk is in flight
+        await _wait_for_log(logs[1], "Worker ready", workers[1])
+        await _settle(settings, sent, (workers[0], logs[0]), (workers[1], logs[1]))
+
+        # The join revoked the first worker's partitions (and so its desk) and gave them back: it places part
+        # of the next chunk with a desk rebuilt from its tables, then leaves mid-chunk.
+        sent += await _replay(settings, feeds[1])
+        await _wait_visible(settings, len(sent) - len(chunks[1]) // 2, workers[0], logs[0])
+        stop_worker(workers[0])  # the second worker takes over
+        assert workers[0].returncode == 0, _tail(logs[0])
+        await _settle(settings, sent, (workers[1], logs[1]))
+
+        workers.append(_start(settings, logs[2]))  # the first one back, on its local state
+        await _wait_for_log(logs[2], "Worker ready", workers[2])
+        sent += await _replay(settings, feeds[2])
+        stop_worker(workers[1])  # leaves mid-chunk: the first worker takes over again
+        assert workers[1].returncode == 0, _tail(logs[1])
+        sent += await _replay(settings, feeds[3])
+        state = await _settle(settings, sent, (workers[2], logs[2]))
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+    loads = [log.read_text().count("story desk loaded") for log in logs]
+    _report(f"rebalance: story desk built {loads} times by the first worker, the second, the first again")
+    # The first worker rebuilt its desk after the join's rebalance; whoever held the story stage after a
+    # handover built its desk from the tables it had recovered.
+    assert loads[0] >= 2 and loads[1] >= 1 and loads[2] >= 1
+    _assert_each_article_once(state, sent)
+    _assert_same(state, small_baseline)
+    await _assert_versions_in_order(settings)
+
+
+async def _wait_for_log(log_path: Path, text: str, worker: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 180
+    while text not in (log_path.read_text(errors="replace") if log_path.exists() else ""):
+        assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{_tail(log_path)}"
+        assert time.monotonic() < deadline, f"no {text!r} in {log_path} after 180s"
+        await asyncio.sleep(0.3)
+
+
+# --------------------------------------------------------------------------- graceful shutdown
+
+
+async def test_sigterm_mid_stream_commits_only_finished_work_and_loses_nothing(small_stream, small_baseline, kafka_bootstrap, tmp_path):
+    settings = _settings(kafka_bootstrap, tmp_path)
+    log_1, log_2 = tmp_path / "worker-1.log", tmp_path / "worker-2.log"
+    first = _start(settings, log_1, STORYWIRE_LOG_FORMAT="json")
+    try:
+        ids = await _replay(settings, small_stream)
+        at_stop = await _wait_visible(settings, len(ids) // 3, first, log_1)
+        first.send_signal(signal.SIGTERM)
+        first.wait(120)
+    finally:
+        stop_worker(first)
+    assert first.returncode == 0, _tail(log_1)
+    assert at_stop < len(ids)
+
+    # What the stopped worker committed, it had finished: every raw message below the committed offset
+    # reached the story stage (or the dead letters), every prepared one below it has its outcome.
+    committed = await _committed(settings)
+    raw_ids = [orjson.loads(v)["id"] for v in await read_topic(settings, "articles", timeout=60)]
+    prepared_ids = [PreparedArticle.from_bytes(v).article.article_id for v in await read_topic(settings, "prepared", timeout=60)]
+    stopped_state = await current_state(settings)
+    _report(f"SIGTERM at {at_stop} of {len(ids)} outcomes; committed {committed}; {len(prepared_ids)} prepared")
+    assert committed.get("articles", 0) > 0 and committed.get("prepared", 0) > 0, "nothing was committed on the way out"
+    missing_prepared = set(raw_ids[: committed["articles"]]) - set(prepared_ids) - {d["article_id"] for d in stopped_state["dead_letters"]}
+    assert not missing_prepared, f"committed on the raw topic but never prepared: {sorted(missing_prepared)[:5]}"
+    missing_outcome = set(prepared_ids[: committed["prepared"]]) - _finished(stopped_state)
+    assert not missing_outcome, f"committed on the prepared topic but no outcome: {sorted(missing_outcome)[:5]}"
+
+    # The JSON log: one object per line, with the counters as fields, lag included.
+    lines = [orjson.loads(line) for line in log_1.read_text().splitlines() if line.strip()]
+    counter_lines = [line["counters"] for line in lines if "counters" in line]
+    assert counter_lines and {"processed", "duplicates", "dead_letters", "lag"} <= counter_lines[-1].keys()
+    assert set(counter_lines[-1]["lag"]) == {"articles", "prepared"}
+
+    second = _start(settings, log_2)
+    try:
+        state = await _settle(settings, ids, (second, log_2))
+        second.send_signal(signal.SIGINT)  # Ctrl-C stops it the same clean way
+        second.wait(120)
+    finally:
+        stop_worker(second)
+    assert second.returncode == 0, _tail(log_2)
+    _assert_each_article_once(state, ids)
+    _assert_same(state, small_baseline)
+    await _assert_versions_in_order(settings)
+
+
+# --------------------------------------------------------------------------- redelivery and replays
+
+
+async def test_an_article_twice_or_a_feed_replayed_again_changes_nothing(kafka_bootstrap, tmp_path):
+    articles = generate(80, 47).articles
+    feed = _write_feed(tmp_path / "feed.jsonl", [*articles[:40], articles[10], *articles[40:]])  # one article twice
+    settings = _settings(kafka_bootstrap, tmp_path)
+    log_path = tmp_path / "worker.log"
+    worker = _start(settings, log_path)
+    try:
+        first = await _replay(settings, feed)
+        once = await _settle(settings, first, (worker, log_path))
+        again = await _replay(settings, feed)
+        # Each article of the second pass gets one verdict.
+        twice = await _wait_for(
+            settings,
+            lambda state: len(state["duplicates"]) >= len(once["duplicates"]) + len(again),
+            [(worker, log_path)],
+            len(first) + len(again),
+        )
+    finally:
+        stop_worker(worker)
+    redelivered = sorted(d["article_id"] for d in twice["duplicates"] if d["kind"] == "redelivery")
+    assert redelivered == sorted([articles[10]["id"], *again])  # every article of the second pass, and the repeat
+    assert any(d["kind"] != "redelivery" for d in once["duplicates"]), "the feed should hold copies too"
+    _assert_each_article_once(twice, first)
+    _assert_same(twice, once)
+    await _assert_versions_in_order(settings)
+
+
+# --------------------------------------------------------------------------- hostile input
+
+_FRENCH = (
+    "Le conseil municipal de Lyon a voté mardi un budget de 3,2 millions d'euros pour rénover les écoles du "
+    "quartier. Le maire a déclaré que les travaux commenceraient en septembre. L'opposition a critiqué le calendrier."
+)
+_GERMAN = (
+    "Der Stadtrat von München hat am Dienstag mit großer Mehrheit beschlossen, die Straßenbahnlinie 23 bis zum "
+    "Jahr 2027 zu verlängern. Der Oberbürgermeister sagte, das Projekt koste rund 120 Millionen Euro.\n\n"
+    "Kritiker bemängelten die hohen Kosten und die lange Bauzeit. Die Bauarbeiten sollen im Frühjahr beginnen."
+)
+_HTML = (
+    "<html><head><script>var tracking = 1;</script><style>p { margin: 0 }</style></head><body>"
+    "<nav>Home | World | Sport</nav><p>Dock workers at the Harbour Authority walked out on Monday, the union said, "
+    "demanding higher pay after two years of talks.</p><p>The strike could delay shipments worth 40 million dollars, "
+    "port officials said.</p><p>Talks resume on Thursday.</p><footer>Copyright 2024</footer></body></html>"
+)
+
+# key -> (payload, what must become of it: "article", or a dead letter whose reason says this)
+HOSTILE: dict[str, tuple[bytes, str]] = {
+    "empty": (b"", "empty payload"),
+    "whitespace": (b"  \n\t \r\n  ", "empty payload"),
+    "binary": (bytes(range(256)) * 4, "binary payload"),
+    "not-utf8": (_FRENCH.encode("cp1252"), "article"),  # invalid UTF-8: read as Windows-1252
+    "utf16": (codecs.BOM_UTF16_LE + _GERMAN.encode("utf-16-le"), "article"),
+    "broken-json": (b'{"id": "broken-json", "title": "Half a', "broken JSON"),
+    "json-array": (b"[1, 2, 3]", "not an object"),
+    "wrong-types": (orjson.dumps({"id": "wrong-types", "title": ["a"], "text": 42}), "title: Input should be a valid string"),
+    "nul-bytes": (orjson.dumps({"id": "nul-bytes", "title": "x\u0000y", "text": "a\u0000b\u0000c"}), "binary"),
+    "unknown-fields": (
+        orjson.dumps({"id": "unknown-fields", "title": "Port strike ends", "section": "World", "rank": 3,
+                      "text": "Dock workers at the Harbour Authority returned on Friday after the union accepted a pay offer, officials said."}),
+        "article",
+    ),
+    "german": (orjson.dumps({"id": "german", "title": "Stadtrat beschließt Ausbau der Straßenbahn", "text": _GERMAN}), "article"),
+    "title-only": (orjson.dumps({"id": "title-only", "title": "Council approves budget for new schools"}), "article"),
+    "html": (orjson.dumps({"id": "html", "title": "Harbour strike", "text": _HTML}), "article"),
+    "three-mb": (orjson.dumps({"id": "three-mb", "title": "Huge", "text": "word " * 600_000}), "exceeds the 2,000,000-byte limit"),
+}
+
+
+async def test_hostile_input_becomes_clean_articles_or_dead_letters_and_good_articles_flow(kafka_bootstrap, tmp_path):
+    settings = _settings(kafka_bootstrap, tmp_path)
+    good = generate(40, 53).articles
+    await ensure_topics(settings.bootstrap, [TopicSpec(settings.topic("articles"), 1), TopicSpec(settings.topic("prepared"), 1)])
+    log_path = tmp_path / "worker.log"
+    worker = _start(settings, log_path)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, max_request_size=12 * 1024 * 1024, acks="all")
+    await producer.start()
+    try:
+        topic = settings.topic("articles")
+        hostile = iter(HOSTILE.items())
+        for article in good:  # a bad payload after each good article while they last
+            await producer.send_and_wait(topic, orjson.dumps(article), key=article["id"].encode())
+            if (bad := next(hostile, None)) is not None:
+                await producer.send_and_wait(topic, bad[1][0], key=bad[0].encode())
+        # 10 MB: more than the broker takes (message.max.bytes, 5 MiB on the local broker), so it never
+        # reaches the worker; a producer sees the broker's refusal.
+        with pytest.raises(MessageSizeTooLargeError):
+            await producer.send_and_wait(topic, b"x" * 10_000_000, key=b"ten-mb")
+        # Garbage on the internal topic must not stop the story stage either.
+        await producer.send_and_wait(settings.topic("prepared"), b"not a prepared article", key=b"garbage")
+        await producer.send_and_wait(topic, orjson.dumps(good[0] | {"id": "last-good"}), key=b"last-good")
+    finally:
+        await producer.stop()
+
+    expected = [a["id"] for a in good] + list(HOSTILE) + ["last-good"]
+    try:
+        state = await _wait_for(
+            settings,
+            lambda s: set(expected) <= _finished(s) and any(d["article_id"] is None for d in s["dead_letters"]),
+            [(worker, log_path)],
+            len(expected) + 1,
+        )
+        assert worker.poll() is None
+    finally:
+        stop_worker(worker)
+
+    placed = {e["article_id"] for story in state["stories"] for e in story["changelog"]}
+    copies = {d["article_id"] for d in state["duplicates"]}
+    letters = {d["article_id"]: d for d in state["dead_letters"]}
+    for key, (_, fate) in HOSTILE.items():
+        if fate == "article":
+            assert key in placed | copies, f"{key}: {letters.get(key, {}).get('reason')}"
+        else:
+            assert key in letters and fate in letters[key]["reason"], f"{key}: {letters.get(key)}"
+            assert letters[key]["payload_bytes"] == len(HOSTILE[key][0])
+    assert {a["id"] for a in good} <= placed | copies, "good articles around the bad ones were lost"
+    assert "last-good" in copies  # an exact copy of the first good article
+    (garbage,) = [d for d in state["dead_letters"] if d["article_id"] is None]
+    assert garbage["stage"] == "process" and "placing" in garbage["reason"]
+    _assert_each_article_once(state, expected)
+    await _assert_versions_in_order(settings)
+
+    # What a user sees: `storywire stories --json` lists the dead letters with their reasons.
+    env = {**os.environ, "STORYWIRE_HOME": str(settings.home), "STORYWIRE_TOPIC_PREFIX": settings.topic_prefix}
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "--broker", settings.bootstrap, "stories", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    listed = {d["article_id"]: d["reason"] for d in orjson.loads(result.stdout)["dead_letters"]}
+    assert listed == {key: letter["reason"] for key, letter in letters.items()}
