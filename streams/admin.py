@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from streams.settings import Settings
+
 
 @dataclass(frozen=True)
 class TopicSpec:
@@ -29,3 +31,13 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> None:
             await admin.create_topics(missing)
     finally:
         await admin.close()
+
+
+def raw_articles_spec(settings: Settings) -> TopicSpec:
+    """The raw topic: its partitions, and a message limit that lets an oversized article through to be
+    dead-lettered with a reason (the broker default of 1 MB would refuse it at the producer)."""
+    return TopicSpec(
+        settings.topic("articles"),
+        settings.partitions,
+        {"max.message.bytes": str(settings.max_raw_message_bytes)},
+    )

@@ -21,7 +21,7 @@ app = faust.App(
     broker_heartbeat_interval=1.0,
     consumer_auto_offset_reset="earliest",
     producer_acks=-1,
-    producer_max_request_size=settings.max_article_bytes + 1_000_000,
+    producer_max_request_size=settings.max_prepared_bytes,
     # Refresh topic metadata every 15 s instead of every 5 min: a topic created moments before the worker
     # started (its own changelogs, the output topics) was once cached without a usable partition, which
     # left a send waiting and kept the changelog partition unassigned until the next refresh, 5 min later.

@@ -97,7 +97,7 @@ async def first_raw_timestamp(settings: Settings) -> int:
 async def end_to_end(base: Settings, feed: Path, expected: int, progress) -> tuple[float, Settings]:
     settings = fresh_topics(base, "bench")
     async with running_worker(settings, progress):
-        await replay([feed], settings.bootstrap, settings.topic("articles"), settings.partitions, progress=progress)
+        await replay([feed], settings, progress=progress)
         outcomes = await watch_outcomes(settings, expected, timeout=1800)
     seconds = (outcomes["last_ms"] - await first_raw_timestamp(settings)) / 1000
     return expected / seconds, settings
@@ -107,7 +107,7 @@ async def latency(base: Settings, feed: Path, expected: int, rate: float, progre
     settings = fresh_topics(base, "latency")
     async with running_worker(settings, progress):
         await asyncio.sleep(5)  # let the worker join its group first: startup is not latency
-        await replay([feed], settings.bootstrap, settings.topic("articles"), settings.partitions, rate, progress)
+        await replay([feed], settings, rate, progress)
         outcomes = await watch_outcomes(settings, expected, timeout=600)
     return outcomes["latencies"]
 

@@ -162,12 +162,38 @@ def _worker(args, settings) -> int:
     from streams.logs import logging_config
 
     asyncio.run(topics.create_all(settings.bootstrap))
-    Path(app.conf.datadir).mkdir(parents=True, exist_ok=True)
+    app.conf.datadir = str(_claim_data_dir(Path(app.conf.datadir)))
     config = logging_config(args.log_format or settings.log_format, args.loglevel)
     # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.
     options = {"logging_config": config, "quiet": True} if config else {}
     faust.Worker(app, loglevel=args.loglevel, **options).execute_from_commandline()
     return 0
+
+
+_held_locks: list = []  # open lock files of claimed table directories, kept for the process's life
+
+
+def _claim_data_dir(base: Path) -> Path:
+    """A table directory no other worker on this machine holds (RocksDB locks its files).
+
+    Workers of one deployment on one machine take slots 0, 1, 2...; a slot's lock is held until the
+    process ends, so a restarted worker takes a free slot again and finds its tables there.
+    """
+    import fcntl
+
+    base.mkdir(parents=True, exist_ok=True)
+    for number in range(64):
+        lock = open(base / f"slot-{number}.lock", "w")  # noqa: SIM115 - held until the process ends
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _held_locks.append(lock)
+        slot = base / f"slot-{number}"
+        slot.mkdir(exist_ok=True)
+        return slot
+    raise RuntimeError(f"more than 64 workers hold table directories under {base}")
 
 
 def _replay(args, settings) -> int:
@@ -176,10 +202,10 @@ def _replay(args, settings) -> int:
     article_files(args.paths)  # a missing path is reported before any connection is tried
     _require_broker(settings)
     topic = settings.topic("articles")
-    summary = asyncio.run(replay(args.paths, settings.bootstrap, topic, settings.partitions, args.rate, _progress))
+    summary = asyncio.run(replay(args.paths, settings, args.rate, _progress))
     _progress(
         f"replayed {summary.sent:,} articles to {topic} in {summary.seconds:.1f}s"
-        + (f"; skipped {len(summary.skipped)} malformed lines" if summary.skipped else "")
+        + (f"; skipped {len(summary.skipped)} (listed above)" if summary.skipped else "")
     )
     return 1 if summary.skipped else 0
 

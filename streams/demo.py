@@ -119,9 +119,7 @@ async def run_demo(base: Settings, paths: list[Path], progress, timeout: float =
     """Start a broker if none is given, run a worker, replay the paths, wait for every article, stop."""
     async with broker_for(fresh_topics(base, "demo"), progress) as settings:
         async with running_worker(settings, progress) as (worker, log_path):
-            summary = await replay(
-                paths, settings.bootstrap, settings.topic("articles"), settings.partitions, progress=progress
-            )
+            summary = await replay(paths, settings, progress=progress)
             progress(f"replayed {summary.sent} articles")
             try:
                 return await wait_for_outcomes(settings, summary.sent, worker, timeout, progress)

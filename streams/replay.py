@@ -16,9 +16,13 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import MessageSizeTooLargeError
 
 from schemas import RawArticle
-from streams.admin import TopicSpec, ensure_topics
+from streams.admin import ensure_topics, raw_articles_spec
+from streams.settings import Settings
 from streams.prepare import stable_id
 
 ARTICLE_SUFFIXES = (".txt", ".jsonl")
@@ -87,13 +91,12 @@ def _with_id(data: dict) -> dict:
 
 async def replay(
     paths: list[Path],
-    bootstrap: str,
-    topic: str,
-    partitions: int,
+    settings: Settings,
     rate: float | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> ReplaySummary:
-    """Publish every article under the paths, at most `rate` per second, reporting progress."""
+    """Publish every article under the paths to the raw topic, at most `rate` per second, reporting progress."""
+    bootstrap, topic = settings.bootstrap, settings.topic("articles")
     summary = ReplaySummary()
 
     def skip(reason: str) -> None:
@@ -101,10 +104,13 @@ async def replay(
         progress(f"skipped {reason}")
 
     articles = read_articles(article_files(paths), skip)  # a missing path fails here, before connecting
-    # Create the topic with its partitions, so a replay before the worker's first start doesn't get the broker default.
-    await ensure_topics(bootstrap, [TopicSpec(topic, partitions)])
+    # Create the topic as the worker would, so a replay before the worker's first start doesn't get broker defaults.
+    await ensure_topics(bootstrap, [raw_articles_spec(settings)])
+    limit = await max_message_bytes(bootstrap, topic)
     started = time.monotonic()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_request_size=limit
+    )
     await producer.start()
     try:
         pending = []
@@ -114,7 +120,15 @@ async def replay(
                 if delay > 0:
                     await asyncio.sleep(delay)
             key = str(article["id"]).encode()
-            pending.append(await producer.send(topic, orjson.dumps(article), key=key))
+            value = orjson.dumps(article)
+            try:
+                pending.append(await producer.send(topic, value, key=key))
+            except MessageSizeTooLargeError:  # refused here, before anything is sent: the feed goes on
+                skip(
+                    f"article {article['id']}: {len(value):,} bytes, more than {topic} accepts ({limit:,} bytes, "
+                    "its max.message.bytes); trim the article or raise the topic's limit"
+                )
+                continue
             summary.sent += 1
             summary.ids.append(str(article["id"]))
             if summary.sent % 1000 == 0:
@@ -124,3 +138,18 @@ async def replay(
         await producer.stop()
     summary.seconds = time.monotonic() - started
     return summary
+
+
+async def max_message_bytes(bootstrap: str, topic: str) -> int:
+    """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    for resource in response.resources:
+        for name, value, *_ in resource[4]:
+            if name == "max.message.bytes":
+                return int(value)
+    return 1_048_588  # Kafka's default

@@ -10,6 +10,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+_RECORD_OVERHEAD_BYTES = 64 * 1024  # key, headers and batch framing around a value
+
+
 def _default_home() -> Path:
     return Path.home() / ".cache" / "storywire"
 
@@ -63,6 +66,16 @@ class Settings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}-{name}"
+
+    @property
+    def max_raw_message_bytes(self) -> int:
+        """Message limit of the raw topic: the largest article plus room for key and framing."""
+        return self.max_article_bytes + _RECORD_OVERHEAD_BYTES
+
+    @property
+    def max_prepared_bytes(self) -> int:
+        """A prepared article carries the cleaned text and the removed blocks: at most twice the raw text."""
+        return 2 * self.max_article_bytes + _RECORD_OVERHEAD_BYTES
 
     @property
     def local_bootstrap(self) -> str:

@@ -6,7 +6,7 @@ cleaning agent and becomes a dead letter instead of stopping the worker.
 
 from __future__ import annotations
 
-from streams.admin import TopicSpec, ensure_topics
+from streams.admin import TopicSpec, ensure_topics, raw_articles_spec
 from streams.app import app, settings
 
 
@@ -28,11 +28,12 @@ def _topic(name: str, partitions: int | None = None, **config: str):
     return topic
 
 
-# Raw articles as published (schemas.RawArticle), keyed by article id.
-raw_articles = _topic("articles")
+# Raw articles as published (schemas.RawArticle), keyed by article id. Its message limit lets an
+# oversized article reach the worker, to be dead-lettered with a reason.
+raw_articles = _topic("articles", **raw_articles_spec(settings).config)
 # Cleaned articles with facts and fingerprints (schemas.PreparedArticle), keyed by article id.
 # One partition: placing an article in a story needs a view across all stories.
-prepared_articles = _topic("prepared", partitions=1)
+prepared_articles = _topic("prepared", partitions=1, **{"max.message.bytes": str(settings.max_prepared_bytes)})
 # Payloads that could not be used (schemas.DeadLetter), keyed by article id when known.
 dead_letters = _topic("dead-letters", partitions=1)
 # Duplicate verdicts (schemas.DuplicateVerdict), keyed by article id.

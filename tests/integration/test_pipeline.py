@@ -35,7 +35,7 @@ def worker(settings: Settings, tmp_path: Path):
 
 async def _replay(settings: Settings, paths: list[Path]) -> list[str]:
     """The ids of the articles sent."""
-    summary = await replay(paths, settings.bootstrap, settings.topic("articles"), settings.partitions, progress=lambda _: None)
+    summary = await replay(paths, settings, progress=lambda _: None)
     return summary.ids
 
 

@@ -79,7 +79,7 @@ def _feed(directory: Path, size: int, seed: int) -> tuple[Path, list[str]]:
 
 
 async def _replay(settings: Settings, path: Path) -> list[str]:
-    summary = await replay([path], settings.bootstrap, settings.topic("articles"), settings.partitions, progress=lambda _: None)
+    summary = await replay([path], settings, progress=lambda _: None)
     return summary.ids
 
 
