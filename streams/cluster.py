@@ -1,17 +1,32 @@
-"""Online story clustering: features, candidate retrieval, scoring and the join-or-start decision.
+"""Online story clustering: features, candidate retrieval, scoring, the join-or-start decision, story merging.
 
 One article at a time, in arrival order:
 1. `features` turns an article into three sparse TF-IDF vectors kept apart —
-   body tokens (t:), named entities (e:) and headline tokens (h:) — because
-   the streaming news clustering literature found them to work best as
-   separate similarities rather than one bag of words.
+   body tokens (t:), named entities in the body (e:) and headline tokens (h:) —
+   because the streaming news clustering literature found them to work best as
+   separate similarities rather than one bag of words. A part the article
+   lacks (a headline-only feed has no body) is simply absent.
 2. `StoryIndex.candidates` retrieves stories through an inverted index on
    each story's most salient features: cost depends on the postings touched,
    not on how many stories are live.
-3. `score` combines the three cosines with outlet diversity and a time decay
-   (a story fades as it goes quiet; the same names years later are another story).
+3. `score` compares the article with each candidate story's profile: the
+   weighted cosines of the parts both have, times a size prior (a story that
+   has drawn many articles is likelier to draw the next one, as in the Chinese
+   restaurant process behind Dirichlet-process stream clustering), faded by the
+   time since the story's last article.
 4. `decide` joins the best candidate if its score reaches the threshold, else
    starts a new story.
+5. After an article is added, the story is compared with the few stories that
+   share its salient features; two stories whose profiles reach MERGE_THRESHOLD
+   are the same story told twice (typically two fragments that started apart
+   before either had the vocabulary to recognise the other), so the smaller
+   one's profile is folded into the larger and leaves the index: later articles
+   go to the survivor. Nothing already published moves; only where new
+   articles go changes.
+
+A story profile counts, per feature, how many of its articles have it, and
+weighs that count sublinearly (1 + ln n) times the feature's IDF, so words the
+story keeps repeating dominate it and one-off words do not swamp its norm.
 
 IDF comes from English word frequencies (wordfreq) so that the first articles
 of a fresh stream are weighed as well as the ten-thousandth; nothing here is
@@ -30,11 +45,19 @@ from functools import lru_cache
 
 from wordfreq import word_frequency
 
-TOP_ARTICLE_FEATURES = 60
-TOP_STORY_FEATURES = 120
-POSTING_FEATURES = 12
-MAX_CANDIDATES = 40
+TOP_ARTICLE_FEATURES = 60  # per part, for an article
+STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
+POSTING_FEATURES = 12  # per part: the features a story is found under
+MAX_CANDIDATES = 40  # stories scored per article
+# A feature that more live stories than this are found under identifies none of them: it retrieves nothing.
+# This bounds the postings one article touches, so cost stays flat however many stories are live.
+MAX_POSTINGS = 250
+MERGE_CANDIDATES = 8  # stories a grown story is compared with
 WEIGHTS = {"t": 0.45, "e": 0.35, "h": 0.20}
+# Size prior: a story of n articles scores (1 + SIZE_PRIOR * ln n) times its similarity.
+SIZE_PRIOR = 0.3
+# Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
+MERGE_THRESHOLD = 0.2
 
 _TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]['\"”’]?\s+")
@@ -50,8 +73,39 @@ def idf(token: str) -> float:
 STOPWORD_IDF = 7.0  # below this a word carries no topic (the, said, and, ...)
 
 
+def word(token: str) -> str:
+    """Case-folded, curly apostrophes straightened, possessive dropped: "Russia's" -> "russia"."""
+    text = token.casefold().replace("’", "'")
+    if text.endswith("'s"):
+        return text[:-2]
+    return text.rstrip("'")
+
+
+@lru_cache(maxsize=262_144)
+def stem(text: str) -> str:
+    """Plural to singular where English uses the singular more: "prices" -> "price", "launches" -> "launch".
+
+    A light S-stemmer (after Harman 1991) checked against word frequencies: of
+    the word and its candidate singulars, the most frequent English word wins,
+    so "crisis", "series" and "this" stay whole and no non-word is made up.
+    """
+    if len(text) <= 3 or not text.endswith("s") or text.endswith(("ss", "us", "is")):
+        return text
+    options = [text[:-3] + "y"] if text.endswith("ies") else []
+    options.append(text[:-1])
+    if text.endswith("es"):
+        options.append(text[:-2])
+    return max([text, *options], key=lambda option: word_frequency(option, "en"))
+
+
 def tokens(text: str) -> list[str]:
-    return [t.casefold().replace("’", "'") for t in _TOKEN.findall(text)]
+    return [word(t) for t in _TOKEN.findall(text)]
+
+
+def terms(text: str) -> list[str]:
+    """The topical words of a text, singular: tokens minus the common words of English."""
+    stems = (stem(t) for t in tokens(text))
+    return [t for t in stems if idf(t) >= STOPWORD_IDF]
 
 
 def entity_names(text: str) -> list[str]:
@@ -64,7 +118,7 @@ def entity_names(text: str) -> list[str]:
     """
     names: list[str] = []
     for run in _capitalised_runs(text):
-        words = [w.casefold() for w in run if idf(w.casefold()) >= STOPWORD_IDF or w.isupper()]
+        words = [word(w) for w in run if idf(word(w)) >= STOPWORD_IDF or w.isupper()]
         names.extend(words)
         names.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
     return names
@@ -74,9 +128,9 @@ def _capitalised_runs(text: str) -> list[list[str]]:
     runs: list[list[str]] = []
     for sentence in _SENTENCE_END.split(text):
         run: list[str] = []
-        for index, word in enumerate(_TOKEN.findall(sentence)):
-            if word[0].isupper() and (index > 0 or word.isupper() or "-" in word):
-                run.append(word)
+        for index, token in enumerate(_TOKEN.findall(sentence)):
+            if token[0].isupper() and (index > 0 or token.isupper() or "-" in token):
+                run.append(token)
             elif run:
                 runs.append(run)
                 run = []
@@ -85,24 +139,27 @@ def _capitalised_runs(text: str) -> list[list[str]]:
     return runs
 
 
-def _tfidf(counts: Counter[str], weight: float = 1.0) -> dict[str, float]:
-    return {term: (1 + math.log(n)) * weight for term, n in counts.items()}
+def feature_idf(key: str) -> float:
+    """IDF of a feature key: of its term, or of a name's last word (the surname carries it)."""
+    term = key[2:]
+    return idf(term.rsplit(" ", 1)[-1]) if key[0] == "e" else idf(term)
 
 
-def _weigh(prefix: str, counts: Counter[str], idf_of) -> dict[str, float]:
-    vector = {f"{prefix}:{term}": w * idf_of(term) for term, w in _tfidf(counts).items()}
-    return _unit(vector)
+def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
+    vector = {f"{prefix}:{term}": (1 + math.log(n)) for term, n in counts.items()}
+    return _unit({key: w * feature_idf(key) for key, w in vector.items()})
 
 
 def features(title: str | None, text: str) -> dict[str, float]:
-    """Body, entity and headline TF-IDF vectors of one article, each L2-normalised, in one dict."""
-    body_tokens = [t for t in tokens(text or title or "") if idf(t) >= STOPWORD_IDF]
-    head_tokens = [t for t in tokens(title or "") if idf(t) >= STOPWORD_IDF]
-    entities = entity_names(f"{title or ''}. {text or ''}")
+    """Body, entity and headline TF-IDF vectors of one article, each L2-normalised, in one dict.
+
+    Entities come from the body only: headlines are often set in title case,
+    where capitals say nothing about names. A headline-only article has only h:.
+    """
     vector: dict[str, float] = {}
-    vector.update(_top(_weigh("t", Counter(body_tokens), idf), TOP_ARTICLE_FEATURES))
-    vector.update(_top(_weigh("e", Counter(entities), lambda name: idf(name.split()[-1])), TOP_ARTICLE_FEATURES))
-    vector.update(_weigh("h", Counter(head_tokens), idf))
+    vector.update(_top(_weigh("t", Counter(terms(text or ""))), TOP_ARTICLE_FEATURES))
+    vector.update(_top(_weigh("e", Counter(entity_names(text or ""))), TOP_ARTICLE_FEATURES))
+    vector.update(_weigh("h", Counter(terms(title or ""))))
     return {k: round(v, 5) for k, v in vector.items()}
 
 
@@ -133,33 +190,64 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
 
 
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(k, 0.0) for k, v in a.items())
+
+
 @dataclass
 class StoryProfile:
-    """What clustering keeps of a story: summed feature vectors, outlets, size and last known date."""
+    """What clustering keeps of a story: per-feature article counts, outlets, size and last known date."""
 
     story_id: str
-    centroid: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # feature -> how many of the story's articles have it
     outlets: set[str] = field(default_factory=set)
     size: int = 0
     last_date: date | None = None
     last_seen: float = 0.0  # broker time (epoch seconds) of the last article, for the hot window
+    parts: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)  # unit vector per part
 
     def add(self, vector: dict[str, float], outlet: str | None, when: date | None, seen: float) -> None:
-        merged = dict(self.centroid)
-        for key, value in vector.items():
-            merged[key] = merged.get(key, 0.0) + value
-        self.centroid = _top(merged, TOP_STORY_FEATURES)
-        if outlet:
-            self.outlets.add(outlet)
-        self.size += 1
+        for key in vector:
+            self.counts[key] = self.counts.get(key, 0) + 1
+        self._note(1, {outlet} if outlet else set(), when, seen)
+
+    def absorb(self, other: StoryProfile) -> None:
+        """Fold another story's profile into this one (the two are one story)."""
+        for key, n in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        self._note(other.size, other.outlets, other.last_date, other.last_seen)
+
+    def _note(self, articles: int, outlets: set[str], when: date | None, seen: float) -> None:
+        self.size += articles
+        self.outlets |= outlets
         if when and (self.last_date is None or when > self.last_date):
             self.last_date = when
         self.last_seen = max(self.last_seen, seen)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Weigh every feature (1 + ln count) * IDF, keep each part's strongest, normalise each part."""
+        by_part: dict[str, dict[str, float]] = defaultdict(dict)
+        for key, n in self.counts.items():
+            by_part[key[0]][key] = (1 + math.log(n)) * feature_idf(key)
+        kept: dict[str, int] = {}
+        self.parts = {}
+        for part, weights in by_part.items():
+            top = _top(weights, STORY_FEATURES_PER_PART)
+            kept.update((key, self.counts[key]) for key in top)
+            self.parts[part] = _unit(top)
+        self.counts = kept
+
+    @property
+    def centroid(self) -> dict[str, float]:
+        return {key: value for part in self.parts.values() for key, value in part.items()}
 
     def posting_keys(self) -> list[str]:
         """The features under which the story is found: its strongest body, entity and headline terms."""
         keys: list[str] = []
-        for part in _split(self.centroid).values():
+        for part in self.parts.values():
             keys.extend(k for k, _ in heapq.nlargest(POSTING_FEATURES, part.items(), key=lambda kv: (kv[1], kv[0])))
         return keys
 
@@ -172,16 +260,26 @@ def decay(article_date: date | None, story_date: date | None, half_life_days: fl
     return 0.5 ** (max(gap - 1, 0) / half_life_days)
 
 
-def score(vector: dict[str, float], outlet: str | None, when: date | None, story: StoryProfile, half_life_days: float) -> float:
-    """Weighted cosine of body, entities and headline, faded by time since the story's last article."""
-    article_parts = _split(vector)
-    story_parts = _split(story.centroid)
-    present = [p for p in WEIGHTS if article_parts.get(p)]
+def similarity(parts: dict[str, dict[str, float]], story: StoryProfile) -> float:
+    """Weighted cosine over the parts (body, entities, headline) both sides have; 0 when they share none."""
+    present = [p for p in WEIGHTS if parts.get(p) and story.parts.get(p)]
     if not present:
         return 0.0
-    total_weight = sum(WEIGHTS[p] for p in present)
-    similarity = sum(WEIGHTS[p] * cosine(article_parts[p], story_parts.get(p, {})) for p in present) / total_weight
-    return similarity * decay(when, story.last_date, half_life_days)
+    total = sum(WEIGHTS[p] for p in present)
+    return sum(WEIGHTS[p] * _dot(parts[p], story.parts[p]) for p in present) / total
+
+
+def size_prior(size: int) -> float:
+    return 1.0 + SIZE_PRIOR * math.log(max(size, 1))
+
+
+def score(vector: dict[str, float], outlet: str | None, when: date | None, story: StoryProfile, half_life_days: float) -> float:
+    """Similarity to the story's profile, times its size prior, faded by time since its last article.
+
+    Not bounded by 1: a large story's prior lifts a fair match above a small story's good one.
+    """
+    parts = {p: _unit(v) for p, v in _split(vector).items()}
+    return similarity(parts, story) * size_prior(story.size) * decay(when, story.last_date, half_life_days)
 
 
 @dataclass(frozen=True)
@@ -207,14 +305,17 @@ class StoryIndex:
 
     Stories quiet for longer than the window (in broker time: the raw
     messages' timestamps, the only clock every article has) leave the index
-    but keep their profile, so they stay queryable and a late article can be
-    scored against them only if a retrieval key still points there.
+    but keep their profile, so they stay queryable. A story merged into
+    another leaves the index too; articles added to it later count for the
+    story that took it over.
     """
 
-    def __init__(self, half_life_days: float, window_seconds: float) -> None:
+    def __init__(self, half_life_days: float, window_seconds: float, merge_threshold: float | None = None) -> None:
         self.half_life_days = half_life_days
         self.window_seconds = window_seconds
+        self.merge_threshold = MERGE_THRESHOLD if merge_threshold is None else merge_threshold
         self.stories: dict[str, StoryProfile] = {}
+        self.merged: dict[str, str] = {}  # story id -> the story it was merged into
         self._postings: dict[str, set[str]] = defaultdict(set)
         self._keys: dict[str, list[str]] = {}
         self._activity: list[tuple[float, str]] = []  # heap of (last_seen, story_id), may hold stale rows
@@ -224,30 +325,75 @@ class StoryIndex:
     def live(self) -> int:
         return len(self._keys)
 
+    def resolve(self, story_id: str) -> str:
+        """The story that now stands for this one (itself unless it was merged)."""
+        while story_id in self.merged:
+            story_id = self.merged[story_id]
+        return story_id
+
+    def _postings_of(self, key: str) -> set[str]:
+        postings = self._postings.get(key)
+        return postings if postings and len(postings) <= MAX_POSTINGS else set()
+
     def candidates(self, vector: dict[str, float]) -> list[str]:
         hits: Counter[str] = Counter()
         for key, weight in vector.items():
-            for story_id in self._postings.get(key, ()):
+            for story_id in self._postings_of(key):
                 hits[story_id] += weight
         return [story_id for story_id, _ in hits.most_common(MAX_CANDIDATES)]
 
     def scored_candidates(self, vector: dict[str, float], outlet: str | None, when: date | None) -> list[tuple[str, float]]:
-        return [
-            (story_id, score(vector, outlet, when, self.stories[story_id], self.half_life_days))
-            for story_id in self.candidates(vector)
-        ]
+        parts = {p: _unit(v) for p, v in _split(vector).items()}
+        scored = []
+        for story_id in self.candidates(vector):
+            story = self.stories[story_id]
+            fade = decay(when, story.last_date, self.half_life_days)
+            scored.append((story_id, similarity(parts, story) * size_prior(story.size) * fade))
+        return scored
 
     def add(self, story_id: str, vector: dict[str, float], outlet: str | None, when: date | None, seen: float) -> None:
-        profile = self.stories.setdefault(story_id, StoryProfile(story_id))
+        profile = self.stories.get(self.resolve(story_id)) or self.stories.setdefault(story_id, StoryProfile(story_id))
         profile.add(vector, outlet, when, seen)
         self._reindex(profile)
         self.clock = max(self.clock, seen)
-        heapq.heappush(self._activity, (profile.last_seen, story_id))
+        heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
+        self._merge_near(profile)
         self._expire()
 
+    def _merge_near(self, profile: StoryProfile) -> None:
+        """Merge the story with the most similar live story sharing its salient features, if they are one story."""
+        hits: Counter[str] = Counter()
+        for key in self._keys.get(profile.story_id, ()):
+            for other in self._postings_of(key):
+                if other != profile.story_id:
+                    hits[other] += 1
+        best: tuple[float, str] | None = None
+        for other_id, _ in hits.most_common(MERGE_CANDIDATES):
+            other = self.stories[other_id]
+            fade = decay(profile.last_date, other.last_date, self.half_life_days)
+            sim = similarity(profile.parts, other) * fade
+            if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
+                best = (sim, other_id)
+        if best is None:
+            return
+        other = self.stories[best[1]]
+        keep, gone = (profile, other) if (profile.size, _negated(profile.story_id)) > (other.size, _negated(other.story_id)) else (other, profile)
+        keep.absorb(gone)
+        self._unindex(gone.story_id)
+        self.merged[gone.story_id] = keep.story_id
+        self._reindex(keep)
+        heapq.heappush(self._activity, (keep.last_seen, keep.story_id))
+
+    def _unindex(self, story_id: str) -> None:
+        for key in self._keys.pop(story_id, []):
+            postings = self._postings.get(key)
+            if postings is not None:
+                postings.discard(story_id)
+                if not postings:
+                    del self._postings[key]
+
     def _reindex(self, profile: StoryProfile) -> None:
-        for key in self._keys.pop(profile.story_id, []):
-            self._postings[key].discard(profile.story_id)
+        self._unindex(profile.story_id)
         keys = profile.posting_keys()
         for key in keys:
             self._postings[key].add(profile.story_id)
@@ -259,9 +405,5 @@ class StoryIndex:
             seen, story_id = heapq.heappop(self._activity)
             profile = self.stories[story_id]
             if profile.last_seen != seen or story_id not in self._keys:
-                continue  # a stale heap row: the story was active again since
-            for key in self._keys.pop(story_id):
-                postings = self._postings[key]
-                postings.discard(story_id)
-                if not postings:
-                    del self._postings[key]
+                continue  # a stale heap row: the story was active again since, or it was merged
+            self._unindex(story_id)

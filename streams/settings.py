@@ -55,7 +55,7 @@ class Settings(BaseSettings):
 
     # Clustering.
     join_threshold: float = Field(
-        default=0.2, gt=0, lt=1, description="Minimum score for an article to join an existing story."
+        default=0.25, gt=0, lt=1, description="Minimum score for an article to join an existing story."
     )
     story_half_life_hours: float = Field(
         default=36.0, gt=0, description="A quiet story's score halves every this many hours."

@@ -1,22 +1,71 @@
+import math
 from datetime import date
 
-from streams.cluster import StoryIndex, cosine, decay, decide, features, score, StoryProfile
+from streams.cluster import (
+    StoryIndex,
+    StoryProfile,
+    cosine,
+    decay,
+    decide,
+    features,
+    score,
+    size_prior,
+    stem,
+    terms,
+)
+
+FLOOD = "Heavy rain flooded Porto Alegre, Brazil, displacing thousands, mayor Sebastiao Melo said."
+FLOOD_2 = "Mayor Sebastiao Melo said floods in Porto Alegre forced thousands from homes."
+RATES = "The Reserve Bank of India raised its repo rate by a quarter point to curb inflation."
 
 
 def test_features_keep_body_entities_and_headline_apart():
     vector = features("Floods hit Porto Alegre", "Heavy rain flooded Porto Alegre on Monday, the mayor Sebastiao Melo said.")
     assert {k[0] for k in vector} == {"t", "e", "h"}
-    assert "e:porto alegre" in vector and "h:floods" in vector
+    assert "e:porto alegre" in vector and "h:flood" in vector
     assert "t:the" not in vector and "t:said" not in vector  # common words carry no topic
 
 
+def test_a_headline_only_article_has_only_headline_features():
+    vector = features("Fed's Plosser Says Nasty Weather Curbed Job Growth", "")
+    assert vector and {k[0] for k in vector} == {"h"}  # title case says nothing about names
+    assert "h:fed" in vector and "h:plosser" in vector  # possessive dropped
+
+
+def test_plurals_meet_their_singular_but_no_word_is_made_up():
+    assert [stem(w) for w in ("prices", "launches", "companies", "stocks")] == ["price", "launch", "company", "stock"]
+    assert [stem(w) for w in ("crisis", "this", "series", "gas")] == ["crisis", "this", "series", "gas"]
+    assert terms("Gas prices rise") == terms("gas price rises")
+
+
 def test_articles_on_one_event_score_above_articles_on_another():
-    a = features("Floods hit Porto Alegre", "Heavy rain flooded Porto Alegre, Brazil, displacing thousands, mayor Sebastiao Melo said.")
-    b = features("Porto Alegre floods displace thousands", "Mayor Sebastiao Melo said floods in Porto Alegre forced thousands from homes.")
-    c = features("Central bank raises rates", "The Reserve Bank of India raised its repo rate by a quarter point to curb inflation.")
+    a = features("Floods hit Porto Alegre", FLOOD)
+    b = features("Porto Alegre floods displace thousands", FLOOD_2)
+    c = features("Central bank raises rates", RATES)
     story = StoryProfile("s")
     story.add(a, "outlet-a", date(2024, 5, 6), 0.0)
-    assert score(b, None, date(2024, 5, 6), story, 1.5) > 0.3 > score(c, None, date(2024, 5, 6), story, 1.5)
+    assert score(b, None, date(2024, 5, 6), story, 1.5) > 0.3 > 0.05 > score(c, None, date(2024, 5, 6), story, 1.5)
+
+
+def test_headlines_are_compared_with_headlines_and_bodies_with_bodies():
+    headline_only = features("Porto Alegre floods displace thousands", "")
+    story = StoryProfile("s")
+    story.add(features("Floods hit Porto Alegre", FLOOD), None, None, 0.0)
+    # Only the headline part is shared, so the headline cosine alone decides: not diluted by the missing body.
+    alone = StoryProfile("h")
+    alone.add(features("Floods hit Porto Alegre", ""), None, None, 0.0)
+    assert score(headline_only, None, None, story, 1.5) == score(headline_only, None, None, alone, 1.5) > 0.3
+
+
+def test_a_larger_story_draws_an_equally_similar_article():
+    one, many = StoryProfile("one"), StoryProfile("many")
+    one.add(features("Floods hit Porto Alegre", ""), None, None, 0.0)
+    for _ in range(20):
+        many.add(features("Floods hit Porto Alegre", ""), None, None, 0.0)
+    article = features("Porto Alegre floods worsen", "")
+    ratio = score(article, None, None, many, 1.5) / score(article, None, None, one, 1.5)
+    assert math.isclose(ratio, size_prior(20)) and ratio > 1.8
+    assert size_prior(1) == 1.0
 
 
 def test_a_quiet_story_fades():
@@ -46,6 +95,29 @@ def test_stories_quiet_longer_than_the_window_leave_the_index_but_stay_known():
     assert index.live == 1
     assert index.candidates(features("Porto Alegre floods", "Porto Alegre rain.")) == []
     assert "old" in index.stories
+
+
+def test_two_fragments_of_one_story_merge_into_the_larger_and_unrelated_stories_do_not():
+    index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.3)
+    for n, title in enumerate(["Floods hit Porto Alegre", "Porto Alegre floods displace thousands", "Porto Alegre flood toll rises"]):
+        index.add("big", features(title, ""), None, None, float(n))
+    index.add("rates", features("Reserve Bank of India raises repo rate", ""), None, None, 3.0)
+    assert index.merged == {} and index.live == 2
+    # A second story that grew on the same event: merged into the larger, and leaves the index.
+    index.add("small", features("Thousands flee Porto Alegre floods", ""), None, None, 4.0)
+    assert index.merged == {"small": "big"} and index.live == 2
+    assert index.stories["big"].size == 4 and "small" in index.stories  # still known, no longer found
+    assert "small" not in index.candidates(features("Porto Alegre floods", ""))
+    # An article added to the merged story counts for the story that took it over.
+    index.add("small", features("Porto Alegre floods recede", ""), None, None, 5.0)
+    assert index.resolve("small") == "big" and index.stories["big"].size == 5
+
+
+def test_a_story_merges_only_at_or_above_the_merge_threshold():
+    strict = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.99)
+    strict.add("a", features("Floods hit Porto Alegre", ""), None, None, 0.0)
+    strict.add("b", features("Thousands flee Porto Alegre floods", ""), None, None, 1.0)
+    assert strict.merged == {} and strict.live == 2
 
 
 def test_cosine_of_disjoint_vectors_is_zero():
