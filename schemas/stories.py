@@ -78,6 +78,12 @@ class Conflict(Message):
 class _StoryEventBase(Message):
     story_id: str
     version: int = Field(ge=1, description="1 for the first entry; gap-free and increasing per story.")
+    position: int = Field(
+        default=0,
+        ge=0,
+        description="The article's place in the order the story stage placed all articles (1, 2, ...): "
+        "a restarted worker rebuilds its indexes in this order, so it decides as the uninterrupted one would.",
+    )
     time: datetime = Field(description="When the article was published to storywire (the raw message's timestamp).")
     article_id: str
     outlet: str | None = None

@@ -55,10 +55,11 @@ class StoryDesk:
 
     def load(self, changelogs: Mapping[str, list], fingerprints: Mapping[str, dict]) -> None:
         """Rebuild every index from the tables (after a start or a rebalance)."""
-        for story_id, entries in changelogs.items():
-            for raw in entries:
-                event = parse_story_event(raw)
-                self._index_event(event)
+        events = [parse_story_event(raw) for entries in changelogs.values() for raw in entries]
+        # The story index (profiles, merges, the hot window) depends on the order articles arrived in:
+        # rebuild it in that order, not story by story.
+        for event in sorted(events, key=lambda e: (e.position, e.story_id, e.version)):
+            self._index_event(event)
         for article_id, row in fingerprints.items():
             self.duplicates.add(article_id, Fingerprint.from_json(row))
 
@@ -94,6 +95,7 @@ class StoryDesk:
         event = next_event(
             story_id,
             self.states.get(story_id) or StoryState(),
+            position=len(self.placed) + 1,
             article_id=article_id,
             outlet=article.outlet,
             time=article.received_at or datetime.fromtimestamp(0).astimezone(),

@@ -248,6 +248,7 @@ def next_event(
     time: datetime,
     facts: ArticleFacts,
     score: float = 0.0,
+    position: int = 0,
 ) -> StoryEventModel:
     """The changelog entry the article appends to the story: what it added, corroborated or contradicted."""
     after = before.copy()
@@ -272,6 +273,7 @@ def next_event(
     common = dict(
         story_id=story_id,
         version=before.version + 1,
+        position=position,
         time=time,
         article_id=article_id,
         outlet=outlet,
