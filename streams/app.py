@@ -12,7 +12,7 @@ app = faust.App(
     settings.topic_prefix,
     broker=f"kafka://{settings.bootstrap}",
     store=settings.store,
-    datadir=str(settings.home / "worker" / settings.topic_prefix),
+    datadir=str(settings.worker_dir),
     topic_partitions=settings.partitions,
     topic_replication_factor=1,
     web_enabled=False,

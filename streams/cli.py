@@ -162,7 +162,7 @@ def _worker(args, settings) -> int:
     from streams.logs import logging_config
 
     asyncio.run(topics.create_all(settings.bootstrap))
-    app.conf.datadir = str(_claim_data_dir(Path(app.conf.datadir)))
+    app.conf.datadir = str(_claim_data_dir(settings.worker_dir))
     config = logging_config(args.log_format or settings.log_format, args.loglevel)
     # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.
     options = {"logging_config": config, "quiet": True} if config else {}

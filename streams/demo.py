@@ -107,7 +107,7 @@ async def running_worker(settings: Settings, progress) -> AsyncIterator[tuple[su
         yield worker, log_path
     finally:
         stop_worker(worker)
-        shutil.rmtree(settings.home / "worker" / settings.topic_prefix, ignore_errors=True)
+        shutil.rmtree(settings.worker_dir, ignore_errors=True)
 
 
 def fresh_topics(base: Settings, purpose: str) -> Settings:
@@ -115,14 +115,22 @@ def fresh_topics(base: Settings, purpose: str) -> Settings:
     return base.model_copy(update={"topic_prefix": f"{base.topic_prefix}-{purpose}-{uuid.uuid4().hex[:8]}"})
 
 
-async def run_demo(base: Settings, paths: list[Path], progress, timeout: float = 180.0) -> dict:
-    """Start a broker if none is given, run a worker, replay the paths, wait for every article, stop."""
-    async with broker_for(fresh_topics(base, "demo"), progress) as settings:
+async def run_once(base: Settings, paths: list[Path], progress, timeout: float, purpose: str) -> tuple[dict, Settings, int]:
+    """On fresh topics: a broker if none is given, a worker, a replay of the paths, a wait for every
+    article, then stop. Returns the state read back, the settings used and how many articles were sent."""
+    async with broker_for(fresh_topics(base, purpose), progress) as settings:
         async with running_worker(settings, progress) as (worker, log_path):
             summary = await replay(paths, settings, progress=progress)
             progress(f"replayed {summary.sent} articles")
             try:
-                return await wait_for_outcomes(settings, summary.sent, worker, timeout, progress)
+                state = await wait_for_outcomes(settings, summary.sent, worker, timeout, progress)
             except DemoFailed as failure:
                 tail = log_path.read_text(errors="replace").splitlines()[-15:]
                 raise DemoFailed(f"{failure}; last lines of {log_path}:\n" + "\n".join(tail)) from None
+    return state, settings, summary.sent
+
+
+async def run_demo(base: Settings, paths: list[Path], progress, timeout: float = 180.0) -> dict:
+    """`storywire demo`: the stories, duplicates and dead letters of one run over the paths."""
+    state, _, _ = await run_once(base, paths, progress, timeout, "demo")
+    return state

@@ -166,23 +166,14 @@ async def evaluate(
     the feed, a wait until every article has an outcome, then the state read
     back from the topics.
     """
-    from streams.demo import DemoFailed, broker_for, fresh_topics, running_worker, wait_for_outcomes
-    from streams.replay import replay
+    from streams.demo import run_once
 
     started = time.monotonic()
     paths = [feed] if isinstance(feed, Path) else list(feed)
     gold_map = read_gold(gold) if isinstance(gold, Path) else dict(gold)
-    async with broker_for(fresh_topics(settings, "eval"), progress) as run_settings:
-        async with running_worker(run_settings, progress) as (worker, log_path):
-            summary = await replay(paths, run_settings, progress=progress)
-            progress(f"replayed {summary.sent} articles")
-            try:
-                state = await wait_for_outcomes(run_settings, summary.sent, worker, timeout, progress)
-            except DemoFailed as failure:
-                tail = log_path.read_text(errors="replace").splitlines()[-15:]
-                raise DemoFailed(f"{failure}; last lines of {log_path}:\n" + "\n".join(tail)) from None
+    state, run_settings, sent = await run_once(settings, paths, progress, timeout, "eval")
     predicted = clusters_from_state(state)
-    figures = report(predicted, gold_map, time.monotonic() - started, summary.sent)
+    figures = report(predicted, gold_map, time.monotonic() - started, sent)
     figures["topic_prefix"] = run_settings.topic_prefix
     return figures
 

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}-{name}"
 
     @property
+    def worker_dir(self) -> Path:
+        """Where this deployment's workers keep their table stores (one slot per worker process)."""
+        return self.home / "worker" / self.topic_prefix
+
+    @property
     def max_raw_message_bytes(self) -> int:
         """Message limit of the raw topic: the largest article plus room for key and framing."""
         return self.max_article_bytes + _RECORD_OVERHEAD_BYTES
