@@ -34,10 +34,10 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> None:
 
 
 def raw_articles_spec(settings: Settings) -> TopicSpec:
-    """The raw topic: its partitions, and a message limit that lets an oversized article through to be
-    dead-lettered with a reason (the broker default of 1 MB would refuse it at the producer)."""
+    """The raw topic: its partitions, and a message limit above the article limit, so an oversized article
+    gets through to be dead-lettered with a reason (the broker default of 1 MB would refuse it at the producer)."""
     return TopicSpec(
         settings.topic("articles"),
         settings.partitions,
-        {"max.message.bytes": str(settings.max_raw_message_bytes)},
+        {"max.message.bytes": str(settings.max_message_bytes)},
     )

@@ -383,9 +383,10 @@ class LocalKafka:
             # Fewer internal partitions: less to create and load on every start.
             "offsets.topic.num.partitions": 8,
             "transaction.state.log.num.partitions": 4,
-            # Articles may be up to Settings.max_article_bytes (2 MB) before they go to dead letters.
-            "message.max.bytes": 5 * 1024 * 1024,
-            "replica.fetch.max.bytes": 5 * 1024 * 1024,
+            # The raw topic takes messages up to Settings.max_message_bytes (16 MiB), so that oversized
+            # articles reach the worker and become dead letters; the broker must allow at least that.
+            "message.max.bytes": 32 * 1024 * 1024,
+            "replica.fetch.max.bytes": 32 * 1024 * 1024,
             # Light on a 2-core machine.
             "num.network.threads": 2,
             "num.io.threads": 2,

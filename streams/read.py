@@ -52,8 +52,8 @@ async def _pin_to_end(consumer: AIOKafkaConsumer) -> None:
     await consumer.seek_to_end()
 
 
-async def read_topic(settings: Settings, name: str, timeout: float = 10.0) -> list[bytes]:
-    """Every message on a topic from the beginning up to its end when called."""
+async def read_topic(settings: Settings, name: str, idle_timeout: float = 30.0) -> list[bytes]:
+    """Every message on a topic from the beginning up to its end when called (never a silent part of it)."""
     topic = settings.topic(name)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
     await consumer.start()
@@ -70,13 +70,18 @@ async def read_topic(settings: Settings, name: str, timeout: float = 10.0) -> li
         ends = await consumer.end_offsets(assigned)
         values: list[bytes] = []
         remaining = {tp for tp in assigned if ends[tp] > 0}
-        deadline = asyncio.get_running_loop().time() + timeout
-        while remaining and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + idle_timeout
+        while remaining:
             batches = await consumer.getmany(timeout_ms=200)
+            if batches:
+                deadline = loop.time() + idle_timeout  # a long topic takes long: only silence is a failure
             for tp, messages in batches.items():
                 values.extend(m.value for m in messages if m.offset < ends[tp])
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
+            if remaining and loop.time() > deadline:
+                raise TimeoutError(f"{topic}: no messages for {idle_timeout:.0f}s before its end offsets")
         return values
     finally:
         await consumer.stop()

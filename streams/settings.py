@@ -49,6 +49,11 @@ class Settings(BaseSettings):
 
     # Text limits.
     max_article_bytes: int = Field(default=2_000_000, description="Articles larger than this go to dead letters.")
+    max_message_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        description="Largest raw message the articles topic accepts. Larger than max_article_bytes on purpose: "
+        "an oversized article still reaches the worker and becomes a dead letter with a reason.",
+    )
 
     # Deduplication: Jaccard similarity of word shingles above which two articles are the same text.
     near_duplicate_similarity: float = Field(default=0.8, gt=0, le=1)
@@ -71,11 +76,6 @@ class Settings(BaseSettings):
     def worker_dir(self) -> Path:
         """Where this deployment's workers keep their table stores (one slot per worker process)."""
         return self.home / "worker" / self.topic_prefix
-
-    @property
-    def max_raw_message_bytes(self) -> int:
-        """Message limit of the raw topic: the largest article plus room for key and framing."""
-        return self.max_article_bytes + _RECORD_OVERHEAD_BYTES
 
     @property
     def max_prepared_bytes(self) -> int:
