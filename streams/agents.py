@@ -32,6 +32,7 @@ from faust.exceptions import ProducerSendError
 from schemas import DeadLetter, DuplicateVerdict, PreparedArticle
 from streams import topics
 from streams.app import app, settings
+from streams.settings import RECORD_OVERHEAD_BYTES
 from streams.dedup import Fingerprint
 from streams.desk import Appended, Duplicate, StoryDesk
 from streams.metrics import counters
@@ -48,8 +49,6 @@ fingerprints = app.Table("fingerprints", default=None, key_type=str, partitions=
 verdicts = app.Table("duplicate-verdicts", default=None, key_type=str, partitions=1)
 
 _SIZE_ERRORS = (MessageSizeTooLargeError, RecordTooLargeError)
-# Room for the key, headers and record batch framing on top of the value.
-_RECORD_OVERHEAD = 64 * 1024
 
 _desk: StoryDesk | None = None
 # Next offset to process per input partition held by this worker (for the lag counters).
@@ -99,7 +98,7 @@ async def _prepare_one(payload: bytes | None, key: bytes | None, timestamp: floa
         if not isinstance(result, DeadLetter):
             value = result.to_bytes()
             article_id = result.article.article_id
-            if len(value) + _RECORD_OVERHEAD > app.conf.producer_max_request_size:
+            if len(value) + RECORD_OVERHEAD_BYTES > app.conf.producer_max_request_size:
                 result = _too_large(payload, article_id, len(value))
     except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
         log.exception("preparing an article failed")

@@ -10,7 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-_RECORD_OVERHEAD_BYTES = 64 * 1024  # key, headers and batch framing around a value
+RECORD_OVERHEAD_BYTES = 64 * 1024  # key, headers and batch framing around a value
 
 
 def _default_home() -> Path:
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     @property
     def max_prepared_bytes(self) -> int:
         """A prepared article carries the cleaned text and the removed blocks: at most twice the raw text."""
-        return 2 * self.max_article_bytes + _RECORD_OVERHEAD_BYTES
+        return 2 * self.max_article_bytes + RECORD_OVERHEAD_BYTES
 
     @property
     def local_bootstrap(self) -> str:
