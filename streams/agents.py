@@ -32,11 +32,10 @@ from faust.exceptions import ProducerSendError
 from schemas import DeadLetter, DuplicateVerdict, PreparedArticle
 from streams import topics
 from streams.app import app, settings
-from streams.settings import RECORD_OVERHEAD_BYTES
-from streams.dedup import Fingerprint
-from streams.desk import Appended, Duplicate, StoryDesk
+from streams.desk import Appended, Duplicate, StoryDesk, fingerprint_of
 from streams.metrics import counters
 from streams.prepare import dead_letter, prepare
+from streams.settings import RECORD_OVERHEAD_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +177,7 @@ def _seen_duplicate(prepared: PreparedArticle, desk: StoryDesk) -> Duplicate | N
 
 async def _append(desk: StoryDesk, prepared: PreparedArticle, event) -> None:
     """Write the tables first, then publish: a crash in between is healed by the redelivery path."""
-    fingerprints[prepared.article.article_id] = {"exact": prepared.exact, "signature": prepared.signature}
+    fingerprints[prepared.article.article_id] = fingerprint_of(prepared).to_json()
     changelog = [*(story_changelogs.get(event.story_id) or []), event.model_dump(mode="json")]
     story_changelogs[event.story_id] = changelog
     desk.record(prepared, Appended(event))
@@ -199,8 +198,9 @@ async def _report_duplicate(desk: StoryDesk, prepared: PreparedArticle, outcome:
         if article_id in desk.placed and fingerprints.get(article_id) is None:
             # The story entry reached the table but its fingerprint did not (a crash between the two
             # writes): restore it, or later copies of this article would not be recognised.
-            fingerprints[article_id] = {"exact": prepared.exact, "signature": prepared.signature}
-            desk.duplicates.add(article_id, Fingerprint(prepared.exact, tuple(prepared.signature)))
+            fingerprint = fingerprint_of(prepared)
+            fingerprints[article_id] = fingerprint.to_json()
+            desk.duplicates.add(article_id, fingerprint)
     else:
         verdicts[article_id] = verdict.model_dump(mode="json")
     sends = [(topics.duplicates, article_id.encode(), verdict.to_bytes())]

@@ -240,10 +240,6 @@ class StoryProfile:
             self.parts[part] = _unit(top)
         self.counts = kept
 
-    @property
-    def centroid(self) -> dict[str, float]:
-        return {key: value for part in self.parts.values() for key, value in part.items()}
-
     def posting_keys(self) -> list[str]:
         """The features under which the story is found: its strongest body, entity and headline terms."""
         keys: list[str] = []

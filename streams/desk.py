@@ -40,6 +40,11 @@ class Duplicate:
 Outcome = Appended | Duplicate
 
 
+def fingerprint_of(prepared: PreparedArticle) -> Fingerprint:
+    """The dedup fingerprint the parallel stage computed for the article."""
+    return Fingerprint(prepared.exact, tuple(prepared.signature))
+
+
 def story_id_for(article_id: str) -> str:
     """A story is named after its first article, so every replay names it the same."""
     return "story-" + hashlib.blake2b(article_id.encode(), digest_size=6).hexdigest()
@@ -74,7 +79,7 @@ class StoryDesk:
             )
             return Duplicate(verdict, event)
 
-        fp = Fingerprint(prepared.exact, tuple(prepared.signature))
+        fp = fingerprint_of(prepared)
         match = self.duplicates.find(fp)
         if match is not None and match.article_id != article_id:
             original = self.placed.get(match.article_id)
@@ -107,7 +112,7 @@ class StoryDesk:
     def record(self, prepared: PreparedArticle, outcome: Outcome) -> None:
         """Update the indexes after the caller has written the outcome to the tables."""
         if isinstance(outcome, Appended):
-            self.duplicates.add(prepared.article.article_id, Fingerprint(prepared.exact, tuple(prepared.signature)))
+            self.duplicates.add(prepared.article.article_id, fingerprint_of(prepared))
             self._index_event(outcome.event)
 
     def snapshot(self, story_id: str):

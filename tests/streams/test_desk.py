@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from schemas import ArticleFacts, CleanArticle, PreparedArticle
 from streams.cluster import features
-from streams.desk import Appended, Duplicate, StoryDesk
+from streams.desk import Appended, Duplicate, StoryDesk, fingerprint_of
 from streams.dedup import fingerprint
 from streams.settings import Settings
 
@@ -31,7 +31,7 @@ def _run(desk: StoryDesk, changelogs: dict, prints: dict, prepared: PreparedArti
     """What the worker does with an outcome: write the tables, then update the desk."""
     outcome = desk.decide(prepared, changelogs)
     if isinstance(outcome, Appended):
-        prints[prepared.article.article_id] = {"exact": prepared.exact, "signature": prepared.signature}
+        prints[prepared.article.article_id] = fingerprint_of(prepared).to_json()
         changelogs.setdefault(outcome.event.story_id, []).append(outcome.event.model_dump(mode="json"))
         desk.record(prepared, outcome)
     return outcome
