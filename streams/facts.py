@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -85,6 +85,7 @@ ROLE_MODIFIERS = _words(
     " top crown supreme grand opposition party communications military colonel lieutenant attorney"
     " general"
 )
+_ROLE_WORDS = ROLE_HEADS | ROLE_MODIFIERS
 # Lowercase words that may stand right before a name as its role ("Treasury spokeswoman Ana Ruiz").
 LOWER_ROLE_HEADS = ROLE_HEADS - _words("general justice chair head king queen prince princess")
 ORG_WORDS = _words(
@@ -170,15 +171,34 @@ PARTICLES = _words("de da di del della van von der den du la le al el bin ibn te
 
 # --- compiled patterns ----------------------------------------------------------------------------
 
+
+def _trie_pattern(words: Collection[str]) -> str:
+    """A regex alternation of words shaped as a trie ("sa(?:id|ys?)", longer words first), for word lists
+    followed by a word boundary. It matches what the flat alternation would, but Python's regex engine
+    tries alternatives one by one, so a shared prefix is now tried once instead of once per word."""
+    by_first: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            by_first.setdefault(word[0], []).append(word[1:])
+    branches = [re.escape(first) + _trie_pattern(rests) for first, rests in sorted(by_first.items())]
+    if "" in words:
+        branches.append("")
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n\s*")
+# Possessive quantifiers (*+, ++) and the leading (?=\S) match exactly what plain ones would here; they only
+# spare the regex engine backtracking and hopeless attempts at spaces, on its hottest pattern.
 _TOKEN_RE = re.compile(
-    r"(?:[A-Z]\.){2,}(?:-[^\W\d_][\w]*)*"  # U.S., U.S.-Chinese
-    r"|\d+(?:,\d{3})*(?:\.\d+)?(?:-[^\W\d_][\w]*)*"  # 100,000  2.5  57-nation
-    r"|[^\W\d_][\w]*(?:[-'’][\w]+)*"  # words, hyphenated words, O'Brien, Norway's
-    r"|[^\w\s]"  # one punctuation character
+    r"(?=\S)(?:(?:[A-Z]\.){2,}+(?:-[^\W\d_]\w*+)*+"  # U.S., U.S.-Chinese
+    r"|\d++(?:,\d{3})*+(?:\.\d+)?+(?:-[^\W\d_]\w*+)*+"  # 100,000  2.5  57-nation
+    r"|[^\W\d_]\w*+(?:[-'’]\w++)*+"  # words, hyphenated words, O'Brien, Norway's
+    r"|[^\w\s])"  # one punctuation character
 )
 _NEWLINE_RE = re.compile("\n")
-_SENTENCE_END_RE = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[•]*[A-Z0-9])")
+# [.!?…][.!?…]* rather than [.!?…]+: a pattern that opens with a character set lets the regex engine skip
+# straight to the next stop.
+_SENTENCE_END_RE = re.compile(r"[.!?…][.!?…]*[\"”’')\]]*\s+(?=[\"“‘'(\[•]*[A-Z0-9])")
 _OPEN_CONTEXT = " \t\n([{—–-:;/"
 _ADJACENT_SUBJECT_RE = re.compile(
     r"^(?:\s*,[^,;:]{1,80},|\s*,)?\s*(?:(?:has|have|had|also|later|then|again|once|previously|earlier"
@@ -347,11 +367,28 @@ class _QuoteSpan:
 
 
 @dataclass(slots=True)
+class _Usage:
+    """How the article itself writes words: capitalised mid-sentence (names) or in lowercase (common words)."""
+
+    capitalised: set[str] = field(default_factory=set)
+    lowercase: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
 class _Doc:
+    """The tokenised text, with notes the tokeniser takes on the way so later passes need not scan every token."""
+
     text: str
     tokens: list[_Tok] = field(default_factory=list)
     sentences: list[_Sentence] = field(default_factory=list)
     quotes: list[_QuoteSpan] = field(default_factory=list)
+    capitalised: list[int] = field(default_factory=list)  # capitalised tokens of prose: where names can start
+    numbers: list[int] = field(default_factory=list)  # tokens that may start a number: digits, number words
+    # How prose (not a Title Case line) writes its words: the tokeniser lists them, _analyse makes `usage`.
+    capitalised_words: list[str] = field(default_factory=list)  # capitalised, not opening a sentence
+    lowercase_words: list[str] = field(default_factory=list)
+    usage: _Usage = field(default_factory=_Usage)
+    speech_verbs: dict[int, list[_Verb]] = field(default_factory=dict)  # by sentence start, found when needed
 
 
 def _analyse(text: str) -> _Doc:
@@ -362,6 +399,10 @@ def _analyse(text: str) -> _Doc:
         if match.start() > pos:
             _analyse_paragraph(doc, pos, match.start())
         pos = match.end()
+    capitalised = set(doc.capitalised_words)
+    compounds = [word for word in capitalised if "-" in word]  # their parts count as capitalised too
+    capitalised.update(part for word in compounds for part in word.split("-"))
+    doc.usage = _Usage(capitalised, set(doc.lowercase_words))
     return doc
 
 
@@ -393,7 +434,9 @@ def _find_quotes(text: str, start: int, end: int) -> list[_QuoteSpan]:
     """Double-quoted passages (straight or curly), then single-quoted ones that are not apostrophes."""
     found: list[_QuoteSpan] = []
     open_at = -1
-    for match in _DOUBLE_QUOTE_RE.finditer(text, start, end):
+    paragraph = text[start:end]  # str.__contains__ tells much faster than a regex scan when there is no quote
+    doubles = _DOUBLE_QUOTE_RE.finditer(text, start, end) if any(map(paragraph.__contains__, "\"“”„«»")) else ()
+    for match in doubles:
         i = match.start()
         c = text[i]
         prev = text[i - 1] if i > start else " "
@@ -405,7 +448,7 @@ def _find_quotes(text: str, start: int, end: int) -> list[_QuoteSpan]:
             open_at = -1
     if open_at >= 0:
         found.append(_QuoteSpan(open_at, end))
-    singles = _find_single_quotes(text, start, end, found)
+    singles = _find_single_quotes(text, start, end, found) if "'" in paragraph or "‘" in paragraph else []
     return sorted(found + singles, key=lambda q: q.open)
 
 
@@ -453,6 +496,8 @@ def _sentence_bounds(masked: str, offset: int) -> list[tuple[int, int]]:
         bounds.append((begin, match.end()))
         begin = match.end()
     bounds.append((begin, len(masked)))
+    if "\n" not in masked:
+        return [(offset + b, offset + e) for b, e in bounds if masked[b:e].strip()]
     out: list[tuple[int, int]] = []
     for b, e in bounds:  # a hard line break after a short line (a heading) or after a stop also ends one
         line_start = b
@@ -473,6 +518,9 @@ _ABBREVIATIONS = _words(
 
 
 def _is_abbreviation(masked: str, stop: int) -> bool:
+    tail = masked[stop - 5 : stop]
+    if len(tail) == 5 and tail.isalpha() and tail.islower():
+        return False  # the common case, a lowercase word of five letters or more: never an abbreviation
     j = stop
     while j > 0 and (masked[j - 1].isalpha() or masked[j - 1] == "."):
         j -= 1
@@ -484,8 +532,38 @@ def _is_abbreviation(masked: str, stop: int) -> bool:
     return word.lower() in _ABBREVIATIONS
 
 
+# Kinds of token. A plain word is a lowercase word with nothing else to note (most tokens); an opener is a
+# mark that makes the next word initial.
+_PLAIN, _WORD, _NUMBER, _MARK, _OPENER = "plain", "word", "number", "mark", "opener"
+
+
+@lru_cache(maxsize=100_000)
+def _token_form(surface: str) -> tuple[str, str, str, bool, bool, bool, bool, bool, bool]:
+    """What tokenising needs to know of one surface form, cached because prose repeats its words:
+
+    (text without a possessive 's, its lowercase form, kind, possessive, may take the period after it, starts
+    with a capital, starts in lowercase, capitalised function word, may start a number)."""
+    first = surface[0]
+    capital, lower = first.isupper(), first.islower()
+    if not first.isalpha():
+        kind = _NUMBER if first.isdigit() else _OPENER if surface in ":\"“‘•" else _MARK
+        return surface, surface, kind, False, False, capital, lower, False, kind is _NUMBER
+    abbreviation = (len(surface) == 1 and capital) or surface.lower() in _ABBREVIATIONS
+    poss = len(surface) > 2 and surface.endswith(("'s", "’s"))
+    if poss:
+        surface = surface[:-2]
+    low = surface.lower()
+    capital_stopword = capital and low in STOPWORDS and not surface.isupper()
+    number = low.partition("-")[0] in _UNITS
+    kind = _PLAIN if lower and not (abbreviation or poss or number) else _WORD
+    return surface, low, kind, poss, abbreviation, capital, lower, capital_stopword, number
+
+
 def _add_sentence(doc: _Doc, start: int, end: int, quotes: list[_QuoteSpan]) -> None:
-    """Tokenise one sentence; mark which words open it (or open a quote, or follow a colon)."""
+    """Tokenise one sentence; mark which words open it (or open a quote, or follow a colon).
+
+    On the way, note the tokens that may start a number, and unless the sentence is a Title Case line, its
+    capitalised tokens and how it writes its words (see _Doc): one pass over the tokens instead of four."""
     text, tokens = doc.text, doc.tokens
     index, first = len(doc.sentences), len(tokens)
     openers = set()
@@ -495,38 +573,50 @@ def _add_sentence(doc: _Doc, start: int, end: int, quotes: list[_QuoteSpan]) -> 
             openers.add(q.open)
     next_initial = True
     words = capitals = capital_stopwords = 0  # for telling Title Case lines from prose
-    taken = start  # end of the last token, which may have taken the period after an abbreviation
-    for match in _TOKEN_RE.finditer(text, start, end):
+    capital_tokens, capitalised, lowercase = doc.capitalised, doc.capitalised_words, doc.lowercase_words
+    noted = len(capital_tokens), len(capitalised), len(lowercase)  # to forget if this is a Title Case line
+    matches = _TOKEN_RE.finditer(text, start, end)
+    for match in matches:
         s, e = match.span()
-        if s < taken:
-            continue
-        surface = match.group()
-        c = surface[0]
-        taken = e
-        if c.isalpha():
-            abbreviation = (len(surface) == 1 and c.isupper()) or surface.lower() in _ABBREVIATIONS
-            if abbreviation and e < end and text[e] == ".":
-                surface, e, taken = surface + ".", e + 1, e + 1
-            poss = len(surface) > 2 and surface.endswith(("'s", "’s"))
-            if poss:
-                surface, e = surface[:-2], e - 2
-            low = surface.lower()
-            tokens.append(_Tok(surface, s, e, low, index, next_initial, poss))
-            words += 1
-            if c.isupper():
-                capitals += 1
-                if low in STOPWORDS and not next_initial and not surface.isupper():
-                    capital_stopwords += 1
+        word, low, kind, poss, abbreviation, capital, lower, capital_stopword, number = _token_form(match[0])
+        if kind is _PLAIN:  # the common case, kept short
+            tokens.append(_Tok(word, s, e, low, index, next_initial, False))
+            lowercase.append(word)
             next_initial = False
+            words += 1
+            continue
+        if kind is _WORD:
+            if abbreviation and e < end and text[e] == ".":
+                next(matches)  # the period, which the abbreviation takes: "Mr.", "J."
+                word, low, e = word + ".", low + ".", e + 1
+            else:
+                if poss:
+                    e -= 2
+                if capital_stopword and not next_initial:
+                    capital_stopwords += 1
+            initial, next_initial = next_initial, False
+            words += 1
+            capitals += capital
+        elif kind is _NUMBER:
+            initial, next_initial = next_initial, False
         else:
-            tokens.append(_Tok(surface, s, e, surface, index, next_initial and c.isdigit()))
-            if c.isdigit():
-                next_initial = False
-            elif surface in ":\"“‘•" or s in openers:
+            initial = False
+            if kind is _OPENER or s in openers:
                 next_initial = True
+        if number:
+            doc.numbers.append(len(tokens))
+        if capital:
+            capital_tokens.append(len(tokens))
+            if not initial:
+                capitalised.append(word)
+        elif lower:
+            lowercase.append(word)
+        tokens.append(_Tok(word, s, e, low, index, initial, poss))
     last = len(tokens)
     headline = words >= 4 and _is_headline(words, capitals, capital_stopwords, last > first and tokens[-1].text)
     doc.sentences.append(_Sentence(start, end, first, last, headline))
+    if headline:
+        del capital_tokens[noted[0] :], capitalised[noted[1] :], lowercase[noted[2] :]
 
 
 def _is_headline(words: int, capitals: int, capital_stopwords: int, last_token: str) -> bool:
@@ -554,105 +644,84 @@ class _Mention:
     entity: int = -1
 
 
-@dataclass(slots=True)
-class _Usage:
-    """How the article itself writes words: capitalised mid-sentence (names) or in lowercase (common words)."""
-
-    capitalised: set[str]
-    lowercase: set[str]
-
-
-def _usage(doc: _Doc) -> _Usage:
-    usage = _Usage(set(), set())
-    toks = doc.tokens
-    for sent in doc.sentences:
-        if sent.headline:
-            continue
-        for tok in toks[sent.first : sent.last]:
-            first = tok.text[0]
-            if first.islower():
-                usage.lowercase.add(tok.text)
-            elif not tok.initial and first.isupper():
-                usage.capitalised.add(tok.text)
-                if "-" in tok.text:
-                    usage.capitalised.update(tok.text.split("-"))
-    return usage
-
-
 _AGENT_PLURAL_RE = re.compile(r"(?:ers|ors|ists|ants|ents|ives)$")
 
 
-def _is_name_token(tok: _Tok, usage: _Usage) -> bool:
-    """Is this token part of a name? Capitalised, not a function word, date word or shouted common word."""
-    t = tok.text
-    if not t[:1].isupper() or t == "I":
+@lru_cache(maxsize=100_000)
+def _may_be_name(word: str) -> bool:
+    """Can this word be part of a name? Capitalised, not a function word, date word or shouted common word.
+
+    Cached, since a text repeats its names. A word that opens a sentence must also pass _initial_is_name."""
+    if not word[:1].isupper() or word == "I":
         return False
-    low = tok.low
-    if low in WEEKDAYS or low in WEEKDAY_ABBREVIATIONS or (low in STOPWORDS and not _is_acronym(t)):
+    low = word.lower()
+    if low in WEEKDAYS or low in WEEKDAY_ABBREVIATIONS or (low in STOPWORDS and not _is_acronym(word)):
         return False
-    if "-" in t and not _is_acronym(t):
-        parts = t.split("-")
-        tail = parts[-1]
+    if "-" in word and not _is_acronym(word):
+        tail = word.rpartition("-")[2]
         if tail[:1].islower() and (tail in _ADJECTIVAL_TAILS or tail.endswith("ed")):
             return False  # Beijing-backed
-        if _is_demonym_compound(t):
+        if _is_demonym_compound(word):
             return False  # U.S.-Chinese talks, Chinese-EU relations (but see _spans)
-    if _is_acronym(t):
-        bare = t.replace(".", "")
-        if t in GENERIC_ACRONYMS or (_zipf(low) >= SHOUTED_ZIPF and t not in PLACES and t.title() not in PLACES):
-            return False
-        return bool(bare)
-    if tok.initial:
-        if low in HONORIFICS or low in ROLE_HEADS or low in ROLE_MODIFIERS or t in PLACES or _is_demonym(t):
-            return True
-        caps = usage.capitalised
-        if t in caps or all(p in caps for p in t.split("-")):
-            return True
-        if low in usage.lowercase or _AGENT_PLURAL_RE.search(low):
-            return False  # written in lowercase elsewhere, or a plural like "Organisers", "Negotiators"
-        return _zipf(low) < COMMON_ZIPF and low not in MONTHS
+    if _is_acronym(word):
+        shouted = _zipf(low) >= SHOUTED_ZIPF and word not in PLACES and word.title() not in PLACES
+        return word not in GENERIC_ACRONYMS and not shouted
     return True
+
+
+def _initial_is_name(tok: _Tok, usage: _Usage) -> bool:
+    """A word that opens a sentence is capitalised anyway: it is a name if it is a role, place or acronym, is
+    capitalised elsewhere in the text, or is a rare word the text never writes in lowercase."""
+    t, low = tok.text, tok.low
+    if _is_acronym(t) or low in HONORIFICS or low in _ROLE_WORDS or t in PLACES or _is_demonym(t):
+        return True
+    caps = usage.capitalised
+    if t in caps or all(p in caps for p in t.split("-")):
+        return True
+    if low in usage.lowercase or _AGENT_PLURAL_RE.search(low):
+        return False  # written in lowercase elsewhere, or a plural like "Organisers", "Negotiators"
+    return _zipf(low) < COMMON_ZIPF and low not in MONTHS
 
 
 def _spans(doc: _Doc, named: list[bool]) -> list[tuple[int, int]]:
     """Runs of name tokens (token index ranges), joined by "of/for/and/in" inside organisation names.
 
-    `named[i]` says whether token i can be part of a name (computed once per token)."""
-    toks = doc.tokens
+    `named[i]` says whether token i can be part of a name (computed once per token). Names start at
+    capitalised tokens, which the tokeniser noted for prose sentences."""
+    toks, sentences = doc.tokens, doc.sentences
     out: list[tuple[int, int]] = []
-    for sent in doc.sentences:
-        if sent.headline:
+    resume = 0  # the end of the last span: names do not overlap
+    for i in doc.capitalised:
+        if i < resume:
             continue
-        i = sent.first
-        while i < sent.last:
-            if not toks[i].text[0].isupper() or not _starts_name(toks, named, i, sent.last):
-                i += 1
+        last = sentences[toks[i].sent].last
+        if not _starts_name(toks, named, i, last):
+            continue
+        j = i + 1
+        long_form = False
+        while j < last and not toks[j - 1].poss:
+            tok = toks[j]
+            if tok.text == "&" and j + 1 < last and named[j + 1]:
+                j += 2
                 continue
-            j = i + 1
-            long_form = False
-            while j < sent.last and not toks[j - 1].poss:
-                tok = toks[j]
-                if tok.text == "&" and j + 1 < sent.last and named[j + 1]:
-                    j += 2
-                    continue
-                if named[j] and _is_demonym(tok.text) and not _is_demonym(toks[j - 1].text):
-                    if toks[j - 1].low not in STOPWORDS:
-                        break  # "In Lima Peruvian President Ana Ruiz": the demonym starts a new name
-                if named[j] or _is_initial(tok.text):
-                    j += 1
-                    continue
-                if tok.low in MONTHS and tok.text[:1].isupper() and j - i == 1 and toks[i].low not in ROLE_HEADS:
-                    j += 1  # Theresa May
-                    continue
-                step = _connector_step(toks, named, i, j, sent.last, long_form)
-                if not step:
-                    break
-                long_form = long_form or (tok.low in {"of", "for"} and toks[j - 1].low in ORG_WORDS)
-                j += step
-            while j - 1 > i and not toks[j - 1].text[0].isupper():
-                j -= 1  # never end on a connector
-            out.append((i, j))
-            i = j
+            if named[j] and _is_demonym(tok.text) and not _is_demonym(toks[j - 1].text):
+                if toks[j - 1].low not in STOPWORDS:
+                    break  # "In Lima Peruvian President Ana Ruiz": the demonym starts a new name
+            if named[j] or _is_initial(tok.text):
+                j += 1
+                continue
+            if tok.low in MONTHS and tok.text[:1].isupper() and j - i == 1 and toks[i].low not in ROLE_HEADS:
+                j += 1  # Theresa May
+                continue
+            step = _connector_step(toks, named, i, j, last, long_form)
+            if not step:
+                break
+            long_form = long_form or (tok.low in {"of", "for"} and toks[j - 1].low in ORG_WORDS)
+            j += step
+        while j - 1 > i and not toks[j - 1].text[0].isupper():
+            j -= 1  # never end on a connector
+        out.append((i, j))
+        resume = j
     return out
 
 
@@ -760,10 +829,12 @@ def _after_role_complement(toks: list[_Tok], k: int, j: int) -> int:
 
 def _find_mentions(doc: _Doc) -> list[_Mention]:
     """Every name mention with its role, honorific and the cues (said, in X, ...) around it."""
-    usage = _usage(doc)
     toks, text = doc.tokens, doc.text
     mentions: list[_Mention] = []
-    named = [t.text[0].isupper() and _is_name_token(t, usage) for t in toks]
+    named = [False] * len(toks)  # can token i be part of a name? Only capitalised tokens of prose can
+    for i in doc.capitalised:
+        tok = toks[i]
+        named[i] = _may_be_name(tok.text) and (not tok.initial or _initial_is_name(tok, doc.usage))
     spans = _spans(doc, named)
     span_before = {j: i for i, j in spans}
     for i, j in spans:
@@ -800,8 +871,8 @@ def _expand_acronyms(mentions: list[_Mention], text: str) -> None:
     Likewise a name without its company suffix is the name with it ("Apple" -> "Apple Inc")."""
     expansions: dict[str, tuple[str, tuple[str, ...]]] = {}
     for m in mentions:
-        match = _ACRONYM_DEFINITION_RE.match(text, m.end)
-        if match and len(m.tokens) > 1 and m.role is None and match.group(1)[0] == m.name[0]:
+        match = _ACRONYM_DEFINITION_RE.match(text, m.end) if len(m.tokens) > 1 and m.role is None else None
+        if match and match.group(1)[0] == m.name[0]:
             expansions.setdefault(match.group(1), (m.name, m.tokens))
         if len(m.tokens) > 1 and m.tokens[-1].lower() in _NAME_SUFFIXES:  # "Apple" is "Apple Inc"
             expansions.setdefault(_join_name(list(m.tokens[:-1])), (m.name, m.tokens))
@@ -857,7 +928,7 @@ def _add_mention(
     if words[0].isupper() and " ".join(w.title() for w in words) in PLACES:
         words = [w.title() for w in words]  # datelines: "SAN FRANCISCO", "BRUSSELS"
     name = _join_name(words)
-    if not name or all(w.lower() in ROLE_HEADS or w.lower() in ROLE_MODIFIERS for w in words):
+    if not name or _ROLE_WORDS.issuperset(map(str.lower, words)):
         return None
     mention = _Mention(name, tuple(words), toks[a].start, toks[b - 1].end, toks[a].sent, toks[a].start, role, honorific)
     mentions.append(mention)
@@ -870,9 +941,10 @@ def _join_name(words: list[str]) -> str:
 
 _SPEECH_AFTER_RE = re.compile(
     r"^(?:\s*,[^,;:]{1,80},)?\s*(?:(?:has|have|had|also|later|then|again|once|previously|earlier|reportedly"
-    r"|repeatedly|further)\s+)*(" + "|".join(sorted(SPEECH_VERBS, key=len, reverse=True)) + r")\b"
+    r"|repeatedly|further)\s+)*(" + _trie_pattern(SPEECH_VERBS) + r")\b"
 )
-_SPEECH_BEFORE_RE = re.compile(r"\b(?:said|says|told|added|according to)\s+$")
+_SPEECH_BEFORE = ("said", "says", "told", "added", "according to")
+_SPEECH_BEFORE_RE = re.compile(r"\b(?:" + "|".join(_SPEECH_BEFORE) + r")\s+$")
 
 
 def _add_context_cues(m: _Mention, doc: _Doc) -> None:
@@ -880,12 +952,12 @@ def _add_context_cues(m: _Mention, doc: _Doc) -> None:
     text = doc.text
     after = text[m.end : m.end + 100]
     before = text[max(0, m.outer_start - 30) : m.outer_start]
-    words = before.split()
-    previous = words[-1].lower() if words and m.outer_start == m.start else ""
+    words = before.rsplit(None, 1) if m.outer_start == m.start else ()
+    previous = words[-1].lower() if words else ""
     # "X said" makes X a speaker, but not in "analysts at Morgan Stanley said": the analysts speak.
-    if _SPEECH_AFTER_RE.match(after) and previous not in _OBJECT_PREPOSITIONS:
+    if previous not in _OBJECT_PREPOSITIONS and _SPEECH_AFTER_RE.match(after):
         m.cues.add("speech")
-    if _SPEECH_BEFORE_RE.search(before):
+    elif before.rstrip().endswith(_SPEECH_BEFORE) and _SPEECH_BEFORE_RE.search(before):  # cheap test first
         m.cues.add("speech")
     if previous in PLACE_PREPOSITIONS:
         m.cues.add("prep")
@@ -895,7 +967,7 @@ def _add_context_cues(m: _Mention, doc: _Doc) -> None:
     if nxt and nxt[0].lower().strip(".,;:") in EVENT_NOUNS:
         m.cues.add("event")
     if m.role is None and len(m.tokens) >= 2 and not m.honorific:
-        app = _APPOSITIVE_RE.match(after)
+        app = _APPOSITIVE_RE.match(after) if after.startswith(",") else None
         if app and any(w.lower().strip(".,") in ROLE_HEADS for w in app.group(1).split()[:5]):
             m.role = app.group(1).strip()
             m.cues.add("appositive")
@@ -948,11 +1020,13 @@ def _resolve(mentions: list[_Mention]) -> list[_Entity]:
         by_name.setdefault(m.name, []).append(m)
     kinds: dict[str, str] = {}
     for name, ms in by_name.items():
-        cues = set().union(*(m.cues for m in ms))
-        if any(m.role for m in ms if "appositive" not in m.cues):
-            cues.add("role")
-        if any(m.honorific for m in ms):
-            cues.add("honorific")
+        cues: set[str] = set()
+        for m in ms:
+            cues |= m.cues
+            if m.role and "appositive" not in m.cues:
+                cues.add("role")
+            if m.honorific:
+                cues.add("honorific")
         kinds[name] = _name_kind(name, ms[0].tokens, cues)
     _merge_short_org_names(by_name, kinds)
     surnames = {
@@ -992,9 +1066,11 @@ def _resolve(mentions: list[_Mention]) -> list[_Entity]:
             for m in by_name.get(alias, ()):
                 if m.entity < 0:
                     m.entity = e_index
-    counts = Counter(m.entity for m in mentions if m.entity >= 0)
-    for e_index, e in enumerate(entities):
-        e.count = counts[e_index]
+    for e in entities:
+        e.count = 0
+    for m in mentions:
+        if m.entity >= 0:
+            entities[m.entity].count += 1
     return entities
 
 
@@ -1119,6 +1195,8 @@ class _People:
 
 def _quotes(doc: _Doc, mentions: list[_Mention], entities: list[_Entity]) -> list[Quote]:
     """Each quote with its speaker; short scare quotes only when someone is named as saying them."""
+    if not doc.quotes:
+        return []
     people = _People(doc, mentions, entities)
     by_sentence: dict[int, list[_Mention]] = {}
     for m in mentions:
@@ -1148,7 +1226,7 @@ class _Verb:
     end: int
 
 
-_VERB_RE = re.compile(r"\b(according to|" + "|".join(sorted(SPEECH_VERBS, key=len, reverse=True)) + r")\b", re.I)
+_VERB_RE = re.compile(r"\b(" + _trie_pattern(SPEECH_VERBS | {"according to"}) + r")\b", re.I)
 
 
 def _speaker(doc: _Doc, q: _QuoteSpan, by_sentence: dict[int, list[_Mention]], people: _People) -> str | None:
@@ -1180,13 +1258,17 @@ class _SpeakerContext:
     sent: _Sentence
 
     def verbs(self) -> list[_Verb]:
-        """Speech verbs of the sentence that stand outside quotes."""
-        inside = [(q.open, q.close) for q in self.doc.quotes if self.sent.start <= q.open < self.sent.end]
-        out = []
-        for match in _VERB_RE.finditer(self.doc.text, self.sent.start, self.sent.end):
-            if not any(a < match.start() < b for a, b in inside):
-                out.append(_Verb(match.group(1), match.start(), match.end()))
-        return out
+        """Speech verbs of the sentence that stand outside quotes; found once per sentence, which several
+        quotes may ask about."""
+        found = self.doc.speech_verbs.get(self.sent.start)
+        if found is None:
+            inside = [(q.open, q.close) for q in self.doc.quotes if self.sent.start <= q.open < self.sent.end]
+            found = self.doc.speech_verbs[self.sent.start] = [
+                _Verb(match.group(1), match.start(), match.end())
+                for match in _VERB_RE.finditer(self.doc.text, self.sent.start, self.sent.end)
+                if not any(a < match.start() < b for a, b in inside)
+            ]
+        return found
 
     def name(self, m: _Mention) -> str:
         return self.people.entities[m.entity].name
@@ -1319,20 +1401,16 @@ def _claims(doc: _Doc) -> list[NumericClaim]:
     toks, text = doc.tokens, doc.text
     out: list[NumericClaim] = []
     seen: set[tuple[str, float, str]] = set()
-    for sent in doc.sentences:
-        i = sent.first
-        while i < sent.last:
-            t = toks[i]
-            if not (t.text[0].isdigit() or t.low.partition("-")[0] in _UNITS):
-                i += 1
-                continue
-            claim, nxt = _claim_at(toks, text, sent, i)
-            if claim is not None:
-                key = (claim.subject, claim.value, claim.qualifier)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(claim)
-            i = nxt
+    resume = 0  # the token after the last number read: "two hundred thousand" is one number
+    for i in doc.numbers:
+        if i < resume:
+            continue
+        claim, resume = _claim_at(toks, text, doc.sentences[toks[i].sent], i)
+        if claim is not None:
+            key = (claim.subject, claim.value, claim.qualifier)
+            if key not in seen:
+                seen.add(key)
+                out.append(claim)
     return out
 
 
@@ -1455,14 +1533,21 @@ def _weekday_mentions(doc: _Doc, mentions: list[_Mention], entities: list[_Entit
     """Place or named event -> weekday, when a clause attaches a weekday to it ("in Oslo on Friday")."""
     toks = doc.tokens
     out: dict[str, str] = {}
+    days_by_sentence: dict[int, list[int]] = {}  # capitalised weekdays; mentions, so anchors, are all in prose
+    for i in doc.capitalised:
+        if toks[i].low in WEEKDAYS:
+            days_by_sentence.setdefault(toks[i].sent, []).append(i)
+    if not days_by_sentence:
+        return out
     anchors_by_sentence: dict[int, list[_Mention]] = {}
     for m in mentions:
         if m.entity >= 0 and _is_anchor(m, entities[m.entity]):
             anchors_by_sentence.setdefault(m.sent, []).append(m)
-    for sent_index, sent in enumerate(doc.sentences):
+    for sent_index, days in days_by_sentence.items():
         anchors = anchors_by_sentence.get(sent_index)
         if not anchors:
             continue
+        sent = doc.sentences[sent_index]
         clause = 0
         clause_of: list[int] = []
         for tok in toks[sent.first : sent.last]:
@@ -1470,10 +1555,10 @@ def _weekday_mentions(doc: _Doc, mentions: list[_Mention], entities: list[_Entit
                 clause += 1
             clause_of.append(clause)
         starts = [t.start for t in toks[sent.first : sent.last]]
-        for offset, tok in enumerate(toks[sent.first : sent.last]):
-            day = WEEKDAYS.get(tok.low)
-            if day is None or not tok.text[:1].isupper() or _day_of_speaking(toks, sent.first + offset, sent.first):
+        for i in days:
+            if _day_of_speaking(toks, i, sent.first):
                 continue
+            offset = i - sent.first
             best = None
             for a in anchors:
                 a_index = bisect_left(starts, a.start)
@@ -1483,7 +1568,7 @@ def _weekday_mentions(doc: _Doc, mentions: list[_Mention], entities: list[_Entit
                 if best is None or distance < best[0]:
                     best = (distance, entities[a.entity].name)
             if best is not None:
-                out.setdefault(best[1], day)
+                out.setdefault(best[1], WEEKDAYS[toks[i].low])
     return out
 
 
