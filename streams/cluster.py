@@ -7,8 +7,9 @@ One article at a time, in arrival order:
    separate similarities rather than one bag of words. A part the article
    lacks (a headline-only feed has no body) is simply absent.
 2. `StoryIndex.candidates` retrieves stories through an inverted index on
-   each story's most salient features: cost depends on the postings touched,
-   not on how many stories are live.
+   each story's most salient features, reading the article's features from
+   the strongest down and stopping at a fixed budget of postings: cost is
+   bounded however many stories are live.
 3. `score` compares the article with each candidate story's profile: the
    weighted cosines of the parts both have, times a size prior (a story that
    has drawn many articles is likelier to draw the next one, as in the Chinese
@@ -38,6 +39,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,8 +52,11 @@ STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
 POSTING_FEATURES = 12  # per part: the features a story is found under
 MAX_CANDIDATES = 40  # stories scored per article
 # A feature that more live stories than this are found under identifies none of them: it retrieves nothing.
-# This bounds the postings one article touches, so cost stays flat however many stories are live.
 MAX_POSTINGS = 250
+# Postings one lookup may read, strongest features first: enough for each candidate to be found under
+# several features. With this, and a fixed number of candidates scored, the cost of placing an article
+# does not grow with the number of live stories.
+POSTING_BUDGET = 8 * MAX_CANDIDATES
 MERGE_CANDIDATES = 8  # stories a grown story is compared with
 WEIGHTS = {"t": 0.45, "e": 0.35, "h": 0.20}
 # Size prior: a story of n articles scores (1 + SIZE_PRIOR * ln n) times its similarity.
@@ -73,6 +78,7 @@ def idf(token: str) -> float:
 STOPWORD_IDF = 7.0  # below this a word carries no topic (the, said, and, ...)
 
 
+@lru_cache(maxsize=262_144)
 def word(token: str) -> str:
     """Case-folded, curly apostrophes straightened, possessive dropped: "Russia's" -> "russia"."""
     text = token.casefold().replace("’", "'")
@@ -98,14 +104,16 @@ def stem(text: str) -> str:
     return max([text, *options], key=lambda option: word_frequency(option, "en"))
 
 
-def tokens(text: str) -> list[str]:
-    return [word(t) for t in _TOKEN.findall(text)]
+@lru_cache(maxsize=262_144)
+def _topical(token: str) -> str | None:
+    """The token as a term (normalised, singular), or None for a common word of English."""
+    term = stem(word(token))
+    return term if idf(term) >= STOPWORD_IDF else None
 
 
 def terms(text: str) -> list[str]:
     """The topical words of a text, singular: tokens minus the common words of English."""
-    stems = (stem(t) for t in tokens(text))
-    return [t for t in stems if idf(t) >= STOPWORD_IDF]
+    return [term for term in map(_topical, _TOKEN.findall(text)) if term is not None]
 
 
 def entity_names(text: str) -> list[str]:
@@ -139,6 +147,7 @@ def _capitalised_runs(text: str) -> list[list[str]]:
     return runs
 
 
+@lru_cache(maxsize=262_144)
 def feature_idf(key: str) -> float:
     """IDF of a feature key: of its term, or of a name's last word (the surname carries it)."""
     term = key[2:]
@@ -177,23 +186,20 @@ def _top(vector: dict[str, float], n: int) -> dict[str, float]:
 def _split(vector: dict[str, float]) -> dict[str, dict[str, float]]:
     parts: dict[str, dict[str, float]] = defaultdict(dict)
     for key, value in vector.items():
-        parts[key[0]][key] = value
+        parts[key[0]][sys.intern(key)] = value
     return parts
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    dot = _dot(a, b)
     norm_a = math.sqrt(sum(v * v for v in a.values()))
     norm_b = math.sqrt(sum(v * v for v in b.values()))
     return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
 
 
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(v * b.get(k, 0.0) for k, v in a.items())
+    """Over the shared keys only; fsum so the result does not depend on set iteration order (hash seeds)."""
+    return math.fsum(a[k] * b[k] for k in a.keys() & b.keys())
 
 
 @dataclass
@@ -210,6 +216,7 @@ class StoryProfile:
 
     def add(self, vector: dict[str, float], outlet: str | None, when: date | None, seen: float) -> None:
         for key in vector:
+            key = sys.intern(key)  # one string per feature across all profiles: less memory, identity-fast lookups
             self.counts[key] = self.counts.get(key, 0) + 1
         self._note(1, {outlet} if outlet else set(), when, seen)
 
@@ -331,12 +338,26 @@ class StoryIndex:
         postings = self._postings.get(key)
         return postings if postings and len(postings) <= MAX_POSTINGS else set()
 
-    def candidates(self, vector: dict[str, float]) -> list[str]:
-        hits: Counter[str] = Counter()
-        for key, weight in vector.items():
-            for story_id in self._postings_of(key):
+    def _hits(self, weighted: list[tuple[str, float]]) -> dict[str, float]:
+        """Per story, the summed weight of the features it is found under, strongest features first, within the budget.
+
+        A feature whose postings no longer fit the budget is passed over, so the rarer
+        (more telling) features after it still count.
+        """
+        hits: dict[str, float] = defaultdict(float)
+        budget = POSTING_BUDGET
+        for key, weight in sorted(weighted, key=lambda kv: (-kv[1], kv[0])):
+            postings = self._postings_of(key)
+            if len(postings) > budget:
+                continue
+            budget -= len(postings)
+            for story_id in postings:
                 hits[story_id] += weight
-        return [story_id for story_id, _ in hits.most_common(MAX_CANDIDATES)]
+        return hits
+
+    def candidates(self, vector: dict[str, float]) -> list[str]:
+        hits = self._hits(list(vector.items()))
+        return [story_id for story_id, _ in heapq.nlargest(MAX_CANDIDATES, hits.items(), key=lambda kv: (kv[1], kv[0]))]
 
     def scored_candidates(self, vector: dict[str, float], outlet: str | None, when: date | None) -> list[tuple[str, float]]:
         parts = {p: _unit(v) for p, v in _split(vector).items()}
@@ -358,13 +379,10 @@ class StoryIndex:
 
     def _merge_near(self, profile: StoryProfile) -> None:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
-        hits: Counter[str] = Counter()
-        for key in self._keys.get(profile.story_id, ()):
-            for other in self._postings_of(key):
-                if other != profile.story_id:
-                    hits[other] += 1
+        hits = self._hits([(key, profile.parts[key[0]][key]) for key in self._keys.get(profile.story_id, ())])
+        hits.pop(profile.story_id, None)
         best: tuple[float, str] | None = None
-        for other_id, _ in hits.most_common(MERGE_CANDIDATES):
+        for other_id, _ in heapq.nlargest(MERGE_CANDIDATES, hits.items(), key=lambda kv: (kv[1], kv[0])):
             other = self.stories[other_id]
             fade = decay(profile.last_date, other.last_date, self.half_life_days)
             sim = similarity(profile.parts, other) * fade

@@ -2,6 +2,8 @@ import math
 from datetime import date
 
 from streams.cluster import (
+    MAX_POSTINGS,
+    POSTING_BUDGET,
     StoryIndex,
     StoryProfile,
     cosine,
@@ -86,6 +88,22 @@ def test_index_retrieves_only_stories_sharing_salient_features():
     index.add("rates", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), None, None, 0.0)
     found = index.candidates(features("Porto Alegre floods worsen", "More rain in Porto Alegre."))
     assert found == ["floods"]
+
+
+def test_retrieval_reads_the_strongest_features_first_and_stops_at_the_posting_budget():
+    index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=2.0)  # no merging here
+    first, second = MAX_POSTINGS - 50, POSTING_BUDGET - (MAX_POSTINGS - 50) - 10  # leaves 10 postings of budget
+    for n in range(first - 1):
+        index.add(f"first-{n}", {"t:first": 1.0}, None, None, 0.0)
+    index.add("rare", {"t:first": 1.0, "e:rare": 1.0}, None, None, 0.0)
+    for n in range(second):
+        index.add(f"second-{n}", {"t:second": 1.0}, None, None, 0.0)
+    for n in range(20):  # would outrank "rare" if read, but 20 postings no longer fit
+        index.add(f"late-{n}", {"t:late": 1.0, "t:later": 1.0}, None, None, 0.0)
+    article = {"t:first": 0.9, "t:second": 0.85, "t:late": 0.8, "t:later": 0.75, "e:rare": 0.5}
+    found = index.candidates(article)
+    assert found[0] == "rare"  # the rare feature after the skipped ones still counts
+    assert not any(story.startswith("late-") for story in found)
 
 
 def test_stories_quiet_longer_than_the_window_leave_the_index_but_stay_known():
