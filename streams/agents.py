@@ -16,7 +16,16 @@ worker stops (the stream's generator is closed on stop, and acks in its
 `finally`) or when the agent raises, so a SIGTERM between a table write and a
 send, or a send that fails, would commit an article whose output never left.
 With manual acks such a message is simply processed again on the next start,
-and the redelivery path makes that harmless. For the same reason nothing in
+and the redelivery path makes that harmless.
+
+The prepare stage does not wait for the broker between articles: it sends,
+goes on with the next article, and acks each one when its output is
+confirmed (up to `prepare_in_flight` at a time; faust commits only up to the
+first unacked offset). Its output may then land out of order after a failed
+send is retried, which is harmless there: the place stage reads prepared
+articles in whatever order they land. The place stage waits for each
+article's story event before the next one, so a story's events are on the
+broker in version order. For the same reason nothing in
 the per-message path may raise: bad input and bugs become dead letters, Kafka
 errors are retried (a restarting broker), and only cancellation gets through.
 """
@@ -84,13 +93,22 @@ async def _forget_desk(app_, revoked, **kwargs) -> None:
 @app.agent(topics.raw_articles)
 async def prepare_articles(stream):
     raw = stream.noack()
-    async for event in raw.events():
-        await _prepare_one(event.value, event.key, event.message.timestamp)
-        await raw.ack(event)
-        _next_offsets[event.message.tp] = event.message.offset + 1
+    in_flight = asyncio.Semaphore(settings.prepare_in_flight)
+    settling: set[asyncio.Task] = set()
+    try:
+        async for event in raw.events():
+            await in_flight.acquire()
+            sends, pending = await _prepare_one(event.value, event.key, event.message.timestamp)
+            task = asyncio.create_task(_ack_when_delivered(raw, event, sends, pending, in_flight))
+            settling.add(task)
+            task.add_done_callback(settling.discard)
+    finally:  # stopping: what is not confirmed stays unacked, and is prepared again on the next start
+        for task in settling:
+            task.cancel()
 
 
-async def _prepare_one(payload: bytes | None, key: bytes | None, timestamp: float) -> None:
+async def _prepare_one(payload: bytes | None, key: bytes | None, timestamp: float) -> tuple[list, list]:
+    """Prepare the article and send the result without waiting: the sends, and their pending acks."""
     counters.received += 1
     try:
         result = prepare(payload, key, timestamp, settings.max_article_bytes)
@@ -102,15 +120,48 @@ async def _prepare_one(payload: bytes | None, key: bytes | None, timestamp: floa
     except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
         log.exception("preparing an article failed")
         result = dead_letter(payload, f"internal error while preparing: {error!r}", "process", _key(key))
-    if isinstance(result, DeadLetter):
-        await _send_dead_letter(result)
-        return
+    if not isinstance(result, DeadLetter):
+        sends = [(topics.prepared_articles, article_id.encode(), value)]
+        try:
+            return sends, await _send_for_later(sends)
+        except _SIZE_ERRORS:  # the broker's limit is lower than ours (a real cluster's max.message.bytes)
+            result = _too_large(payload, article_id, len(value))
+    sends = [_dead_letter_send(result)]
+    return sends, await _send_for_later(sends)
+
+
+async def _send_for_later(sends) -> list:
+    """`_send`, but a failure other than size becomes a failed ack, for `_ack_when_delivered` to retry."""
     try:
-        await _deliver(topics.prepared_articles, article_id.encode(), value)
-    except _SIZE_ERRORS:  # the broker's limit is lower than ours (a real cluster's max.message.bytes)
-        await _send_dead_letter(_too_large(payload, article_id, len(value)))
-        return
-    counters.prepared += 1
+        return await _send(sends)
+    except _SIZE_ERRORS:
+        raise
+    except Exception as error:
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(error)
+        return [failed]
+
+
+async def _ack_when_delivered(stream, event, sends: list, pending: list, in_flight: asyncio.Semaphore) -> None:
+    """Ack the raw article once the broker has its output; if a send failed, send again (retrying) first."""
+    try:
+        try:
+            await _confirmed(pending, [topic for topic, _, _ in sends])
+        except _SIZE_ERRORS:  # the broker refused the prepared article: say so in a dead letter instead
+            _, key, value = sends[0]
+            sends = [_dead_letter_send(_too_large(event.value, key.decode(), len(value)))]
+            await _deliver_all(*sends)
+        except Exception as failure:
+            log.warning("sending a prepared article failed (%r); sending it again", failure, extra={"error": repr(failure)})
+            await _deliver_all(*sends)
+        if sends[0][0] is topics.dead_letters:
+            counters.dead_letters += 1
+        else:
+            counters.prepared += 1
+        await stream.ack(event)
+        _next_offsets[event.message.tp] = event.message.offset + 1
+    finally:
+        in_flight.release()
 
 
 def _too_large(payload: bytes | None, article_id: str, size: int) -> DeadLetter:
@@ -211,16 +262,15 @@ async def _report_duplicate(desk: StoryDesk, prepared: PreparedArticle, outcome:
 
 
 async def _send_dead_letter(letter: DeadLetter) -> None:
-    key = letter.article_id.encode() if letter.article_id else None
-    await _deliver(topics.dead_letters, key, letter.to_bytes())
+    await _deliver_all(_dead_letter_send(letter))
     counters.dead_letters += 1
 
 
+def _dead_letter_send(letter: DeadLetter) -> tuple:
+    return topics.dead_letters, letter.article_id.encode() if letter.article_id else None, letter.to_bytes()
+
+
 # --------------------------------------------------------------------------- sending
-
-
-async def _deliver(topic, key: bytes | None, value: bytes) -> None:
-    await _deliver_all((topic, key, value))
 
 
 async def _deliver_all(*sends) -> None:
@@ -236,16 +286,13 @@ async def _deliver_all(*sends) -> None:
     attempt = 0
     while True:
         try:
-            pending = [await topic.send(key=key, value=value) for topic, key, value in sends]
-            await _confirmed(pending, [topic for topic, _, _ in sends])
+            await _confirmed(await _send(sends), [topic for topic, _, _ in sends])
             if attempt:
                 log.info("sending succeeded again after %d failed attempts", attempt, extra={"attempts": attempt})
             return
-        except Exception as failure:
-            # faust wraps what aiokafka raises at send time in ProducerSendError.
-            error = failure.__cause__ if isinstance(failure, ProducerSendError) and failure.__cause__ else failure
-            if isinstance(error, _SIZE_ERRORS):
-                raise error from None
+        except _SIZE_ERRORS:
+            raise
+        except Exception as error:
             # Anything else is retried, Kafka errors or not: the message must not be acked without its output.
             attempt += 1
             log.warning(
@@ -257,6 +304,16 @@ async def _deliver_all(*sends) -> None:
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+async def _send(sends) -> list:
+    """Hand the messages to the producer, in order; their acks are pending. A message too large for Kafka raises."""
+    try:
+        return [await topic.send(key=key, value=value) for topic, key, value in sends]
+    except ProducerSendError as failure:  # faust wraps what aiokafka raises at send time
+        if isinstance(failure.__cause__, _SIZE_ERRORS):
+            raise failure.__cause__ from None
+        raise
 
 
 async def _confirmed(pending: list, sent_to: list, warn_after: float = 60.0) -> None:
@@ -280,11 +337,13 @@ def _key(key: bytes | None) -> str | None:
 
 # --------------------------------------------------------------------------- counters
 
+_LAG_TOPICS = ("articles", "prepared")  # the input topics, as the counter line names them
+
 
 async def consumer_lag() -> dict[str, int | None]:
     """Messages waiting for this worker per input topic: end offset minus next offset to process."""
     consumer = app.consumer
-    inputs = {topics.raw_articles.get_topic_name(): "articles", topics.prepared_articles.get_topic_name(): "prepared"}
+    inputs = dict(zip((topics.raw_articles.get_topic_name(), topics.prepared_articles.get_topic_name()), _LAG_TOPICS))
     held = [tp for tp in consumer.assignment() if tp.topic in inputs]
     lag: dict[str, int | None] = {name: 0 for name in inputs.values()}
     if not held:
@@ -311,5 +370,16 @@ async def report_counters() -> None:
         counters.lag = await asyncio.wait_for(consumer_lag(), timeout=max(5.0, settings.stats_interval))
     except Exception as error:  # the broker not answering must not stop the counter line
         log.info("could not measure consumer lag: %r", error, extra={"error": repr(error)})
-        counters.lag = {name: None for name in counters.lag} or {"articles": None, "prepared": None}
+        counters.lag = dict.fromkeys(_LAG_TOPICS)
+    _log_counters()
+
+
+@app.on_before_shutdown.connect
+async def _final_counters(app_, **kwargs) -> None:
+    """One last counter line at stop, so a run shorter than the interval (and the last interval) is counted too."""
+    counters.lag = counters.lag or dict.fromkeys(_LAG_TOPICS)  # the consumer is stopped: the last lag measured
+    _log_counters()
+
+
+def _log_counters() -> None:
     log.info("counters %s", counters.describe(), extra={"counters": counters.as_dict()})

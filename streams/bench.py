@@ -24,14 +24,13 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas import DeadLetter, parse_story_event
+from schemas import DeadLetter, PreparedArticle
 from streams.cluster import StoryIndex, decide, features
 from streams.demo import broker_for, fresh_topics, running_worker
 from streams.desk import Appended, StoryDesk
 from streams.prepare import prepare
 from streams.replay import replay
 from streams.settings import Settings
-from streams.story import fold
 from streams.synthetic import generate
 
 OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
@@ -141,19 +140,21 @@ async def io_ceiling(settings: Settings, expected: int) -> float:
 
 
 def compute_ceiling(payloads: list[bytes], settings: Settings) -> float:
-    """Every pure step the worker runs (prepare, decide, fold), in one process, no broker."""
+    """The worker's work per article without a broker: prepare, (de)serialise, decide, append, snapshot."""
     desk, changelogs = StoryDesk(settings), {}
     started = time.perf_counter()
     for index, payload in enumerate(payloads):
         prepared = prepare(payload, None, 1_700_000_000 + index, settings.max_article_bytes)
         if isinstance(prepared, DeadLetter):
             continue
+        prepared = PreparedArticle.from_bytes(prepared.to_bytes())
         outcome = desk.decide(prepared, changelogs)
         if isinstance(outcome, Appended):
             event = outcome.event
             changelogs.setdefault(event.story_id, []).append(event.model_dump(mode="json"))
             desk.record(prepared, outcome)
-            fold([parse_story_event(raw) for raw in changelogs[event.story_id]])
+            event.to_bytes()
+            desk.snapshot(event.story_id).to_bytes()
     return len(payloads) / (time.perf_counter() - started)
 
 

@@ -1,6 +1,6 @@
 """Counters a user can read while the worker runs (logged every STORYWIRE_STATS_INTERVAL seconds).
 
-One log line per interval, `counters received=… processed=… lag=…`; with
+One log line per interval and one at stop, `counters received=… processed=… lag=…`; with
 `--log-format json` the same numbers are also fields of the JSON object
 (`"counters": {...}`), so a log shipper needs no parsing.
 """

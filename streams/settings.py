@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     kafka_version: str = Field(default="3.9.1", description="Apache Kafka version fetched from Maven Central.")
     local_port: int = Field(default=19092, description="Port of the local broker on 127.0.0.1.")
 
+    prepare_in_flight: int = Field(
+        default=500,
+        ge=1,
+        description="Prepared articles a worker may have sent but not yet seen confirmed by the broker; "
+        "more overlaps the broker's round trips with the work, at the cost of more to redo after a crash.",
+    )
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
     log_format: Literal["text", "json"] = Field(
         default="text", description="Worker log lines: faust's text, or one JSON object per line."
