@@ -19,9 +19,9 @@ With manual acks such a message is simply processed again on the next start,
 and the redelivery path makes that harmless.
 
 The prepare stage does not wait for the broker between articles: it sends,
-goes on with the next article, and acks each one when its output is
-confirmed (up to `prepare_in_flight` at a time; faust commits only up to the
-first unacked offset). Its output may then land out of order after a failed
+goes on with the next article, and acks each one once its output and that of
+every earlier article of its partition are confirmed (`InOrderAcks`; up to
+`prepare_in_flight` at a time). Its output may then land out of order after a failed
 send is retried, which is harmless there: the place stage reads prepared
 articles in whatever order they land. The place stage waits for each
 article's story event before the next one, so a story's events are on the
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict, deque
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
@@ -85,21 +86,59 @@ async def _forget_desk(app_, revoked, **kwargs) -> None:
     _desk = None
     for tp in revoked:
         _next_offsets.pop(tp, None)
+    for acks in _prepare_acks:
+        acks.forget(revoked)
 
 
 # --------------------------------------------------------------------------- stage 1: prepare
 
 
+class InOrderAcks:
+    """Acks each partition's messages in offset order, as their outputs are confirmed in whatever order.
+
+    faust commits past an unacked message once the message after it is acked (its gap check is off by
+    one, and skipped for a new group), so no message may be acked before every earlier one of its partition.
+    """
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.waiting: dict = defaultdict(deque)  # partition -> [event, confirmed] in offset order
+
+    def expect(self, event) -> list:
+        entry = [event, False]
+        self.waiting[event.message.tp].append(entry)
+        return entry
+
+    async def confirmed(self, entry: list) -> None:
+        entry[1] = True
+        queue = self.waiting[entry[0].message.tp]
+        while queue and queue[0][1]:
+            event, _ = queue.popleft()
+            await self.stream.ack(event)
+            _next_offsets[event.message.tp] = event.message.offset + 1
+
+    def forget(self, partitions) -> None:
+        """Revoked partitions: their unconfirmed messages are another worker's (or the next start's) to redo."""
+        for tp in partitions:
+            self.waiting.pop(tp, None)
+
+
+_prepare_acks: list[InOrderAcks] = []  # the running prepare agent's, so a rebalance can reset it
+
+
 @app.agent(topics.raw_articles)
 async def prepare_articles(stream):
     raw = stream.noack()
+    acks = InOrderAcks(raw)
+    _prepare_acks[:] = [acks]
     in_flight = asyncio.Semaphore(settings.prepare_in_flight)
     settling: set[asyncio.Task] = set()
     try:
         async for event in raw.events():
             await in_flight.acquire()
+            entry = acks.expect(event)
             sends, pending = await _prepare_one(event.value, event.key, event.message.timestamp)
-            task = asyncio.create_task(_ack_when_delivered(raw, event, sends, pending, in_flight))
+            task = asyncio.create_task(_ack_when_delivered(acks, entry, sends, pending, in_flight))
             settling.add(task)
             task.add_done_callback(settling.discard)
     finally:  # stopping: what is not confirmed stays unacked, and is prepared again on the next start
@@ -142,26 +181,43 @@ async def _send_for_later(sends) -> list:
         return [failed]
 
 
-async def _ack_when_delivered(stream, event, sends: list, pending: list, in_flight: asyncio.Semaphore) -> None:
-    """Ack the raw article once the broker has its output; if a send failed, send again (retrying) first."""
+async def _ack_when_delivered(acks: InOrderAcks, entry: list, sends: list, pending: list, in_flight) -> None:
+    """Ack the raw article once the broker has its output; if a send failed, send again (retrying) first.
+
+    Nothing but cancellation ends this without the ack: an ack missing for good would stop every commit
+    on the partition.
+    """
+    event = entry[0]
     try:
         try:
             await _confirmed(pending, [topic for topic, _, _ in sends])
-        except _SIZE_ERRORS:  # the broker refused the prepared article: say so in a dead letter instead
-            _, key, value = sends[0]
-            sends = [_dead_letter_send(_too_large(event.value, key.decode(), len(value)))]
-            await _deliver_all(*sends)
         except Exception as failure:
-            log.warning("sending a prepared article failed (%r); sending it again", failure, extra={"error": repr(failure)})
-            await _deliver_all(*sends)
+            sends = await _send_again(event, sends, failure)
         if sends[0][0] is topics.dead_letters:
             counters.dead_letters += 1
         else:
             counters.prepared += 1
-        await stream.ack(event)
-        _next_offsets[event.message.tp] = event.message.offset + 1
+        await acks.confirmed(entry)
     finally:
         in_flight.release()
+
+
+async def _send_again(event, sends: list, failure: Exception) -> list:
+    """After a failed send: retry until the broker has it; a prepared article it refuses as too large
+    becomes a dead letter. Returns what was finally sent."""
+    while True:
+        if isinstance(failure, _SIZE_ERRORS) and sends[0][0] is topics.prepared_articles:
+            _, key, value = sends[0]
+            sends = [_dead_letter_send(_too_large(event.value, key.decode(), len(value)))]
+        elif isinstance(failure, _SIZE_ERRORS):  # even the dead letter (a 200-character preview) is refused
+            sends = [_dead_letter_send(dead_letter(event.value, f"the broker refused every output: {failure!r}", "process", _key(event.key)))]
+        else:
+            log.warning("sending a prepared article failed (%r); sending it again", failure, extra={"error": repr(failure)})
+        try:
+            await _deliver_all(*sends)
+            return sends
+        except _SIZE_ERRORS as refused:
+            failure = refused
 
 
 def _too_large(payload: bytes | None, article_id: str, size: int) -> DeadLetter:

@@ -186,7 +186,7 @@ def _top(vector: dict[str, float], n: int) -> dict[str, float]:
 def _split(vector: dict[str, float]) -> dict[str, dict[str, float]]:
     parts: dict[str, dict[str, float]] = defaultdict(dict)
     for key, value in vector.items():
-        parts[key[0]][sys.intern(key)] = value
+        parts[key[0]][key] = value
     return parts
 
 

@@ -357,8 +357,8 @@ async def test_workers_joining_and_leaving_mid_stream_change_nothing(kafka_boots
     With one raw partition faust deals all of a worker group's single-partition topics to one worker (the
     other holds standby copies of the tables), so partitions move only when a worker leaves."""
     articles = [orjson.loads(line) for line in small_stream.read_bytes().splitlines()]
-    quarter = len(articles) // 4
-    chunks = [articles[i * quarter : (i + 1) * quarter if i < 3 else None] for i in range(4)]
+    fifth = len(articles) // 5
+    chunks = [articles[i * fifth : (i + 1) * fifth if i < 4 else None] for i in range(5)]
     feeds = [_write_feed(tmp_path / f"part-{i}.jsonl", chunk) for i, chunk in enumerate(chunks)]
     settings = _settings(kafka_bootstrap, tmp_path / "one")
     # Its own STORYWIRE_HOME, as on a second machine: two workers cannot share one local table store.
@@ -379,14 +379,16 @@ async def test_workers_joining_and_leaving_mid_stream_change_nothing(kafka_boots
         await _wait_visible(settings, len(sent) - len(chunks[1]) // 2, workers[0], logs[0])
         stop_worker(workers[0])  # the second worker takes over
         assert workers[0].returncode == 0, _tail(logs[0])
+        # Sent after the first left, so the second places them whether or not the first finished its chunk.
+        sent += await _replay(settings, feeds[2])
         await _settle(settings, sent, (workers[1], logs[1]))
 
         workers.append(_start(settings, logs[2]))  # the first one back, on its local state
         await _wait_for_log(logs[2], "Worker ready", workers[2])
-        sent += await _replay(settings, feeds[2])
+        sent += await _replay(settings, feeds[3])
         stop_worker(workers[1])  # leaves mid-chunk: the first worker takes over again
         assert workers[1].returncode == 0, _tail(logs[1])
-        sent += await _replay(settings, feeds[3])
+        sent += await _replay(settings, feeds[4])
         state = await _settle(settings, sent, (workers[2], logs[2]))
     finally:
         for worker in workers:
