@@ -159,22 +159,18 @@ async def _prepare_one(payload: bytes | None, key: bytes | None, timestamp: floa
     except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
         log.exception("preparing an article failed")
         result = dead_letter(payload, f"internal error while preparing: {error!r}", "process", _key(key))
-    if not isinstance(result, DeadLetter):
+    if isinstance(result, DeadLetter):
+        sends = [_dead_letter_send(result)]
+    else:
         sends = [(topics.prepared_articles, article_id.encode(), value)]
-        try:
-            return sends, await _send_for_later(sends)
-        except _SIZE_ERRORS:  # the broker's limit is lower than ours (a real cluster's max.message.bytes)
-            result = _too_large(payload, article_id, len(value))
-    sends = [_dead_letter_send(result)]
     return sends, await _send_for_later(sends)
 
 
 async def _send_for_later(sends) -> list:
-    """`_send`, but a failure other than size becomes a failed ack, for `_ack_when_delivered` to retry."""
+    """`_send`, but a failure at send time becomes a failed ack, for `_ack_when_delivered` to handle
+    like one reported by the broker (a message too large for the producer's limit included)."""
     try:
         return await _send(sends)
-    except _SIZE_ERRORS:
-        raise
     except Exception as error:
         failed = asyncio.get_running_loop().create_future()
         failed.set_exception(error)
@@ -203,8 +199,9 @@ async def _ack_when_delivered(acks: InOrderAcks, entry: list, sends: list, pendi
 
 
 async def _send_again(event, sends: list, failure: Exception) -> list:
-    """After a failed send: retry until the broker has it; a prepared article it refuses as too large
-    becomes a dead letter. Returns what was finally sent."""
+    """After a failed send: retry until the broker has it; a prepared article refused as too large (by the
+    producer's limit or the broker's, a real cluster's max.message.bytes) becomes a dead letter. Returns
+    what was finally sent."""
     while True:
         if isinstance(failure, _SIZE_ERRORS) and sends[0][0] is topics.prepared_articles:
             _, key, value = sends[0]
