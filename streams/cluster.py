@@ -39,7 +39,6 @@ from __future__ import annotations
 import heapq
 import math
 import re
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -216,7 +215,6 @@ class StoryProfile:
 
     def add(self, vector: dict[str, float], outlet: str | None, when: date | None, seen: float) -> None:
         for key in vector:
-            key = sys.intern(key)  # one string per feature across all profiles: less memory, identity-fast lookups
             self.counts[key] = self.counts.get(key, 0) + 1
         self._note(1, {outlet} if outlet else set(), when, seen)
 
@@ -338,11 +336,12 @@ class StoryIndex:
         postings = self._postings.get(key)
         return postings if postings and len(postings) <= MAX_POSTINGS else set()
 
-    def _hits(self, weighted: list[tuple[str, float]]) -> dict[str, float]:
-        """Per story, the summed weight of the features it is found under, strongest features first, within the budget.
+    def _found(self, weighted: list[tuple[str, float]], n: int, besides: str | None = None) -> list[str]:
+        """The n stories (other than `besides`) with the most summed weight of the features they are found
+        under; ties go to the higher story id, so the choice never depends on set order.
 
-        A feature whose postings no longer fit the budget is passed over, so the rarer
-        (more telling) features after it still count.
+        Features are read strongest first, within the posting budget. A feature whose postings no longer fit
+        the budget is passed over, so the rarer (more telling) features after it still count.
         """
         hits: dict[str, float] = defaultdict(float)
         budget = POSTING_BUDGET
@@ -353,11 +352,11 @@ class StoryIndex:
             budget -= len(postings)
             for story_id in postings:
                 hits[story_id] += weight
-        return hits
+        hits.pop(besides, None)
+        return [story_id for story_id, _ in heapq.nlargest(n, hits.items(), key=lambda kv: (kv[1], kv[0]))]
 
     def candidates(self, vector: dict[str, float]) -> list[str]:
-        hits = self._hits(list(vector.items()))
-        return [story_id for story_id, _ in heapq.nlargest(MAX_CANDIDATES, hits.items(), key=lambda kv: (kv[1], kv[0]))]
+        return self._found(list(vector.items()), MAX_CANDIDATES)
 
     def scored_candidates(self, vector: dict[str, float], outlet: str | None, when: date | None) -> list[tuple[str, float]]:
         parts = {p: _unit(v) for p, v in _split(vector).items()}
@@ -379,10 +378,9 @@ class StoryIndex:
 
     def _merge_near(self, profile: StoryProfile) -> None:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
-        hits = self._hits([(key, profile.parts[key[0]][key]) for key in self._keys.get(profile.story_id, ())])
-        hits.pop(profile.story_id, None)
+        keys = self._keys.get(profile.story_id, ())
         best: tuple[float, str] | None = None
-        for other_id, _ in heapq.nlargest(MERGE_CANDIDATES, hits.items(), key=lambda kv: (kv[1], kv[0])):
+        for other_id in self._found([(key, profile.parts[key[0]][key]) for key in keys], MERGE_CANDIDATES, profile.story_id):
             other = self.stories[other_id]
             fade = decay(profile.last_date, other.last_date, self.half_life_days)
             sim = similarity(profile.parts, other) * fade
