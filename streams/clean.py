@@ -1475,16 +1475,6 @@ def published_from_text(blocks: list[Block]) -> datetime | None:
     return None
 
 
-def dates_in_reporting(paragraphs: list[str], published: date | None) -> list[date]:
-    """Every date the reporting names or implies, most cited first (see `days_in_reporting`)."""
-    return days_in_reporting(paragraphs, published)[0]
-
-
-def weekdays_in_reporting(paragraphs: list[str]) -> list[str]:
-    """The weekdays the reporting names for past or present events, most cited first (ties: first named)."""
-    return days_in_reporting(paragraphs, None)[1]
-
-
 def days_in_reporting(paragraphs: list[str], published: date | None) -> tuple[list[date], list[str]]:
     """Every date the reporting names or implies, and the weekdays it names for past or present events;
     each most cited first (ties: the one named first). One pass over the text finds both.

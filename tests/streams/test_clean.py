@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from schemas.articles import RawArticle
-from streams.clean import UnusableArticle, clean_article, dates_in_reporting, outlet_from_domain, split_paragraphs
+from streams.clean import UnusableArticle, clean_article, days_in_reporting, outlet_from_domain, split_paragraphs
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.json"))
@@ -333,10 +333,10 @@ def test_captions_and_reader_notices_are_dropped_reporting_with_quotes_is_not():
 
 
 def test_year_less_dates_take_the_year_closest_before_publication():
-    assert dates_in_reporting(["The vote on December 30 was close."], date(2023, 1, 4)) == [date(2022, 12, 30)]
-    assert dates_in_reporting(["Talks resume on January 9."], date(2023, 1, 4)) == [date(2023, 1, 9)]
-    assert dates_in_reporting(["The vote on December 30 was close."], None) == []
-    assert dates_in_reporting(["He spoke on Good Friday and on Tuesday."], date(2023, 4, 7)) == [date(2023, 4, 4)]
+    assert days_in_reporting(["The vote on December 30 was close."], date(2023, 1, 4))[0] == [date(2022, 12, 30)]
+    assert days_in_reporting(["Talks resume on January 9."], date(2023, 1, 4))[0] == [date(2023, 1, 9)]
+    assert days_in_reporting(["The vote on December 30 was close."], None)[0] == []
+    assert days_in_reporting(["He spoke on Good Friday and on Tuesday."], date(2023, 4, 7))[0] == [date(2023, 4, 4)]
 
 
 def test_language_is_absent_when_too_short_and_found_otherwise():
@@ -459,10 +459,8 @@ def test_wire_story_outlet_from_dateline_and_furniture_inside_the_body():
 
 
 def test_weekdays_in_reporting_are_counted_but_not_next_week_or_holidays():
-    from streams.clean import weekdays_in_reporting
-
     paragraphs = [
         "Ministers met in Quito on Tuesday. Tuesday's talks ran late, officials said.",
         "A follow-up is planned for next Friday, after the Good Friday holiday, and a vote on Thursday.",
     ]
-    assert weekdays_in_reporting(paragraphs) == ["Tuesday", "Thursday"]
+    assert days_in_reporting(paragraphs, None)[1] == ["Tuesday", "Thursday"]
