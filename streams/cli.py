@@ -116,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:  # noqa: BLE001 - the CLI's last line: a message, not a traceback
-        from streams.broker import BrokerError, BrokerUnavailable
-        from streams.demo import DemoFailed
-        from streams.replay import FeedError
+        from streams.tools.broker import BrokerError, BrokerUnavailable
+        from streams.tools.demo import DemoFailed
+        from streams.kafka.replay import FeedError
 
         if isinstance(error, (BrokerError, BrokerUnavailable, DemoFailed, FeedError)):
             print(f"storywire: {error}", file=sys.stderr)
@@ -131,13 +131,13 @@ def _progress(line: str) -> None:
 
 
 def _require_broker(settings) -> None:
-    from streams.broker import wait_for_broker
+    from streams.tools.broker import wait_for_broker
 
     asyncio.run(wait_for_broker(settings.bootstrap, 10))
 
 
 def _broker(args, settings) -> int:
-    from streams.broker import local_kafka
+    from streams.tools.broker import local_kafka
 
     kafka = local_kafka(settings)
     if args.action == "up":
@@ -156,10 +156,10 @@ def _worker(args, settings) -> int:
     _require_broker(settings)
     import faust
 
-    from streams import agents  # noqa: F401 - declares the agents on the app
-    from streams import topics
-    from streams.app import app
-    from streams.logs import logging_config
+    from streams.worker import agents  # noqa: F401 - declares the agents on the app
+    from streams.worker import topics
+    from streams.worker.app import app
+    from streams.worker.logs import logging_config
 
     asyncio.run(topics.create_all(settings.bootstrap))
     app.conf.datadir = str(_claim_data_dir(settings.worker_dir))
@@ -197,7 +197,7 @@ def _claim_data_dir(base: Path) -> Path:
 
 
 def _replay(args, settings) -> int:
-    from streams.replay import article_files, replay
+    from streams.kafka.replay import article_files, replay
 
     article_files(args.paths)  # a missing path is reported before any connection is tried
     _require_broker(settings)
@@ -211,7 +211,7 @@ def _replay(args, settings) -> int:
 
 
 def _subscribe(args, settings) -> int:
-    from streams.read import subscribe
+    from streams.kafka.read import subscribe
 
     _require_broker(settings)
 
@@ -227,7 +227,7 @@ def _subscribe(args, settings) -> int:
 
 
 def _stories(args, settings) -> int:
-    from streams.read import current_state
+    from streams.kafka.read import current_state
 
     _require_broker(settings)
     state = asyncio.run(current_state(settings))
@@ -236,7 +236,7 @@ def _stories(args, settings) -> int:
 
 
 def _demo(args, settings) -> int:
-    from streams.demo import SEEDS, run_demo
+    from streams.tools.demo import SEEDS, run_demo
 
     paths = args.paths or [SEEDS]
     state = asyncio.run(run_demo(settings, paths, _progress, args.timeout))
@@ -245,7 +245,7 @@ def _demo(args, settings) -> int:
 
 
 def _bench(args, settings) -> int:
-    from streams.bench import format_bench, run_bench
+    from streams.tools.bench import format_bench, run_bench
 
     figures = asyncio.run(run_bench(settings, args.articles, args.seed, args.rate, _progress))
     print(orjson.dumps(figures).decode() if args.json else format_bench(figures))
@@ -253,8 +253,8 @@ def _bench(args, settings) -> int:
 
 
 def _evaluate(args, settings) -> int:
-    from streams.evaluate import evaluate, format_report, read_gold
-    from streams.replay import article_files
+    from streams.tools.evaluate import evaluate, format_report, read_gold
+    from streams.kafka.replay import article_files
 
     article_files([args.feed])  # a missing feed is reported before any connection is tried
     try:
@@ -292,7 +292,7 @@ def _print_state(state: dict, as_json: bool) -> None:
 def _changes(entry: dict) -> str:
     """One line naming what a changelog entry added, corroborated or contradicted."""
     from schemas import NumericClaim
-    from streams.story import claim_text
+    from streams.story.fold import claim_text
 
     parts = ["started the story" if entry["kind"] == "started" else f"joined (score {entry['score']:.2f})"]
     if entry["new_outlet"]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.broker import LocalKafka, free_port, local_kafka
+from streams.tools.broker import LocalKafka, free_port, local_kafka
 from streams.settings import Settings
 
 # The Confluent image that testcontainers' KafkaContainer knows how to start (it drives

@@ -11,9 +11,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.demo import SEEDS, start_worker, stop_worker, wait_for_outcomes
-from streams.read import current_state, subscribe
-from streams.replay import replay
+from streams.tools.demo import SEEDS, start_worker, stop_worker, wait_for_outcomes
+from streams.kafka.read import current_state, subscribe
+from streams.kafka.replay import replay
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ async def test_a_restarted_worker_loses_nothing_and_doubles_nothing(settings, wo
 async def test_bad_payloads_become_dead_letters_and_good_ones_still_flow(settings, worker):
     from aiokafka import AIOKafkaProducer
 
-    from streams.admin import TopicSpec, ensure_topics
+    from streams.kafka.admin import TopicSpec, ensure_topics
 
     await ensure_topics(settings.bootstrap, [TopicSpec(settings.topic("articles"), settings.partitions)])
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)

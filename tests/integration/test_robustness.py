@@ -1,6 +1,6 @@
 """Crashes, broker restarts, redelivery, rebalances, hostile input and shutdown, on a real Kafka.
 
-Each test compares what the worker published (`streams.read.current_state`, the
+Each test compares what the worker published (`streams.kafka.read.current_state`, the
 `storywire stories --json` view) with an uninterrupted run of the same stream,
 entry for entry, and checks on the story events topic itself that every story's
 versions arrive gap-free and in order.
@@ -32,13 +32,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas import PreparedArticle, parse_story_event
-from streams.admin import TopicSpec, ensure_topics, raw_articles_spec
-from streams.broker import LocalKafka, free_port, local_kafka
-from streams.demo import start_worker, stop_worker
-from streams.read import current_state, read_topic
-from streams.replay import replay
+from streams.kafka.admin import TopicSpec, ensure_topics, raw_articles_spec
+from streams.tools.broker import LocalKafka, free_port, local_kafka
+from streams.tools.demo import start_worker, stop_worker
+from streams.kafka.read import current_state, read_topic
+from streams.kafka.replay import replay
 from streams.settings import Settings
-from streams.synthetic import generate
+from streams.tools.synthetic import generate
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.demo import start_worker, stop_worker, wait_for_outcomes
-from streams.replay import replay
+from streams.tools.demo import start_worker, stop_worker, wait_for_outcomes
+from streams.kafka.replay import replay
 from streams.settings import Settings
-from streams.synthetic import generate
+from streams.tools.synthetic import generate
 
 pytestmark = pytest.mark.integration
 

@@ -101,7 +101,7 @@ def read_gold(path: Path) -> dict[str, str]:
 
 
 def clusters_from_state(state: dict) -> dict[str, str]:
-    """Article id -> story id from the published state (`streams.read.current_state`).
+    """Article id -> story id from the published state (`streams.kafka.read.current_state`).
 
     Placed articles get their story; a duplicate gets the story of the article it
     duplicates (its verdict's story, else followed through `duplicate_of`); a
@@ -166,7 +166,7 @@ async def evaluate(
     the feed, a wait until every article has an outcome, then the state read
     back from the topics.
     """
-    from streams.demo import run_once
+    from streams.tools.demo import run_once
 
     started = time.monotonic()
     paths = [feed] if isinstance(feed, Path) else list(feed)

@@ -3,9 +3,9 @@
 from datetime import datetime, timezone
 
 from schemas import ArticleFacts, CleanArticle, PreparedArticle
-from streams.cluster import features
-from streams.desk import Appended, Duplicate, StoryDesk, fingerprint_of
-from streams.dedup import fingerprint
+from streams.pipeline.cluster import features
+from streams.story.desk import Appended, Duplicate, StoryDesk, fingerprint_of
+from streams.pipeline.dedup import fingerprint
 from streams.settings import Settings
 
 SETTINGS = Settings(broker="127.0.0.1:1")
@@ -77,7 +77,7 @@ def test_a_restarted_desk_rebuilt_from_the_tables_decides_the_same():
 
 def test_the_snapshot_the_desk_keeps_equals_a_fold_of_the_changelog():
     from schemas import parse_story_event
-    from streams.story import fold
+    from streams.story.fold import fold
 
     desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
     a = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
@@ -92,8 +92,8 @@ def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():
 
     import orjson
 
-    from streams.prepare import prepare
-    from streams.synthetic import generate
+    from streams.pipeline.prepare import prepare
+    from streams.tools.synthetic import generate
 
     stream = generate(240, seed=5, max_paragraphs=2)
     prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(stream.articles)]

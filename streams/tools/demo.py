@@ -14,12 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from streams.broker import local_kafka, wait_for_broker
-from streams.read import current_state
-from streams.replay import replay
+from streams.tools.broker import local_kafka, wait_for_broker
+from streams.kafka.read import current_state
+from streams.kafka.replay import replay
 from streams.settings import Settings
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 class DemoFailed(Exception):

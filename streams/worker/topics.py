@@ -6,8 +6,8 @@ cleaning agent and becomes a dead letter instead of stopping the worker.
 
 from __future__ import annotations
 
-from streams.admin import TopicSpec, ensure_topics, raw_articles_spec
-from streams.app import app, settings
+from streams.kafka.admin import TopicSpec, ensure_topics, raw_articles_spec
+from streams.worker.app import app, settings
 
 
 ALL = []

@@ -21,9 +21,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError
 
 from schemas import RawArticle
-from streams.admin import ensure_topics, raw_articles_spec
+from streams.kafka.admin import ensure_topics, raw_articles_spec
 from streams.settings import Settings
-from streams.prepare import stable_id
+from streams.pipeline.prepare import stable_id
 
 ARTICLE_SUFFIXES = (".txt", ".jsonl")
 

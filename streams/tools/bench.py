@@ -25,13 +25,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas import DeadLetter, PreparedArticle
-from streams.cluster import StoryIndex, decide, features
-from streams.demo import broker_for, fresh_topics, running_worker
-from streams.desk import Appended, StoryDesk
-from streams.prepare import prepare
-from streams.replay import replay
+from streams.pipeline.cluster import StoryIndex, decide, features
+from streams.tools.demo import broker_for, fresh_topics, running_worker
+from streams.story.desk import Appended, StoryDesk
+from streams.pipeline.prepare import prepare
+from streams.kafka.replay import replay
 from streams.settings import Settings
-from streams.synthetic import generate
+from streams.tools.synthetic import generate
 
 OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
 PROBE_REPEATS = 3  # clustering cost is the fastest of this many passes over the probes: other load only adds time

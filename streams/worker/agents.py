@@ -40,11 +40,11 @@ from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
 
 from schemas import DeadLetter, DuplicateVerdict, PreparedArticle
-from streams import topics
-from streams.app import app, settings
-from streams.desk import Appended, Duplicate, StoryDesk, fingerprint_of
-from streams.metrics import counters
-from streams.prepare import dead_letter, prepare
+from streams.worker import topics
+from streams.worker.app import app, settings
+from streams.story.desk import Appended, Duplicate, StoryDesk, fingerprint_of
+from streams.worker.counters import counters
+from streams.pipeline.prepare import dead_letter, prepare
 from streams.settings import RECORD_OVERHEAD_BYTES
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 from schemas import ArticleFacts, ArticleJoined, Entity, NumericClaim, Quote, StoryStarted
-from streams.story import fold, next_event, phrase_key, state_of
+from streams.story.fold import fold, next_event, phrase_key, state_of
 
 T0 = datetime(2023, 3, 7, 9, 0, tzinfo=timezone.utc)
 
@@ -61,7 +61,7 @@ def test_opposite_hedges_on_the_same_figure_open_a_conflict_with_each_side_s_out
 
 
 def test_counted_nouns_are_shown_in_the_plural():
-    from streams.story import claim_text, plural
+    from streams.story.fold import claim_text, plural
 
     assert [plural(n) for n in ("troop", "country", "day", "bus", "match")] == ["troops", "countries", "days", "bus", "matches"]
     assert claim_text(NumericClaim(subject="troop", value=100000, qualifier="nearly", text="")) == "nearly 100,000 troops"

@@ -1,6 +1,6 @@
 from collections import Counter
 
-from streams.synthetic import generate
+from streams.tools.synthetic import generate
 
 
 def test_the_same_seed_gives_the_same_stream_and_another_seed_another():

@@ -1,4 +1,4 @@
-from streams.dedup import DuplicateIndex, fingerprint, similarity
+from streams.pipeline.dedup import DuplicateIndex, fingerprint, similarity
 
 REPORT = (
     "The harbour authority in Valparaiso closed the northern terminal on Tuesday after a crane collapsed onto "

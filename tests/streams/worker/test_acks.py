@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from streams.agents import InOrderAcks
+from streams.worker.agents import InOrderAcks
 
 
 class RecordingStream:

@@ -14,9 +14,9 @@ import pytest
 
 from schemas.articles import CleanArticle
 from schemas.stories import ArticleFacts
-from streams.facts import extract_facts, singular
+from streams.pipeline.facts import extract_facts, singular
 
-SEEDS = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
+SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds").glob("*.txt"))
 
 
 def article(text: str, title: str | None = None, article_id: str = "a1") -> CleanArticle:

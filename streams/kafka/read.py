@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import DeadLetter, DuplicateVerdict, parse_story_event
 from streams.settings import Settings
-from streams.story import StoryEventModel, fold
+from streams.story.fold import StoryEventModel, fold
 
 
 async def subscribe(

@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from streams.cli import _parser
-from streams.evaluate import bcubed, clusters_from_state, evaluate, format_report, pairwise, read_gold, report
+from streams.tools.evaluate import bcubed, clusters_from_state, evaluate, format_report, pairwise, read_gold, report
 from streams.settings import Settings
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 
 GOLD = {"a": "G1", "b": "G1", "c": "G1", "d": "G1", "e": "G2", "f": "G2"}
 # Predicted: {a, b, c} and {d, e, f}: one article of G1 went with G2.

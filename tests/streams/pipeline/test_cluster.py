@@ -1,7 +1,7 @@
 import math
 from datetime import date
 
-from streams.cluster import (
+from streams.pipeline.cluster import (
     MAX_POSTINGS,
     POSTING_BUDGET,
     StoryIndex,

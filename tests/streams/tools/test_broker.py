@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.broker import BrokerUnavailable, LocalKafka, free_port, local_kafka, wait_for_broker
+from streams.tools.broker import BrokerUnavailable, LocalKafka, free_port, local_kafka, wait_for_broker
 from streams.settings import Settings
 
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from schemas import DuplicateVerdict, PreparedArticle, parse_story_event
-from streams.cluster import StoryIndex, decide
-from streams.dedup import DuplicateIndex, Fingerprint
+from streams.pipeline.cluster import StoryIndex, decide
+from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
-from streams.story import StoryEventModel, StoryState, next_event, snapshot
+from streams.story.fold import StoryEventModel, StoryState, next_event, snapshot
 
 
 @dataclass(frozen=True)

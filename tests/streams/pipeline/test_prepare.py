@@ -7,11 +7,11 @@ import orjson
 import pytest
 
 from schemas import DeadLetter, PreparedArticle
-from streams.desk import Appended, Duplicate, StoryDesk
-from streams.prepare import prepare
+from streams.story.desk import Appended, Duplicate, StoryDesk
+from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 
-SEEDS = sorted((Path(__file__).parents[2] / "seeds").glob("*.txt"))
+SEEDS = sorted((Path(__file__).parents[3] / "seeds").glob("*.txt"))
 LIMIT = 2_000_000
 
 

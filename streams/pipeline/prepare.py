@@ -15,10 +15,10 @@ import orjson
 from pydantic import ValidationError
 
 from schemas import DeadLetter, PreparedArticle, RawArticle
-from streams.clean import UnusableArticle, clean_article
-from streams.cluster import features
-from streams.dedup import fingerprint
-from streams.facts import extract_facts
+from streams.pipeline.clean import UnusableArticle, clean_article
+from streams.pipeline.cluster import features
+from streams.pipeline.dedup import fingerprint
+from streams.pipeline.facts import extract_facts
 
 PREVIEW_CHARS = 200
 _BINARY_CONTROL_SHARE = 0.05

@@ -3,7 +3,7 @@
 Why: storywire relies on what only real Kafka does right (compaction of changelog
 topics, end offsets, transactions, consumer groups; see the notes on Tansu), yet a
 developer's machine or CI may have no Docker engine. The broker jars come from Maven
-Central with `mvn` (streams/kafka/pom.xml), once per Kafka version, and run on the
+Central with `mvn` (streams/tools/kafka-pom.xml), once per Kafka version, and run on the
 local `java` in KRaft mode (no ZooKeeper).
 
 Layout under `home` (Settings.home, ~/.cache/storywire by default):
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 HOST = "127.0.0.1"
-POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+POM = Path(__file__).resolve().parent / "kafka-pom.xml"
 HEAP = "512m"
 
 _T = TypeVar("_T")

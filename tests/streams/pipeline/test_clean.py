@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from schemas.articles import RawArticle
-from streams.clean import UnusableArticle, clean_article, days_in_reporting, outlet_from_domain, split_paragraphs
+from streams.pipeline.clean import UnusableArticle, clean_article, days_in_reporting, outlet_from_domain, split_paragraphs
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.json"))
 _QUOTES = {ord(c): "'" for c in "‘’‚‛′"} | {ord(c): '"' for c in "“”„‟″"}
 
