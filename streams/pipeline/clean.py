@@ -33,6 +33,7 @@ import ftfy
 from wordfreq import top_n_list, zipf_frequency
 
 from schemas.articles import CleanArticle, RawArticle, RemovedBlock
+from streams.pipeline.english import WORD
 
 # Only this many characters of an article are read: news articles are far
 # shorter, and every step below stays linear in it (the caller dead-letters
@@ -549,7 +550,6 @@ _READER_WORDS = frozenset({"you", "your", "yours", "yourself", "please"})
 # Tokens of folded text: runs of word characters (a case-insensitive "\bword\b" matches exactly when
 # "word" is among them) and single symbols.
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_KEY_PART = re.compile(r"[^\W_]+")
 
 
 @dataclass
@@ -620,7 +620,7 @@ def _fold(text: str) -> str:
 
 def _key(text: str) -> str:
     """Comparison key: lower case letters and digits only, so punctuation and quotes don't matter."""
-    return " ".join(_KEY_PART.findall(text.lower()))
+    return " ".join(WORD.findall(text.lower()))
 
 
 def _key_from_tokens(tokens: list[str]) -> str:

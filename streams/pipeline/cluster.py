@@ -46,6 +46,8 @@ from functools import lru_cache
 
 from wordfreq import word_frequency
 
+from streams.pipeline.english import TERM_TOKEN, frequent_singular
+
 TOP_ARTICLE_FEATURES = 60  # per part, for an article
 STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
 POSTING_FEATURES = 12  # per part: the features a story is found under
@@ -63,7 +65,6 @@ SIZE_PRIOR = 0.3
 # Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
 MERGE_THRESHOLD = 0.2
 
-_TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]['\"”’]?\s+")
 _MIN_FREQUENCY = 1e-8  # frequency given to words wordfreq has never seen
 
@@ -86,33 +87,17 @@ def word(token: str) -> str:
     return text.rstrip("'")
 
 
-@lru_cache(maxsize=262_144)
-def stem(text: str) -> str:
-    """Plural to singular where English uses the singular more: "prices" -> "price", "launches" -> "launch".
-
-    A light S-stemmer (after Harman 1991) checked against word frequencies: of
-    the word and its candidate singulars, the most frequent English word wins,
-    so "crisis", "series" and "this" stay whole and no non-word is made up.
-    """
-    if len(text) <= 3 or not text.endswith("s") or text.endswith(("ss", "us", "is")):
-        return text
-    options = [text[:-3] + "y"] if text.endswith("ies") else []
-    options.append(text[:-1])
-    if text.endswith("es"):
-        options.append(text[:-2])
-    return max([text, *options], key=lambda option: word_frequency(option, "en"))
-
 
 @lru_cache(maxsize=262_144)
 def _topical(token: str) -> str | None:
     """The token as a term (normalised, singular), or None for a common word of English."""
-    term = stem(word(token))
+    term = frequent_singular(word(token))
     return term if idf(term) >= STOPWORD_IDF else None
 
 
 def terms(text: str) -> list[str]:
     """The topical words of a text, singular: tokens minus the common words of English."""
-    return [term for term in map(_topical, _TOKEN.findall(text)) if term is not None]
+    return [term for term in map(_topical, TERM_TOKEN.findall(text)) if term is not None]
 
 
 def entity_names(text: str) -> list[str]:
@@ -135,7 +120,7 @@ def _capitalised_runs(text: str) -> list[list[str]]:
     runs: list[list[str]] = []
     for sentence in _SENTENCE_END.split(text):
         run: list[str] = []
-        for index, token in enumerate(_TOKEN.findall(sentence)):
+        for index, token in enumerate(TERM_TOKEN.findall(sentence)):
             if token[0].isupper() and (index > 0 or token.isupper() or "-" in token):
                 run.append(token)
             elif run:

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from streams.pipeline.english import words
+
 SHINGLE_WORDS = 5
 NUM_PERM = 64
 SCHEME = "affine64"  # stored signatures are only comparable under the scheme that made them
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations  # computed once, shared
 
 
@@ -44,10 +45,6 @@ class Match:
     article_id: str
     similarity: float
     kind: str  # "exact" or "near"
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
 
 
 def shingles(tokens: list[str], size: int = SHINGLE_WORDS) -> set[bytes]:

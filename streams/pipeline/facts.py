@@ -38,6 +38,7 @@ from wordfreq import zipf_frequency
 
 from schemas.articles import CleanArticle
 from schemas.stories import ArticleFacts, Entity, NumericClaim, Quote
+from streams.pipeline.english import IRREGULAR_PLURALS, may_be_plural, singular
 
 MAX_CHARS = 40_000  # longer texts are cut: the facts of a news story are in its first pages
 MAX_KEY_PHRASES = 10
@@ -256,12 +257,6 @@ _UNITS = {
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000, "trillion": 10**12}
 _CURRENCIES = {"$": "dollar", "€": "euro", "£": "pound", "¥": "yen"}
 _UNIT_WORDS = _words("percent per")
-_IRREGULAR_PLURALS = {
-    "people": "person", "men": "man", "women": "woman", "children": "child", "police": "police",
-    "staff": "staff", "personnel": "personnel", "crises": "crisis", "analyses": "analysis", "feet": "foot",
-    "lives": "life", "wives": "wife", "knives": "knife", "thieves": "thief", "series": "series",
-    "species": "species", "news": "news", "data": "data", "media": "media",
-}  # fmt: skip
 _NOT_SUBJECTS = STOPWORDS | _words(
     "else another way thing things said says told took take make made met went go came come left remain cannot"
     " remained become became got get"
@@ -306,28 +301,13 @@ def _is_acronym(word: str) -> bool:
     return len(letters) >= 2 and letters.isalpha()
 
 
-def singular(word: str) -> str:
-    """One rule for counted nouns: lowercase, plural stripped ("ships" -> "ship", "countries" -> "country")."""
-    word = word.lower()
-    if "-" in word:
-        return singular(word.rpartition("-")[2])  # "member-countries" counts countries
-    if word in _IRREGULAR_PLURALS:
-        return _IRREGULAR_PLURALS[word]
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("sses", "xes", "ches", "shes", "zzes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
 
 def _looks_plural(word: str) -> bool:
     low = word.lower()
-    if low in _IRREGULAR_PLURALS:
+    if low in IRREGULAR_PLURALS:
         return True
     tail = low.rpartition("-")[2]
-    return len(tail) > 3 and tail.endswith("s") and not tail.endswith(("ss", "us", "is")) and tail not in STOPWORDS
+    return may_be_plural(tail) and tail not in STOPWORDS
 
 
 def _first_name_key(name: str) -> str:

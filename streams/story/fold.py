@@ -17,6 +17,7 @@ from datetime import date, datetime
 
 from rapidfuzz import fuzz
 
+from streams.pipeline.english import plural
 from schemas import (
     ArticleFacts,
     ArticleJoined,
@@ -56,14 +57,6 @@ def claim_text(claim: NumericClaim) -> str:
     qualifier = "" if claim.qualifier == "exact" else f"{claim.qualifier} "
     return f"{qualifier}{value} {claim.subject if claim.value == 1 else plural(claim.subject)}"
 
-
-def plural(noun: str) -> str:
-    """English plural of a counted noun, for display ("troop" -> "troops", "country" -> "countries")."""
-    if noun.endswith(("s", "x", "ch", "sh")):
-        return noun if noun.endswith("s") else noun + "es"
-    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
-        return noun[:-1] + "ies"
-    return noun + "s"
 
 
 def claims_conflict(a: NumericClaim, b: NumericClaim) -> bool:

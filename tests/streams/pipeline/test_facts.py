@@ -14,7 +14,7 @@ import pytest
 
 from schemas.articles import CleanArticle
 from schemas.stories import ArticleFacts
-from streams.pipeline.facts import extract_facts, singular
+from streams.pipeline.facts import extract_facts
 
 SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds").glob("*.txt"))
 
@@ -344,16 +344,6 @@ def test_surnames_with_particles_and_quotes_ending_sentences():
     assert quotes(facts) == [("We are open", "Marta van der Berg")]
     assert [c.text for c in facts.claims] == ["Van der Berg said 40 berths were ready"]
 
-
-def test_singular_is_one_rule():
-    assert [singular(w) for w in ("troops", "countries", "hours", "people", "member-countries", "crises")] == [
-        "troop",
-        "country",
-        "hour",
-        "person",
-        "country",
-        "crisis",
-    ]
 
 
 def test_very_long_and_empty_texts_are_handled():

@@ -1,0 +1,81 @@
+"""English helpers every stage shares: word tokens, singular and plural forms, word frequency.
+
+One implementation each, so cleaning, deduplication, fact extraction,
+clustering and the story fold agree on what a word is and how a plural reads.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from wordfreq import word_frequency
+
+# A run of letters and digits: the unit of shingles (deduplication) and of text keys (cleaning).
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# A word as clustering reads it: letters first, inner hyphens and apostrophes kept ("al-Assad", "Norway's").
+TERM_TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
+
+IRREGULAR_PLURALS = {
+    "people": "person", "men": "man", "women": "woman", "children": "child", "police": "police",
+    "staff": "staff", "personnel": "personnel", "crises": "crisis", "analyses": "analysis", "feet": "foot",
+    "lives": "life", "wives": "wife", "knives": "knife", "thieves": "thief", "series": "series",
+    "species": "species", "news": "news", "data": "data", "media": "media",
+}  # fmt: skip
+_PLURAL_OF = {one: many for many, one in IRREGULAR_PLURALS.items() if one != many}
+
+
+def words(text: str) -> list[str]:
+    """The case-folded words of a text."""
+    return WORD.findall(text.casefold())
+
+
+def may_be_plural(word: str) -> bool:
+    """Ends like a regular English plural ("ships", "countries"; not "crisis", "bus", "glass")."""
+    return len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+
+
+def singular(word: str) -> str:
+    """One rule for counted nouns: lowercase, plural stripped ("ships" -> "ship", "countries" -> "country")."""
+    word = word.lower()
+    if "-" in word:
+        return singular(word.rpartition("-")[2])  # "member-countries" counts countries
+    if word in IRREGULAR_PLURALS:
+        return IRREGULAR_PLURALS[word]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("sses", "xes", "ches", "shes", "zzes")):
+        return word[:-2]
+    if may_be_plural(word):
+        return word[:-1]
+    return word
+
+
+def plural(noun: str) -> str:
+    """English plural of a counted noun, for display ("troop" -> "troops", "country" -> "countries")."""
+    if noun in _PLURAL_OF:
+        return _PLURAL_OF[noun]
+    if noun in IRREGULAR_PLURALS:  # already plural, or the same in both ("police", "series")
+        return noun
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun if noun.endswith("s") else noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+@lru_cache(maxsize=262_144)
+def frequent_singular(word: str) -> str:
+    """Plural to singular where English uses the singular more: "prices" -> "price", "launches" -> "launch".
+
+    A light S-stemmer (after Harman 1991) checked against word frequencies: of
+    the word and its candidate singulars, the most frequent English word wins,
+    so "crisis", "series" and "this" stay whole and no non-word is made up.
+    """
+    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return word
+    options = [word[:-3] + "y"] if word.endswith("ies") else []
+    options.append(word[:-1])
+    if word.endswith("es"):
+        options.append(word[:-2])
+    return max([word, *options], key=lambda option: word_frequency(option, "en"))
