@@ -3,7 +3,14 @@
 Import the models from here; `python -m schemas.export` rewrites `schemas/json/`.
 """
 
-from schemas.articles import CleanArticle, DeadLetter, DuplicateVerdict, PreparedArticle, RawArticle, RemovedBlock
+from schemas.articles import (
+    CleanArticle,
+    DeadLetter,
+    DuplicateVerdict,
+    PreparedArticle,
+    RawArticle,
+    RemovedBlock,
+)
 from schemas.base import Message, dumps, loads
 from schemas.stories import (
     ArticleFacts,

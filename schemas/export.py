@@ -11,7 +11,15 @@ from pathlib import Path
 import orjson
 from pydantic import TypeAdapter
 
-from schemas import CleanArticle, DeadLetter, DuplicateVerdict, PreparedArticle, RawArticle, StoryEvent, StorySnapshot
+from schemas import (
+    CleanArticle,
+    DeadLetter,
+    DuplicateVerdict,
+    PreparedArticle,
+    RawArticle,
+    StoryEvent,
+    StorySnapshot,
+)
 
 EXPORT_DIR = Path(__file__).parent / "json"
 

@@ -54,6 +54,10 @@ class ArticleFacts(Message):
         default_factory=dict, description="Event name (e.g. 'Vienna talks') -> weekday the article gives for it."
     )
 
+    def reported_date(self) -> date | None:
+        """The date the article reports on: its event date, else its publication date, else unknown."""
+        return self.event_date or (self.published_at.date() if self.published_at else None)
+
 
 class Corroboration(Message):
     """A quote or claim that one more outlet now reports."""

@@ -92,12 +92,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.broker:
-        os.environ["STORYWIRE_BROKER"] = args.broker
-    from streams.settings import get_settings
+    from streams.settings import Settings
 
-    get_settings.cache_clear()
-    settings = get_settings()
+    settings = Settings(broker=args.broker) if args.broker else Settings()
     handler = {
         "broker": _broker,
         "worker": _worker,
@@ -116,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:  # noqa: BLE001 - the CLI's last line: a message, not a traceback
-        from streams.tools.broker import BrokerError, BrokerUnavailable
-        from streams.tools.demo import DemoFailed
         from streams.kafka.replay import FeedError
+        from streams.tools.broker import BrokerError, BrokerUnavailable
+        from streams.tools.harness import RunFailed
 
-        if isinstance(error, (BrokerError, BrokerUnavailable, DemoFailed, FeedError)):
+        if isinstance(error, (BrokerError, BrokerUnavailable, RunFailed, FeedError)):
             print(f"storywire: {error}", file=sys.stderr)
             return 2
         raise
@@ -156,13 +153,13 @@ def _worker(args, settings) -> int:
     _require_broker(settings)
     import faust
 
-    from streams.worker import agents  # noqa: F401 - declares the agents on the app
-    from streams.worker import topics
-    from streams.worker.app import app
+    from streams.kafka.admin import ensure_topics
+    from streams.kafka.topics import topic_specs
+    from streams.worker.app import build_app
     from streams.worker.logs import logging_config
 
-    asyncio.run(topics.create_all(settings.bootstrap))
-    app.conf.datadir = str(_claim_data_dir(settings.worker_dir))
+    asyncio.run(ensure_topics(settings.bootstrap, list(topic_specs(settings).values())))
+    app = build_app(settings, _claim_data_dir(settings.worker_dir))
     config = logging_config(args.log_format or settings.log_format, args.loglevel)
     # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.
     options = {"logging_config": config, "quiet": True} if config else {}
@@ -198,13 +195,13 @@ def _claim_data_dir(base: Path) -> Path:
 
 def _replay(args, settings) -> int:
     from streams.kafka.replay import article_files, replay
+    from streams.kafka.topics import ARTICLES
 
     article_files(args.paths)  # a missing path is reported before any connection is tried
     _require_broker(settings)
-    topic = settings.topic("articles")
     summary = asyncio.run(replay(args.paths, settings, args.rate, _progress))
     _progress(
-        f"replayed {summary.sent:,} articles to {topic} in {summary.seconds:.1f}s"
+        f"replayed {summary.sent:,} articles to {settings.topic(ARTICLES)} in {summary.seconds:.1f}s"
         + (f"; skipped {len(summary.skipped)} (listed above)" if summary.skipped else "")
     )
     return 1 if summary.skipped else 0
@@ -236,10 +233,9 @@ def _stories(args, settings) -> int:
 
 
 def _demo(args, settings) -> int:
-    from streams.tools.demo import SEEDS, run_demo
+    from streams.tools.demo import run_demo
 
-    paths = args.paths or [SEEDS]
-    state = asyncio.run(run_demo(settings, paths, _progress, args.timeout))
+    state = asyncio.run(run_demo(settings, args.paths, _progress, args.timeout))
     _print_state(state, args.json)
     return 0
 
@@ -253,8 +249,8 @@ def _bench(args, settings) -> int:
 
 
 def _evaluate(args, settings) -> int:
-    from streams.tools.evaluate import evaluate, format_report, read_gold
     from streams.kafka.replay import article_files
+    from streams.tools.evaluate import evaluate, format_report, read_gold
 
     article_files([args.feed])  # a missing feed is reported before any connection is tried
     try:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
 
 RECORD_OVERHEAD_BYTES = 64 * 1024  # key, headers and batch framing around a value
 
@@ -95,8 +93,3 @@ class Settings(BaseSettings):
     @property
     def bootstrap(self) -> str:
         return self.broker or self.local_bootstrap
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.tools.broker import LocalKafka, free_port, local_kafka
 from streams.settings import Settings
+from streams.tools.broker import LocalKafka, free_port, local_kafka
 
 # The Confluent image that testcontainers' KafkaContainer knows how to start (it drives
 # Confluent's start scripts, not apache/kafka's); 7.9 is Apache Kafka 3.9.

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.settings import Settings
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    name: str
-    partitions: int
-    config: dict[str, str] = field(default_factory=dict)
+from streams.kafka.topics import TopicSpec
 
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> None:
@@ -31,13 +22,3 @@ async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> None:
             await admin.create_topics(missing)
     finally:
         await admin.close()
-
-
-def raw_articles_spec(settings: Settings) -> TopicSpec:
-    """The raw topic: its partitions, and a message limit above the article limit, so an oversized article
-    gets through to be dead-lettered with a reason (the broker default of 1 MB would refuse it at the producer)."""
-    return TopicSpec(
-        settings.topic("articles"),
-        settings.partitions,
-        {"max.message.bytes": str(settings.max_message_bytes)},
-    )

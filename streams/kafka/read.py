@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import DeadLetter, DuplicateVerdict, parse_story_event
+from streams.kafka.topics import DEAD_LETTERS, DUPLICATES, STORY_EVENTS
 from streams.settings import Settings
 from streams.story.fold import StoryEventModel, fold
 
@@ -22,7 +23,7 @@ async def subscribe(
 ) -> AsyncIterator[StoryEventModel]:
     """Story events as they are appended, each (story, version) once, in version order per story."""
     consumer = AIOKafkaConsumer(
-        settings.topic("story-events"),
+        settings.topic(STORY_EVENTS),
         bootstrap_servers=settings.bootstrap,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
@@ -90,7 +91,7 @@ async def read_topic(settings: Settings, name: str, idle_timeout: float = 30.0) 
 async def current_state(settings: Settings) -> dict:
     """Stories (folded from their events), duplicates and dead letters, as the `--json` output shape."""
     events: dict[str, dict[int, StoryEventModel]] = defaultdict(dict)
-    for value in await read_topic(settings, "story-events"):
+    for value in await read_topic(settings, STORY_EVENTS):
         event = parse_story_event(value)
         events[event.story_id].setdefault(event.version, event)
     stories = []
@@ -104,6 +105,6 @@ async def current_state(settings: Settings) -> dict:
             }
         )
     stories.sort(key=lambda s: (s["first_seen"], s["story_id"]))
-    duplicates = [DuplicateVerdict.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, "duplicates")]
-    dead = [DeadLetter.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, "dead-letters")]
+    duplicates = [DuplicateVerdict.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, DUPLICATES)]
+    dead = [DeadLetter.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, DEAD_LETTERS)]
     return {"stories": stories, "duplicates": duplicates, "dead_letters": dead}

@@ -21,9 +21,10 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError
 
 from schemas import RawArticle
-from streams.kafka.admin import ensure_topics, raw_articles_spec
-from streams.settings import Settings
+from streams.kafka.admin import ensure_topics
+from streams.kafka.topics import ARTICLES, topic_specs
 from streams.pipeline.prepare import stable_id
+from streams.settings import Settings
 
 ARTICLE_SUFFIXES = (".txt", ".jsonl")
 
@@ -96,7 +97,7 @@ async def replay(
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> ReplaySummary:
     """Publish every article under the paths to the raw topic, at most `rate` per second, reporting progress."""
-    bootstrap, topic = settings.bootstrap, settings.topic("articles")
+    bootstrap, topic = settings.bootstrap, settings.topic(ARTICLES)
     summary = ReplaySummary()
 
     def skip(reason: str) -> None:
@@ -105,7 +106,7 @@ async def replay(
 
     articles = read_articles(article_files(paths), skip)  # a missing path fails here, before connecting
     # Create the topic as the worker would, so a replay before the worker's first start doesn't get broker defaults.
-    await ensure_topics(bootstrap, [raw_articles_spec(settings)])
+    await ensure_topics(bootstrap, [topic_specs(settings)[ARTICLES]])
     limit = await max_message_bytes(bootstrap, topic)
     started = time.monotonic()
     producer = AIOKafkaProducer(

@@ -38,17 +38,12 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 
-from wordfreq import word_frequency
+from streams.pipeline.features import by_part, dot, feature_idf, strongest, unit_vector
 
-from streams.pipeline.english import TERM_TOKEN, frequent_singular
-
-TOP_ARTICLE_FEATURES = 60  # per part, for an article
 STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
 POSTING_FEATURES = 12  # per part: the features a story is found under
 MAX_CANDIDATES = 40  # stories scored per article
@@ -64,127 +59,6 @@ WEIGHTS = {"t": 0.45, "e": 0.35, "h": 0.20}
 SIZE_PRIOR = 0.3
 # Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
 MERGE_THRESHOLD = 0.2
-
-_SENTENCE_END = re.compile(r"[.!?]['\"”’]?\s+")
-_MIN_FREQUENCY = 1e-8  # frequency given to words wordfreq has never seen
-
-
-@lru_cache(maxsize=262_144)
-def idf(token: str) -> float:
-    """-log of the word's frequency in general English: 'the' ~3, 'said' ~7, a rare name ~18."""
-    return -math.log(max(word_frequency(token, "en"), _MIN_FREQUENCY))
-
-
-STOPWORD_IDF = 7.0  # below this a word carries no topic (the, said, and, ...)
-
-
-@lru_cache(maxsize=262_144)
-def word(token: str) -> str:
-    """Case-folded, curly apostrophes straightened, possessive dropped: "Russia's" -> "russia"."""
-    text = token.casefold().replace("’", "'")
-    if text.endswith("'s"):
-        return text[:-2]
-    return text.rstrip("'")
-
-
-
-@lru_cache(maxsize=262_144)
-def _topical(token: str) -> str | None:
-    """The token as a term (normalised, singular), or None for a common word of English."""
-    term = frequent_singular(word(token))
-    return term if idf(term) >= STOPWORD_IDF else None
-
-
-def terms(text: str) -> list[str]:
-    """The topical words of a text, singular: tokens minus the common words of English."""
-    return [term for term in map(_topical, TERM_TOKEN.findall(text)) if term is not None]
-
-
-def entity_names(text: str) -> list[str]:
-    """Cheap named entities: the words and word pairs of capitalised runs.
-
-    A run is a sequence of capitalised words not opening a sentence (all-caps
-    acronyms and hyphenated names count anywhere). Words and pairs rather than
-    whole runs, so "Secretary-General Jens Stoltenberg" and "Jens Stoltenberg"
-    still share features.
-    """
-    names: list[str] = []
-    for run in _capitalised_runs(text):
-        words = [word(w) for w in run if idf(word(w)) >= STOPWORD_IDF or w.isupper()]
-        names.extend(words)
-        names.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
-    return names
-
-
-def _capitalised_runs(text: str) -> list[list[str]]:
-    runs: list[list[str]] = []
-    for sentence in _SENTENCE_END.split(text):
-        run: list[str] = []
-        for index, token in enumerate(TERM_TOKEN.findall(sentence)):
-            if token[0].isupper() and (index > 0 or token.isupper() or "-" in token):
-                run.append(token)
-            elif run:
-                runs.append(run)
-                run = []
-        if run:
-            runs.append(run)
-    return runs
-
-
-@lru_cache(maxsize=262_144)
-def feature_idf(key: str) -> float:
-    """IDF of a feature key: of its term, or of a name's last word (the surname carries it)."""
-    term = key[2:]
-    return idf(term.rsplit(" ", 1)[-1]) if key[0] == "e" else idf(term)
-
-
-def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
-    vector = {f"{prefix}:{term}": (1 + math.log(n)) for term, n in counts.items()}
-    return _unit({key: w * feature_idf(key) for key, w in vector.items()})
-
-
-def features(title: str | None, text: str) -> dict[str, float]:
-    """Body, entity and headline TF-IDF vectors of one article, each L2-normalised, in one dict.
-
-    Entities come from the body only: headlines are often set in title case,
-    where capitals say nothing about names. A headline-only article has only h:.
-    """
-    vector: dict[str, float] = {}
-    vector.update(_top(_weigh("t", Counter(terms(text or ""))), TOP_ARTICLE_FEATURES))
-    vector.update(_top(_weigh("e", Counter(entity_names(text or ""))), TOP_ARTICLE_FEATURES))
-    vector.update(_weigh("h", Counter(terms(title or ""))))
-    return {k: round(v, 5) for k, v in vector.items()}
-
-
-def _unit(vector: dict[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(v * v for v in vector.values()))
-    return {k: v / norm for k, v in vector.items()} if norm else {}
-
-
-def _top(vector: dict[str, float], n: int) -> dict[str, float]:
-    if len(vector) <= n:
-        return vector
-    return dict(heapq.nlargest(n, vector.items(), key=lambda kv: (kv[1], kv[0])))
-
-
-def _split(vector: dict[str, float]) -> dict[str, dict[str, float]]:
-    parts: dict[str, dict[str, float]] = defaultdict(dict)
-    for key, value in vector.items():
-        parts[key[0]][key] = value
-    return parts
-
-
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    dot = _dot(a, b)
-    norm_a = math.sqrt(sum(v * v for v in a.values()))
-    norm_b = math.sqrt(sum(v * v for v in b.values()))
-    return dot / (norm_a * norm_b) if norm_a and norm_b else 0.0
-
-
-def _dot(a: dict[str, float], b: dict[str, float]) -> float:
-    """Over the shared keys only; fsum so the result does not depend on set iteration order (hash seeds)."""
-    return math.fsum(a[k] * b[k] for k in a.keys() & b.keys())
-
 
 @dataclass
 class StoryProfile:
@@ -225,9 +99,9 @@ class StoryProfile:
         kept: dict[str, int] = {}
         self.parts = {}
         for part, weights in by_part.items():
-            top = _top(weights, STORY_FEATURES_PER_PART)
+            top = strongest(weights, STORY_FEATURES_PER_PART)
             kept.update((key, self.counts[key]) for key in top)
-            self.parts[part] = _unit(top)
+            self.parts[part] = unit_vector(top)
         self.counts = kept
 
     def posting_keys(self) -> list[str]:
@@ -252,7 +126,7 @@ def similarity(parts: dict[str, dict[str, float]], story: StoryProfile) -> float
     if not present:
         return 0.0
     total = sum(WEIGHTS[p] for p in present)
-    return sum(WEIGHTS[p] * _dot(parts[p], story.parts[p]) for p in present) / total
+    return sum(WEIGHTS[p] * dot(parts[p], story.parts[p]) for p in present) / total
 
 
 def size_prior(size: int) -> float:
@@ -264,7 +138,7 @@ def score(vector: dict[str, float], outlet: str | None, when: date | None, story
 
     Not bounded by 1: a large story's prior lifts a fair match above a small story's good one.
     """
-    parts = {p: _unit(v) for p, v in _split(vector).items()}
+    parts = {p: unit_vector(v) for p, v in by_part(vector).items()}
     return similarity(parts, story) * size_prior(story.size) * decay(when, story.last_date, half_life_days)
 
 
@@ -344,7 +218,7 @@ class StoryIndex:
         return self._found(list(vector.items()), MAX_CANDIDATES)
 
     def scored_candidates(self, vector: dict[str, float], outlet: str | None, when: date | None) -> list[tuple[str, float]]:
-        parts = {p: _unit(v) for p, v in _split(vector).items()}
+        parts = {p: unit_vector(v) for p, v in by_part(vector).items()}
         scored = []
         for story_id in self.candidates(vector):
             story = self.stories[story_id]

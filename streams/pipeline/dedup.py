@@ -11,7 +11,6 @@ on start, so it is derived state, never the source of truth.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 import numpy as np

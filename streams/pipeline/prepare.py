@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from schemas import DeadLetter, PreparedArticle, RawArticle
 from streams.pipeline.clean import UnusableArticle, clean_article
-from streams.pipeline.cluster import features
 from streams.pipeline.dedup import fingerprint
 from streams.pipeline.facts import extract_facts
+from streams.pipeline.features import features
 
 PREVIEW_CHARS = 200
 _BINARY_CONTROL_SHARE = 0.05
@@ -65,7 +65,7 @@ def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> R
     text = decode_text(payload)
     stripped = text.lstrip()
     if not stripped.startswith(("{", "[")):
-        return RawArticle(id=_key(key), text=text)
+        return RawArticle(id=key_text(key), text=text)
     try:
         data = orjson.loads(stripped)
     except orjson.JSONDecodeError as error:
@@ -78,7 +78,7 @@ def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> R
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise Rejected(f"invalid fields: {problems}", "validate", _id_in(data)) from None
     if raw.id is None and key:
-        raw = raw.model_copy(update={"id": _key(key)})
+        raw = raw.model_copy(update={"id": key_text(key)})
     return raw
 
 
@@ -96,7 +96,7 @@ def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_byte
         fp = fingerprint(article.title, article.text)
         return PreparedArticle(article=article, facts=facts, exact=fp.exact, signature=list(fp.signature))
     except Rejected as rejected:
-        return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or _key(key))
+        return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or key_text(key))
 
 
 def dead_letter(payload: bytes | None, reason: str, stage: str, article_id: str | None = None) -> DeadLetter:
@@ -110,7 +110,7 @@ def dead_letter(payload: bytes | None, reason: str, stage: str, article_id: str 
     )
 
 
-def _key(key: bytes | None) -> str | None:
+def key_text(key: bytes | None) -> str | None:
     return key.decode("utf-8", errors="replace") if key else None
 
 

@@ -93,7 +93,7 @@ class StoryDesk:
             return Duplicate(verdict)
 
         facts = prepared.facts
-        when = facts.event_date or (facts.published_at.date() if facts.published_at else None)
+        when = facts.reported_date()
         scored = self.stories.scored_candidates(facts.terms, article.outlet, when)
         decision = decide(scored, self.settings.join_threshold)
         story_id = decision.story_id or story_id_for(article_id)
@@ -125,5 +125,5 @@ class StoryDesk:
         self.placed[event.article_id] = (event.story_id, event.version)
         self.states.setdefault(event.story_id, StoryState()).apply(event)
         facts = event.facts
-        when = facts.event_date or (facts.published_at.date() if facts.published_at else None)
+        when = facts.reported_date()
         self.stories.add(event.story_id, facts.terms, event.outlet, when, event.time.timestamp())

@@ -17,7 +17,6 @@ from datetime import date, datetime
 
 from rapidfuzz import fuzz
 
-from streams.pipeline.english import plural
 from schemas import (
     ArticleFacts,
     ArticleJoined,
@@ -31,12 +30,17 @@ from schemas import (
     StorySnapshot,
     StoryStarted,
 )
+from streams.pipeline.english import plural
 
 StoryEventModel = StoryStarted | ArticleJoined
 
 QUOTE_MATCH = 88  # rapidfuzz score above which two quotes are the same words
 _BELOW = {"nearly", "less than"}
 _ABOVE = {"more than", "at least"}
+
+
+class OutOfSequence(ValueError):
+    """An event that is not the next of its story: applying it would rewrite or skip history."""
 
 
 def outlet_key(outlet: str | None, article_id: str) -> str:
@@ -99,6 +103,9 @@ class StoryState:
     dates: Counter[date] = field(default_factory=Counter)
 
     def apply(self, event: StoryEventModel) -> None:
+        """Fold the story's next event in; any other event is refused, so the log stays gap-free and append-only."""
+        if event.version != self.version + 1:
+            raise OutOfSequence(f"{event.story_id}: version {event.version} cannot follow version {self.version}")
         self.add(event.article_id, event.outlet, event.time, event.facts)
         self.version = event.version
 
@@ -151,7 +158,7 @@ class StoryState:
             key = phrase_key(phrase)
             self.phrases[key] += 1
             self.phrase_forms[key][phrase] += 1
-        when = facts.event_date or (facts.published_at.date() if facts.published_at else None)
+        when = facts.reported_date()
         if when:
             self.dates[when] += 1
 

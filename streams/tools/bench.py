@@ -18,22 +18,27 @@ import resource
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas import DeadLetter, PreparedArticle
-from streams.pipeline.cluster import StoryIndex, decide, features
-from streams.tools.demo import broker_for, fresh_topics, running_worker
-from streams.story.desk import Appended, StoryDesk
-from streams.pipeline.prepare import prepare
 from streams.kafka.replay import replay
+from streams.kafka.topics import ARTICLES
+from streams.pipeline.cluster import StoryIndex, decide
+from streams.pipeline.features import features
+from streams.pipeline.prepare import prepare
 from streams.settings import Settings
+from streams.story.desk import Appended, StoryDesk
+from streams.tools.harness import (
+    broker_for,
+    fresh_topics,
+    running_worker,
+    watch_outcomes,
+)
 from streams.tools.synthetic import generate
 
-OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
 PROBE_REPEATS = 3  # clustering cost is the fastest of this many passes over the probes: other load only adds time
 
 
@@ -43,46 +48,11 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
     return path
 
 
-async def watch_outcomes(settings: Settings, expected: int, timeout: float) -> dict:
-    """Consume the outcome topics until every article has one; return timestamps and latencies (ms)."""
-    consumer = AIOKafkaConsumer(
-        *(settings.topic(t) for t in OUTCOME_TOPICS),
-        bootstrap_servers=settings.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        metadata_max_age_ms=1000,
-    )
-    await consumer.start()
-    done: set[str] = set()
-    latencies: list[float] = []
-    last_ms = 0
-    deadline = time.monotonic() + timeout
-    try:
-        while len(done) < expected:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"only {len(done)} of {expected} articles processed after {timeout:.0f}s")
-            batches = await consumer.getmany(timeout_ms=500)
-            for tp, messages in batches.items():
-                for message in messages:
-                    value = orjson.loads(message.value)
-                    article_id = value.get("article_id") or f"{tp.topic}:{message.offset}"
-                    if article_id in done:
-                        continue
-                    done.add(article_id)
-                    last_ms = max(last_ms, message.timestamp)
-                    if tp.topic == settings.topic("story-events"):
-                        raw_ms = datetime.fromisoformat(value["time"]).timestamp() * 1000
-                        latencies.append(message.timestamp - raw_ms)
-    finally:
-        await consumer.stop()
-    return {"last_ms": last_ms, "latencies": latencies}
-
-
 async def first_raw_timestamp(settings: Settings) -> int:
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        topic = settings.topic("articles")
+        topic = settings.topic(ARTICLES)
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -99,7 +69,7 @@ async def end_to_end(base: Settings, feed: Path, expected: int, progress) -> tup
     async with running_worker(settings, progress):
         await replay([feed], settings, progress=progress)
         outcomes = await watch_outcomes(settings, expected, timeout=1800)
-    seconds = (outcomes["last_ms"] - await first_raw_timestamp(settings)) / 1000
+    seconds = (outcomes.last_ms - await first_raw_timestamp(settings)) / 1000
     return expected / seconds, settings
 
 
@@ -109,13 +79,13 @@ async def latency(base: Settings, feed: Path, expected: int, rate: float, progre
         await asyncio.sleep(5)  # let the worker join its group first: startup is not latency
         await replay([feed], settings, rate, progress)
         outcomes = await watch_outcomes(settings, expected, timeout=600)
-    return outcomes["latencies"]
+    return outcomes.latencies
 
 
 async def io_ceiling(settings: Settings, expected: int) -> float:
     """Plain consume-and-produce of the raw messages the end-to-end run used."""
     consumer = AIOKafkaConsumer(
-        settings.topic("articles"),
+        settings.topic(ARTICLES),
         bootstrap_servers=settings.bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

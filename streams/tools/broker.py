@@ -35,10 +35,9 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from streams.settings import Settings
+from streams.settings import Settings
 
 __all__ = [
     "HOST",
@@ -644,8 +643,5 @@ class LocalKafka:
 
 def local_kafka(settings: Settings | None = None) -> LocalKafka:
     """The local broker that Settings describe (home, kafka_version, local_port)."""
-    if settings is None:
-        from streams.settings import get_settings
-
-        settings = get_settings()
+    settings = settings or Settings()
     return LocalKafka(settings.home, settings.kafka_version, settings.local_port)

@@ -166,7 +166,7 @@ async def evaluate(
     the feed, a wait until every article has an outcome, then the state read
     back from the topics.
     """
-    from streams.tools.demo import run_once
+    from streams.tools.harness import run_once
 
     started = time.monotonic()
     paths = [feed] if isinstance(feed, Path) else list(feed)

@@ -1,31 +1,78 @@
-"""The faust app: one per worker process, named after the topic prefix so deployments never mix."""
+"""The worker, wired: a faust app with its topics, tables, two agents and a timer, built by `build_app`.
+
+    raw articles --prepare_articles--> prepared articles --place_articles--> story events, snapshots,
+       (partitioned, parallel)                              (one partition)      duplicates
+       \\--> dead letters                                                        \\--> dead letters
+
+Processing is at-least-once. Acks are manual (`stream.noack()`): a message is
+acknowledged, and so its offset becomes committable, only after everything it
+produced is on the broker. faust's automatic ack would also ack the message in
+flight when the worker stops (the stream's generator is closed on stop, and
+acks in its `finally`) or when the agent raises, so a SIGTERM between a table
+write and a send, or a send that fails, would commit an article whose output
+never left. With manual acks such a message is simply processed again on the
+next start, and the redelivery path makes that harmless.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faust
 
-from streams.settings import get_settings
+from streams.settings import Settings
+from streams.worker.context import WorkerContext, declare_tables
+from streams.worker.lag import log_counters, report_counters
+from streams.worker.place_stage import place_agent
+from streams.worker.prepare_stage import prepare_agent
+from streams.worker.topics import declare_topics
 
-settings = get_settings()
 
-app = faust.App(
-    settings.topic_prefix,
-    broker=f"kafka://{settings.bootstrap}",
-    store=settings.store,
-    datadir=str(settings.worker_dir),
-    topic_partitions=settings.partitions,
-    topic_replication_factor=1,
-    web_enabled=False,
-    # A 6 s session with a 1 s heartbeat joins the group in seconds (the 60 s default is slow on a first join).
-    broker_session_timeout=6.0,
-    broker_heartbeat_interval=1.0,
-    consumer_auto_offset_reset="earliest",
-    producer_acks=-1,
-    producer_max_request_size=settings.max_prepared_bytes,
-    # Refresh topic metadata every 15 s instead of every 5 min: a topic created moments before the worker
-    # started (its own changelogs, the output topics) was once cached without a usable partition, which
-    # left a send waiting and kept the changelog partition unassigned until the next refresh, 5 min later.
-    producer_metadata_max_age_ms=15_000,
-    consumer_metadata_max_age_ms=15_000,
-    autodiscover=False,
-)
+def build_app(settings: Settings, data_dir: Path) -> faust.App:
+    """One app per worker process, named after the topic prefix so deployments never mix; its tables in data_dir."""
+    app = faust.App(
+        settings.topic_prefix,
+        broker=f"kafka://{settings.bootstrap}",
+        store=settings.store,
+        datadir=str(data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        web_enabled=False,
+        # A 6 s session with a 1 s heartbeat joins the group in seconds (the 60 s default is slow on a first join).
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=settings.max_prepared_bytes,
+        # Refresh topic metadata every 15 s instead of every 5 min: a topic created moments before the worker
+        # started (its own changelogs, the output topics) was once cached without a usable partition, which
+        # left a send waiting and kept the changelog partition unassigned until the next refresh, 5 min later.
+        producer_metadata_max_age_ms=15_000,
+        consumer_metadata_max_age_ms=15_000,
+        autodiscover=False,
+    )
+    topics = declare_topics(app, settings)
+    ctx = WorkerContext(settings, app, topics, declare_tables(app))
+
+    app.agent(topics.raw_articles, name="prepare_articles")(prepare_agent(ctx))
+    app.agent(topics.prepared_articles, name="place_articles", concurrency=1)(place_agent(ctx))
+
+    @app.timer(interval=settings.stats_interval)
+    async def counters_line() -> None:
+        await report_counters(ctx)
+
+    @app.on_partitions_revoked.connect
+    async def forget_partitions(app_, revoked, **kwargs) -> None:
+        """Every rebalance revokes everything first: the next article rebuilds the desk from the recovered tables."""
+        ctx.desk = None
+        for tp in revoked:
+            ctx.next_offsets.pop(tp, None)
+        if ctx.prepare_acks is not None:
+            ctx.prepare_acks.forget(revoked)
+
+    @app.on_before_shutdown.connect
+    async def last_counters(app_, **kwargs) -> None:
+        """One last counter line at stop, so a run shorter than the interval (and the last interval) is counted too."""
+        log_counters(ctx)
+
+    return app

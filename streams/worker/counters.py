@@ -38,5 +38,3 @@ class Counters:
         parts.append("lag=" + (",".join(f"{topic}:{'?' if n is None else n}" for topic, n in lag.items()) or "?"))
         return " ".join(parts)
 
-
-counters = Counters()

@@ -11,10 +11,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.tools.demo import SEEDS, start_worker, stop_worker, wait_for_outcomes
-from streams.kafka.read import current_state, subscribe
+from streams.kafka.read import subscribe
 from streams.kafka.replay import replay
 from streams.settings import Settings
+from streams.tools.demo import SEEDS
+from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
 
 pytestmark = pytest.mark.integration
 
@@ -84,9 +85,10 @@ async def test_a_restarted_worker_loses_nothing_and_doubles_nothing(settings, wo
 async def test_bad_payloads_become_dead_letters_and_good_ones_still_flow(settings, worker):
     from aiokafka import AIOKafkaProducer
 
-    from streams.kafka.admin import TopicSpec, ensure_topics
+    from streams.kafka.admin import ensure_topics
+    from streams.kafka.topics import ARTICLES, topic_specs
 
-    await ensure_topics(settings.bootstrap, [TopicSpec(settings.topic("articles"), settings.partitions)])
+    await ensure_topics(settings.bootstrap, [topic_specs(settings)[ARTICLES]])
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
     await producer.start()
     try:

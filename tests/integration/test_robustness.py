@@ -32,12 +32,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from schemas import PreparedArticle, parse_story_event
-from streams.kafka.admin import TopicSpec, ensure_topics, raw_articles_spec
-from streams.tools.broker import LocalKafka, free_port, local_kafka
-from streams.tools.demo import start_worker, stop_worker
+from streams.kafka.admin import ensure_topics
 from streams.kafka.read import current_state, read_topic
 from streams.kafka.replay import replay
+from streams.kafka.topics import ARTICLES, PREPARED, topic_specs
 from streams.settings import Settings
+from streams.tools.broker import LocalKafka, free_port, local_kafka
+from streams.tools.harness import start_worker, stop_worker
 from streams.tools.synthetic import generate
 
 pytestmark = pytest.mark.integration
@@ -536,7 +537,7 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
 async def test_hostile_input_becomes_clean_articles_or_dead_letters_and_good_articles_flow(kafka_bootstrap, tmp_path):
     settings = _settings(kafka_bootstrap, tmp_path)
     good = generate(40, 53).articles
-    await ensure_topics(settings.bootstrap, [raw_articles_spec(settings), TopicSpec(settings.topic("prepared"), 1)])
+    await ensure_topics(settings.bootstrap, [topic_specs(settings)[ARTICLES], topic_specs(settings)[PREPARED]])
     log_path = tmp_path / "worker.log"
     worker = _start(settings, log_path)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, max_request_size=12 * 1024 * 1024, acks="all")

@@ -9,9 +9,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.tools.demo import start_worker, stop_worker, wait_for_outcomes
 from streams.kafka.replay import replay
 from streams.settings import Settings
+from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
 from streams.tools.synthetic import generate
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,13 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from schemas import ArticleFacts, DuplicateVerdict, RawArticle, StoryStarted, parse_story_event
+from schemas import (
+    ArticleFacts,
+    DuplicateVerdict,
+    RawArticle,
+    StoryStarted,
+    parse_story_event,
+)
 
 
 def test_raw_article_keeps_unknown_fields():

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 
 from schemas.articles import RawArticle
-from streams.pipeline.clean import UnusableArticle, clean_article, days_in_reporting, outlet_from_domain, split_paragraphs
+from streams.pipeline.clean import (
+    UnusableArticle,
+    clean_article,
+    days_in_reporting,
+    outlet_from_domain,
+    split_paragraphs,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.json"))

@@ -6,14 +6,12 @@ from streams.pipeline.cluster import (
     POSTING_BUDGET,
     StoryIndex,
     StoryProfile,
-    cosine,
     decay,
     decide,
-    features,
     score,
     size_prior,
-    terms,
 )
+from streams.pipeline.features import cosine, features, terms
 
 FLOOD = "Heavy rain flooded Porto Alegre, Brazil, displacing thousands, mayor Sebastiao Melo said."
 FLOOD_2 = "Mayor Sebastiao Melo said floods in Porto Alegre forced thousands from homes."

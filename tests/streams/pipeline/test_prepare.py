@@ -7,9 +7,9 @@ import orjson
 import pytest
 
 from schemas import DeadLetter, PreparedArticle
-from streams.story.desk import Appended, Duplicate, StoryDesk
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
+from streams.story.desk import Appended, Duplicate, StoryDesk
 
 SEEDS = sorted((Path(__file__).parents[3] / "seeds").glob("*.txt"))
 LIMIT = 2_000_000

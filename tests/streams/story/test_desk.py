@@ -3,10 +3,10 @@
 from datetime import datetime, timezone
 
 from schemas import ArticleFacts, CleanArticle, PreparedArticle
-from streams.pipeline.cluster import features
-from streams.story.desk import Appended, Duplicate, StoryDesk, fingerprint_of
 from streams.pipeline.dedup import fingerprint
+from streams.pipeline.features import features
 from streams.settings import Settings
+from streams.story.desk import Appended, Duplicate, StoryDesk, fingerprint_of
 
 SETTINGS = Settings(broker="127.0.0.1:1")
 

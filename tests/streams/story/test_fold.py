@@ -1,7 +1,23 @@
 from datetime import date, datetime, timedelta, timezone
 
-from schemas import ArticleFacts, ArticleJoined, Entity, NumericClaim, Quote, StoryStarted
-from streams.story.fold import fold, next_event, phrase_key, state_of
+import pytest
+
+from schemas import (
+    ArticleFacts,
+    ArticleJoined,
+    Entity,
+    NumericClaim,
+    Quote,
+    StoryStarted,
+)
+from streams.story.fold import (
+    OutOfSequence,
+    StoryState,
+    fold,
+    next_event,
+    phrase_key,
+    state_of,
+)
 
 T0 = datetime(2023, 3, 7, 9, 0, tzinfo=timezone.utc)
 
@@ -132,3 +148,17 @@ def test_a_person_named_in_full_and_by_surname_is_one_person_with_the_fullest_na
     assert events[1].new_entities == []
     (person,) = fold(events).people
     assert (person.name, person.role) == ("Lenin Moreno", "President")
+
+
+def test_an_event_that_is_not_the_next_of_its_story_is_refused():
+    events = _append(_append([], "a1", "Harbour Times", _facts()), "a2", "Coast Daily", _facts())
+    state = StoryState()
+    with pytest.raises(OutOfSequence):
+        state.apply(events[1])  # version 2 cannot start a story
+    state.apply(events[0])
+    with pytest.raises(OutOfSequence):
+        state.apply(events[0])  # applied twice: would rewrite version 1
+    state.apply(events[1])
+    assert state.version == 2
+    with pytest.raises(OutOfSequence):
+        fold([events[0], events[0]])

@@ -10,8 +10,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.tools.broker import BrokerUnavailable, LocalKafka, free_port, local_kafka, wait_for_broker
 from streams.settings import Settings
+from streams.tools.broker import (
+    BrokerUnavailable,
+    LocalKafka,
+    free_port,
+    local_kafka,
+    wait_for_broker,
+)
 
 
 async def _produce(bootstrap: str, topic: str, key: bytes, value: bytes) -> int:

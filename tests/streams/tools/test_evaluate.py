@@ -9,8 +9,16 @@ import orjson
 import pytest
 
 from streams.cli import _parser
-from streams.tools.evaluate import bcubed, clusters_from_state, evaluate, format_report, pairwise, read_gold, report
 from streams.settings import Settings
+from streams.tools.evaluate import (
+    bcubed,
+    clusters_from_state,
+    evaluate,
+    format_report,
+    pairwise,
+    read_gold,
+    report,
+)
 
 SEEDS = Path(__file__).resolve().parents[3] / "seeds"
 

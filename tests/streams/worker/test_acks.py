@@ -2,7 +2,7 @@
 
 from types import SimpleNamespace
 
-from streams.worker.agents import InOrderAcks
+from streams.worker.acks import InOrderAcks
 
 
 class RecordingStream:

@@ -1,0 +1,53 @@
+"""The one list of storywire's topics: names, partitions and configs. Every client takes names from here.
+
+Each name is prefixed with the deployment's topic prefix (`Settings.topic`), so
+several deployments, or test runs, share a cluster without seeing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streams.settings import Settings
+
+# Raw articles as published (schemas.RawArticle), keyed by article id; STORYWIRE_PARTITIONS partitions.
+ARTICLES = "articles"
+# Cleaned articles with facts and fingerprints (schemas.PreparedArticle), keyed by article id. One
+# partition: placing an article in a story needs a view across all stories.
+PREPARED = "prepared"
+# Payloads that could not be used (schemas.DeadLetter), keyed by article id when known.
+DEAD_LETTERS = "dead-letters"
+# Duplicate verdicts (schemas.DuplicateVerdict), keyed by article id.
+DUPLICATES = "duplicates"
+# Each changelog entry as it is appended (schemas.StoryEvent), keyed by story id.
+STORY_EVENTS = "story-events"
+# Latest state per story (schemas.StorySnapshot), keyed by story id, compacted.
+STORY_SNAPSHOTS = "story-snapshots"
+
+# Where every article ends up: one message on one of these per article.
+OUTCOMES = (STORY_EVENTS, DUPLICATES, DEAD_LETTERS)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
+    """Every topic the worker reads or writes, by unprefixed name, as it should be created."""
+
+    def spec(name: str, partitions: int = 1, **config: str) -> TopicSpec:
+        return TopicSpec(settings.topic(name), partitions, config)
+
+    return {
+        # A message limit above the article limit, so an oversized article gets through to be dead-lettered
+        # with a reason (the broker default of 1 MB would refuse it at the producer).
+        ARTICLES: spec(ARTICLES, settings.partitions, **{"max.message.bytes": str(settings.max_message_bytes)}),
+        PREPARED: spec(PREPARED, **{"max.message.bytes": str(settings.max_prepared_bytes)}),
+        DEAD_LETTERS: spec(DEAD_LETTERS),
+        DUPLICATES: spec(DUPLICATES),
+        STORY_EVENTS: spec(STORY_EVENTS),
+        STORY_SNAPSHOTS: spec(STORY_SNAPSHOTS, **{"cleanup.policy": "compact"}),
+    }

@@ -1,0 +1,128 @@
+"""The prepare stage: every raw article cleaned, its facts, features and fingerprints computed (in parallel).
+
+It runs on every partition of the raw topic, so it spreads over workers. It does
+not wait for the broker between articles: it sends, goes on with the next
+article, and acks each one once its output and that of every earlier article
+of its partition are confirmed (`InOrderAcks`; up to `prepare_in_flight` at a
+time). Its output may then land out of order after a failed send is retried,
+which is harmless: the place stage reads prepared articles in whatever order
+they land. Nothing in the per-message path may raise: bad input and bugs become
+dead letters, Kafka errors are retried, and only cancellation gets through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from schemas import DeadLetter
+from streams.pipeline.prepare import dead_letter, key_text, prepare
+from streams.settings import RECORD_OVERHEAD_BYTES
+from streams.worker.acks import InOrderAcks
+from streams.worker.context import WorkerContext
+from streams.worker.delivery import (
+    SIZE_ERRORS,
+    confirmed,
+    dead_letter_send,
+    deliver_all,
+    send_for_later,
+)
+
+log = logging.getLogger(__name__)
+
+
+def prepare_agent(ctx: WorkerContext):
+    """The agent: one raw article at a time, acked when its output is on the broker."""
+
+    async def prepare_articles(stream):
+        raw = stream.noack()
+        acks = ctx.prepare_acks = InOrderAcks(raw, ctx.acked)
+        in_flight = asyncio.Semaphore(ctx.settings.prepare_in_flight)
+        settling: set[asyncio.Task] = set()
+        try:
+            async for event in raw.events():
+                await in_flight.acquire()
+                entry = acks.expect(event)
+                sends, pending = await _prepare_one(ctx, event.value, event.key, event.message.timestamp)
+                task = asyncio.create_task(_ack_when_delivered(ctx, acks, entry, sends, pending, in_flight))
+                settling.add(task)
+                task.add_done_callback(settling.discard)
+        finally:  # stopping: what is not confirmed stays unacked, and is prepared again on the next start
+            for task in settling:
+                task.cancel()
+
+    return prepare_articles
+
+
+async def _prepare_one(ctx: WorkerContext, payload: bytes | None, key: bytes | None, timestamp: float) -> tuple[list, list]:
+    """Prepare the article and send the result without waiting: the sends, and their pending acks."""
+    ctx.counters.received += 1
+    topics = ctx.topics
+    try:
+        result = prepare(payload, key, timestamp, ctx.settings.max_article_bytes)
+        if not isinstance(result, DeadLetter):
+            value = result.to_bytes()
+            article_id = result.article.article_id
+            if len(value) + RECORD_OVERHEAD_BYTES > ctx.app.conf.producer_max_request_size:
+                result = _too_large(ctx, payload, article_id, len(value))
+    except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
+        log.exception("preparing an article failed")
+        result = dead_letter(payload, f"internal error while preparing: {error!r}", "process", key_text(key))
+    if isinstance(result, DeadLetter):
+        sends = [dead_letter_send(topics.dead_letters, result)]
+    else:
+        sends = [(topics.prepared_articles, article_id.encode(), value)]
+    return sends, await send_for_later(sends)
+
+
+async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, entry: list, sends: list, pending: list, in_flight) -> None:
+    """Ack the raw article once the broker has its output; if a send failed, send again (retrying) first.
+
+    Nothing but cancellation ends this without the ack: an ack missing for good would stop every commit
+    on the partition.
+    """
+    event = entry[0]
+    try:
+        try:
+            await confirmed(pending, [topic for topic, _, _ in sends])
+        except Exception as failure:
+            sends = await _send_again(ctx, event, sends, failure)
+        if sends[0][0] is ctx.topics.dead_letters:
+            ctx.counters.dead_letters += 1
+        else:
+            ctx.counters.prepared += 1
+        await acks.confirmed(entry)
+    finally:
+        in_flight.release()
+
+
+async def _send_again(ctx: WorkerContext, event, sends: list, failure: Exception) -> list:
+    """After a failed send: retry until the broker has it; a prepared article refused as too large (by the
+    producer's limit or the broker's, a real cluster's max.message.bytes) becomes a dead letter. Returns
+    what was finally sent."""
+    topics = ctx.topics
+    while True:
+        if isinstance(failure, SIZE_ERRORS) and sends[0][0] is topics.prepared_articles:
+            _, key, value = sends[0]
+            sends = [dead_letter_send(topics.dead_letters, _too_large(ctx, event.value, key.decode(), len(value)))]
+        elif isinstance(failure, SIZE_ERRORS):  # even the dead letter (a 200-character preview) is refused
+            letter = dead_letter(event.value, f"the broker refused every output: {failure!r}", "process", key_text(event.key))
+            sends = [dead_letter_send(topics.dead_letters, letter)]
+        else:
+            log.warning("sending a prepared article failed (%r); sending it again", failure, extra={"error": repr(failure)})
+        try:
+            await deliver_all(*sends)
+            return sends
+        except SIZE_ERRORS as refused:
+            failure = refused
+
+
+def _too_large(ctx: WorkerContext, payload: bytes | None, article_id: str, size: int) -> DeadLetter:
+    topic = ctx.topics.prepared_articles.get_topic_name()
+    return dead_letter(
+        payload,
+        f"the cleaned article is {size:,} bytes, more than Kafka accepts on {topic}: "
+        f"lower STORYWIRE_MAX_ARTICLE_BYTES, or raise the topic's max.message.bytes",
+        "process",
+        article_id,
+    )
