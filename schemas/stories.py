@@ -79,17 +79,28 @@ class Conflict(Message):
     sides: list[ConflictSide]
 
 
-class _StoryEventBase(Message):
+class _StoryEntry(Message):
+    """What every changelog entry has: its story, its place in the story and in the log, and the label after it."""
+
     story_id: str
     version: int = Field(ge=1, description="1 for the first entry; gap-free and increasing per story.")
     position: int = Field(
         default=0,
         ge=0,
-        description="The article's place in the order the story stage placed all articles (1, 2, ...): "
-        "a restarted worker rebuilds its indexes in this order, so it decides as the uninterrupted one would.",
+        description="The entry's place in the order the story stage made all entries (1, 2, ...): the log's "
+        "order across stories, in which a fold of the whole log applies them.",
     )
     time: datetime = Field(description="When the article was published to storywire (the raw message's timestamp).")
+    label: str = Field(description="The story's label after this entry.")
+
+
+class _ArticleEntry(_StoryEntry):
     article_id: str
+    article_time: datetime | None = Field(
+        default=None,
+        description="The article's own time, by which windows, decay and expiry go: its publication time, else "
+        "its event date, else its broker time shifted by the stream's lag behind the broker.",
+    )
     outlet: str | None = None
     facts: ArticleFacts
     event_date: date | None = Field(
@@ -97,7 +108,6 @@ class _StoryEventBase(Message):
         description="The article's event date; where the article alone can't tell (it says only 'Wednesday' and "
         "gives no publication date), the story's event date when that falls on the weekday the article names.",
     )
-    label: str = Field(description="The story's label after this entry.")
     # What this entry changed, relative to the story before it.
     new_outlet: bool = False
     new_entities: list[str] = Field(default_factory=list)
@@ -107,24 +117,34 @@ class _StoryEventBase(Message):
     conflicts: list[Conflict] = Field(default_factory=list, description="Conflicts this entry opened or widened.")
 
 
-class StoryStarted(_StoryEventBase):
+class StoryStarted(_ArticleEntry):
     """The first article of a new story."""
 
     kind: Literal["started"] = "started"
 
 
-class ArticleJoined(_StoryEventBase):
+class ArticleJoined(_ArticleEntry):
     """An article that joined an existing story, with the score that decided it."""
 
     kind: Literal["joined"] = "joined"
     score: float = Field(ge=0)
 
 
-StoryEvent = Annotated[StoryStarted | ArticleJoined, Field(discriminator="kind")]
-_story_event_adapter: TypeAdapter[StoryStarted | ArticleJoined] = TypeAdapter(StoryEvent)
+class StoryMerged(_StoryEntry):
+    """Another story turned out to be this one: its state is folded into this story's, and it takes no more
+    articles (its snapshot says where it went)."""
+
+    kind: Literal["merged"] = "merged"
+    absorbed_story_id: str
+    absorbed_version: int = Field(ge=1, description="The absorbed story's last version: its history up to the merge.")
+    articles: int = Field(ge=1, description="Articles of the story after the merge.")
 
 
-def parse_story_event(data: bytes | str | dict) -> StoryStarted | ArticleJoined:
+StoryEvent = Annotated[StoryStarted | ArticleJoined | StoryMerged, Field(discriminator="kind")]
+_story_event_adapter: TypeAdapter[StoryStarted | ArticleJoined | StoryMerged] = TypeAdapter(StoryEvent)
+
+
+def parse_story_event(data: bytes | str | dict) -> StoryStarted | ArticleJoined | StoryMerged:
     if isinstance(data, dict):
         return _story_event_adapter.validate_python(data)
     return _story_event_adapter.validate_json(data)
@@ -137,19 +157,26 @@ class QuoteView(Message):
 
 
 class StorySnapshot(Message):
-    """A story's current state: a pure fold of its events, published compacted per story."""
+    """A story's current state: a pure fold of its events, published compacted per story.
+
+    Bounded whatever the story's size: counts, the most cited names, quotes and
+    claims, and the most recent articles. Its full membership is on the story
+    events topic (the log).
+    """
 
     story_id: str
     version: int
     label: str
-    article_ids: list[str]
-    outlets: list[str]
+    articles: int = Field(ge=0, description="Articles in the story (absorbed stories' included).")
+    recent_article_ids: list[str] = Field(description="The story's most recent articles, oldest first.")
+    outlets: list[str] = Field(description="Outlets reporting it, in order of first report (the most frequent, if many).")
+    outlet_count: int = Field(ge=0, description="Distinct outlets that reported it.")
     first_seen: datetime
     last_seen: datetime
     event_date: date | None = None
     article_event_dates: dict[str, date | None] = Field(
         default_factory=dict,
-        description="Each article's event date: its own, or the story's where it names only the weekday.",
+        description="Each recent article's event date: its own, or the story's where it names only the weekday.",
     )
     people: list[Entity] = Field(default_factory=list, description="People named, most cited first.")
     organisations: list[str] = Field(default_factory=list)
@@ -157,3 +184,5 @@ class StorySnapshot(Message):
     quotes: list[QuoteView] = Field(default_factory=list)
     claims: list[NumericClaim] = Field(default_factory=list)
     conflicts: list[Conflict] = Field(default_factory=list)
+    absorbed: list[str] = Field(default_factory=list, description="Stories merged into this one.")
+    merged_into: str | None = Field(default=None, description="Set once this story was merged into another.")

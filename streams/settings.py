@@ -70,7 +70,16 @@ class Settings(BaseSettings):
         default=36.0, gt=0, description="A quiet story's score halves every this many hours."
     )
     story_window_days: float = Field(
-        default=7.0, gt=0, description="Stories quiet for longer leave the hot index (they stay queryable)."
+        default=7.0,
+        gt=0,
+        description="Stories quiet for longer, in event time, leave the hot index and memory (they stay on disk "
+        "and on the topics, but take no new articles).",
+    )
+    dedup_window_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Fingerprints older than this, in event time, leave the near-duplicate index: a copy of an "
+        "older article is placed like any article (a redelivery of the same article id is still recognised).",
     )
 
     def topic(self, name: str) -> str:

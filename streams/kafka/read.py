@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas import DeadLetter, DuplicateVerdict, parse_story_event
+from schemas import DeadLetter, DuplicateVerdict, StoryMerged, parse_story_event
 from streams.kafka.topics import DEAD_LETTERS, DUPLICATES, STORY_EVENTS
 from streams.settings import Settings
-from streams.story.fold import StoryEventModel, fold
+from streams.story.fold import StoryEventModel, fold_log, snapshot
 
 
 async def subscribe(
@@ -35,7 +35,7 @@ async def subscribe(
         delivered: dict[str, int] = defaultdict(int)
         async for message in consumer:
             event = parse_story_event(message.value)
-            if story_id and event.story_id != story_id:
+            if story_id and story_id not in (event.story_id, getattr(event, "absorbed_story_id", None)):
                 continue
             if event.version <= delivered[event.story_id]:
                 continue  # a redelivery of an entry already seen
@@ -89,22 +89,34 @@ async def read_topic(settings: Settings, name: str, idle_timeout: float = 30.0) 
 
 
 async def current_state(settings: Settings) -> dict:
-    """Stories (folded from their events), duplicates and dead letters, as the `--json` output shape."""
-    events: dict[str, dict[int, StoryEventModel]] = defaultdict(dict)
+    """Stories (a fold of the whole log), duplicates and dead letters, as the `--json` output shape.
+
+    A story that absorbed others lists their articles and entries with its own; an absorbed story is listed
+    under `merged`, with the story it went into.
+    """
+    by_key: dict[tuple[str, int], StoryEventModel] = {}
     for value in await read_topic(settings, STORY_EVENTS):
         event = parse_story_event(value)
-        events[event.story_id].setdefault(event.version, event)
+        by_key.setdefault((event.story_id, event.version), event)  # a repeat (a redelivery) counts once
+    log = sorted(by_key.values(), key=lambda e: (e.position, e.story_id, e.version))
+    states = fold_log(log)
+    entries: dict[str, list[StoryEventModel]] = defaultdict(list)
+    for event in log:
+        entries[event.story_id].append(event)
+        if isinstance(event, StoryMerged):
+            entries[event.story_id].extend(entries.pop(event.absorbed_story_id, []))
     stories = []
-    for story_id, by_version in events.items():
-        changelog = [by_version[v] for v in sorted(by_version)]
-        snapshot = fold(changelog)
+    for story_id, changelog in entries.items():
+        changelog.sort(key=lambda e: e.position)
         stories.append(
             {
-                **snapshot.model_dump(mode="json"),
+                **snapshot(story_id, states[story_id]).model_dump(mode="json"),
+                "article_ids": [e.article_id for e in changelog if not isinstance(e, StoryMerged)],
                 "changelog": [e.model_dump(mode="json", exclude={"facts"}) for e in changelog],
             }
         )
     stories.sort(key=lambda s: (s["first_seen"], s["story_id"]))
+    merged = [{"story_id": sid, "merged_into": state.merged_into} for sid, state in states.items() if state.merged_into]
     duplicates = [DuplicateVerdict.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, DUPLICATES)]
     dead = [DeadLetter.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, DEAD_LETTERS)]
-    return {"stories": stories, "duplicates": duplicates, "dead_letters": dead}
+    return {"stories": stories, "merged": merged, "duplicates": duplicates, "dead_letters": dead}

@@ -62,30 +62,46 @@ MERGE_THRESHOLD = 0.2
 
 @dataclass
 class StoryProfile:
-    """What clustering keeps of a story: per-feature article counts, outlets, size and last known date."""
+    """What clustering keeps of a story: per-feature article counts (its strongest only), size, last known date.
+
+    Bounded: at most STORY_FEATURES_PER_PART features per part, whatever the story's size.
+    """
 
     story_id: str
     counts: dict[str, int] = field(default_factory=dict)  # feature -> how many of the story's articles have it
-    outlets: set[str] = field(default_factory=set)
     size: int = 0
     last_date: date | None = None
-    last_seen: float = 0.0  # broker time (epoch seconds) of the last article, for the hot window
+    last_seen: float = 0.0  # event time (epoch seconds) of the latest article, for the hot window
     parts: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)  # unit vector per part
 
-    def add(self, vector: dict[str, float], outlet: str | None, when: date | None, seen: float) -> None:
+    def add(self, vector: dict[str, float], when: date | None, seen: float) -> None:
         for key in vector:
             self.counts[key] = self.counts.get(key, 0) + 1
-        self._note(1, {outlet} if outlet else set(), when, seen)
+        self._note(1, when, seen)
 
     def absorb(self, other: StoryProfile) -> None:
         """Fold another story's profile into this one (the two are one story)."""
         for key, n in other.counts.items():
             self.counts[key] = self.counts.get(key, 0) + n
-        self._note(other.size, other.outlets, other.last_date, other.last_seen)
+        self._note(other.size, other.last_date, other.last_seen)
 
-    def _note(self, articles: int, outlets: set[str], when: date | None, seen: float) -> None:
+    def to_json(self) -> dict:
+        return {
+            "counts": self.counts,
+            "size": self.size,
+            "last_date": self.last_date.isoformat() if self.last_date else None,
+            "last_seen": self.last_seen,
+        }
+
+    @classmethod
+    def from_json(cls, story_id: str, data: dict) -> StoryProfile:
+        profile = cls(story_id, dict(data["counts"]), data["size"], None, data["last_seen"])
+        profile.last_date = date.fromisoformat(data["last_date"]) if data["last_date"] else None
+        profile._refresh()
+        return profile
+
+    def _note(self, articles: int, when: date | None, seen: float) -> None:
         self.size += articles
-        self.outlets |= outlets
         if when and (self.last_date is None or when > self.last_date):
             self.last_date = when
         self.last_seen = max(self.last_seen, seen)
@@ -133,7 +149,7 @@ def size_prior(size: int) -> float:
     return 1.0 + SIZE_PRIOR * math.log(max(size, 1))
 
 
-def score(vector: dict[str, float], outlet: str | None, when: date | None, story: StoryProfile, half_life_days: float) -> float:
+def score(vector: dict[str, float], when: date | None, story: StoryProfile, half_life_days: float) -> float:
     """Similarity to the story's profile, times its size prior, faded by time since its last article.
 
     Not bounded by 1: a large story's prior lifts a fair match above a small story's good one.
@@ -160,14 +176,21 @@ def _negated(text: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in text)
 
 
+@dataclass(frozen=True)
+class Placed:
+    """What adding an article changed besides its story's profile: a merge, and stories that left the index."""
+
+    merged: tuple[str, str] | None = None  # (absorbed story, surviving story)
+    expired: tuple[str, ...] = ()
+
+
 class StoryIndex:
     """Live stories and an inverted index over their salient features.
 
-    Stories quiet for longer than the window (in broker time: the raw
-    messages' timestamps, the only clock every article has) leave the index
-    but keep their profile, so they stay queryable. A story merged into
-    another leaves the index too; articles added to it later count for the
-    story that took it over.
+    Holds only the stories of the hot window: a story quiet for longer than the
+    window (in event time: the articles' own times) leaves the index and memory,
+    as does a story merged into another; `add` says which, so the caller can
+    keep their state elsewhere. Memory is bounded by the window, not by history.
     """
 
     def __init__(self, half_life_days: float, window_seconds: float, merge_threshold: float | None = None) -> None:
@@ -175,7 +198,6 @@ class StoryIndex:
         self.window_seconds = window_seconds
         self.merge_threshold = MERGE_THRESHOLD if merge_threshold is None else merge_threshold
         self.stories: dict[str, StoryProfile] = {}
-        self.merged: dict[str, str] = {}  # story id -> the story it was merged into
         self._postings: dict[str, set[str]] = defaultdict(set)
         self._keys: dict[str, list[str]] = {}
         self._activity: list[tuple[float, str]] = []  # heap of (last_seen, story_id), may hold stale rows
@@ -183,13 +205,14 @@ class StoryIndex:
 
     @property
     def live(self) -> int:
-        return len(self._keys)
+        return len(self.stories)
 
-    def resolve(self, story_id: str) -> str:
-        """The story that now stands for this one (itself unless it was merged)."""
-        while story_id in self.merged:
-            story_id = self.merged[story_id]
-        return story_id
+    def restore(self, profile: StoryProfile) -> None:
+        """Put back a stored profile (after a restart); the caller restores every live one."""
+        self.stories[profile.story_id] = profile
+        self._reindex(profile)
+        self.clock = max(self.clock, profile.last_seen)
+        heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
 
     def _postings_of(self, key: str) -> set[str]:
         postings = self._postings.get(key)
@@ -217,7 +240,7 @@ class StoryIndex:
     def candidates(self, vector: dict[str, float]) -> list[str]:
         return self._found(list(vector.items()), MAX_CANDIDATES)
 
-    def scored_candidates(self, vector: dict[str, float], outlet: str | None, when: date | None) -> list[tuple[str, float]]:
+    def scored_candidates(self, vector: dict[str, float], when: date | None) -> list[tuple[str, float]]:
         parts = {p: unit_vector(v) for p, v in by_part(vector).items()}
         scored = []
         for story_id in self.candidates(vector):
@@ -226,16 +249,17 @@ class StoryIndex:
             scored.append((story_id, similarity(parts, story) * size_prior(story.size) * fade))
         return scored
 
-    def add(self, story_id: str, vector: dict[str, float], outlet: str | None, when: date | None, seen: float) -> None:
-        profile = self.stories.get(self.resolve(story_id)) or self.stories.setdefault(story_id, StoryProfile(story_id))
-        profile.add(vector, outlet, when, seen)
+    def add(self, story_id: str, vector: dict[str, float], when: date | None, seen: float) -> Placed:
+        """Count the article in its story (a new one, or a live one); merge and expire what that calls for."""
+        profile = self.stories.setdefault(story_id, StoryProfile(story_id))
+        profile.add(vector, when, seen)
         self._reindex(profile)
         self.clock = max(self.clock, seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
-        self._merge_near(profile)
-        self._expire()
+        merged = self._merge_near(profile)
+        return Placed(merged, self._expire())
 
-    def _merge_near(self, profile: StoryProfile) -> None:
+    def _merge_near(self, profile: StoryProfile) -> tuple[str, str] | None:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
         keys = self._keys.get(profile.story_id, ())
         best: tuple[float, str] | None = None
@@ -246,14 +270,15 @@ class StoryIndex:
             if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
                 best = (sim, other_id)
         if best is None:
-            return
+            return None
         other = self.stories[best[1]]
         keep, gone = (profile, other) if (profile.size, _negated(profile.story_id)) > (other.size, _negated(other.story_id)) else (other, profile)
         keep.absorb(gone)
         self._unindex(gone.story_id)
-        self.merged[gone.story_id] = keep.story_id
+        del self.stories[gone.story_id]
         self._reindex(keep)
         heapq.heappush(self._activity, (keep.last_seen, keep.story_id))
+        return gone.story_id, keep.story_id
 
     def _unindex(self, story_id: str) -> None:
         for key in self._keys.pop(story_id, []):
@@ -270,11 +295,15 @@ class StoryIndex:
             self._postings[key].add(profile.story_id)
         self._keys[profile.story_id] = keys
 
-    def _expire(self) -> None:
+    def _expire(self) -> tuple[str, ...]:
         horizon = self.clock - self.window_seconds
+        expired = []
         while self._activity and self._activity[0][0] < horizon:
             seen, story_id = heapq.heappop(self._activity)
-            profile = self.stories[story_id]
-            if profile.last_seen != seen or story_id not in self._keys:
+            profile = self.stories.get(story_id)
+            if profile is None or profile.last_seen != seen:
                 continue  # a stale heap row: the story was active again since, or it was merged
             self._unindex(story_id)
+            del self.stories[story_id]
+            expired.append(story_id)
+        return tuple(expired)

@@ -11,6 +11,7 @@ on start, so it is derived state, never the source of truth.
 from __future__ import annotations
 
 import hashlib
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,13 +71,23 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
 
 
 class DuplicateIndex:
-    """Finds the earlier article an article duplicates, in time independent of how many are indexed."""
+    """Finds the earlier article an article duplicates, in time independent of how many are indexed.
 
-    def __init__(self, threshold: float) -> None:
+    Holds the fingerprints of a window of event time (`window_seconds`): older
+    ones leave the index as newer articles arrive (`add` says which), so memory
+    is bounded by the window, not by history. A copy is expected within days of
+    its original; a copy of an article older than the window is not recognised.
+    """
+
+    def __init__(self, threshold: float, window_seconds: float = float("inf")) -> None:
         self.threshold = threshold
+        self.window_seconds = window_seconds
         self._exact: dict[str, str] = {}
         self._prints: dict[str, Fingerprint] = {}
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self._ages: list[tuple[float, int, str]] = []  # heap of (event time, arrival, article id)
+        self._arrivals = 0
+        self.clock = float("-inf")
 
     def __len__(self) -> int:
         return len(self._prints)
@@ -84,12 +95,28 @@ class DuplicateIndex:
     def __contains__(self, article_id: str) -> bool:
         return article_id in self._prints
 
-    def add(self, article_id: str, fp: Fingerprint) -> None:
-        if article_id in self._prints:
-            return
-        self._prints[article_id] = fp
-        self._exact.setdefault(fp.exact, article_id)
-        self._lsh.insert(article_id, _minhash(fp))
+    def add(self, article_id: str, fp: Fingerprint, seen: float = 0.0) -> list[str]:
+        """Index the article's fingerprint as of event time `seen`; returns the articles that left the window."""
+        if article_id not in self._prints:
+            self._prints[article_id] = fp
+            self._exact.setdefault(fp.exact, article_id)
+            self._lsh.insert(article_id, _minhash(fp))
+            self._arrivals += 1
+            heapq.heappush(self._ages, (seen, self._arrivals, article_id))
+        self.clock = max(self.clock, seen)
+        return self._expire()
+
+    def _expire(self) -> list[str]:
+        horizon = self.clock - self.window_seconds
+        gone = []
+        while self._ages and self._ages[0][0] < horizon:
+            _, _, article_id = heapq.heappop(self._ages)
+            fp = self._prints.pop(article_id)
+            if self._exact.get(fp.exact) == article_id:
+                del self._exact[fp.exact]
+            self._lsh.remove(article_id)
+            gone.append(article_id)
+        return gone
 
     def find(self, fp: Fingerprint) -> Match | None:
         """The most similar indexed article at or above the threshold, if any."""

@@ -1,32 +1,56 @@
-"""The story desk: for each prepared article, decide redelivery, duplicate, or which story it extends.
+"""The story desk: for each prepared article, decide redelivery, duplicate, or which story it extends, and
+record the outcome in bounded stores.
 
-The desk holds only derived, in-memory indexes. The source of truth is two
-mappings that the worker keeps in faust tables (plain dicts in unit tests):
-story changelogs (story id -> list of events) and fingerprints (article id ->
-its dedup fingerprint and story). `load` rebuilds the indexes from them after a
-restart; `decide` is deterministic given them, so reprocessing a message after
-a crash reaches the same verdict and changes nothing.
+The log (the story events topic) is the source of truth. The desk keeps only
+what it needs to make the next entry, in five stores (faust tables in the
+worker, RocksDB in `storywire soak`, dicts in unit tests), none of whose values
+grows with a story's size:
+
+- `stories`: story id -> its bounded state (the fold's accumulator);
+- `articles`: article id -> the entries it made, or the verdict it got, so a
+  redelivery months later is recognised and its entries sent again;
+- `live`: story id -> clustering profile, for the stories of the hot window only;
+- `fingerprints`: article id -> dedup fingerprint, for the dedup window only;
+- `meta`: the log position and the stream's lag behind the broker.
+
+In memory it holds the live stories' profiles and states and the window's
+fingerprints; a restart rebuilds them from `live` and `fingerprints` alone, so
+memory and restart time are bounded by the windows, not by history.
+
+Time is event time: an article's publication time, else its event date, else
+its broker time shifted by how far the stream's dated articles run behind the
+broker (zero for a live feed, years for a replayed archive). The stream's "now"
+is the latest event time seen; an article older than that (late, or out of
+order) is placed as it arrives and counts from "now" for the windows, while its
+own date still decides how much a story's silence weighs against it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone
 
-from schemas import DuplicateVerdict, PreparedArticle, parse_story_event
-from streams.pipeline.cluster import StoryIndex, decide
+from schemas import DuplicateVerdict, PreparedArticle, StoryMerged, parse_story_event
+from streams.pipeline.cluster import Placed, StoryIndex, StoryProfile, decide
 from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
-from streams.story.fold import StoryEventModel, StoryState, next_event, snapshot
+from streams.story.fold import StoryEventModel, apply, merge_event, next_event, snapshot
+from streams.story.state import StoryState
+
+META = "desk"
 
 
 @dataclass(frozen=True)
 class Appended:
-    """The article extends (or starts) a story with this event."""
+    """The article extends (or starts) a story; `events` is its entry, then a merge entry if it caused one."""
 
-    event: StoryEventModel
+    events: tuple[StoryEventModel, ...]
+
+    @property
+    def event(self) -> StoryEventModel:
+        return self.events[0]
 
 
 @dataclass(frozen=True)
@@ -34,10 +58,19 @@ class Duplicate:
     """The article appends nothing: its text, or the article itself, was already seen."""
 
     verdict: DuplicateVerdict
-    event: StoryEventModel | None = None  # for a redelivery: the entry it made the first time, sent again
+    events: tuple[StoryEventModel, ...] = ()  # for a redelivery: the entries it made the first time, sent again
 
 
 Outcome = Appended | Duplicate
+
+
+@dataclass
+class DeskStores:
+    stories: MutableMapping = field(default_factory=dict)
+    articles: MutableMapping = field(default_factory=dict)
+    live: MutableMapping = field(default_factory=dict)
+    fingerprints: MutableMapping = field(default_factory=dict)
+    meta: MutableMapping = field(default_factory=dict)
 
 
 def fingerprint_of(prepared: PreparedArticle) -> Fingerprint:
@@ -50,80 +83,150 @@ def story_id_for(article_id: str) -> str:
     return "story-" + hashlib.blake2b(article_id.encode(), digest_size=6).hexdigest()
 
 
+def _epoch(moment: datetime | None) -> float:
+    return moment.timestamp() if moment else 0.0
+
+
 class StoryDesk:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, stores: DeskStores | None = None) -> None:
         self.settings = settings
-        self.duplicates = DuplicateIndex(settings.near_duplicate_similarity)
+        self.stores = stores if stores is not None else DeskStores()
+        self.duplicates = DuplicateIndex(settings.near_duplicate_similarity, settings.dedup_window_days * 86400)
         self.stories = StoryIndex(settings.story_half_life_hours / 24, settings.story_window_days * 86400)
-        self.placed: dict[str, tuple[str, int]] = {}  # article id -> (story id, version)
-        self.states: dict[str, StoryState] = {}  # story id -> the fold of its events so far
+        self.states: dict[str, StoryState] = {}  # the live stories' states
+        meta = self.stores.meta.get(META) or {}
+        self.position: int = meta.get("position", 0)
+        self.lag: float = meta.get("lag", 0.0)  # broker time minus article time, of the latest dated article
 
-    def load(self, changelogs: Mapping[str, list], fingerprints: Mapping[str, dict]) -> None:
-        """Rebuild every index from the tables (after a start or a rebalance)."""
-        events = [parse_story_event(raw) for entries in changelogs.values() for raw in entries]
-        # The story index (profiles, merges, the hot window) depends on the order articles arrived in:
-        # rebuild it in that order, not story by story.
-        for event in sorted(events, key=lambda e: (e.position, e.story_id, e.version)):
-            self._index_event(event)
-        for article_id, row in fingerprints.items():
-            self.duplicates.add(article_id, Fingerprint.from_json(row))
+    def load(self) -> None:
+        """Rebuild the in-memory indexes from the bounded stores (after a start or a rebalance)."""
+        for story_id, row in self.stores.live.items():
+            self.stories.restore(StoryProfile.from_json(story_id, row))
+        rows = sorted(self.stores.fingerprints.items(), key=lambda item: (item[1]["seen"], item[1]["position"]))
+        for article_id, row in rows:
+            self.duplicates.add(article_id, Fingerprint.from_json(row), row["seen"])
 
-    def decide(self, prepared: PreparedArticle, changelogs: Mapping[str, list]) -> Outcome:
-        article = prepared.article
-        article_id = article.article_id
-        if article_id in self.placed:
-            story_id, version = self.placed[article_id]
-            event = parse_story_event(changelogs[story_id][version - 1])
-            verdict = DuplicateVerdict(
-                article_id=article_id, duplicate_of=article_id, similarity=1.0, kind="redelivery", story_id=story_id
-            )
-            return Duplicate(verdict, event)
-
-        fp = fingerprint_of(prepared)
-        match = self.duplicates.find(fp)
-        if match is not None and match.article_id != article_id:
-            original = self.placed.get(match.article_id)
+    def place(self, prepared: PreparedArticle) -> Outcome:
+        """Decide the article's outcome and record it in the stores (the article's record first)."""
+        article_id = prepared.article.article_id
+        earlier = self.stores.articles.get(article_id)
+        if earlier is not None:
+            return self._again(prepared, earlier)
+        match = self.duplicates.find(fingerprint_of(prepared))
+        if match is not None:
+            original = self.stores.articles.get(match.article_id) or {}
             verdict = DuplicateVerdict(
                 article_id=article_id,
                 duplicate_of=match.article_id,
                 similarity=match.similarity,
                 kind=match.kind,
-                story_id=original[0] if original else None,
+                story_id=original.get("story_id"),
             )
+            self.stores.articles[article_id] = {"verdict": verdict.model_dump(mode="json")}
             return Duplicate(verdict)
-
-        facts = prepared.facts
-        when = facts.reported_date()
-        scored = self.stories.scored_candidates(facts.terms, article.outlet, when)
-        decision = decide(scored, self.settings.join_threshold)
-        story_id = decision.story_id or story_id_for(article_id)
-        event = next_event(
-            story_id,
-            self.states.get(story_id) or StoryState(),
-            position=len(self.placed) + 1,
-            article_id=article_id,
-            outlet=article.outlet,
-            time=article.received_at or datetime.fromtimestamp(0).astimezone(),
-            facts=facts,
-            score=decision.score,
-        )
-        return Appended(event)
-
-    def record(self, prepared: PreparedArticle, outcome: Outcome) -> None:
-        """Update the indexes after the caller has written the outcome to the tables."""
-        if isinstance(outcome, Appended):
-            self.duplicates.add(prepared.article.article_id, fingerprint_of(prepared))
-            self._index_event(outcome.event)
+        own_time = self.article_time(prepared)
+        now = max(own_time, self.stories.clock, self.duplicates.clock)  # a late article counts from the stream's now
+        events, placed = self._new_entries(prepared, own_time, now)
+        self.stores.articles[article_id] = {"story_id": events[0].story_id, "events": [e.model_dump(mode="json") for e in events]}
+        self._record(prepared, events, placed, now)
+        return Appended(events)
 
     def snapshot(self, story_id: str):
-        """The story's current snapshot, from the state the desk keeps (no re-fold of its changelog)."""
-        return snapshot(story_id, self.states[story_id])
+        """The story's current snapshot, from the state the desk keeps (no re-fold of its log)."""
+        return snapshot(story_id, self.state(story_id))
 
-    def _index_event(self, event: StoryEventModel) -> None:
-        if event.article_id in self.placed:
-            return
-        self.placed[event.article_id] = (event.story_id, event.version)
-        self.states.setdefault(event.story_id, StoryState()).apply(event)
-        facts = event.facts
+    def state(self, story_id: str) -> StoryState:
+        if story_id in self.states:
+            return self.states[story_id]
+        row = self.stores.stories.get(story_id)
+        return StoryState.from_json(row) if row is not None else StoryState()
+
+    def article_time(self, prepared: PreparedArticle) -> float:
+        """Event time: the article's own, else its broker time less the stream's lag (see the module docstring)."""
+        facts = prepared.facts
+        broker = _epoch(prepared.article.received_at)
+        if facts.published_at is not None:
+            return facts.published_at.timestamp()
+        if facts.event_date is not None:
+            return datetime.combine(facts.event_date, time(12), timezone.utc).timestamp()
+        return broker - self.lag
+
+    def _new_entries(self, prepared: PreparedArticle, own_time: float, now: float) -> tuple[tuple[StoryEventModel, ...], Placed]:
+        """The article's entry (and a merge entry, if its story turned out to be another's), with what the
+        story index changed on adding it."""
+        article, facts = prepared.article, prepared.facts
+        if (facts.published_at is not None or facts.event_date is not None) and article.received_at:
+            self.lag = _epoch(article.received_at) - own_time
         when = facts.reported_date()
-        self.stories.add(event.story_id, facts.terms, event.outlet, when, event.time.timestamp())
+        decision = decide(self.stories.scored_candidates(facts.terms, when), self.settings.join_threshold)
+        story_id = decision.story_id or story_id_for(article.article_id)
+        received = article.received_at or datetime.fromtimestamp(0).astimezone()
+        self.position += 1
+        entry = next_event(
+            story_id,
+            self.state(story_id),
+            position=self.position,
+            article_id=article.article_id,
+            outlet=article.outlet,
+            time=received,
+            facts=facts,
+            score=decision.score,
+            article_time=datetime.fromtimestamp(own_time, timezone.utc),
+        )
+        placed = self.stories.add(story_id, facts.terms, when, now)
+        if placed.merged is None:
+            return (entry,), placed
+        gone, keep = placed.merged
+        before = {story_id: self._applied(story_id, entry)}
+        survivor, absorbed = before.get(keep) or self.state(keep), before.get(gone) or self.state(gone)
+        self.position += 1
+        return (entry, merge_event(keep, survivor, gone, absorbed, received, self.position)), placed
+
+    def _applied(self, story_id: str, entry: StoryEventModel) -> StoryState:
+        after = self.state(story_id).copy()
+        apply(after, entry)
+        return after
+
+    def _record(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...], placed: Placed, now: float) -> None:
+        """Fold the entries into the story states and write every store the outcome touches."""
+        stores = self.stores
+        touched: list[str] = []
+        for event in events:
+            state = self.state(event.story_id)
+            absorbed = self.state(event.absorbed_story_id) if isinstance(event, StoryMerged) else None
+            apply(state, event, absorbed)
+            self.states[event.story_id] = state
+            touched.append(event.story_id)
+            if absorbed is not None:
+                stores.stories[event.absorbed_story_id] = absorbed.to_json()
+                self.states.pop(event.absorbed_story_id, None)
+                stores.live.pop(event.absorbed_story_id, None)
+        for story_id in dict.fromkeys(touched):
+            if story_id not in self.states:  # absorbed by the merge: written above
+                continue
+            stores.stories[story_id] = self.states[story_id].to_json()
+            if story_id in self.stories.stories:
+                stores.live[story_id] = self.stories.stories[story_id].to_json()
+        for story_id in placed.expired:
+            self.states.pop(story_id, None)
+            stores.live.pop(story_id, None)
+        article_id = prepared.article.article_id
+        for old in self.duplicates.add(article_id, fingerprint_of(prepared), now):
+            stores.fingerprints.pop(old, None)
+        if article_id in self.duplicates:
+            stores.fingerprints[article_id] = {**fingerprint_of(prepared).to_json(), "seen": now, "position": self.position}
+        stores.meta[META] = {"position": self.position, "lag": self.lag}
+
+    def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate:
+        """An article seen before: a redelivery. Its entries are sent again (subscribers drop repeats)."""
+        article_id = prepared.article.article_id
+        if "verdict" in earlier:
+            story_id = earlier["verdict"].get("story_id")
+            events: tuple[StoryEventModel, ...] = ()
+        else:
+            story_id = earlier["story_id"]
+            events = tuple(parse_story_event(raw) for raw in earlier["events"])
+        verdict = DuplicateVerdict(
+            article_id=article_id, duplicate_of=article_id, similarity=1.0, kind="redelivery", story_id=story_id
+        )
+        return Duplicate(verdict, events)

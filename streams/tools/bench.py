@@ -111,19 +111,16 @@ async def io_ceiling(settings: Settings, expected: int) -> float:
 
 
 def compute_ceiling(payloads: list[bytes], settings: Settings) -> float:
-    """The worker's work per article without a broker: prepare, (de)serialise, decide, append, snapshot."""
-    desk, changelogs = StoryDesk(settings), {}
+    """The worker's work per article without a broker: prepare, (de)serialise, place, event and snapshot bytes."""
+    desk = StoryDesk(settings)
     started = time.perf_counter()
     for index, payload in enumerate(payloads):
         prepared = prepare(payload, None, 1_700_000_000 + index, settings.max_article_bytes)
         if isinstance(prepared, DeadLetter):
             continue
         prepared = PreparedArticle.from_bytes(prepared.to_bytes())
-        outcome = desk.decide(prepared, changelogs)
-        if isinstance(outcome, Appended):
-            event = outcome.event
-            changelogs.setdefault(event.story_id, []).append(event.model_dump(mode="json"))
-            desk.record(prepared, outcome)
+        outcome = desk.place(prepared)
+        for event in outcome.events if isinstance(outcome, Appended) else ():
             event.to_bytes()
             desk.snapshot(event.story_id).to_bytes()
     return len(payloads) / (time.perf_counter() - started)
@@ -143,7 +140,7 @@ def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
     rss_before = _rss_mb()
     per_article: dict[int, float] = {}
     for number, vector in enumerate(vectors[:largest], start=1):
-        index.add(f"s{number}", vector, None, None, float(number))
+        index.add(f"s{number}", vector, None, float(number))
         if number in sizes:
             per_article[number] = min(_place_time(index, vectors[largest:]) for _ in range(PROBE_REPEATS))
             progress(f"clustering with {number:,} live stories: {per_article[number]:.0f} µs per article")
@@ -155,7 +152,7 @@ def _place_time(index: StoryIndex, probes: list[dict]) -> float:
     """Mean microseconds to retrieve, score and decide for each probe article."""
     started = time.perf_counter()
     for vector in probes:
-        decide(index.scored_candidates(vector, None, None), 0.3)
+        decide(index.scored_candidates(vector, None), 0.3)
     return (time.perf_counter() - started) / len(probes) * 1e6
 
 

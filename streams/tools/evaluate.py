@@ -108,6 +108,7 @@ def clusters_from_state(state: dict) -> dict[str, str]:
     dead letter is a cluster of its own.
     """
     clusters: dict[str, str] = {}
+    merged_into = {m["story_id"]: m["merged_into"] for m in state.get("merged", [])}
     for story in state["stories"]:
         for article_id in story["article_ids"]:
             clusters[article_id] = story["story_id"]
@@ -130,6 +131,8 @@ def clusters_from_state(state: dict) -> dict[str, str]:
                 story_id = verdict["story_id"]
                 break
             current = verdict["duplicate_of"]
+        while story_id in merged_into:  # the story it named was absorbed by another since
+            story_id = merged_into[story_id]
         clusters[article_id] = story_id or f"unplaced:{article_id}"
     for letter in state["dead_letters"]:
         if letter.get("article_id") and letter["article_id"] not in clusters:

@@ -9,6 +9,7 @@ seed always gives the same stream, so two runs can be compared entry for entry.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -36,7 +37,7 @@ def _name(rng: random.Random, syllables: int) -> str:
     return "".join(rng.choice(_SYLLABLES) for _ in range(syllables)).capitalize()
 
 
-def _story(rng: random.Random, index: int, start: datetime) -> dict:
+def _story(rng: random.Random, index: int | str, start: datetime) -> dict:
     return {
         "id": f"s{index}",
         "people": [f"{_name(rng, 2)} {_name(rng, 3)}" for _ in range(rng.randint(2, 4))],
@@ -104,3 +105,49 @@ def generate(
             out.append((copied_at, {**copy, "published_at": copied_at.isoformat()}, story["id"]))
     out.sort(key=lambda row: (row[0], row[1]["id"]))
     return Stream(articles=[a for _, a, _ in out], gold={a["id"]: s for _, a, s in out})
+
+
+def stream_over_days(
+    articles: int,
+    days: float,
+    seed: int = 7,
+    long_running: int = 3,
+    long_share: float = 0.06,
+    duplicate_rate: float = 0.1,
+    max_paragraphs: int = 6,
+) -> Iterator[dict]:
+    """`articles` articles over `days` days of publication time, made one day at a time (nothing is held).
+
+    Each day brings new short stories (about six articles each, over a day or two), and `long_running`
+    stories take `long_share` of every day's articles from the first day to the last: a war, an election,
+    thousands of articles each. A share of `duplicate_rate` are syndicated copies.
+    """
+    rng = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    per_day = articles / days
+    long_stories = [_story(rng, f"long{i}", start) for i in range(long_running)]
+    counts: dict[str, int] = {}
+    made, day = 0, 0
+    while made < articles:
+        day_start = start + timedelta(days=day)
+        today = min(articles - made, max(1, round(per_day * (day + 1)) - made))
+        stories = [_story(rng, f"d{day}n{i}", day_start + timedelta(hours=rng.uniform(0, 24))) for i in range(max(1, today // 6))]
+        batch: list[tuple[datetime, dict]] = []
+        while len(batch) < today:
+            if long_stories and rng.random() < long_share:
+                story, when = rng.choice(long_stories), day_start + timedelta(hours=rng.uniform(0, 24))
+            else:
+                story = rng.choice(stories)
+                when = story["start"] + timedelta(hours=rng.expovariate(1 / 18))
+            counts[story["id"]] = counts.get(story["id"], 0) + 1
+            article = {**_article(rng, story, counts[story["id"]], when, max_paragraphs), "published_at": when.isoformat()}
+            batch.append((when, article))
+            if rng.random() < duplicate_rate and len(batch) < today:
+                copied_at = when + timedelta(minutes=rng.randint(5, 120))
+                copy = _copy(rng, article, counts[story["id"]], changed_words=rng.randint(0, 4))
+                batch.append((copied_at, {**copy, "published_at": copied_at.isoformat()}))
+        batch.sort(key=lambda row: (row[0], row[1]["id"]))
+        for _, article in batch:
+            yield article
+        made += len(batch)
+        day += 1

@@ -7,29 +7,24 @@ from dataclasses import dataclass, field
 import faust
 
 from streams.settings import Settings
-from streams.story.desk import StoryDesk
+from streams.story.desk import DeskStores, StoryDesk
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
 from streams.worker.topics import Topics
 
+# The desk's stores (see streams/story/desk.py), each a table backed by a compacted changelog topic.
+# None of their values grows with a story's size; `live` and `fingerprints` hold only their windows.
+_TABLES = {
+    "stories": "story-states",  # story id -> bounded story state
+    "articles": "articles",  # article id -> the entries it made, or the verdict it got
+    "live": "live-stories",  # story id -> clustering profile, hot window only
+    "fingerprints": "recent-fingerprints",  # article id -> dedup fingerprint, dedup window only
+    "meta": "desk-meta",  # the log position and the stream's lag behind the broker
+}
 
-@dataclass
-class Tables:
-    # story id -> the story's changelog: its append-only list of events (JSON), the source of truth.
-    story_changelogs: faust.Table
-    # article id -> dedup fingerprint of every article placed in a story.
-    fingerprints: faust.Table
-    # article id -> the duplicate verdict it got (JSON), so that a duplicate delivered again (a redelivery
-    # after a crash, a feed replayed twice) is reported as a redelivery instead of a second exact/near verdict.
-    verdicts: faust.Table
 
-
-def declare_tables(app: faust.App) -> Tables:
-    return Tables(
-        story_changelogs=app.Table("story-changelogs", default=None, key_type=str, partitions=1),
-        fingerprints=app.Table("fingerprints", default=None, key_type=str, partitions=1),
-        verdicts=app.Table("duplicate-verdicts", default=None, key_type=str, partitions=1),
-    )
+def declare_tables(app: faust.App) -> DeskStores:
+    return DeskStores(**{field: app.Table(name, default=None, key_type=str, partitions=1) for field, name in _TABLES.items()})
 
 
 @dataclass
@@ -37,7 +32,7 @@ class WorkerContext:
     settings: Settings
     app: faust.App
     topics: Topics
-    tables: Tables
+    tables: DeskStores
     counters: Counters = field(default_factory=Counters)
     # Next offset to process per input partition held by this worker (for the lag counters).
     next_offsets: dict = field(default_factory=dict)

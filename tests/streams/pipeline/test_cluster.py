@@ -40,27 +40,27 @@ def test_articles_on_one_event_score_above_articles_on_another():
     b = features("Porto Alegre floods displace thousands", FLOOD_2)
     c = features("Central bank raises rates", RATES)
     story = StoryProfile("s")
-    story.add(a, "outlet-a", date(2024, 5, 6), 0.0)
-    assert score(b, None, date(2024, 5, 6), story, 1.5) > 0.3 > 0.05 > score(c, None, date(2024, 5, 6), story, 1.5)
+    story.add(a, date(2024, 5, 6), 0.0)
+    assert score(b, date(2024, 5, 6), story, 1.5) > 0.3 > 0.05 > score(c, date(2024, 5, 6), story, 1.5)
 
 
 def test_headlines_are_compared_with_headlines_and_bodies_with_bodies():
     headline_only = features("Porto Alegre floods displace thousands", "")
     story = StoryProfile("s")
-    story.add(features("Floods hit Porto Alegre", FLOOD), None, None, 0.0)
+    story.add(features("Floods hit Porto Alegre", FLOOD), None, 0.0)
     # Only the headline part is shared, so the headline cosine alone decides: not diluted by the missing body.
     alone = StoryProfile("h")
-    alone.add(features("Floods hit Porto Alegre", ""), None, None, 0.0)
-    assert score(headline_only, None, None, story, 1.5) == score(headline_only, None, None, alone, 1.5) > 0.3
+    alone.add(features("Floods hit Porto Alegre", ""), None, 0.0)
+    assert score(headline_only, None, story, 1.5) == score(headline_only, None, alone, 1.5) > 0.3
 
 
 def test_a_larger_story_draws_an_equally_similar_article():
     one, many = StoryProfile("one"), StoryProfile("many")
-    one.add(features("Floods hit Porto Alegre", ""), None, None, 0.0)
+    one.add(features("Floods hit Porto Alegre", ""), None, 0.0)
     for _ in range(20):
-        many.add(features("Floods hit Porto Alegre", ""), None, None, 0.0)
+        many.add(features("Floods hit Porto Alegre", ""), None, 0.0)
     article = features("Porto Alegre floods worsen", "")
-    ratio = score(article, None, None, many, 1.5) / score(article, None, None, one, 1.5)
+    ratio = score(article, None, many, 1.5) / score(article, None, one, 1.5)
     assert math.isclose(ratio, size_prior(20)) and ratio > 1.8
     assert size_prior(1) == 1.0
 
@@ -79,8 +79,8 @@ def test_decide_joins_only_at_or_above_the_threshold_and_breaks_ties_by_id():
 
 def test_index_retrieves_only_stories_sharing_salient_features():
     index = StoryIndex(half_life_days=1.5, window_seconds=3600)
-    index.add("floods", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), None, None, 0.0)
-    index.add("rates", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), None, None, 0.0)
+    index.add("floods", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), None, 0.0)
+    index.add("rates", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), None, 0.0)
     found = index.candidates(features("Porto Alegre floods worsen", "More rain in Porto Alegre."))
     assert found == ["floods"]
 
@@ -89,48 +89,54 @@ def test_retrieval_reads_the_strongest_features_first_and_stops_at_the_posting_b
     index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=2.0)  # no merging here
     first, second = MAX_POSTINGS - 50, POSTING_BUDGET - (MAX_POSTINGS - 50) - 10  # leaves 10 postings of budget
     for n in range(first - 1):
-        index.add(f"first-{n}", {"t:first": 1.0}, None, None, 0.0)
-    index.add("rare", {"t:first": 1.0, "e:rare": 1.0}, None, None, 0.0)
+        index.add(f"first-{n}", {"t:first": 1.0}, None, 0.0)
+    index.add("rare", {"t:first": 1.0, "e:rare": 1.0}, None, 0.0)
     for n in range(second):
-        index.add(f"second-{n}", {"t:second": 1.0}, None, None, 0.0)
+        index.add(f"second-{n}", {"t:second": 1.0}, None, 0.0)
     for n in range(20):  # would outrank "rare" if read, but 20 postings no longer fit
-        index.add(f"late-{n}", {"t:late": 1.0, "t:later": 1.0}, None, None, 0.0)
+        index.add(f"late-{n}", {"t:late": 1.0, "t:later": 1.0}, None, 0.0)
     article = {"t:first": 0.9, "t:second": 0.85, "t:late": 0.8, "t:later": 0.75, "e:rare": 0.5}
     found = index.candidates(article)
     assert found[0] == "rare"  # the rare feature after the skipped ones still counts
     assert not any(story.startswith("late-") for story in found)
 
 
-def test_stories_quiet_longer_than_the_window_leave_the_index_but_stay_known():
+def test_stories_quiet_longer_than_the_window_leave_the_index_and_memory_and_say_so():
     index = StoryIndex(half_life_days=1.5, window_seconds=100)
-    index.add("old", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), None, None, 0.0)
-    index.add("new", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), None, None, 500.0)
-    assert index.live == 1
+    index.add("old", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), None, 0.0)
+    placed = index.add("new", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), None, 500.0)
+    assert index.live == 1 and placed.expired == ("old",)
     assert index.candidates(features("Porto Alegre floods", "Porto Alegre rain.")) == []
-    assert "old" in index.stories
+    assert "old" not in index.stories  # its state is the caller's to keep (on disk)
+
+
+def test_a_stored_profile_restores_to_the_same_scores():
+    index = StoryIndex(half_life_days=1.5, window_seconds=10**9)
+    index.add("floods", features("Floods hit Porto Alegre", FLOOD), date(2024, 5, 6), 0.0)
+    restored = StoryIndex(half_life_days=1.5, window_seconds=10**9)
+    restored.restore(StoryProfile.from_json("floods", index.stories["floods"].to_json()))
+    probe = features("Porto Alegre floods", FLOOD_2)
+    assert restored.scored_candidates(probe, date(2024, 5, 7)) == index.scored_candidates(probe, date(2024, 5, 7))
 
 
 def test_two_fragments_of_one_story_merge_into_the_larger_and_unrelated_stories_do_not():
     index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.3)
     for n, title in enumerate(["Floods hit Porto Alegre", "Porto Alegre floods displace thousands", "Porto Alegre flood toll rises"]):
-        index.add("big", features(title, ""), None, None, float(n))
-    index.add("rates", features("Reserve Bank of India raises repo rate", ""), None, None, 3.0)
-    assert index.merged == {} and index.live == 2
+        index.add("big", features(title, ""), None, float(n))
+    assert index.add("rates", features("Reserve Bank of India raises repo rate", ""), None, 3.0).merged is None
+    assert index.live == 2
     # A second story that grew on the same event: merged into the larger, and leaves the index.
-    index.add("small", features("Thousands flee Porto Alegre floods", ""), None, None, 4.0)
-    assert index.merged == {"small": "big"} and index.live == 2
-    assert index.stories["big"].size == 4 and "small" in index.stories  # still known, no longer found
+    placed = index.add("small", features("Thousands flee Porto Alegre floods", ""), None, 4.0)
+    assert placed.merged == ("small", "big") and index.live == 2
+    assert index.stories["big"].size == 4 and "small" not in index.stories
     assert "small" not in index.candidates(features("Porto Alegre floods", ""))
-    # An article added to the merged story counts for the story that took it over.
-    index.add("small", features("Porto Alegre floods recede", ""), None, None, 5.0)
-    assert index.resolve("small") == "big" and index.stories["big"].size == 5
 
 
 def test_a_story_merges_only_at_or_above_the_merge_threshold():
     strict = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.99)
-    strict.add("a", features("Floods hit Porto Alegre", ""), None, None, 0.0)
-    strict.add("b", features("Thousands flee Porto Alegre floods", ""), None, None, 1.0)
-    assert strict.merged == {} and strict.live == 2
+    strict.add("a", features("Floods hit Porto Alegre", ""), None, 0.0)
+    assert strict.add("b", features("Thousands flee Porto Alegre floods", ""), None, 1.0).merged is None
+    assert strict.live == 2
 
 
 def test_cosine_of_disjoint_vectors_is_zero():

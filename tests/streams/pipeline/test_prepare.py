@@ -81,16 +81,12 @@ def test_other_encodings_are_read():
 
 
 def _place_all(payloads: list[bytes]) -> list:
-    desk, changelogs = StoryDesk(Settings(broker="127.0.0.1:1")), {}
+    desk = StoryDesk(Settings(broker="127.0.0.1:1"))
     outcomes = []
     for payload in payloads:
         prepared = _prepare(payload, key=None)
         assert isinstance(prepared, PreparedArticle), prepared
-        outcome = desk.decide(prepared, changelogs)
-        if isinstance(outcome, Appended):
-            changelogs.setdefault(outcome.event.story_id, []).append(outcome.event.model_dump(mode="json"))
-            desk.record(prepared, outcome)
-        outcomes.append(outcome)
+        outcomes.append(desk.place(prepared))
     return outcomes
 
 

@@ -1,4 +1,4 @@
-"""The desk over plain dicts standing in for the worker's tables: decisions, idempotence, recovery."""
+"""The desk over plain dicts standing in for the worker's tables: decisions, idempotence, recovery, bounds."""
 
 from datetime import datetime, timezone
 
@@ -6,7 +6,7 @@ from schemas import ArticleFacts, CleanArticle, PreparedArticle
 from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
 from streams.settings import Settings
-from streams.story.desk import Appended, Duplicate, StoryDesk, fingerprint_of
+from streams.story.desk import DeskStores, Duplicate, StoryDesk
 
 SETTINGS = Settings(broker="127.0.0.1:1")
 
@@ -27,63 +27,58 @@ FLOOD_2 = "Mayor Sebastiao Melo said the Porto Alegre floods had displaced thous
 RATES = "The Reserve Bank of India raised its repo rate by a quarter point on Wednesday to curb inflation, governor Shaktikanta Das said."
 
 
-def _run(desk: StoryDesk, changelogs: dict, prints: dict, prepared: PreparedArticle):
-    """What the worker does with an outcome: write the tables, then update the desk."""
-    outcome = desk.decide(prepared, changelogs)
-    if isinstance(outcome, Appended):
-        prints[prepared.article.article_id] = fingerprint_of(prepared).to_json()
-        changelogs.setdefault(outcome.event.story_id, []).append(outcome.event.model_dump(mode="json"))
-        desk.record(prepared, outcome)
-    return outcome
+def _run(desk: StoryDesk, prepared: PreparedArticle):
+    return desk.place(prepared)
 
 
 def test_related_articles_share_a_story_and_unrelated_ones_do_not():
-    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
-    a = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
-    b = _run(desk, changelogs, prints, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
-    c = _run(desk, changelogs, prints, _prepared("c", "Reserve Bank of India raises rates", RATES, "Outlet C"))
+    desk = StoryDesk(SETTINGS)
+    a = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    b = _run(desk, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
+    c = _run(desk, _prepared("c", "Reserve Bank of India raises rates", RATES, "Outlet C"))
     assert a.event.story_id == b.event.story_id != c.event.story_id
     assert (b.event.version, b.event.kind) == (2, "joined")
 
 
 def test_the_same_article_twice_changes_nothing_and_says_so():
-    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
-    first = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
-    before = {k: list(v) for k, v in changelogs.items()}
-    again = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    desk = StoryDesk(SETTINGS)
+    first = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    before = {k: dict(v) for k, v in desk.stores.stories.items()}
+    again = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
     assert isinstance(again, Duplicate) and again.verdict.kind == "redelivery"
-    assert again.event == first.event
-    assert changelogs == before
+    assert again.events == first.events
+    assert desk.stores.stories == before
 
 
 def test_a_copy_under_another_id_is_a_duplicate_of_the_first():
-    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
-    _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
-    copy = _run(desk, changelogs, prints, _prepared("z", "Floods hit Porto Alegre", FLOOD, "Syndicator"))
+    desk = StoryDesk(SETTINGS)
+    _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    copy = _run(desk, _prepared("z", "Floods hit Porto Alegre", FLOOD, "Syndicator"))
     assert isinstance(copy, Duplicate)
     assert (copy.verdict.duplicate_of, copy.verdict.kind, copy.verdict.similarity) == ("a", "exact", 1.0)
 
 
 def test_a_restarted_desk_rebuilt_from_the_tables_decides_the_same():
-    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
-    _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
-    restarted = StoryDesk(SETTINGS)
-    restarted.load(changelogs, prints)
-    joined = restarted.decide(_prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"), changelogs)
-    original = desk.decide(_prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"), changelogs)
+    desk = StoryDesk(SETTINGS)
+    _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    restarted = StoryDesk(SETTINGS, DeskStores(**{k: dict(v) for k, v in vars(desk.stores).items()}))
+    restarted.load()
+    joined = restarted.place(_prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
+    original = desk.place(_prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
     assert joined == original and joined.event.version == 2
-    assert isinstance(restarted.decide(_prepared("a", "x", FLOOD, "Outlet A"), changelogs), Duplicate)
+    assert isinstance(restarted.place(_prepared("a", "x", FLOOD, "Outlet A")), Duplicate)
 
 
 def test_the_snapshot_the_desk_keeps_equals_a_fold_of_the_changelog():
     from schemas import parse_story_event
     from streams.story.fold import fold
 
-    desk, changelogs, prints = StoryDesk(SETTINGS), {}, {}
-    a = _run(desk, changelogs, prints, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
-    _run(desk, changelogs, prints, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
+    desk = StoryDesk(SETTINGS)
+    a = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    _run(desk, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
     story_id = a.event.story_id
-    assert desk.snapshot(story_id) == fold([parse_story_event(raw) for raw in changelogs[story_id]])
+    entries = [parse_story_event(e) for row in desk.stores.articles.values() for e in row["events"]]
+    assert desk.snapshot(story_id) == fold([e for e in entries if e.story_id == story_id])
     assert desk.snapshot(story_id).version == 2
 
 
@@ -97,13 +92,12 @@ def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():
 
     stream = generate(240, seed=5, max_paragraphs=2)
     prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(stream.articles)]
-    calm, calm_logs, calm_prints = StoryDesk(SETTINGS), {}, {}
-    restarted, logs, prints = StoryDesk(SETTINGS), {}, {}
+    calm, restarted = StoryDesk(SETTINGS), StoryDesk(SETTINGS)
     for index, article in enumerate(prepared):
-        if index == 120:
-            restarted = StoryDesk(SETTINGS)
-            restarted.load(logs, prints)
-        expected = _run(calm, calm_logs, calm_prints, article)
-        got = _run(restarted, logs, prints, article)
+        if index in (80, 160):
+            restarted = StoryDesk(SETTINGS, restarted.stores)
+            restarted.load()
+        expected = _run(calm, article)
+        got = _run(restarted, article)
         assert got == expected, f"article {index} decided differently after the rebuild"
-    assert logs == calm_logs
+    assert restarted.stores == calm.stores

@@ -11,12 +11,21 @@ from schemas import (
     StoryStarted,
 )
 from streams.story.fold import (
+    apply,
+    fold,
+    fold_log,
+    merge_event,
+    next_event,
+    snapshot,
+    state_of,
+)
+from streams.story.state import (
+    MAX_ENTITIES,
+    MAX_QUOTES,
+    RECENT_ARTICLES,
     OutOfSequence,
     StoryState,
-    fold,
-    next_event,
     phrase_key,
-    state_of,
 )
 
 T0 = datetime(2023, 3, 7, 9, 0, tzinfo=timezone.utc)
@@ -109,8 +118,8 @@ def test_fold_is_a_pure_function_of_the_events():
         events = _append(events, f"a{i}", f"outlet {i % 2}", facts)
     first, second = fold(events), fold(list(events))
     assert first == second
-    assert first.version == 4 and first.article_ids == ["a0", "a1", "a2", "a3"]
-    assert first.outlets == ["outlet 0", "outlet 1"]
+    assert first.version == 4 and first.recent_article_ids == ["a0", "a1", "a2", "a3"] and first.articles == 4
+    assert first.outlets == ["outlet 0", "outlet 1"] and first.outlet_count == 2
     assert first.people[0].role == "port director" and first.places == ["Valparaiso"]
     assert first.event_date == date(2023, 3, 6)
 
@@ -120,8 +129,8 @@ def test_a_copied_state_changes_without_touching_its_original():
     original = state_of(events)
     twin = original.copy()
     twin.add("a2", "B", T0, _facts(quotes=[Quote(text="we will rebuild the harbour wall this year")], key_phrases=["Harbour Board"]))
-    assert original.outlets == ["A"] and original.quotes[0][1] == {"A"} and not original.phrases
-    assert twin.outlets == ["A", "B"] and twin.quotes[0][1] == {"A", "B"}
+    assert list(original.outlets) == ["A"] and original.quotes[0][1].outlets == ["A"] and not original.phrases
+    assert list(twin.outlets) == ["A", "B"] and twin.quotes[0][1].outlets == ["A", "B"]
 
 
 def test_an_article_naming_only_a_weekday_takes_the_story_date_when_the_weekday_matches():
@@ -154,11 +163,64 @@ def test_an_event_that_is_not_the_next_of_its_story_is_refused():
     events = _append(_append([], "a1", "Harbour Times", _facts()), "a2", "Coast Daily", _facts())
     state = StoryState()
     with pytest.raises(OutOfSequence):
-        state.apply(events[1])  # version 2 cannot start a story
-    state.apply(events[0])
+        apply(state, events[1])  # version 2 cannot start a story
+    apply(state, events[0])
     with pytest.raises(OutOfSequence):
-        state.apply(events[0])  # applied twice: would rewrite version 1
-    state.apply(events[1])
+        apply(state, events[0])  # applied twice: would rewrite version 1
+    apply(state, events[1])
     assert state.version == 2
     with pytest.raises(OutOfSequence):
         fold([events[0], events[0]])
+
+
+def _big_story(articles: int) -> list:
+    """A story whose every article brings new names, quotes and claims from a new outlet."""
+    events = []
+    state = StoryState()
+    for i in range(articles):
+        facts = _facts(
+            entities=[Entity(name=f"Person{i} Surname{i}", kind="person")],
+            quotes=[Quote(text=f"statement number {i} about the harbour wall and its repair costs", speaker=None)],
+            claims=[NumericClaim(subject="crane", value=i + 2, text=f"{i + 2} cranes")],
+            key_phrases=[f"Harbour Board {i % 7}"],
+        )
+        event = next_event("s1", state, f"a{i}", f"outlet {i}", T0 + timedelta(minutes=i), facts, score=0.5)
+        apply(state, event)
+        events.append(event)
+    return events
+
+
+def test_a_story_s_state_and_snapshot_stay_bounded_however_many_articles_it_has():
+    sizes = {}
+    for articles in (60, 600):
+        events = _big_story(articles)
+        state = state_of(events)
+        shot = snapshot("s1", state)
+        sizes[articles] = len(shot.to_bytes()), len(str(state.to_json()))
+        assert shot.articles == articles and shot.outlet_count == articles
+        assert len(shot.recent_article_ids) == RECENT_ARTICLES and shot.recent_article_ids[-1] == f"a{articles - 1}"
+        assert len(shot.people) <= MAX_ENTITIES and len(shot.quotes) <= MAX_QUOTES
+    # Ten times the articles, the same size (within a few digits more per count).
+    assert sizes[600][0] < sizes[60][0] * 1.1 and sizes[600][1] < sizes[60][1] * 1.1
+
+
+def test_a_stored_state_comes_back_equal_and_decides_the_same_next_entry():
+    events = _big_story(30)
+    state = state_of(events)
+    back = StoryState.from_json(state.to_json())
+    assert back.to_json() == state.to_json()
+    facts = _facts(quotes=[Quote(text="statement number 29 about the harbour wall and its repair costs")])
+    assert next_event("s1", back, "n", "Late Outlet", T0, facts) == next_event("s1", state, "n", "Late Outlet", T0, facts)
+
+
+def test_a_merge_folds_the_absorbed_story_into_the_survivor_and_closes_it():
+    survivor_events = _append(_append([], "a1", "Harbour Times", _facts(key_phrases=["Harbour Board"])), "a2", "Coast Daily", _facts())
+    absorbed_events = [next_event("s2", StoryState(), "b1", "Port News", T0, _facts(claims=[NumericClaim(subject="crane", value=3, text="3 cranes")]))]
+    merge = merge_event("s1", state_of(survivor_events), "s2", state_of(absorbed_events), T0, position=9)
+    assert (merge.version, merge.absorbed_story_id, merge.absorbed_version, merge.articles) == (3, "s2", 1, 3)
+    states = fold_log([*survivor_events, *absorbed_events, merge])
+    assert states["s1"].articles == 3 and "Port News" in states["s1"].outlets and states["s1"].absorbed == ["s2"]
+    assert snapshot("s2", states["s2"]).merged_into == "s1"
+    late = next_event("s2", states["s2"], "b2", "Port News", T0, _facts())
+    with pytest.raises(OutOfSequence):
+        apply(states["s2"], late)  # an absorbed story takes no more entries

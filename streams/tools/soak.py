@@ -1,0 +1,184 @@
+"""`storywire soak`: a long-lived worker's state over a long stream, without a broker.
+
+It runs the place stage's real per-article work (prepare, `StoryDesk.place`,
+the event and snapshot bytes it would send) over a synthetic stream spread over
+many days of event time, with the desk's stores in RocksDB as the worker keeps
+its tables, and reports at each quarter of the stream: resident memory, the
+time a restarted worker takes to rebuild its state from the stores, and what
+each appended article writes (tables and topics), for small and large stories.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
+
+import orjson
+from rocksdict import Rdict
+
+from schemas import DeadLetter
+from streams.pipeline.prepare import prepare
+from streams.settings import Settings
+from streams.story.desk import Appended, DeskStores, StoryDesk
+from streams.tools.synthetic import stream_over_days
+
+SMALL_STORY = 10  # articles: at most this is a small story
+LARGE_STORY = 1000  # at least this is a large one
+
+
+class RocksStore(MutableMapping):
+    """A RocksDB column of JSON values, as a faust table keeps it, counting the bytes written."""
+
+    def __init__(self, db: Rdict) -> None:
+        self.db = db
+        self.written = 0
+        self.largest = 0
+
+    def __getitem__(self, key: str):
+        value = self.db.get(key.encode())
+        if value is None:
+            raise KeyError(key)
+        return orjson.loads(value)
+
+    def __setitem__(self, key: str, value) -> None:
+        data = orjson.dumps(value)
+        self.written += len(data) + len(key)
+        self.largest = max(self.largest, len(data))
+        self.db[key.encode()] = data
+
+    def __delitem__(self, key: str) -> None:
+        if self.db.get(key.encode()) is None:
+            raise KeyError(key)
+        self.written += len(key)  # a tombstone
+        del self.db[key.encode()]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key.decode() for key in self.db.keys())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.db.keys())
+
+    def items(self):
+        return ((key.decode(), orjson.loads(value)) for key, value in self.db.items())
+
+
+class RocksStores:
+    """The desk's five stores, one RocksDB column family each, under one directory; reopened for a restart."""
+
+    NAMES = ("stories", "articles", "live", "fingerprints", "meta")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db: Rdict | None = None
+        self.open()
+
+    def open(self) -> DeskStores:
+        self.db = Rdict(str(self.path))
+        families = {name: self._family(name) for name in self.NAMES}
+        self.stores = DeskStores(**{name: RocksStore(db) for name, db in families.items()})
+        return self.stores
+
+    _written = 0
+    _largest = 0
+
+    def _family(self, name: str) -> Rdict:
+        try:
+            return self.db.get_column_family(name)
+        except Exception:  # noqa: BLE001 - rocksdict raises a plain exception for a missing family
+            return self.db.create_column_family(name)
+
+    def close(self) -> None:
+        """Close the database; every handle on it (the stores, a desk using them) must be dropped first."""
+        written, largest = self.written(), self.largest()
+        self.stores = None
+        gc.collect()  # column family handles keep the database open until collected
+        self.db.close()
+        self.db = None
+        self._written, self._largest = written, largest
+
+    def written(self) -> int:
+        """Bytes written so far, over every opening."""
+        return self._written + sum(store.written for store in vars(self.stores).values())
+
+    def largest(self) -> int:
+        return max(self._largest, *(store.largest for store in vars(self.stores).values()))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def run_soak(settings: Settings, articles: int, days: float, seed: int, progress) -> dict:
+    quarters = {round(articles * q / 4) for q in (1, 2, 3, 4)}
+    directory = Path(tempfile.mkdtemp(prefix="storywire-soak-"))
+    rocks = RocksStores(directory / "tables")
+    desk = StoryDesk(settings, rocks.stores)
+    figures: dict = {"articles": articles, "event_days": days, "seed": seed, "rss_mb": {}, "restart_s": {}}
+    appended: dict[str, list[int]] = {"small": [0, 0], "large": [0, 0]}  # bytes, appends
+    largest_message = 0
+    sizes: dict[str, int] = {}
+    started = time.monotonic()
+    try:
+        for number, raw in enumerate(stream_over_days(articles, days, seed), start=1):
+            broker_time = time.time()
+            prepared = prepare(orjson.dumps(raw), None, broker_time, settings.max_article_bytes)
+            if not isinstance(prepared, DeadLetter):
+                before = rocks.written()
+                outcome = desk.place(prepared)
+                sent = 0
+                if isinstance(outcome, Appended):
+                    for event in outcome.events:
+                        sent += len(event.to_bytes())
+                        shot = desk.snapshot(event.story_id).to_bytes()
+                        sent += len(shot)
+                        largest_message = max(largest_message, len(event.to_bytes()), len(shot))
+                        sizes[event.story_id] = desk.state(event.story_id).articles
+                    size = sizes[outcome.event.story_id]
+                    kind = "small" if size <= SMALL_STORY else "large" if size >= LARGE_STORY else None
+                    if kind:
+                        appended[kind][0] += rocks.written() - before + sent
+                        appended[kind][1] += 1
+            if number in quarters:
+                figures["rss_mb"][str(number)] = round(rss_mb(), 1)
+                desk = None
+                rocks.close()
+                restart_started = time.monotonic()
+                rocks.open()
+                desk = StoryDesk(settings, rocks.stores)
+                desk.load()
+                figures["restart_s"][str(number)] = round(time.monotonic() - restart_started, 3)
+                progress(
+                    f"{number:,} articles in {time.monotonic() - started:.0f}s: RSS {figures['rss_mb'][str(number)]} MB, "
+                    f"restart {figures['restart_s'][str(number)]}s, {desk.stories.live:,} live stories, "
+                    f"{len(desk.duplicates):,} recent fingerprints"
+                )
+    finally:
+        desk = None
+        largest_value = rocks.largest() if rocks.db is not None else rocks._largest
+        if rocks.db is not None:
+            rocks.close()
+        shutil.rmtree(directory, ignore_errors=True)
+    for kind, (total, count) in appended.items():
+        figures[f"append_bytes_{kind}_story"] = round(total / count) if count else None
+        figures[f"appends_{kind}_story"] = count
+    figures["largest_message_bytes"] = max(largest_message, largest_value)
+    figures["seconds"] = round(time.monotonic() - started, 1)
+    return figures
+
+
+def format_soak(figures: dict) -> str:
+    rows = [f"{figures['articles']:,} articles over {figures['event_days']:g} days of event time ({figures['seconds']}s)"]
+    for key in figures["rss_mb"]:
+        rows.append(f"  at {int(key):>9,}: RSS {figures['rss_mb'][key]:>8.1f} MB   restart {figures['restart_s'][key]:.2f}s")
+    rows.append(
+        f"bytes written per appended article: small stories {figures['append_bytes_small_story']}, "
+        f"large stories {figures['append_bytes_large_story']}"
+    )
+    rows.append(f"largest message or table value: {figures['largest_message_bytes']:,} bytes")
+    return "\n".join(rows)
