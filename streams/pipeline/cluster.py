@@ -72,9 +72,13 @@ class StoryProfile:
     size: int = 0
     last_date: date | None = None
     last_seen: float = 0.0  # event time (epoch seconds) of the latest article, for the hot window
+    last_position: int = 0  # the log position of the latest article counted: an article is counted once
     parts: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)  # unit vector per part
 
-    def add(self, vector: dict[str, float], when: date | None, seen: float) -> None:
+    def add(self, vector: dict[str, float], when: date | None, seen: float, position: int = 0) -> None:
+        if position and position <= self.last_position:
+            return  # counted already (an article placed again after a crash lost part of its writes)
+        self.last_position = max(self.last_position, position)
         for key in vector:
             self.counts[key] = self.counts.get(key, 0) + 1
         self._note(1, when, seen)
@@ -83,6 +87,7 @@ class StoryProfile:
         """Fold another story's profile into this one (the two are one story)."""
         for key, n in other.counts.items():
             self.counts[key] = self.counts.get(key, 0) + n
+        self.last_position = max(self.last_position, other.last_position)
         self._note(other.size, other.last_date, other.last_seen)
 
     def to_json(self) -> dict:
@@ -91,11 +96,12 @@ class StoryProfile:
             "size": self.size,
             "last_date": self.last_date.isoformat() if self.last_date else None,
             "last_seen": self.last_seen,
+            "last_position": self.last_position,
         }
 
     @classmethod
     def from_json(cls, story_id: str, data: dict) -> StoryProfile:
-        profile = cls(story_id, dict(data["counts"]), data["size"], None, data["last_seen"])
+        profile = cls(story_id, dict(data["counts"]), data["size"], None, data["last_seen"], data["last_position"])
         profile.last_date = date.fromisoformat(data["last_date"]) if data["last_date"] else None
         profile._refresh()
         return profile
@@ -249,10 +255,10 @@ class StoryIndex:
             scored.append((story_id, similarity(parts, story) * size_prior(story.size) * fade))
         return scored
 
-    def add(self, story_id: str, vector: dict[str, float], when: date | None, seen: float) -> Placed:
+    def add(self, story_id: str, vector: dict[str, float], when: date | None, seen: float, position: int = 0) -> Placed:
         """Count the article in its story (a new one, or a live one); merge and expire what that calls for."""
         profile = self.stories.setdefault(story_id, StoryProfile(story_id))
-        profile.add(vector, when, seen)
+        profile.add(vector, when, seen, position)
         self._reindex(profile)
         self.clock = max(self.clock, seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))

@@ -173,7 +173,7 @@ class StoryDesk:
             score=decision.score,
             article_time=datetime.fromtimestamp(own_time, timezone.utc),
         )
-        placed = self.stories.add(story_id, facts.terms, when, now)
+        placed = self.stories.add(story_id, facts.terms, when, now, self.position)
         if placed.merged is None:
             return (entry,), placed
         gone, keep = placed.merged
@@ -190,23 +190,22 @@ class StoryDesk:
     def _record(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...], placed: Placed, now: float) -> None:
         """Fold the entries into the story states and write every store the outcome touches."""
         stores = self.stores
-        touched: list[str] = []
+        # The states are written last: a stored state says every other write of its entries is there too.
+        states: dict[str, StoryState] = {}
         for event in events:
-            state = self.state(event.story_id)
-            absorbed = self.state(event.absorbed_story_id) if isinstance(event, StoryMerged) else None
+            state = states.get(event.story_id) or self.state(event.story_id)
+            absorbed = None
+            if isinstance(event, StoryMerged):
+                absorbed = states.get(event.absorbed_story_id) or self.state(event.absorbed_story_id)
+                states[event.absorbed_story_id] = absorbed
             apply(state, event, absorbed)
-            self.states[event.story_id] = state
-            touched.append(event.story_id)
-            if absorbed is not None:
-                stores.stories[event.absorbed_story_id] = absorbed.to_json()
-                self.states.pop(event.absorbed_story_id, None)
-                stores.live.pop(event.absorbed_story_id, None)
-        for story_id in dict.fromkeys(touched):
-            if story_id not in self.states:  # absorbed by the merge: written above
-                continue
-            stores.stories[story_id] = self.states[story_id].to_json()
-            if story_id in self.stories.stories:
-                stores.live[story_id] = self.stories.stories[story_id].to_json()
+            states[event.story_id] = state
+        for story_id, state in states.items():
+            if state.merged_into is None:
+                self.states[story_id] = state
+            else:
+                self.states.pop(story_id, None)
+                stores.live.pop(story_id, None)
         for story_id in placed.expired:
             self.states.pop(story_id, None)
             stores.live.pop(story_id, None)
@@ -216,6 +215,25 @@ class StoryDesk:
         if article_id in self.duplicates:
             stores.fingerprints[article_id] = {**fingerprint_of(prepared).to_json(), "seen": now, "position": self.position}
         stores.meta[META] = {"position": self.position, "lag": self.lag}
+        for story_id in states:
+            if story_id in self.stories.stories:
+                stores.live[story_id] = self.stories.stories[story_id].to_json()
+        for story_id, state in states.items():
+            stores.stories[story_id] = state.to_json()
+
+    def _heal(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...]) -> None:
+        """The article's record was written but not its story's state (a crash in between): make the rest of
+        its writes again, from the entries it recorded, exactly as the first time."""
+        facts = prepared.facts
+        own_time = self.article_time(prepared)
+        now = max(own_time, self.stories.clock, self.duplicates.clock)
+        if (facts.published_at is not None or facts.event_date is not None) and prepared.article.received_at:
+            self.lag = _epoch(prepared.article.received_at) - own_time
+        entry = events[0]
+        self.position = max(self.position, entry.position)
+        placed = self.stories.add(entry.story_id, facts.terms, facts.reported_date(), now, entry.position)
+        self.position = max(self.position, *(e.position for e in events))
+        self._record(prepared, events, placed, now)
 
     def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate:
         """An article seen before: a redelivery. Its entries are sent again (subscribers drop repeats)."""
@@ -226,6 +244,8 @@ class StoryDesk:
         else:
             story_id = earlier["story_id"]
             events = tuple(parse_story_event(raw) for raw in earlier["events"])
+            if self.state(events[0].story_id).version < events[0].version:
+                self._heal(prepared, events)
         verdict = DuplicateVerdict(
             article_id=article_id, duplicate_of=article_id, similarity=1.0, kind="redelivery", story_id=story_id
         )

@@ -215,14 +215,15 @@ async def _assert_versions_in_order(settings: Settings) -> int:
     for value in await read_topic(settings, "story-events", idle_timeout=120):
         event = parse_story_event(value)
         versions = sent[event.story_id]
+        what = event.absorbed_story_id if event.kind == "merged" else event.article_id
         if event.version in versions:
-            assert versions[event.version] == event.article_id, f"{event.story_id} v{event.version} changed article"
+            assert versions[event.version] == what, f"{event.story_id} v{event.version} changed article"
             repeats += 1
         else:
             assert event.version == len(versions) + 1, (
                 f"{event.story_id}: v{event.version} after v{len(versions)} (out of order or a gap)"
             )
-            versions[event.version] = event.article_id
+            versions[event.version] = what
     return repeats
 
 

@@ -101,3 +101,60 @@ def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():
         got = _run(restarted, article)
         assert got == expected, f"article {index} decided differently after the rebuild"
     assert restarted.stores == calm.stores
+
+
+def _copy_stores(stores: DeskStores) -> DeskStores:
+    import copy
+
+    return DeskStores(**{name: copy.deepcopy(dict(store)) for name, store in vars(stores).items()})
+
+
+def test_a_crash_after_the_article_record_is_healed_when_the_article_comes_again():
+    """The record is written first and the story state last: with only the record kept, the article's redelivery
+    makes its other writes again, and the stream goes on exactly as the uninterrupted one."""
+    import orjson
+
+    from streams.pipeline.prepare import prepare
+    from streams.tools.synthetic import generate
+
+    stream = generate(160, seed=9, max_paragraphs=2)
+    prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    calm = StoryDesk(SETTINGS)
+    outcomes = [calm.place(article) for article in prepared]
+    crashed = StoryDesk(SETTINGS)
+    for article in prepared[:100]:
+        crashed.place(article)
+    before = _copy_stores(crashed.stores)
+    crashed.place(prepared[100])  # its writes, of which only the article record survives the crash
+    lost = before
+    lost.articles[prepared[100].article.article_id] = crashed.stores.articles[prepared[100].article.article_id]
+    restarted = StoryDesk(SETTINGS, lost)
+    restarted.load()
+    again = restarted.place(prepared[100])  # redelivered: recognised, and its lost writes made again
+    assert isinstance(again, Duplicate) and again.events == outcomes[100].events
+    assert [restarted.place(article) for article in prepared[101:]] == outcomes[101:]
+    assert restarted.stores == calm.stores
+
+
+def test_memory_holds_the_windows_not_the_history():
+    """Over 40 days of event time, the live stories and fingerprints in memory stay those of the windows."""
+    import orjson
+
+    from streams.pipeline.prepare import prepare
+    from streams.tools.synthetic import stream_over_days
+
+    settings = Settings(broker="127.0.0.1:1", story_window_days=2, dedup_window_days=4)
+    desk = StoryDesk(settings)
+    peaks = []
+    for number, raw in enumerate(stream_over_days(1200, 40, seed=3, max_paragraphs=1), start=1):
+        desk.place(prepare(orjson.dumps(raw), None, 1_700_000_000 + number, 2_000_000))
+        if number % 300 == 0:
+            peaks.append((desk.stories.live, len(desk.duplicates), len(desk.states)))
+    stores = desk.stores
+    assert len(stores.articles) == 1200  # every article is still recognised (on disk in the worker)
+    assert max(p[1] for p in peaks) < 250  # about 4 days of 30 articles, not 1,200
+    assert max(p[0] for p in peaks) < 120 and all(p[2] <= p[0] for p in peaks)
+    assert len(stores.fingerprints) == len(desk.duplicates) and len(stores.live) == desk.stories.live
+    restarted = StoryDesk(settings, stores)
+    restarted.load()
+    assert restarted.stories.live == desk.stories.live and len(restarted.duplicates) == len(desk.duplicates)
