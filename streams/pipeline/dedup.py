@@ -83,7 +83,8 @@ class DuplicateIndex:
         self.threshold = threshold
         self.window_seconds = window_seconds
         self._exact: dict[str, str] = {}
-        self._prints: dict[str, Fingerprint] = {}
+        # article id -> (exact hash, signature as a compact array): a tuple of 64 Python ints would take 5 times the memory
+        self._prints: dict[str, tuple[str, np.ndarray]] = {}
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self._ages: list[tuple[float, int, str]] = []  # heap of (event time, arrival, article id)
         self._arrivals = 0
@@ -98,9 +99,10 @@ class DuplicateIndex:
     def add(self, article_id: str, fp: Fingerprint, seen: float = 0.0) -> list[str]:
         """Index the article's fingerprint as of event time `seen`; returns the articles that left the window."""
         if article_id not in self._prints:
-            self._prints[article_id] = fp
+            minhash = _minhash(fp)
+            self._prints[article_id] = (fp.exact, minhash.hashvalues)
             self._exact.setdefault(fp.exact, article_id)
-            self._lsh.insert(article_id, _minhash(fp))
+            self._lsh.insert(article_id, minhash)
             self._arrivals += 1
             heapq.heappush(self._ages, (seen, self._arrivals, article_id))
         self.clock = max(self.clock, seen)
@@ -111,9 +113,9 @@ class DuplicateIndex:
         gone = []
         while self._ages and self._ages[0][0] < horizon:
             _, _, article_id = heapq.heappop(self._ages)
-            fp = self._prints.pop(article_id)
-            if self._exact.get(fp.exact) == article_id:
-                del self._exact[fp.exact]
+            exact, _ = self._prints.pop(article_id)
+            if self._exact.get(exact) == article_id:
+                del self._exact[exact]
             self._lsh.remove(article_id)
             gone.append(article_id)
         return gone
@@ -124,8 +126,9 @@ class DuplicateIndex:
         if original is not None:
             return Match(original, 1.0, "exact")
         best: Match | None = None
-        for candidate in sorted(self._lsh.query(_minhash(fp))):  # sorted: ties go to the same article every run
-            score = similarity(fp, self._prints[candidate])
+        minhash = _minhash(fp)
+        for candidate in sorted(self._lsh.query(minhash)):  # sorted: ties go to the same article every run
+            score = float(np.count_nonzero(minhash.hashvalues == self._prints[candidate][1]) / NUM_PERM)
             if score >= self.threshold and (best is None or score > best.similarity):
                 best = Match(candidate, round(score, 4), "near")
         return best

@@ -14,7 +14,7 @@ from streams.worker.topics import Topics
 
 # The desk's stores (see streams/story/desk.py), each a table backed by a compacted changelog topic.
 # None of their values grows with a story's size; `live` and `fingerprints` hold only their windows.
-_TABLES = {
+TABLES = {
     "stories": "story-states",  # story id -> bounded story state
     "articles": "articles",  # article id -> the entries it made, or the verdict it got
     "live": "live-stories",  # story id -> clustering profile, hot window only
@@ -24,7 +24,7 @@ _TABLES = {
 
 
 def declare_tables(app: faust.App) -> DeskStores:
-    return DeskStores(**{field: app.Table(name, default=None, key_type=str, partitions=1) for field, name in _TABLES.items()})
+    return DeskStores(**{field: app.Table(name, default=None, key_type=str, partitions=1) for field, name in TABLES.items()})
 
 
 @dataclass
