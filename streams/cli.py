@@ -166,46 +166,10 @@ def _broker(args, settings) -> int:
 
 def _worker(args, settings) -> int:
     _require_broker(settings)
-    import faust
+    from streams.worker.run import run_worker
 
-    from streams.kafka.admin import ensure_topics
-    from streams.kafka.topics import topic_specs
-    from streams.worker.app import build_app
-    from streams.worker.logs import logging_config
-
-    asyncio.run(ensure_topics(settings.bootstrap, list(topic_specs(settings).values())))
-    app = build_app(settings, _claim_data_dir(settings.worker_dir))
-    config = logging_config(args.log_format or settings.log_format, args.loglevel)
-    # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.
-    options = {"logging_config": config, "quiet": True} if config else {}
-    faust.Worker(app, loglevel=args.loglevel, **options).execute_from_commandline()
+    run_worker(settings, args.loglevel, args.log_format or settings.log_format)
     return 0
-
-
-_held_locks: list = []  # open lock files of claimed table directories, kept for the process's life
-
-
-def _claim_data_dir(base: Path) -> Path:
-    """A table directory no other worker on this machine holds (RocksDB locks its files).
-
-    Workers of one deployment on one machine take slots 0, 1, 2...; a slot's lock is held until the
-    process ends, so a restarted worker takes a free slot again and finds its tables there.
-    """
-    import fcntl
-
-    base.mkdir(parents=True, exist_ok=True)
-    for number in range(64):
-        lock = open(base / f"slot-{number}.lock", "w")  # noqa: SIM115 - held until the process ends
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        _held_locks.append(lock)
-        slot = base / f"slot-{number}"
-        slot.mkdir(exist_ok=True)
-        return slot
-    raise RuntimeError(f"more than 64 workers hold table directories under {base}")
 
 
 def _replay(args, settings) -> int:

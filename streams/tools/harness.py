@@ -87,7 +87,7 @@ async def watch_outcomes(
     await consumer.start()
     outcomes = Outcomes()
     deadline = time.monotonic() + timeout
-    reported = -1
+    reported, last_report = -1, 0.0
     try:
         while len(outcomes.seen) < expected:
             if worker is not None and worker.poll() is not None:
@@ -98,6 +98,8 @@ async def watch_outcomes(
                 for message in messages:
                     value = orjson.loads(message.value)
                     name = names[tp.topic]
+                    if value.get("kind") == "merged":
+                        continue  # a story absorbed another: not an article's outcome
                     key = (name, value.get("article_id") or f"offset {message.offset}")
                     if key in outcomes.seen:
                         continue
@@ -106,8 +108,9 @@ async def watch_outcomes(
                     if name == STORY_EVENTS:
                         raw_ms = datetime.fromisoformat(value["time"]).timestamp() * 1000
                         outcomes.latencies.append(message.timestamp - raw_ms)
-            if len(outcomes.seen) != reported:
-                reported = len(outcomes.seen)
+            now = time.monotonic()
+            if len(outcomes.seen) != reported and (now - last_report >= 1.0 or len(outcomes.seen) >= expected):
+                reported, last_report = len(outcomes.seen), now
                 progress(f"processed {reported}/{expected} articles")
     finally:
         await consumer.stop()
