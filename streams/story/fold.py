@@ -142,6 +142,15 @@ def merge_event(
     )
 
 
+SNAPSHOT_EVERY = 10  # a story's snapshot is published on each of its first entries, then on every tenth
+
+
+def snapshot_due(event: StoryEventModel) -> bool:
+    """Whether the entry publishes its story's snapshot: every entry of a young story, every tenth of a long one,
+    and every merge. A long story's snapshot is at most nine entries behind its log; its version says which."""
+    return event.version <= SNAPSHOT_EVERY or event.version % SNAPSHOT_EVERY == 0 or isinstance(event, StoryMerged)
+
+
 def snapshot(story_id: str, state: StoryState) -> StorySnapshot:
     """The snapshot a story's state gives: bounded, like the state."""
     if state.version == 0:

@@ -24,14 +24,14 @@ from rapidfuzz import fuzz
 from schemas import ArticleFacts, Conflict, ConflictSide, Entity, NumericClaim, Quote
 from streams.pipeline.english import plural
 
-MAX_OUTLETS = 40
-MAX_ENTITIES = 40
-MAX_QUOTES = 16
-MAX_CLAIMS = 20
-MAX_PHRASES = 30
+MAX_OUTLETS = 30
+MAX_ENTITIES = 30
+MAX_QUOTES = 12
+MAX_CLAIMS = 12
+MAX_PHRASES = 20
 MAX_DATES = 8
 MAX_ANCHORS = 8
-NAMED_OUTLETS = 8  # outlets named per quote, claim or weekday (their count goes on)
+NAMED_OUTLETS = 6  # outlets named per quote, claim or weekday (their count goes on)
 RECENT_ARTICLES = 10
 
 QUOTE_MATCH = 88  # rapidfuzz score above which two quotes are the same words
@@ -309,9 +309,10 @@ class StoryState:
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
             "outlets": self.outlets,
             "outlet_count": self.outlet_count,
-            "entities": {k: [e.model_dump(mode="json"), n] for k, (e, n) in self.entities.items()},
-            "quotes": [[q.model_dump(mode="json"), r.to_json()] for q, r in self.quotes],
-            "claims": {t: [c.model_dump(mode="json"), r.to_json()] for t, (c, r) in self.claims.items()},
+            # Rows rather than objects: a story's state is written on every entry, so its keys would be too.
+            "entities": [[k, e.name, e.kind, e.role, n] for k, (e, n) in self.entities.items()],
+            "quotes": [[q.text, q.speaker, *r.to_json()] for q, r in self.quotes],
+            "claims": [[c.subject, c.value, c.qualifier, c.text, *r.to_json()] for c, r in self.claims.values()],
             "weekdays": {a: {d: r.to_json() for d, r in days.items()} for a, days in self.weekdays.items()},
             "phrases": self.phrases,
             "dates": {d.isoformat(): n for d, n in self.dates.items()},
@@ -329,9 +330,12 @@ class StoryState:
             last_seen=datetime.fromisoformat(data["last_seen"]) if data["last_seen"] else None,
             outlets=dict(data["outlets"]),
             outlet_count=data["outlet_count"],
-            entities={k: [Entity.model_validate(e), n] for k, (e, n) in data["entities"].items()},
-            quotes=[(Quote.model_validate(q), Reported.from_json(r)) for q, r in data["quotes"]],
-            claims={t: (NumericClaim.model_validate(c), Reported.from_json(r)) for t, (c, r) in data["claims"].items()},
+            entities={k: [Entity(name=name, kind=kind, role=role), n] for k, name, kind, role, n in data["entities"]},
+            quotes=[(Quote(text=text, speaker=speaker), Reported(list(outlets), n)) for text, speaker, outlets, n in data["quotes"]],
+            claims={claim_text(claim): (claim, Reported(list(outlets), n)) for claim, outlets, n in (
+                (NumericClaim(subject=subject, value=value, qualifier=qualifier, text=text), outlets, n)
+                for subject, value, qualifier, text, outlets, n in data["claims"]
+            )},
             weekdays={a: {d: Reported.from_json(r) for d, r in days.items()} for a, days in data["weekdays"].items()},
             phrases={k: [n, dict(forms)] for k, (n, forms) in data["phrases"].items()},
             dates={date.fromisoformat(d): n for d, n in data["dates"].items()},

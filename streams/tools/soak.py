@@ -25,6 +25,7 @@ from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import Appended, DeskStores, StoryDesk
+from streams.story.fold import snapshot_due
 from streams.tools.synthetic import stream_over_days
 
 SMALL_STORY = 10  # articles: at most this is a small story
@@ -133,11 +134,11 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
                 outcome = desk.place(prepared)
                 sent = 0
                 if isinstance(outcome, Appended):
-                    for event in outcome.events:
-                        sent += len(event.to_bytes())
-                        shot = desk.snapshot(event.story_id).to_bytes()
-                        sent += len(shot)
-                        largest_message = max(largest_message, len(event.to_bytes()), len(shot))
+                    for event in outcome.events:  # what the place stage sends (see streams/worker/place_stage.py)
+                        data = event.to_bytes()
+                        shot = desk.snapshot(event.story_id).to_bytes() if snapshot_due(event) else b""
+                        sent += len(data) + len(shot)
+                        largest_message = max(largest_message, len(data), len(shot))
                         sizes[event.story_id] = desk.state(event.story_id).articles
                     size = sizes[outcome.event.story_id]
                     kind = "small" if size <= SMALL_STORY else "large" if size >= LARGE_STORY else None

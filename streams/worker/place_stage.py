@@ -17,6 +17,7 @@ import time
 from schemas import DeadLetter, PreparedArticle, StoryMerged
 from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Duplicate, Outcome, StoryDesk
+from streams.story.fold import snapshot_due
 from streams.worker.context import WorkerContext
 from streams.worker.delivery import SIZE_ERRORS, dead_letter_send, deliver_all
 
@@ -76,21 +77,22 @@ async def _place_one(ctx: WorkerContext, payload: bytes) -> None:
 
 
 def _sends(ctx: WorkerContext, desk: StoryDesk, prepared: PreparedArticle, outcome: Outcome) -> list:
-    """The messages an outcome publishes: its entries in order, then the snapshots of the stories they touched;
+    """The messages an outcome publishes: its entries in order, then the snapshots that are due (`snapshot_due`);
     for a duplicate, its verdict (and a redelivery's entries again: subscribers drop repeats)."""
     topics = ctx.topics
     sends = []
     if isinstance(outcome, Duplicate):
         verdict = outcome.verdict
         sends.append((topics.duplicates, verdict.article_id.encode(), verdict.to_bytes()))
-    touched: dict[str, None] = {}
+    due: dict[str, None] = {}
     for event in outcome.events:
         sends.append((topics.story_events, event.story_id.encode(), event.to_bytes()))
-        touched[event.story_id] = None
+        if snapshot_due(event):
+            due[event.story_id] = None
         if isinstance(event, StoryMerged):
-            touched[event.absorbed_story_id] = None
+            due[event.absorbed_story_id] = None
     if isinstance(outcome, Appended):
-        sends.extend((topics.story_snapshots, sid.encode(), desk.snapshot(sid).to_bytes()) for sid in touched)
+        sends.extend((topics.story_snapshots, sid.encode(), desk.snapshot(sid).to_bytes()) for sid in due)
     return sends
 
 
