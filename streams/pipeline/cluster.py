@@ -11,10 +11,11 @@ One article at a time, in arrival order:
    the strongest down and stopping at a fixed budget of postings: cost is
    bounded however many stories are live.
 3. `score` compares the article with each candidate story's profile: the
-   weighted cosines of the parts both have, times a size prior (a story that
-   has drawn many articles is likelier to draw the next one, as in the Chinese
-   restaurant process behind Dirichlet-process stream clustering), faded by the
-   time since the story's last article.
+   weighted cosines of the parts both have, faded by the time between the
+   story's last article and this one, in event time (publication times where
+   articles have them): a story quiet for weeks needs a far closer match than
+   yesterday's, and one from years before takes none. No prior on story size:
+   on full text it drew articles into the larger of two similar events.
 4. `decide` joins the best candidate if its score reaches the threshold, else
    starts a new story.
 5. After an article is added, the story is compared with the few stories that
@@ -39,12 +40,13 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
 
 from streams.pipeline.features import by_part, dot, feature_idf, strongest, unit_vector
 
 STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
+STORY_DAYS = 8  # times a story profile is dated by (its latest)
 POSTING_FEATURES = 12  # per part: the features a story is found under
 MAX_CANDIDATES = 40  # stories scored per article
 # A feature that more live stories than this are found under identifies none of them: it retrieves nothing.
@@ -55,14 +57,13 @@ MAX_POSTINGS = 250
 POSTING_BUDGET = 8 * MAX_CANDIDATES
 MERGE_CANDIDATES = 8  # stories a grown story is compared with
 WEIGHTS = {"t": 0.45, "e": 0.35, "h": 0.20}
-# Size prior: a story of n articles scores (1 + SIZE_PRIOR * ln n) times its similarity.
-SIZE_PRIOR = 0.3
 # Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
 MERGE_THRESHOLD = 0.2
 
 @dataclass
 class StoryProfile:
-    """What clustering keeps of a story: per-feature article counts (its strongest only), size, last known date.
+    """What clustering keeps of a story: per-feature article counts (its strongest only), size, the days its
+    articles are dated by, and when it was last active (event time).
 
     Bounded: at most STORY_FEATURES_PER_PART features per part, whatever the story's size.
     """
@@ -70,47 +71,45 @@ class StoryProfile:
     story_id: str
     counts: dict[str, int] = field(default_factory=dict)  # feature -> how many of the story's articles have it
     size: int = 0
-    last_date: date | None = None
     last_seen: float = 0.0  # event time (epoch seconds) of the latest article, for the hot window
+    days: list[float] = field(default_factory=list)  # the latest times (days since 1970) its articles are dated by
     last_position: int = 0  # the log position of the latest article counted: an article is counted once
     parts: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)  # unit vector per part
 
-    def add(self, vector: dict[str, float], when: date | None, seen: float, position: int = 0) -> None:
+    def add(self, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> None:
         if position and position <= self.last_position:
             return  # counted already (an article placed again after a crash lost part of its writes)
         self.last_position = max(self.last_position, position)
         for key in vector:
             self.counts[key] = self.counts.get(key, 0) + 1
-        self._note(1, when, seen)
+        self._note(1, seen, days)
 
     def absorb(self, other: StoryProfile) -> None:
         """Fold another story's profile into this one (the two are one story)."""
         for key, n in other.counts.items():
             self.counts[key] = self.counts.get(key, 0) + n
         self.last_position = max(self.last_position, other.last_position)
-        self._note(other.size, other.last_date, other.last_seen)
+        self._note(other.size, other.last_seen, other.days)
 
     def to_json(self) -> dict:
         return {
             "counts": self.counts,
             "size": self.size,
-            "last_date": self.last_date.isoformat() if self.last_date else None,
             "last_seen": self.last_seen,
+            "days": self.days,
             "last_position": self.last_position,
         }
 
     @classmethod
     def from_json(cls, story_id: str, data: dict) -> StoryProfile:
-        profile = cls(story_id, dict(data["counts"]), data["size"], None, data["last_seen"], data["last_position"])
-        profile.last_date = date.fromisoformat(data["last_date"]) if data["last_date"] else None
+        profile = cls(story_id, dict(data["counts"]), data["size"], data["last_seen"], list(data["days"]), data["last_position"])
         profile._refresh()
         return profile
 
-    def _note(self, articles: int, when: date | None, seen: float) -> None:
+    def _note(self, articles: int, seen: float, days: Iterable[float]) -> None:
         self.size += articles
-        if when and (self.last_date is None or when > self.last_date):
-            self.last_date = when
         self.last_seen = max(self.last_seen, seen)
+        self.days = sorted({*self.days, *days})[-STORY_DAYS:]
         self._refresh()
 
     def _refresh(self) -> None:
@@ -134,11 +133,14 @@ class StoryProfile:
         return keys
 
 
-def decay(article_date: date | None, story_date: date | None, half_life_days: float) -> float:
-    """A story's pull halves every half-life of silence; unknown dates neither help nor hurt."""
-    if article_date is None or story_date is None:
-        return 1.0
-    gap = abs((article_date - story_date).days)
+def fade(article_days: Iterable[float], story_days: Iterable[float], half_life_days: float) -> float:
+    """A story's pull halves every half-life of days between the article and the story.
+
+    Each side is dated by the times it is known by, in days (an article: its own time and the event date its
+    text gives; a story: its articles' latest such times), and the nearest pair counts, so a republished
+    report of last week's event still meets its story while a report from years later starts a new one.
+    """
+    gap = min((abs(a - s) for a in article_days for s in story_days), default=0)
     return 0.5 ** (max(gap - 1, 0) / half_life_days)
 
 
@@ -151,17 +153,10 @@ def similarity(parts: dict[str, dict[str, float]], story: StoryProfile) -> float
     return sum(WEIGHTS[p] * dot(parts[p], story.parts[p]) for p in present) / total
 
 
-def size_prior(size: int) -> float:
-    return 1.0 + SIZE_PRIOR * math.log(max(size, 1))
-
-
-def score(vector: dict[str, float], when: date | None, story: StoryProfile, half_life_days: float) -> float:
-    """Similarity to the story's profile, times its size prior, faded by time since its last article.
-
-    Not bounded by 1: a large story's prior lifts a fair match above a small story's good one.
-    """
+def score(vector: dict[str, float], days: Iterable[float], story: StoryProfile, half_life_days: float) -> float:
+    """Similarity to the story's profile, faded by the days between the article and the story (see `fade`)."""
     parts = {p: unit_vector(v) for p, v in by_part(vector).items()}
-    return similarity(parts, story) * size_prior(story.size) * decay(when, story.last_date, half_life_days)
+    return similarity(parts, story) * fade(days, story.days, half_life_days)
 
 
 @dataclass(frozen=True)
@@ -246,19 +241,15 @@ class StoryIndex:
     def candidates(self, vector: dict[str, float]) -> list[str]:
         return self._found(list(vector.items()), MAX_CANDIDATES)
 
-    def scored_candidates(self, vector: dict[str, float], when: date | None) -> list[tuple[str, float]]:
-        parts = {p: unit_vector(v) for p, v in by_part(vector).items()}
-        scored = []
-        for story_id in self.candidates(vector):
-            story = self.stories[story_id]
-            fade = decay(when, story.last_date, self.half_life_days)
-            scored.append((story_id, similarity(parts, story) * size_prior(story.size) * fade))
-        return scored
+    def scored_candidates(self, vector: dict[str, float], days: Iterable[float]) -> list[tuple[str, float]]:
+        """The candidate stories with their scores for an article dated by `days`."""
+        return [(story_id, score(vector, days, self.stories[story_id], self.half_life_days)) for story_id in self.candidates(vector)]
 
-    def add(self, story_id: str, vector: dict[str, float], when: date | None, seen: float, position: int = 0) -> Placed:
-        """Count the article in its story (a new one, or a live one); merge and expire what that calls for."""
+    def add(self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> Placed:
+        """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge and
+        expire what that calls for."""
         profile = self.stories.setdefault(story_id, StoryProfile(story_id))
-        profile.add(vector, when, seen, position)
+        profile.add(vector, seen, days, position)
         self._reindex(profile)
         self.clock = max(self.clock, seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
@@ -271,8 +262,7 @@ class StoryIndex:
         best: tuple[float, str] | None = None
         for other_id in self._found([(key, profile.parts[key[0]][key]) for key in keys], MERGE_CANDIDATES, profile.story_id):
             other = self.stories[other_id]
-            fade = decay(profile.last_date, other.last_date, self.half_life_days)
-            sim = similarity(profile.parts, other) * fade
+            sim = similarity(profile.parts, other) * fade(profile.days, other.days, self.half_life_days)
             if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
                 best = (sim, other_id)
         if best is None:

@@ -83,6 +83,15 @@ def story_id_for(article_id: str) -> str:
     return "story-" + hashlib.blake2b(article_id.encode(), digest_size=6).hexdigest()
 
 
+def article_days(facts, own_time: float) -> set[float]:
+    """When an article is dated, in days since 1970, for clustering: its own time, and noon of the event date its
+    text gives."""
+    days = {own_time / 86400}
+    if facts.event_date is not None:
+        days.add(datetime.combine(facts.event_date, time(12), timezone.utc).timestamp() / 86400)
+    return days
+
+
 def _epoch(moment: datetime | None) -> float:
     return moment.timestamp() if moment else 0.0
 
@@ -157,8 +166,8 @@ class StoryDesk:
         article, facts = prepared.article, prepared.facts
         if (facts.published_at is not None or facts.event_date is not None) and article.received_at:
             self.lag = _epoch(article.received_at) - own_time
-        when = facts.reported_date()
-        decision = decide(self.stories.scored_candidates(facts.terms, when), self.settings.join_threshold)
+        days = article_days(facts, own_time)
+        decision = decide(self.stories.scored_candidates(facts.terms, days), self.settings.join_threshold)
         story_id = decision.story_id or story_id_for(article.article_id)
         received = article.received_at or datetime.fromtimestamp(0).astimezone()
         self.position += 1
@@ -173,7 +182,7 @@ class StoryDesk:
             score=decision.score,
             article_time=datetime.fromtimestamp(own_time, timezone.utc),
         )
-        placed = self.stories.add(story_id, facts.terms, when, now, self.position)
+        placed = self.stories.add(story_id, facts.terms, now, days, self.position)
         if placed.merged is None:
             return (entry,), placed
         gone, keep = placed.merged
@@ -231,7 +240,7 @@ class StoryDesk:
             self.lag = _epoch(prepared.article.received_at) - own_time
         entry = events[0]
         self.position = max(self.position, entry.position)
-        placed = self.stories.add(entry.story_id, facts.terms, facts.reported_date(), now, entry.position)
+        placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts, own_time), entry.position)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, events, placed, now)
 

@@ -1,15 +1,13 @@
 import math
-from datetime import date
 
 from streams.pipeline.cluster import (
     MAX_POSTINGS,
     POSTING_BUDGET,
     StoryIndex,
     StoryProfile,
-    decay,
     decide,
+    fade,
     score,
-    size_prior,
 )
 from streams.pipeline.features import cosine, features, terms
 
@@ -40,35 +38,38 @@ def test_articles_on_one_event_score_above_articles_on_another():
     b = features("Porto Alegre floods displace thousands", FLOOD_2)
     c = features("Central bank raises rates", RATES)
     story = StoryProfile("s")
-    story.add(a, date(2024, 5, 6), 0.0)
-    assert score(b, date(2024, 5, 6), story, 1.5) > 0.3 > 0.05 > score(c, date(2024, 5, 6), story, 1.5)
+    story.add(a, 0.0, {0.0})
+    assert score(b, {0.1}, story, 1.5) > 0.3 > 0.05 > score(c, {0.1}, story, 1.5)
 
 
 def test_headlines_are_compared_with_headlines_and_bodies_with_bodies():
     headline_only = features("Porto Alegre floods displace thousands", "")
     story = StoryProfile("s")
-    story.add(features("Floods hit Porto Alegre", FLOOD), None, 0.0)
+    story.add(features("Floods hit Porto Alegre", FLOOD), 0.0)
     # Only the headline part is shared, so the headline cosine alone decides: not diluted by the missing body.
     alone = StoryProfile("h")
-    alone.add(features("Floods hit Porto Alegre", ""), None, 0.0)
-    assert score(headline_only, None, story, 1.5) == score(headline_only, None, alone, 1.5) > 0.3
+    alone.add(features("Floods hit Porto Alegre", ""), 0.0)
+    assert score(headline_only, (), story, 1.5) == score(headline_only, (), alone, 1.5) > 0.3
 
 
-def test_a_larger_story_draws_an_equally_similar_article():
+def test_a_larger_story_draws_no_more_than_an_equally_similar_small_one():
     one, many = StoryProfile("one"), StoryProfile("many")
-    one.add(features("Floods hit Porto Alegre", ""), None, 0.0)
+    one.add(features("Floods hit Porto Alegre", ""), 0.0)
     for _ in range(20):
-        many.add(features("Floods hit Porto Alegre", ""), None, 0.0)
+        many.add(features("Floods hit Porto Alegre", ""), 0.0)
     article = features("Porto Alegre floods worsen", "")
-    ratio = score(article, None, many, 1.5) / score(article, None, one, 1.5)
-    assert math.isclose(ratio, size_prior(20)) and ratio > 1.8
-    assert size_prior(1) == 1.0
+    assert math.isclose(score(article, (), many, 1.5), score(article, (), one, 1.5))
 
 
-def test_a_quiet_story_fades():
-    assert decay(date(2024, 1, 1), date(2024, 1, 2), 1.5) == 1.0
-    assert decay(date(2024, 1, 1), date(2024, 1, 20), 1.5) < 0.01
-    assert decay(None, date(2024, 1, 2), 1.5) == 1.0
+def test_a_quiet_story_fades_and_one_from_years_before_takes_nothing():
+    assert fade({10.0}, {9.5}, 1.5) == 1.0
+    assert 0.2 < fade({10.0}, {7.0}, 1.5) < 0.5 < fade({10.0}, {8.5}, 1.5)
+    assert fade({10.0}, {-9.0}, 1.5) < 0.001  # three weeks of silence
+    assert fade({10.0, 3.0}, {3.2}, 1.5) == 1.0  # a late report of the story's event: its event date meets it
+    story = StoryProfile("s")
+    story.add(features("Floods hit Porto Alegre", FLOOD), 0.0, {0.0})
+    article = features("Porto Alegre floods displace thousands", FLOOD_2)
+    assert score(article, {0.1}, story, 1.5) > 0.3 > 0.001 > score(article, {3 * 365.0}, story, 1.5)
 
 
 def test_decide_joins_only_at_or_above_the_threshold_and_breaks_ties_by_id():
@@ -79,8 +80,8 @@ def test_decide_joins_only_at_or_above_the_threshold_and_breaks_ties_by_id():
 
 def test_index_retrieves_only_stories_sharing_salient_features():
     index = StoryIndex(half_life_days=1.5, window_seconds=3600)
-    index.add("floods", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), None, 0.0)
-    index.add("rates", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), None, 0.0)
+    index.add("floods", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), 0.0)
+    index.add("rates", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), 0.0)
     found = index.candidates(features("Porto Alegre floods worsen", "More rain in Porto Alegre."))
     assert found == ["floods"]
 
@@ -89,12 +90,12 @@ def test_retrieval_reads_the_strongest_features_first_and_stops_at_the_posting_b
     index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=2.0)  # no merging here
     first, second = MAX_POSTINGS - 50, POSTING_BUDGET - (MAX_POSTINGS - 50) - 10  # leaves 10 postings of budget
     for n in range(first - 1):
-        index.add(f"first-{n}", {"t:first": 1.0}, None, 0.0)
-    index.add("rare", {"t:first": 1.0, "e:rare": 1.0}, None, 0.0)
+        index.add(f"first-{n}", {"t:first": 1.0}, 0.0)
+    index.add("rare", {"t:first": 1.0, "e:rare": 1.0}, 0.0)
     for n in range(second):
-        index.add(f"second-{n}", {"t:second": 1.0}, None, 0.0)
+        index.add(f"second-{n}", {"t:second": 1.0}, 0.0)
     for n in range(20):  # would outrank "rare" if read, but 20 postings no longer fit
-        index.add(f"late-{n}", {"t:late": 1.0, "t:later": 1.0}, None, 0.0)
+        index.add(f"late-{n}", {"t:late": 1.0, "t:later": 1.0}, 0.0)
     article = {"t:first": 0.9, "t:second": 0.85, "t:late": 0.8, "t:later": 0.75, "e:rare": 0.5}
     found = index.candidates(article)
     assert found[0] == "rare"  # the rare feature after the skipped ones still counts
@@ -103,8 +104,8 @@ def test_retrieval_reads_the_strongest_features_first_and_stops_at_the_posting_b
 
 def test_stories_quiet_longer_than_the_window_leave_the_index_and_memory_and_say_so():
     index = StoryIndex(half_life_days=1.5, window_seconds=100)
-    index.add("old", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), None, 0.0)
-    placed = index.add("new", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), None, 500.0)
+    index.add("old", features("Floods hit Porto Alegre", "Rain flooded Porto Alegre."), 0.0)
+    placed = index.add("new", features("Reserve Bank raises rates", "The Reserve Bank of India raised rates."), 500.0)
     assert index.live == 1 and placed.expired == ("old",)
     assert index.candidates(features("Porto Alegre floods", "Porto Alegre rain.")) == []
     assert "old" not in index.stories  # its state is the caller's to keep (on disk)
@@ -112,21 +113,21 @@ def test_stories_quiet_longer_than_the_window_leave_the_index_and_memory_and_say
 
 def test_a_stored_profile_restores_to_the_same_scores():
     index = StoryIndex(half_life_days=1.5, window_seconds=10**9)
-    index.add("floods", features("Floods hit Porto Alegre", FLOOD), date(2024, 5, 6), 0.0)
+    index.add("floods", features("Floods hit Porto Alegre", FLOOD), 0.0)
     restored = StoryIndex(half_life_days=1.5, window_seconds=10**9)
     restored.restore(StoryProfile.from_json("floods", index.stories["floods"].to_json()))
     probe = features("Porto Alegre floods", FLOOD_2)
-    assert restored.scored_candidates(probe, date(2024, 5, 7)) == index.scored_candidates(probe, date(2024, 5, 7))
+    assert restored.scored_candidates(probe, {1.0}) == index.scored_candidates(probe, {1.0})
 
 
 def test_two_fragments_of_one_story_merge_into_the_larger_and_unrelated_stories_do_not():
     index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.3)
     for n, title in enumerate(["Floods hit Porto Alegre", "Porto Alegre floods displace thousands", "Porto Alegre flood toll rises"]):
-        index.add("big", features(title, ""), None, float(n))
-    assert index.add("rates", features("Reserve Bank of India raises repo rate", ""), None, 3.0).merged is None
+        index.add("big", features(title, ""), float(n))
+    assert index.add("rates", features("Reserve Bank of India raises repo rate", ""), 3.0).merged is None
     assert index.live == 2
     # A second story that grew on the same event: merged into the larger, and leaves the index.
-    placed = index.add("small", features("Thousands flee Porto Alegre floods", ""), None, 4.0)
+    placed = index.add("small", features("Thousands flee Porto Alegre floods", ""), 4.0)
     assert placed.merged == ("small", "big") and index.live == 2
     assert index.stories["big"].size == 4 and "small" not in index.stories
     assert "small" not in index.candidates(features("Porto Alegre floods", ""))
@@ -134,8 +135,8 @@ def test_two_fragments_of_one_story_merge_into_the_larger_and_unrelated_stories_
 
 def test_a_story_merges_only_at_or_above_the_merge_threshold():
     strict = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.99)
-    strict.add("a", features("Floods hit Porto Alegre", ""), None, 0.0)
-    assert strict.add("b", features("Thousands flee Porto Alegre floods", ""), None, 1.0).merged is None
+    strict.add("a", features("Floods hit Porto Alegre", ""), 0.0)
+    assert strict.add("b", features("Thousands flee Porto Alegre floods", ""), 1.0).merged is None
     assert strict.live == 2
 
 
