@@ -158,3 +158,36 @@ def test_memory_holds_the_windows_not_the_history():
     restarted = StoryDesk(settings, stores)
     restarted.load()
     assert restarted.stories.live == desk.stories.live and len(restarted.duplicates) == len(desk.duplicates)
+
+
+def test_a_feed_mixing_headlines_and_full_text_clusters_each_story_together():
+    """Headline-only and full-text articles of the same stories, interleaved: one story each, not one per kind."""
+    rates_2 = (
+        "India's central bank lifted its benchmark repo rate by 25 basis points on Wednesday, governor Shaktikanta "
+        "Das said, as the Reserve Bank of India moved again to curb persistent inflation."
+    )
+    feed = [
+        _prepared("f1", "Floods hit Porto Alegre", FLOOD, "Outlet A"),
+        _prepared("r1", "Reserve Bank of India raises repo rate", RATES, "Outlet C"),
+        _prepared("f2", "Porto Alegre floods displace thousands", "", "Wire D"),
+        _prepared("r2", "Reserve Bank of India lifts repo rate to curb inflation", "", "Wire E"),
+        _prepared("f3", "Porto Alegre flood waters keep rising", FLOOD_2, "Outlet B"),
+        _prepared("r3", "India central bank raises rates again", rates_2, "Outlet F"),
+        _prepared("f4", "Thousands flee Porto Alegre floods", "", "Wire G"),
+    ]
+    desk = StoryDesk(SETTINGS)
+    placed, merged = {}, {}
+    for article in feed:
+        outcome = desk.place(article)
+        placed[article.article.article_id] = outcome.event.story_id
+        merged.update({e.absorbed_story_id: e.story_id for e in outcome.events if e.kind == "merged"})
+
+    def story_now(story_id: str) -> str:  # a merge moves an absorbed story's articles to the survivor
+        while story_id in merged:
+            story_id = merged[story_id]
+        return story_id
+
+    stories = {article_id: story_now(story_id) for article_id, story_id in placed.items()}
+    floods = {stories[a] for a in ("f1", "f2", "f3", "f4")}
+    rates = {stories[a] for a in ("r1", "r2", "r3")}
+    assert len(floods) == 1 and len(rates) == 1 and floods != rates, stories

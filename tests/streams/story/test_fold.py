@@ -100,6 +100,19 @@ def test_about_is_compatible_with_any_hedge():
     assert fold(events).conflicts == []
 
 
+def test_compatible_hedges_agree_and_opposite_ones_conflict():
+    from streams.story.state import claims_conflict
+
+    def claim(value: float, qualifier: str, subject: str = "hour") -> NumericClaim:
+        return NumericClaim(subject=subject, value=value, qualifier=qualifier, text="")
+
+    assert not claims_conflict(claim(4, "exact"), claim(4, "about"))  # "4 hours" and "about 4 hours" agree
+    assert not claims_conflict(claim(4, "more than"), claim(4, "at least"))  # the same direction
+    assert claims_conflict(claim(100_000, "nearly", "troop"), claim(100_000, "more than", "troop"))
+    assert not claims_conflict(claim(4, "nearly"), claim(5, "more than"))  # not the same figure
+    assert not claims_conflict(claim(4, "nearly"), claim(4, "more than", "day"))  # not the same thing counted
+
+
 def test_two_weekdays_for_the_same_meeting_are_a_conflict():
     events = _append([], "a1", "A", _facts(weekday_mentions={"Lima": "Thursday"}))
     events = _append(events, "a2", "B", _facts(weekday_mentions={"Lima": "Friday"}))
