@@ -26,6 +26,7 @@ class RawArticle(Message):
     source: str | None = None
     url: str | None = None
     published_at: str | None = Field(default=None, description="As given by the feed: ISO 8601 or free text.")
+    author: str | None = Field(default=None, description="The author as the page or feed names them.")
 
 
 class RemovedBlock(Message):
@@ -42,6 +43,7 @@ class CleanArticle(Message):
     title: str | None = None
     text: str = Field(description="The reporting text, paragraphs separated by blank lines.")
     outlet: str | None = None
+    author: str | None = Field(default=None, description="The author the raw article names (its page's or feed's).")
     url: str | None = None
     language: str | None = Field(default=None, description="ISO 639-1 code, absent when unknown.")
     published_at: datetime | None = Field(default=None, description="Publication time, absent when not found.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -14,6 +15,9 @@ EPILOG = """\
 The broker address comes from --broker or STORYWIRE_BROKER; without either,
 the local broker that `storywire broker up` starts (127.0.0.1:19092).
 Every setting has an environment variable: see streams/settings.py or README.md.
+On a secured cluster: STORYWIRE_SECURITY_PROTOCOL, STORYWIRE_SASL_MECHANISM,
+STORYWIRE_SASL_USERNAME, STORYWIRE_SASL_PASSWORD, STORYWIRE_SSL_CAFILE (README:
+"Deploying on your cluster").
 """
 
 
@@ -28,8 +32,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--broker", metavar="HOST:PORT", help="Kafka bootstrap servers (default: the local broker)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    broker = commands.add_parser("broker", help="start, stop or inspect the local single-node Kafka")
+    broker = commands.add_parser("broker", help="start, stop or inspect the local Kafka (one node, or a small cluster)")
     broker.add_argument("action", choices=["up", "down", "status"], help="up: start it (fetching Kafka on first use)")
+    broker.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="up: a cluster of N KRaft nodes on 127.0.0.1, ports from STORYWIRE_LOCAL_PORT up, two per node (default 1)",
+    )
+    broker.add_argument("--json", action="store_true", help='status: {"nodes": [{"id", "address", "pid", "running"}]}')
 
     worker = commands.add_parser("worker", help="run the long-lived worker (Ctrl-C or SIGTERM stops it cleanly)")
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
@@ -39,9 +51,32 @@ def _parser() -> argparse.ArgumentParser:
         help="text (default), or one JSON object per line with the counters as fields (STORYWIRE_LOG_FORMAT)",
     )
 
-    replay = commands.add_parser("replay", help="publish .txt files, directories of them and .jsonl feeds")
+    replay = commands.add_parser(
+        "replay",
+        help="publish files and directories: .txt, .jsonl, web pages, RSS/Atom feeds, WARC archives",
+        description="Publishes every article in the PATHs to the raw topic. Formats, by content or name: .txt (one "
+        "article), .jsonl (one per line), web pages (.html, .htm), RSS/Atom feeds (.xml, .rss, .atom; one article "
+        "per item), WARC archives (.warc, .warc.gz; one per HTML response). Directories may mix them. What cannot be "
+        "read is listed with the reason, and the exit code is then 1.",
+    )
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     replay.add_argument("--rate", type=float, metavar="N", help="at most N articles per second (default: as fast as possible)")
+
+    follow = commands.add_parser(
+        "follow",
+        help="poll RSS/Atom feeds over HTTP and publish their new items (long-lived)",
+        description="Polls each feed URL every --interval seconds with conditional requests (ETag, Last-Modified) "
+        "and publishes the items it has not published before, remembered across restarts under STORYWIRE_HOME. A "
+        "feed that fails is polled less often (doubling, up to STORYWIRE_FOLLOW_MAX_BACKOFF; Retry-After honoured); "
+        "no feed stops the others. Ctrl-C or SIGTERM stops it.",
+    )
+    follow.add_argument("urls", nargs="+", metavar="URL", help="http:// or https:// URL of an RSS or Atom feed")
+    follow.add_argument(
+        "--interval",
+        type=_positive_seconds,
+        metavar="S",
+        help="seconds between two polls of a feed (default: STORYWIRE_FOLLOW_INTERVAL, 300)",
+    )
 
     subscribe = commands.add_parser("subscribe", help="print story events as they are appended")
     subscribe.add_argument("--story", metavar="ID", help="only this story's events")
@@ -50,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
 
     stories = commands.add_parser("stories", help="print the current stories, duplicates and dead letters")
     stories.add_argument("--json", action="store_true", help="one JSON object")
+
+    web = commands.add_parser(
+        "web",
+        help="serve the story desk in the browser: live stories, timelines, conflicts (read-only)",
+        description="Follows the story events and duplicates topics from their beginning (like any consumer; no "
+        "worker tables needed) and serves the stories page, a page per story, a JSON API and TimelineJS exports. "
+        "Read-only; bound to 127.0.0.1 unless --host says otherwise. Ctrl-C or SIGTERM stops it.",
+    )
+    web.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
 
     demo = commands.add_parser(
         "demo",
@@ -61,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     demo.add_argument("--json", action="store_true", help="print the result as one JSON object")
     demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the worker (default 180)")
+    demo.add_argument(
+        "--web",
+        action="store_true",
+        help="then leave the story desk up on 127.0.0.1 (with the broker and worker) until Ctrl-C",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="port of the story desk with --web (default 8080)")
 
     bench = commands.add_parser(
         "bench",
@@ -91,14 +142,16 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="score the real pipeline's stories on a labelled feed (B-cubed and pairwise precision/recall/F1)",
-        description="Runs the real worker on fresh topics (on the local broker unless --broker is given), replays "
-        "FEED, waits until every article is processed, maps each article to its story (a duplicate to the story of "
-        "the article it copies, a dead letter to a cluster of its own) and compares that with GOLD, a file of "
-        "'article id<TAB>story id' lines. Only articles in GOLD are scored.",
+        help="score the real pipeline's stories on labelled feeds (B-cubed and pairwise precision/recall/F1)",
+        description="For each FEED GOLD pair: runs the real worker on fresh topics (on the local broker unless "
+        "--broker is given), replays FEED, waits until every article is processed, maps each article to its story "
+        "(a duplicate to the story of the article it copies, a dead letter to a cluster of its own) and compares "
+        "that with GOLD, a file of 'article id<TAB>story id' lines. Only articles in GOLD are scored. Several pairs "
+        "are scored one after the other, each on its own topics, and reported per data set (named after FEED).",
     )
-    evaluate.add_argument("feed", type=Path, metavar="FEED", help="a .jsonl feed (or .txt files / directories)")
-    evaluate.add_argument("gold", type=Path, metavar="GOLD", help="article id<TAB>story id, one a line")
+    evaluate.add_argument(
+        "pairs", type=Path, nargs="+", metavar="FEED GOLD", help="a .jsonl feed (or .txt files / directories) and its gold file"
+    )
     evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     evaluate.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the worker (default 900)")
     return parser
@@ -106,9 +159,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from pydantic import ValidationError
+
     from streams.settings import Settings
 
-    settings = Settings(broker=args.broker) if args.broker else Settings()
+    try:
+        settings = Settings(broker=args.broker) if args.broker else Settings()
+    except ValidationError as error:  # inputs are never shown: they may hold a password
+        problems = [
+            (f"STORYWIRE_{'_'.join(map(str, e['loc'])).upper()}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+            for e in error.errors(include_input=False, include_url=False)
+        ]
+        print(f"storywire: invalid settings: {'; '.join(problems)}", file=sys.stderr)
+        return 2
     handler = {
         "broker": _broker,
         "worker": _worker,
@@ -116,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         "subscribe": _subscribe,
         "stories": _stories,
         "demo": _demo,
+        "web": _web,
         "bench": _bench,
         "evaluate": _evaluate,
         "soak": _soak,
+        "follow": _follow,
     }[args.command]
     try:
         return handler(args, settings) or 0
@@ -128,11 +193,14 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:  # noqa: BLE001 - the CLI's last line: a message, not a traceback
-        from streams.kafka.replay import FeedError
+        from streams.kafka.admin import TopicsRefused
+        from streams.kafka.connection import ConnectionSettingsError
+        from streams.sources import InputError
         from streams.tools.broker import BrokerError, BrokerUnavailable
         from streams.tools.harness import RunFailed
 
-        if isinstance(error, (BrokerError, BrokerUnavailable, RunFailed, FeedError)):
+        known = (BrokerError, BrokerUnavailable, RunFailed, InputError, ConnectionSettingsError, TopicsRefused)
+        if isinstance(error, known):
             print(f"storywire: {error}", file=sys.stderr)
             return 2
         raise
@@ -142,25 +210,41 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _positive_seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value}: must be a number of seconds above 0")
+    return seconds
+
+
 def _require_broker(settings) -> None:
+    from streams.kafka.connection import security_options
     from streams.tools.broker import wait_for_broker
 
-    asyncio.run(wait_for_broker(settings.bootstrap, 10))
+    asyncio.run(wait_for_broker(settings.bootstrap, 10, security_options(settings)))
 
 
 def _broker(args, settings) -> int:
-    from streams.tools.broker import local_kafka
+    from streams.tools.broker import BrokerError, local_cluster, local_kafka, made_cluster
 
-    kafka = local_kafka(settings)
+    kafka, cluster = local_kafka(settings), made_cluster(settings)
     if args.action == "up":
-        print(kafka.up(progress=_progress))
+        if args.nodes < 1:
+            raise BrokerError(f"--nodes {args.nodes}: a cluster needs at least one node")
+        print((local_cluster(settings, args.nodes) if args.nodes > 1 else kafka).up(progress=_progress))
     elif args.action == "down":
-        kafka.down()
+        for node in [kafka, *(cluster.nodes if cluster else [])]:
+            node.down()
         print("stopped")
     else:
-        status = kafka.status()
+        # The single node if it runs or no cluster was made, else the local cluster's nodes.
+        nodes = [kafka] if cluster is None or kafka.node_status()["running"] else cluster.nodes
+        if args.json:
+            status = {"nodes": [node.node_status() for node in nodes]}
+        else:
+            status = kafka.status() if nodes == [kafka] else {"nodes": [n.node_status() | n.status() for n in nodes]}
         print(orjson.dumps(status, default=str, option=orjson.OPT_INDENT_2).decode())
-        return 0 if status.get("running") else 1
+        return 0 if all(node.node_status()["running"] for node in nodes) else 1
     return 0
 
 
@@ -173,17 +257,37 @@ def _worker(args, settings) -> int:
 
 
 def _replay(args, settings) -> int:
-    from streams.kafka.replay import article_files, replay
+    from streams.kafka.replay import replay
     from streams.kafka.topics import ARTICLES
+    from streams.sources import input_files
 
-    article_files(args.paths)  # a missing path is reported before any connection is tried
+    input_files(args.paths)  # a missing path is reported before any connection is tried
     _require_broker(settings)
     summary = asyncio.run(replay(args.paths, settings, args.rate, _progress))
+    if summary.passed_over:
+        kinds = ", ".join(f"{kind}: {count:,}" for kind, count in summary.passed_over.most_common())
+        _progress(f"passed over {summary.passed_over.total():,} WARC records that are no web pages ({kinds})")
     _progress(
         f"replayed {summary.sent:,} articles to {settings.topic(ARTICLES)} in {summary.seconds:.1f}s"
         + (f"; skipped {len(summary.skipped)} (listed above)" if summary.skipped else "")
     )
     return 1 if summary.skipped else 0
+
+
+def _follow(args, settings) -> int:
+    from streams.sources.follow import feed_urls, follow
+
+    urls = feed_urls(args.urls)  # a bad URL is reported before any connection is tried
+    _require_broker(settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set)
+        await follow(urls, settings, args.interval, _progress, stop)
+
+    asyncio.run(run())
+    return 0
 
 
 def _subscribe(args, settings) -> int:
@@ -214,8 +318,38 @@ def _stories(args, settings) -> int:
 def _demo(args, settings) -> int:
     from streams.tools.demo import run_demo
 
-    state = asyncio.run(run_demo(settings, args.paths, _progress, args.timeout))
-    _print_state(state, args.json)
+    if not args.web:
+        state = asyncio.run(run_demo(settings, args.paths, _progress, args.timeout))
+        _print_state(state, args.json)
+        return 0
+
+    from streams.web.server import CannotListen, serve
+
+    async def then_serve(state: dict, demo_settings) -> None:
+        _print_state(state, args.json)
+        _progress(
+            f"add articles: STORYWIRE_TOPIC_PREFIX={demo_settings.topic_prefix} "
+            f"storywire --broker {demo_settings.bootstrap} replay PATH"
+        )
+        await serve(demo_settings, "127.0.0.1", args.port, _progress)
+
+    try:
+        asyncio.run(run_demo(settings, args.paths, _progress, args.timeout, then_serve))
+    except CannotListen as error:
+        print(f"storywire: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _web(args, settings) -> int:
+    from streams.web.server import CannotListen, serve
+
+    _require_broker(settings)
+    try:
+        asyncio.run(serve(settings, args.host, args.port, _progress))
+    except CannotListen as error:
+        print(f"storywire: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -236,17 +370,29 @@ def _soak(args, settings) -> int:
 
 
 def _evaluate(args, settings) -> int:
-    from streams.kafka.replay import article_files
+    from streams.sources import input_files
     from streams.tools.evaluate import evaluate, format_report, read_gold
 
-    article_files([args.feed])  # a missing feed is reported before any connection is tried
-    try:
-        gold = read_gold(args.gold)
-    except (OSError, ValueError) as error:
-        print(f"storywire: gold file: {error}", file=sys.stderr)
+    if len(args.pairs) % 2:
+        print("storywire: evaluate takes FEED GOLD pairs: a gold file for each feed", file=sys.stderr)
         return 2
-    figures = asyncio.run(evaluate(args.feed, gold, settings, _progress, args.timeout))
-    print(orjson.dumps(figures).decode() if args.json else format_report(figures))
+    pairs = list(zip(args.pairs[::2], args.pairs[1::2]))
+    golds = {}
+    for feed, gold_path in pairs:  # every path is checked before any connection is tried
+        input_files([feed])
+        try:
+            golds[feed] = read_gold(gold_path)
+        except (OSError, ValueError) as error:
+            print(f"storywire: gold file {gold_path}: {error}", file=sys.stderr)
+            return 2
+    datasets = {}
+    for feed, _ in pairs:
+        _progress(f"evaluating {feed}")
+        datasets[feed.stem] = asyncio.run(evaluate(feed, golds[feed], settings, _progress, args.timeout))
+    if args.json:
+        print(orjson.dumps({"datasets": datasets}).decode())
+    else:
+        print("\n\n".join(f"== {name}\n{format_report(figures)}" for name, figures in datasets.items()))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 RECORD_OVERHEAD_BYTES = 64 * 1024  # key, headers and batch framing around a value
@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     cluster) can run side by side without seeing each other's messages.
     """
 
-    model_config = SettingsConfigDict(env_prefix="STORYWIRE_", frozen=True)
+    # Inputs stay out of validation errors: they may hold a password.
+    model_config = SettingsConfigDict(env_prefix="STORYWIRE_", frozen=True, hide_input_in_errors=True)
 
     broker: str | None = Field(
         default=None,
@@ -36,6 +37,44 @@ class Settings(BaseSettings):
         description="faust table store: rocksdb:// keeps tables on disk (bounded memory, quick restarts); memory:// for tests.",
     )
 
+    # Connection security, applied to every client (streams/kafka/connection.py): the worker, replay, subscribe,
+    # stories, demo, bench, evaluate and topic creation. Secrets are SecretStr: never printed, not even in errors.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to the brokers: SASL_SSL on most managed clusters."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="PLAIN", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password.")
+    ssl_cafile: FilePath | None = Field(
+        default=None, description="CA certificates (PEM) the brokers' certificates are checked against; unset: the system's."
+    )
+    ssl_certfile: FilePath | None = Field(default=None, description="Client certificate (PEM), for clusters that want one.")
+    ssl_keyfile: FilePath | None = Field(default=None, description="Private key (PEM) of the client certificate.")
+    ssl_key_password: SecretStr | None = Field(default=None, description="Password of an encrypted client key.")
+    ssl_check_hostname: bool = Field(
+        default=True, description="Check that a broker's certificate names the host connected to."
+    )
+
+    # Replication of every topic storywire creates, table changelogs included. 1 suits the local single broker;
+    # on a cluster, 3 and 2: an acknowledged write (acks=all) is then on two brokers at least, and one broker
+    # can fail without losing data or stopping writes.
+    replication_factor: int = Field(default=1, ge=1, description="Replicas of every topic storywire creates.")
+    min_insync_replicas: int = Field(
+        default=1, ge=1, description="Replicas that must have a write before it is acknowledged (min.insync.replicas)."
+    )
+
+    # Monitoring: Prometheus metrics and a health check, served by the worker.
+    metrics_host: str = Field(default="127.0.0.1", description="Address the worker serves /metrics and /health on.")
+    metrics_port: int = Field(default=6066, ge=1, le=65535, description="Port of /metrics and /health.")
+    health_max_commit_age: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds without a completed offset commit after which /health answers 503 (commits run every "
+        "few seconds while the worker is healthy, whether or not there is anything new).",
+    )
+
     # Local broker (used where no --broker / STORYWIRE_BROKER is given).
     kafka_version: str = Field(default="3.9.1", description="Apache Kafka version fetched from Maven Central.")
     local_port: int = Field(default=19092, description="Port of the local broker on 127.0.0.1.")
@@ -47,8 +86,25 @@ class Settings(BaseSettings):
         "more overlaps the broker's round trips with the work, at the cost of more to redo after a crash.",
     )
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
+
+    # `storywire follow`: polling RSS/Atom feeds over HTTP.
+    follow_interval: float = Field(default=300.0, gt=0, description="Seconds between two polls of a feed that answers.")
+    follow_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a feed has to answer a poll in full; a slower one counts as failed."
+    )
+    follow_max_backoff: float = Field(
+        default=3600.0,
+        gt=0,
+        description="Longest wait before polling a failing feed again (the wait doubles with each failure in a row); "
+        "a Retry-After of up to a day is honoured even when longer.",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text", description="Worker log lines: faust's text, or one JSON object per line."
+    )
+    web_stories: int = Field(
+        default=2000,
+        ge=1,
+        description="Stories `storywire web` holds in memory, the most recently active; the others stay on the topics.",
     )
 
     # Text limits.
@@ -57,6 +113,14 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024,
         description="Largest raw message the articles topic accepts. Larger than max_article_bytes on purpose: "
         "an oversized article still reaches the worker and becomes a dead letter with a reason.",
+    )
+    prepared_max_message_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="max.message.bytes of the internal prepared topic, and the largest message the worker sends. "
+        "Unset: twice max_article_bytes plus framing (a cleaned article carries its text and what was removed). "
+        "On a cluster that caps message sizes, set this and max_message_bytes to the cap: articles too large for "
+        "it become dead letters.",
     )
 
     # Deduplication: Jaccard similarity of word shingles above which two articles are the same text.
@@ -82,6 +146,24 @@ class Settings(BaseSettings):
         "older article is placed like any article (a redelivery of the same article id is still recognised).",
     )
 
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.security_protocol.startswith("SASL_") and (not self.sasl_username or self.sasl_password is None):
+            raise ValueError(
+                f"security protocol {self.security_protocol} needs STORYWIRE_SASL_USERNAME and STORYWIRE_SASL_PASSWORD"
+            )
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) is more than replication_factor "
+                f"({self.replication_factor}): no write could ever be acknowledged"
+            )
+        return self
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}-{name}"
 
@@ -92,8 +174,9 @@ class Settings(BaseSettings):
 
     @property
     def max_prepared_bytes(self) -> int:
-        """A prepared article carries the cleaned text and the removed blocks: at most twice the raw text."""
-        return 2 * self.max_article_bytes + RECORD_OVERHEAD_BYTES
+        """The prepared topic's message limit: as set, else room for the cleaned text and the removed blocks (at
+        most twice the raw text)."""
+        return self.prepared_max_message_bytes or 2 * self.max_article_bytes + RECORD_OVERHEAD_BYTES
 
     @property
     def local_bootstrap(self) -> str:

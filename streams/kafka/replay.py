@@ -1,8 +1,7 @@
-"""The replay producer: publish fixture files and JSONL feeds to the raw articles topic.
+"""The replay producer: publish the articles of files and directories to the raw articles topic.
 
-`.txt` files are articles as scraped (free text); `.jsonl` feeds hold one
-article per line (`id`, `title`, `text`, `source`, `url`, `published_at`, any
-missing, unknown fields kept). Directories are read for both, in name order.
+The files are read by `streams.sources` (text files, JSONL feeds, web pages, RSS/Atom feeds, WARC archives);
+`article_sender` is the one way articles reach the raw topic, for `replay` and for `storywire follow`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,17 +21,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError
 
-from schemas import RawArticle
 from streams.kafka.admin import ensure_topics
+from streams.kafka.connection import client_options
 from streams.kafka.topics import ARTICLES, topic_specs
-from streams.pipeline.prepare import stable_id
 from streams.settings import Settings
+from streams.sources import PassedOver, Skipped, input_files, read_inputs
 
-ARTICLE_SUFFIXES = (".txt", ".jsonl")
 
-
-class FeedError(Exception):
-    """A path or feed line that cannot be read, with where it is."""
+class ArticleTooLarge(Exception):
+    """An article larger than the raw topic accepts, refused before sending; the message says what to do."""
 
 
 @dataclass
@@ -39,55 +38,7 @@ class ReplaySummary:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     ids: list[str] = field(default_factory=list)
-
-
-def article_files(paths: list[Path]) -> list[Path]:
-    """The article files the paths name, directories expanded; a missing path is an error."""
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in ARTICLE_SUFFIXES)
-            if not found:
-                raise FeedError(f"{path}: no .txt or .jsonl files in this directory")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FeedError(f"{path}: no such file or directory")
-    return files
-
-
-def read_articles(files: list[Path], on_skip: Callable[[str], None]) -> Iterator[dict]:
-    """Each article as the JSON object to publish, with an id (stable, from the content, if it had none)."""
-    for path in files:
-        if path.suffix == ".jsonl":
-            yield from _read_jsonl(path, on_skip)
-        else:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-            yield _with_id({"text": text})
-
-
-def _read_jsonl(path: Path, on_skip: Callable[[str], None]) -> Iterator[dict]:
-    with path.open("rb") as feed:
-        for number, line in enumerate(feed, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = orjson.loads(line)
-            except orjson.JSONDecodeError as error:
-                on_skip(f"{path}:{number}: malformed JSON ({error})")
-                continue
-            if not isinstance(data, dict):
-                on_skip(f"{path}:{number}: a feed line must be a JSON object")
-                continue
-            yield _with_id(data)
-
-
-def _with_id(data: dict) -> dict:
-    if not data.get("id"):
-        fields = {k: data.get(k) if isinstance(data.get(k), str) else None for k in ("url", "title", "text")}
-        data = {**data, "id": stable_id(RawArticle(**fields))}
-    return data
+    passed_over: Counter[str] = field(default_factory=Counter)  # by kind: inputs that are no article by nature
 
 
 async def replay(
@@ -97,53 +48,73 @@ async def replay(
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> ReplaySummary:
     """Publish every article under the paths to the raw topic, at most `rate` per second, reporting progress."""
-    bootstrap, topic = settings.bootstrap, settings.topic(ARTICLES)
     summary = ReplaySummary()
 
     def skip(reason: str) -> None:
         summary.skipped.append(reason)
         progress(f"skipped {reason}")
 
-    articles = read_articles(article_files(paths), skip)  # a missing path fails here, before connecting
-    # Create the topic as the worker would, so a replay before the worker's first start doesn't get broker defaults.
-    await ensure_topics(bootstrap, [topic_specs(settings)[ARTICLES]])
-    limit = await max_message_bytes(bootstrap, topic)
+    inputs = read_inputs(input_files(paths))  # a missing path fails here, before connecting
     started = time.monotonic()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5, max_request_size=limit
-    )
-    await producer.start()
-    try:
+    async with article_sender(settings) as send:
         pending = []
-        for article in articles:
+        for item in inputs:
+            if isinstance(item, PassedOver):
+                summary.passed_over[item.kind] += 1
+                continue
+            if isinstance(item, Skipped):
+                skip(str(item))
+                continue
             if rate:
                 delay = started + summary.sent / rate - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            key = str(article["id"]).encode()
-            value = orjson.dumps(article)
             try:
-                pending.append(await producer.send(topic, value, key=key))
-            except MessageSizeTooLargeError:  # refused here, before anything is sent: the feed goes on
-                skip(
-                    f"article {article['id']}: {len(value):,} bytes, more than {topic} accepts ({limit:,} bytes, "
-                    "its max.message.bytes); trim the article or raise the topic's limit"
-                )
+                pending.append(await send(item))
+            except ArticleTooLarge as error:  # the feed goes on
+                skip(str(error))
                 continue
             summary.sent += 1
-            summary.ids.append(str(article["id"]))
+            summary.ids.append(str(item["id"]))
             if summary.sent % 1000 == 0:
                 progress(f"sent {summary.sent:,} articles ({summary.sent / (time.monotonic() - started):,.0f}/s)")
         await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
     summary.seconds = time.monotonic() - started
     return summary
 
 
-async def max_message_bytes(bootstrap: str, topic: str) -> int:
+@asynccontextmanager
+async def article_sender(settings: Settings) -> AsyncIterator[Callable[[dict], Awaitable[asyncio.Future]]]:
+    """A function that sends one raw-article dict (with an id) to the raw topic and returns the broker's
+    confirmation to await; it raises ArticleTooLarge for an article the topic would refuse."""
+    topic = settings.topic(ARTICLES)
+    # Create the topic as the worker would, so a replay before the worker's first start doesn't get broker defaults.
+    await ensure_topics(settings, [topic_specs(settings)[ARTICLES]])
+    limit = await max_message_bytes(settings, topic)
+    producer = AIOKafkaProducer(
+        **client_options(settings), acks="all", enable_idempotence=True, linger_ms=5, max_request_size=limit
+    )
+    await producer.start()
+
+    async def send(article: dict) -> asyncio.Future:
+        value = orjson.dumps(article)
+        try:
+            return await producer.send(topic, value, key=str(article["id"]).encode())
+        except MessageSizeTooLargeError:  # refused here, before anything is sent
+            raise ArticleTooLarge(
+                f"article {article['id']}: {len(value):,} bytes, more than {topic} accepts ({limit:,} bytes, "
+                "its max.message.bytes); trim the article or raise the topic's limit"
+            ) from None
+
+    try:
+        yield send
+    finally:
+        await producer.stop()
+
+
+async def max_message_bytes(settings: Settings, topic: str) -> int:
     """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])

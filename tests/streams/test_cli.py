@@ -26,3 +26,10 @@ def test_replaying_a_missing_path_names_it():
     result = _cli("--broker", "127.0.0.1:9", "replay", "no/such/feed.jsonl")
     assert result.returncode == 2
     assert "no/such/feed.jsonl" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_follow_takes_only_http_feed_urls_and_says_which_is_not():
+    result = _cli("--broker", "127.0.0.1:9", "follow", "https://courier.example/rss", "feeds/local.xml")
+    assert result.returncode == 2
+    assert "feeds/local.xml: not an http:// or https:// feed URL" in result.stderr and "Traceback" not in result.stderr
+    assert "follow" in _cli("--help").stdout

@@ -76,6 +76,7 @@ def clean_article(raw: RawArticle, article_id: str, *, max_chars: int = MAX_CLEA
         title=title,
         text=body,
         outlet=find_outlet(raw, hints, blocks),
+        author=repair_line(raw.author) if raw.author else None,
         url=raw.url,
         language=detect_language(body or title or ""),
         published_at=published,

@@ -127,8 +127,9 @@ def test_report_counts_clusters_over_the_scored_articles():
 
 
 def test_the_cli_has_an_evaluate_command():
-    args = _parser().parse_args(["evaluate", "feed.jsonl", "gold.tsv", "--json"])
-    assert (args.command, args.feed, args.gold, args.json) == ("evaluate", Path("feed.jsonl"), Path("gold.tsv"), True)
+    args = _parser().parse_args(["evaluate", "a.jsonl", "a.tsv", "b.jsonl", "b.tsv", "--json"])
+    assert (args.command, args.json) == ("evaluate", True)
+    assert args.pairs == [Path("a.jsonl"), Path("a.tsv"), Path("b.jsonl"), Path("b.tsv")]
 
 
 async def test_evaluate_runs_the_real_pipeline_and_scores_what_it_publishes(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path):

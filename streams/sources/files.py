@@ -1,0 +1,143 @@
+"""Paths to raw articles: files and directories mixing every input format, each read by its reader.
+
+The format comes from the content where the first bytes tell (a WARC header, an <rss>, <feed> or <html>
+element), else from the name: `.txt` (one article as scraped) and `.jsonl` (one article per line) by their
+name only, as they always were; `.html`/`.htm`/`.xhtml` pages, `.xml`/`.rss`/`.atom` feeds, `.warc` and
+`.warc.gz` archives. A file named on its own whose format neither tells is read as text, as `.txt`; in a
+directory, such files are left out.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from streams.sources.feeds import feed_articles
+from streams.sources.html import page_article
+from streams.sources.reading import PassedOver, Skipped, Unreadable, with_id
+from streams.sources.warc import warc_articles
+
+TEXT, JSONL, PAGE, FEED, WARC = "text", "jsonl", "page", "feed", "warc"
+_BY_SUFFIX = {
+    ".txt": TEXT, ".jsonl": JSONL, ".html": PAGE, ".htm": PAGE, ".xhtml": PAGE,
+    ".xml": FEED, ".rss": FEED, ".atom": FEED, ".warc": WARC, ".warc.gz": WARC,
+}  # fmt: skip
+_SNIFF_BYTES = 4096
+# What may stand before a document's first element: XML declaration, processing instructions, comments and a
+# doctype other than HTML's.
+_PROLOGUE = re.compile(rb"(?:\s*(?:<\?.*?\?>|<!--.*?-->|<!doctype\s+(?!html\b)[^>]*>))*\s*", re.I | re.S)
+_FIRST_ELEMENT = re.compile(rb"<(!doctype\s+html\b|[a-z][\w.:-]*)", re.I)
+_FEED_ELEMENTS = (b"rss", b"feed", b"rdf:rdf")
+
+
+class InputError(Exception):
+    """A path that cannot be read at all (missing, or a directory without any input), with the path."""
+
+
+def input_files(paths: list[Path]) -> list[Path]:
+    """The files the paths name, directories expanded (in name order) to their files of a known format;
+    a missing path, or a directory without any such file, is an error."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and input_format(p))
+            if not found:
+                raise InputError(f"{path}: no article files in this directory ({', '.join(_BY_SUFFIX)})")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    return files
+
+
+def read_inputs(files: list[Path]) -> Iterator[dict | Skipped | PassedOver]:
+    """Every article in the files, with an id, in order; what could not be read as `Skipped`, with the reason."""
+    for path in files:
+        try:
+            yield from _READERS[input_format(path) or TEXT](path)
+        except Unreadable as error:
+            yield Skipped(str(path), str(error))
+        except OSError as error:
+            yield Skipped(str(path), f"cannot be read ({error.strerror or error})")
+
+
+def input_format(path: Path) -> str | None:
+    """The reader for a file: `.txt` and `.jsonl` by name; others by content where it tells, else by name."""
+    by_name = _BY_SUFFIX.get(_suffix(path))
+    if by_name in (TEXT, JSONL):
+        return by_name
+    return sniffed_format(_head(path)) or by_name
+
+
+def sniffed_format(head: bytes) -> str | None:
+    """What the first bytes of a file say it is: a WARC archive, a feed, a web page, or None."""
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            head = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, 64)
+        except zlib.error:
+            return None
+        return WARC if head.startswith(b"WARC/") else None
+    if head.startswith(b"WARC/"):
+        return WARC
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    first = _FIRST_ELEMENT.match(text, _PROLOGUE.match(text).end())
+    if not first:
+        return None
+    name = first.group(1).lower()
+    if name in _FEED_ELEMENTS:
+        return FEED
+    return PAGE if name == b"html" or name.startswith(b"!doctype") else None
+
+
+def _head(path: Path) -> bytes:
+    """The first bytes of a file; none for a file that cannot be read (its reader then says why)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(_SNIFF_BYTES)
+    except OSError:
+        return b""
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".warc.gz" if name.endswith(".warc.gz") else path.suffix.lower()
+
+
+def _text_file(path: Path) -> Iterator[dict]:
+    yield with_id({"text": path.read_bytes().decode("utf-8", errors="replace")})
+
+
+def _jsonl_file(path: Path) -> Iterator[dict | Skipped]:
+    with path.open("rb") as feed:
+        for number, line in enumerate(feed, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                yield Skipped(f"{path}:{number}", f"malformed JSON ({error})")
+                continue
+            if not isinstance(data, dict):
+                yield Skipped(f"{path}:{number}", "a feed line must be a JSON object")
+                continue
+            yield with_id(data)
+
+
+def _page_file(path: Path) -> Iterator[dict]:
+    yield with_id(page_article(path.read_bytes()))
+
+
+def _feed_file(path: Path) -> Iterator[dict | Skipped]:
+    yield from feed_articles(path.read_bytes(), str(path))
+
+
+def _warc_file(path: Path) -> Iterator[dict | Skipped | PassedOver]:
+    yield from warc_articles(path)
+
+
+_READERS = {TEXT: _text_file, JSONL: _jsonl_file, PAGE: _page_file, FEED: _feed_file, WARC: _warc_file}

@@ -1,0 +1,136 @@
+"""Paths to articles: every format by content or name, directories mixing them, bad files as clear lines."""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import pytest
+from newsroom import STORY, STORY_TITLE, atom_feed, rss_feed, warc_archive, web_page
+
+from schemas import RawArticle
+from streams.pipeline.prepare import stable_id
+from streams.sources import InputError, PassedOver, Skipped, input_files, read_inputs
+from streams.sources.files import sniffed_format
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+PAGE = web_page(STORY_TITLE, STORY, site="The Coastal Courier", published="2024-03-12T07:30:00Z")
+RSS = rss_feed("Courier - Local", "https://courier.example", [{"title": "Ferry", "guid": "https://c.example/1", "summary": "The ferry runs."}])
+
+
+def _read(*paths: Path) -> list:
+    return list(read_inputs(input_files(list(paths))))
+
+
+def _articles(read: list) -> list[dict]:
+    return [r for r in read if isinstance(r, dict)]
+
+
+def test_text_and_jsonl_files_are_read_as_they_always_were(tmp_path):
+    (tmp_path / "a.txt").write_text("An article as scraped.\n\nSecond paragraph.")
+    lines = [
+        orjson.dumps({"id": "j1", "title": "Given", "text": "Body", "lang_hint": "en"}),
+        b"{broken",
+        orjson.dumps({"title": "No id", "text": "Body two", "url": "https://x.example/2"}),
+        b"[1, 2]",
+    ]
+    (tmp_path / "b.jsonl").write_bytes(b"\n".join(lines) + b"\n\n")
+    read = _read(tmp_path)
+    articles = _articles(read)
+    assert articles[0] == {"text": "An article as scraped.\n\nSecond paragraph.", "id": stable_id(RawArticle(text="An article as scraped.\n\nSecond paragraph."))}
+    assert articles[1] == {"id": "j1", "title": "Given", "text": "Body", "lang_hint": "en"}
+    assert articles[2]["id"] == stable_id(RawArticle(title="No id", text="Body two", url="https://x.example/2"))
+    problems = [str(r) for r in read if isinstance(r, Skipped)]
+    assert problems[0].startswith(f"{tmp_path / 'b.jsonl'}:2: malformed JSON")
+    assert problems[1] == f"{tmp_path / 'b.jsonl'}:4: a feed line must be a JSON object"
+
+
+def test_a_directory_mixing_every_format_is_read_in_name_order(tmp_path):
+    (tmp_path / "1-article.txt").write_text(STORY[0])
+    (tmp_path / "2-page.html").write_text(PAGE)
+    (tmp_path / "3-feed.rss").write_text(RSS)
+    atom = atom_feed("Radio", "https://radio.example", [{"title": "Bridge", "link": "https://radio.example/1", "id": "tag:r,1", "published": "2024-03-12T08:00:00Z", "summary": "Open."}])
+    (tmp_path / "4-feed.atom").write_text(atom)
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "5-crawl.warc.gz").write_bytes(warc_archive([("https://courier.example/b", "2024-03-14T10:00:00Z", PAGE)], compress=True))
+    (tmp_path / "notes.md").write_text("# not an article")
+    read = _read(tmp_path)
+    titles = [a.get("title") for a in _articles(read)]
+    assert titles == [None, STORY_TITLE, "Ferry", "Bridge", STORY_TITLE]
+    assert not [r for r in read if isinstance(r, Skipped)]
+    assert sum(isinstance(r, PassedOver) for r in read) == 8  # the WARC's other records; notes.md left out
+
+
+def test_the_content_decides_where_the_name_misleads(tmp_path):
+    (tmp_path / "feed.html").write_text(RSS)  # a feed saved with a page's name
+    (tmp_path / "page.xml").write_text(PAGE)  # a page saved with a feed's name
+    (tmp_path / "download").write_bytes(warc_archive([("https://courier.example/b", "2024-03-14T10:00:00Z", PAGE)], compress=True))
+    read = _articles(_read(tmp_path / "feed.html", tmp_path / "page.xml", tmp_path / "download"))
+    assert [a["title"] for a in read] == ["Ferry", STORY_TITLE, STORY_TITLE]
+    assert "guid" in read[0] and "crawled_at" in read[2]
+
+
+def test_bad_files_are_clear_lines_and_the_rest_is_read(tmp_path):
+    (tmp_path / "a-image.html").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    (tmp_path / "b-index.html").write_text("<html><body><nav><a href='/'>Home</a> <a href='/w'>World</a></nav></body></html>")
+    (tmp_path / "c-broken.rss").write_text("<?xml version='1.0'?><rss version='2.0'><channel><title>Courier</ti")
+    (tmp_path / "d-cut.warc.gz").write_bytes(warc_archive([("https://courier.example/b", "2024-03-14T10:00:00Z", PAGE)], compress=True)[:900])
+    (tmp_path / "e-good.html").write_text(PAGE)
+    read = _read(tmp_path)
+    problems = {Path(r.where.split(" record ")[0]).name: r.reason for r in read if isinstance(r, Skipped)}
+    assert problems.keys() == {"a-image.html", "b-index.html", "c-broken.rss", "d-cut.warc.gz"}
+    assert problems["a-image.html"].startswith("not an HTML page: text looks like binary data")
+    assert problems["b-index.html"].startswith("no article text in the page")
+    assert problems["c-broken.rss"].startswith("malformed feed")
+    assert "WARC" in problems["d-cut.warc.gz"]
+    assert [a["title"] for a in _articles(read)] == [STORY_TITLE]
+
+
+def test_a_file_named_on_its_own_in_no_known_format_is_read_as_text(tmp_path):
+    (tmp_path / "article.md").write_text("A report in Markdown.")
+    assert _articles(_read(tmp_path / "article.md"))[0]["text"] == "A report in Markdown."
+
+
+def test_missing_paths_and_directories_without_articles_are_errors_naming_them(tmp_path):
+    with pytest.raises(InputError, match="no/such/feed.rss"):
+        input_files([Path("no/such/feed.rss")])
+    (tmp_path / "notes.md").write_text("# nothing to read")
+    with pytest.raises(InputError, match="no article files"):
+        input_files([tmp_path])
+
+
+def test_the_readme_examples_give_what_the_readme_says():
+    read = _read(EXAMPLES)
+    articles = _articles(read)
+    assert not [r for r in read if isinstance(r, Skipped)]
+    assert Counter(r.kind for r in read if isinstance(r, PassedOver))["request record"] == 4
+    warc_page, atom_entry, rss_first, rss_second, page = articles  # archive.warc, feed.atom, feed.rss, page.html
+    assert page["title"] == "Harbour Bridge reopens after storm repairs" and page["source"] == "The Coastal Courier"
+    assert page["author"] == "Sam Okafor" and page["published_at"].startswith("2024-03-12T07:30:00")
+    assert page["url"] == "https://courier.example/local/harbour-bridge-reopens"
+    assert warc_page["id"] == page["id"] and warc_page["crawled_at"] == "2024-03-12T10:00:00Z"
+    assert rss_first["guid"] == "https://courier.example/?p=4812" and rss_first["published_at"] == "2024-03-12T07:30:00Z"
+    assert rss_second["text"].startswith("The morning ferry") and "author" not in rss_second
+    assert atom_entry["source"] == "Island Radio News" and atom_entry["author"] == "Lena Park"
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b'<?xml version="1.0"?>\n<!-- generated -->\n<rss version="2.0">', "feed"),
+        (b'\xef\xbb\xbf<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">', "feed"),
+        (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">', "feed"),
+        (b'<?xml version="1.0"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x"><html>', "page"),
+        (b"\n  <!doctype HTML>\n<html>", "page"),
+        (b"<HTML><HEAD>", "page"),
+        (b"WARC/1.1\r\nWARC-Type: warcinfo\r\n", "warc"),
+        (gzip.compress(b"WARC/1.0\r\nWARC-Type: warcinfo\r\n"), "warc"),
+        (gzip.compress(b"just text"), None),
+        (b"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>", None),
+        (b"Plain text that mentions <html> later.", None),
+    ],
+)
+def test_the_first_bytes_tell_the_format(head, kind):
+    assert sniffed_format(head) == kind
