@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from datasketch import MinHash
