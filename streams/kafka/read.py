@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas import DeadLetter, DuplicateVerdict, StoryMerged, parse_story_event
+from streams.kafka.connection import client_options
 from streams.kafka.topics import DEAD_LETTERS, DUPLICATES, STORY_EVENTS
 from streams.settings import Settings
 from streams.story.fold import StoryEventModel, fold_log, snapshot
@@ -24,7 +25,7 @@ async def subscribe(
     """Story events as they are appended, each (story, version) once, in version order per story."""
     consumer = AIOKafkaConsumer(
         settings.topic(STORY_EVENTS),
-        bootstrap_servers=settings.bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
     )
@@ -45,6 +46,26 @@ async def subscribe(
         await consumer.stop()
 
 
+async def tail(settings: Settings, *names: str) -> AsyncIterator[tuple[str, bytes]]:
+    """Every message of the topics as (name, value): from their beginning, then each one as it is appended.
+
+    Read without a consumer group, so each reader gets everything and commits nothing. Topics that do not
+    exist yet are waited for until the worker creates them: subscribing to a missing topic would have a
+    broker that auto-creates topics create it, with its defaults rather than storywire's.
+    """
+    topics = {settings.topic(name): name for name in names}
+    consumer = AIOKafkaConsumer(**client_options(settings), auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        while not set(topics) <= await consumer.topics():
+            await asyncio.sleep(1)
+        consumer.subscribe(list(topics))
+        async for message in consumer:
+            yield topics[message.topic], message.value
+    finally:
+        await consumer.stop()
+
+
 async def _pin_to_end(consumer: AIOKafkaConsumer) -> None:
     """Wait for the assignment, then start at the end: 'latest' means from now on, even for a new topic."""
     while not consumer.assignment():
@@ -56,7 +77,7 @@ async def _pin_to_end(consumer: AIOKafkaConsumer) -> None:
 async def read_topic(settings: Settings, name: str, idle_timeout: float = 30.0) -> list[bytes]:
     """Every message on a topic from the beginning up to its end when called (never a silent part of it)."""
     topic = settings.topic(name)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from streams.kafka.connection import client_options, connection_env, security_options
 from streams.kafka.read import current_state
 from streams.kafka.replay import replay
 from streams.kafka.topics import OUTCOMES, STORY_EVENTS
@@ -31,9 +32,10 @@ class RunFailed(Exception):
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
-    """The real worker, as a separate process, on the settings' topics."""
+    """The real worker, as a separate process, on the settings' topics, connecting as the settings do."""
     env = {
         **os.environ,
+        **connection_env(settings),
         "STORYWIRE_BROKER": settings.bootstrap,
         "STORYWIRE_TOPIC_PREFIX": settings.topic_prefix,
         "STORYWIRE_HOME": str(settings.home),
@@ -79,7 +81,7 @@ async def watch_outcomes(
     names = {settings.topic(name): name for name in OUTCOMES}
     consumer = AIOKafkaConsumer(
         *names,
-        bootstrap_servers=settings.bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         metadata_max_age_ms=1000,
@@ -127,7 +129,7 @@ async def wait_for_outcomes(settings: Settings, expected: int, worker: subproces
 async def broker_for(base: Settings, progress) -> AsyncIterator[Settings]:
     """The given broker, the local one if it already runs, or a local one started now and stopped after."""
     if base.broker is not None:
-        await wait_for_broker(base.bootstrap, 15)
+        await wait_for_broker(base.bootstrap, 15, security_options(base))
         yield base
         return
     broker = local_kafka(base)
@@ -161,9 +163,18 @@ def fresh_topics(base: Settings, purpose: str) -> Settings:
     return base.model_copy(update={"topic_prefix": f"{base.topic_prefix}-{purpose}-{uuid.uuid4().hex[:8]}"})
 
 
-async def run_once(base: Settings, paths: list[Path], progress, timeout: float, purpose: str) -> tuple[dict, Settings, int]:
+async def run_once(
+    base: Settings,
+    paths: list[Path],
+    progress,
+    timeout: float,
+    purpose: str,
+    while_up: Callable[[dict, Settings], Awaitable[None]] | None = None,
+) -> tuple[dict, Settings, int]:
     """On fresh topics: a broker if none is given, a worker, a replay of the paths, a wait for every
-    article, then stop. Returns the state read back, the settings used and how many articles were sent."""
+    article, then stop. Returns the state read back, the settings used and how many articles were sent.
+    `while_up(state, settings)`, if given, runs before the stop, with the broker and the worker still up
+    (`demo --web` serves the story desk there until Ctrl-C)."""
     async with broker_for(fresh_topics(base, purpose), progress) as settings:
         async with running_worker(settings, progress) as (worker, log_path):
             summary = await replay(paths, settings, progress=progress)
@@ -173,4 +184,6 @@ async def run_once(base: Settings, paths: list[Path], progress, timeout: float, 
             except RunFailed as failure:
                 tail = log_path.read_text(errors="replace").splitlines()[-15:]
                 raise RunFailed(f"{failure}; last lines of {log_path}:\n" + "\n".join(tail)) from None
+            if while_up is not None:
+                await while_up(state, settings)
     return state, settings, summary.sent

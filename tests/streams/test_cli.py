@@ -12,7 +12,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_help_names_every_command():
     result = _cli("--help")
     assert result.returncode == 0
-    for command in ("broker", "worker", "replay", "subscribe", "stories", "demo"):
+    for command in ("broker", "worker", "replay", "subscribe", "stories", "demo", "web"):
         assert command in result.stdout
 
 
@@ -33,3 +33,25 @@ def test_follow_takes_only_http_feed_urls_and_says_which_is_not():
     assert result.returncode == 2
     assert "feeds/local.xml: not an http:// or https:// feed URL" in result.stderr and "Traceback" not in result.stderr
     assert "follow" in _cli("--help").stdout
+
+
+def _cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+
+
+SECRET = {"STORYWIRE_SASL_PASSWORD": "pw-9f3k-never-shown"}
+
+
+def test_settings_that_cannot_work_are_one_message_that_never_shows_the_password():
+    result = _cli_with({**SECRET, "STORYWIRE_SECURITY_PROTOCOL": "SASL_SSL"}, "stories")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("storywire: invalid settings:") and "STORYWIRE_SASL_USERNAME" in result.stderr
+    assert SECRET["STORYWIRE_SASL_PASSWORD"] not in result.stdout + result.stderr
+
+
+def test_help_shows_the_security_settings_by_name_never_a_value():
+    for args in (["--help"], ["worker", "--help"], ["broker", "--help"]):
+        result = _cli_with({**SECRET, "STORYWIRE_SASL_USERNAME": "app"}, *args)
+        assert result.returncode == 0 and SECRET["STORYWIRE_SASL_PASSWORD"] not in result.stdout + result.stderr
+    assert "STORYWIRE_SASL_PASSWORD" in _cli_with({}, "--help").stdout
+    assert "--nodes" in _cli_with({}, "broker", "--help").stdout

@@ -1,0 +1,159 @@
+"""The desk: the story events log folded as it arrives, with the fold `storywire stories` uses, in bounded memory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from schemas import DuplicateVerdict
+from streams.story.fold import fold_log, snapshot
+from streams.web.live import (
+    DAYS_PER_STORY,
+    ENTRIES_PER_STORY,
+    NOTICES_QUEUED,
+    OTHER_OUTLETS,
+    OUTLETS_PER_DAY,
+    Desk,
+)
+
+
+def _desk(events, limit: int = 100) -> Desk:
+    desk = Desk(limit)
+    for event in events:
+        desk.apply(event)
+    return desk
+
+
+def test_the_desk_folds_what_the_whole_log_fold_folds(newsroom, minutes):
+    events = [
+        newsroom.article(
+            "s1", "a1", "Harbour Times", at=minutes(0), people=("Elena Vargas",), claims=(("crane", 4, "exact"),)
+        ),
+        newsroom.article("s2", "b1", "Coast Daily", at=minutes(1), phrases=("Ferry Strike",)),
+        newsroom.article("s1", "a2", "Coast Daily", at=minutes(2), claims=(("crane", 4, "nearly"),)),
+    ]
+    desk = _desk(events)
+    whole = fold_log(events)
+    for story_id in ("s1", "s2"):
+        assert desk.get(story_id).snapshot() == snapshot(story_id, whole[story_id])
+    assert desk.get("s1").snapshot().conflicts  # exact 4 against nearly 4: the fold's conflict, on the desk
+
+
+def test_a_repeated_entry_is_folded_once(newsroom):
+    first = newsroom.article("s1", "a1", "Harbour Times")
+    second = newsroom.article("s1", "a2", "Coast Daily")
+    desk = _desk([first, second])
+    assert desk.apply(first) is False and desk.apply(second) is False
+    held = desk.get("s1")
+    assert held.entries_total == 2 and held.state.articles == 2
+
+
+def test_stories_come_most_recently_active_first_and_a_merged_story_leaves_the_list(newsroom):
+    events = [
+        newsroom.article("s1", "a1", "Harbour Times"),
+        newsroom.article("s2", "b1", "Coast Daily", phrases=("Ferry Strike",)),
+        newsroom.article("s3", "c1", "Bay News", phrases=("Dock Fire",)),
+        newsroom.article("s1", "a2", "Bay News"),
+    ]
+    desk = _desk(events)
+    assert [held.story_id for held in desk.latest()] == ["s1", "s3", "s2"]
+    desk.apply(newsroom.merge("s3", "s2"))
+    assert [held.story_id for held in desk.latest()] == ["s3", "s1"]
+    assert desk.get("s2").snapshot().merged_into == "s3"
+
+
+def test_a_merge_moves_the_absorbed_stories_rows_and_counts_into_the_survivor(newsroom, minutes):
+    events = [
+        newsroom.article("s1", "a1", "Harbour Times", at=minutes(0)),
+        newsroom.article("s2", "b1", "Coast Daily", at=minutes(60 * 24)),
+        newsroom.article("s1", "a2", "Bay News", at=minutes(60 * 48)),
+        newsroom.merge("s1", "s2", at=minutes(60 * 49)),
+    ]
+    desk = _desk(events)
+    survivor, absorbed = desk.get("s1"), desk.get("s2")
+    assert [row["position"] for row in survivor.entries] == [1, 2, 3, 4]
+    assert [row.get("article_id") for row in survivor.entries] == ["a1", "b1", "a2", None]
+    assert survivor.entries[-1]["absorbed_story_id"] == "s2"
+    assert survivor.entries_total == 4 and absorbed.entries == []
+    assert sum(sum(day.values()) for day in survivor.days.values()) == 3
+    assert survivor.snapshot().absorbed == ["s2"] and survivor.snapshot().articles == 3
+
+
+def test_an_entry_of_a_story_the_desk_no_longer_holds_is_counted_not_half_folded(newsroom):
+    events = [
+        newsroom.article("s1", "a1", "Harbour Times"),
+        newsroom.article("s2", "b1", "Coast Daily", phrases=("Ferry Strike",)),
+        newsroom.article("s3", "c1", "Bay News", phrases=("Dock Fire",)),
+    ]
+    desk = _desk(events, limit=2)
+    assert desk.get("s1") is None and desk.held == 2  # the least recently active left
+    assert desk.apply(newsroom.article("s1", "a2", "Bay News")) is False
+    assert desk.unfoldable == 1 and desk.get("s1") is None
+
+
+def test_a_merge_with_a_story_the_desk_no_longer_holds_still_closes_it(newsroom):
+    events = [
+        newsroom.article("s2", "b1", "Coast Daily", phrases=("Ferry Strike",)),
+        newsroom.article("s1", "a1", "Harbour Times"),
+        newsroom.article("s3", "c1", "Bay News", phrases=("Dock Fire",)),
+    ]
+    desk = _desk(events, limit=2)
+    assert desk.get("s2") is None and desk.get("s1") is not None
+    assert desk.apply(newsroom.merge("s1", "s2")) is True
+    survivor = desk.get("s1")
+    assert survivor.snapshot().absorbed == ["s2"] and survivor.entries[-1]["absorbed_label"] is None
+    assert desk.apply(newsroom.article("s1", "a3", "Coast Daily")) is True  # the survivor goes on
+
+
+def test_a_day_names_its_first_outlets_and_counts_the_others_together(newsroom):
+    events = [newsroom.article("s1", f"a{i}", f"outlet {i}") for i in range(OUTLETS_PER_DAY + 3)]
+    (day,) = _desk(events).get("s1").days.values()
+    assert len(day) == OUTLETS_PER_DAY + 1 and day[OTHER_OUTLETS] == 3
+    assert sum(day.values()) == OUTLETS_PER_DAY + 3
+
+
+def test_a_story_keeps_its_latest_rows_and_days_and_counts_all(newsroom, minutes):
+    total = ENTRIES_PER_STORY + 5
+    events = [newsroom.article("s1", f"a{i}", f"outlet {i % 3}", at=minutes(i * 60 * 24 * 4)) for i in range(total)]
+    held = _desk(events).get("s1")
+    assert len(held.entries) == ENTRIES_PER_STORY and held.entries_total == total
+    assert held.entries[-1]["article_id"] == f"a{total - 1}" and held.entries[0]["article_id"] == "a5"
+    assert len(held.days) <= DAYS_PER_STORY and max(held.days) == events[-1].article_time.date()
+
+
+def test_copies_of_a_storys_articles_are_kept_and_redeliveries_are_not(newsroom):
+    desk = _desk([newsroom.article("s1", "a1", "Harbour Times"), newsroom.article("s2", "b1", "Coast Daily")])
+    desk.add_duplicate(DuplicateVerdict(article_id="x1", duplicate_of="a1", similarity=0.9, kind="near", story_id="s1"))
+    desk.add_duplicate(
+        DuplicateVerdict(article_id="a1", duplicate_of="a1", similarity=1.0, kind="redelivery", story_id="s1")
+    )
+    desk.add_duplicate(
+        DuplicateVerdict(article_id="x2", duplicate_of="b1", similarity=1.0, kind="exact", story_id="s2")
+    )
+    found, total = desk.duplicates_of(desk.get("s1"))
+    assert [d.article_id for d in found] == ["x1"] and total == 1
+    desk.apply(newsroom.merge("s1", "s2"))
+    found, total = desk.duplicates_of(desk.get("s1"))
+    assert sorted(d.article_id for d in found) == ["x1", "x2"] and total == 2  # the absorbed story's copies too
+
+
+async def test_listeners_hear_each_change_and_a_slow_one_loses_only_the_oldest(newsroom):
+    desk = Desk(10)
+    with desk.listening() as notices:
+        desk.apply(newsroom.article("s1", "a1", "Harbour Times"))
+        assert (await notices.get()) == {
+            "story_id": "s1",
+            "version": 1,
+            "kind": "started",
+            "label": "Port Authority Board Mar 2023",
+        }
+        for i in range(NOTICES_QUEUED + 3):
+            desk.apply(
+                newsroom.article(
+                    "s1", f"a{i + 2}", "Coast Daily", at=newsroom.states["s1"].last_seen + timedelta(minutes=1)
+                )
+            )
+        assert notices.qsize() == NOTICES_QUEUED
+        assert notices.get_nowait()["version"] == 5  # versions 2-4 made room
+        desk.close()
+        while (notice := notices.get_nowait()) is not None:
+            assert notice["kind"] == "joined"
