@@ -11,6 +11,10 @@ from functools import lru_cache
 
 from wordfreq import word_frequency
 
+# Entries of each per-word cache: the words of the moment, bounded, whatever the vocabulary a long-lived
+# worker has seen (the caches are what memory would otherwise keep growing with).
+WORD_CACHE_SIZE = 65_536
+
 # A run of letters and digits: the unit of shingles (deduplication) and of text keys (cleaning).
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # A word as clustering reads it: letters first, inner hyphens and apostrophes kept ("al-Assad", "Norway's").
@@ -64,7 +68,7 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def frequent_singular(word: str) -> str:
     """Plural to singular where English uses the singular more: "prices" -> "price", "launches" -> "launch".
 

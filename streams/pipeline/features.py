@@ -18,14 +18,14 @@ from functools import lru_cache
 
 from wordfreq import word_frequency
 
-from streams.pipeline.english import TERM_TOKEN, frequent_singular
+from streams.pipeline.english import TERM_TOKEN, WORD_CACHE_SIZE, frequent_singular
 
 TOP_ARTICLE_FEATURES = 60  # per part, for an article
 _SENTENCE_END = re.compile(r"[.!?]['\"”’]?\s+")
 _MIN_FREQUENCY = 1e-8  # frequency given to words wordfreq has never seen
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def idf(token: str) -> float:
     """-log of the word's frequency in general English: 'the' ~3, 'said' ~7, a rare name ~18."""
     return -math.log(max(word_frequency(token, "en"), _MIN_FREQUENCY))
@@ -34,7 +34,7 @@ def idf(token: str) -> float:
 STOPWORD_IDF = 7.0  # below this a word carries no topic (the, said, and, ...)
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def word(token: str) -> str:
     """Case-folded, curly apostrophes straightened, possessive dropped: "Russia's" -> "russia"."""
     text = token.casefold().replace("’", "'")
@@ -44,7 +44,7 @@ def word(token: str) -> str:
 
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def _topical(token: str) -> str | None:
     """The token as a term (normalised, singular), or None for a common word of English."""
     term = frequent_singular(word(token))
@@ -87,7 +87,7 @@ def _capitalised_runs(text: str) -> list[list[str]]:
     return runs
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def feature_idf(key: str) -> float:
     """IDF of a feature key: of its term, or of a name's last word (the surname carries it)."""
     term = key[2:]

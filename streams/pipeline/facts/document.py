@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from streams.pipeline.english import WORD_CACHE_SIZE
 from streams.pipeline.facts.lexicon import is_acronym
 from streams.pipeline.facts.words import ABBREVIATIONS, NUMBER_WORDS, STOPWORDS
 
@@ -230,7 +231,7 @@ def _is_abbreviation(masked: str, stop: int) -> bool:
 _PLAIN, _WORD, _NUMBER, _MARK, _OPENER = "plain", "word", "number", "mark", "opener"
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def _token_form(surface: str) -> tuple[str, str, str, bool, bool, bool, bool, bool, bool]:
     """What tokenising needs to know of one surface form, cached because prose repeats its words:
 

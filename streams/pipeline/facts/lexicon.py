@@ -10,10 +10,11 @@ from functools import lru_cache
 
 from wordfreq import zipf_frequency
 
+from streams.pipeline.english import WORD_CACHE_SIZE
 from streams.pipeline.facts.words import DEMONYMS
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def zipf(word: str) -> float:
     """English frequency of a word on wordfreq's Zipf scale (0 = unknown, 7 = "the"); cached per word."""
     return zipf_frequency(word, "en")
@@ -22,7 +23,7 @@ def zipf(word: str) -> float:
 _DEMONYM_RE = re.compile(r"^[A-Z][a-z]+(?:ian|ean|ese|ish)$")
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def is_demonym(word: str) -> bool:
     return word in DEMONYMS or bool(_DEMONYM_RE.match(word))
 

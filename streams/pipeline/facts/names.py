@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from streams.pipeline.english import WORD_CACHE_SIZE
 from streams.pipeline.facts.document import Doc, Tok, Usage
 from streams.pipeline.facts.lexicon import is_acronym, is_demonym, trie_pattern, zipf
 from streams.pipeline.facts.words import (
@@ -61,7 +62,7 @@ class Mention:
 _AGENT_PLURAL_RE = re.compile(r"(?:ers|ors|ists|ants|ents|ives)$")
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORD_CACHE_SIZE)
 def _may_be_name(word: str) -> bool:
     """Can this word be part of a name? Capitalised, not a function word, date word or shouted common word.
 
