@@ -153,9 +153,13 @@ def similarity(parts: dict[str, dict[str, float]], story: StoryProfile) -> float
     return sum(WEIGHTS[p] * dot(parts[p], story.parts[p]) for p in present) / total
 
 
-def score(vector: dict[str, float], days: Iterable[float], story: StoryProfile, half_life_days: float) -> float:
+def article_parts(vector: dict[str, float]) -> dict[str, dict[str, float]]:
+    """An article's features as one unit vector per part, as `similarity` compares them."""
+    return {p: unit_vector(v) for p, v in by_part(vector).items()}
+
+
+def score(parts: dict[str, dict[str, float]], days: Iterable[float], story: StoryProfile, half_life_days: float) -> float:
     """Similarity to the story's profile, faded by the days between the article and the story (see `fade`)."""
-    parts = {p: unit_vector(v) for p, v in by_part(vector).items()}
     return similarity(parts, story) * fade(days, story.days, half_life_days)
 
 
@@ -169,7 +173,8 @@ def decide(scored: list[tuple[str, float]], threshold: float) -> Decision:
     """Join the best-scoring story if it reaches the threshold; ties go to the lower story id."""
     if not scored:
         return Decision(None, 0.0)
-    story_id, best = max(scored, key=lambda pair: (pair[1], _negated(pair[0])))
+    best = max(score for _, score in scored)
+    story_id = min(story_id for story_id, score in scored if score == best)
     return Decision(story_id if best >= threshold else None, round(best, 4))
 
 
@@ -243,7 +248,8 @@ class StoryIndex:
 
     def scored_candidates(self, vector: dict[str, float], days: Iterable[float]) -> list[tuple[str, float]]:
         """The candidate stories with their scores for an article dated by `days`."""
-        return [(story_id, score(vector, days, self.stories[story_id], self.half_life_days)) for story_id in self.candidates(vector)]
+        parts = article_parts(vector)
+        return [(story_id, score(parts, days, self.stories[story_id], self.half_life_days)) for story_id in self.candidates(vector)]
 
     def add(self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> Placed:
         """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge and

@@ -5,6 +5,7 @@ from streams.pipeline.cluster import (
     POSTING_BUDGET,
     StoryIndex,
     StoryProfile,
+    article_parts,
     decide,
     fade,
     score,
@@ -39,7 +40,7 @@ def test_articles_on_one_event_score_above_articles_on_another():
     c = features("Central bank raises rates", RATES)
     story = StoryProfile("s")
     story.add(a, 0.0, {0.0})
-    assert score(b, {0.1}, story, 1.5) > 0.3 > 0.05 > score(c, {0.1}, story, 1.5)
+    assert score(article_parts(b), {0.1}, story, 1.5) > 0.3 > 0.05 > score(article_parts(c), {0.1}, story, 1.5)
 
 
 def test_headlines_are_compared_with_headlines_and_bodies_with_bodies():
@@ -49,7 +50,7 @@ def test_headlines_are_compared_with_headlines_and_bodies_with_bodies():
     # Only the headline part is shared, so the headline cosine alone decides: not diluted by the missing body.
     alone = StoryProfile("h")
     alone.add(features("Floods hit Porto Alegre", ""), 0.0)
-    assert score(headline_only, (), story, 1.5) == score(headline_only, (), alone, 1.5) > 0.3
+    assert score(article_parts(headline_only), (), story, 1.5) == score(article_parts(headline_only), (), alone, 1.5) > 0.3
 
 
 def test_a_larger_story_draws_no_more_than_an_equally_similar_small_one():
@@ -58,7 +59,7 @@ def test_a_larger_story_draws_no_more_than_an_equally_similar_small_one():
     for _ in range(20):
         many.add(features("Floods hit Porto Alegre", ""), 0.0)
     article = features("Porto Alegre floods worsen", "")
-    assert math.isclose(score(article, (), many, 1.5), score(article, (), one, 1.5))
+    assert math.isclose(score(article_parts(article), (), many, 1.5), score(article_parts(article), (), one, 1.5))
 
 
 def test_a_quiet_story_fades_and_one_from_years_before_takes_nothing():
@@ -69,7 +70,7 @@ def test_a_quiet_story_fades_and_one_from_years_before_takes_nothing():
     story = StoryProfile("s")
     story.add(features("Floods hit Porto Alegre", FLOOD), 0.0, {0.0})
     article = features("Porto Alegre floods displace thousands", FLOOD_2)
-    assert score(article, {0.1}, story, 1.5) > 0.3 > 0.001 > score(article, {3 * 365.0}, story, 1.5)
+    assert score(article_parts(article), {0.1}, story, 1.5) > 0.3 > 0.001 > score(article_parts(article), {3 * 365.0}, story, 1.5)
 
 
 def test_decide_joins_only_at_or_above_the_threshold_and_breaks_ties_by_id():
