@@ -166,7 +166,24 @@ class StoryState:
             raise OutOfSequence(f"{event.story_id} was merged into {self.merged_into}: it takes no more entries")
 
     def copy(self) -> StoryState:
-        return StoryState.from_json(self.to_json())
+        """A copy whose changes leave this state as it is (the models inside are frozen, so they are shared)."""
+        return StoryState(
+            version=self.version,
+            articles=self.articles,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            outlets=dict(self.outlets),
+            outlet_count=self.outlet_count,
+            entities={k: list(known) for k, known in self.entities.items()},
+            quotes=[(q, Reported(list(r.outlets), r.count)) for q, r in self.quotes],
+            claims={t: (c, Reported(list(r.outlets), r.count)) for t, (c, r) in self.claims.items()},
+            weekdays={a: {d: Reported(list(r.outlets), r.count) for d, r in days.items()} for a, days in self.weekdays.items()},
+            phrases={k: [n, dict(forms)] for k, (n, forms) in self.phrases.items()},
+            dates=dict(self.dates),
+            recent=list(self.recent),
+            absorbed=list(self.absorbed),
+            merged_into=self.merged_into,
+        )
 
     def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
         who = outlet_key(outlet, article_id)
