@@ -74,6 +74,57 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield bootstrap
 
 
+KEYSTORE_PASSWORD = "keystore-secret"  # of the broker keystore `certificates` makes (a test's own, no secret)
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A certificate authority made for this session, and a broker certificate for 127.0.0.1 that it signed:
+    `ca` (PEM, for clients) and `keystore` (PKCS#12 with the broker's key and certificate, for Kafka)."""
+    pytest.importorskip("cryptography", reason="making a CA on the fly needs the cryptography package")
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    directory = tmp_path_factory.mktemp("tls")
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def certificate(subject: str, key, issuer: str, signer, *extensions) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca = certificate("storywire test CA", ca_key, "storywire test CA", ca_key, (x509.BasicConstraints(ca=True, path_length=0), True))
+    broker_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    broker = certificate(
+        "127.0.0.1", broker_key, "storywire test CA", ca_key,
+        (x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), False),
+    )  # fmt: skip
+    paths = {"ca": directory / "ca.pem", "keystore": directory / "broker.p12"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["keystore"].write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"broker", broker_key, broker, [ca], serialization.BestAvailableEncryption(KEYSTORE_PASSWORD.encode())
+        )
+    )
+    return paths
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A prefix unique to one test, for its topics and consumer groups."""

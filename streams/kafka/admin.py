@@ -2,23 +2,55 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from streams.kafka.connection import client_options
 from streams.kafka.topics import TopicSpec
+from streams.settings import Settings
 
 
-async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+class TopicsRefused(RuntimeError):
+    """The cluster refused to create a topic as specified (too many replicas, a size it caps...)."""
+
+
+async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> None:
+    """Create the topics that do not exist yet, with the settings' replication; existing ones are left as they are."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, topic_configs=s.config)
+            NewTopic(s.name, num_partitions=s.partitions, replication_factor=settings.replication_factor, topic_configs=s.config)
             for s in specs
             if s.name not in existing
         ]
-        if missing:
-            await admin.create_topics(missing)
+        if not missing:
+            return
+        response = await admin.create_topics(missing)
+        refused = []
+        for topic, code, *message in response.topic_errors:
+            error = for_code(code)
+            if code and error is not TopicAlreadyExistsError:  # already there: another worker was first
+                refused.append(" ".join([f"{topic}: {error.__name__}", *filter(None, message)]))
+        if refused:
+            raise TopicsRefused(
+                "the cluster refused to create topics (see STORYWIRE_REPLICATION_FACTOR, STORYWIRE_MIN_INSYNC_REPLICAS, "
+                "STORYWIRE_MAX_MESSAGE_BYTES and STORYWIRE_PREPARED_MAX_MESSAGE_BYTES): " + "; ".join(refused)
+            )
+        await _until_led(admin, [t.name for t in missing])
     finally:
         await admin.close()
+
+
+async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0) -> None:
+    """Wait until the cluster lists every new topic with a leader for each partition (on several brokers that
+    takes a moment), so the clients that use them next find them whole."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        described = await admin.describe_topics(names)
+        if all(t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"]) for t in described):
+            return
+        await asyncio.sleep(0.2)

@@ -35,11 +35,24 @@ class TopicSpec:
     config: dict[str, str] = field(default_factory=dict)
 
 
+def replication_config(settings: Settings) -> dict[str, str]:
+    """What every topic storywire creates gets, the worker's table changelogs included (their replication
+    factor is the settings' too: `ensure_topics`, and faust's `topic_replication_factor`)."""
+    return {"min.insync.replicas": str(settings.min_insync_replicas)}
+
+
+def changelog_spec(settings: Settings, table: str) -> TopicSpec:
+    """A worker table's changelog topic, as faust names and configures it (compacted, one partition), so the
+    worker can create it before faust starts: a topic faust creates itself on a multi-broker cluster was once
+    used before its partitions were known, which failed the table's writes."""
+    return TopicSpec(f"{settings.topic_prefix}-{table}-changelog", 1, {"cleanup.policy": "compact", **replication_config(settings)})
+
+
 def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
     """Every topic the worker reads or writes, by unprefixed name, as it should be created."""
 
     def spec(name: str, partitions: int = 1, **config: str) -> TopicSpec:
-        return TopicSpec(settings.topic(name), partitions, config)
+        return TopicSpec(settings.topic(name), partitions, {**replication_config(settings), **config})
 
     return {
         # A message limit above the article limit, so an oversized article gets through to be dead-lettered

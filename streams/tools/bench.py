@@ -24,6 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas import DeadLetter, PreparedArticle
+from streams.kafka.connection import client_options
 from streams.kafka.replay import replay
 from streams.kafka.topics import ARTICLES
 from streams.pipeline.cluster import StoryIndex, decide
@@ -49,7 +50,7 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
 
 
 async def first_raw_timestamp(settings: Settings) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
     await consumer.start()
     try:
         topic = settings.topic(ARTICLES)
@@ -86,12 +87,12 @@ async def io_ceiling(settings: Settings, expected: int) -> float:
     """Plain consume-and-produce of the raw messages the end-to-end run used."""
     consumer = AIOKafkaConsumer(
         settings.topic(ARTICLES),
-        bootstrap_servers=settings.bootstrap,
+        **client_options(settings),
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         group_id=settings.topic("io-ceiling"),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=5)
     await consumer.start()
     await producer.start()
     try:
@@ -140,7 +141,7 @@ def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
     rss_before = _rss_mb()
     per_article: dict[int, float] = {}
     for number, vector in enumerate(vectors[:largest], start=1):
-        index.add(f"s{number}", vector, None, float(number))
+        index.add(f"s{number}", vector, float(number))
         if number in sizes:
             per_article[number] = min(_place_time(index, vectors[largest:]) for _ in range(PROBE_REPEATS))
             progress(f"clustering with {number:,} live stories: {per_article[number]:.0f} µs per article")
@@ -152,7 +153,7 @@ def _place_time(index: StoryIndex, probes: list[dict]) -> float:
     """Mean microseconds to retrieve, score and decide for each probe article."""
     started = time.perf_counter()
     for vector in probes:
-        decide(index.scored_candidates(vector, None), 0.3)
+        decide(index.scored_candidates(vector, ()), 0.3)
     return (time.perf_counter() - started) / len(probes) * 1e6
 
 

@@ -1,4 +1,4 @@
-"""A real single-node Apache Kafka broker on 127.0.0.1, without Docker.
+"""A real Apache Kafka broker on 127.0.0.1 (a single node, or a small cluster for fault tests), without Docker.
 
 Why: storywire relies on what only real Kafka does right (compaction of changelog
 topics, end offsets, transactions, consumer groups; see the notes on Tansu), yet a
@@ -14,6 +14,7 @@ Layout under `home` (Settings.home, ~/.cache/storywire by default):
     broker-<port>/broker.pid      pid of the running broker
     broker-<port>/server.log      the broker's own log (log4j)
     broker-<port>/console.log     the JVM's stdout/stderr (crashes, bad options)
+    cluster-<port>/node-<id>/     the same, per node of a local cluster (`storywire broker up --nodes 3`)
 
 Used by `storywire broker up|down|status`, `storywire demo` and the test fixture.
 """
@@ -32,7 +33,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,10 +43,14 @@ from streams.settings import Settings
 __all__ = [
     "HOST",
     "BrokerError",
+    "BrokerRefused",
     "BrokerUnavailable",
+    "LocalCluster",
     "LocalKafka",
     "free_port",
+    "local_cluster",
     "local_kafka",
+    "made_cluster",
     "wait_for_broker",
 ]
 
@@ -67,6 +72,19 @@ class BrokerUnavailable(ConnectionError):
         self.bootstrap = bootstrap
         self.reason = reason
         super().__init__(f"cannot reach Kafka at {bootstrap}: {reason}")
+
+
+class BrokerRefused(BrokerUnavailable):
+    """Kafka answers at a bootstrap address but refuses this client (authentication or TLS): waiting won't help."""
+
+    def __init__(self, bootstrap: str, reason: str) -> None:
+        self.bootstrap = bootstrap
+        self.reason = reason
+        ConnectionError.__init__(self, f"Kafka at {bootstrap} refused the connection: {reason}")
+
+
+class _Refused(Exception):
+    """Inside the probe: a refusal (as opposed to a broker not there yet)."""
 
 
 # --------------------------------------------------------------------------- reachability
@@ -99,15 +117,28 @@ async def _tcp_error(host: str, port: int) -> str | None:
     return None
 
 
-async def _probe(bootstrap: str) -> None:
-    """Return when a broker at `bootstrap` answers a metadata request; raise otherwise.
+async def _probe(bootstrap: str, security: Mapping[str, Any]) -> None:
+    """Return when a broker at `bootstrap` answers a metadata request over the client's security; raise otherwise.
 
     A TCP connect alone is not enough: a starting broker (or another program)
     may accept connections without serving Kafka requests. The TCP check comes
     first only because aiokafka logs an error for every refused connection.
+    Failed authentication or TLS raises `_Refused`: no retry makes them pass.
     """
-    from aiokafka.client import AIOKafkaClient
+    import ssl
 
+    from aiokafka import errors
+    from aiokafka.conn import create_conn
+    from aiokafka.protocol.metadata import MetadataRequest
+
+    refusals = (
+        errors.SaslAuthenticationFailed,
+        errors.AuthenticationFailedError,
+        errors.UnsupportedSaslMechanismError,
+        errors.IllegalSaslStateError,
+        errors.AuthenticationMethodNotSupported,
+    )
+    protocol = security.get("security_protocol", "PLAINTEXT")
     hosts = _split_bootstrap(bootstrap)
     reasons = []
     for host, port in hosts:
@@ -118,20 +149,43 @@ async def _probe(bootstrap: str) -> None:
     else:
         raise ConnectionError("; ".join(reasons))
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:
-        await client.bootstrap()
-        if not client.cluster.brokers():
-            raise ConnectionError("the metadata answer lists no broker yet")
+        conn = await create_conn(host, port, request_timeout_ms=5000, **security)
+    except refusals as error:
+        user = security.get("sasl_plain_username")
+        raise _Refused(f"authentication as {user!r} with {security.get('sasl_mechanism')} failed: {error}") from None
+    except ssl.SSLError as error:
+        raise _Refused(
+            f"the TLS handshake failed ({error}); check STORYWIRE_SSL_CAFILE, STORYWIRE_SSL_CHECK_HOSTNAME and "
+            "STORYWIRE_SECURITY_PROTOCOL"
+        ) from None
+    except errors.KafkaConnectionError as error:
+        raise ConnectionError(
+            f"{error} (it accepted the connection, then dropped it: does it want TLS, which "
+            f"STORYWIRE_SECURITY_PROTOCOL={protocol} does not use?)"
+        ) from None
+    try:
+        metadata = await conn.send(MetadataRequest([]))
+    except errors.KafkaConnectionError:
+        if protocol.startswith("SASL_"):
+            raise
+        # It answered the handshake, so it serves Kafka: it drops requests that come without authentication.
+        raise _Refused(
+            f"it wants authentication first; set STORYWIRE_SECURITY_PROTOCOL (now {protocol}) to SASL_PLAINTEXT or "
+            "SASL_SSL, with STORYWIRE_SASL_MECHANISM, STORYWIRE_SASL_USERNAME and STORYWIRE_SASL_PASSWORD"
+        ) from None
     finally:
-        await client.close()
+        conn.close()
+    if not metadata.brokers:
+        raise ConnectionError("the metadata answer lists no broker yet")
 
 
-async def wait_for_broker(bootstrap: str, timeout: float) -> None:
+async def wait_for_broker(bootstrap: str, timeout: float, security: Mapping[str, Any] | None = None) -> None:
     """Wait until Kafka at `bootstrap` answers a metadata request, or raise BrokerUnavailable.
 
-    For the CLI: a plain "cannot reach Kafka at X: connection refused" is more
-    useful than a client library's retry loop or traceback.
+    `security` is the clients' security options (`streams.kafka.connection.security_options`); none means
+    plain text. For the CLI: a plain "cannot reach Kafka at X: connection refused", or "refused the connection:
+    authentication ... failed" at once, is more useful than a client library's retry loop or traceback.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -141,8 +195,10 @@ async def wait_for_broker(bootstrap: str, timeout: float) -> None:
         if remaining <= 0:
             raise BrokerUnavailable(bootstrap, reason)
         try:
-            await asyncio.wait_for(_probe(bootstrap), remaining)
+            await asyncio.wait_for(_probe(bootstrap, security or {}), remaining)
             return
+        except _Refused as refusal:
+            raise BrokerRefused(bootstrap, str(refusal)) from None
         except asyncio.TimeoutError:
             reason = f"no answer within {timeout:g}s"
         except ValueError as exc:  # a malformed address will not get better by waiting
@@ -168,23 +224,23 @@ def _port_accepts(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def free_port() -> int:
-    """A port p on 127.0.0.1 where p and p+1 are both free (a LocalKafka uses both).
+def free_port(span: int = 2) -> int:
+    """A port p on 127.0.0.1 where p to p+span-1 are all free (a LocalKafka uses two, a LocalCluster two per node).
 
     Chosen below the usual ephemeral range (32768+) so that outgoing client
     connections do not grab it between this check and the broker's bind.
     """
     rng = random.Random()
     for _ in range(200):
-        port = rng.randrange(20000, 30000, 2)
+        port = rng.randrange(20000, 30000 - span, 2)
         try:
-            for p in (port, port + 1):
+            for p in range(port, port + span):
                 with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                     sock.bind((HOST, p))
         except OSError:
             continue
         return port
-    raise BrokerError("found no two free adjacent ports on 127.0.0.1 between 20000 and 30000")
+    raise BrokerError(f"found no {span} free adjacent ports on 127.0.0.1 between 20000 and 30000")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -247,13 +303,19 @@ def _parent_death_signal() -> None:
 
 
 class LocalKafka:
-    """One single-node KRaft broker on 127.0.0.1:`port` (controller on `port`+1).
+    """One KRaft node, broker and controller, on 127.0.0.1:`port` (controller on `port`+1): by default a
+    single-node cluster of its own.
 
     `home` holds the broker's data and, unless `jars_dir` says otherwise, the jars
     (tests give each session a fresh home but the machine-wide jar cache, so the
     jars are fetched once per machine). `detach=True` lets the broker outlive this
     Python process (the CLI's `broker up`); `detach=False` ties it to this process
     on Linux (test sessions), so a killed test run leaves no JVM behind.
+
+    A node of a `LocalCluster` gets its `node_id`, the cluster's `voters` and `cluster_id`, its own
+    `directory`, and `replicas` for Kafka's internal topics. `properties` are added to (or replace) the
+    server properties, e.g. a SASL or TLS listener besides the plain one; `scram_users` (name: password) are
+    created with SCRAM-SHA-256 and SCRAM-SHA-512 credentials when the data directory is first formatted.
     """
 
     def __init__(
@@ -265,6 +327,13 @@ class LocalKafka:
         jars_dir: Path | None = None,
         heap: str = HEAP,
         detach: bool = True,
+        node_id: int = 1,
+        voters: str | None = None,
+        cluster_id: str | None = None,
+        directory: Path | None = None,
+        replicas: int = 1,
+        properties: Mapping[str, object] | None = None,
+        scram_users: Mapping[str, str] | None = None,
     ) -> None:
         self.home = Path(home).expanduser()
         self.version = version
@@ -273,7 +342,13 @@ class LocalKafka:
         self.jars_dir = Path(jars_dir).expanduser() if jars_dir else self.home / "kafka" / version / "lib"
         self.heap = heap
         self.detach = detach
-        self.dir = self.home / f"broker-{port}"
+        self.node_id = node_id
+        self.voters = voters or f"{node_id}@{HOST}:{self.controller_port}"
+        self.cluster_id = cluster_id
+        self.replicas = replicas
+        self.properties = dict(properties or {})
+        self.scram_users = dict(scram_users or {})
+        self.dir = Path(directory) if directory else self.home / f"broker-{port}"
         self.data_dir = self.dir / "data"
         self.properties_file = self.dir / "server.properties"
         self.log4j_file = self.dir / "log4j.properties"
@@ -354,20 +429,20 @@ class LocalKafka:
         return {
             # One process is both the KRaft controller and the broker.
             "process.roles": "broker,controller",
-            "node.id": 1,
-            "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            "node.id": self.node_id,
+            "controller.quorum.voters": self.voters,
             "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
             "log.dirs": self.data_dir,
-            # A single node: internal topics cannot have more than one replica.
-            "offsets.topic.replication.factor": 1,
-            "transaction.state.log.replication.factor": 1,
-            "transaction.state.log.min.isr": 1,
-            "min.insync.replicas": 1,
-            "default.replication.factor": 1,
+            # Internal topics on every node (one replica on a single node); one replica may be lost.
+            "offsets.topic.replication.factor": self.replicas,
+            "transaction.state.log.replication.factor": self.replicas,
+            "transaction.state.log.min.isr": max(1, self.replicas - 1),
+            "min.insync.replicas": max(1, self.replicas - 1),
+            "default.replication.factor": self.replicas,
             # Fast group joins; short session timeouts allowed for crash tests.
             "group.initial.rebalance.delay.ms": 0,
             "group.min.session.timeout.ms": 1000,
@@ -406,6 +481,7 @@ class LocalKafka:
             "log.segment.bytes": 16 * 1024 * 1024,
             "log.retention.hours": 168,
             "log.retention.check.interval.ms": 60_000,
+            **self.properties,
         }
 
     def _log4j_properties(self) -> str:
@@ -462,9 +538,15 @@ class LocalKafka:
         """Write the KRaft metadata (cluster id, node id) into a fresh data directory."""
         if (self.data_dir / "meta.properties").is_file():
             return
+        scram = [
+            arg
+            for name, password in self.scram_users.items()
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+            for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        ]
         cmd = self._java_cmd(
-            java, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(self.properties_file),
-            "--ignore-formatted",
+            java, "kafka.tools.StorageTool", "format", "-t", self.cluster_id or _cluster_id(), "-c",
+            str(self.properties_file), "--ignore-formatted", *scram,
         )  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         if done.returncode != 0:
@@ -558,30 +640,36 @@ class LocalKafka:
         java = _require_java()
         self.install(progress)
         with _file_lock(self.dir / ".lock"):
-            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
-            pid = self._running_pid()
-            if pid is not None:  # already running (maybe still starting): just wait for it
-                self._wait_ready(pid, deadline, timeout, log_start)
-                return self.bootstrap
-            for port in (self.port, self.controller_port):
-                if _port_accepts(port):
-                    raise BrokerError(
-                        f"{HOST}:{port} is already taken by another process, so the local Kafka cannot "
-                        f"start on {self.bootstrap}: stop that process, use another port "
-                        "(STORYWIRE_LOCAL_PORT; the broker also uses the next one), "
-                        "or point STORYWIRE_BROKER at a running Kafka"
-                    )
-            self._write_config()
-            self._format(java)
-            log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
-            progress(f"starting Kafka {self.version} on {self.bootstrap}…")
-            pid = self._start(java)
+            pid, log_start, started = self._launch(java, progress)
             try:
                 self._wait_ready(pid, deadline, timeout, log_start)
             except BaseException:
-                self._stop(pid, timeout=10)
+                if started:
+                    self._stop(pid, timeout=10)
                 raise
             return self.bootstrap
+
+    def _launch(self, java: str, progress: Callable[[str], object]) -> tuple[int, int, bool]:
+        """Start the JVM unless it runs, without waiting for it to answer (a cluster's nodes start together, as
+        none answers before a majority of controllers runs). Returns its pid, where its log starts, and
+        whether it was started now. The caller holds the node's lock."""
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+        pid = self._running_pid()
+        if pid is not None:  # already running (maybe still starting): just wait for it
+            return pid, log_start, False
+        for port in (self.port, self.controller_port):
+            if _port_accepts(port):
+                raise BrokerError(
+                    f"{HOST}:{port} is already taken by another process, so the local Kafka cannot "
+                    f"start on {self.bootstrap}: stop that process, use another port "
+                    "(STORYWIRE_LOCAL_PORT; the broker also uses the next one), "
+                    "or point STORYWIRE_BROKER at a running Kafka"
+                )
+        self._write_config()
+        self._format(java)
+        log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
+        progress(f"starting Kafka {self.version} on {self.bootstrap}…")
+        return self._start(java), log_start, True
 
     def _stop(self, pid: int, timeout: float, graceful: bool = True) -> None:
         """SIGTERM (Kafka shuts down cleanly, so the next start need not recover logs), then SIGKILL."""
@@ -641,7 +729,118 @@ class LocalKafka:
         }
 
 
+    def node_status(self) -> dict[str, Any]:
+        """One entry of `storywire broker status --json`."""
+        pid = self._running_pid()
+        return {"id": self.node_id, "address": self.bootstrap, "pid": pid, "running": pid is not None}
+
+
+class LocalCluster:
+    """`size` KRaft nodes on 127.0.0.1, each a broker and a controller, for fault tests: node n (1, 2, ...) on
+    port `port` + 2(n-1), its controller one above; Kafka's internal topics replicated on up to three nodes.
+
+    The nodes start together and stop together; each can be killed and started again on its own
+    (`nodes[i].kill()`, `nodes[i].up()`) while the others run on.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        version: str,
+        port: int,
+        size: int,
+        *,
+        jars_dir: Path | None = None,
+        heap: str = HEAP,
+        detach: bool = True,
+    ) -> None:
+        if size < 1:
+            raise BrokerError(f"a cluster needs at least one node, not {size}")
+        self.dir = Path(home).expanduser() / f"cluster-{port}"
+        ports = [port + 2 * n for n in range(size)]
+        voters = ",".join(f"{n + 1}@{HOST}:{p + 1}" for n, p in enumerate(ports))
+        self.nodes = [
+            LocalKafka(
+                home,
+                version,
+                p,
+                jars_dir=jars_dir,
+                heap=heap,
+                detach=detach,
+                node_id=n + 1,
+                voters=voters,
+                directory=self.dir / f"node-{n + 1}",
+                replicas=min(3, size),
+            )
+            for n, p in enumerate(ports)
+        ]
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(node.bootstrap for node in self.nodes)
+
+    @staticmethod
+    def made_size(directory: Path) -> int:
+        """How many nodes the cluster in `directory` was made with (0: none made there)."""
+        return len(list(directory.glob("node-*")))
+
+    def _cluster_id(self) -> str:
+        """The cluster's id, the same in every node's metadata: made once, kept beside the nodes."""
+        path = self.dir / "cluster.id"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(_cluster_id() + "\n")
+        return path.read_text().strip()
+
+    def up(self, timeout: float = 90, progress: Callable[[str], object] = print) -> str:
+        """Start every node that is not running and return the bootstrap addresses once each answers."""
+        deadline = time.monotonic() + timeout
+        made = self.made_size(self.dir)
+        if made and made != len(self.nodes):
+            raise BrokerError(
+                f"{self.dir} holds a local cluster of {made} nodes, not {len(self.nodes)}: start it with --nodes {made}, "
+                "or stop it and remove that directory to make a new one"
+            )
+        java = _require_java()
+        self.nodes[0].install(progress)
+        cluster_id = self._cluster_id()
+        with contextlib.ExitStack() as locks:
+            launched = []
+            try:
+                for node in self.nodes:
+                    locks.enter_context(_file_lock(node.dir / ".lock"))
+                    node.cluster_id = cluster_id
+                    launched.append((node, *node._launch(java, progress)))
+                for node, pid, log_start, _ in launched:
+                    node._wait_ready(pid, deadline, timeout, log_start)
+            except BaseException:
+                for node, pid, _, started in launched:
+                    if started:
+                        node._stop(pid, timeout=10)
+                raise
+        return self.bootstrap
+
+    def down(self, timeout: float = 30) -> bool:
+        """Stop every node, keeping their data. Returns whether any was running."""
+        stopped = [node.down(timeout) for node in self.nodes]  # every node, not only up to the first running one
+        return any(stopped)
+
+    def status(self) -> dict[str, Any]:
+        return {"nodes": [node.node_status() for node in self.nodes]}
+
+
 def local_kafka(settings: Settings | None = None) -> LocalKafka:
     """The local broker that Settings describe (home, kafka_version, local_port)."""
     settings = settings or Settings()
     return LocalKafka(settings.home, settings.kafka_version, settings.local_port)
+
+
+def local_cluster(settings: Settings, size: int) -> LocalCluster:
+    """The local cluster of `size` nodes that Settings describe (ports from local_port up)."""
+    return LocalCluster(settings.home, settings.kafka_version, settings.local_port, size)
+
+
+def made_cluster(settings: Settings) -> LocalCluster | None:
+    """The local cluster an earlier `storywire broker up --nodes N` made, if any (for `status` and `down`)."""
+    size = LocalCluster.made_size(settings.home / f"cluster-{settings.local_port}")
+    return local_cluster(settings, size) if size else None

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import faust
 
+from streams.kafka.connection import security_options
 from streams.settings import Settings
 from streams.worker.context import WorkerContext, declare_tables
 from streams.worker.lag import log_counters, report_counters
+from streams.worker.metrics import WorkerSensor, serve_metrics
 from streams.worker.place_stage import place_agent
 from streams.worker.prepare_stage import prepare_agent
 from streams.worker.topics import declare_topics
@@ -33,10 +35,12 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
     app = faust.App(
         settings.topic_prefix,
         broker=f"kafka://{settings.bootstrap}",
+        broker_credentials=broker_credentials(settings),
         store=settings.store,
         datadir=str(data_dir),
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
+        # Every topic faust creates (the tables' changelogs, its assignor topic) gets the settings' replication.
+        topic_replication_factor=settings.replication_factor,
         web_enabled=False,
         # A 6 s session with a 1 s heartbeat joins the group in seconds (the 60 s default is slow on a first join).
         broker_session_timeout=6.0,
@@ -52,7 +56,8 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         autodiscover=False,
     )
     topics = declare_topics(app, settings)
-    ctx = WorkerContext(settings, app, topics, declare_tables(app))
+    ctx = WorkerContext(settings, app, topics, declare_tables(app, settings))
+    app.sensors.add(WorkerSensor(ctx.counters, ctx.metrics.health))
 
     app.agent(topics.raw_articles, name="prepare_articles")(prepare_agent(ctx))
     app.agent(topics.prepared_articles, name="place_articles", concurrency=1)(place_agent(ctx))
@@ -60,6 +65,12 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
     @app.timer(interval=settings.stats_interval)
     async def counters_line() -> None:
         await report_counters(ctx)
+
+    @app.task
+    async def metrics_endpoint() -> None:
+        await serve_metrics(
+            ctx.metrics, lambda: app.consumer.state == "running", settings.metrics_host, settings.metrics_port
+        )
 
     @app.on_partitions_revoked.connect
     async def forget_partitions(app_, revoked, **kwargs) -> None:
@@ -76,3 +87,20 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         log_counters(ctx)
 
     return app
+
+
+def broker_credentials(settings: Settings) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """The clients' security options (streams/kafka/connection.py) as faust takes them; faust hands them on to
+    aiokafka unchanged, for its consumer, producer and topic creation alike."""
+    options = security_options(settings)
+    protocol = options["security_protocol"]
+    if protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=options["sasl_plain_username"],
+            password=options["sasl_plain_password"],
+            mechanism=options["sasl_mechanism"],
+            ssl_context=options.get("ssl_context"),
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(options["ssl_context"])
+    return None

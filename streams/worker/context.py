@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 
 import faust
 
+from streams.kafka.topics import replication_config
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
+from streams.worker.metrics import WorkerMetrics
 from streams.worker.topics import Topics
 
 # The desk's stores (see streams/story/desk.py), each a table backed by a compacted changelog topic.
@@ -23,8 +25,15 @@ TABLES = {
 }
 
 
-def declare_tables(app: faust.App) -> DeskStores:
-    return DeskStores(**{field: app.Table(name, default=None, key_type=str, partitions=1) for field, name in TABLES.items()})
+def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
+    """The tables; their changelogs get the app's replication factor and the settings' min.insync.replicas."""
+    config = replication_config(settings)
+    return DeskStores(
+        **{
+            field: app.Table(name, default=None, key_type=str, partitions=1, extra_topic_configs=config)
+            for field, name in TABLES.items()
+        }
+    )
 
 
 @dataclass
@@ -38,6 +47,10 @@ class WorkerContext:
     next_offsets: dict = field(default_factory=dict)
     desk: StoryDesk | None = None  # derived from the tables; None until the first article after a rebalance
     prepare_acks: InOrderAcks | None = None  # the running prepare agent's, so a rebalance can reset it
+    metrics: WorkerMetrics = field(init=False)  # Prometheus: reads the counters, times the stages
+
+    def __post_init__(self) -> None:
+        self.metrics = WorkerMetrics(self.counters, self.settings.health_max_commit_age)
 
     def acked(self, event) -> None:
         self.next_offsets[event.message.tp] = event.message.offset + 1

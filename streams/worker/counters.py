@@ -2,22 +2,29 @@
 
 One log line per interval and one at stop, `counters received=… processed=… lag=…`; with
 `--log-format json` the same numbers are also fields of the JSON object
-(`"counters": {...}`), so a log shipper needs no parsing.
+(`"counters": {...}`), so a log shipper needs no parsing. The same numbers are the worker's
+Prometheus metrics (`streams/worker/metrics.py`), read from here at each scrape.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+
+def _count(meaning: str) -> int:
+    return field(default=0, metadata={"help": meaning})
 
 
 @dataclass
 class Counters:
-    received: int = 0  # raw messages read from the articles topic
-    prepared: int = 0  # cleaned articles handed to the story stage
-    appended: int = 0  # changelog entries appended to stories
-    duplicates: int = 0  # duplicate verdicts (exact, near, and redeliveries)
-    redeliveries: int = 0  # of which: an article seen again (a replayed feed, a redelivery after a crash)
-    dead_letters: int = 0  # payloads sent to the dead-letter topic, from either stage
+    received: int = _count("Raw messages read from the articles topic.")
+    prepared: int = _count("Cleaned articles handed to the story stage.")
+    appended: int = _count("Changelog entries appended to stories.")
+    duplicates: int = _count("Duplicate verdicts (exact, near, and redeliveries).")
+    redeliveries: int = _count("Duplicate verdicts for an article seen again (a replayed feed, a redelivery after a crash).")
+    dead_letters: int = _count("Payloads sent to the dead-letter topic, from either stage.")
+    rebalances: int = _count("Consumer group rebalances this worker went through, its first join included.")
+    sends_retried: int = _count("Sends to Kafka made again after a failure (a broker lost, a leader moving).")
     # Messages waiting on the broker for this worker, per input topic (end offset minus the next offset to
     # process, over the partitions this worker holds); None until known (or while the broker does not answer).
     lag: dict[str, int | None] = field(default_factory=dict)
@@ -26,6 +33,12 @@ class Counters:
     def processed(self) -> int:
         """Articles finished with: an entry appended, a duplicate verdict, or a dead letter."""
         return self.appended + self.duplicates + self.dead_letters
+
+    @classmethod
+    def meanings(cls) -> dict[str, str]:
+        """What each count means, by name, `processed` included (the help text of the metrics)."""
+        counts = {f.name: f.metadata["help"] for f in fields(cls) if "help" in f.metadata}
+        return {**counts, "processed": cls.processed.__doc__}
 
     def as_dict(self) -> dict:
         return {**asdict(self), "processed": self.processed}

@@ -13,6 +13,7 @@ from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
 
 from schemas import DeadLetter
+from streams.worker.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def dead_letter_send(topic, letter: DeadLetter) -> Send:
     return topic, letter.article_id.encode() if letter.article_id else None, letter.to_bytes()
 
 
-async def deliver_all(*sends: Send) -> None:
+async def deliver_all(counters: Counters, *sends: Send) -> None:
     """Send, and wait until the broker has every message (acks=all), in order.
 
     A failure (the broker restarting, a leader moving) is logged and the
@@ -48,6 +49,7 @@ async def deliver_all(*sends: Send) -> None:
         except Exception as error:
             # Anything else is retried, Kafka errors or not: the message must not be acked without its output.
             attempt += 1
+            counters.sends_retried += 1
             log.warning(
                 "sending to Kafka failed (%r); retrying in %.1fs (attempt %d)",
                 error,

@@ -53,17 +53,18 @@ def loaded_desk(ctx: WorkerContext) -> StoryDesk:
 
 async def _place_one(ctx: WorkerContext, payload: bytes) -> None:
     try:
-        prepared = PreparedArticle.from_bytes(payload)
-        desk = loaded_desk(ctx)
-        outcome = desk.place(prepared)
-        sends = _sends(ctx, desk, prepared, outcome)
+        with ctx.metrics.stage_seconds.labels("place").time():
+            prepared = PreparedArticle.from_bytes(payload)
+            desk = loaded_desk(ctx)
+            outcome = desk.place(prepared)
+            sends = _sends(ctx, desk, prepared, outcome)
     except Exception as error:
         log.exception("placing an article failed")
         await _send_dead_letter(ctx, dead_letter(payload, f"internal error while placing: {error!r}", "process"))
         return
     # Sends stay outside the guard: a Kafka failure is retried, never acked.
     try:
-        await deliver_all(*sends)
+        await deliver_all(ctx.counters, *sends)
     except SIZE_ERRORS as error:  # an output larger than the broker takes: say so, and go on with the next article
         log.error("a message for article %s is too large for Kafka: %r", prepared.article.article_id, error)
         reason = f"an output message is larger than Kafka accepts ({error!r}); raise the topics' max.message.bytes"
@@ -97,5 +98,5 @@ def _sends(ctx: WorkerContext, desk: StoryDesk, prepared: PreparedArticle, outco
 
 
 async def _send_dead_letter(ctx: WorkerContext, letter: DeadLetter) -> None:
-    await deliver_all(dead_letter_send(ctx.topics.dead_letters, letter))
+    await deliver_all(ctx.counters, dead_letter_send(ctx.topics.dead_letters, letter))
     ctx.counters.dead_letters += 1

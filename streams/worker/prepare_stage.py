@@ -59,12 +59,13 @@ async def _prepare_one(ctx: WorkerContext, payload: bytes | None, key: bytes | N
     ctx.counters.received += 1
     topics = ctx.topics
     try:
-        result = prepare(payload, key, timestamp, ctx.settings.max_article_bytes)
-        if not isinstance(result, DeadLetter):
-            value = result.to_bytes()
-            article_id = result.article.article_id
-            if len(value) + RECORD_OVERHEAD_BYTES > ctx.app.conf.producer_max_request_size:
-                result = _too_large(ctx, payload, article_id, len(value))
+        with ctx.metrics.stage_seconds.labels("prepare").time():
+            result = prepare(payload, key, timestamp, ctx.settings.max_article_bytes)
+            if not isinstance(result, DeadLetter):
+                value = result.to_bytes()
+                article_id = result.article.article_id
+                if len(value) + RECORD_OVERHEAD_BYTES > ctx.app.conf.producer_max_request_size:
+                    result = _too_large(ctx, payload, article_id, len(value))
     except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
         log.exception("preparing an article failed")
         result = dead_letter(payload, f"internal error while preparing: {error!r}", "process", key_text(key))
@@ -110,8 +111,9 @@ async def _send_again(ctx: WorkerContext, event, sends: list, failure: Exception
             sends = [dead_letter_send(topics.dead_letters, letter)]
         else:
             log.warning("sending a prepared article failed (%r); sending it again", failure, extra={"error": repr(failure)})
+            ctx.counters.sends_retried += 1
         try:
-            await deliver_all(*sends)
+            await deliver_all(ctx.counters, *sends)
             return sends
         except SIZE_ERRORS as refused:
             failure = refused
@@ -122,7 +124,7 @@ def _too_large(ctx: WorkerContext, payload: bytes | None, article_id: str, size:
     return dead_letter(
         payload,
         f"the cleaned article is {size:,} bytes, more than Kafka accepts on {topic}: "
-        f"lower STORYWIRE_MAX_ARTICLE_BYTES, or raise the topic's max.message.bytes",
+        "lower STORYWIRE_MAX_ARTICLE_BYTES, or raise the topic's max.message.bytes (STORYWIRE_PREPARED_MAX_MESSAGE_BYTES)",
         "process",
         article_id,
     )

@@ -9,9 +9,10 @@ from pathlib import Path
 import faust
 
 from streams.kafka.admin import ensure_topics
-from streams.kafka.topics import topic_specs
+from streams.kafka.topics import changelog_spec, topic_specs
 from streams.settings import Settings
 from streams.worker.app import build_app
+from streams.worker.context import TABLES
 from streams.worker.logs import logging_config
 
 _held_locks: list = []  # open lock files of claimed table directories, kept for the process's life
@@ -19,7 +20,8 @@ _held_locks: list = []  # open lock files of claimed table directories, kept for
 
 def run_worker(settings: Settings, loglevel: str, log_format: str) -> None:
     """Run until Ctrl-C or SIGTERM (faust commits what is acked and flushes its tables on the way out)."""
-    asyncio.run(ensure_topics(settings.bootstrap, list(topic_specs(settings).values())))
+    changelogs = [changelog_spec(settings, table) for table in TABLES.values()]
+    asyncio.run(ensure_topics(settings, [*topic_specs(settings).values(), *changelogs]))
     app = build_app(settings, claim_data_dir(settings.worker_dir))
     config = logging_config(log_format, loglevel)
     # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.

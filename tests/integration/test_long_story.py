@@ -31,7 +31,7 @@ async def test_a_story_of_over_a_thousand_full_text_articles_fits_kafka_s_defaul
     limit = {"max.message.bytes": str(KAFKA_DEFAULT_MAX_MESSAGE_BYTES)}
     specs = [TopicSpec(s.name, s.partitions, {**s.config, **limit}) for s in topic_specs(settings).values()]
     changelogs = [TopicSpec(f"{topic_prefix}-{name}-changelog", 1, {"cleanup.policy": "compact", **limit}) for name in TABLES.values()]
-    await ensure_topics(settings.bootstrap, specs + changelogs)
+    await ensure_topics(settings, specs + changelogs)
 
     articles = list(stream_over_days(ARTICLES, days=20, seed=17, long_running=1, long_share=1.0, duplicate_rate=0.0))
     feed = tmp_path / "long-story.jsonl"

@@ -88,7 +88,7 @@ async def test_bad_payloads_become_dead_letters_and_good_ones_still_flow(setting
     from streams.kafka.admin import ensure_topics
     from streams.kafka.topics import ARTICLES, topic_specs
 
-    await ensure_topics(settings.bootstrap, [topic_specs(settings)[ARTICLES]])
+    await ensure_topics(settings, [topic_specs(settings)[ARTICLES]])
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
     await producer.start()
     try:

@@ -543,7 +543,7 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
 async def test_hostile_input_becomes_clean_articles_or_dead_letters_and_good_articles_flow(kafka_bootstrap, tmp_path):
     settings = _settings(kafka_bootstrap, tmp_path)
     good = generate(40, 53).articles
-    await ensure_topics(settings.bootstrap, [topic_specs(settings)[ARTICLES], topic_specs(settings)[PREPARED]])
+    await ensure_topics(settings, [topic_specs(settings)[ARTICLES], topic_specs(settings)[PREPARED]])
     log_path = tmp_path / "worker.log"
     worker = _start(settings, log_path)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, max_request_size=12 * 1024 * 1024, acks="all")

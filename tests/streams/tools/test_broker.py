@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.settings import Settings
 from streams.tools.broker import (
     BrokerUnavailable,
+    LocalCluster,
     LocalKafka,
     free_port,
     local_kafka,
@@ -137,3 +138,16 @@ async def test_wait_for_broker_on_closed_port_raises_within_timeout() -> None:
     assert str(info.value).startswith(f"cannot reach Kafka at {address}: ")
     assert "refused" in str(info.value)
     assert info.value.bootstrap == address
+
+
+def test_a_local_cluster_s_nodes_know_each_other_and_replicate_kafka_s_internal_topics(tmp_path: Path) -> None:
+    cluster = LocalCluster(tmp_path, "3.9.1", 21000, 3)
+    properties = [node._server_properties() for node in cluster.nodes]
+    assert cluster.bootstrap == "127.0.0.1:21000,127.0.0.1:21002,127.0.0.1:21004"
+    assert [p["node.id"] for p in properties] == [1, 2, 3]
+    assert {p["controller.quorum.voters"] for p in properties} == {"1@127.0.0.1:21001,2@127.0.0.1:21003,3@127.0.0.1:21005"}
+    assert all(p["offsets.topic.replication.factor"] == 3 and p["min.insync.replicas"] == 2 for p in properties)
+    assert len({node.dir for node in cluster.nodes}) == 3
+    assert cluster.status()["nodes"][1] == {"id": 2, "address": "127.0.0.1:21002", "pid": None, "running": False}
+    single = LocalKafka(tmp_path, "3.9.1", 21000)._server_properties()
+    assert (single["node.id"], single["controller.quorum.voters"], single["min.insync.replicas"]) == (1, "1@127.0.0.1:21001", 1)

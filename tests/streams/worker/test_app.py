@@ -1,0 +1,34 @@
+"""The faust app takes its connection and replication from the settings (built, never connected)."""
+
+from __future__ import annotations
+
+import faust
+
+from streams.kafka.topics import topic_specs
+from streams.settings import Settings
+from streams.worker.app import build_app
+
+PASSWORD = "s3cret-never-shown"
+
+
+async def test_the_app_connects_with_the_settings_credentials_and_replicates_every_topic(certificates, tmp_path):
+    settings = Settings(
+        broker="k1:9093,k2:9093,k3:9093", security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="app", sasl_password=PASSWORD, ssl_cafile=certificates["ca"], replication_factor=3,
+        min_insync_replicas=2, store="memory://",
+    )  # fmt: skip
+    app = build_app(settings, tmp_path)
+    credentials = app.conf.broker_credentials
+    assert isinstance(credentials, faust.SASLCredentials)
+    assert (credentials.protocol.value, credentials.mechanism.value) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert (credentials.username, credentials.password) == ("app", PASSWORD) and credentials.ssl_context is not None
+    assert PASSWORD not in repr(credentials)
+    assert [str(url) for url in app.conf.broker] == ["kafka://k1:9093", "kafka://k2:9093", "kafka://k3:9093"]
+    assert app.conf.topic_replication_factor == 3
+    changelogs = [table.changelog_topic for table in app.tables.values()]
+    assert len(changelogs) == 5 and all(topic.config["min.insync.replicas"] == "2" for topic in changelogs)
+    assert all(spec.config["min.insync.replicas"] == "2" for spec in topic_specs(settings).values())
+
+
+async def test_plain_text_has_no_credentials(tmp_path):
+    assert build_app(Settings(store="memory://"), tmp_path).conf.broker_credentials is None
