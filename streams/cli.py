@@ -124,6 +124,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--articles", type=int, default=3000, help="articles in the throughput stream (default 3000)")
     bench.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (default 7)")
     bench.add_argument("--rate", type=float, default=100.0, help="replay rate of the latency run (default 100/s)")
+    bench.add_argument(
+        "--history", type=int, default=20_000,
+        help="articles placed before the in-process figures are measured, so they are a long-lived worker's (default 20000)",
+    )
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
     soak = commands.add_parser(
@@ -356,7 +360,7 @@ def _web(args, settings) -> int:
 def _bench(args, settings) -> int:
     from streams.tools.bench import format_bench, run_bench
 
-    figures = asyncio.run(run_bench(settings, args.articles, args.seed, args.rate, _progress))
+    figures = asyncio.run(run_bench(settings, args.articles, args.seed, args.rate, args.history, _progress))
     print(orjson.dumps(figures).decode() if args.json else format_bench(figures))
     return 0
 

@@ -6,7 +6,11 @@
 - Latency: a second worker on fresh topics, the stream replayed at a fixed rate; per article, the
   story event's broker timestamp minus the raw message's.
 - I/O ceiling: plain aiokafka consume-and-produce of the same raw messages on the same broker.
-- Compute ceiling: the pipeline's pure functions over the same articles in this process, no broker.
+- Steady state: before the in-process figures, a history of `--history` articles with long-running stories
+  is placed into a desk whose tables are in RocksDB, as a long-lived worker's are.
+- The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, fold,
+  table writes, the bytes it sends), articles per second: it caps every deployment, however many workers prepare.
+- Compute ceiling: preparing and placing on that desk, in this process, no broker.
 - Clustering cost: time to score and place an article against 1k, 10k and 100k live stories,
   and resident memory per 1,000 live stories.
 """
@@ -32,13 +36,15 @@ from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import Appended, StoryDesk
+from streams.story.fold import snapshot_due
 from streams.tools.harness import (
     broker_for,
     fresh_topics,
     running_worker,
     watch_outcomes,
 )
-from streams.tools.synthetic import generate
+from streams.tools.soak import RocksStores
+from streams.tools.synthetic import generate, stream_over_days
 
 PROBE_REPEATS = 3  # clustering cost is the fastest of this many passes over the probes: other load only adds time
 
@@ -111,19 +117,47 @@ async def io_ceiling(settings: Settings, expected: int) -> float:
         await producer.stop()
 
 
-def compute_ceiling(payloads: list[bytes], settings: Settings) -> float:
-    """The worker's work per article without a broker: prepare, (de)serialise, place, event and snapshot bytes."""
-    desk = StoryDesk(settings)
+def steady_desk(settings: Settings, history: int, seed: int, directory: Path, progress) -> tuple[StoryDesk, RocksStores]:
+    """A desk as a long-lived worker has it: `history` articles with long-running stories already placed, its
+    tables in RocksDB."""
+    rocks = RocksStores(directory / "tables")
+    desk = StoryDesk(settings, rocks.stores)
+    days = max(7.0, history / 2000)
+    for number, raw in enumerate(stream_over_days(history, days, seed=seed + 100), start=1):
+        prepared = prepare(orjson.dumps(raw), None, 1_700_000_000 + number, settings.max_article_bytes)
+        if not isinstance(prepared, DeadLetter):
+            desk.place(prepared)
+        if number % 10_000 == 0:
+            progress(f"history: {number:,} of {history:,} articles placed")
+    return desk, rocks
+
+
+def _place(desk: StoryDesk, prepared: PreparedArticle) -> None:
+    """The place stage's work for one article, as the worker does it: decode, place (tables written), and the
+    bytes of what it sends."""
+    prepared = PreparedArticle.from_bytes(prepared.to_bytes())
+    outcome = desk.place(prepared)
+    for event in outcome.events if isinstance(outcome, Appended) else ():
+        event.to_bytes()
+        if snapshot_due(event):
+            desk.snapshot(event.story_id).to_bytes()
+
+
+def place_rate(desk: StoryDesk, prepared: list[PreparedArticle]) -> float:
+    """Articles per second the global stage alone places (the prepared articles made beforehand)."""
+    started = time.perf_counter()
+    for article in prepared:
+        _place(desk, article)
+    return len(prepared) / (time.perf_counter() - started)
+
+
+def compute_ceiling(desk: StoryDesk, payloads: list[bytes], settings: Settings) -> float:
+    """The worker's work per article without a broker: prepare, then place."""
     started = time.perf_counter()
     for index, payload in enumerate(payloads):
         prepared = prepare(payload, None, 1_700_000_000 + index, settings.max_article_bytes)
-        if isinstance(prepared, DeadLetter):
-            continue
-        prepared = PreparedArticle.from_bytes(prepared.to_bytes())
-        outcome = desk.place(prepared)
-        for event in outcome.events if isinstance(outcome, Appended) else ():
-            event.to_bytes()
-            desk.snapshot(event.story_id).to_bytes()
+        if not isinstance(prepared, DeadLetter):
+            _place(desk, prepared)
     return len(payloads) / (time.perf_counter() - started)
 
 
@@ -162,7 +196,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def run_bench(base: Settings, articles: int, seed: int, rate: float, progress) -> dict:
+async def run_bench(base: Settings, articles: int, seed: int, rate: float, history: int, progress) -> dict:
     stream = generate(articles, seed=seed)
     latency_stream = generate(int(rate * 10), seed=seed + 1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,14 +209,24 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, progr
             io_per_s = await io_ceiling(e2e_settings, articles)
             progress(f"latency at {rate:g} articles/s")
             latencies = await latency(settings, latency_feed, len(latency_stream.articles), rate, progress)
-    progress("compute ceiling")
+    progress(f"steady state: placing a history of {history:,} articles")
     payloads = [orjson.dumps(a) for a in stream.articles]
-    compute_per_s = compute_ceiling(payloads, base)
+    half = len(payloads) // 2
+    with tempfile.TemporaryDirectory() as tmp:
+        desk, rocks = steady_desk(base, history, seed, Path(tmp), progress)
+        progress("the global stage alone, then the compute ceiling")
+        prepared = [p for i, payload in enumerate(payloads[:half]) if not isinstance(p := prepare(payload, None, 1_700_000_000 + i, base.max_article_bytes), DeadLetter)]
+        place_per_s = place_rate(desk, prepared)
+        compute_per_s = compute_ceiling(desk, payloads[half:], base)
+        desk = None
+        rocks.close()
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
     lower = min(io_per_s, compute_per_s)
     return {
         "articles": articles,
         "seed": seed,
+        "history_articles": history,
+        "place_per_s": round(place_per_s, 1),
         "articles_per_s": round(articles_per_s, 1),
         "io_ceiling_per_s": round(io_per_s, 1),
         "compute_ceiling_per_s": round(compute_per_s, 1),
@@ -202,7 +246,8 @@ def format_bench(figures: dict) -> str:
         [
             f"end to end            {figures['articles_per_s']:>10,.1f} articles/s  ({figures['articles']:,} articles, seed {figures['seed']})",
             f"I/O ceiling           {figures['io_ceiling_per_s']:>10,.1f} messages/s (aiokafka consume + produce)",
-            f"compute ceiling       {figures['compute_ceiling_per_s']:>10,.1f} articles/s (pure functions, one process)",
+            f"compute ceiling       {figures['compute_ceiling_per_s']:>10,.1f} articles/s (prepare + place, one process, after {figures['history_articles']:,} articles)",
+            f"global stage alone    {figures['place_per_s']:>10,.1f} articles/s (placing, tables in RocksDB, after {figures['history_articles']:,} articles)",
             f"ratio to lower        {figures['ratio_to_ceiling']:>10.3f}",
             f"latency p50 / p99     {figures['p50_ms']:>7,.1f} / {figures['p99_ms']:,.1f} ms at {figures['latency_rate_per_s']:g} articles/s",
             "clustering per article " + ", ".join(f"{int(k):,} stories: {v:,.0f} µs" for k, v in cluster.items()),
