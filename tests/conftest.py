@@ -12,6 +12,7 @@ import pytest
 
 from streams.settings import Settings
 from streams.tools.broker import LocalKafka, free_port, local_kafka
+from streams.tools.harness import start_worker, stop_worker
 
 # The Confluent image that testcontainers' KafkaContainer knows how to start (it drives
 # Confluent's start scripts, not apache/kafka's); 7.9 is Apache Kafka 3.9.
@@ -136,3 +137,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
+    """Settings on the session's broker, with the test's own topics and home."""
+    return Settings(broker=kafka_bootstrap, topic_prefix=topic_prefix, home=tmp_path)
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path):
+    """A real worker process on the test's topics, stopped after the test."""
+    process = start_worker(settings, tmp_path / "worker.log")
+    yield process
+    stop_worker(process)

@@ -22,18 +22,6 @@ pytestmark = pytest.mark.integration
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 
-@pytest.fixture
-def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
-    return Settings(broker=kafka_bootstrap, topic_prefix=topic_prefix, home=tmp_path)
-
-
-@pytest.fixture
-def worker(settings: Settings, tmp_path: Path):
-    process = start_worker(settings, tmp_path / "worker.log")
-    yield process
-    stop_worker(process)
-
-
 async def _replay(settings: Settings, paths: list[Path]) -> list[str]:
     """The ids of the articles sent."""
     summary = await replay(paths, settings, progress=lambda _: None)

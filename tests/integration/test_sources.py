@@ -21,7 +21,7 @@ from streams.kafka.topics import ARTICLES
 from streams.settings import Settings
 from streams.sources.follow import follow
 from streams.tools.demo import SEEDS
-from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
+from streams.tools.harness import wait_for_outcomes
 
 pytestmark = pytest.mark.integration
 
@@ -70,18 +70,6 @@ def _write_newsroom(directory: Path) -> None:
     (directory / "digest.rss").write_text(rss_feed("Press Digest - Europe", "https://digest.example", items))
     crawl = [("https://wtimes.example/news/2022/jan/12/nato-russia", "2022-01-14T09:00:00Z", _page(in_archive))]
     (directory / "crawl.warc.gz").write_bytes(warc_archive(crawl, compress=True))
-
-
-@pytest.fixture
-def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
-    return Settings(broker=kafka_bootstrap, topic_prefix=topic_prefix, home=tmp_path)
-
-
-@pytest.fixture
-def worker(settings: Settings, tmp_path: Path):
-    process = start_worker(settings, tmp_path / "worker.log")
-    yield process
-    stop_worker(process)
 
 
 async def test_the_seeds_as_pages_a_feed_and_an_archive_make_one_story_of_five_dated_by_their_pages(settings, worker, tmp_path):

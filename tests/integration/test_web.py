@@ -18,7 +18,7 @@ from streams.kafka.replay import replay
 from streams.settings import Settings
 from streams.tools.broker import free_port
 from streams.tools.demo import SEEDS
-from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
+from streams.tools.harness import wait_for_outcomes
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,18 +52,6 @@ HOSTILE_ARTICLE = {
     "State Wendy Sherman, who led the American delegation in Brussels, said Washington would not accept a veto on who "
     "joins NATO. The Organization for Security and Cooperation in Europe meets in Vienna on Thursday.",
 }
-
-
-@pytest.fixture
-def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> Settings:
-    return Settings(broker=kafka_bootstrap, topic_prefix=topic_prefix, home=tmp_path)
-
-
-@pytest.fixture
-def worker(settings: Settings, tmp_path: Path):
-    process = start_worker(settings, tmp_path / "worker.log")
-    yield process
-    stop_worker(process)
 
 
 @pytest.fixture
