@@ -60,7 +60,9 @@ def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
         ARTICLES: spec(ARTICLES, settings.partitions, **{"max.message.bytes": str(settings.max_message_bytes)}),
         PREPARED: spec(PREPARED, **{"max.message.bytes": str(settings.max_prepared_bytes)}),
         DEAD_LETTERS: spec(DEAD_LETTERS),
-        DUPLICATES: spec(DUPLICATES),
-        STORY_EVENTS: spec(STORY_EVENTS),
+        # The log and the verdicts are kept for good: no table holds a story's history, so a fold of the topic
+        # (`storywire stories`, `web`, a subscriber from the beginning) needs every entry since the first.
+        DUPLICATES: spec(DUPLICATES, **{"retention.ms": "-1"}),
+        STORY_EVENTS: spec(STORY_EVENTS, **{"retention.ms": "-1"}),
         STORY_SNAPSHOTS: spec(STORY_SNAPSHOTS, **{"cleanup.policy": "compact"}),
     }

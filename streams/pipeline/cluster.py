@@ -23,8 +23,7 @@ One article at a time, in arrival order:
    are the same story told twice (typically two fragments that started apart
    before either had the vocabulary to recognise the other), so the smaller
    one's profile is folded into the larger and leaves the index: later articles
-   go to the survivor. Nothing already published moves; only where new
-   articles go changes.
+   go to the survivor, and `add` says so, for the desk to append a merge entry.
 
 A story profile counts, per feature, how many of its articles have it, and
 weighs that count sublinearly (1 + ln n) times the feature's IDF, so words the
@@ -268,7 +267,7 @@ class StoryIndex:
         best: tuple[float, str] | None = None
         for other_id in self._found([(key, profile.parts[key[0]][key]) for key in keys], MERGE_CANDIDATES, profile.story_id):
             other = self.stories[other_id]
-            sim = similarity(profile.parts, other) * fade(profile.days, other.days, self.half_life_days)
+            sim = score(profile.parts, profile.days, other, self.half_life_days)
             if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
                 best = (sim, other_id)
         if best is None:

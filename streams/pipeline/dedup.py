@@ -72,7 +72,12 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
     """Estimated Jaccard similarity of the two shingle sets (1.0 for an exact match)."""
     if a.exact == b.exact:
         return 1.0
-    return float(np.count_nonzero(np.array(a.signature) == np.array(b.signature)) / NUM_PERM)
+    return agreement(np.array(a.signature, dtype=np.uint64), np.array(b.signature, dtype=np.uint64))
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of two MinHash signatures' values that agree: their estimated Jaccard similarity."""
+    return float(np.count_nonzero(a == b) / NUM_PERM)
 
 
 @lru_cache(maxsize=16)
@@ -181,7 +186,7 @@ class DuplicateIndex:
                 candidates.update(held if isinstance(held, list) else (held,))
         best: Match | None = None
         for candidate in sorted(candidates):  # sorted: ties go to the same article every run
-            score = float(np.count_nonzero(signature == self._prints[candidate][1]) / NUM_PERM)
+            score = agreement(signature, self._prints[candidate][1])
             if score >= self.threshold and (best is None or score > best.similarity):
                 best = Match(candidate, round(score, 4), "near")
         return best

@@ -76,7 +76,7 @@ def frequent_singular(word: str) -> str:
     the word and its candidate singulars, the most frequent English word wins,
     so "crisis", "series" and "this" stay whole and no non-word is made up.
     """
-    if len(word) <= 3 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+    if not may_be_plural(word):
         return word
     options = [word[:-3] + "y"] if word.endswith("ies") else []
     options.append(word[:-1])

@@ -30,13 +30,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 
 from schemas import DuplicateVerdict, PreparedArticle, StoryMerged, parse_story_event
 from streams.pipeline.cluster import Placed, StoryIndex, StoryProfile, decide
 from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
-from streams.story.fold import StoryEventModel, apply, merge_event, next_event, snapshot
+from streams.story.fold import (
+    StoryEventModel,
+    apply,
+    merge_event,
+    next_event,
+    snapshot,
+    snapshot_due,
+)
 from streams.story.state import StoryState
 
 META = "desk"
@@ -88,8 +95,13 @@ def article_days(facts, own_time: float) -> set[float]:
     text gives."""
     days = {own_time / 86400}
     if facts.event_date is not None:
-        days.add(datetime.combine(facts.event_date, time(12), timezone.utc).timestamp() / 86400)
+        days.add(noon_of(facts.event_date) / 86400)
     return days
+
+
+def noon_of(day: date) -> float:
+    """Noon UTC of a day, in epoch seconds: the time a date alone stands for."""
+    return datetime.combine(day, time(12), timezone.utc).timestamp()
 
 
 def _epoch(moment: datetime | None) -> float:
@@ -133,12 +145,28 @@ class StoryDesk:
             )
             self.stores.articles[article_id] = {"verdict": verdict.model_dump(mode="json")}
             return Duplicate(verdict)
-        own_time = self.article_time(prepared)
-        now = max(own_time, self.stories.clock, self.duplicates.clock)  # a late article counts from the stream's now
+        own_time, now = self._clock(prepared)
         events, placed = self._new_entries(prepared, own_time, now)
         self.stores.articles[article_id] = {"story_id": events[0].story_id, "events": [e.model_dump(mode="json") for e in events]}
         self._record(prepared, events, placed, now)
         return Appended(events)
+
+    def messages(self, outcome: Outcome) -> list[tuple[str, str, bytes]]:
+        """What an outcome publishes, as (kind, key, value): a duplicate's verdict; the entries, in order (a
+        redelivery's again: subscribers drop repeats); then the snapshots due (`snapshot_due`, and an absorbed
+        story's, which says where it went)."""
+        messages = []
+        if isinstance(outcome, Duplicate):
+            messages.append(("duplicate", outcome.verdict.article_id, outcome.verdict.to_bytes()))
+        due: dict[str, None] = {}
+        for event in outcome.events:
+            messages.append(("event", event.story_id, event.to_bytes()))
+            if snapshot_due(event):
+                due[event.story_id] = None
+            if isinstance(event, StoryMerged):
+                due[event.absorbed_story_id] = None
+        messages.extend(("snapshot", story_id, self.snapshot(story_id).to_bytes()) for story_id in due)
+        return messages
 
     def snapshot(self, story_id: str):
         """The story's current snapshot, from the state the desk keeps (no re-fold of its log)."""
@@ -157,15 +185,22 @@ class StoryDesk:
         if facts.published_at is not None:
             return facts.published_at.timestamp()
         if facts.event_date is not None:
-            return datetime.combine(facts.event_date, time(12), timezone.utc).timestamp()
+            return noon_of(facts.event_date)
         return broker - self.lag
+
+    def _clock(self, prepared: PreparedArticle) -> tuple[float, float]:
+        """The article's own event time, and the stream's "now" it counts from (a late article counts from the
+        latest time seen); a dated article also updates how far the stream runs behind the broker."""
+        own_time = self.article_time(prepared)
+        facts, received = prepared.facts, prepared.article.received_at
+        if (facts.published_at is not None or facts.event_date is not None) and received:
+            self.lag = _epoch(received) - own_time
+        return own_time, max(own_time, self.stories.clock, self.duplicates.clock)
 
     def _new_entries(self, prepared: PreparedArticle, own_time: float, now: float) -> tuple[tuple[StoryEventModel, ...], Placed]:
         """The article's entry (and a merge entry, if its story turned out to be another's), with what the
         story index changed on adding it."""
         article, facts = prepared.article, prepared.facts
-        if (facts.published_at is not None or facts.event_date is not None) and article.received_at:
-            self.lag = _epoch(article.received_at) - own_time
         days = article_days(facts, own_time)
         decision = decide(self.stories.scored_candidates(facts.terms, days), self.settings.join_threshold)
         story_id = decision.story_id or story_id_for(article.article_id)
@@ -207,7 +242,10 @@ class StoryDesk:
             if isinstance(event, StoryMerged):
                 absorbed = states.get(event.absorbed_story_id) or self.state(event.absorbed_story_id)
                 states[event.absorbed_story_id] = absorbed
-            apply(state, event, absorbed)
+            if state.version < event.version:
+                apply(state, event, absorbed)
+            elif absorbed is not None:  # healing: the survivor's state was written, the absorbed one's was not
+                absorbed.merged_into = event.story_id
             states[event.story_id] = state
         for story_id, state in states.items():
             if state.merged_into is None:
@@ -218,11 +256,11 @@ class StoryDesk:
         for story_id in placed.expired:
             self.states.pop(story_id, None)
             stores.live.pop(story_id, None)
-        article_id = prepared.article.article_id
-        for old in self.duplicates.add(article_id, fingerprint_of(prepared), now):
+        article_id, fingerprint = prepared.article.article_id, fingerprint_of(prepared)
+        for old in self.duplicates.add(article_id, fingerprint, now):
             stores.fingerprints.pop(old, None)
         if article_id in self.duplicates:
-            stores.fingerprints[article_id] = {**fingerprint_of(prepared).to_json(), "seen": now, "position": self.position}
+            stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": self.position}
         stores.meta[META] = {"position": self.position, "lag": self.lag}
         for story_id in states:
             if story_id in self.stories.stories:
@@ -230,16 +268,21 @@ class StoryDesk:
         for story_id, state in states.items():
             stores.stories[story_id] = state.to_json()
 
+    def _unfinished(self, events: tuple[StoryEventModel, ...]) -> bool:
+        """Whether a crash cut the writes of these recorded entries short: a story state behind its entry, or a
+        merge whose absorbed story does not say so yet."""
+        return any(
+            self.state(e.story_id).version < e.version
+            or (isinstance(e, StoryMerged) and self.state(e.absorbed_story_id).merged_into is None)
+            for e in events
+        )
+
     def _heal(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...]) -> None:
-        """The article's record was written but not its story's state (a crash in between): make the rest of
-        its writes again, from the entries it recorded, exactly as the first time."""
+        """The article's record was written but not all of its other writes (a crash in between): make them
+        again, from the entries it recorded, exactly as the first time."""
         facts = prepared.facts
-        own_time = self.article_time(prepared)
-        now = max(own_time, self.stories.clock, self.duplicates.clock)
-        if (facts.published_at is not None or facts.event_date is not None) and prepared.article.received_at:
-            self.lag = _epoch(prepared.article.received_at) - own_time
+        own_time, now = self._clock(prepared)
         entry = events[0]
-        self.position = max(self.position, entry.position)
         placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts, own_time), entry.position)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, events, placed, now)
@@ -253,7 +296,7 @@ class StoryDesk:
         else:
             story_id = earlier["story_id"]
             events = tuple(parse_story_event(raw) for raw in earlier["events"])
-            if self.state(events[0].story_id).version < events[0].version:
+            if self._unfinished(events):
                 self._heal(prepared, events)
         verdict = DuplicateVerdict(
             article_id=article_id, duplicate_of=article_id, similarity=1.0, kind="redelivery", story_id=story_id

@@ -33,6 +33,7 @@ MAX_DATES = 8
 MAX_ANCHORS = 8
 NAMED_OUTLETS = 6  # outlets named per quote, claim or weekday (their count goes on)
 RECENT_ARTICLES = 10
+MAX_ABSORBED = 20  # stories named as merged into this one
 
 QUOTE_MATCH = 88  # rapidfuzz score above which two quotes are the same words
 _BELOW = {"nearly", "less than"}
@@ -115,10 +116,10 @@ class Reported:
     def merge(self, other: Reported) -> None:
         for who in other.outlets:
             self.add(who)
-        self.count = max(self.count, len(self.outlets)) + max(0, other.count - len(other.outlets))
+        self.count += max(0, other.count - len(other.outlets))  # the ones it counted but did not name
 
     def to_json(self) -> list:
-        return [self.outlets, self.count]
+        return [list(self.outlets), self.count]
 
     @classmethod
     def from_json(cls, data: list) -> Reported:
@@ -274,7 +275,7 @@ class StoryState:
         for when, n in other.dates.items():
             self.dates[when] = self.dates.get(when, 0) + n
         _trim(self.dates, MAX_DATES)
-        self.absorbed = [*self.absorbed, other_id, *other.absorbed][:MAX_OUTLETS]
+        self.absorbed = [*self.absorbed, other_id, *other.absorbed][:MAX_ABSORBED]
 
     def find_quote(self, text: str) -> tuple[Quote, Reported] | None:
         return next((entry for entry in self.quotes if same_quote(entry[0].text, text)), None)
@@ -324,17 +325,17 @@ class StoryState:
             "articles": self.articles,
             "first_seen": self.first_seen.isoformat() if self.first_seen else None,
             "last_seen": self.last_seen.isoformat() if self.last_seen else None,
-            "outlets": self.outlets,
+            "outlets": dict(self.outlets),
             "outlet_count": self.outlet_count,
             # Rows rather than objects: a story's state is written on every entry, so its keys would be too.
             "entities": [[k, e.name, e.kind, e.role, n] for k, (e, n) in self.entities.items()],
             "quotes": [[q.text, q.speaker, *r.to_json()] for q, r in self.quotes],
             "claims": [[c.subject, c.value, c.qualifier, c.text, *r.to_json()] for c, r in self.claims.values()],
             "weekdays": {a: {d: r.to_json() for d, r in days.items()} for a, days in self.weekdays.items()},
-            "phrases": self.phrases,
+            "phrases": {k: [n, dict(forms)] for k, (n, forms) in self.phrases.items()},
             "dates": {d.isoformat(): n for d, n in self.dates.items()},
             "recent": [[r.article_id, r.event_date.isoformat() if r.event_date else None, r.event_weekday] for r in self.recent],
-            "absorbed": self.absorbed,
+            "absorbed": list(self.absorbed),
             "merged_into": self.merged_into,
         }
 

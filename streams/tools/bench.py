@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import asyncio
-import resource
 import statistics
 import tempfile
 import time
@@ -35,15 +34,14 @@ from streams.pipeline.cluster import StoryIndex, decide
 from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import Appended, StoryDesk
-from streams.story.fold import snapshot_due
+from streams.story.desk import StoryDesk
 from streams.tools.harness import (
     broker_for,
     fresh_topics,
     running_worker,
     watch_outcomes,
 )
-from streams.tools.soak import RocksStores
+from streams.tools.soak import RocksStores, rss_mb
 from streams.tools.synthetic import generate, stream_over_days
 
 PROBE_REPEATS = 3  # clustering cost is the fastest of this many passes over the probes: other load only adds time
@@ -135,12 +133,7 @@ def steady_desk(settings: Settings, history: int, seed: int, directory: Path, pr
 def _place(desk: StoryDesk, prepared: PreparedArticle) -> None:
     """The place stage's work for one article, as the worker does it: decode, place (tables written), and the
     bytes of what it sends."""
-    prepared = PreparedArticle.from_bytes(prepared.to_bytes())
-    outcome = desk.place(prepared)
-    for event in outcome.events if isinstance(outcome, Appended) else ():
-        event.to_bytes()
-        if snapshot_due(event):
-            desk.snapshot(event.story_id).to_bytes()
+    desk.messages(desk.place(PreparedArticle.from_bytes(prepared.to_bytes())))
 
 
 def place_rate(desk: StoryDesk, prepared: list[PreparedArticle]) -> float:
@@ -161,25 +154,20 @@ def compute_ceiling(desk: StoryDesk, payloads: list[bytes], settings: Settings) 
     return len(payloads) / (time.perf_counter() - started)
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
-
-
 def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
     """Microseconds to score and place one article with N live stories, and RSS per 1,000 stories."""
     largest = max(sizes)
     stream = generate(largest + probes, seed=seed, duplicate_rate=0.0, mean_story_size=1.0, max_paragraphs=1)
     vectors = [features(a["title"], a["text"]) for a in stream.articles]
     index = StoryIndex(half_life_days=1.5, window_seconds=10**9)
-    rss_before = _rss_mb()
+    rss_before = rss_mb()
     per_article: dict[int, float] = {}
     for number, vector in enumerate(vectors[:largest], start=1):
         index.add(f"s{number}", vector, float(number))
         if number in sizes:
             per_article[number] = min(_place_time(index, vectors[largest:]) for _ in range(PROBE_REPEATS))
             progress(f"clustering with {number:,} live stories: {per_article[number]:.0f} µs per article")
-    rss_per_1k = (_rss_mb() - rss_before) / (largest / 1000)
+    rss_per_1k = (rss_mb() - rss_before) / (largest / 1000)
     return {"us_per_article": per_article, "rss_mb_per_1k_stories": rss_per_1k}
 
 

@@ -25,7 +25,6 @@ from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import Appended, DeskStores, StoryDesk
-from streams.story.fold import snapshot_due
 from streams.tools.synthetic import stream_over_days
 
 SMALL_STORY = 10  # articles: at most this is a small story
@@ -123,7 +122,6 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
     figures: dict = {"articles": articles, "event_days": days, "seed": seed, "rss_mb": {}, "restart_s": {}}
     appended: dict[str, list[int]] = {"small": [0, 0], "large": [0, 0]}  # bytes, appends
     largest_message = 0
-    sizes: dict[str, int] = {}
     started = time.monotonic()
     try:
         for number, raw in enumerate(stream_over_days(articles, days, seed), start=1):
@@ -132,18 +130,13 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
             if not isinstance(prepared, DeadLetter):
                 before = rocks.written()
                 outcome = desk.place(prepared)
-                sent = 0
+                messages = desk.messages(outcome)  # what the place stage sends
                 if isinstance(outcome, Appended):
-                    for event in outcome.events:  # what the place stage sends (see streams/worker/place_stage.py)
-                        data = event.to_bytes()
-                        shot = desk.snapshot(event.story_id).to_bytes() if snapshot_due(event) else b""
-                        sent += len(data) + len(shot)
-                        largest_message = max(largest_message, len(data), len(shot))
-                        sizes[event.story_id] = desk.state(event.story_id).articles
-                    size = sizes[outcome.event.story_id]
+                    largest_message = max(largest_message, *(len(value) for _, _, value in messages))
+                    size = desk.state(outcome.event.story_id).articles
                     kind = "small" if size <= SMALL_STORY else "large" if size >= LARGE_STORY else None
                     if kind:
-                        appended[kind][0] += rocks.written() - before + sent
+                        appended[kind][0] += rocks.written() - before + sum(len(value) for _, _, value in messages)
                         appended[kind][1] += 1
             if number in quarters:
                 figures["rss_mb"][str(number)] = round(rss_mb(), 1)

@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import time
 
-from schemas import DeadLetter, PreparedArticle, StoryMerged
+from schemas import DeadLetter, PreparedArticle
 from streams.pipeline.prepare import dead_letter
-from streams.story.desk import Appended, Duplicate, Outcome, StoryDesk
-from streams.story.fold import snapshot_due
+from streams.story.desk import Appended, StoryDesk
 from streams.worker.context import WorkerContext
 from streams.worker.delivery import SIZE_ERRORS, dead_letter_send, deliver_all
 
@@ -57,9 +56,11 @@ async def _place_one(ctx: WorkerContext, payload: bytes) -> None:
             prepared = PreparedArticle.from_bytes(payload)
             desk = loaded_desk(ctx)
             outcome = desk.place(prepared)
-            sends = _sends(ctx, desk, prepared, outcome)
+            topics = {"event": ctx.topics.story_events, "snapshot": ctx.topics.story_snapshots, "duplicate": ctx.topics.duplicates}
+            sends = [(topics[kind], key.encode(), value) for kind, key, value in desk.messages(outcome)]
     except Exception as error:
         log.exception("placing an article failed")
+        ctx.desk = None  # it may have changed part of its state: the next article rebuilds it from the tables
         await _send_dead_letter(ctx, dead_letter(payload, f"internal error while placing: {error!r}", "process"))
         return
     # Sends stay outside the guard: a Kafka failure is retried, never acked.
@@ -75,26 +76,6 @@ async def _place_one(ctx: WorkerContext, payload: bytes) -> None:
     else:
         ctx.counters.duplicates += 1
         ctx.counters.redeliveries += outcome.verdict.kind == "redelivery"
-
-
-def _sends(ctx: WorkerContext, desk: StoryDesk, prepared: PreparedArticle, outcome: Outcome) -> list:
-    """The messages an outcome publishes: its entries in order, then the snapshots that are due (`snapshot_due`);
-    for a duplicate, its verdict (and a redelivery's entries again: subscribers drop repeats)."""
-    topics = ctx.topics
-    sends = []
-    if isinstance(outcome, Duplicate):
-        verdict = outcome.verdict
-        sends.append((topics.duplicates, verdict.article_id.encode(), verdict.to_bytes()))
-    due: dict[str, None] = {}
-    for event in outcome.events:
-        sends.append((topics.story_events, event.story_id.encode(), event.to_bytes()))
-        if snapshot_due(event):
-            due[event.story_id] = None
-        if isinstance(event, StoryMerged):
-            due[event.absorbed_story_id] = None
-    if isinstance(outcome, Appended):
-        sends.extend((topics.story_snapshots, sid.encode(), desk.snapshot(sid).to_bytes()) for sid in due)
-    return sends
 
 
 async def _send_dead_letter(ctx: WorkerContext, letter: DeadLetter) -> None:

@@ -227,3 +227,32 @@ def test_the_seeds_stay_one_story_of_five_among_real_headlines_on_russia_ukraine
     (seed_story,) = {story_now(placed[a]) for a in seed_ids}
     assert len(seed_ids) == 5
     assert [a for a in placed if a.startswith("uci-") and story_now(placed[a]) == seed_story] == []
+
+
+def test_a_crash_between_the_two_story_states_of_a_merge_is_healed():
+    """An article that merges two stories writes both stories' states; with only the first of them kept, the
+    article's redelivery writes the other, and the stream goes on exactly as the uninterrupted one."""
+    import orjson
+
+    from streams.pipeline.prepare import prepare
+    from streams.tools.synthetic import generate
+
+    stream = generate(260, seed=1, max_paragraphs=2)  # its 235th article merges two stories
+    prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    calm = StoryDesk(SETTINGS)
+    outcomes = [calm.place(article) for article in prepared]
+    merging = next(i for i, o in enumerate(outcomes) if len(o.events) == 2)
+    crashed = StoryDesk(SETTINGS)
+    for article in prepared[:merging]:
+        crashed.place(article)
+    lost = _copy_stores(crashed.stores)
+    crashed.place(prepared[merging])
+    article_id = prepared[merging].article.article_id
+    lost.articles[article_id] = crashed.stores.articles[article_id]
+    survivor = outcomes[merging].events[1].story_id
+    lost.stories[survivor] = crashed.stores.stories[survivor]  # the absorbed story's state is lost
+    restarted = StoryDesk(SETTINGS, lost)
+    restarted.load()
+    assert restarted.place(prepared[merging]).events == outcomes[merging].events
+    assert [restarted.place(article) for article in prepared[merging + 1 :]] == outcomes[merging + 1 :]
+    assert restarted.stores.stories == calm.stores.stories
