@@ -19,7 +19,7 @@ def _count(meaning: str) -> int:
 class Counters:
     received: int = _count("Raw messages read from the articles topic.")
     prepared: int = _count("Cleaned articles handed to the story stage.")
-    appended: int = _count("Changelog entries appended to stories.")
+    appended: int = _count("Articles that appended an entry to a story (a merge entry they caused is not counted).")
     duplicates: int = _count("Duplicate verdicts (exact, near, and redeliveries).")
     redeliveries: int = _count("Duplicate verdicts for an article seen again (a replayed feed, a redelivery after a crash).")
     dead_letters: int = _count("Payloads sent to the dead-letter topic, from either stage.")
