@@ -229,12 +229,8 @@ def _require_broker(settings) -> None:
 
 
 def _broker(args, settings) -> int:
-    from streams.tools.broker import (
-        BrokerError,
-        local_cluster,
-        local_kafka,
-        made_cluster,
-    )
+    from streams.tools.broker import BrokerError, local_kafka
+    from streams.tools.cluster import local_cluster, made_cluster
 
     kafka, cluster = local_kafka(settings), made_cluster(settings)
     if args.action == "up":

@@ -45,12 +45,9 @@ __all__ = [
     "BrokerError",
     "BrokerRefused",
     "BrokerUnavailable",
-    "LocalCluster",
     "LocalKafka",
     "free_port",
-    "local_cluster",
     "local_kafka",
-    "made_cluster",
     "wait_for_broker",
 ]
 
@@ -247,7 +244,7 @@ def free_port(span: int = 2) -> int:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock between processes (CLI, demo, tests) acting on the same files."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
@@ -269,7 +266,7 @@ def _tail(path: Path, lines: int = 25, start: int = 0) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _cluster_id() -> str:
+def new_cluster_id() -> str:
     """A Kafka cluster id, as `kafka-storage random-uuid` makes one, without starting a JVM for it."""
     while True:
         uid = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
@@ -277,7 +274,7 @@ def _cluster_id() -> str:
             return uid
 
 
-def _require_java() -> str:
+def require_java() -> str:
     java = shutil.which("java")
     if java is None:
         raise BrokerError(
@@ -383,10 +380,10 @@ class LocalKafka:
         """
         if self.installed:
             return
-        with _file_lock(self.jars_dir.with_name(self.jars_dir.name + ".lock")):
+        with file_lock(self.jars_dir.with_name(self.jars_dir.name + ".lock")):
             if self.installed:  # another process fetched them while we waited
                 return
-            _require_java()  # Maven runs on it too
+            require_java()  # Maven runs on it too
             mvn = shutil.which("mvn")
             if mvn is None:
                 raise BrokerError(
@@ -545,7 +542,7 @@ class LocalKafka:
             for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
         ]
         cmd = self._java_cmd(
-            java, "kafka.tools.StorageTool", "format", "-t", self.cluster_id or _cluster_id(), "-c",
+            java, "kafka.tools.StorageTool", "format", "-t", self.cluster_id or new_cluster_id(), "-c",
             str(self.properties_file), "--ignore-formatted", *scram,
         )  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
@@ -637,9 +634,9 @@ class LocalKafka:
         quotes the end of its log.
         """
         deadline = time.monotonic() + timeout
-        java = _require_java()
+        java = require_java()
         self.install(progress)
-        with _file_lock(self.dir / ".lock"):
+        with file_lock(self.dir / ".lock"):
             pid, log_start, started = self._launch(java, progress)
             try:
                 self._wait_ready(pid, deadline, timeout, log_start)
@@ -692,7 +689,7 @@ class LocalKafka:
 
     def down(self, timeout: float = 30) -> bool:
         """Stop the broker, keeping its data. Returns whether one was running (not running is no error)."""
-        with _file_lock(self.dir / ".lock"):
+        with file_lock(self.dir / ".lock"):
             pid = self._running_pid()
             if pid is None:
                 return False
@@ -706,7 +703,7 @@ class LocalKafka:
 
     def kill(self) -> bool:
         """SIGKILL the broker, as a crash would, for recovery tests. Returns whether one was running."""
-        with _file_lock(self.dir / ".lock"):
+        with file_lock(self.dir / ".lock"):
             pid = self._running_pid()
             if pid is None:
                 return False
@@ -735,112 +732,7 @@ class LocalKafka:
         return {"id": self.node_id, "address": self.bootstrap, "pid": pid, "running": pid is not None}
 
 
-class LocalCluster:
-    """`size` KRaft nodes on 127.0.0.1, each a broker and a controller, for fault tests: node n (1, 2, ...) on
-    port `port` + 2(n-1), its controller one above; Kafka's internal topics replicated on up to three nodes.
-
-    The nodes start together and stop together; each can be killed and started again on its own
-    (`nodes[i].kill()`, `nodes[i].up()`) while the others run on.
-    """
-
-    def __init__(
-        self,
-        home: Path,
-        version: str,
-        port: int,
-        size: int,
-        *,
-        jars_dir: Path | None = None,
-        heap: str = HEAP,
-        detach: bool = True,
-    ) -> None:
-        if size < 1:
-            raise BrokerError(f"a cluster needs at least one node, not {size}")
-        self.dir = Path(home).expanduser() / f"cluster-{port}"
-        ports = [port + 2 * n for n in range(size)]
-        voters = ",".join(f"{n + 1}@{HOST}:{p + 1}" for n, p in enumerate(ports))
-        self.nodes = [
-            LocalKafka(
-                home,
-                version,
-                p,
-                jars_dir=jars_dir,
-                heap=heap,
-                detach=detach,
-                node_id=n + 1,
-                voters=voters,
-                directory=self.dir / f"node-{n + 1}",
-                replicas=min(3, size),
-            )
-            for n, p in enumerate(ports)
-        ]
-
-    @property
-    def bootstrap(self) -> str:
-        return ",".join(node.bootstrap for node in self.nodes)
-
-    @staticmethod
-    def made_size(directory: Path) -> int:
-        """How many nodes the cluster in `directory` was made with (0: none made there)."""
-        return len(list(directory.glob("node-*")))
-
-    def _cluster_id(self) -> str:
-        """The cluster's id, the same in every node's metadata: made once, kept beside the nodes."""
-        path = self.dir / "cluster.id"
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(_cluster_id() + "\n")
-        return path.read_text().strip()
-
-    def up(self, timeout: float = 90, progress: Callable[[str], object] = print) -> str:
-        """Start every node that is not running and return the bootstrap addresses once each answers."""
-        deadline = time.monotonic() + timeout
-        made = self.made_size(self.dir)
-        if made and made != len(self.nodes):
-            raise BrokerError(
-                f"{self.dir} holds a local cluster of {made} nodes, not {len(self.nodes)}: start it with --nodes {made}, "
-                "or stop it and remove that directory to make a new one"
-            )
-        java = _require_java()
-        self.nodes[0].install(progress)
-        cluster_id = self._cluster_id()
-        with contextlib.ExitStack() as locks:
-            launched = []
-            try:
-                for node in self.nodes:
-                    locks.enter_context(_file_lock(node.dir / ".lock"))
-                    node.cluster_id = cluster_id
-                    launched.append((node, *node._launch(java, progress)))
-                for node, pid, log_start, _ in launched:
-                    node._wait_ready(pid, deadline, timeout, log_start)
-            except BaseException:
-                for node, pid, _, started in launched:
-                    if started:
-                        node._stop(pid, timeout=10)
-                raise
-        return self.bootstrap
-
-    def down(self, timeout: float = 30) -> bool:
-        """Stop every node, keeping their data. Returns whether any was running."""
-        stopped = [node.down(timeout) for node in self.nodes]  # every node, not only up to the first running one
-        return any(stopped)
-
-    def status(self) -> dict[str, Any]:
-        return {"nodes": [node.node_status() for node in self.nodes]}
-
-
 def local_kafka(settings: Settings | None = None) -> LocalKafka:
     """The local broker that Settings describe (home, kafka_version, local_port)."""
     settings = settings or Settings()
     return LocalKafka(settings.home, settings.kafka_version, settings.local_port)
-
-
-def local_cluster(settings: Settings, size: int) -> LocalCluster:
-    """The local cluster of `size` nodes that Settings describe (ports from local_port up)."""
-    return LocalCluster(settings.home, settings.kafka_version, settings.local_port, size)
-
-
-def made_cluster(settings: Settings) -> LocalCluster | None:
-    """The local cluster an earlier `storywire broker up --nodes N` made, if any (for `status` and `down`)."""
-    size = LocalCluster.made_size(settings.home / f"cluster-{settings.local_port}")
-    return local_cluster(settings, size) if size else None

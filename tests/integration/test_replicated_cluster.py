@@ -32,7 +32,8 @@ from test_robustness import (
 
 from streams.kafka.connection import client_options
 from streams.settings import Settings
-from streams.tools.broker import LocalCluster, free_port, local_kafka
+from streams.tools.broker import free_port, local_kafka
+from streams.tools.cluster import LocalCluster
 from streams.tools.harness import stop_worker
 from streams.worker.context import TABLES
 

@@ -13,12 +13,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from streams.settings import Settings
 from streams.tools.broker import (
     BrokerUnavailable,
-    LocalCluster,
     LocalKafka,
     free_port,
     local_kafka,
     wait_for_broker,
 )
+from streams.tools.cluster import LocalCluster
 
 
 async def _produce(bootstrap: str, topic: str, key: bytes, value: bytes) -> int:
