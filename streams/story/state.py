@@ -211,10 +211,7 @@ class StoryState:
                 self.quotes.append((quote, Reported([who], 1)))
             else:
                 match[1].add(who)
-        if len(self.quotes) > MAX_QUOTES:
-            by_index = dict(enumerate(self.quotes))
-            _trim(by_index, MAX_QUOTES, lambda entry: entry[1].count)
-            self.quotes = list(by_index.values())
+        self._trim_quotes()
         for claim in facts.claims:
             text = claim_text(claim)
             self.claims.setdefault(text, (claim, Reported()))[1].add(who)
@@ -254,10 +251,7 @@ class StoryState:
                 self.quotes.append((quote, Reported(list(reported.outlets), reported.count)))
             else:
                 match[1].merge(reported)
-        if len(self.quotes) > MAX_QUOTES:
-            by_index = dict(enumerate(self.quotes))
-            _trim(by_index, MAX_QUOTES, lambda entry: entry[1].count)
-            self.quotes = list(by_index.values())
+        self._trim_quotes()
         for text, (claim, reported) in other.claims.items():
             self.claims.setdefault(text, (claim, Reported()))[1].merge(reported)
         _trim(self.claims, MAX_CLAIMS, lambda entry: entry[1].count)
@@ -276,6 +270,13 @@ class StoryState:
             self.dates[when] = self.dates.get(when, 0) + n
         _trim(self.dates, MAX_DATES)
         self.absorbed = [*self.absorbed, other_id, *other.absorbed][:MAX_ABSORBED]
+
+    def _trim_quotes(self) -> None:
+        """The least reported quotes (the oldest first among equals) make room, down to MAX_QUOTES."""
+        if len(self.quotes) > MAX_QUOTES:
+            by_index = dict(enumerate(self.quotes))
+            _trim(by_index, MAX_QUOTES, lambda entry: entry[1].count)
+            self.quotes = list(by_index.values())
 
     def find_quote(self, text: str) -> tuple[Quote, Reported] | None:
         return next((entry for entry in self.quotes if same_quote(entry[0].text, text)), None)
