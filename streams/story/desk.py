@@ -32,7 +32,13 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
-from schemas import DuplicateVerdict, PreparedArticle, StoryMerged, parse_story_event
+from schemas import (
+    ArticleFacts,
+    DuplicateVerdict,
+    PreparedArticle,
+    StoryMerged,
+    parse_story_event,
+)
 from streams.pipeline.cluster import Placed, StoryIndex, StoryProfile, decide
 from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
@@ -90,10 +96,13 @@ def story_id_for(article_id: str) -> str:
     return "story-" + hashlib.blake2b(article_id.encode(), digest_size=6).hexdigest()
 
 
-def article_days(facts, own_time: float) -> set[float]:
-    """When an article is dated, in days since 1970, for clustering: its own time, and noon of the event date its
-    text gives."""
-    days = {own_time / 86400}
+def article_days(facts: ArticleFacts) -> set[float]:
+    """When an article is dated, in days since 1970, for clustering: its publication time and noon of the event
+    date its text gives. An article with neither is not dated: time neither helps nor hurts it (its broker
+    time says when it was sent, not what it reports on)."""
+    days = set()
+    if facts.published_at is not None:
+        days.add(facts.published_at.timestamp() / 86400)
     if facts.event_date is not None:
         days.add(noon_of(facts.event_date) / 86400)
     return days
@@ -201,7 +210,7 @@ class StoryDesk:
         """The article's entry (and a merge entry, if its story turned out to be another's), with what the
         story index changed on adding it."""
         article, facts = prepared.article, prepared.facts
-        days = article_days(facts, own_time)
+        days = article_days(facts)
         decision = decide(self.stories.scored_candidates(facts.terms, days), self.settings.join_threshold)
         story_id = decision.story_id or story_id_for(article.article_id)
         received = article.received_at or datetime.fromtimestamp(0).astimezone()
@@ -281,9 +290,9 @@ class StoryDesk:
         """The article's record was written but not all of its other writes (a crash in between): make them
         again, from the entries it recorded, exactly as the first time."""
         facts = prepared.facts
-        own_time, now = self._clock(prepared)
+        _, now = self._clock(prepared)
         entry = events[0]
-        placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts, own_time), entry.position)
+        placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, events, placed, now)
 

@@ -97,6 +97,15 @@ def test_the_seeds_make_one_story_of_five_entries():
     assert [o.event.version for o in outcomes] == [1, 2, 3, 4, 5]
 
 
+def test_the_seeds_make_one_story_whatever_order_they_arrive_in():
+    """Seeds 003 and 004 give no date at all; arriving first, before any dated article, they are still dated by
+    nothing rather than by the day they were sent (years after the event), and join the others."""
+    payloads = [path.read_bytes() for path in SEEDS]
+    for order in ([3, 4, 0, 1, 2], [4, 2, 3, 1, 0], [1, 3, 0, 4, 2]):
+        outcomes = _place_all([payloads[i] for i in order])
+        assert len({o.event.story_id for o in outcomes}) == 1, order
+
+
 def test_a_syndicated_copy_with_other_chrome_and_a_few_words_changed_is_a_duplicate_of_its_seed():
     seeds = [path.read_bytes() for path in SEEDS]
     lines = seeds[1].decode().splitlines()
