@@ -45,8 +45,8 @@ from streams.settings import Settings
 from streams.story.fold import (
     StoryEventModel,
     apply,
-    merge_event,
-    next_event,
+    merge_event_and_state,
+    next_event_and_state,
     snapshot,
     snapshot_due,
 )
@@ -215,7 +215,7 @@ class StoryDesk:
         story_id = decision.story_id or story_id_for(article.article_id)
         received = article.received_at or datetime.fromtimestamp(0).astimezone()
         self.position += 1
-        entry = next_event(
+        entry, after = next_event_and_state(
             story_id,
             self.state(story_id),
             position=self.position,
@@ -226,19 +226,15 @@ class StoryDesk:
             score=decision.score,
             article_time=datetime.fromtimestamp(own_time, timezone.utc),
         )
+        # The states after the entries, made with them: `_record` finds them current and folds nothing again.
+        self.states[story_id] = after
         placed = self.stories.add(story_id, facts.terms, now, days, self.position)
         if placed.merged is None:
             return (entry,), placed
         gone, keep = placed.merged
-        before = {story_id: self._applied(story_id, entry)}
-        survivor, absorbed = before.get(keep) or self.state(keep), before.get(gone) or self.state(gone)
         self.position += 1
-        return (entry, merge_event(keep, survivor, gone, absorbed, received, self.position)), placed
-
-    def _applied(self, story_id: str, entry: StoryEventModel) -> StoryState:
-        after = self.state(story_id).copy()
-        apply(after, entry)
-        return after
+        merge, self.states[keep] = merge_event_and_state(keep, self.state(keep), gone, self.state(gone), received, self.position)
+        return (entry, merge), placed
 
     def _record(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...], placed: Placed, now: float) -> None:
         """Fold the entries into the story states and write every store the outcome touches."""
@@ -251,9 +247,9 @@ class StoryDesk:
             if isinstance(event, StoryMerged):
                 absorbed = states.get(event.absorbed_story_id) or self.state(event.absorbed_story_id)
                 states[event.absorbed_story_id] = absorbed
-            if state.version < event.version:
+            if state.version < event.version:  # healing: a state a crash left behind its entry
                 apply(state, event, absorbed)
-            elif absorbed is not None:  # healing: the survivor's state was written, the absorbed one's was not
+            elif absorbed is not None:  # the survivor's state is current (made with the entry): mark the absorbed
                 absorbed.merged_into = event.story_id
             states[event.story_id] = state
         for story_id, state in states.items():

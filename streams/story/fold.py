@@ -70,7 +70,12 @@ def dated_within(event_date: date | None, event_weekday: str | None, story_date:
     return None
 
 
-def next_event(
+def next_event(*args, **kwargs) -> ArticleEntry:
+    """The changelog entry the article appends to the story: what it added, corroborated or contradicted."""
+    return next_event_and_state(*args, **kwargs)[0]
+
+
+def next_event_and_state(
     story_id: str,
     before: StoryState,
     article_id: str,
@@ -80,19 +85,22 @@ def next_event(
     score: float = 0.0,
     position: int = 0,
     article_time: datetime | None = None,
-) -> ArticleEntry:
-    """The changelog entry the article appends to the story: what it added, corroborated or contradicted."""
+) -> tuple[ArticleEntry, StoryState]:
+    """`next_event`, and the story's state after it (the state `apply` would give: it is made once)."""
     after = before.copy()
     after.add(article_id, outlet, time, facts)
+    after.version = before.version + 1
     who = outlet_key(outlet, article_id)
 
     new_entities = [e.name for e in facts.entities if entity_key(e) not in before.entities]
-    new_quotes = [q for q in facts.quotes if before.find_quote(q.text) is None]
     new_claims = [c for c in facts.claims if claim_text(c) not in before.claims]
+    new_quotes = []
     corroborations: list[Corroboration] = []
     for quote in facts.quotes:
         match = before.find_quote(quote.text)
-        if match is not None and who not in match[1].outlets:
+        if match is None:
+            new_quotes.append(quote)
+        elif who not in match[1].outlets:
             corroborations.append(Corroboration(what="quote", text=match[0].text, outlets=match[1].count + 1))
     for claim in facts.claims:
         text = claim_text(claim)
@@ -120,17 +128,23 @@ def next_event(
         conflicts=conflicts,
     )
     if before.version == 0:
-        return StoryStarted(**common)
-    return ArticleJoined(score=score, **common)
+        return StoryStarted(**common), after
+    return ArticleJoined(score=score, **common), after
 
 
-def merge_event(
-    survivor_id: str, survivor: StoryState, absorbed_id: str, absorbed: StoryState, time: datetime, position: int
-) -> StoryMerged:
+def merge_event(*args, **kwargs) -> StoryMerged:
     """The entry that folds `absorbed` into `survivor`: one story told twice, found out."""
+    return merge_event_and_state(*args, **kwargs)[0]
+
+
+def merge_event_and_state(
+    survivor_id: str, survivor: StoryState, absorbed_id: str, absorbed: StoryState, time: datetime, position: int
+) -> tuple[StoryMerged, StoryState]:
+    """`merge_event`, and the survivor's state after it (the state `apply` would give: it is made once)."""
     after = survivor.copy()
     after.absorb(absorbed, absorbed_id)
-    return StoryMerged(
+    after.version = survivor.version + 1
+    event = StoryMerged(
         story_id=survivor_id,
         version=survivor.version + 1,
         position=position,
@@ -140,6 +154,7 @@ def merge_event(
         absorbed_version=absorbed.version,
         articles=after.articles,
     )
+    return event, after
 
 
 SNAPSHOT_EVERY = 10  # a story's snapshot is published on each of its first entries, then on every tenth
