@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, MutableMapping
+from dataclasses import fields
 from pathlib import Path
 
 import orjson
@@ -68,23 +69,20 @@ class RocksStore(MutableMapping):
 
 
 class RocksStores:
-    """The desk's five stores, one RocksDB column family each, under one directory; reopened for a restart."""
-
-    NAMES = ("stories", "articles", "live", "fingerprints", "meta")
+    """The desk's stores, one RocksDB column family each, under one directory; closed and reopened for a restart.
+    Counts the bytes written over every opening."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.db: Rdict | None = None
+        self.stores: DeskStores | None = None
+        self._closed_written = self._closed_largest = 0  # what the stores of earlier openings wrote
         self.open()
 
     def open(self) -> DeskStores:
         self.db = Rdict(str(self.path))
-        families = {name: self._family(name) for name in self.NAMES}
-        self.stores = DeskStores(**{name: RocksStore(db) for name, db in families.items()})
+        self.stores = DeskStores(**{f.name: RocksStore(self._family(f.name)) for f in fields(DeskStores)})
         return self.stores
-
-    _written = 0
-    _largest = 0
 
     def _family(self, name: str) -> Rdict:
         try:
@@ -92,21 +90,26 @@ class RocksStores:
         except Exception:  # noqa: BLE001 - rocksdict raises a plain exception for a missing family
             return self.db.create_column_family(name)
 
+    def _open_stores(self) -> list[RocksStore]:
+        return list(vars(self.stores).values()) if self.stores else []
+
     def close(self) -> None:
         """Close the database; every handle on it (the stores, a desk using them) must be dropped first."""
-        written, largest = self.written(), self.largest()
+        if self.db is None:
+            return
+        self._closed_written, self._closed_largest = self.written(), self.largest()
         self.stores = None
         gc.collect()  # column family handles keep the database open until collected
         self.db.close()
         self.db = None
-        self._written, self._largest = written, largest
 
     def written(self) -> int:
         """Bytes written so far, over every opening."""
-        return self._written + sum(store.written for store in vars(self.stores).values())
+        return self._closed_written + sum(store.written for store in self._open_stores())
 
     def largest(self) -> int:
-        return max(self._largest, *(store.largest for store in vars(self.stores).values()))
+        """The largest value written so far, over every opening."""
+        return max([self._closed_largest, *(store.largest for store in self._open_stores())])
 
 
 def rss_mb() -> float:
@@ -125,8 +128,7 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
     started = time.monotonic()
     try:
         for number, raw in enumerate(stream_over_days(articles, days, seed), start=1):
-            broker_time = time.time()
-            prepared = prepare(orjson.dumps(raw), None, broker_time, settings.max_article_bytes)
+            prepared = prepare(orjson.dumps(raw), None, time.time(), settings.max_article_bytes)
             if not isinstance(prepared, DeadLetter):
                 before = rocks.written()
                 outcome = desk.place(prepared)
@@ -154,14 +156,12 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
                 )
     finally:
         desk = None
-        largest_value = rocks.largest() if rocks.db is not None else rocks._largest
-        if rocks.db is not None:
-            rocks.close()
+        rocks.close()
         shutil.rmtree(directory, ignore_errors=True)
     for kind, (total, count) in appended.items():
         figures[f"append_bytes_{kind}_story"] = round(total / count) if count else None
         figures[f"appends_{kind}_story"] = count
-    figures["largest_message_bytes"] = max(largest_message, largest_value)
+    figures["largest_message_bytes"] = max(largest_message, rocks.largest())
     figures["seconds"] = round(time.monotonic() - started, 1)
     return figures
 
