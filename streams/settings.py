@@ -79,11 +79,24 @@ class Settings(BaseSettings):
     kafka_version: str = Field(default="3.9.1", description="Apache Kafka version fetched from Maven Central.")
     local_port: int = Field(default=19092, description="Port of the local broker on 127.0.0.1.")
 
+    prepare_processes: int = Field(
+        default=1,
+        ge=0,
+        description="Child processes a worker prepares articles in, so preparing does not take the core that "
+        "placing needs; 0 prepares in the worker's own process. One fewer than the machine's cores is a good "
+        "value where the broker runs elsewhere.",
+    )
     prepare_in_flight: int = Field(
         default=500,
         ge=1,
         description="Prepared articles a worker may have sent but not yet seen confirmed by the broker; "
         "more overlaps the broker's round trips with the work, at the cost of more to redo after a crash.",
+    )
+    place_in_flight: int = Field(
+        default=500,
+        ge=1,
+        description="Placed articles whose story events, snapshots and verdicts a worker may have handed to the "
+        "(idempotent, order-keeping) producer but not yet seen confirmed; 1 waits for each article's.",
     )
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
 

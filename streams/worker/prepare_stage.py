@@ -1,13 +1,13 @@
 """The prepare stage: every raw article cleaned, its facts, features and fingerprints computed (in parallel).
 
-It runs on every partition of the raw topic, so it spreads over workers. It does
-not wait for the broker between articles: it sends, goes on with the next
-article, and acks each one once its output and that of every earlier article
-of its partition are confirmed (`InOrderAcks`; up to `prepare_in_flight` at a
-time). Its output may then land out of order after a failed send is retried,
-which is harmless: the place stage reads prepared articles in whatever order
-they land. Nothing in the per-message path may raise: bad input and bugs become
-dead letters, Kafka errors are retried, and only cancellation gets through.
+It runs on every partition of the raw topic, so it spreads over workers, and within a worker over
+`prepare_processes` child processes (`processes.py`). It does not wait for the broker between articles:
+it hands each article to a child, takes the results back in the order it handed them over, sends each
+one, and acks each raw article once its output and that of every earlier article of its partition are
+confirmed (`InOrderAcks`; up to `prepare_in_flight` at a time). Its output may then land out of order
+after a failed send is retried, which is harmless: the place stage reads prepared articles in whatever
+order they land. Nothing in the per-message path may raise: bad input and bugs become dead letters,
+Kafka errors are retried, and only cancellation gets through.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import asyncio
 import logging
 
 from schemas import DeadLetter
-from streams.pipeline.prepare import dead_letter, key_text, prepare
+from streams.pipeline.prepare import dead_letter, key_text
 from streams.settings import RECORD_OVERHEAD_BYTES
 from streams.worker.acks import InOrderAcks
 from streams.worker.context import WorkerContext
@@ -27,53 +27,58 @@ from streams.worker.delivery import (
     deliver_all,
     send_for_later,
 )
+from streams.worker.processes import Prepared, Preparer
 
 log = logging.getLogger(__name__)
 
 
 def prepare_agent(ctx: WorkerContext):
-    """The agent: one raw article at a time, acked when its output is on the broker."""
+    """The agent: raw articles handed to the preparer as they come; a second task sends their results in order."""
 
     async def prepare_articles(stream):
         raw = stream.noack()
         acks = ctx.prepare_acks = InOrderAcks(raw, ctx.acked)
         in_flight = asyncio.Semaphore(ctx.settings.prepare_in_flight)
+        preparer = Preparer(ctx.settings.prepare_processes, ctx.settings.max_article_bytes)
+        preparer.start()
+        handed: asyncio.Queue = asyncio.Queue()  # (event, ack entry, future) in the order handed over
         settling: set[asyncio.Task] = set()
+        sender = asyncio.create_task(_send_in_order(ctx, preparer, handed, acks, in_flight, settling))
         try:
             async for event in raw.events():
                 await in_flight.acquire()
+                ctx.counters.received += 1
                 entry = acks.expect(event)
-                sends, pending = await _prepare_one(ctx, event.value, event.key, event.message.timestamp)
-                task = asyncio.create_task(_ack_when_delivered(ctx, acks, entry, sends, pending, in_flight))
-                settling.add(task)
-                task.add_done_callback(settling.discard)
+                handed.put_nowait((event, entry, preparer.submit(event.value, event.key, event.message.timestamp)))
         finally:  # stopping: what is not confirmed stays unacked, and is prepared again on the next start
-            for task in settling:
+            for task in (sender, *settling):
                 task.cancel()
+            preparer.stop()
 
     return prepare_articles
 
 
-async def _prepare_one(ctx: WorkerContext, payload: bytes | None, key: bytes | None, timestamp: float) -> tuple[list, list]:
-    """Prepare the article and send the result without waiting: the sends, and their pending acks."""
-    ctx.counters.received += 1
+async def _send_in_order(ctx: WorkerContext, preparer: Preparer, handed: asyncio.Queue, acks: InOrderAcks, in_flight, settling: set) -> None:
+    """Each result as it is ready, in the order handed over: sent without waiting, acked once confirmed."""
+    while True:
+        event, entry, future = await handed.get()
+        result = await preparer.result(future, event.value, event.key, event.message.timestamp)
+        sends = _sends(ctx, event.value, event.key, result)
+        task = asyncio.create_task(_ack_when_delivered(ctx, acks, entry, sends, await send_for_later(sends), in_flight))
+        settling.add(task)
+        task.add_done_callback(settling.discard)
+
+
+def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result: Prepared) -> list:
+    """What to send for a result: the prepared article, or a dead letter saying why not."""
     topics = ctx.topics
-    try:
-        with ctx.metrics.stage_seconds.labels("prepare").time():
-            result = prepare(payload, key, timestamp, ctx.settings.max_article_bytes)
-            if not isinstance(result, DeadLetter):
-                value = result.to_bytes()
-                article_id = result.article.article_id
-                if len(value) + RECORD_OVERHEAD_BYTES > ctx.app.conf.producer_max_request_size:
-                    result = _too_large(ctx, payload, article_id, len(value))
-    except Exception as error:  # a bug in the pure work must not stop the worker: dead-letter the article
-        log.exception("preparing an article failed")
-        result = dead_letter(payload, f"internal error while preparing: {error!r}", "process", key_text(key))
-    if isinstance(result, DeadLetter):
-        sends = [dead_letter_send(topics.dead_letters, result)]
-    else:
-        sends = [(topics.prepared_articles, article_id.encode(), value)]
-    return sends, await send_for_later(sends)
+    message, article_id, seconds = result
+    ctx.metrics.stage_seconds.labels("prepare").observe(seconds)
+    if not isinstance(message, DeadLetter) and len(message) + RECORD_OVERHEAD_BYTES > ctx.app.conf.producer_max_request_size:
+        message = _too_large(ctx, payload, article_id, len(message))
+    if isinstance(message, DeadLetter):
+        return [dead_letter_send(topics.dead_letters, message)]
+    return [(topics.prepared_articles, article_id.encode(), message)]
 
 
 async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, entry: list, sends: list, pending: list, in_flight) -> None:

@@ -32,3 +32,13 @@ async def test_the_app_connects_with_the_settings_credentials_and_replicates_eve
 
 async def test_plain_text_has_no_credentials(tmp_path):
     assert build_app(Settings(store="memory://"), tmp_path).conf.broker_credentials is None
+
+
+async def test_the_app_s_producer_is_idempotent_so_pipelined_sends_land_in_order_and_once(tmp_path):
+    """The place stage hands articles' messages over without waiting for each; only an idempotent producer
+    keeps them in order (and once) through retries."""
+    app = build_app(Settings(store="memory://"), tmp_path)
+    client = app.producer._new_producer()  # the aiokafka producer the app would start (never connected)
+    assert client._txn_manager is not None  # aiokafka's idempotence: producer id and sequence numbers
+    assert client._txn_manager.transactional_id is None  # idempotent, not transactional
+    await client.stop()
