@@ -1,30 +1,30 @@
 """`storywire bench`: throughput, latency, ceilings and clustering cost, measured in one run.
 
-- End to end: the real worker on a real broker, a synthetic stream replayed as fast as possible;
-  throughput is articles over the time from the first raw message to the last outcome (broker
-  timestamps, so polling delays don't count).
-- Latency: a second worker on fresh topics, the stream replayed at a fixed rate; per article, the
-  story event's broker timestamp minus the raw message's.
+- End to end: the real worker on a real broker, warmed up with a few articles (its group joined, its
+  child processes started), then a synthetic stream replayed as fast as possible; throughput is
+  articles over the time from the start of the replay to the broker timestamp of the last outcome.
+- Latency: a second worker on fresh topics, warmed up the same way, the stream replayed at a fixed
+  rate; per article, the story event's broker timestamp minus the raw message's.
 - I/O ceiling: plain aiokafka consume-and-produce of the same raw messages on the same broker.
 - Steady state: before the in-process figures, a history of `--history` articles with long-running stories
   is placed into a desk whose tables are in RocksDB, as a long-lived worker's are.
 - The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, fold,
   table writes, the bytes it sends), articles per second: it caps every deployment, however many workers prepare.
-- Compute ceiling: preparing and placing on that desk, in this process, no broker.
+- Compute ceiling: preparing and placing on that desk, in this process, no broker; and preparing alone
+  (`prepare_per_s`), which a worker does in child processes (`STORYWIRE_PREPARE_PROCESSES`).
 - Clustering cost: time to score and place an article against 1k, 10k and 100k live stories,
   and resident memory per 1,000 live stories.
 """
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import DeadLetter, PreparedArticle
 from streams.kafka.connection import client_options
@@ -44,6 +44,7 @@ from streams.tools.harness import (
 from streams.tools.soak import RocksStores, rss_mb
 from streams.tools.synthetic import generate, stream_over_days
 
+WARM_UP_ARTICLES = 50  # placed before the latency run is timed
 PROBE_REPEATS = 3  # clustering cost is the fastest of this many passes over the probes: other load only adds time
 
 
@@ -53,42 +54,38 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
     return path
 
 
-async def first_raw_timestamp(settings: Settings) -> int:
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
-    try:
-        topic = settings.topic(ARTICLES)
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        first = []
-        for tp, messages in (await consumer.getmany(*partitions, timeout_ms=5000, max_records=len(partitions) * 10)).items():
-            first.extend(m.timestamp for m in messages[:1])
-        return min(first)
-    finally:
-        await consumer.stop()
+async def warmed_worker(settings: Settings, warm_up: Path, progress) -> int:
+    """Replay the warm-up feed and wait for its outcomes: a started worker's first articles wait for its group
+    join, its child processes and its first desk load, which are not steady state. Returns how many it sent."""
+    warmed = (await replay([warm_up], settings, progress=progress)).sent
+    await watch_outcomes(settings, warmed, timeout=600)
+    return warmed
 
 
-async def end_to_end(base: Settings, feed: Path, expected: int, progress) -> tuple[float, Settings]:
+async def end_to_end(base: Settings, feed: Path, warm_up: Path, expected: int, progress) -> tuple[float, Settings]:
+    """Articles per second from the start of the replay to the broker timestamp of the last outcome."""
     settings = fresh_topics(base, "bench")
-    async with running_worker(settings, progress):
+    async with running_worker(settings, progress) as (worker, _):
+        warmed = await warmed_worker(settings, warm_up, progress)
+        started_ms = time.time() * 1000
         await replay([feed], settings, progress=progress)
-        outcomes = await watch_outcomes(settings, expected, timeout=1800)
-    seconds = (outcomes.last_ms - await first_raw_timestamp(settings)) / 1000
-    return expected / seconds, settings
+        outcomes = await watch_outcomes(settings, warmed + expected, timeout=1800, worker=worker)
+    return expected / ((outcomes.last_ms - started_ms) / 1000), settings
 
 
-async def latency(base: Settings, feed: Path, expected: int, rate: float, progress) -> list[float]:
+async def latency(base: Settings, feed: Path, warm_up: Path, expected: int, rate: float, progress) -> list[float]:
+    """Publish-to-story-event latencies of a stream replayed at `rate` to a warmed-up worker."""
     settings = fresh_topics(base, "latency")
-    async with running_worker(settings, progress):
-        await asyncio.sleep(5)  # let the worker join its group first: startup is not latency
+    async with running_worker(settings, progress) as (worker, _):
+        warmed = await warmed_worker(settings, warm_up, progress)
+        started_ms = time.time() * 1000
         await replay([feed], settings, rate, progress)
-        outcomes = await watch_outcomes(settings, expected, timeout=600)
+        outcomes = await watch_outcomes(settings, warmed + expected, timeout=600, worker=worker, since_ms=started_ms)
     return outcomes.latencies
 
 
 async def io_ceiling(settings: Settings, expected: int) -> float:
-    """Plain consume-and-produce of the raw messages the end-to-end run used."""
+    """Plain consume-and-produce of `expected` of the raw messages the end-to-end run used."""
     consumer = AIOKafkaConsumer(
         settings.topic(ARTICLES),
         **client_options(settings),
@@ -144,14 +141,18 @@ def place_rate(desk: StoryDesk, prepared: list[PreparedArticle]) -> float:
     return len(prepared) / (time.perf_counter() - started)
 
 
-def compute_ceiling(desk: StoryDesk, payloads: list[bytes], settings: Settings) -> float:
-    """The worker's work per article without a broker: prepare, then place."""
+def compute_ceiling(desk: StoryDesk, payloads: list[bytes], settings: Settings) -> tuple[float, float]:
+    """The worker's work per article without a broker, in one process: articles per second preparing and
+    placing, and preparing alone."""
+    preparing = 0.0
     started = time.perf_counter()
     for index, payload in enumerate(payloads):
+        before = time.perf_counter()
         prepared = prepare(payload, None, 1_700_000_000 + index, settings.max_article_bytes)
+        preparing += time.perf_counter() - before
         if not isinstance(prepared, DeadLetter):
             _place(desk, prepared)
-    return len(payloads) / (time.perf_counter() - started)
+    return len(payloads) / (time.perf_counter() - started), len(payloads) / preparing
 
 
 def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
@@ -187,16 +188,18 @@ def percentile(values: list[float], q: float) -> float:
 async def run_bench(base: Settings, articles: int, seed: int, rate: float, history: int, progress) -> dict:
     stream = generate(articles, seed=seed)
     latency_stream = generate(int(rate * 10), seed=seed + 1)
+    warm_up_stream = generate(WARM_UP_ARTICLES, seed=seed + 2)
     with tempfile.TemporaryDirectory() as tmp:
         feed = write_feed(stream.articles, Path(tmp), "stream")
         latency_feed = write_feed(latency_stream.articles, Path(tmp), "latency")
+        warm_up_feed = write_feed(warm_up_stream.articles, Path(tmp), "warm-up")
         async with broker_for(base, progress) as settings:
             progress(f"end to end: {articles:,} articles")
-            articles_per_s, e2e_settings = await end_to_end(settings, feed, articles, progress)
+            articles_per_s, e2e_settings = await end_to_end(settings, feed, warm_up_feed, articles, progress)
             progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
             io_per_s = await io_ceiling(e2e_settings, articles)
             progress(f"latency at {rate:g} articles/s")
-            latencies = await latency(settings, latency_feed, len(latency_stream.articles), rate, progress)
+            latencies = await latency(settings, latency_feed, warm_up_feed, len(latency_stream.articles), rate, progress)
     progress(f"steady state: placing a history of {history:,} articles")
     payloads = [orjson.dumps(a) for a in stream.articles]
     half = len(payloads) // 2
@@ -205,7 +208,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         progress("the global stage alone, then the compute ceiling")
         prepared = [p for i, payload in enumerate(payloads[:half]) if not isinstance(p := prepare(payload, None, 1_700_000_000 + i, base.max_article_bytes), DeadLetter)]
         place_per_s = place_rate(desk, prepared)
-        compute_per_s = compute_ceiling(desk, payloads[half:], base)
+        compute_per_s, prepare_per_s = compute_ceiling(desk, payloads[half:], base)
         desk = None
         rocks.close()
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
@@ -215,6 +218,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         "seed": seed,
         "history_articles": history,
         "place_per_s": round(place_per_s, 1),
+        "prepare_per_s": round(prepare_per_s, 1),
         "articles_per_s": round(articles_per_s, 1),
         "io_ceiling_per_s": round(io_per_s, 1),
         "compute_ceiling_per_s": round(compute_per_s, 1),
@@ -236,6 +240,7 @@ def format_bench(figures: dict) -> str:
             f"I/O ceiling           {figures['io_ceiling_per_s']:>10,.1f} messages/s (aiokafka consume + produce)",
             f"compute ceiling       {figures['compute_ceiling_per_s']:>10,.1f} articles/s (prepare + place, one process, after {figures['history_articles']:,} articles)",
             f"global stage alone    {figures['place_per_s']:>10,.1f} articles/s (placing, tables in RocksDB, after {figures['history_articles']:,} articles)",
+            f"preparing alone       {figures['prepare_per_s']:>10,.1f} articles/s per process",
             f"ratio to lower        {figures['ratio_to_ceiling']:>10.3f}",
             f"latency p50 / p99     {figures['p50_ms']:>7,.1f} / {figures['p99_ms']:,.1f} ms at {figures['latency_rate_per_s']:g} articles/s",
             "clustering per article " + ", ".join(f"{int(k):,} stories: {v:,.0f} µs" for k, v in cluster.items()),

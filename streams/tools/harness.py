@@ -75,9 +75,11 @@ async def watch_outcomes(
     timeout: float,
     worker: subprocess.Popen | None = None,
     progress: Callable[[str], None] = lambda _: None,
+    since_ms: float = 0,
 ) -> Outcomes:
     """Consume the outcome topics until `expected` articles have an outcome (an entry, a duplicate verdict or a
-    dead letter; a repeat of the same outcome counts once)."""
+    dead letter; a repeat of the same outcome counts once). Latencies are those of the entries of articles
+    sent at or after `since_ms` (epoch milliseconds)."""
     names = {settings.topic(name): name for name in OUTCOMES}
     consumer = AIOKafkaConsumer(
         *names,
@@ -109,7 +111,8 @@ async def watch_outcomes(
                     outcomes.last_ms = max(outcomes.last_ms, message.timestamp)
                     if name == STORY_EVENTS:
                         raw_ms = datetime.fromisoformat(value["time"]).timestamp() * 1000
-                        outcomes.latencies.append(message.timestamp - raw_ms)
+                        if raw_ms >= since_ms:
+                            outcomes.latencies.append(message.timestamp - raw_ms)
             now = time.monotonic()
             if len(outcomes.seen) != reported and (now - last_report >= 1.0 or len(outcomes.seen) >= expected):
                 reported, last_report = len(outcomes.seen), now
