@@ -192,7 +192,8 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
     with tempfile.TemporaryDirectory() as tmp:
         feed = write_feed(stream.articles, Path(tmp), "stream")
         latency_feed = write_feed(latency_stream.articles, Path(tmp), "latency")
-        warm_up_feed = write_feed(warm_up_stream.articles, Path(tmp), "warm-up")
+        warm_up = [{**a, "id": f"warm-up-{a['id']}"} for a in warm_up_stream.articles]  # ids of their own
+        warm_up_feed = write_feed(warm_up, Path(tmp), "warm-up")
         async with broker_for(base, progress) as settings:
             progress(f"end to end: {articles:,} articles")
             articles_per_s, e2e_settings = await end_to_end(settings, feed, warm_up_feed, articles, progress)

@@ -77,7 +77,11 @@ class Preparer:
             except Exception as error:  # a bug: `result` makes it a dead letter
                 done.set_exception(error)
             return done
-        return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
+        try:
+            return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
+        except BrokenProcessPool:  # a child died since the last submit
+            self._replace_broken_pool()
+            return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
 
     async def result(self, future: asyncio.Future, payload: bytes | None, key: bytes | None, timestamp: float) -> Prepared:
         """The future's result; if its child died, the payload once more in a new pool, then a dead letter. A bug

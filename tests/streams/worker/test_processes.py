@@ -1,0 +1,63 @@
+"""Preparing in child processes: the same results as in-process, in the order given, through a child's death."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import orjson
+import pytest
+
+from schemas import DeadLetter, PreparedArticle
+from streams.pipeline.prepare import prepare
+from streams.worker import processes
+from streams.worker.processes import Preparer
+
+MAX_BYTES = 1_000_000
+
+
+def payloads(n: int) -> list[bytes]:
+    return [
+        orjson.dumps({"id": f"a{i}", "title": f"Council meets over item {i}", "text": f"Ministers met on Monday over item {i}. " * 8})
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def pooled():
+    preparer = Preparer(1, MAX_BYTES)
+    preparer.start()
+    yield preparer
+    preparer.stop()
+
+
+async def test_children_prepare_what_the_worker_would_and_hand_results_back_in_order(pooled):
+    sent = payloads(12) + [b"\x00\x01 not text"]
+    futures = [pooled.submit(payload, None, 1_700_000_000.0) for payload in sent]
+    results = [await pooled.result(future, payload, None, 1_700_000_000.0) for future, payload in zip(futures, sent)]
+    for (message, article_id, seconds), payload in zip(results[:-1], sent):
+        expected = prepare(payload, None, 1_700_000_000.0, MAX_BYTES)
+        assert PreparedArticle.from_bytes(message) == expected and article_id == expected.article.article_id
+        assert seconds > 0
+    letter, _, _ = results[-1]
+    assert isinstance(letter, DeadLetter) and letter.stage == "decode"
+
+
+async def test_a_child_that_dies_is_replaced_and_no_article_is_lost(pooled):
+    sent = payloads(6)
+    futures = [pooled.submit(payload, None, 0.0) for payload in sent[:3]]
+    for pid in list(pooled._pool._processes):  # the child is killed (out of memory, an operator) mid-work
+        os.kill(pid, signal.SIGKILL)
+    futures += [pooled.submit(payload, None, 0.0) for payload in sent[3:]]
+    results = [await pooled.result(future, payload, None, 0.0) for future, payload in zip(futures, sent)]
+    assert [article_id for _, article_id, _ in results] == [f"a{i}" for i in range(6)]
+
+
+async def test_a_bug_in_the_pure_work_is_a_dead_letter_not_a_stopped_worker(monkeypatch):
+    def broken(*args):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(processes, "prepared_message", broken)
+    preparer = Preparer(0, MAX_BYTES)  # in-process: the patched function is the one that runs
+    letter, article_id, _ = await preparer.result(preparer.submit(b'{"text": "x"}', b"k1", 0.0), b'{"text": "x"}', b"k1", 0.0)
+    assert isinstance(letter, DeadLetter) and "a bug" in letter.reason and letter.article_id == "k1"
