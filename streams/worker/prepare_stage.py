@@ -40,7 +40,7 @@ def prepare_agent(ctx: WorkerContext):
         acks = ctx.prepare_acks = InOrderAcks(raw, ctx.acked)
         in_flight = asyncio.Semaphore(ctx.settings.prepare_in_flight)
         preparer = Preparer(ctx.settings.prepare_processes, ctx.settings.max_article_bytes)
-        preparer.start()
+        await preparer.start()
         handed: asyncio.Queue = asyncio.Queue()  # (event, ack entry, future) in the order handed over
         settling: set[asyncio.Task] = set()
         sender = asyncio.create_task(_send_in_order(ctx, preparer, handed, acks, in_flight, settling))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,24 +46,48 @@ def warm_up() -> None:
     prepare(_WARM_UP, None, 0.0, len(_WARM_UP))
 
 
+def start_child(parent: int) -> None:
+    """A child's start: exit when the worker is gone (a child of a worker killed with SIGKILL would otherwise
+    wait for work forever: it holds its own end of the queue), then warm up."""
+    threading.Thread(target=_exit_without, args=(parent,), daemon=True, name="exit-without-worker").start()
+    warm_up()
+
+
+def _exit_without(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 class Preparer:
     """Prepares payloads in `processes` children (0: in the calling process), handing back futures to be
-    awaited in the order they were made. A child that dies (killed, out of memory) breaks the pool: it is
-    replaced, and each article it held is prepared once more, alone; one that breaks it again is dead-lettered."""
+    awaited in the order they were made.
+
+    A child that dies (killed, out of memory) breaks the pool: it is replaced, and each article it held is
+    prepared once more in the new one; an article that breaks that one too is prepared in the worker's own
+    process, so no article is lost or dead-lettered for what happened to a process. Children that cannot
+    start at all (their interpreter cannot import the worker's main module again, say) leave the worker
+    preparing in its own process, which it logs.
+    """
 
     def __init__(self, processes: int, max_bytes: int) -> None:
         self.processes = processes
         self.max_bytes = max_bytes
         self._pool: ProcessPoolExecutor | None = None
 
-    def start(self) -> None:
-        if self.processes == 0:
-            warm_up()
-            return
-        self._pool = ProcessPoolExecutor(
-            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
-        )
-        log.info("preparing articles in %d child processes", self.processes, extra={"processes": self.processes})
+    async def start(self) -> None:
+        """Start the children and wait until they have prepared a first article; or warm up this process."""
+        if self.processes:
+            self._pool = self._new_pool()
+            try:
+                await asyncio.wrap_future(self._pool.submit(warm_up))
+                log.info("preparing articles in %d child processes", self.processes, extra={"processes": self.processes})
+                return
+            except Exception as error:
+                log.error("child processes to prepare articles in could not start (%r); preparing in the worker's "
+                          "own process", error, extra={"error": repr(error)})
+                self.stop()
+        warm_up()
 
     def stop(self) -> None:
         if self._pool is not None:
@@ -70,22 +96,22 @@ class Preparer:
 
     def submit(self, payload: bytes | None, key: bytes | None, timestamp: float) -> asyncio.Future:
         """Start preparing one payload; the future's result is a `Prepared`."""
-        if self._pool is None:
-            done = asyncio.get_running_loop().create_future()
+        if self._pool is not None:
             try:
-                done.set_result(prepared_message(payload, key, timestamp, self.max_bytes))
-            except Exception as error:  # a bug: `result` makes it a dead letter
-                done.set_exception(error)
-            return done
+                return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
+            except BrokenProcessPool:  # a child died since the last submit
+                self._replace_broken_pool()
+                return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
+        done = asyncio.get_running_loop().create_future()
         try:
-            return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
-        except BrokenProcessPool:  # a child died since the last submit
-            self._replace_broken_pool()
-            return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
+            done.set_result(prepared_message(payload, key, timestamp, self.max_bytes))
+        except Exception as error:  # a bug: `result` makes it a dead letter
+            done.set_exception(error)
+        return done
 
     async def result(self, future: asyncio.Future, payload: bytes | None, key: bytes | None, timestamp: float) -> Prepared:
-        """The future's result; if its child died, the payload once more in a new pool, then a dead letter. A bug
-        in the pure work is a dead letter too: it must not stop the worker."""
+        """The future's result (see the class for a child that dies). A bug in the pure work is a dead letter: it
+        must not stop the worker."""
         try:
             try:
                 return await future
@@ -95,16 +121,20 @@ class Preparer:
                 return await self.submit(payload, key, timestamp)
             except BrokenProcessPool:
                 self._replace_broken_pool()
-                reason = "the process preparing this article died on it twice (see the worker's log)"
+                log.error("an article broke a new process too; preparing it in the worker's own process")
+            return prepared_message(payload, key, timestamp, self.max_bytes)
         except Exception as error:
             log.error("preparing an article failed", exc_info=error)
-            reason = f"internal error while preparing: {error!r}"
-        return dead_letter(payload, reason, "process", key_text(key)), None, 0.0
+            return dead_letter(payload, f"internal error while preparing: {error!r}", "process", key_text(key)), None, 0.0
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=start_child, initargs=(os.getpid(),)
+        )
 
     def _replace_broken_pool(self) -> None:
         """Replace the pool if it is broken; the futures of a pool replaced already find a working one."""
         if self._pool is not None and getattr(self._pool, "_broken", False):
             log.error("a process preparing articles died; starting a new one")
             self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-            self.start()
+            self._pool = self._new_pool()

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
 
 import orjson
 import pytest
@@ -24,9 +29,10 @@ def payloads(n: int) -> list[bytes]:
 
 
 @pytest.fixture
-def pooled():
+async def pooled():
     preparer = Preparer(1, MAX_BYTES)
-    preparer.start()
+    await preparer.start()
+    assert preparer._pool is not None  # the child started and prepared its first article
     yield preparer
     preparer.stop()
 
@@ -61,3 +67,50 @@ async def test_a_bug_in_the_pure_work_is_a_dead_letter_not_a_stopped_worker(monk
     preparer = Preparer(0, MAX_BYTES)  # in-process: the patched function is the one that runs
     letter, article_id, _ = await preparer.result(preparer.submit(b'{"text": "x"}', b"k1", 0.0), b'{"text": "x"}', b"k1", 0.0)
     assert isinstance(letter, DeadLetter) and "a bug" in letter.reason and letter.article_id == "k1"
+
+
+async def test_children_that_cannot_start_leave_the_worker_preparing_in_its_own_process(monkeypatch, caplog):
+    def failing_pool(self):  # as when a child's interpreter cannot import the worker's main module
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=sys.exit, initargs=(3,))
+
+    monkeypatch.setattr(Preparer, "_new_pool", failing_pool)
+    preparer = Preparer(1, MAX_BYTES)
+    await preparer.start()
+    assert preparer._pool is None and "could not start" in caplog.text
+    payload = payloads(1)[0]
+    message, article_id, _ = await preparer.result(preparer.submit(payload, None, 0.0), payload, None, 0.0)
+    assert article_id == "a0" and PreparedArticle.from_bytes(message).article.article_id == "a0"
+
+
+def test_a_child_exits_when_its_worker_is_killed(tmp_path):
+    """A worker killed with SIGKILL leaves no child behind, waiting for work forever."""
+    script = tmp_path / "worker.py"
+    script.write_text(
+        "import asyncio, os, sys, time\n"
+        "from streams.worker.processes import Preparer\n"
+        "async def main():\n"
+        "    preparer = Preparer(1, 1000)\n"
+        "    await preparer.start()\n"
+        "    print(*preparer._pool._processes, flush=True)\n"
+        "    time.sleep(60)\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    worker = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child = int(worker.stdout.readline())
+    os.kill(child, 0)  # alive
+    worker.kill()
+    worker.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.2)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie (exited, not yet reaped by init) is gone too
+        return stat.read().split(") ")[1][0] != "Z"
