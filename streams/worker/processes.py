@@ -81,7 +81,7 @@ class Preparer:
             self._pool = self._new_pool()
             try:
                 await asyncio.wrap_future(self._pool.submit(warm_up))
-                log.info("preparing articles in %d child processes", self.processes, extra={"processes": self.processes})
+                log.info("child processes preparing articles: %d", self.processes, extra={"processes": self.processes})
                 return
             except Exception as error:
                 log.error("child processes to prepare articles in could not start (%r); preparing in the worker's "
