@@ -10,6 +10,8 @@
   is placed into a desk whose tables are in RocksDB, as a long-lived worker's are.
 - The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, fold,
   table writes, the bytes it sends), articles per second: it caps every deployment, however many workers prepare.
+- A worker's placing: a third worker on fresh topics, warmed up, fed the stream's articles already prepared
+  (`worker_place_per_s`): the global stage with its Kafka traffic, as the worker that places runs it.
 - Compute ceiling: preparing and placing on that desk, in this process, no broker; and preparing alone
   (`prepare_per_s`), which a worker does in child processes (`STORYWIRE_PREPARE_PROCESSES`).
 - Clustering cost: time to score and place an article against 1k, 10k and 100k live stories,
@@ -29,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from schemas import DeadLetter, PreparedArticle
 from streams.kafka.connection import client_options
 from streams.kafka.replay import replay
-from streams.kafka.topics import ARTICLES
+from streams.kafka.topics import ARTICLES, PREPARED
 from streams.pipeline.cluster import StoryIndex, decide
 from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare
@@ -82,6 +84,25 @@ async def latency(base: Settings, feed: Path, warm_up: Path, expected: int, rate
         await replay([feed], settings, rate, progress)
         outcomes = await watch_outcomes(settings, warmed + expected, timeout=600, worker=worker, since_ms=started_ms)
     return outcomes.latencies
+
+
+async def worker_placing(base: Settings, prepared: list[PreparedArticle], warm_up: Path, progress) -> float:
+    """Articles per second the place stage of a running worker places when fed prepared articles directly, so
+    none of its time goes to preparing: what one worker places for a deployment whose other workers prepare."""
+    settings = fresh_topics(base, "place")
+    async with running_worker(settings, progress) as (worker, _):
+        warmed = await warmed_worker(settings, warm_up, progress)
+        producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            started_ms = time.time() * 1000
+            for article in prepared:
+                await producer.send(settings.topic(PREPARED), article.to_bytes(), key=article.article.article_id.encode())
+            await producer.flush()
+        finally:
+            await producer.stop()
+        outcomes = await watch_outcomes(settings, warmed + len(prepared), timeout=1800, worker=worker)
+    return len(prepared) / ((outcomes.last_ms - started_ms) / 1000)
 
 
 async def io_ceiling(settings: Settings, expected: int) -> float:
@@ -180,6 +201,10 @@ def _place_time(index: StoryIndex, probes: list[dict]) -> float:
     return (time.perf_counter() - started) / len(probes) * 1e6
 
 
+def prepared_only(results: list) -> list[PreparedArticle]:
+    return [result for result in results if not isinstance(result, DeadLetter)]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -194,6 +219,9 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         latency_feed = write_feed(latency_stream.articles, Path(tmp), "latency")
         warm_up = [{**a, "id": f"warm-up-{a['id']}"} for a in warm_up_stream.articles]  # ids of their own
         warm_up_feed = write_feed(warm_up, Path(tmp), "warm-up")
+        payloads = [orjson.dumps(a) for a in stream.articles]
+        results = [prepare(payload, None, 1_700_000_000 + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
+        half = len(payloads) // 2
         async with broker_for(base, progress) as settings:
             progress(f"end to end: {articles:,} articles")
             articles_per_s, e2e_settings = await end_to_end(settings, feed, warm_up_feed, articles, progress)
@@ -201,14 +229,13 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             io_per_s = await io_ceiling(e2e_settings, articles)
             progress(f"latency at {rate:g} articles/s")
             latencies = await latency(settings, latency_feed, warm_up_feed, len(latency_stream.articles), rate, progress)
+            progress("a worker's place stage fed prepared articles")
+            worker_place_per_s = await worker_placing(settings, prepared_only(results), warm_up_feed, progress)
     progress(f"steady state: placing a history of {history:,} articles")
-    payloads = [orjson.dumps(a) for a in stream.articles]
-    half = len(payloads) // 2
     with tempfile.TemporaryDirectory() as tmp:
         desk, rocks = steady_desk(base, history, seed, Path(tmp), progress)
         progress("the global stage alone, then the compute ceiling")
-        prepared = [p for i, payload in enumerate(payloads[:half]) if not isinstance(p := prepare(payload, None, 1_700_000_000 + i, base.max_article_bytes), DeadLetter)]
-        place_per_s = place_rate(desk, prepared)
+        place_per_s = place_rate(desk, prepared_only(results[:half]))
         compute_per_s, prepare_per_s = compute_ceiling(desk, payloads[half:], base)
         desk = None
         rocks.close()
@@ -220,6 +247,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         "history_articles": history,
         "place_per_s": round(place_per_s, 1),
         "prepare_per_s": round(prepare_per_s, 1),
+        "worker_place_per_s": round(worker_place_per_s, 1),
         "articles_per_s": round(articles_per_s, 1),
         "io_ceiling_per_s": round(io_per_s, 1),
         "compute_ceiling_per_s": round(compute_per_s, 1),
@@ -242,6 +270,7 @@ def format_bench(figures: dict) -> str:
             f"compute ceiling       {figures['compute_ceiling_per_s']:>10,.1f} articles/s (prepare + place, one process, after {figures['history_articles']:,} articles)",
             f"global stage alone    {figures['place_per_s']:>10,.1f} articles/s (placing, tables in RocksDB, after {figures['history_articles']:,} articles)",
             f"preparing alone       {figures['prepare_per_s']:>10,.1f} articles/s per process",
+            f"a worker's placing    {figures['worker_place_per_s']:>10,.1f} articles/s (its place stage fed prepared articles, on the broker)",
             f"ratio to lower        {figures['ratio_to_ceiling']:>10.3f}",
             f"latency p50 / p99     {figures['p50_ms']:>7,.1f} / {figures['p99_ms']:,.1f} ms at {figures['latency_rate_per_s']:g} articles/s",
             "clustering per article " + ", ".join(f"{int(k):,} stories: {v:,.0f} µs" for k, v in cluster.items()),
