@@ -92,12 +92,6 @@ class Settings(BaseSettings):
         description="Prepared articles a worker may have sent but not yet seen confirmed by the broker; "
         "more overlaps the broker's round trips with the work, at the cost of more to redo after a crash.",
     )
-    place_in_flight: int = Field(
-        default=500,
-        ge=1,
-        description="Placed articles whose story events, snapshots and verdicts a worker may have handed to the "
-        "(idempotent, order-keeping) producer but not yet seen confirmed; 1 waits for each article's.",
-    )
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
 
     # `storywire follow`: polling RSS/Atom feeds over HTTP.

@@ -46,9 +46,7 @@ class WorkerContext:
     # Next offset to process per input partition held by this worker (for the lag counters).
     next_offsets: dict = field(default_factory=dict)
     desk: StoryDesk | None = None  # derived from the tables; None until the first article after a rebalance
-    # The running agents' in-order acks, so a rebalance can forget what they were waiting for.
-    prepare_acks: InOrderAcks | None = None
-    place_acks: InOrderAcks | None = None
+    prepare_acks: InOrderAcks | None = None  # the running prepare agent's, so a rebalance can reset it
     metrics: WorkerMetrics = field(init=False)  # Prometheus: reads the counters, times the stages
 
     def __post_init__(self) -> None:

@@ -1,11 +1,9 @@
-"""The worker's producer: faust's aiokafka producer with idempotence on, so the place stage can pipeline.
+"""The worker's producer: faust's aiokafka producer with idempotence on.
 
 faust turns idempotence on only inside transactions (exactly-once), which storywire does not use (see
 ../shared/notes). Without it, a batch that fails and is retried may be written twice, and a batch can expire
-after `request_timeout` while the ones after it are written, which would leave a gap in a story's versions
-once sends no longer wait for each other. With it, aiokafka retries a batch until the broker has it, never
-writes it twice, and sends one request per broker at a time with each partition's batches in order: what
-is handed to the producer lands in that order, or, after a crash, as a prefix of it.
+after `request_timeout` while the ones after it are written. With it, aiokafka retries a batch until the
+broker has it and never writes it twice, and each partition's batches land in the order they were sent.
 """
 
 from __future__ import annotations

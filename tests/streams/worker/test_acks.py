@@ -1,4 +1,4 @@
-"""The agents' acks: in offset order per partition, whatever order the broker confirms in."""
+"""The prepare stage's acks: in offset order per partition, whatever order the broker confirms in."""
 
 from types import SimpleNamespace
 

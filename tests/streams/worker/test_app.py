@@ -34,9 +34,8 @@ async def test_plain_text_has_no_credentials(tmp_path):
     assert build_app(Settings(store="memory://"), tmp_path).conf.broker_credentials is None
 
 
-async def test_the_app_s_producer_is_idempotent_so_pipelined_sends_land_in_order_and_once(tmp_path):
-    """The place stage hands articles' messages over without waiting for each; only an idempotent producer
-    keeps them in order (and once) through retries."""
+async def test_the_app_s_producer_is_idempotent_so_retried_sends_land_in_order_and_once(tmp_path):
+    """faust makes its producer idempotent only inside transactions; the worker's is, always."""
     app = build_app(Settings(store="memory://"), tmp_path)
     client = app.producer._new_producer()  # the aiokafka producer the app would start (never connected)
     assert client._txn_manager is not None  # aiokafka's idempotence: producer id and sequence numbers
