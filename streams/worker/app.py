@@ -47,10 +47,10 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
         consumer_auto_offset_reset="earliest",
-        # Up to 16 MB per partition and fetch (faust's default is 1 MB, about 200 prepared articles): faust's
-        # consumer fetches a partition again only once the records it holds are consumed, and holds each fetch
-        # of partitions without new data for up to 1.5 s, so small fetches left the place stage waiting for
-        # its input (247 placed per second with 1 MB, 390 with 16 MB, measured on `storywire bench`'s stream).
+        # Up to 16 MB per partition and fetch (faust's default is 1 MB, about 200 prepared articles): with 1 MB
+        # a worker that only placed waited for its input (247 articles/s, against 377-393 with 16 or 64 MB,
+        # measured on `storywire bench`'s stream). Likely why: aiokafka fetches a partition again only once its
+        # records are consumed, and faust holds each fetch of partitions without new data for up to 1.5 s.
         consumer_max_fetch_size=16 * 1024 * 1024,
         producer_acks=-1,
         producer_max_request_size=settings.max_prepared_bytes,
