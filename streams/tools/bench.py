@@ -23,6 +23,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
@@ -38,6 +39,7 @@ from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import StoryDesk
 from streams.tools.harness import (
+    Outcomes,
     broker_for,
     fresh_topics,
     running_worker,
@@ -56,53 +58,61 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
     return path
 
 
-async def warmed_worker(settings: Settings, warm_up: Path, progress) -> int:
-    """Replay the warm-up feed and wait for its outcomes: a started worker's first articles wait for its group
-    join, its child processes and its first desk load, which are not steady state. Returns how many it sent."""
-    warmed = (await replay([warm_up], settings, progress=progress)).sent
-    await watch_outcomes(settings, warmed, timeout=600)
-    return warmed
-
-
-async def end_to_end(base: Settings, feed: Path, warm_up: Path, expected: int, progress) -> tuple[float, Settings]:
-    """Articles per second from the start of the replay to the broker timestamp of the last outcome."""
-    settings = fresh_topics(base, "bench")
+async def on_warm_worker(
+    base: Settings, purpose: str, warm_up: Path, send: Callable[[Settings], Awaitable[int]], timeout: float, progress
+) -> tuple[Outcomes, float, Settings]:
+    """A worker on fresh topics, warmed up first (a started worker's first articles wait for its group join,
+    its child processes and its first desk load, which are not steady state); then `send(settings)`, which
+    returns how many articles it sent, and a wait for their outcomes. Returns the outcomes (latencies of the
+    articles `send` sent), articles per second from the start of `send` to the broker timestamp of the last
+    outcome, and the settings."""
+    settings = fresh_topics(base, purpose)
     async with running_worker(settings, progress) as (worker, _):
-        warmed = await warmed_worker(settings, warm_up, progress)
+        warmed = (await replay([warm_up], settings, progress=progress)).sent
+        await watch_outcomes(settings, warmed, timeout=600, worker=worker)
         started_ms = time.time() * 1000
-        await replay([feed], settings, progress=progress)
-        outcomes = await watch_outcomes(settings, warmed + expected, timeout=1800, worker=worker)
-    return expected / ((outcomes.last_ms - started_ms) / 1000), settings
+        sent = await send(settings)
+        outcomes = await watch_outcomes(settings, warmed + sent, timeout=timeout, worker=worker, since_ms=started_ms)
+    return outcomes, sent / ((outcomes.last_ms - started_ms) / 1000), settings
 
 
-async def latency(base: Settings, feed: Path, warm_up: Path, expected: int, rate: float, progress) -> list[float]:
+async def end_to_end(base: Settings, feed: Path, warm_up: Path, progress) -> tuple[float, Settings]:
+    """Articles per second the worker prepares and places, replayed as fast as possible."""
+
+    async def send(settings: Settings) -> int:
+        return (await replay([feed], settings, progress=progress)).sent
+
+    _, articles_per_s, settings = await on_warm_worker(base, "bench", warm_up, send, 1800, progress)
+    return articles_per_s, settings
+
+
+async def latency(base: Settings, feed: Path, warm_up: Path, rate: float, progress) -> list[float]:
     """Publish-to-story-event latencies of a stream replayed at `rate` to a warmed-up worker."""
-    settings = fresh_topics(base, "latency")
-    async with running_worker(settings, progress) as (worker, _):
-        warmed = await warmed_worker(settings, warm_up, progress)
-        started_ms = time.time() * 1000
-        await replay([feed], settings, rate, progress)
-        outcomes = await watch_outcomes(settings, warmed + expected, timeout=600, worker=worker, since_ms=started_ms)
+
+    async def send(settings: Settings) -> int:
+        return (await replay([feed], settings, rate, progress)).sent
+
+    outcomes, _, _ = await on_warm_worker(base, "latency", warm_up, send, 600, progress)
     return outcomes.latencies
 
 
 async def worker_placing(base: Settings, prepared: list[PreparedArticle], warm_up: Path, progress) -> float:
     """Articles per second the place stage of a running worker places when fed prepared articles directly, so
     none of its time goes to preparing: what one worker places for a deployment whose other workers prepare."""
-    settings = fresh_topics(base, "place")
-    async with running_worker(settings, progress) as (worker, _):
-        warmed = await warmed_worker(settings, warm_up, progress)
+
+    async def send(settings: Settings) -> int:
         producer = AIOKafkaProducer(**client_options(settings), acks="all", linger_ms=5)
         await producer.start()
         try:
-            started_ms = time.time() * 1000
             for article in prepared:
                 await producer.send(settings.topic(PREPARED), article.to_bytes(), key=article.article.article_id.encode())
             await producer.flush()
         finally:
             await producer.stop()
-        outcomes = await watch_outcomes(settings, warmed + len(prepared), timeout=1800, worker=worker)
-    return len(prepared) / ((outcomes.last_ms - started_ms) / 1000)
+        return len(prepared)
+
+    _, articles_per_s, _ = await on_warm_worker(base, "place", warm_up, send, 1800, progress)
+    return articles_per_s
 
 
 async def io_ceiling(settings: Settings, expected: int) -> float:
@@ -224,11 +234,11 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         half = len(payloads) // 2
         async with broker_for(base, progress) as settings:
             progress(f"end to end: {articles:,} articles")
-            articles_per_s, e2e_settings = await end_to_end(settings, feed, warm_up_feed, articles, progress)
+            articles_per_s, e2e_settings = await end_to_end(settings, feed, warm_up_feed, progress)
             progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
             io_per_s = await io_ceiling(e2e_settings, articles)
             progress(f"latency at {rate:g} articles/s")
-            latencies = await latency(settings, latency_feed, warm_up_feed, len(latency_stream.articles), rate, progress)
+            latencies = await latency(settings, latency_feed, warm_up_feed, rate, progress)
             progress("a worker's place stage fed prepared articles")
             worker_place_per_s = await worker_placing(settings, prepared_only(results), warm_up_feed, progress)
     progress(f"steady state: placing a history of {history:,} articles")

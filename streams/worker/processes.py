@@ -97,11 +97,12 @@ class Preparer:
     def submit(self, payload: bytes | None, key: bytes | None, timestamp: float) -> asyncio.Future:
         """Start preparing one payload; the future's result is a `Prepared`."""
         if self._pool is not None:
+            work = (prepared_message, payload, key, timestamp, self.max_bytes)
             try:
-                return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
+                return asyncio.wrap_future(self._pool.submit(*work))
             except BrokenProcessPool:  # a child died since the last submit
                 self._replace_broken_pool()
-                return asyncio.wrap_future(self._pool.submit(prepared_message, payload, key, timestamp, self.max_bytes))
+                return asyncio.wrap_future(self._pool.submit(*work))
         done = asyncio.get_running_loop().create_future()
         try:
             done.set_result(prepared_message(payload, key, timestamp, self.max_bytes))
@@ -136,5 +137,5 @@ class Preparer:
         """Replace the pool if it is broken; the futures of a pool replaced already find a working one."""
         if self._pool is not None and getattr(self._pool, "_broken", False):
             log.error("a process preparing articles died; starting a new one")
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self.stop()
             self._pool = self._new_pool()
