@@ -109,6 +109,20 @@ async def read_topic(settings: Settings, name: str, idle_timeout: float = 30.0) 
         await consumer.stop()
 
 
+def _each_verdict_once(verdicts) -> list[dict]:
+    """An article's verdict once, though a redelivery after a crash sends it again; redeliveries all (each
+    says an article came again)."""
+    seen: set[str] = set()
+    kept = []
+    for verdict in verdicts:
+        if verdict.kind != "redelivery":
+            if verdict.article_id in seen:
+                continue
+            seen.add(verdict.article_id)
+        kept.append(verdict.model_dump(mode="json"))
+    return kept
+
+
 async def current_state(settings: Settings) -> dict:
     """Stories (a fold of the whole log), duplicates and dead letters, as the `--json` output shape.
 
@@ -138,6 +152,6 @@ async def current_state(settings: Settings) -> dict:
         )
     stories.sort(key=lambda s: (s["first_seen"], s["story_id"]))
     merged = [{"story_id": sid, "merged_into": state.merged_into} for sid, state in states.items() if state.merged_into]
-    duplicates = [DuplicateVerdict.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, DUPLICATES)]
+    duplicates = _each_verdict_once(DuplicateVerdict.from_bytes(v) for v in await read_topic(settings, DUPLICATES))
     dead = [DeadLetter.from_bytes(v).model_dump(mode="json") for v in await read_topic(settings, DEAD_LETTERS)]
     return {"stories": stories, "merged": merged, "duplicates": duplicates, "dead_letters": dead}

@@ -91,8 +91,9 @@ class StoryProfile:
         self._note(other.size, other.last_seen, other.days)
 
     def to_json(self) -> dict:
+        """A copy: the stored row must not change as the profile goes on counting (a batch writes it later)."""
         return {
-            "counts": self.counts,
+            "counts": dict(self.counts),
             "size": self.size,
             "last_seen": self.last_seen,
             "days": self.days,

@@ -71,7 +71,10 @@ class Duplicate:
     """The article appends nothing: its text, or the article itself, was already seen."""
 
     verdict: DuplicateVerdict
-    events: tuple[StoryEventModel, ...] = ()  # for a redelivery: the entries it made the first time, sent again
+    # For a redelivery, what the article made the first time, sent again (a crash may have kept it from the
+    # broker): its entries, or the verdict it got.
+    events: tuple[StoryEventModel, ...] = ()
+    earlier: DuplicateVerdict | None = None
 
 
 Outcome = Appended | Duplicate
@@ -156,17 +159,22 @@ class StoryDesk:
             return Duplicate(verdict)
         own_time, now = self._clock(prepared)
         events, placed = self._new_entries(prepared, own_time, now)
-        self.stores.articles[article_id] = {"story_id": events[0].story_id, "events": [e.model_dump(mode="json") for e in events]}
+        self.stores.articles[article_id] = {
+            "story_id": events[0].story_id, "events": [e.model_dump(mode="json") for e in events], "now": now
+        }
         self._record(prepared, events, placed, now)
         return Appended(events)
 
     def messages(self, outcome: Outcome) -> list[tuple[str, str, bytes]]:
-        """What an outcome publishes, as (kind, key, value): a duplicate's verdict; the entries, in order (a
+        """What an outcome publishes, as (kind, key, value): a duplicate's verdict (a redelivery's: the verdict
+        it got the first time, again, then its own; readers count a verdict once); the entries, in order (a
         redelivery's again: subscribers drop repeats); then the snapshots due (`snapshot_due`, and an absorbed
         story's, which says where it went)."""
         messages = []
         if isinstance(outcome, Duplicate):
-            messages.append(("duplicate", outcome.verdict.article_id, outcome.verdict.to_bytes()))
+            for verdict in (outcome.earlier, outcome.verdict):
+                if verdict is not None:
+                    messages.append(("duplicate", verdict.article_id, verdict.to_bytes()))
         due: dict[str, None] = {}
         for event in outcome.events:
             messages.append(("event", event.story_id, event.to_bytes()))
@@ -265,7 +273,7 @@ class StoryDesk:
         for old in self.duplicates.add(article_id, fingerprint, now):
             stores.fingerprints.pop(old, None)
         if article_id in self.duplicates:
-            stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": self.position}
+            stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": events[-1].position}
         stores.meta[META] = {"position": self.position, "lag": self.lag}
         for story_id in states:
             if story_id in self.stories.stories:
@@ -282,28 +290,31 @@ class StoryDesk:
             for e in events
         )
 
-    def _heal(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...]) -> None:
+    def _heal(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...], recorded_now: float | None) -> None:
         """The article's record was written but not all of its other writes (a crash in between): make them
-        again, from the entries it recorded, exactly as the first time."""
+        again, from the entries and the stream time it recorded, exactly as the first time."""
         facts = prepared.facts
         _, now = self._clock(prepared)
+        now = recorded_now if recorded_now is not None else now  # records written before "now" was kept
         entry = events[0]
         placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, events, placed, now)
 
     def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate:
-        """An article seen before: a redelivery. Its entries are sent again (subscribers drop repeats)."""
+        """An article seen before: a redelivery. Its entries, or its verdict, are sent again (readers drop repeats)."""
         article_id = prepared.article.article_id
+        first_verdict = None
         if "verdict" in earlier:
-            story_id = earlier["verdict"].get("story_id")
+            first_verdict = DuplicateVerdict.model_validate(earlier["verdict"])
+            story_id = first_verdict.story_id
             events: tuple[StoryEventModel, ...] = ()
         else:
             story_id = earlier["story_id"]
             events = tuple(parse_story_event(raw) for raw in earlier["events"])
             if self._unfinished(events):
-                self._heal(prepared, events)
+                self._heal(prepared, events, earlier.get("now"))
         verdict = DuplicateVerdict(
             article_id=article_id, duplicate_of=article_id, similarity=1.0, kind="redelivery", story_id=story_id
         )
-        return Duplicate(verdict, events)
+        return Duplicate(verdict, events, first_verdict)

@@ -145,10 +145,13 @@ class Desk:
         return True
 
     def add_duplicate(self, verdict: DuplicateVerdict) -> None:
-        """A copy of one of a story's articles; a redelivery (the same article again) is no copy and is left out."""
+        """A copy of one of a story's articles; a redelivery (the same article again) is no copy and is left out,
+        and so is a verdict sent again after a crash (it follows the first closely, so it is among the latest)."""
         if verdict.kind == "redelivery" or verdict.story_id is None:
             return
         kept = self._duplicates.setdefault(verdict.story_id, Duplicates())
+        if any(seen.article_id == verdict.article_id for seen in kept.latest):
+            return
         kept.total += 1
         kept.latest.append(verdict)
         self._duplicates.move_to_end(verdict.story_id)

@@ -9,6 +9,7 @@ import faust
 from streams.kafka.topics import replication_config
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk
+from streams.story.staging import Staging
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
 from streams.worker.metrics import WorkerMetrics
@@ -46,11 +47,13 @@ class WorkerContext:
     # Next offset to process per input partition held by this worker (for the lag counters).
     next_offsets: dict = field(default_factory=dict)
     desk: StoryDesk | None = None  # derived from the tables; None until the first article after a rebalance
+    staging: Staging = field(init=False)  # the place stage's writes not yet in the tables; the desk reads through it
     prepare_acks: InOrderAcks | None = None  # the running prepare agent's, so a rebalance can reset it
     metrics: WorkerMetrics = field(init=False)  # Prometheus: reads the counters, times the stages
 
     def __post_init__(self) -> None:
         self.metrics = WorkerMetrics(self.counters, self.settings.health_max_commit_age)
+        self.staging = Staging(self.tables)
 
     def acked(self, event) -> None:
         self.next_offsets[event.message.tp] = event.message.offset + 1

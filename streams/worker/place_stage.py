@@ -1,46 +1,102 @@
 """The place stage: each prepared article is a redelivery, a duplicate, or the next entry of a story (global).
 
-It needs a view across every story, so it reads the single-partition prepared
-topic and runs on one worker at a time. The desk writes its tables (the
-article's record first) before anything is sent, and recognises an article it
-already placed, so a message processed twice changes no state (its entries are
-sent again, with the same versions, which subscribers drop). It waits for each
-article's entries before the next one, so a story's events are on the broker
-in version order.
+It needs a view across every story, so it reads the single-partition prepared topic and runs on one
+worker at a time. Articles are placed one at a time, in memory, as they arrive; what they change is
+written and published in batches (a group commit): while one batch goes to the broker, the next gathers
+every article placed meanwhile, so a batch is one article on a quiet stream and up to `MAX_BATCH` on a
+busy one. A batch is finished in three steps, each confirmed by the broker before the next begins:
+
+1. the desk's writes, once per key, article records first and story states last (streams/story/staging.py);
+2. its messages (entries, snapshots, duplicate verdicts, dead letters) in order, so a story's events
+   reach the broker in version order;
+3. the acks of its prepared articles, in offset order.
+
+A crash leaves a prefix of these done. The articles not acked come again and the desk recognises each
+one it recorded (healing the writes the crash cut short): a message processed twice changes no state,
+and its entries are sent again with the same versions, which subscribers drop.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import time
+from dataclasses import dataclass, field
 
-from schemas import DeadLetter, PreparedArticle
+from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
-from streams.story.desk import Appended, StoryDesk
+from streams.story.desk import Appended, Outcome, StoryDesk
+from streams.story.staging import write
 from streams.worker.context import WorkerContext
-from streams.worker.delivery import SIZE_ERRORS, dead_letter_send, deliver_all
+from streams.worker.delivery import SIZE_ERRORS, Send, dead_letter_send, deliver_all
 
 log = logging.getLogger(__name__)
 
+# Articles placed ahead of the broker at most: bounds the memory a batch holds and the work a crash redoes.
+MAX_BATCH = 500
+
+
+@dataclass
+class Placed:
+    """One article of a batch: its prepared message, what it publishes, its outcome (None: a dead letter), and
+    the context it was placed in. faust files a table write under the partition of the message being
+    processed, which it finds in that context, so a batch's writes are made in the context of its last
+    article (all of the one prepared partition)."""
+
+    event: object
+    sends: list[Send]
+    outcome: Outcome | None
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+
+class OpenBatch:
+    """The articles placed since the last batch was taken for writing."""
+
+    def __init__(self) -> None:
+        self.placed: list[Placed] = []
+        self.arrived = asyncio.Event()  # it has articles
+        self.has_room = asyncio.Event()  # it has fewer than MAX_BATCH
+        self.has_room.set()
+
+    def add(self, placed: Placed) -> None:
+        self.placed.append(placed)
+        self.arrived.set()
+        if len(self.placed) >= MAX_BATCH:
+            self.has_room.clear()
+
+    def take(self) -> list[Placed]:
+        taken, self.placed = self.placed, []
+        self.arrived.clear()
+        self.has_room.set()
+        return taken
+
 
 def place_agent(ctx: WorkerContext):
-    """The agent: one prepared article at a time, acked when its outcome is on the broker."""
+    """The agent: every prepared article placed as it comes; a second task writes and publishes the batches."""
 
     async def place_articles(stream):
         prepared_stream = stream.noack()
-        async for event in prepared_stream.events():
-            await _place_one(ctx, event.value)
-            await prepared_stream.ack(event)
-            ctx.acked(event)
+        batch = OpenBatch()
+        writer = asyncio.create_task(_write_batches(ctx, prepared_stream, batch))
+        writer.add_done_callback(lambda _: batch.has_room.set())  # so a full batch does not wait on a dead writer
+        try:
+            async for event in prepared_stream.events():
+                await batch.has_room.wait()
+                if writer.done():
+                    writer.result()  # a failed writer is a failed agent, not a silent stall
+                _place(ctx, batch, event)
+        finally:  # stopping: what is not acked is placed again on the next start
+            writer.cancel()
 
     return place_articles
 
 
 def loaded_desk(ctx: WorkerContext) -> StoryDesk:
-    """The desk's indexes, rebuilt from the tables' windows the first time after a start or a rebalance."""
+    """The desk's indexes, rebuilt from the stores' windows the first time after a start or a rebalance."""
     if ctx.desk is None:
         started = time.monotonic()
-        desk = ctx.desk = StoryDesk(ctx.settings, ctx.tables)
+        desk = ctx.desk = StoryDesk(ctx.settings, ctx.staging.stores)
         desk.load()
         stories, articles = desk.stories.live, len(desk.duplicates)
         log.info(
@@ -50,34 +106,80 @@ def loaded_desk(ctx: WorkerContext) -> StoryDesk:
     return ctx.desk
 
 
-async def _place_one(ctx: WorkerContext, payload: bytes) -> None:
+def _place(ctx: WorkerContext, batch: OpenBatch, event) -> None:
+    """Place one article into the open batch; a bug is its dead letter, and the batch is placed again without it."""
     try:
-        with ctx.metrics.stage_seconds.labels("place").time():
-            prepared = PreparedArticle.from_bytes(payload)
-            desk = loaded_desk(ctx)
-            outcome = desk.place(prepared)
-            topics = {"event": ctx.topics.story_events, "snapshot": ctx.topics.story_snapshots, "duplicate": ctx.topics.duplicates}
-            sends = [(topics[kind], key.encode(), value) for kind, key, value in desk.messages(outcome)]
+        batch.add(_placed(ctx, event))
     except Exception as error:
         log.exception("placing an article failed")
-        ctx.desk = None  # it may have changed part of its state: the next article rebuilds it from the tables
-        await _send_dead_letter(ctx, dead_letter(payload, f"internal error while placing: {error!r}", "process"))
-        return
-    # Sends stay outside the guard: a Kafka failure is retried, never acked.
+        # It may have staged part of its writes and changed part of the desk: forget the open batch's writes,
+        # rebuild the desk from the stores, and place the batch's earlier articles again.
+        ctx.staging.discard_open()
+        ctx.desk = None
+        earlier = batch.take()
+        for placed in earlier:
+            if placed.outcome is None:
+                batch.add(placed)
+            else:
+                _place(ctx, batch, placed.event)
+        letter = dead_letter(event.value, f"internal error while placing: {error!r}", "process")
+        batch.add(Placed(event, [dead_letter_send(ctx.topics.dead_letters, letter)], None))
+
+
+def _placed(ctx: WorkerContext, event) -> Placed:
+    with ctx.metrics.stage_seconds.labels("place").time():
+        prepared = PreparedArticle.from_bytes(event.value)
+        desk = loaded_desk(ctx)
+        outcome = desk.place(prepared)
+        topics = {"event": ctx.topics.story_events, "snapshot": ctx.topics.story_snapshots, "duplicate": ctx.topics.duplicates}
+        sends = [(topics[kind], key.encode(), value) for kind, key, value in desk.messages(outcome)]
+    return Placed(event, sends, outcome)
+
+
+async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
+    """Take the open batch whenever it has articles, and finish it: writes, messages, acks (module docstring)."""
+    staging = ctx.staging
+    while True:
+        await batch.arrived.wait()
+        placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
+        for phase in staging.phases(writes):
+            if phase:
+                placed[-1].context.run(write, phase)
+                await ctx.app.producer.flush()  # the tables' changelog writes so far are on the broker
+        staging.written(writes)
+        await _deliver(ctx, placed)
+        for article in placed:
+            await stream.ack(article.event)
+            ctx.acked(article.event)
+            _count(ctx, article.outcome)
+
+
+async def _deliver(ctx: WorkerContext, batch: list[Placed]) -> None:
+    """Send the batch's messages in order and wait for the broker (retrying Kafka errors); should one be too
+    large for it, each article is sent on its own, and one with a message too large becomes a dead letter."""
     try:
-        await deliver_all(ctx.counters, *sends)
-    except SIZE_ERRORS as error:  # an output larger than the broker takes: say so, and go on with the next article
-        log.error("a message for article %s is too large for Kafka: %r", prepared.article.article_id, error)
-        reason = f"an output message is larger than Kafka accepts ({error!r}); raise the topics' max.message.bytes"
-        await _send_dead_letter(ctx, dead_letter(payload, reason, "process", prepared.article.article_id))
+        await deliver_all(ctx.counters, *(send for placed in batch for send in placed.sends))
         return
-    if isinstance(outcome, Appended):
-        ctx.counters.appended += 1
+    except SIZE_ERRORS:
+        pass
+    for placed in batch:
+        try:
+            await deliver_all(ctx.counters, *placed.sends)
+        except SIZE_ERRORS as error:
+            article_id = placed.event.key.decode() if placed.event.key else None
+            log.error("a message for article %s is too large for Kafka: %r", article_id, error)
+            reason = f"an output message is larger than Kafka accepts ({error!r}); raise the topics' max.message.bytes"
+            letter = dead_letter(placed.event.value, reason, "process", article_id)
+            placed.sends, placed.outcome = [dead_letter_send(ctx.topics.dead_letters, letter)], None
+            await deliver_all(ctx.counters, *placed.sends)
+
+
+def _count(ctx: WorkerContext, outcome: Outcome | None) -> None:
+    counters = ctx.counters
+    if outcome is None:
+        counters.dead_letters += 1
+    elif isinstance(outcome, Appended):
+        counters.appended += 1
     else:
-        ctx.counters.duplicates += 1
-        ctx.counters.redeliveries += outcome.verdict.kind == "redelivery"
-
-
-async def _send_dead_letter(ctx: WorkerContext, letter: DeadLetter) -> None:
-    await deliver_all(ctx.counters, dead_letter_send(ctx.topics.dead_letters, letter))
-    ctx.counters.dead_letters += 1
+        counters.duplicates += 1
+        counters.redeliveries += outcome.verdict.kind == "redelivery"

@@ -58,6 +58,18 @@ def test_a_copy_under_another_id_is_a_duplicate_of_the_first():
     assert (copy.verdict.duplicate_of, copy.verdict.kind, copy.verdict.similarity) == ("a", "exact", 1.0)
 
 
+def test_a_copy_delivered_again_sends_the_verdict_it_got_the_first_time_again():
+    """A crash may cut in after the copy's record is stored and before its verdict is on the broker: when it
+    comes again, its first verdict is published again, then the redelivery notice."""
+    desk = StoryDesk(SETTINGS)
+    _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    first = _run(desk, _prepared("z", "Floods hit Porto Alegre", FLOOD, "Syndicator"))
+    again = _run(desk, _prepared("z", "Floods hit Porto Alegre", FLOOD, "Syndicator"))
+    assert again.earlier == first.verdict and again.verdict.kind == "redelivery"
+    sent = [(kind, key, value) for kind, key, value in desk.messages(again)]
+    assert sent == [("duplicate", "z", first.verdict.to_bytes()), ("duplicate", "z", again.verdict.to_bytes())]
+
+
 def test_a_restarted_desk_rebuilt_from_the_tables_decides_the_same():
     desk = StoryDesk(SETTINGS)
     _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))

@@ -1,0 +1,122 @@
+"""The desk's writes for a batch of articles, held back and then written once per key, in phases.
+
+The worker places a batch of articles in memory and writes what they changed together: one write per key
+per batch (a story that gets three articles in a batch is written once), in three phases (`PHASES`), each
+confirmed by the broker before the next is written: the article records first, then the windows and the
+log position, the story states last. Whatever a crash cuts, a stored story state then still says that
+every other write of its entries is stored too, and an article whose record is stored is recognised when
+it comes again, which is what the desk's healing relies on (streams/story/desk.py).
+
+Until a batch's writes are in the stores, the desk reads them from here: `Staging.stores` are views that
+read the open batch first, then the batches sealed but not yet written (newest first), then the stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+
+from streams.story.desk import DeskStores
+
+DELETED = object()  # a staged removal
+_NOT_STAGED = object()
+
+PHASES = (("articles",), ("fingerprints", "live", "meta"), ("stories",))
+
+Writes = dict[str, dict]  # store name -> key -> value, or DELETED
+
+
+def _no_writes() -> Writes:
+    return {name: {} for phase in PHASES for name in phase}
+
+
+class StagedStore(MutableMapping):
+    """One store as the desk sees it: its staged writes over what the store holds."""
+
+    def __init__(self, staging: Staging, name: str) -> None:
+        self.staging, self.name = staging, name
+        self.store = getattr(staging.stores_below, name)
+
+    def _staged(self, key):
+        for writes in self.staging.layers():
+            layer = writes[self.name]
+            if key in layer:
+                return layer[key]
+        return _NOT_STAGED
+
+    def __getitem__(self, key):
+        value = self._staged(key)
+        if value is DELETED:
+            raise KeyError(key)
+        return self.store[key] if value is _NOT_STAGED else value
+
+    def get(self, key, default=None):
+        value = self._staged(key)
+        if value is DELETED:
+            return default
+        return self.store.get(key, default) if value is _NOT_STAGED else value
+
+    def __setitem__(self, key, value) -> None:
+        self.staging.open[self.name][key] = value
+
+    def __delitem__(self, key) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self.staging.open[self.name][key] = DELETED
+
+    def __iter__(self) -> Iterator:
+        keys = dict.fromkeys(self.store)
+        for writes in reversed(list(self.staging.layers())):  # oldest first, so later writes win
+            for key, value in writes[self.name].items():
+                if value is DELETED:
+                    keys.pop(key, None)
+                else:
+                    keys[key] = None
+        return iter(keys)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class Staging:
+    """Batches of desk writes: the open one, which placing adds to, and those sealed for writing."""
+
+    def __init__(self, stores: DeskStores) -> None:
+        self.stores_below = stores
+        self.open: Writes = _no_writes()
+        self.sealed: list[Writes] = []  # oldest first
+        self.stores = DeskStores(**{name: StagedStore(self, name) for name in self.open})
+
+    def layers(self) -> Iterator[Writes]:
+        """The staged writes, newest first."""
+        yield self.open
+        yield from reversed(self.sealed)
+
+    def seal(self) -> Writes:
+        """Close the open batch: its writes are to be written (`phases`), and a new batch opens."""
+        sealed, self.open = self.open, _no_writes()
+        self.sealed.append(sealed)
+        return sealed
+
+    def discard_open(self) -> None:
+        """Forget the open batch's writes (placing failed part way: its articles are placed again)."""
+        self.open = _no_writes()
+
+    def phases(self, sealed: Writes) -> list[list[tuple[MutableMapping, object, object]]]:
+        """A sealed batch's writes as (store, key, value or DELETED), phase by phase."""
+        return [
+            [(getattr(self.stores_below, name), key, value) for name in phase for key, value in sealed[name].items()]
+            for phase in PHASES
+        ]
+
+    def written(self, sealed: Writes) -> None:
+        """A sealed batch is in the stores: reads go to them again."""
+        self.sealed = [batch for batch in self.sealed if batch is not sealed]
+
+
+def write(phase: list[tuple[MutableMapping, object, object]]) -> None:
+    """Write one phase of a sealed batch to the stores."""
+    for store, key, value in phase:
+        if value is DELETED:
+            store.pop(key, None)
+        else:
+            store[key] = value
