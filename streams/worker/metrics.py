@@ -39,6 +39,7 @@ from streams.worker.counters import Counters
 log = logging.getLogger(__name__)
 
 # Per-article processing time: preparing is milliseconds for a short article, up to seconds for a huge one.
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -108,6 +109,13 @@ class WorkerMetrics:
             "Processing time of one article in a stage (prepare or place), not counting waits for the broker.",
             ["stage"],
             buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.place_batch = Histogram(
+            "storywire_place_batch_articles",
+            "Articles the place stage wrote and published together: one on a quiet stream; at the stage's limit "
+            "(place_stage.MAX_BATCH), placing is what the worker waits on.",
+            buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
 

@@ -142,6 +142,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
     while True:
         await batch.arrived.wait()
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
+        ctx.metrics.place_batch.observe(len(placed))
         for phase in staging.phases(writes):
             if phase:
                 placed[-1].context.run(write, phase)
