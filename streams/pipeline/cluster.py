@@ -96,7 +96,7 @@ class StoryProfile:
             "counts": dict(self.counts),
             "size": self.size,
             "last_seen": self.last_seen,
-            "days": self.days,
+            "days": list(self.days),
             "last_position": self.last_position,
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import faust
+from faust.types import FutureMessage
 
 from streams.kafka.topics import replication_config
 from streams.settings import Settings
@@ -12,6 +13,7 @@ from streams.story.desk import DeskStores, StoryDesk
 from streams.story.staging import Staging
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
+from streams.worker.delivery import confirmed
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.topics import Topics
 
@@ -26,15 +28,47 @@ TABLES = {
 }
 
 
+class ConfirmedTable(faust.Table):
+    """A faust table whose changelog writes can be waited for, each one, with its failure if it failed.
+
+    The place stage writes in phases, each on the broker before the next (streams/story/staging.py), and
+    faust's own producer flush is no such barrier: it returns once its queue has let no message go for
+    0.1 s, and it does not report a changelog write that failed.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unconfirmed: list[FutureMessage] = []
+
+    def send_changelog(self, *args, **kwargs) -> FutureMessage:
+        written = super().send_changelog(*args, **kwargs)
+        self.unconfirmed.append(written)
+        return written
+
+
 def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
     """The tables; their changelogs get the app's replication factor and the settings' min.insync.replicas."""
     config = replication_config(settings)
     return DeskStores(
         **{
-            field: app.Table(name, default=None, key_type=str, partitions=1, extra_topic_configs=config)
+            field: app.tables.add(
+                ConfirmedTable(
+                    app, name=name, default=None, beacon=app.tables.beacon, key_type=str, partitions=1,
+                    extra_topic_configs=config,
+                )
+            )
             for field, name in TABLES.items()
         }
     )
+
+
+async def changelogs_confirmed(tables: DeskStores) -> None:
+    """Wait until the broker has every changelog write made so far; raises the first that failed."""
+    waiting = [(table.changelog_topic, written) for table in vars(tables).values() for written in table.unconfirmed]
+    for table in vars(tables).values():
+        table.unconfirmed = []
+    if waiting:
+        await confirmed([written for _, written in waiting], [topic for topic, _ in waiting])
 
 
 @dataclass

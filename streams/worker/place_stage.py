@@ -4,16 +4,18 @@ It needs a view across every story, so it reads the single-partition prepared to
 worker at a time. Articles are placed one at a time, in memory, as they arrive; what they change is
 written and published in batches (a group commit): while one batch goes to the broker, the next gathers
 every article placed meanwhile, so a batch is one article on a quiet stream and up to `MAX_BATCH` on a
-busy one. A batch is finished in three steps, each confirmed by the broker before the next begins:
+busy one. A batch is finished in this order, each step confirmed by the broker before the next begins:
 
-1. the desk's writes, once per key, article records first and story states last (streams/story/staging.py);
+1. the article records (the desk's writes are made once per key, in the phases of streams/story/staging.py);
 2. its messages (entries, snapshots, duplicate verdicts, dead letters) in order, so a story's events
-   reach the broker in version order;
+   reach the broker in version order, sent while the windows, the log position and, last, the story
+   states are written;
 3. the acks of its prepared articles, in offset order.
 
 A crash leaves a prefix of these done. The articles not acked come again and the desk recognises each
 one it recorded (healing the writes the crash cut short): a message processed twice changes no state,
-and its entries are sent again with the same versions, which subscribers drop.
+and its entries are sent again with the same versions, which subscribers drop. No message goes out
+before its article's record is on the broker, so every entry published is one a redelivery sends again.
 """
 
 from __future__ import annotations
@@ -28,8 +30,15 @@ from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Outcome, StoryDesk
 from streams.story.staging import write
-from streams.worker.context import WorkerContext
-from streams.worker.delivery import SIZE_ERRORS, Send, dead_letter_send, deliver_all
+from streams.worker.context import WorkerContext, changelogs_confirmed
+from streams.worker.delivery import (
+    SIZE_ERRORS,
+    Send,
+    confirmed,
+    dead_letter_send,
+    deliver_all,
+    send_for_later,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,17 +88,24 @@ def place_agent(ctx: WorkerContext):
         prepared_stream = stream.noack()
         batch = OpenBatch()
         writer = asyncio.create_task(_write_batches(ctx, prepared_stream, batch))
-        writer.add_done_callback(lambda _: batch.has_room.set())  # so a full batch does not wait on a dead writer
+        writer.add_done_callback(lambda task: _stop_if_failed(ctx, task))
         try:
             async for event in prepared_stream.events():
                 await batch.has_room.wait()
-                if writer.done():
-                    writer.result()  # a failed writer is a failed agent, not a silent stall
                 _place(ctx, batch, event)
         finally:  # stopping: what is not acked is placed again on the next start
             writer.cancel()
 
     return place_articles
+
+
+def _stop_if_failed(ctx: WorkerContext, writer: asyncio.Task) -> None:
+    """A writer that failed (a bug: Kafka errors are retried) stops the worker, which exits with an error. Its
+    batches are not acked, so the next start places them again; restarting the agent alone would keep the
+    desk and the staged writes of articles whose messages were never sent."""
+    if not writer.cancelled() and writer.exception() is not None:
+        log.error("the place stage's writer failed; stopping the worker", exc_info=writer.exception())
+        asyncio.ensure_future(ctx.app.crash(writer.exception()))
 
 
 def loaded_desk(ctx: WorkerContext) -> StoryDesk:
@@ -143,16 +159,40 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         await batch.arrived.wait()
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
         ctx.metrics.place_batch.observe(len(placed))
-        for phase in staging.phases(writes):
-            if phase:
-                placed[-1].context.run(write, phase)
-                await ctx.app.producer.flush()  # the tables' changelog writes so far are on the broker
+        records, *rest = staging.phases(writes)
+        await _write_phase(ctx, placed, records)
+        # Recorded: from here on a crash makes each article a redelivery that sends its messages again, so they
+        # go out now, and are confirmed along with the other phases' writes.
+        sends = [send for article in placed for send in article.sends]
+        pending = await send_for_later(sends)
+        for phase in rest:
+            await _write_phase(ctx, placed, phase)
         staging.written(writes)
-        await _deliver(ctx, placed)
+        try:
+            await confirmed(pending, [topic for topic, _, _ in sends])
+        except Exception:  # sent again, retrying; a message too large for the broker turns its article into a dead letter
+            await _deliver(ctx, placed)
         for article in placed:
             await stream.ack(article.event)
             ctx.acked(article.event)
             _count(ctx, article.outcome)
+
+
+async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) -> None:
+    """Write one phase of the batch's table writes, and wait until the broker has each of their changelog
+    messages; while one fails (the broker restarting), the phase is written again."""
+    delay = 0.5
+    while phase:
+        placed[-1].context.run(write, phase)
+        try:
+            await changelogs_confirmed(ctx.tables)
+            return
+        except Exception as error:
+            ctx.counters.sends_retried += 1
+            log.warning("a table's changelog write failed (%r); writing again in %.1fs", error, delay,
+                        extra={"error": repr(error)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
 
 async def _deliver(ctx: WorkerContext, batch: list[Placed]) -> None:

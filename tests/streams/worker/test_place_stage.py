@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import orjson
+import pytest
+from aiokafka.errors import KafkaTimeoutError
 
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
@@ -13,6 +16,7 @@ from streams.story.desk import DeskStores, StoryDesk
 from streams.story.staging import Staging
 from streams.tools.synthetic import generate
 from streams.worker import place_stage
+from streams.worker.context import changelogs_confirmed
 from streams.worker.counters import Counters
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.place_stage import OpenBatch
@@ -69,3 +73,38 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert [p.outcome for p in others] == [p.outcome for p in calm_batch.placed]
     assert [p.sends for p in others] == [p.sends for p in calm_batch.placed]
     assert ctx.staging.open == calm.staging.open  # the failed article's staged writes are gone
+
+
+async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_write_and_a_failure_says_so():
+    loop = asyncio.get_running_loop()
+    topic = SimpleNamespace(get_topic_name=lambda: "articles-changelog")
+    first, second = loop.create_future(), loop.create_future()
+    tables = DeskStores(**{name: SimpleNamespace(changelog_topic=topic, unconfirmed=[]) for name in vars(DeskStores())})
+    tables.articles.unconfirmed = [first, second]
+    waiting = asyncio.create_task(changelogs_confirmed(tables))
+    first.set_result(None)
+    await asyncio.sleep(0.01)
+    assert not waiting.done()  # the second write is not on the broker yet
+    second.set_exception(KafkaTimeoutError())
+    with pytest.raises(KafkaTimeoutError):
+        await waiting
+    assert tables.articles.unconfirmed == []  # taken: a phase written again is waited for afresh
+
+
+async def test_a_writer_that_fails_stops_the_worker():
+    crashed = []
+
+    async def crash(reason):
+        crashed.append(reason)
+
+    ctx = SimpleNamespace(app=SimpleNamespace(crash=crash))
+    failure = RuntimeError("a bug in the writer")
+
+    async def failing():
+        raise failure
+
+    writer = asyncio.create_task(failing())
+    await asyncio.gather(writer, return_exceptions=True)
+    place_stage._stop_if_failed(ctx, writer)
+    await asyncio.sleep(0)
+    assert crashed == [failure]
