@@ -5,7 +5,8 @@ what a page shows), one event at a time. Memory stays bounded however long the l
 `limit` most recently active stories (the least recently active leaves first; the topics keep it), and per
 story its bounded state, its latest ENTRIES_PER_STORY timeline rows, its articles per day and outlet for
 its latest DAYS_PER_STORY days and per hour for its latest HOURS_PER_STORY hours, and its latest
-DUPLICATES_PER_STORY duplicates. A story that left the desk and gets another entry (possible only after
+DUPLICATES_PER_STORY duplicates (and the ids of the latest COPIES_REMEMBERED copies counted, so a verdict
+sent again after a worker's crash counts once). A story that left the desk and gets another entry (possible only after
 more than `limit` stories were more active) is counted in `unfoldable`, not shown half-folded.
 """
 
@@ -29,6 +30,8 @@ HOURS_PER_STORY = 72
 OUTLETS_PER_DAY = 12  # named per day; the rest of a day's articles count under OTHER_OUTLETS
 OTHER_OUTLETS = "other outlets"
 DUPLICATES_PER_STORY = 20
+# Verdicts are sent again only for copies the worker had not yet committed when it crashed: far fewer.
+COPIES_REMEMBERED = 100_000
 NOTICES_QUEUED = 64  # per listener; a listener that falls behind loses the oldest (it rereads the desk anyway)
 
 
@@ -104,6 +107,7 @@ class Desk:
         self.unfoldable = 0
         self._stories: OrderedDict[str, HeldStory] = OrderedDict()
         self._duplicates: OrderedDict[str, Duplicates] = OrderedDict()
+        self._copies_counted: OrderedDict[str, None] = OrderedDict()
         self._listeners: set[asyncio.Queue] = set()
 
     def apply(self, event: StoryEventModel) -> bool:
@@ -146,12 +150,13 @@ class Desk:
 
     def add_duplicate(self, verdict: DuplicateVerdict) -> None:
         """A copy of one of a story's articles; a redelivery (the same article again) is no copy and is left out,
-        and so is a verdict sent again after a crash (it follows the first closely, so it is among the latest)."""
-        if verdict.kind == "redelivery" or verdict.story_id is None:
+        and so is a copy's verdict sent again after a worker's crash."""
+        if verdict.kind == "redelivery" or verdict.story_id is None or verdict.article_id in self._copies_counted:
             return
+        self._copies_counted[verdict.article_id] = None
+        if len(self._copies_counted) > COPIES_REMEMBERED:
+            self._copies_counted.popitem(last=False)
         kept = self._duplicates.setdefault(verdict.story_id, Duplicates())
-        if any(seen.article_id == verdict.article_id for seen in kept.latest):
-            return
         kept.total += 1
         kept.latest.append(verdict)
         self._duplicates.move_to_end(verdict.story_id)

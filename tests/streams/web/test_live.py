@@ -8,6 +8,7 @@ from schemas import DuplicateVerdict
 from streams.story.fold import fold_log, snapshot
 from streams.web.live import (
     DAYS_PER_STORY,
+    DUPLICATES_PER_STORY,
     ENTRIES_PER_STORY,
     NOTICES_QUEUED,
     OTHER_OUTLETS,
@@ -134,6 +135,17 @@ def test_copies_of_a_storys_articles_are_kept_and_redeliveries_are_not(newsroom)
     desk.apply(newsroom.merge("s1", "s2"))
     found, total = desk.duplicates_of(desk.get("s1"))
     assert sorted(d.article_id for d in found) == ["x1", "x2"] and total == 2  # the absorbed story's copies too
+
+
+def test_a_copy_s_verdict_sent_again_after_a_crash_counts_once_however_many_copies_came_between(newsroom):
+    desk = _desk([newsroom.article("s1", "a1", "Harbour Times")])
+    first = DuplicateVerdict(article_id="x0", duplicate_of="a1", similarity=1.0, kind="exact", story_id="s1")
+    desk.add_duplicate(first)
+    for n in range(1, 3 * DUPLICATES_PER_STORY):
+        desk.add_duplicate(DuplicateVerdict(article_id=f"x{n}", duplicate_of="a1", similarity=1.0, kind="exact", story_id="s1"))
+    desk.add_duplicate(first)  # the copy redelivered: its verdict again, then the redelivery notice
+    desk.add_duplicate(DuplicateVerdict(article_id="x0", duplicate_of="x0", similarity=1.0, kind="redelivery", story_id="s1"))
+    assert desk.duplicates_of(desk.get("s1"))[1] == 3 * DUPLICATES_PER_STORY
 
 
 async def test_listeners_hear_each_change_and_a_slow_one_loses_only_the_oldest(newsroom):
