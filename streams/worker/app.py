@@ -56,7 +56,7 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         producer_max_request_size=settings.max_prepared_bytes,
         # Fewer, larger, compressed produce requests: the loopback or network writes and the broker's work per
         # article were a fifth of the worker's time with a request per few messages, uncompressed. No linger:
-        # the place stage waits for each article's messages, and aiokafka batches what arrives meanwhile.
+        # the place stage waits for each batch's writes and messages, and aiokafka batches what arrives meanwhile.
         producer_max_batch_size=256 * 1024,
         producer_compression_type="lz4",
         # Refresh topic metadata every 15 s instead of every 5 min: a topic created moments before the worker
