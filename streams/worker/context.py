@@ -45,6 +45,16 @@ class ConfirmedTable(faust.Table):
         self.unconfirmed.append(written)
         return written
 
+    def pop(self, key, *default):
+        """Remove the key, and send its tombstone even when the store no longer has it: a phase written again
+        after a failed changelog write removed it already, but its tombstone never reached the broker."""
+        if key in self:
+            return super().pop(key, *default)
+        self.on_key_del(key)
+        if default:
+            return default[0]
+        raise KeyError(key)
+
 
 def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
     """The tables; their changelogs get the app's replication factor and the settings' min.insync.replicas."""

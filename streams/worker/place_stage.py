@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Outcome, StoryDesk
-from streams.story.staging import write
+from streams.story.staging import Staging, write
 from streams.worker.context import WorkerContext, changelogs_confirmed
 from streams.worker.delivery import (
     SIZE_ERRORS,
@@ -85,6 +85,8 @@ def place_agent(ctx: WorkerContext):
     """The agent: every prepared article placed as it comes; a second task writes and publishes the batches."""
 
     async def place_articles(stream):
+        # A restarted agent starts from the tables: staged writes of a writer that is gone were never confirmed.
+        ctx.staging, ctx.desk = Staging(ctx.tables), None
         prepared_stream = stream.noack()
         batch = OpenBatch()
         writer = asyncio.create_task(_write_batches(ctx, prepared_stream, batch))
@@ -180,7 +182,8 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
 
 async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) -> None:
     """Write one phase of the batch's table writes, and wait until the broker has each of their changelog
-    messages; while one fails (the broker restarting), the phase is written again."""
+    messages; while the broker refuses one (after aiokafka's own retries), the phase is written again. A
+    write faust cannot even hand to the producer stops the worker (faust's buffer task crashes the app)."""
     delay = 0.5
     while phase:
         placed[-1].context.run(write, phase)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import faust
 import orjson
 import pytest
 from aiokafka.errors import KafkaTimeoutError
@@ -13,10 +14,10 @@ from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk
-from streams.story.staging import Staging
+from streams.story.staging import DELETED, Staging, write
 from streams.tools.synthetic import generate
 from streams.worker import place_stage
-from streams.worker.context import changelogs_confirmed
+from streams.worker.context import ConfirmedTable, changelogs_confirmed
 from streams.worker.counters import Counters
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.place_stage import OpenBatch
@@ -108,3 +109,22 @@ async def test_a_writer_that_fails_stops_the_worker():
     place_stage._stop_if_failed(ctx, writer)
     await asyncio.sleep(0)
     assert crashed == [failure]
+
+
+def test_a_phase_written_again_sends_the_tombstone_of_a_key_its_first_attempt_removed(tmp_path):
+    """The first attempt removed the key locally but its tombstone failed: the second must send it again."""
+    app = faust.App("t-tombstone", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path))
+    table = ConfirmedTable(app, name="live", default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+    sent = []
+    table.partition_for_key = lambda key: 0
+
+    def send_changelog(partition, key, value=None, *args, **kwargs):
+        sent.append((key, value))
+        return SimpleNamespace(message=SimpleNamespace(partition=partition))
+
+    table.send_changelog = send_changelog
+    table.data["s1"] = {"size": 1}
+    phase = [(table, "s1", DELETED)]
+    write(phase)
+    write(phase)  # again, after a failed changelog write
+    assert sent == [("s1", None), ("s1", None)] and "s1" not in table
