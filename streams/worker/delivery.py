@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
@@ -36,26 +37,39 @@ async def deliver_all(counters: Counters, *sends: Send) -> None:
     delivered in an earlier attempt may be sent twice; every consumer of these
     topics tolerates repeats. A message too large for the broker raises.
     """
+
+    async def attempt() -> None:
+        await confirmed(await send(sends), [topic for topic, _, _ in sends])
+
+    await until_done(counters, attempt, "sending to Kafka")
+
+
+async def until_done(
+    counters: Counters, attempt: Callable[[], Awaitable[None]], doing: str, final: tuple = SIZE_ERRORS
+) -> None:
+    """Run `attempt` until it succeeds, waiting longer after each failure (0.5 s doubling, at most 10 s). The
+    `final` errors raise (by default a message too large for the broker, which no retry would change)."""
     delay = 0.5
-    attempt = 0
+    failures = 0
     while True:
         try:
-            await confirmed(await send(sends), [topic for topic, _, _ in sends])
-            if attempt:
-                log.info("sending succeeded again after %d failed attempts", attempt, extra={"attempts": attempt})
+            await attempt()
+            if failures:
+                log.info("%s succeeded again after %d failed attempts", doing, failures, extra={"attempts": failures})
             return
-        except SIZE_ERRORS:
+        except final:
             raise
         except Exception as error:
             # Anything else is retried, Kafka errors or not: the message must not be acked without its output.
-            attempt += 1
+            failures += 1
             counters.sends_retried += 1
             log.warning(
-                "sending to Kafka failed (%r); retrying in %.1fs (attempt %d)",
+                "%s failed (%r); retrying in %.1fs (attempt %d)",
+                doing,
                 error,
                 delay,
-                attempt,
-                extra={"error": repr(error), "attempt": attempt},
+                failures,
+                extra={"error": repr(error), "attempt": failures},
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

@@ -38,6 +38,7 @@ from streams.worker.delivery import (
     dead_letter_send,
     deliver_all,
     send_for_later,
+    until_done,
 )
 
 log = logging.getLogger(__name__)
@@ -184,18 +185,14 @@ async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) ->
     """Write one phase of the batch's table writes, and wait until the broker has each of their changelog
     messages; while the broker refuses one (after aiokafka's own retries), the phase is written again. A
     write faust cannot even hand to the producer stops the worker (faust's buffer task crashes the app)."""
-    delay = 0.5
-    while phase:
+    if not phase:
+        return
+
+    async def attempt() -> None:
         placed[-1].context.run(write, phase)
-        try:
-            await changelogs_confirmed(ctx.tables)
-            return
-        except Exception as error:
-            ctx.counters.sends_retried += 1
-            log.warning("a table's changelog write failed (%r); writing again in %.1fs", error, delay,
-                        extra={"error": repr(error)})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        await changelogs_confirmed(ctx.tables)
+
+    await until_done(ctx.counters, attempt, "writing the tables' changelogs", final=())
 
 
 async def _deliver(ctx: WorkerContext, batch: list[Placed]) -> None:
