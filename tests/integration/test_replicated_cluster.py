@@ -23,6 +23,7 @@ from test_robustness import (
     _assert_versions_in_order,
     _feed,
     _replay,
+    _replay_live,
     _report,
     _settings,
     _settle,
@@ -123,13 +124,15 @@ async def test_a_broker_killed_mid_stream_changes_nothing(cluster: LocalCluster,
 
     worker = _start(disturbed, log_path, **REPLICATION)
     try:
-        await _replay(disturbed, feed)
+        sending = await _replay_live(disturbed, feed, worker, log_path)
         at_kill = await _wait_visible(disturbed, len(ids) // 3, worker, log_path)
         victim = cluster.nodes[await _leader_of(disturbed, disturbed.topic("prepared")) - 1]
+        still_sending = not sending.done()
         assert victim.kill()
         # The worker goes on with one broker down: two replicas of everything remain in sync.
         without_it = await _wait_visible(disturbed, 2 * len(ids) // 3, worker, log_path)
         assert not victim.node_status()["running"]
+        assert (await sending).ids == ids  # the replay rode out the loss of a broker too
         victim.up(timeout=120, progress=lambda _: None)
         state = await _settle(disturbed, ids, (worker, log_path))
         assert worker.poll() is None, "the worker stopped instead of going on"
@@ -137,6 +140,7 @@ async def test_a_broker_killed_mid_stream_changes_nothing(cluster: LocalCluster,
         stop_worker(worker)
     _report(f"cluster: node {victim.node_id} killed at {at_kill} of {len(ids)} outcomes; {without_it} while it was down")
 
+    assert still_sending, "the broker was killed after the stream had been sent: not mid-stream"
     assert at_kill < without_it < len(ids) * 2, "outcomes reached the broker while one broker was down"
     _assert_each_article_once(state, ids)
     _assert_same(state, baseline)

@@ -47,6 +47,9 @@ CRASH_STREAM = (2000, 41)  # articles, seed: the crash test's stream
 SMALL_STREAM = (360, 43)  # broker restart, rebalance and SIGTERM tests (one shared uninterrupted run)
 OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
 SETTLE_TIMEOUT = 420.0  # generous: a 2-core machine shared with other work; never a timed assertion
+# Articles/s at which the mid-stream tests publish: below what a worker places, so the stream is still
+# arriving when the test disturbs it (a stream sent at once is placed before a broker or a worker can be hit).
+LIVE_RATE = 40.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -81,6 +84,21 @@ def _feed(directory: Path, size: int, seed: int) -> tuple[Path, list[str]]:
 async def _replay(settings: Settings, path: Path) -> list[str]:
     summary = await replay([path], settings, progress=lambda _: None)
     return summary.ids
+
+
+async def _wait_for_log(log_path: Path, text: str, worker: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 180
+    while text not in (log_path.read_text(errors="replace") if log_path.exists() else ""):
+        assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{_tail(log_path)}"
+        assert time.monotonic() < deadline, f"no {text!r} in {log_path} after 180s"
+        await asyncio.sleep(0.3)
+
+
+async def _replay_live(settings: Settings, path: Path, worker: subprocess.Popen, log_path: Path, rate: float = LIVE_RATE) -> asyncio.Task:
+    """Once the worker is ready, publish the feed at `rate` in the background, as a live stream arrives;
+    the task's result is the replay's summary."""
+    await _wait_for_log(log_path, "Worker ready", worker)
+    return asyncio.create_task(replay([path], settings, rate, progress=lambda _: None))
 
 
 async def _end_offsets(settings: Settings, names) -> dict[str, int]:
@@ -288,10 +306,12 @@ async def test_a_worker_killed_mid_stream_ends_as_if_it_had_run_uninterrupted(ka
     second = None
     try:
         await _replay(calm, feed)
-        await _replay(crashed, feed)
+        sending = await _replay_live(crashed, feed, first, first_log, rate=4 * LIVE_RATE)
         at_kill = await _wait_visible(crashed, len(ids) // 3, first, first_log)
+        still_sending = not sending.done()
         first.send_signal(signal.SIGKILL)
         first.wait(30)
+        assert (await sending).ids == ids
         committed = await _committed(crashed)
         visible = await _end_offsets(crashed, OUTCOME_TOPICS)
         _report(f"crash: SIGKILL with {at_kill} of {len(ids)} outcomes visible; committed {committed}; published {visible}")
@@ -305,7 +325,7 @@ async def test_a_worker_killed_mid_stream_ends_as_if_it_had_run_uninterrupted(ka
         if second is not None:
             stop_worker(second)
 
-    assert at_kill < len(ids), "the worker was killed after the stream had ended: no crash was tested"
+    assert still_sending and at_kill < len(ids), "the worker was killed after the stream had ended: no crash was tested"
     redelivered = [d for d in state["duplicates"] if d["kind"] == "redelivery"]
     _report(
         f"crash: {len(ids)} articles -> {len(state['stories'])} stories, "
@@ -339,16 +359,18 @@ async def test_the_worker_rides_out_a_broker_restart(own_broker, small_stream, s
     log_path = tmp_path / "worker.log"
     worker = _start(settings, log_path)
     try:
-        ids = await _replay(settings, small_stream)
-        at_restart = await _wait_visible(settings, len(ids) // 3, worker, log_path)
+        sending = await _replay_live(settings, small_stream, worker, log_path)
+        at_restart = await _wait_visible(settings, SMALL_STREAM[0] // 3, worker, log_path)
+        still_sending = not sending.done()
         started = time.monotonic()
         own_broker.restart(timeout=120, progress=lambda _: None)
+        ids = (await sending).ids  # the replay rides out the restart too
         _report(f"broker restart: at {at_restart} of {len(ids)} outcomes, back after {time.monotonic() - started:.1f}s")
         state = await _settle(settings, ids, (worker, log_path))
         assert worker.poll() is None, "the worker stopped instead of reconnecting"
     finally:
         stop_worker(worker)
-    assert at_restart < len(ids)
+    assert still_sending and at_restart < len(ids), "the broker restarted after the stream had ended"
     _assert_each_article_once(state, ids)
     _assert_same(state, small_baseline)
     await _assert_versions_in_order(settings)
@@ -411,14 +433,6 @@ async def test_workers_joining_and_leaving_mid_stream_change_nothing(kafka_boots
     await _assert_versions_in_order(settings)
 
 
-async def _wait_for_log(log_path: Path, text: str, worker: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 180
-    while text not in (log_path.read_text(errors="replace") if log_path.exists() else ""):
-        assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{_tail(log_path)}"
-        assert time.monotonic() < deadline, f"no {text!r} in {log_path} after 180s"
-        await asyncio.sleep(0.3)
-
-
 # --------------------------------------------------------------------------- graceful shutdown
 
 
@@ -427,14 +441,16 @@ async def test_sigterm_mid_stream_commits_only_finished_work_and_loses_nothing(s
     log_1, log_2 = tmp_path / "worker-1.log", tmp_path / "worker-2.log"
     first = _start(settings, log_1, STORYWIRE_LOG_FORMAT="json")
     try:
-        ids = await _replay(settings, small_stream)
-        at_stop = await _wait_visible(settings, len(ids) // 3, first, log_1)
+        sending = await _replay_live(settings, small_stream, first, log_1)
+        at_stop = await _wait_visible(settings, SMALL_STREAM[0] // 3, first, log_1)
+        still_sending = not sending.done()
         first.send_signal(signal.SIGTERM)
         first.wait(120)
+        ids = (await sending).ids
     finally:
         stop_worker(first)
     assert first.returncode == 0, _tail(log_1)
-    assert at_stop < len(ids)
+    assert still_sending and at_stop < len(ids), "the worker was stopped after the stream had ended"
 
     # What the stopped worker committed, it had finished: every raw message below the committed offset
     # reached the story stage (or the dead letters), every prepared one below it has its outcome.
