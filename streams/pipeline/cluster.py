@@ -10,7 +10,8 @@ One article at a time, in arrival order:
    each story's most salient features, reading the article's features from
    the strongest down and stopping at a fixed budget of postings: cost is
    bounded however many stories are live.
-3. `score` compares the article with each candidate story's profile: the
+3. `scores` compares the article with every candidate story's profile in one
+   pass over packed arrays (`packed.py`): the
    weighted cosines of the parts both have, faded by the time between the
    story's last article and this one, in event time (publication times where
    articles have them): a story quiet for weeks needs a far closer match than
@@ -42,7 +43,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from streams.pipeline.features import by_part, dot, feature_idf, strongest, unit_vector
+import numpy as np
+
+from streams.pipeline.features import by_part, feature_idf, strongest, unit_vector
+from streams.pipeline.packed import PARTS, Packed, weighted_cosines
 
 STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
 STORY_DAYS = 8  # times a story profile is dated by (its latest)
@@ -56,6 +60,7 @@ MAX_POSTINGS = 250
 POSTING_BUDGET = 8 * MAX_CANDIDATES
 MERGE_CANDIDATES = 8  # stories a grown story is compared with
 WEIGHTS = {"t": 0.45, "e": 0.35, "h": 0.20}
+_PART_WEIGHTS = np.array([WEIGHTS[part] for part in PARTS])
 # Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
 MERGE_THRESHOLD = 0.2
 
@@ -73,7 +78,8 @@ class StoryProfile:
     last_seen: float = 0.0  # event time (epoch seconds) of the latest article, for the hot window
     days: list[float] = field(default_factory=list)  # the latest times (days since 1970) its articles are dated by
     last_position: int = 0  # the log position of the latest article counted: an article is counted once
-    parts: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)  # unit vector per part
+    packed: Packed = field(default_factory=lambda: Packed.of({}), repr=False)  # unit vector per part, for scoring
+    salient: list[tuple[str, float]] = field(default_factory=list, repr=False)  # features it is found under, weighted
 
     def add(self, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> None:
         if position and position <= self.last_position:
@@ -118,19 +124,18 @@ class StoryProfile:
         for key, n in self.counts.items():
             by_part[key[0]][key] = (1 + math.log(n)) * feature_idf(key)
         kept: dict[str, int] = {}
-        self.parts = {}
+        parts = {}
         for part, weights in by_part.items():
             top = strongest(weights, STORY_FEATURES_PER_PART)
             kept.update((key, self.counts[key]) for key in top)
-            self.parts[part] = unit_vector(top)
+            parts[part] = unit_vector(top)
         self.counts = kept
+        self.packed = Packed.of(parts)
+        # Found under its strongest body, entity and headline terms.
+        self.salient = [kv for part in parts.values() for kv in strongest(part, POSTING_FEATURES).items()]
 
     def posting_keys(self) -> list[str]:
-        """The features under which the story is found: its strongest body, entity and headline terms."""
-        keys: list[str] = []
-        for part in self.parts.values():
-            keys.extend(k for k, _ in heapq.nlargest(POSTING_FEATURES, part.items(), key=lambda kv: (kv[1], kv[0])))
-        return keys
+        return [key for key, _ in self.salient]
 
 
 def fade(article_days: Iterable[float], story_days: Iterable[float], half_life_days: float) -> float:
@@ -144,23 +149,16 @@ def fade(article_days: Iterable[float], story_days: Iterable[float], half_life_d
     return 0.5 ** (max(gap - 1, 0) / half_life_days)
 
 
-def similarity(parts: dict[str, dict[str, float]], story: StoryProfile) -> float:
-    """Weighted cosine over the parts (body, entities, headline) both sides have; 0 when they share none."""
-    present = [p for p in WEIGHTS if parts.get(p) and story.parts.get(p)]
-    if not present:
-        return 0.0
-    total = sum(WEIGHTS[p] for p in present)
-    return sum(WEIGHTS[p] * dot(parts[p], story.parts[p]) for p in present) / total
+def article_parts(vector: dict[str, float]) -> Packed:
+    """An article's features as one unit vector per part, packed as `scores` compares them."""
+    return Packed.of({p: unit_vector(v) for p, v in by_part(vector).items()})
 
 
-def article_parts(vector: dict[str, float]) -> dict[str, dict[str, float]]:
-    """An article's features as one unit vector per part, as `similarity` compares them."""
-    return {p: unit_vector(v) for p, v in by_part(vector).items()}
-
-
-def score(parts: dict[str, dict[str, float]], days: Iterable[float], story: StoryProfile, half_life_days: float) -> float:
-    """Similarity to the story's profile, faded by the days between the article and the story (see `fade`)."""
-    return similarity(parts, story) * fade(days, story.days, half_life_days)
+def scores(parts: Packed, days: Iterable[float], stories: list[StoryProfile], half_life_days: float) -> list[float]:
+    """Per story: the weighted cosine of its profile and the article over the parts (body, entities, headline)
+    both have, faded by the days between the article and the story (see `fade`)."""
+    similarities = weighted_cosines(parts, [story.packed for story in stories], _PART_WEIGHTS)
+    return [sim * fade(days, story.days, half_life_days) for sim, story in zip(similarities, stories)]
 
 
 @dataclass(frozen=True)
@@ -248,8 +246,8 @@ class StoryIndex:
 
     def scored_candidates(self, vector: dict[str, float], days: Iterable[float]) -> list[tuple[str, float]]:
         """The candidate stories with their scores for an article dated by `days`."""
-        parts = article_parts(vector)
-        return [(story_id, score(parts, days, self.stories[story_id], self.half_life_days)) for story_id in self.candidates(vector)]
+        found = self.candidates(vector)
+        return list(zip(found, scores(article_parts(vector), days, [self.stories[s] for s in found], self.half_life_days)))
 
     def add(self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> Placed:
         """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge and
@@ -264,11 +262,9 @@ class StoryIndex:
 
     def _merge_near(self, profile: StoryProfile) -> tuple[str, str] | None:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
-        keys = self._keys.get(profile.story_id, ())
         best: tuple[float, str] | None = None
-        for other_id in self._found([(key, profile.parts[key[0]][key]) for key in keys], MERGE_CANDIDATES, profile.story_id):
-            other = self.stories[other_id]
-            sim = score(profile.parts, profile.days, other, self.half_life_days)
+        found = self._found(profile.salient, MERGE_CANDIDATES, profile.story_id)
+        for other_id, sim in zip(found, scores(profile.packed, profile.days, [self.stories[s] for s in found], self.half_life_days)):
             if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
                 best = (sim, other_id)
         if best is None:

@@ -129,14 +129,3 @@ def by_part(vector: dict[str, float]) -> dict[str, dict[str, float]]:
         parts[key[0]][key] = value
     return parts
 
-
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    product = dot(a, b)
-    norm_a = math.sqrt(sum(v * v for v in a.values()))
-    norm_b = math.sqrt(sum(v * v for v in b.values()))
-    return product / (norm_a * norm_b) if norm_a and norm_b else 0.0
-
-
-def dot(a: dict[str, float], b: dict[str, float]) -> float:
-    """Over the shared keys only, summed in `a`'s order: the same result in every run, whatever the hash seed."""
-    return sum([value * b[key] for key, value in a.items() if key in b])

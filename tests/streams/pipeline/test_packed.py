@@ -1,0 +1,46 @@
+import math
+
+import numpy as np
+
+from streams.pipeline.packed import Packed, weighted_cosines
+
+EVEN = np.array([1.0, 1.0, 1.0])  # every part weighs the same
+BODY = {"t:flood": 0.6, "t:rain": 0.8}
+HEADLINE = {"h:flood": 1.0}
+
+
+def test_a_vector_meets_itself_fully_and_a_disjoint_one_not_at_all():
+    query = Packed.of({"t": BODY, "h": HEADLINE})
+    other = Packed.of({"t": {"t:rate": 1.0}, "h": {"h:bank": 1.0}})
+    same, disjoint = weighted_cosines(query, [query, other], EVEN)
+    assert math.isclose(same, 1.0) and disjoint == 0.0
+
+
+def test_only_parts_both_sides_have_count():
+    headline_only = Packed.of({"h": HEADLINE})
+    story = Packed.of({"t": {"t:strike": 1.0}, "h": HEADLINE})
+    # The story's body is not compared with a body the article lacks, so it does not dilute the headline match.
+    assert weighted_cosines(headline_only, [story], np.array([0.45, 0.35, 0.2])) == [1.0]
+    assert weighted_cosines(Packed.of({}), [story], EVEN) == [0.0]
+    assert weighted_cosines(headline_only, [Packed.of({})], EVEN) == [0.0]
+
+
+def test_part_weights_weigh_the_parts():
+    query = Packed.of({"t": {"t:flood": 1.0}, "h": {"h:bank": 1.0}})
+    story = Packed.of({"t": {"t:flood": 1.0}, "h": {"h:rate": 1.0}})  # shares the body, not the headline
+    assert math.isclose(weighted_cosines(query, [story], np.array([0.75, 0.0, 0.25]))[0], 0.75)
+
+
+def test_scores_do_not_depend_on_feature_order_or_on_the_other_stories_scored():
+    words = [f"t:w{i}" for i in range(60)]
+    weights = {key: 1 / (i + 3) for i, key in enumerate(words)}
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    forward = {key: weights[key] / norm for key in words}
+    backward = {key: forward[key] for key in reversed(words)}
+    story = Packed.of({"t": {key: forward[key] for key in words[::2]}})
+    other = Packed.of({"t": {key: forward[key] for key in words[1::3]}})
+    # Bit for bit: a restarted worker that rebuilt a profile in another order must score as the one before it.
+    alone = weighted_cosines(Packed.of({"t": forward}), [story], EVEN)
+    assert weighted_cosines(Packed.of({"t": backward}), [story], EVEN) == alone
+    assert weighted_cosines(Packed.of({"t": forward}), [other, story], EVEN)[1] == alone[0]
+    assert Packed.of({"t": backward}).block.tolist() == Packed.of({"t": forward}).block.tolist()
