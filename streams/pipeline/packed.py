@@ -2,7 +2,7 @@
 
 Kept as dicts, the 40 story profiles an article is compared with lie scattered over memory, and each shared-feature
 probe is a cache miss: with 100,000 live stories scoring took 1.7 times as long as with 1,000. Packed, a story is
-three short arrays read in order, and the comparison with every candidate is one pass.
+one short block read in order, and the comparison with every candidate is one pass.
 
 Features are identified by a stable 64-bit hash (blake2b), not Python's per-process `hash`: a story's arrays are
 sorted by it and its products summed in that order, so every process (a restarted worker, another run of the same
@@ -32,8 +32,8 @@ def feature_hash(key: str) -> int:
 
 @dataclass(frozen=True, eq=False)
 class Packed:
-    """Unit vectors per part in one (2, n) float64 block, columns sorted by feature hash: the hashes (their int64
-    bits, which hold the part index) and the weights; and a bit per part present (a headline-only article has no
+    """Unit vectors per part in one (2, n) int64 block, columns sorted by feature hash: the hashes (which hold the
+    part index) and the weights (their float64 bits); and a bit per part present (a headline-only article has no
     body part). One block, not two arrays, because each array of a cold story is a cache miss of its own."""
 
     block: np.ndarray
@@ -44,14 +44,18 @@ class Packed:
         keys = [key for part in parts.values() for key in part]
         hashes = np.fromiter(map(feature_hash, keys), np.int64, len(keys))
         order = np.argsort(hashes)
-        block = np.empty((2, len(keys)))
-        block[0] = hashes[order].view(np.float64)
-        block[1] = np.fromiter((w for part in parts.values() for w in part.values()), np.float64, len(keys))[order]
+        block = np.empty((2, len(keys)), np.int64)
+        block[0] = hashes[order]
+        block[1] = np.fromiter((w for part in parts.values() for w in part.values()), np.float64, len(keys))[order].view(np.int64)
         return cls(block, sum(1 << i for i, part in enumerate(PARTS) if parts.get(part)))
 
     @property
     def hashes(self) -> np.ndarray:
-        return self.block[0].view(np.int64)
+        return self.block[0]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.block[1].view(np.float64)
 
 
 _PART_BITS = 1 << np.arange(len(PARTS))
@@ -65,13 +69,12 @@ def weighted_cosines(query: Packed, others: list[Packed], part_weights: np.ndarr
     """
     if not others:
         return []
-    hashes, weights = np.concatenate([other.block for other in others], axis=1)
+    hashes, weight_bits = np.concatenate([other.block for other in others], axis=1)
     query_hashes = query.hashes
     if not len(query_hashes) or not len(hashes):
         return [0.0] * len(others)
-    hashes = hashes.view(np.int64)
     at = np.minimum(np.searchsorted(query_hashes, hashes), len(query_hashes) - 1)
-    products = np.where(query_hashes[at] == hashes, query.block[1][at] * weights, 0.0)
+    products = np.where(query_hashes[at] == hashes, query.weights[at] * weight_bits.view(np.float64), 0.0)
     owner = np.repeat(np.arange(0, len(others) * len(PARTS), len(PARTS)), [other.block.shape[1] for other in others])
     dots = np.bincount(owner + (hashes & 3), weights=products, minlength=len(others) * len(PARTS))
     shared = (np.array([other.present & query.present for other in others])[:, None] & _PART_BITS) > 0
