@@ -38,8 +38,9 @@ from streams.worker.counters import Counters
 
 log = logging.getLogger(__name__)
 
-# Per-article processing time: preparing is milliseconds for a short article, up to seconds for a huge one.
+# Articles the place stage finishes together: one on a quiet stream, up to its MAX_BATCH (500) when busy.
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+# Per-article processing time: preparing is milliseconds for a short article, up to seconds for a huge one.
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
