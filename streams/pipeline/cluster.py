@@ -76,7 +76,8 @@ class StoryProfile:
     counts: dict[str, int] = field(default_factory=dict)  # feature -> how many of the story's articles have it
     size: int = 0
     last_seen: float = 0.0  # event time (epoch seconds) of the latest article, for the hot window
-    days: list[float] = field(default_factory=list)  # the latest times (days since 1970) its articles are dated by
+    # The latest times (days since 1970) its articles are dated by, sorted; an array, as `fades` reads it.
+    days: np.ndarray = field(default_factory=lambda: np.empty(0))
     last_position: int = 0  # the log position of the latest article counted: an article is counted once
     packed: Packed = field(default_factory=lambda: Packed.of({}), repr=False)  # unit vector per part, for scoring
     salient: list[tuple[str, float]] = field(default_factory=list, repr=False)  # features it is found under, weighted
@@ -102,20 +103,20 @@ class StoryProfile:
             "counts": dict(self.counts),
             "size": self.size,
             "last_seen": self.last_seen,
-            "days": list(self.days),
+            "days": self.days.tolist(),
             "last_position": self.last_position,
         }
 
     @classmethod
     def from_json(cls, story_id: str, data: dict) -> StoryProfile:
-        profile = cls(story_id, dict(data["counts"]), data["size"], data["last_seen"], list(data["days"]), data["last_position"])
+        profile = cls(story_id, dict(data["counts"]), data["size"], data["last_seen"], np.array(data["days"], np.float64), data["last_position"])
         profile._refresh()
         return profile
 
     def _note(self, articles: int, seen: float, days: Iterable[float]) -> None:
         self.size += articles
         self.last_seen = max(self.last_seen, seen)
-        self.days = sorted({*self.days, *days})[-STORY_DAYS:]
+        self.days = np.array(sorted({*self.days.tolist(), *days})[-STORY_DAYS:], np.float64)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -138,15 +139,25 @@ class StoryProfile:
         return [key for key, _ in self.salient]
 
 
-def fade(article_days: Iterable[float], story_days: Iterable[float], half_life_days: float) -> float:
-    """A story's pull halves every half-life of days between the article and the story.
+def fades(article_days: Iterable[float], stories_days: list[np.ndarray], half_life_days: float) -> list[float]:
+    """Per story: its pull, which halves every half-life of days between the article and the story.
 
     Each side is dated by the times it is known by, in days (an article: its own time and the event date its
     text gives; a story: its articles' latest such times), and the nearest pair counts, so a republished
-    report of last week's event still meets its story while a report from years later starts a new one.
+    report of last week's event still meets its story while a report from years later starts a new one. An
+    undated article or story is not faded.
     """
-    gap = min((abs(a - s) for a in article_days for s in story_days), default=0)
-    return 0.5 ** (max(gap - 1, 0) / half_life_days)
+    dates = np.fromiter(article_days, np.float64)
+    if not len(dates):
+        return [1.0] * len(stories_days)
+    gaps = np.zeros(len(stories_days))
+    lengths = np.array([len(days) for days in stories_days], np.int64)
+    dated = lengths > 0
+    if dated.any():
+        nearest = np.abs(np.concatenate(stories_days)[:, None] - dates).min(axis=1)
+        starts = np.cumsum(lengths) - lengths
+        gaps[dated] = np.minimum.reduceat(nearest, starts[dated])
+    return [0.5 ** (max(gap - 1, 0) / half_life_days) for gap in gaps.tolist()]
 
 
 def article_parts(vector: dict[str, float]) -> Packed:
@@ -156,9 +167,10 @@ def article_parts(vector: dict[str, float]) -> Packed:
 
 def scores(parts: Packed, days: Iterable[float], stories: list[StoryProfile], half_life_days: float) -> list[float]:
     """Per story: the weighted cosine of its profile and the article over the parts (body, entities, headline)
-    both have, faded by the days between the article and the story (see `fade`)."""
+    both have, faded by the days between the article and the story (see `fades`)."""
     similarities = weighted_cosines(parts, [story.packed for story in stories], _PART_WEIGHTS)
-    return [sim * fade(days, story.days, half_life_days) for sim, story in zip(similarities, stories)]
+    pulls = fades(days, [story.days for story in stories], half_life_days)
+    return [sim * pull for sim, pull in zip(similarities, pulls)]
 
 
 @dataclass(frozen=True)

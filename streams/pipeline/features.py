@@ -118,9 +118,11 @@ def unit_vector(vector: dict[str, float]) -> dict[str, float]:
 
 
 def strongest(vector: dict[str, float], n: int) -> dict[str, float]:
+    """The n largest weights, largest first, ties to the greater key (compared as (weight, key) tuples: no key
+    function to call per item)."""
     if len(vector) <= n:
         return vector
-    return dict(heapq.nlargest(n, vector.items(), key=lambda kv: (kv[1], kv[0])))
+    return {key: weight for weight, key in heapq.nlargest(n, zip(vector.values(), vector))}
 
 
 def by_part(vector: dict[str, float]) -> dict[str, dict[str, float]]:

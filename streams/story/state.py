@@ -15,7 +15,7 @@ goes on.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -283,19 +283,15 @@ class StoryState:
 
     def conflicts(self) -> list[Conflict]:
         found: list[Conflict] = []
-        texts = sorted(self.claims)
-        seen_subjects: set[tuple[str, float]] = set()
-        for text in texts:
+        same_figure: dict[tuple[str, float], list[str]] = defaultdict(list)  # claim texts by what they count, and the figure
+        for text in sorted(self.claims):
             claim = self.claims[text][0]
-            key = (claim.subject, claim.value)
-            if key in seen_subjects:
-                continue
-            group = [t for t in texts if (self.claims[t][0].subject, self.claims[t][0].value) == key]
+            same_figure[(claim.subject, claim.value)].append(text)
+        for (subject, _value), group in same_figure.items():
             models = [self.claims[t][0] for t in group]
             if any(claims_conflict(a, b) for a in models for b in models):
-                seen_subjects.add(key)
                 sides = [ConflictSide(value=t, outlets=sorted(self.claims[t][1].outlets)) for t in group]
-                found.append(Conflict(about=f"number of {plural(claim.subject)}", sides=sides))
+                found.append(Conflict(about=f"number of {plural(subject)}", sides=sides))
         for anchor in sorted(self.weekdays):
             days = self.weekdays[anchor]
             if len(days) > 1:

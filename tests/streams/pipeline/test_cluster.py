@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 from streams.pipeline.cluster import (
     MAX_POSTINGS,
     POSTING_BUDGET,
@@ -7,7 +9,7 @@ from streams.pipeline.cluster import (
     StoryProfile,
     article_parts,
     decide,
-    fade,
+    fades,
     scores,
 )
 from streams.pipeline.features import features, terms
@@ -67,10 +69,12 @@ def test_a_larger_story_draws_no_more_than_an_equally_similar_small_one():
 
 
 def test_a_quiet_story_fades_and_one_from_years_before_takes_nothing():
-    assert fade({10.0}, {9.5}, 1.5) == 1.0
-    assert 0.2 < fade({10.0}, {7.0}, 1.5) < 0.5 < fade({10.0}, {8.5}, 1.5)
-    assert fade({10.0}, {-9.0}, 1.5) < 0.001  # three weeks of silence
-    assert fade({10.0, 3.0}, {3.2}, 1.5) == 1.0  # a late report of the story's event: its event date meets it
+    stories = [np.array(days) for days in ([9.5], [7.0], [8.5], [-9.0], [3.2], [], [20.0, 3.0])]
+    near, week_ago, days_ago, weeks_ago, events_day, undated, either = fades({10.0, 3.0}, stories, 1.5)
+    assert near == 1.0 and events_day == 1.0  # a late report of the story's event: its event date meets it
+    assert fades({10.0}, stories[1:3], 1.5) == [0.5 ** (2 / 1.5), 0.5 ** (0.5 / 1.5)]
+    assert fades({10.0}, stories[3:4], 1.5)[0] < 0.001  # three weeks of silence
+    assert undated == 1.0 and either == 1.0 and fades((), stories, 1.5) == [1.0] * len(stories)
     story = StoryProfile("s")
     story.add(features("Floods hit Porto Alegre", FLOOD), 0.0, {0.0})
     article = features("Porto Alegre floods displace thousands", FLOOD_2)
