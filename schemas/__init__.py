@@ -11,7 +11,7 @@ from schemas.articles import (
     RawArticle,
     RemovedBlock,
 )
-from schemas.base import Message, dumps, loads
+from schemas.base import Message
 from schemas.stories import (
     ArticleFacts,
     ArticleJoined,
@@ -50,7 +50,5 @@ __all__ = [
     "StoryMerged",
     "StorySnapshot",
     "StoryStarted",
-    "dumps",
-    "loads",
     "parse_story_event",
 ]

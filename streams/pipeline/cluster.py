@@ -230,10 +230,6 @@ class StoryIndex:
         self.clock = max(self.clock, profile.last_seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
 
-    def _postings_of(self, key: str) -> set[str]:
-        postings = self._postings.get(key)
-        return postings if postings and len(postings) <= MAX_POSTINGS else set()
-
     def _found(self, weighted: list[tuple[str, float]], n: int, besides: str | None = None) -> list[str]:
         """The n stories (other than `besides`) with the most summed weight of the features they are found
         under; ties go to the higher story id, so the choice never depends on set order.
@@ -243,13 +239,14 @@ class StoryIndex:
         """
         hits: dict[str, float] = defaultdict(float)
         budget = POSTING_BUDGET
-        for key, weight in sorted(weighted, key=lambda kv: (-kv[1], kv[0])):
-            postings = self._postings_of(key)
-            if len(postings) > budget:
+        all_postings = self._postings
+        for negated_weight, key in sorted([(-weight, key) for key, weight in weighted]):
+            postings = all_postings.get(key)
+            if not postings or len(postings) > min(budget, MAX_POSTINGS):
                 continue
             budget -= len(postings)
             for story_id in postings:
-                hits[story_id] += weight
+                hits[story_id] -= negated_weight
         hits.pop(besides, None)
         return [story_id for story_id, _ in heapq.nlargest(n, hits.items(), key=lambda kv: (kv[1], kv[0]))]
 
