@@ -247,6 +247,8 @@ class StoryIndex:
             budget -= len(postings)
             for story_id in postings:
                 hits[story_id] -= negated_weight
+            if not budget:
+                break
         hits.pop(besides, None)
         return [story_id for story_id, _ in heapq.nlargest(n, hits.items(), key=lambda kv: (kv[1], kv[0]))]
 
