@@ -257,8 +257,11 @@ class StoryIndex:
 
     def scored_candidates(self, vector: dict[str, float], days: Iterable[float]) -> list[tuple[str, float]]:
         """The candidate stories with their scores for an article dated by `days`."""
-        found = self.candidates(vector)
-        return list(zip(found, scores(article_parts(vector), days, [self.stories[s] for s in found], self.half_life_days)))
+        return self._scored(self.candidates(vector), article_parts(vector), days)
+
+    def _scored(self, found: list[str], parts: Packed, days: Iterable[float]) -> list[tuple[str, float]]:
+        """The found stories, each with its score for an article (or a story) of these parts and days."""
+        return list(zip(found, scores(parts, days, [self.stories[story_id] for story_id in found], self.half_life_days)))
 
     def add(self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> Placed:
         """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge and
@@ -275,7 +278,7 @@ class StoryIndex:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
         best: tuple[float, str] | None = None
         found = self._found(profile.salient, MERGE_CANDIDATES, profile.story_id)
-        for other_id, sim in zip(found, scores(profile.packed, profile.days, [self.stories[s] for s in found], self.half_life_days)):
+        for other_id, sim in self._scored(found, profile.packed, profile.days):
             if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
                 best = (sim, other_id)
         if best is None:
