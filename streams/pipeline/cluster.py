@@ -45,7 +45,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.pipeline.features import by_part, feature_idf, strongest, unit_vector
+from streams.pipeline.features import (
+    by_part,
+    feature_idf,
+    largest,
+    strongest,
+    unit_vector,
+)
 from streams.pipeline.packed import PARTS, Packed, weighted_cosines
 
 STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
@@ -250,7 +256,7 @@ class StoryIndex:
             if not budget:
                 break
         hits.pop(besides, None)
-        return [story_id for story_id, _ in heapq.nlargest(n, hits.items(), key=lambda kv: (kv[1], kv[0]))]
+        return [story_id for _, story_id in largest(hits, n)]
 
     def candidates(self, vector: dict[str, float]) -> list[str]:
         return self._found(list(vector.items()), MAX_CANDIDATES)

@@ -17,14 +17,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
 
 from streams.pipeline.english import words
 
 SHINGLE_WORDS = 5
 NUM_PERM = 64
-SCHEME = "affine64"  # stored signatures are only comparable under the scheme that made them
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations  # computed once, shared
+# Signatures are MinHash of datasketch's "affine64" scheme with its sha1 shingle hash, seed 1 and 64 permutations,
+# computed here in a few array operations (datasketch hashes and permutes through a Python call per shingle):
+# the same values, so signatures stored by earlier versions still compare. The permutations h -> a*h + b
+# (mod 2^64) are drawn as datasketch draws them; an odd a makes each a bijection, adding no collisions.
+_random = np.random.RandomState(1)
+_A = _random.randint(0, 1 << 63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+_B = _random.randint(0, 1 << 64, NUM_PERM, dtype=np.uint64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +56,45 @@ class Match:
     kind: str  # "exact" or "near"
 
 
-def shingles(tokens: list[str], size: int = SHINGLE_WORDS) -> set[bytes]:
-    """Overlapping word n-grams; a text shorter than one shingle is one shingle."""
-    if len(tokens) <= size:
-        return {" ".join(tokens).encode()}
-    return {" ".join(tokens[i : i + size]).encode() for i in range(len(tokens) - size + 1)}
+def shingles(words: bytes, size: int = SHINGLE_WORDS) -> list[bytes]:
+    """Overlapping word n-grams of a text's words joined by spaces, as slices of it (quicker than joining each
+    shingle); a text shorter than one shingle is one."""
+    ends = np.flatnonzero(np.frombuffer(words, np.uint8) == 32).tolist()  # the spaces: where words end
+    if len(ends) < size:
+        return [words]
+    starts = [0, *(end + 1 for end in ends)]
+    ends.append(len(words))
+    return [words[starts[i] : ends[i + size - 1]] for i in range(len(ends) - size + 1)]
+
+
+def shingle_hashes(words: bytes) -> np.ndarray:
+    """The first 8 bytes of each shingle's sha1, little-endian (datasketch's sha1_hash64), as one array; a
+    repeated shingle is hashed again, which changes no minimum."""
+    sha1 = hashlib.sha1
+    return np.frombuffer(b"".join([sha1(shingle).digest()[:8] for shingle in shingles(words)]), "<u8")
+
+
+def _mixed(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, which datasketch's affine schemes apply to each hash before permuting it."""
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xFF51AFD7ED558CCD)
+    values = values ^ (values >> np.uint64(33))
+    values = values * np.uint64(0xC4CEB9FE1A85EC53)
+    return values ^ (values >> np.uint64(33))
+
+
+def minhash(words: bytes) -> np.ndarray:
+    """The MinHash signature of the word shingles of a text's words joined by spaces: per permutation, the
+    least permuted shingle hash."""
+    mixed = _mixed(shingle_hashes(words))
+    return (mixed[:, None] * _A + _B).min(axis=0)
 
 
 def fingerprint(title: str | None, text: str) -> Fingerprint:
     """Fingerprint the reporting text (the title when there is no text: headline-only feeds)."""
-    tokens = words(text) or words(title or "")
-    exact = hashlib.blake2b(" ".join(tokens).encode(), digest_size=16).hexdigest()
-    minhash = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, permutations=_PERMUTATIONS)
-    minhash.update_batch(list(shingles(tokens)))
-    return Fingerprint(exact=exact, signature=tuple(int(v) for v in minhash.hashvalues))
+    joined = " ".join(words(text) or words(title or "")).encode()
+    exact = hashlib.blake2b(joined, digest_size=16).hexdigest()
+    return Fingerprint(exact=exact, signature=tuple(minhash(joined).tolist()))
 
 
 def similarity(a: Fingerprint, b: Fingerprint) -> float:

@@ -118,13 +118,17 @@ def unit_vector(vector: dict[str, float]) -> dict[str, float]:
 
 
 def strongest(vector: dict[str, float], n: int) -> dict[str, float]:
-    """The n largest weights, largest first, ties to the greater key (compared as (weight, key) tuples: no key
-    function to call per item). Sorting in C beats heapq's loop in Python until the vector is many times n."""
+    """The n largest weights, largest first, ties to the greater key (see `largest`)."""
     if len(vector) <= n:
         return vector
+    return {key: weight for weight, key in largest(vector, n)}
+
+
+def largest(vector: dict[str, float], n: int) -> list[tuple[float, str]]:
+    """The n largest (weight, key) pairs, largest first, ties to the greater key (compared as tuples: no key
+    function to call per item). Sorting in C beats heapq's loop in Python until the vector is many times n."""
     pairs = zip(vector.values(), vector)
-    largest = heapq.nlargest(n, pairs) if len(vector) > 8 * n else sorted(pairs, reverse=True)[:n]
-    return {key: weight for weight, key in largest}
+    return heapq.nlargest(n, pairs) if len(vector) > 8 * n else sorted(pairs, reverse=True)[:n]
 
 
 def by_part(vector: dict[str, float]) -> dict[str, dict[str, float]]:

@@ -1,4 +1,11 @@
-from streams.pipeline.dedup import DuplicateIndex, fingerprint, similarity
+from streams.pipeline.dedup import (
+    SHINGLE_WORDS,
+    DuplicateIndex,
+    fingerprint,
+    shingles,
+    similarity,
+)
+from streams.pipeline.english import words
 
 REPORT = (
     "The harbour authority in Valparaiso closed the northern terminal on Tuesday after a crane collapsed onto "
@@ -37,3 +44,25 @@ def test_a_different_report_on_the_same_event_is_not_a_duplicate():
 def test_headline_only_articles_fingerprint_their_title():
     assert fingerprint("Crane collapse shuts Valparaiso terminal", "").exact == fingerprint("crane collapse shuts valparaiso terminal", "").exact
     assert fingerprint("Crane collapse shuts Valparaiso terminal", "").exact != fingerprint("Valparaiso port reopens", "").exact
+
+
+def test_shingles_are_the_overlapping_word_runs_whatever_the_bytes_per_character():
+    assert shingles(b"one two three four five six") == [b"one two three four five", b"two three four five six"]
+    assert shingles(b"too short") == [b"too short"]
+    text = " ".join(["café", "über", "naïve", "señor", "déjà", "vu"]).encode()
+    assert shingles(text) == [" ".join(["café", "über", "naïve", "señor", "déjà"]).encode(), " ".join(["über", "naïve", "señor", "déjà", "vu"]).encode()]
+
+
+def test_signatures_are_those_stored_by_earlier_versions():
+    """datasketch's affine64 MinHash (sha1 of each shingle, seed 1), which earlier versions computed and stored:
+    a stored signature compares with a new one only if they are made the same way."""
+    assert fingerprint(None, REPORT).signature[:4] == (253888539056333915, 217866079836153380, 44335454865077199, 370898385252078266)
+
+
+def test_similarity_estimates_the_jaccard_similarity_of_the_shingles():
+    tokens = words(REPORT)
+    edited = tokens[:40] + ["quay"] + tokens[41:]  # one word changed: five of the shingles differ
+    shingles = [{tuple(t[i : i + SHINGLE_WORDS]) for i in range(len(t) - SHINGLE_WORDS + 1)} for t in (tokens, edited)]
+    jaccard = len(shingles[0] & shingles[1]) / len(shingles[0] | shingles[1])
+    estimate = similarity(fingerprint(None, " ".join(tokens)), fingerprint(None, " ".join(edited)))
+    assert estimate < 1.0 and abs(estimate - jaccard) < 0.15  # 64 permutations: a standard error of about 0.06
