@@ -56,22 +56,22 @@ class Match:
     kind: str  # "exact" or "near"
 
 
-def shingles(words: bytes, size: int = SHINGLE_WORDS) -> list[bytes]:
+def shingles(joined: bytes, size: int = SHINGLE_WORDS) -> list[bytes]:
     """Overlapping word n-grams of a text's words joined by spaces, as slices of it (quicker than joining each
     shingle); a text shorter than one shingle is one."""
-    ends = np.flatnonzero(np.frombuffer(words, np.uint8) == 32).tolist()  # the spaces: where words end
+    ends = np.flatnonzero(np.frombuffer(joined, np.uint8) == 32).tolist()  # the spaces: where words end
     if len(ends) < size:
-        return [words]
+        return [joined]
     starts = [0, *(end + 1 for end in ends)]
-    ends.append(len(words))
-    return [words[starts[i] : ends[i + size - 1]] for i in range(len(ends) - size + 1)]
+    ends.append(len(joined))
+    return [joined[starts[i] : ends[i + size - 1]] for i in range(len(ends) - size + 1)]
 
 
-def shingle_hashes(words: bytes) -> np.ndarray:
+def shingle_hashes(joined: bytes) -> np.ndarray:
     """The first 8 bytes of each shingle's sha1, little-endian (datasketch's sha1_hash64), as one array; a
     repeated shingle is hashed again, which changes no minimum."""
     sha1 = hashlib.sha1
-    return np.frombuffer(b"".join([sha1(shingle).digest()[:8] for shingle in shingles(words)]), "<u8")
+    return np.frombuffer(b"".join([sha1(shingle).digest()[:8] for shingle in shingles(joined)]), "<u8")
 
 
 def _mixed(values: np.ndarray) -> np.ndarray:
@@ -83,10 +83,10 @@ def _mixed(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(33))
 
 
-def minhash(words: bytes) -> np.ndarray:
+def minhash(joined: bytes) -> np.ndarray:
     """The MinHash signature of the word shingles of a text's words joined by spaces: per permutation, the
     least permuted shingle hash."""
-    mixed = _mixed(shingle_hashes(words))
+    mixed = _mixed(shingle_hashes(joined))
     return (mixed[:, None] * _A + _B).min(axis=0)
 
 

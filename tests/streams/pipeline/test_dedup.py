@@ -62,7 +62,7 @@ def test_signatures_are_those_stored_by_earlier_versions():
 def test_similarity_estimates_the_jaccard_similarity_of_the_shingles():
     tokens = words(REPORT)
     edited = tokens[:40] + ["quay"] + tokens[41:]  # one word changed: five of the shingles differ
-    shingles = [{tuple(t[i : i + SHINGLE_WORDS]) for i in range(len(t) - SHINGLE_WORDS + 1)} for t in (tokens, edited)]
-    jaccard = len(shingles[0] & shingles[1]) / len(shingles[0] | shingles[1])
+    sets = [{tuple(t[i : i + SHINGLE_WORDS]) for i in range(len(t) - SHINGLE_WORDS + 1)} for t in (tokens, edited)]
+    jaccard = len(sets[0] & sets[1]) / len(sets[0] | sets[1])
     estimate = similarity(fingerprint(None, " ".join(tokens)), fingerprint(None, " ".join(edited)))
     assert estimate < 1.0 and abs(estimate - jaccard) < 0.15  # 64 permutations: a standard error of about 0.06
