@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 import orjson
 
 from schemas import DeadLetter
+from streams.pipeline.clean.language import language_identifier
 from streams.pipeline.prepare import dead_letter, key_text, prepare
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,9 @@ def prepared_message(payload: bytes | None, key: bytes | None, timestamp: float,
 
 
 def warm_up() -> None:
-    """Load the language model and word lists now, not on the first article (whose latency they would be)."""
+    """Load the language model and word lists now, not on the first article (whose latency they would be).
+    The warm-up article is plainly English, which never reaches the language model: that is loaded apart."""
+    language_identifier()
     prepare(_WARM_UP, None, 0.0, len(_WARM_UP))
 
 

@@ -10,8 +10,9 @@ from streams.pipeline.clean.wording import LETTER_WORD
 
 
 @lru_cache(maxsize=1)
-def _language_identifier():
-    """py3langid's model with normalised probabilities (loaded once: it takes most of a second)."""
+def language_identifier():
+    """py3langid's model with normalised probabilities (loaded once: it takes half a second, which a worker
+    spends before its first article, not on the first article that is not plainly English)."""
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
@@ -26,7 +27,7 @@ def detect_language(text: str) -> str | None:
         return None
     if _evidently_english(sample, words, letters):
         return "en"
-    language, probability = _language_identifier().classify(sample)
+    language, probability = language_identifier().classify(sample)
     return language if probability >= 0.5 else None
 
 

@@ -14,6 +14,8 @@ import orjson
 import pytest
 
 from schemas import DeadLetter, PreparedArticle
+from streams.pipeline.clean.language import language_identifier
+from streams.pipeline.features import idf
 from streams.pipeline.prepare import prepare
 from streams.worker import processes
 from streams.worker.processes import Preparer
@@ -47,6 +49,14 @@ async def test_children_prepare_what_the_worker_would_and_hand_results_back_in_o
         assert seconds > 0
     letter, _, _ = results[-1]
     assert isinstance(letter, DeadLetter) and letter.stage == "decode"
+
+
+def test_warming_up_loads_the_language_model_and_word_lists_before_the_first_article():
+    language_identifier.cache_clear()
+    idf.cache_clear()
+    processes.warm_up()
+    assert language_identifier.cache_info().currsize == 1  # the warm-up article alone would not load it
+    assert idf.cache_info().currsize > 0
 
 
 async def test_a_child_that_dies_is_replaced_and_no_article_is_lost(pooled):
