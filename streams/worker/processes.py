@@ -6,6 +6,12 @@ processes, so preparing no longer takes the core that placing needs. Results are
 the payloads were given, so the place stage sees the order it would without the children (a replay on one
 partition stays deterministic). Children are spawned, not forked: the worker has threads by then.
 Plain asyncio and concurrent.futures, no faust, so a child imports none of the wiring.
+
+Payloads are handed over in chunks, as a group commit: while each child has two chunks to work on, the
+payloads submitted meanwhile gather into the next chunk (up to CHUNK), which goes when a chunk comes back.
+A quiet stream's article goes alone, at once; a busy stream's go about twenty at a time. Handed over one by
+one, each article cost the worker's own process a pickling, a pipe write, a result read and a wake-up of
+its event loop, in the executor's threads, which also took the interpreter lock from the loop.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ log = logging.getLogger(__name__)
 # (the prepared article's bytes and id, or a dead letter; seconds it took)
 Prepared = tuple[bytes | DeadLetter, str | None, float]
 
+# Articles handed to a child at once, at most: enough that the hand-over costs little per article, few enough
+# that the first article of a chunk does not wait long for the last (a chunk's results come back together).
+CHUNK = 32
+
 _WARM_UP = orjson.dumps({"title": "Ministers meet in Brussels", "text": "Ministers met in Brussels on Monday. " * 20})
 
 
@@ -40,6 +50,18 @@ def prepared_message(payload: bytes | None, key: bytes | None, timestamp: float,
     if isinstance(result, DeadLetter):
         return result, None, time.perf_counter() - started
     return result.to_bytes(), result.article.article_id, time.perf_counter() - started
+
+
+def prepared_messages(work: list[tuple[bytes | None, bytes | None, float]], max_bytes: int) -> list[Prepared | Exception]:
+    """A chunk's `prepared_message`s, in a child; a bug in one article's work is that article's result, so it
+    does not take the rest of the chunk with it."""
+    results: list[Prepared | Exception] = []
+    for payload, key, timestamp in work:
+        try:
+            results.append(prepared_message(payload, key, timestamp, max_bytes))
+        except Exception as error:
+            results.append(error)
+    return results
 
 
 def warm_up() -> None:
@@ -77,6 +99,8 @@ class Preparer:
         self.processes = processes
         self.max_bytes = max_bytes
         self._pool: ProcessPoolExecutor | None = None
+        self._chunk: list[tuple[tuple[bytes | None, bytes | None, float], asyncio.Future]] = []  # not handed over yet
+        self._handed = 0  # chunks handed over and not back yet
 
     async def start(self) -> None:
         """Start the children and wait until they have prepared a first article; or warm up this process."""
@@ -96,22 +120,44 @@ class Preparer:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        for _, done in self._chunk:
+            done.cancel()
+        self._chunk = []
 
     def submit(self, payload: bytes | None, key: bytes | None, timestamp: float) -> asyncio.Future:
-        """Start preparing one payload; the future's result is a `Prepared`."""
-        if self._pool is not None:
-            work = (prepared_message, payload, key, timestamp, self.max_bytes)
-            try:
-                return asyncio.wrap_future(self._pool.submit(*work))
-            except BrokenProcessPool:  # a child died since the last submit
-                self._replace_broken_pool()
-                return asyncio.wrap_future(self._pool.submit(*work))
+        """Start preparing one payload; the future's result is a `Prepared`. A child gets it now, or in the
+        next chunk if the children are busy (see the module docstring)."""
         done = asyncio.get_running_loop().create_future()
+        if self._pool is not None:
+            self._chunk.append(((payload, key, timestamp), done))
+            if self._handed < 2 * self.processes or len(self._chunk) >= CHUNK:
+                self._hand_over()
+            return done
         try:
             done.set_result(prepared_message(payload, key, timestamp, self.max_bytes))
         except Exception as error:  # a bug: `result` makes it a dead letter
             done.set_exception(error)
         return done
+
+    def _hand_over(self) -> None:
+        """Hand the chunk to a child; each article's future gets its own result, or the chunk's failure (a
+        child that died: `result` prepares the article again)."""
+        chunk, self._chunk = self._chunk, []
+        work = [args for args, _ in chunk]
+        try:
+            handed = self._pool.submit(prepared_messages, work, self.max_bytes)
+        except BrokenProcessPool:  # a child died since the last chunk
+            self._replace_broken_pool()
+            handed = self._pool.submit(prepared_messages, work, self.max_bytes)
+        self._handed += 1
+        asyncio.wrap_future(handed).add_done_callback(lambda finished: self._returned(finished, [done for _, done in chunk]))
+
+    def _returned(self, finished: asyncio.Future, futures: list[asyncio.Future]) -> None:
+        """A chunk is back: its articles get their results, and what gathered meanwhile is handed over."""
+        self._handed -= 1
+        _settle(finished, futures)
+        if self._chunk and self._pool is not None:
+            self._hand_over()
 
     async def result(self, future: asyncio.Future, payload: bytes | None, key: bytes | None, timestamp: float) -> Prepared:
         """The future's result (see the class for a child that dies). A bug in the pure work is a dead letter: it
@@ -142,3 +188,22 @@ class Preparer:
             log.error("a process preparing articles died; starting a new one")
             self.stop()
             self._pool = self._new_pool()
+
+
+def _settle(finished: asyncio.Future, futures: list[asyncio.Future]) -> None:
+    """Pass a chunk's results, or its failure, on to its articles' futures."""
+    if finished.cancelled():
+        results: list = [None] * len(futures)
+    elif finished.exception() is not None:
+        results = [finished.exception()] * len(futures)
+    else:
+        results = finished.result()
+    for done, result in zip(futures, results):
+        if done.done():
+            continue
+        if result is None:
+            done.cancel()
+        elif isinstance(result, BaseException):
+            done.set_exception(result)
+        else:
+            done.set_result(result)

@@ -51,6 +51,36 @@ async def test_children_prepare_what_the_worker_would_and_hand_results_back_in_o
     assert isinstance(letter, DeadLetter) and letter.stage == "decode"
 
 
+async def test_payloads_submitted_while_the_children_are_busy_go_over_in_chunks(pooled, monkeypatch):
+    chunks = []
+    hand_over = Preparer._hand_over
+
+    def counted(self):
+        chunks.append(len(self._chunk))
+        hand_over(self)
+
+    monkeypatch.setattr(Preparer, "_hand_over", counted)
+    sent = payloads(100)
+    futures = [pooled.submit(payload, None, 0.0) for payload in sent]
+    results = [await pooled.result(future, payload, None, 0.0) for future, payload in zip(futures, sent)]
+    assert [article_id for _, article_id, _ in results] == [f"a{i}" for i in range(100)]
+    assert chunks[:2] == [1, 1] and max(chunks) == processes.CHUNK and len(chunks) < 10  # not a hundred
+
+
+def test_a_bug_in_one_article_of_a_chunk_is_that_articles_result_alone(monkeypatch):
+    prepared = processes.prepared_message
+
+    def broken_on_a1(payload, *args):
+        if b'"a1"' in payload:
+            raise ValueError("a bug")
+        return prepared(payload, *args)
+
+    monkeypatch.setattr(processes, "prepared_message", broken_on_a1)
+    results = processes.prepared_messages([(payload, None, 0.0) for payload in payloads(3)], MAX_BYTES)
+    assert isinstance(results[1], ValueError)
+    assert [result[1] for result in (results[0], results[2])] == ["a0", "a2"]
+
+
 def test_warming_up_loads_the_language_model_and_word_lists_before_the_first_article():
     language_identifier.cache_clear()
     idf.cache_clear()
