@@ -69,6 +69,13 @@ def test_unusable_payloads_become_dead_letters_with_a_reason(payload, stage, wor
     assert result.article_id == "k1" and result.payload_bytes == len(payload)
 
 
+@pytest.mark.timeout(10)  # each took up to 16 s before: a run of stops was read once from each of its stops
+def test_long_runs_of_stops_and_of_unclosed_quotes_are_read_once_not_once_per_mark():
+    for filler in ("." * 40_000, "!?" * 20_000, "…" * 40_000, " 'word" * 7_000):
+        result = _prepare(orjson.dumps({"title": "Ministers meet", "text": "Officials met in Oslo on Monday. " + filler}))
+        assert isinstance(result, PreparedArticle) and result.facts.quotes == []
+
+
 def test_other_encodings_are_read():
     latin = (
         "Caf\u00e9 owners in S\u00e3o Paulo protested on Monday against a new tax on imported coffee beans. "
