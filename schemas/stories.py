@@ -29,7 +29,7 @@ class NumericClaim(Message):
     """A number the article states, with what it counts and how it is hedged."""
 
     subject: str = Field(description="What is counted or measured, e.g. 'troops' or 'hours'.")
-    value: float
+    value: float = Field(allow_inf_nan=False)  # JSON has no infinity: it would be written as null
     qualifier: Literal["exact", "about", "nearly", "more than", "less than", "at least"] = "exact"
     text: str = Field(description="The words of the article that state it.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from schemas.stories import NumericClaim
@@ -54,6 +55,8 @@ def _parse_number(toks: list[Tok], i: int, last: int) -> tuple[float, int, str |
     while unit is None and k < last and toks[k].low in SCALES:
         value *= SCALES[toks[k].low]
         k += 1
+    if not math.isfinite(value):
+        return None  # 320 digits, or "trillion" twenty times: no count, and JSON has no infinity
     return value, k, unit
 
 

@@ -76,6 +76,15 @@ def test_long_runs_of_stops_and_of_unclosed_quotes_are_read_once_not_once_per_ma
         assert isinstance(result, PreparedArticle) and result.facts.quotes == []
 
 
+def test_a_number_too_large_for_a_float_is_no_claim_and_the_article_is_placed():
+    text = "Officials said on Monday that {} homes were destroyed by the fire near Alvor, the governor told reporters."
+    for number in ("9" * 320, "900" + " trillion" * 26):
+        result = _prepare(orjson.dumps({"title": "Fire destroys homes", "text": text.format(number)}))
+        assert isinstance(result, PreparedArticle) and not [c for c in result.facts.claims if c.subject == "homes"]
+        again = PreparedArticle.from_bytes(result.to_bytes())  # as the place stage reads it
+        assert again == result and isinstance(StoryDesk(Settings()).place(again), Appended)
+
+
 def test_other_encodings_are_read():
     latin = (
         "Caf\u00e9 owners in S\u00e3o Paulo protested on Monday against a new tax on imported coffee beans. "
