@@ -19,7 +19,11 @@ memory and restart time are bounded by the windows, not by history.
 
 Time is event time: an article's publication time, else its event date, else
 its broker time shifted by how far the stream's dated articles run behind the
-broker (zero for a live feed, years for a replayed archive). The stream's "now"
+broker (zero for a live feed, years for a replayed archive). A date more than a
+day after the broker received the article is not its time: no article is
+published after it is sent, so such a date is the future event it reports on,
+or a typo, and as the stream's time it would expire every live story at once.
+The stream's "now"
 is the latest event time seen; an article older than that (late, or out of
 order) is placed as it arrives and counts from "now" for the windows, while its
 own date still decides how much a story's silence weighs against it.
@@ -53,6 +57,8 @@ from streams.story.fold import (
 from streams.story.state import StoryState
 
 META = "desk"
+# How far after its broker time an article's date may be and still be its time (time zones, feeds' clocks).
+DATE_AHEAD_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,19 @@ def noon_of(day: date) -> float:
 
 def _epoch(moment: datetime | None) -> float:
     return moment.timestamp() if moment else 0.0
+
+
+def _dated_time(prepared: PreparedArticle) -> float | None:
+    """The time the article's date gives (its publication time, else noon of its event date), unless it has
+    none or it is more than DATE_AHEAD_SECONDS after the broker received the article (module docstring)."""
+    facts, received = prepared.facts, prepared.article.received_at
+    if facts.published_at is not None:
+        dated = facts.published_at.timestamp()
+    elif facts.event_date is not None:
+        dated = noon_of(facts.event_date)
+    else:
+        return None
+    return None if received and dated > received.timestamp() + DATE_AHEAD_SECONDS else dated
 
 
 class StoryDesk:
@@ -195,23 +214,13 @@ class StoryDesk:
         row = self.stores.stories.get(story_id)
         return StoryState.from_json(row) if row is not None else StoryState()
 
-    def article_time(self, prepared: PreparedArticle) -> float:
-        """Event time: the article's own, else its broker time less the stream's lag (see the module docstring)."""
-        facts = prepared.facts
-        broker = _epoch(prepared.article.received_at)
-        if facts.published_at is not None:
-            return facts.published_at.timestamp()
-        if facts.event_date is not None:
-            return noon_of(facts.event_date)
-        return broker - self.lag
-
     def _clock(self, prepared: PreparedArticle) -> tuple[float, float]:
         """The article's own event time, and the stream's "now" it counts from (a late article counts from the
         latest time seen); a dated article also updates how far the stream runs behind the broker."""
-        own_time = self.article_time(prepared)
-        facts, received = prepared.facts, prepared.article.received_at
-        if (facts.published_at is not None or facts.event_date is not None) and received:
-            self.lag = _epoch(received) - own_time
+        dated, received = _dated_time(prepared), prepared.article.received_at
+        if dated is not None and received:
+            self.lag = _epoch(received) - dated
+        own_time = dated if dated is not None else _epoch(received) - self.lag
         return own_time, max(own_time, self.stories.clock, self.duplicates.clock)
 
     def _new_entries(self, prepared: PreparedArticle, own_time: float, now: float) -> tuple[tuple[StoryEventModel, ...], Placed]:

@@ -46,7 +46,7 @@ from streams.tools.harness import (
     watch_outcomes,
 )
 from streams.tools.soak import RocksStores, rss_mb
-from streams.tools.synthetic import generate, stream_over_days
+from streams.tools.synthetic import REPLAYED_AT, generate, stream_over_days
 
 WARM_UP_ARTICLES = 50  # placed before the latency run is timed
 PROBE_REPEATS = 3  # clustering cost is the fastest of this many passes over the probes: other load only adds time
@@ -150,7 +150,7 @@ def steady_desk(settings: Settings, history: int, seed: int, directory: Path, pr
     desk = StoryDesk(settings, rocks.stores)
     days = max(7.0, history / 2000)
     for number, raw in enumerate(stream_over_days(history, days, seed=seed + 100), start=1):
-        prepared = prepare(orjson.dumps(raw), None, 1_700_000_000 + number, settings.max_article_bytes)
+        prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
         if not isinstance(prepared, DeadLetter):
             desk.place(prepared)
         if number % 10_000 == 0:
@@ -179,7 +179,7 @@ def compute_ceiling(desk: StoryDesk, payloads: list[bytes], settings: Settings) 
     started = time.perf_counter()
     for index, payload in enumerate(payloads):
         before = time.perf_counter()
-        prepared = prepare(payload, None, 1_700_000_000 + index, settings.max_article_bytes)
+        prepared = prepare(payload, None, REPLAYED_AT + index, settings.max_article_bytes)
         preparing += time.perf_counter() - before
         if not isinstance(prepared, DeadLetter):
             _place(desk, prepared)
@@ -230,7 +230,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         warm_up = [{**a, "id": f"warm-up-{a['id']}"} for a in warm_up_stream.articles]  # ids of their own
         warm_up_feed = write_feed(warm_up, Path(tmp), "warm-up")
         payloads = [orjson.dumps(a) for a in stream.articles]
-        results = [prepare(payload, None, 1_700_000_000 + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
+        results = [prepare(payload, None, REPLAYED_AT + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
         half = len(payloads) // 2
         async with broker_for(base, progress) as settings:
             progress(f"end to end: {articles:,} articles")

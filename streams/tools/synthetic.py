@@ -37,6 +37,11 @@ def _name(rng: random.Random, syllables: int) -> str:
     return "".join(rng.choice(_SYLLABLES) for _ in range(syllables)).capitalize()
 
 
+# A broker time after every synthetic article's date (2027), as when an archive is replayed: an article
+# dated after its broker time is not taken at its date (streams/story/desk.py).
+REPLAYED_AT = 1_800_000_000
+
+
 def _story(rng: random.Random, index: int | str, start: datetime) -> dict:
     return {
         "id": f"s{index}",

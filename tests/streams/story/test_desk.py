@@ -7,6 +7,7 @@ from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
 from streams.settings import Settings
 from streams.story.desk import DeskStores, Duplicate, StoryDesk
+from streams.tools.synthetic import REPLAYED_AT
 
 SETTINGS = Settings(broker="127.0.0.1:1")
 
@@ -103,7 +104,7 @@ def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():
     from streams.tools.synthetic import generate
 
     stream = generate(240, seed=5, max_paragraphs=2)
-    prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
     calm, restarted = StoryDesk(SETTINGS), StoryDesk(SETTINGS)
     for index, article in enumerate(prepared):
         if index in (80, 160):
@@ -130,7 +131,7 @@ def test_a_crash_after_the_article_record_is_healed_when_the_article_comes_again
     from streams.tools.synthetic import generate
 
     stream = generate(160, seed=9, max_paragraphs=2)
-    prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
     calm = StoryDesk(SETTINGS)
     outcomes = [calm.place(article) for article in prepared]
     crashed = StoryDesk(SETTINGS)
@@ -159,7 +160,7 @@ def test_memory_holds_the_windows_not_the_history():
     desk = StoryDesk(settings)
     peaks = []
     for number, raw in enumerate(stream_over_days(1200, 40, seed=3, max_paragraphs=1), start=1):
-        desk.place(prepare(orjson.dumps(raw), None, 1_700_000_000 + number, 2_000_000))
+        desk.place(prepare(orjson.dumps(raw), None, REPLAYED_AT + number, 2_000_000))
         if number % 300 == 0:
             peaks.append((desk.stories.live, len(desk.duplicates), len(desk.states)))
     stores = desk.stores
@@ -225,7 +226,7 @@ def test_the_seeds_stay_one_story_of_five_among_real_headlines_on_russia_ukraine
     desk = StoryDesk(SETTINGS)
     placed, merged = {}, {}
     for number, payload in enumerate(payloads):
-        article = prepare(payload, f"p{number}".encode(), 1_700_000_000 + number, 2_000_000)
+        article = prepare(payload, f"p{number}".encode(), REPLAYED_AT + number, 2_000_000)
         outcome = desk.place(article)
         placed[article.article.article_id] = outcome.event.story_id
         merged.update({e.absorbed_story_id: e.story_id for e in outcome.events if e.kind == "merged"})
@@ -250,7 +251,7 @@ def test_a_crash_between_the_two_story_states_of_a_merge_is_healed():
     from streams.tools.synthetic import generate
 
     stream = generate(260, seed=1, max_paragraphs=2)  # its 235th article merges two stories
-    prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
     calm = StoryDesk(SETTINGS)
     outcomes = [calm.place(article) for article in prepared]
     merging = next(i for i, o in enumerate(outcomes) if len(o.events) == 2)
@@ -268,3 +269,39 @@ def test_a_crash_between_the_two_story_states_of_a_merge_is_healed():
     assert restarted.place(prepared[merging]).events == outcomes[merging].events
     assert [restarted.place(article) for article in prepared[merging + 1 :]] == outcomes[merging + 1 :]
     assert restarted.stores.stories == calm.stores.stories
+
+
+def test_a_date_after_the_broker_time_is_not_the_articles_time_and_expires_nothing():
+    """An undated report of a future event (its text's date: 2032), or a typo'd year, would have moved the stream's
+    clock years ahead and expired every live story and fingerprint at once."""
+    import orjson
+
+    from streams.pipeline.prepare import prepare
+
+    received = datetime(2024, 5, 6, 20, tzinfo=timezone.utc).timestamp()
+
+    def article(number: int, title: str, text: str, published: str | None = None) -> PreparedArticle:
+        raw = {"id": f"a{number}", "title": title, "text": text, **({"published_at": published} if published else {})}
+        return prepare(orjson.dumps(raw), None, received + number * 600, 2_000_000)
+
+    desk = StoryDesk(SETTINGS)
+    first = desk.place(article(1, "Floods hit Porto Alegre", FLOOD, "2024-05-06T10:00:00Z"))
+    desk.place(article(2, "Porto Alegre floods displace thousands", FLOOD_2, "2024-05-06T14:00:00Z"))
+    games = article(3, "Brisbane unveils venue plan", GAMES)
+    typo = article(4, "Rates rise in India", RATES, "2064-05-06T15:00:00Z")
+    assert games.facts.event_date.year == 2032 and typo.facts.published_at.year == 2064
+    for ahead in (games, typo):
+        assert desk.place(ahead).event.article_time.year == 2024
+    assert desk.stories.live == 3 and len(desk.duplicates) == 4
+    later = desk.place(article(5, "Porto Alegre flood waters rise again", FLOOD_3, "2024-05-06T18:00:00Z"))
+    assert later.event.story_id == first.event.story_id
+
+
+GAMES = (
+    "Organisers in Brisbane unveiled the venue plan for the Olympic Games, which open on July 23, 2032, with a new "
+    "stadium at Victoria Park and athletes' village at Hamilton. The plan needs state approval."
+)
+FLOOD_3 = (
+    "Rescuers in boats kept searching flooded districts of Porto Alegre on Wednesday as the Guaiba river rose again, "
+    "mayor Sebastiao Melo said, while governor Eduardo Leite counted the displaced in the thousands."
+)

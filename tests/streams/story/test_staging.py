@@ -9,7 +9,7 @@ from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import DeskStores, Duplicate, StoryDesk
 from streams.story.staging import PHASES, Staging, write
-from streams.tools.synthetic import generate
+from streams.tools.synthetic import REPLAYED_AT, generate
 
 SETTINGS = Settings(broker="127.0.0.1:1")
 BATCH = 17
@@ -18,7 +18,7 @@ BATCH = 17
 @pytest.fixture(scope="module")
 def stream():
     articles = generate(300, seed=1, max_paragraphs=2).articles  # its stories merge, and some articles repeat
-    return [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(articles)]
+    return [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(articles)]
 
 
 @pytest.fixture(scope="module")

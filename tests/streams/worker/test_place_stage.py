@@ -15,7 +15,7 @@ from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk
 from streams.story.staging import DELETED, Staging, write
-from streams.tools.synthetic import generate
+from streams.tools.synthetic import REPLAYED_AT, generate
 from streams.worker import place_stage
 from streams.worker.context import ConfirmedTable, changelogs_confirmed
 from streams.worker.counters import Counters
@@ -37,7 +37,7 @@ def _context() -> SimpleNamespace:
 
 def _events(n: int) -> list[SimpleNamespace]:
     articles = generate(n, seed=3, max_paragraphs=2).articles
-    prepared = [prepare(orjson.dumps(a), None, 1_700_000_000 + i, 2_000_000) for i, a in enumerate(articles)]
+    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(articles)]
     return [SimpleNamespace(key=p.article.article_id.encode(), value=p.to_bytes()) for p in prepared if not isinstance(p, DeadLetter)]
 
 
