@@ -306,7 +306,14 @@ class StoryDesk:
         _, now = self._clock(prepared)
         now = recorded_now if recorded_now is not None else now  # records written before "now" was kept
         entry = events[0]
-        placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position)
+        # Where the article is counted: its story, or the story that absorbed it. If that profile has counted
+        # it, the windows were written: adding it again would make its story anew and merge it a second time.
+        counted_in = next((e.story_id for e in events if isinstance(e, StoryMerged) and e.absorbed_story_id == entry.story_id), entry.story_id)
+        profile = self.stories.stories.get(counted_in)
+        if profile is not None and profile.last_position >= entry.position:
+            placed = Placed()
+        else:
+            placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, events, placed, now)
 

@@ -305,3 +305,32 @@ FLOOD_3 = (
     "Rescuers in boats kept searching flooded districts of Porto Alegre on Wednesday as the Guaiba river rose again, "
     "mayor Sebastiao Melo said, while governor Eduardo Leite counted the displaced in the thousands."
 )
+
+
+def test_a_crash_before_the_story_states_of_a_merge_that_absorbed_the_articles_story_is_healed():
+    """The article's own story was merged into another: with the windows written and the story states lost, the
+    redelivery does not count the article in the survivor a second time, and the stream goes on as the calm one."""
+    import orjson
+
+    from streams.pipeline.prepare import prepare
+    from streams.tools.synthetic import generate
+
+    stream = generate(300, seed=4, max_paragraphs=2)
+    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    calm = StoryDesk(SETTINGS)
+    outcomes = [calm.place(article) for article in prepared]
+    merging = next(i for i, o in enumerate(outcomes) if len(o.events) == 2 and o.events[1].absorbed_story_id == o.event.story_id)
+    crashed = StoryDesk(SETTINGS)
+    for article in prepared[:merging]:
+        crashed.place(article)
+    lost = _copy_stores(crashed.stores)
+    crashed.place(prepared[merging])
+    written = _copy_stores(crashed.stores)
+    for name in ("articles", "live", "fingerprints", "meta"):  # every write but the story states'
+        setattr(lost, name, getattr(written, name))
+    restarted = StoryDesk(SETTINGS, lost)
+    restarted.load()
+    assert restarted.place(prepared[merging]).events == outcomes[merging].events
+    assert [restarted.place(article) for article in prepared[merging + 1 :]] == outcomes[merging + 1 :]
+    assert restarted.stores.live == calm.stores.live and restarted.stores.stories == calm.stores.stories
+    assert restarted.stores.fingerprints == calm.stores.fingerprints
