@@ -54,7 +54,8 @@ def decode_text(payload: bytes) -> str:
 
 
 def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> RawArticle:
-    """A JSON object is a RawArticle; any other text is taken as the article's text."""
+    """A JSON object is a RawArticle; text that opens with "{" and is not JSON is broken JSON; any other text
+    (even "[UPDATED] ...") is taken as the article's text."""
     if not payload or not payload.strip():
         raise Rejected("empty payload: nothing to read", "decode")
     if len(payload) > max_bytes:
@@ -69,6 +70,8 @@ def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> R
     try:
         data = orjson.loads(stripped)
     except orjson.JSONDecodeError as error:
+        if stripped.startswith("["):  # "[UPDATED] Officials said ...": text, not a broken JSON array
+            return RawArticle(id=key_text(key), text=text)
         raise Rejected(f"broken JSON: {error}", "decode") from None
     if not isinstance(data, dict):
         raise Rejected("JSON payload is not an object", "decode")

@@ -43,6 +43,12 @@ def test_plain_text_is_an_article_and_takes_its_id_from_the_key():
     assert isinstance(result, PreparedArticle) and result.article.article_id == "from-key"
 
 
+def test_plain_text_opening_with_a_bracket_is_an_article_not_broken_json():
+    text = b"[UPDATED] Officials in Lisbon said on Monday that the new bridge over the Tagus would open in May, after years of delays."
+    result = _prepare(text)
+    assert isinstance(result, PreparedArticle) and "Tagus" in result.article.text
+
+
 def test_an_article_without_id_or_key_gets_a_stable_id_from_its_content():
     payload = orjson.dumps({k: v for k, v in ARTICLE.items() if k != "id"})
     first, second = _prepare(payload, key=None), _prepare(payload, key=None)
