@@ -106,8 +106,8 @@ class Preparer:
         """Start the children and wait until they have prepared a first article; or warm up this process."""
         if self.processes:
             self._pool = self._new_pool()
-            try:
-                await asyncio.wrap_future(self._pool.submit(warm_up))
+            try:  # a warm-up per child: the pool starts a child per task it cannot give to an idle one
+                await asyncio.gather(*(asyncio.wrap_future(self._pool.submit(warm_up)) for _ in range(self.processes)))
                 log.info("child processes preparing articles: %d", self.processes, extra={"processes": self.processes})
                 return
             except Exception as error:

@@ -81,6 +81,15 @@ def test_a_bug_in_one_article_of_a_chunk_is_that_articles_result_alone(monkeypat
     assert [result[1] for result in (results[0], results[2])] == ["a0", "a2"]
 
 
+async def test_every_child_is_started_and_warm_before_the_first_article():
+    preparer = Preparer(2, MAX_BYTES)
+    await preparer.start()
+    try:
+        assert len(preparer._pool._processes) == 2  # the pool starts children on demand: one, unless asked twice
+    finally:
+        preparer.stop()
+
+
 def test_warming_up_loads_the_language_model_and_word_lists_before_the_first_article():
     language_identifier.cache_clear()
     idf.cache_clear()
