@@ -117,12 +117,15 @@ class Preparer:
         warm_up()
 
     def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._shut_down_pool()
         for _, done in self._chunk:
             done.cancel()
         self._chunk = []
+
+    def _shut_down_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def submit(self, payload: bytes | None, key: bytes | None, timestamp: float) -> asyncio.Future:
         """Start preparing one payload; the future's result is a `Prepared`. A child gets it now, or in the
@@ -186,7 +189,7 @@ class Preparer:
         """Replace the pool if it is broken; the futures of a pool replaced already find a working one."""
         if self._pool is not None and getattr(self._pool, "_broken", False):
             log.error("a process preparing articles died; starting a new one")
-            self.stop()
+            self._shut_down_pool()  # the articles not handed over yet go to the new one
             self._pool = self._new_pool()
 
 

@@ -67,6 +67,16 @@ async def test_payloads_submitted_while_the_children_are_busy_go_over_in_chunks(
     assert chunks[:2] == [1, 1] and max(chunks) == processes.CHUNK and len(chunks) < 10  # not a hundred
 
 
+async def test_articles_not_handed_over_yet_go_to_the_pool_that_replaces_a_broken_one(pooled):
+    sent = payloads(5)
+    futures = [pooled.submit(payload, None, 0.0) for payload in sent]
+    assert len(pooled._chunk) == 3  # two chunks went at once; three articles wait for one to come back
+    pooled._pool._broken = "a child died"  # as the executor marks a pool whose child died
+    pooled._replace_broken_pool()
+    waiting = [await future for future in futures[2:]]
+    assert [article_id for _, article_id, _ in waiting] == ["a2", "a3", "a4"]
+
+
 def test_a_bug_in_one_article_of_a_chunk_is_that_articles_result_alone(monkeypatch):
     prepared = processes.prepared_message
 
