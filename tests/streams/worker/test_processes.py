@@ -77,6 +77,14 @@ async def test_articles_not_handed_over_yet_go_to_the_pool_that_replaces_a_broke
     assert [article_id for _, article_id, _ in waiting] == ["a2", "a3", "a4"]
 
 
+async def test_an_article_whose_pool_was_shut_down_under_it_is_prepared_again(pooled):
+    payload = payloads(1)[0]
+    future = pooled.submit(payload, None, 0.0)
+    future.cancel()  # as when a broken pool is shut down before its futures are failed
+    message, article_id, _ = await pooled.result(future, payload, None, 0.0)
+    assert article_id == "a0" and PreparedArticle.from_bytes(message).article.article_id == "a0"
+
+
 def test_a_bug_in_one_article_of_a_chunk_is_that_articles_result_alone(monkeypatch):
     prepared = processes.prepared_message
 
