@@ -148,6 +148,9 @@ class StoryDesk:
         self.states: dict[str, StoryState] = {}  # the live stories' states
         meta = self.stores.meta.get(META) or {}
         self.position: int = meta.get("position", 0)
+        # The log position the stored windows were written up to: an article at or below it is counted in the
+        # live profiles (its batch's windows, live and fingerprints, are written in the same phase as it).
+        self.windows_position = self.position
         self.lag: float = meta.get("lag", 0.0)  # broker time minus article time, of the latest dated article
 
     def load(self) -> None:
@@ -306,11 +309,9 @@ class StoryDesk:
         _, now = self._clock(prepared)
         now = recorded_now if recorded_now is not None else now  # records written before "now" was kept
         entry = events[0]
-        # Where the article is counted: its story, or the story that absorbed it. If that profile has counted
-        # it, the windows were written: adding it again would make its story anew and merge it a second time.
-        counted_in = next((e.story_id for e in events if isinstance(e, StoryMerged) and e.absorbed_story_id == entry.story_id), entry.story_id)
-        profile = self.stories.stories.get(counted_in)
-        if profile is not None and profile.last_position >= entry.position:
+        if entry.position <= self.windows_position:
+            # Counted already, perhaps in a story that has absorbed its own since (by this article or a later
+            # one of its batch): adding it again would make its story anew and merge it a second time.
             placed = Placed()
         else:
             placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position)

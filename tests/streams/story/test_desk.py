@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+import pytest
+
 from schemas import ArticleFacts, CleanArticle, PreparedArticle
 from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
@@ -307,30 +309,44 @@ FLOOD_3 = (
 )
 
 
-def test_a_crash_before_the_story_states_of_a_merge_that_absorbed_the_articles_story_is_healed():
-    """The article's own story was merged into another: with the windows written and the story states lost, the
-    redelivery does not count the article in the survivor a second time, and the stream goes on as the calm one."""
+@pytest.mark.parametrize("seed, by_a_later_article", [(4, False), (1, True)])
+def test_a_crash_before_the_story_states_of_a_merge_that_absorbed_an_articles_story_is_healed(seed, by_a_later_article):
+    """An article's story was merged into another, by the article itself or by a later one of its batch: with the
+    batch's windows written and its story states lost, the redeliveries do not count the article in the survivor
+    a second time, and the stream goes on exactly as the uninterrupted one."""
     import orjson
 
     from streams.pipeline.prepare import prepare
     from streams.tools.synthetic import generate
 
-    stream = generate(300, seed=4, max_paragraphs=2)
+    stream = generate(300, seed=seed, max_paragraphs=2)
     prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
     calm = StoryDesk(SETTINGS)
     outcomes = [calm.place(article) for article in prepared]
-    merging = next(i for i, o in enumerate(outcomes) if len(o.events) == 2 and o.events[1].absorbed_story_id == o.event.story_id)
+
+    def batch_of(last: int) -> int | None:
+        """The article whose story article `last` merges away (from it to `last`: the batch), of the kind wanted."""
+        if len(outcomes[last].events) != 2:
+            return None
+        gone = outcomes[last].events[1].absorbed_story_id
+        first = max((k for k in range(last + 1) if outcomes[k].events and outcomes[k].event.story_id == gone), default=None)
+        return first if first is not None and (first < last) == by_a_later_article else None
+
+    last = next(i for i in range(len(outcomes)) if batch_of(i) is not None)
+    first = batch_of(last)
     crashed = StoryDesk(SETTINGS)
-    for article in prepared[:merging]:
+    for article in prepared[:first]:
         crashed.place(article)
     lost = _copy_stores(crashed.stores)
-    crashed.place(prepared[merging])
+    for article in prepared[first : last + 1]:
+        crashed.place(article)
     written = _copy_stores(crashed.stores)
-    for name in ("articles", "live", "fingerprints", "meta"):  # every write but the story states'
+    for name in ("articles", "live", "fingerprints", "meta"):  # every write of the batch but the story states'
         setattr(lost, name, getattr(written, name))
     restarted = StoryDesk(SETTINGS, lost)
     restarted.load()
-    assert restarted.place(prepared[merging]).events == outcomes[merging].events
-    assert [restarted.place(article) for article in prepared[merging + 1 :]] == outcomes[merging + 1 :]
+    again = [restarted.place(article) for article in prepared[first : last + 1]]
+    assert [o.events for o in again] == [o.events for o in outcomes[first : last + 1]]
+    assert [restarted.place(article) for article in prepared[last + 1 :]] == outcomes[last + 1 :]
     assert restarted.stores.live == calm.stores.live and restarted.stores.stories == calm.stores.stories
     assert restarted.stores.fingerprints == calm.stores.fingerprints
