@@ -22,7 +22,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import orjson
@@ -146,14 +146,23 @@ class Preparer:
         """Hand the chunk to a child; each article's future gets its own result, or the chunk's failure (a
         child that died: `result` prepares the article again)."""
         chunk, self._chunk = self._chunk, []
-        work = [args for args, _ in chunk]
         try:
-            handed = self._pool.submit(prepared_messages, work, self.max_bytes)
-        except BrokenProcessPool:  # a child died since the last chunk
-            self._replace_broken_pool()
-            handed = self._pool.submit(prepared_messages, work, self.max_bytes)
+            handed = self._submit([args for args, _ in chunk])
+        except Exception as error:  # not even a new child could start (out of memory, say): `result` tries again
+            failure = BrokenProcessPool(f"no process to prepare articles in: {error!r}")
+            for _, done in chunk:
+                if not done.done():
+                    done.set_exception(failure)
+            return
         self._handed += 1
         asyncio.wrap_future(handed).add_done_callback(lambda finished: self._returned(finished, [done for _, done in chunk]))
+
+    def _submit(self, work: list[tuple[bytes | None, bytes | None, float]]) -> Future:
+        try:
+            return self._pool.submit(prepared_messages, work, self.max_bytes)
+        except BrokenProcessPool:  # a child died since the last chunk
+            self._replace_broken_pool()
+            return self._pool.submit(prepared_messages, work, self.max_bytes)
 
     def _returned(self, finished: asyncio.Future, futures: list[asyncio.Future]) -> None:
         """A chunk is back: its articles get their results, and what gathered meanwhile is handed over."""

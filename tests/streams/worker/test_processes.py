@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import multiprocessing
 import os
 import signal
@@ -83,6 +85,22 @@ async def test_an_article_whose_pool_was_shut_down_under_it_is_prepared_again(po
     future.cancel()  # as when a broken pool is shut down before its futures are failed
     message, article_id, _ = await pooled.result(future, payload, None, 0.0)
     assert article_id == "a0" and PreparedArticle.from_bytes(message).article.article_id == "a0"
+
+
+async def test_articles_are_prepared_in_the_workers_own_process_when_no_child_can_start(pooled, monkeypatch):
+    class OutOfMemory:
+        def submit(self, *args):
+            raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+        def shutdown(self, **options):
+            pass
+
+    sent = payloads(3)
+    futures = [pooled.submit(payload, None, 0.0) for payload in sent]  # the third waits for the next chunk
+    pooled._pool._broken = "a child died"
+    monkeypatch.setattr(pooled, "_new_pool", OutOfMemory)
+    results = [await asyncio.wait_for(pooled.result(f, p, None, 0.0), 30) for f, p in zip(futures, sent)]
+    assert [article_id for _, article_id, _ in results] == ["a0", "a1", "a2"]
 
 
 def test_a_bug_in_one_article_of_a_chunk_is_that_articles_result_alone(monkeypatch):
