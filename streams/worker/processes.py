@@ -179,10 +179,6 @@ class Preparer:
                 return await future
             except BrokenProcessPool:
                 self._replace_broken_pool()
-            except asyncio.CancelledError:
-                if asyncio.current_task().cancelling():
-                    raise  # the worker is stopping
-                self._replace_broken_pool()  # the pool was shut down under the article: it is prepared again
             try:
                 return await self.submit(payload, key, timestamp)
             except BrokenProcessPool:

@@ -79,14 +79,6 @@ async def test_articles_not_handed_over_yet_go_to_the_pool_that_replaces_a_broke
     assert [article_id for _, article_id, _ in waiting] == ["a2", "a3", "a4"]
 
 
-async def test_an_article_whose_pool_was_shut_down_under_it_is_prepared_again(pooled):
-    payload = payloads(1)[0]
-    future = pooled.submit(payload, None, 0.0)
-    future.cancel()  # as when a broken pool is shut down before its futures are failed
-    message, article_id, _ = await pooled.result(future, payload, None, 0.0)
-    assert article_id == "a0" and PreparedArticle.from_bytes(message).article.article_id == "a0"
-
-
 async def test_articles_are_prepared_in_the_workers_own_process_when_no_child_can_start(pooled, monkeypatch):
     class OutOfMemory:
         def submit(self, *args):
