@@ -70,8 +70,8 @@ def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> R
     try:
         data = orjson.loads(stripped)
     except orjson.JSONDecodeError as error:
-        if stripped.startswith("["):  # "[UPDATED] Officials said ...": text, not a broken JSON array
-            return RawArticle(id=key_text(key), text=text)
+        if stripped.startswith("[") and stripped[1:].lstrip()[:1].isalpha():  # "[UPDATED] Officials said ...":
+            return RawArticle(id=key_text(key), text=text)  # text, where a JSON array (even cut short) is not
         raise Rejected(f"broken JSON: {error}", "decode") from None
     if not isinstance(data, dict):
         raise Rejected("JSON payload is not an object", "decode")

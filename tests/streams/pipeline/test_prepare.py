@@ -64,6 +64,7 @@ def test_an_article_without_id_or_key_gets_a_stable_id_from_its_content():
         (bytes(range(256)) * 8, "decode", "binary"),
         (b'{"title": "Lima water", "text": ', "decode", "broken JSON"),
         (b"[1, 2, 3]", "decode", "not an object"),
+        (b'[{"title": "Lima water", "text": ', "decode", "broken JSON"),
         (b'{"title": 42, "text": "x"}', "validate", "title"),
         (b"x" * (LIMIT + 1), "decode", "exceeds"),
     ],
