@@ -54,8 +54,8 @@ def decode_text(payload: bytes) -> str:
 
 
 def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> RawArticle:
-    """A JSON object is a RawArticle; text that opens with "{" and is not JSON is broken JSON; any other text
-    (even "[UPDATED] ...") is taken as the article's text."""
+    """A JSON object is a RawArticle; text that opens like JSON ("{", or "[" and a value) and is not JSON is
+    broken JSON; any other text (even "[UPDATED] ...") is taken as the article's text."""
     if not payload or not payload.strip():
         raise Rejected("empty payload: nothing to read", "decode")
     if len(payload) > max_bytes:
