@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 from pathlib import Path
 
 import faust
@@ -17,9 +18,16 @@ from streams.worker.logs import logging_config
 
 _held_locks: list = []  # open lock files of claimed table directories, kept for the process's life
 
+# The garbage collector's thresholds for the worker's process: a young collection every 20,000 allocations
+# rather than 700. Placing allocates many short-lived objects per article, and the collector's own work was
+# about 6 % of the process (perf); in an end-to-end run the process took 2.57-2.66 ms per article with these
+# against 2.82-2.84 with the defaults (two runs each).
+GC_THRESHOLDS = (20_000, 20, 20)
+
 
 def run_worker(settings: Settings, loglevel: str, log_format: str) -> None:
     """Run until Ctrl-C or SIGTERM (faust commits what is acked and flushes its tables on the way out)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     changelogs = [changelog_spec(settings, table) for table in TABLES.values()]
     asyncio.run(ensure_topics(settings, [*topic_specs(settings).values(), *changelogs]))
     app = build_app(settings, claim_data_dir(settings.worker_dir))
