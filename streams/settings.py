@@ -92,6 +92,12 @@ class Settings(BaseSettings):
         description="Prepared articles a worker may have sent but not yet seen confirmed by the broker; "
         "more overlaps the broker's round trips with the work, at the cost of more to redo after a crash.",
     )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="lz4",
+        description="Compression of what the worker sends (prepared articles, story events, snapshots, verdicts, "
+        "table changelogs). The story events and verdicts are kept for good, so lz4 keeps the log small on disk; "
+        "none costs less CPU in the worker and the broker, where disk and network are plentiful.",
+    )
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
 
     # `storywire follow`: polling RSS/Atom feeds over HTTP.

@@ -41,3 +41,11 @@ async def test_the_app_s_producer_is_idempotent_so_retried_sends_land_in_order_a
     assert client._txn_manager is not None  # aiokafka's idempotence: producer id and sequence numbers
     assert client._txn_manager.transactional_id is None  # idempotent, not transactional
     await client.stop()
+
+
+async def test_the_app_s_producer_compresses_as_the_settings_say(tmp_path):
+    for setting, codec in (("lz4", "lz4"), ("none", None), ("zstd", "zstd")):
+        app = build_app(Settings(store="memory://", compression=setting), tmp_path / setting)
+        client = app.producer._new_producer()  # never connected
+        assert client._compression_type == codec
+        await client.stop()
