@@ -205,17 +205,15 @@ class Preparer:
 def _settle(finished: asyncio.Future, futures: list[asyncio.Future]) -> None:
     """Pass a chunk's results, or its failure, on to its articles' futures."""
     if finished.cancelled():
-        results: list = [None] * len(futures)
-    elif finished.exception() is not None:
-        results = [finished.exception()] * len(futures)
-    else:
-        results = finished.result()
+        for done in futures:
+            done.cancel()
+        return
+    failure = finished.exception()
+    results = [failure] * len(futures) if failure is not None else finished.result()
     for done, result in zip(futures, results):
         if done.done():
             continue
-        if result is None:
-            done.cancel()
-        elif isinstance(result, BaseException):
+        if isinstance(result, BaseException):
             done.set_exception(result)
         else:
             done.set_result(result)

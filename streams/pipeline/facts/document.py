@@ -131,6 +131,7 @@ def _analyse_paragraph(doc: Doc, start: int, end: int) -> None:
 _DOUBLE_QUOTE_RE = re.compile("[\"“”„«»]")
 _SINGLE_OPEN_RE = re.compile("['‘](?=\\w)")
 _SINGLE_CLOSE_RE = re.compile("['’](?!\\w)")
+_FOUR_WORDS_RE = re.compile(r"\s*+\S++\s++\S++\s++\S++\s++\S")  # four words or more, read no further
 
 
 def _find_quotes(text: str, start: int, end: int) -> list[QuoteSpan]:
@@ -173,13 +174,10 @@ def _find_single_quotes(text: str, start: int, end: int, doubles: list[QuoteSpan
             continue
         close = _first_after(closes, i)
         close = close if close > 0 else _first_after(plurals, i)
-        if close > 0 and _FOUR_WORDS.match(text, i + 1, close):
+        if close > 0 and _FOUR_WORDS_RE.match(text, i + 1, close):
             found.append(QuoteSpan(i, close))
             after = close + 1
     return found
-
-
-_FOUR_WORDS = re.compile(r"\s*+\S++\s++\S++\s++\S++\s++\S")
 
 
 def _single_quote_closes(text: str, start: int, end: int) -> tuple[list[int], list[int]]:
