@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from streams.pipeline import _scoring
 from streams.pipeline.features import (
     by_part,
     feature_idf,
@@ -66,7 +67,7 @@ MAX_POSTINGS = 250
 POSTING_BUDGET = 8 * MAX_CANDIDATES
 MERGE_CANDIDATES = 8  # stories a grown story is compared with
 WEIGHTS = {"t": 0.45, "e": 0.35, "h": 0.20}
-_PART_WEIGHTS = np.array([WEIGHTS[part] for part in PARTS])
+_PART_WEIGHTS = tuple(WEIGHTS[part] for part in PARTS)
 # Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
 MERGE_THRESHOLD = 0.2
 
@@ -153,17 +154,7 @@ def fades(article_days: Iterable[float], stories_days: list[np.ndarray], half_li
     report of last week's event still meets its story while a report from years later starts a new one. An
     undated article or story is not faded.
     """
-    dates = np.fromiter(article_days, np.float64)
-    if not len(dates):
-        return [1.0] * len(stories_days)
-    gaps = np.zeros(len(stories_days))
-    lengths = np.array([len(days) for days in stories_days], np.int64)
-    dated = lengths > 0
-    if dated.any():
-        nearest = np.abs(np.concatenate(stories_days)[:, None] - dates).min(axis=1)
-        starts = np.cumsum(lengths) - lengths
-        gaps[dated] = np.minimum.reduceat(nearest, starts[dated])
-    return [0.5 ** (max(gap - 1, 0) / half_life_days) for gap in gaps.tolist()]
+    return _scoring.fades(article_days, stories_days, half_life_days)
 
 
 def article_parts(vector: dict[str, float]) -> Packed:

@@ -1,4 +1,5 @@
-"""Part vectors packed into arrays, so an article is compared with all its candidate stories in a few array operations.
+"""Part vectors packed into arrays, so an article is compared with all its candidate stories in one pass (in C:
+`_scoring.c`, a merge of two sorted runs of hashes per story).
 
 Kept as dicts, the 40 story profiles an article is compared with lie scattered over memory, and each shared-feature
 probe is a cache miss: with 100,000 live stories scoring took 1.7 times as long as with 1,000. Packed, a story is
@@ -17,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from streams.pipeline import _scoring
 from streams.pipeline.english import WORD_CACHE_SIZE
 
 PARTS = ("t", "e", "h")  # body terms, entities, headline terms: a feature key starts with its part's letter
@@ -58,27 +60,12 @@ class Packed:
         return self.block[1].view(np.float64)
 
 
-_PART_BITS = 1 << np.arange(len(PARTS))
-
-
-def weighted_cosines(query: Packed, others: list[Packed], part_weights: np.ndarray) -> list[float]:
-    """Per other vector: the weighted cosine over the parts both it and the query have, 0 when they share none.
+def weighted_cosines(query: Packed, others: list[Packed], part_weights: tuple[float, ...]) -> list[float]:
+    """Per other vector: the weighted cosine over the parts both it and the query have, 0 when they share none
+    (`part_weights`: one per part, in PARTS order).
 
     The products of shared features are summed per (other, part) in the other's hash order, so the result does
-    not depend on the process or on the query's feature order.
+    not depend on the process or on the query's feature order. In C (`_scoring.c`): one merge of two sorted
+    runs of hashes per other vector.
     """
-    if not others:
-        return []
-    hashes, weight_bits = np.concatenate([other.block for other in others], axis=1)
-    query_hashes = query.hashes
-    if not len(query_hashes) or not len(hashes):
-        return [0.0] * len(others)
-    at = np.minimum(np.searchsorted(query_hashes, hashes), len(query_hashes) - 1)
-    products = np.where(query_hashes[at] == hashes, query.weights[at] * weight_bits.view(np.float64), 0.0)
-    owner = np.repeat(np.arange(0, len(others) * len(PARTS), len(PARTS)), [other.block.shape[1] for other in others])
-    dots = np.bincount(owner + (hashes & 3), weights=products, minlength=len(others) * len(PARTS))
-    shared = (np.array([other.present & query.present for other in others])[:, None] & _PART_BITS) > 0
-    weight = shared * part_weights
-    total = weight.sum(axis=1)
-    cosines = (dots.reshape(len(others), len(PARTS)) * weight).sum(axis=1) / np.where(total > 0, total, 1.0)
-    return cosines.tolist()
+    return _scoring.weighted_cosines(query, others, part_weights)

@@ -1,10 +1,8 @@
 import math
 
-import numpy as np
-
 from streams.pipeline.packed import Packed, weighted_cosines
 
-EVEN = np.array([1.0, 1.0, 1.0])  # every part weighs the same
+EVEN = (1.0, 1.0, 1.0)  # every part weighs the same
 BODY = {"t:flood": 0.6, "t:rain": 0.8}
 HEADLINE = {"h:flood": 1.0}
 
@@ -20,7 +18,7 @@ def test_only_parts_both_sides_have_count():
     headline_only = Packed.of({"h": HEADLINE})
     story = Packed.of({"t": {"t:strike": 1.0}, "h": HEADLINE})
     # The story's body is not compared with a body the article lacks, so it does not dilute the headline match.
-    assert weighted_cosines(headline_only, [story], np.array([0.45, 0.35, 0.2])) == [1.0]
+    assert weighted_cosines(headline_only, [story], (0.45, 0.35, 0.2)) == [1.0]
     assert weighted_cosines(Packed.of({}), [story], EVEN) == [0.0]
     assert weighted_cosines(headline_only, [Packed.of({})], EVEN) == [0.0]
 
@@ -28,7 +26,7 @@ def test_only_parts_both_sides_have_count():
 def test_part_weights_weigh_the_parts():
     query = Packed.of({"t": {"t:flood": 1.0}, "h": {"h:bank": 1.0}})
     story = Packed.of({"t": {"t:flood": 1.0}, "h": {"h:rate": 1.0}})  # shares the body, not the headline
-    assert math.isclose(weighted_cosines(query, [story], np.array([0.75, 0.0, 0.25]))[0], 0.75)
+    assert math.isclose(weighted_cosines(query, [story], (0.75, 0.0, 0.25))[0], 0.75)
 
 
 def test_scores_do_not_depend_on_feature_order_or_on_the_other_stories_scored():
