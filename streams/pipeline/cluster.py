@@ -45,11 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.pipeline import _scoring
+from streams.pipeline import _kernels
 from streams.pipeline.features import (
     by_part,
     feature_idf,
-    largest,
     strongest,
     unit_vector,
 )
@@ -154,7 +153,7 @@ def fades(article_days: Iterable[float], stories_days: list[np.ndarray], half_li
     report of last week's event still meets its story while a report from years later starts a new one. An
     undated article or story is not faded.
     """
-    return _scoring.fades(article_days, stories_days, half_life_days)
+    return _kernels.fades(article_days, stories_days, half_life_days)
 
 
 def article_parts(vector: dict[str, float]) -> Packed:
@@ -234,20 +233,7 @@ class StoryIndex:
         Features are read strongest first, within the posting budget. A feature whose postings no longer fit
         the budget is passed over, so the rarer (more telling) features after it still count.
         """
-        hits: dict[str, float] = defaultdict(float)
-        budget = POSTING_BUDGET
-        all_postings = self._postings
-        for negated_weight, key in sorted([(-weight, key) for key, weight in weighted]):
-            postings = all_postings.get(key)
-            if not postings or len(postings) > min(budget, MAX_POSTINGS):
-                continue
-            budget -= len(postings)
-            for story_id in postings:
-                hits[story_id] -= negated_weight
-            if not budget:
-                break
-        hits.pop(besides, None)
-        return [story_id for _, story_id in largest(hits, n)]
+        return _kernels.found(weighted, self._postings, n, besides, POSTING_BUDGET, MAX_POSTINGS)
 
     def candidates(self, vector: dict[str, float]) -> list[str]:
         return self._found(list(vector.items()), MAX_CANDIDATES)

@@ -1,5 +1,5 @@
 """Part vectors packed into arrays, so an article is compared with all its candidate stories in one pass (in C:
-`_scoring.c`, a merge of two sorted runs of hashes per story).
+`_kernels.c`, a merge of two sorted runs of hashes per story).
 
 Kept as dicts, the 40 story profiles an article is compared with lie scattered over memory, and each shared-feature
 probe is a cache miss: with 100,000 live stories scoring took 1.7 times as long as with 1,000. Packed, a story is
@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from streams.pipeline import _scoring
+from streams.pipeline import _kernels
 from streams.pipeline.english import WORD_CACHE_SIZE
 
 PARTS = ("t", "e", "h")  # body terms, entities, headline terms: a feature key starts with its part's letter
@@ -65,7 +65,7 @@ def weighted_cosines(query: Packed, others: list[Packed], part_weights: tuple[fl
     (`part_weights`: one per part, in PARTS order).
 
     The products of shared features are summed per (other, part) in the other's hash order, so the result does
-    not depend on the process or on the query's feature order. In C (`_scoring.c`): one merge of two sorted
+    not depend on the process or on the query's feature order. In C (`_kernels.c`): one merge of two sorted
     runs of hashes per other vector.
     """
-    return _scoring.weighted_cosines(query, others, part_weights)
+    return _kernels.weighted_cosines(query, others, part_weights)

@@ -1,10 +1,12 @@
-/* Scoring an article against its candidate stories: the two loops of placing that numpy ran as a dozen
- * calls on small arrays (a third of the place stage's time went to their overhead). Here each candidate is
- * one merge of two sorted runs of hashes, with no temporary arrays.
+/* The hot loops of clustering, which ran in Python and numpy on a few hundred items per article:
  *
- * The arithmetic is numpy's, in numpy's order (products summed per part in the story's hash order, the three
- * parts summed left to right), so the scores are the same to the last bit: see streams/pipeline/packed.py
- * and cluster.py for what is computed and why.
+ * - `found`: an article's candidate stories, read from the inverted index (StoryIndex._found);
+ * - `weighted_cosines` and `fades`: scoring it against them, which numpy ran as a dozen calls on small
+ *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays.
+ *
+ * What is computed, and why, is in streams/pipeline/cluster.py and packed.py. The arithmetic is theirs, in
+ * their order (sums taken in the same sequence, ties broken the same way), so every result is the same to
+ * the last bit as the Python and numpy code these replaced: stories already placed stay where they are.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -193,7 +195,161 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     return result;
 }
 
+/* A (weight, key) pair, for sorting: keys are str, compared as Python compares them. */
+typedef struct {
+    double weight;
+    PyObject *key;
+} Pair;
+
+/* Reading order: heaviest first, ties to the lesser key (Python's sorted() of (-weight, key)). */
+static int reading_order(const void *left, const void *right)
+{
+    const Pair *a = left, *b = right;
+    if (a->weight != b->weight)
+        return a->weight > b->weight ? -1 : 1;
+    return PyUnicode_Compare(a->key, b->key);
+}
+
+/* Ranking order: heaviest first, ties to the greater key (features.largest). */
+static int ranking_order(const void *left, const void *right)
+{
+    const Pair *a = left, *b = right;
+    if (a->weight != b->weight)
+        return a->weight > b->weight ? -1 : 1;
+    return PyUnicode_Compare(b->key, a->key);
+}
+
+static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "found(weighted, postings, n, besides, budget, max_postings)");
+        return NULL;
+    }
+    PyObject *postings = args[1], *besides = args[3];
+    Py_ssize_t n = PyLong_AsSsize_t(args[2]), budget = PyLong_AsSsize_t(args[4]);
+    Py_ssize_t max_postings = PyLong_AsSsize_t(args[5]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!PyDict_Check(postings)) {
+        PyErr_SetString(PyExc_TypeError, "postings are a dict of sets");
+        return NULL;
+    }
+    PyObject *weighted = PySequence_Fast(args[0], "weighted features are a sequence of (key, weight)");
+    if (weighted == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(weighted);
+    Pair *features = PyMem_Malloc(sizeof(Pair) * (count ? count : 1));
+    PyObject *index_of = PyDict_New();  /* story id -> its row in `hits` */
+    Py_ssize_t rows = 0, capacity = 64;
+    Pair *hits = PyMem_Malloc(sizeof(Pair) * capacity);
+    PyObject *result = NULL;
+    if (features == NULL || hits == NULL || index_of == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(weighted, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(item, 0))) {
+            PyErr_SetString(PyExc_TypeError, "weighted features are (str, float) pairs");
+            goto done;
+        }
+        features[i].key = PyTuple_GET_ITEM(item, 0);
+        features[i].weight = PyFloat_AsDouble(PyTuple_GET_ITEM(item, 1));
+        if (PyErr_Occurred())
+            goto done;
+    }
+    qsort(features, count, sizeof(Pair), reading_order);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *stories = PyDict_GetItemWithError(postings, features[i].key);
+        if (stories == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            continue;
+        }
+        if (!PyAnySet_Check(stories)) {
+            PyErr_SetString(PyExc_TypeError, "postings are a dict of sets");
+            goto done;
+        }
+        Py_ssize_t size = PySet_GET_SIZE(stories);
+        if (!size || size > (budget < max_postings ? budget : max_postings))
+            continue;  /* no longer fits the budget: the rarer features after it still count */
+        budget -= size;
+        PyObject *iterator = PyObject_GetIter(stories), *story;
+        if (iterator == NULL)
+            goto done;
+        while ((story = PyIter_Next(iterator)) != NULL) {
+            PyObject *row = PyDict_GetItemWithError(index_of, story);
+            Py_ssize_t at;
+            if (row != NULL) {
+                at = PyLong_AsSsize_t(row);
+            } else if (PyErr_Occurred()) {
+                Py_DECREF(story);
+                break;
+            } else if (!PyUnicode_Check(story)) {
+                PyErr_SetString(PyExc_TypeError, "story ids are str");
+                Py_DECREF(story);
+                break;
+            } else {
+                if (rows == capacity) {
+                    Pair *grown = PyMem_Realloc(hits, sizeof(Pair) * capacity * 2);
+                    if (grown == NULL) {
+                        Py_DECREF(story);
+                        PyErr_NoMemory();
+                        break;
+                    }
+                    hits = grown;
+                    capacity *= 2;
+                }
+                at = rows;
+                PyObject *number = PyLong_FromSsize_t(at);
+                if (number == NULL || PyDict_SetItem(index_of, story, number)) {
+                    Py_XDECREF(number);
+                    Py_DECREF(story);
+                    break;
+                }
+                Py_DECREF(number);
+                hits[rows++] = (Pair){0.0, story};  /* index_of holds the reference */
+            }
+            hits[at].weight += features[i].weight;
+            Py_DECREF(story);
+        }
+        Py_DECREF(iterator);
+        if (PyErr_Occurred())
+            goto done;
+        if (!budget)
+            break;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t row = 0; row < rows; row++) {
+        int same = besides == Py_None ? 0 : PyObject_RichCompareBool(hits[row].key, besides, Py_EQ);
+        if (same < 0)
+            goto done;
+        if (!same)
+            hits[kept++] = hits[row];
+    }
+    qsort(hits, kept, sizeof(Pair), ranking_order);
+    if (PyErr_Occurred())
+        goto done;
+    if (n > kept)
+        n = kept;
+    result = PyList_New(n < 0 ? 0 : n);
+    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+        Py_INCREF(hits[i].key);
+        PyList_SET_ITEM(result, i, hits[i].key);
+    }
+done:
+    PyMem_Free(features);
+    PyMem_Free(hits);
+    Py_XDECREF(index_of);
+    Py_DECREF(weighted);
+    if (PyErr_Occurred())
+        Py_CLEAR(result);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"found", (PyCFunction)(void (*)(void))found, METH_FASTCALL,
+     "found(weighted, postings, n, besides, budget, max_postings): see StoryIndex._found"},
     {"weighted_cosines", (PyCFunction)(void (*)(void))weighted_cosines, METH_FASTCALL,
      "weighted_cosines(query, others, part_weights): see streams.pipeline.packed.weighted_cosines"},
     {"fades", (PyCFunction)(void (*)(void))fades, METH_FASTCALL,
@@ -201,9 +357,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scoring", NULL, 0, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, 0, methods};
 
-PyMODINIT_FUNC PyInit__scoring(void)
+PyMODINIT_FUNC PyInit__kernels(void)
 {
     return PyModule_Create(&module);
 }

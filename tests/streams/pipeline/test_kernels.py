@@ -1,0 +1,102 @@
+"""The C kernels of clustering against the Python and numpy code they replaced: the same results to the last
+bit, ties included, so no story already placed would have been placed otherwise."""
+
+import random
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from streams.pipeline import _kernels
+from streams.pipeline.packed import PARTS, Packed
+
+PART_WEIGHTS = (0.45, 0.35, 0.2)
+
+
+def numpy_weighted_cosines(query: Packed, others: list[Packed]) -> list[float]:
+    hashes, weight_bits = np.concatenate([other.block for other in others], axis=1)
+    at = np.minimum(np.searchsorted(query.hashes, hashes), len(query.hashes) - 1)
+    products = np.where(query.hashes[at] == hashes, query.weights[at] * weight_bits.view(np.float64), 0.0)
+    owner = np.repeat(np.arange(0, len(others) * len(PARTS), len(PARTS)), [other.block.shape[1] for other in others])
+    dots = np.bincount(owner + (hashes & 3), weights=products, minlength=len(others) * len(PARTS))
+    shared = (np.array([other.present & query.present for other in others])[:, None] & (1 << np.arange(3))) > 0
+    weight = shared * np.array(PART_WEIGHTS)
+    total = weight.sum(axis=1)
+    return ((dots.reshape(len(others), len(PARTS)) * weight).sum(axis=1) / np.where(total > 0, total, 1.0)).tolist()
+
+
+def numpy_fades(dates: list[float], stories_days: list[np.ndarray], half_life: float) -> list[float]:
+    gaps = [np.abs(days[:, None] - np.array(dates)).min() if len(days) else 0.0 for days in stories_days]
+    return [0.5 ** (max(gap - 1, 0) / half_life) for gap in gaps]
+
+
+def python_found(weighted, postings, n, besides, budget, max_postings) -> list[str]:
+    hits: dict[str, float] = defaultdict(float)
+    for negated_weight, key in sorted([(-weight, key) for key, weight in weighted]):
+        stories = postings.get(key)
+        if not stories or len(stories) > min(budget, max_postings):
+            continue
+        budget -= len(stories)
+        for story_id in stories:
+            hits[story_id] -= negated_weight
+        if not budget:
+            break
+    hits.pop(besides, None)
+    return [story_id for _, story_id in sorted(zip(hits.values(), hits), reverse=True)[:n]]
+
+
+def random_vector(rng: random.Random, vocabulary: list[str]) -> Packed:
+    parts = {}
+    for part in rng.sample(PARTS, rng.randint(1, 3)):
+        keys = rng.sample(vocabulary, rng.randint(1, 40))
+        weights = {f"{part}:{key}": rng.random() for key in keys}
+        norm = sum(w * w for w in weights.values()) ** 0.5
+        parts[part] = {key: w / norm for key, w in weights.items()}
+    return Packed.of(parts)
+
+
+def test_cosines_and_fades_are_numpys_to_the_last_bit():
+    rng = random.Random(5)
+    vocabulary = [f"w{n}" for n in range(120)]
+    for _ in range(300):
+        query = random_vector(rng, vocabulary)
+        others = [random_vector(rng, vocabulary) for _ in range(rng.randint(1, 40))]
+        assert _kernels.weighted_cosines(query, others, PART_WEIGHTS) == numpy_weighted_cosines(query, others)
+        dates = [rng.uniform(18_000, 20_000) for _ in range(rng.randint(1, 2))]
+        stories_days = [np.array(sorted(rng.uniform(18_000, 20_000) for _ in range(rng.randint(0, 8)))) for _ in others]
+        assert _kernels.fades(dates, stories_days, 1.5) == numpy_fades(dates, stories_days, 1.5)
+
+
+def test_candidates_are_pythons_ties_and_budget_included():
+    rng = random.Random(8)
+    keys = [f"t:w{n}" for n in range(60)]
+    for _ in range(300):
+        stories = [f"s{n}" for n in range(rng.randint(1, 300))]
+        postings = {key: set(rng.sample(stories, rng.randint(1, len(stories)))) for key in rng.sample(keys, 40)}
+        # Few distinct weights, so features and stories tie often.
+        weighted = [(key, rng.choice((0.25, 0.5, 0.75, 1.0))) for key in rng.sample(keys, rng.randint(0, 60))]
+        budget, n = rng.randint(1, 400), rng.randint(0, 50)
+        besides = rng.choice([None, *stories])
+        expected = python_found(weighted, postings, n, besides, budget, 250)
+        assert _kernels.found(weighted, postings, n, besides, budget, 250) == expected
+
+
+def test_what_is_not_what_the_index_holds_is_refused_not_misread():
+    query = Packed.of({"t": {"t:flood": 1.0}})
+    with pytest.raises(ValueError):
+        _kernels.weighted_cosines(query, [query], (1.0, 1.0))  # a weight per part
+    with pytest.raises(ValueError):
+        _kernels.fades([1.0], [np.arange(8.0)[::2]], 1.5)  # days not one contiguous run
+    for days in (np.arange(8, dtype=np.int32), np.arange(8, dtype=np.int64)):
+        with pytest.raises(ValueError):
+            _kernels.fades([1.0], [days], 1.5)  # days not float64
+    with pytest.raises(ValueError):
+        _kernels.weighted_cosines(query, [Packed(query.block.view(np.float64), 1)], PART_WEIGHTS)
+    with pytest.raises(AttributeError):
+        _kernels.weighted_cosines(query, [{"t:flood": 1.0}], PART_WEIGHTS)
+    with pytest.raises(TypeError):
+        _kernels.found([("t:flood", 1.0)], [("t:flood", {"s1"})], 8, None, 320, 250)  # postings not a dict
+    with pytest.raises(TypeError):
+        _kernels.found([("t:flood",)], {"t:flood": {"s1"}}, 8, None, 320, 250)  # a feature without its weight
+    with pytest.raises(TypeError):
+        _kernels.found([("t:flood", 1.0)], {"t:flood": {1}}, 8, None, 320, 250)  # a story id not a str
