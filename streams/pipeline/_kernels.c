@@ -1,5 +1,8 @@
 /* The hot loops of clustering, which ran in Python and numpy on a few hundred items per article:
  *
+ * - `strongest`: a vector's n strongest features (articles' in features.py, stories' in `refresh`);
+ * - `refresh`: re-weighing a story's profile when it gains an article, and packing it for scoring, with
+ *   `pack`, which packs an article's vector (packed.py);
  * - `found`: an article's candidate stories, read from the inverted index (StoryIndex._found);
  * - `weighted_cosines` and `fades`: scoring it against them, which numpy ran as a dozen calls on small
  *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays.
@@ -195,28 +198,38 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     return result;
 }
 
-/* A (weight, key) pair, for sorting: keys are str, compared as Python compares them. */
+/* A feature being weighed: a story's while its profile is re-weighed, or an article's. */
 typedef struct {
+    PyObject *key;  /* borrowed from the counts */
+    PyObject *count;  /* its count (its weight's object, in `strongest`) */
     double weight;
-    PyObject *key;
-} Pair;
+} Feature;
+
+/* Strongest first, ties to the greater key: the order of `strongest`, and of the stories `found` ranks. */
+static int strongest_order(const void *left, const void *right)
+{
+    const Feature *a = left, *b = right;
+    if (a->weight != b->weight)
+        return a->weight > b->weight ? -1 : 1;
+    return PyUnicode_Compare(b->key, a->key);
+}
+
+/* features.strongest on a run of features: unchanged if it has at most n, else its n strongest in order. */
+static Py_ssize_t keep_strongest(Feature *features, Py_ssize_t count, Py_ssize_t n)
+{
+    if (count <= n)
+        return count;
+    qsort(features, count, sizeof(Feature), strongest_order);
+    return n;
+}
 
 /* Reading order: heaviest first, ties to the lesser key (Python's sorted() of (-weight, key)). */
 static int reading_order(const void *left, const void *right)
 {
-    const Pair *a = left, *b = right;
+    const Feature *a = left, *b = right;
     if (a->weight != b->weight)
         return a->weight > b->weight ? -1 : 1;
     return PyUnicode_Compare(a->key, b->key);
-}
-
-/* Ranking order: heaviest first, ties to the greater key (features.largest). */
-static int ranking_order(const void *left, const void *right)
-{
-    const Pair *a = left, *b = right;
-    if (a->weight != b->weight)
-        return a->weight > b->weight ? -1 : 1;
-    return PyUnicode_Compare(b->key, a->key);
 }
 
 static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
@@ -238,10 +251,10 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     if (weighted == NULL)
         return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(weighted);
-    Pair *features = PyMem_Malloc(sizeof(Pair) * (count ? count : 1));
+    Feature *features = PyMem_Malloc(sizeof(Feature) * (count ? count : 1));
     PyObject *index_of = PyDict_New();  /* story id -> its row in `hits` */
     Py_ssize_t rows = 0, capacity = 64;
-    Pair *hits = PyMem_Malloc(sizeof(Pair) * capacity);
+    Feature *hits = PyMem_Malloc(sizeof(Feature) * capacity);
     PyObject *result = NULL;
     if (features == NULL || hits == NULL || index_of == NULL) {
         PyErr_NoMemory();
@@ -258,7 +271,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         if (PyErr_Occurred())
             goto done;
     }
-    qsort(features, count, sizeof(Pair), reading_order);
+    qsort(features, count, sizeof(Feature), reading_order);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *stories = PyDict_GetItemWithError(postings, features[i].key);
         if (stories == NULL) {
@@ -291,7 +304,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
                 break;
             } else {
                 if (rows == capacity) {
-                    Pair *grown = PyMem_Realloc(hits, sizeof(Pair) * capacity * 2);
+                    Feature *grown = PyMem_Realloc(hits, sizeof(Feature) * capacity * 2);
                     if (grown == NULL) {
                         Py_DECREF(story);
                         PyErr_NoMemory();
@@ -308,7 +321,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
                     break;
                 }
                 Py_DECREF(number);
-                hits[rows++] = (Pair){0.0, story};  /* index_of holds the reference */
+                hits[rows++] = (Feature){story, NULL, 0.0};  /* index_of holds the reference */
             }
             hits[at].weight += features[i].weight;
             Py_DECREF(story);
@@ -327,7 +340,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         if (!same)
             hits[kept++] = hits[row];
     }
-    qsort(hits, kept, sizeof(Pair), ranking_order);
+    qsort(hits, kept, sizeof(Feature), strongest_order);
     if (PyErr_Occurred())
         goto done;
     if (n > kept)
@@ -347,7 +360,261 @@ done:
     return result;
 }
 
+/* The parts of a feature vector, in the order of packed.PARTS: body terms, entities, headline terms. A
+ * feature key starts with its part's letter. */
+static const char PART_LETTERS[PARTS] = {'t', 'e', 'h'};
+
+static int part_of(PyObject *key)
+{
+    if (!PyUnicode_Check(key) || PyUnicode_GET_LENGTH(key) < 1) {
+        PyErr_SetString(PyExc_TypeError, "a feature key is a non-empty str");
+        return -1;
+    }
+    Py_UCS4 letter = PyUnicode_READ_CHAR(key, 0);
+    for (int part = 0; part < PARTS; part++)
+        if (letter == (Py_UCS4)PART_LETTERS[part])
+            return part;
+    PyErr_Format(PyExc_ValueError, "a feature key starts with its part's letter (t, e or h): %R", key);
+    return -1;
+}
+
+/* One column of a packed block: a feature's stable hash (`feature_hash`) and its weight. */
+typedef struct {
+    int64_t hash;
+    double weight;
+} Column;
+
+static int by_hash(const void *left, const void *right)
+{
+    int64_t a = ((const Column *)left)->hash, b = ((const Column *)right)->hash;
+    return (a > b) - (a < b);
+}
+
+static int add_column(Column *columns, Py_ssize_t *count, PyObject *feature_hash, PyObject *key, double weight)
+{
+    PyObject *hash = PyObject_CallOneArg(feature_hash, key);
+    if (hash == NULL)
+        return -1;
+    long long value = PyLong_AsLongLong(hash);
+    Py_DECREF(hash);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    columns[(*count)++] = (Column){value, weight};
+    return 0;
+}
+
+/* The (2, n) block's bytes: the columns sorted by hash, hashes first, then the weights' float64 bits. */
+static PyObject *block_bytes(Column *columns, Py_ssize_t count)
+{
+    qsort(columns, count, sizeof(Column), by_hash);
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, 16 * count);
+    if (bytes == NULL)
+        return NULL;
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(bytes);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        out[i] = columns[i].hash;
+        memcpy(out + count + i, &columns[i].weight, sizeof(double));
+    }
+    return bytes;
+}
+
+static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "pack(parts: dict of part -> {key: weight}, feature_hash)");
+        return NULL;
+    }
+    PyObject *parts = args[0], *feature_hash = args[1], *part_name, *vector;
+    Py_ssize_t total = 0, count = 0, position = 0;
+    while (PyDict_Next(parts, &position, &part_name, &vector)) {
+        if (!PyDict_Check(vector)) {
+            PyErr_SetString(PyExc_TypeError, "a part is a dict of key -> weight");
+            return NULL;
+        }
+        total += PyDict_GET_SIZE(vector);
+    }
+    Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
+    if (columns == NULL)
+        return PyErr_NoMemory();
+    long present = 0;
+    PyObject *result = NULL;
+    position = 0;
+    while (PyDict_Next(parts, &position, &part_name, &vector)) {
+        int part = part_of(part_name);
+        if (part < 0)
+            goto done;
+        if (PyDict_GET_SIZE(vector))
+            present |= 1L << part;
+        PyObject *key, *weight;
+        Py_ssize_t at = 0;
+        while (PyDict_Next(vector, &at, &key, &weight)) {
+            double value = PyFloat_AsDouble(weight);
+            if ((value == -1.0 && PyErr_Occurred()) || add_column(columns, &count, feature_hash, key, value))
+                goto done;
+        }
+    }
+    PyObject *bytes = block_bytes(columns, count);
+    if (bytes != NULL)
+        result = Py_BuildValue("(Nl)", bytes, present);
+done:
+    PyMem_Free(columns);
+    return result;
+}
+
+static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "strongest(vector: dict of key -> weight, n)");
+        return NULL;
+    }
+    PyObject *vector = args[0];
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]), count = PyDict_GET_SIZE(vector), position = 0;
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (count <= n)
+        return Py_NewRef(vector);
+    Feature *features = PyMem_Malloc(sizeof(Feature) * count);
+    if (features == NULL)
+        return PyErr_NoMemory();
+    PyObject *key, *weight, *result = NULL;
+    for (Py_ssize_t i = 0; PyDict_Next(vector, &position, &key, &weight); i++) {
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "a feature key is a str");
+            goto done;
+        }
+        features[i] = (Feature){key, weight, PyFloat_AsDouble(weight)};
+        if (PyErr_Occurred())
+            goto done;
+    }
+    Py_ssize_t kept = keep_strongest(features, count, n < 0 ? 0 : n);
+    if (PyErr_Occurred() || (result = PyDict_New()) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < kept; i++)
+        if (PyDict_SetItem(result, features[i].key, features[i].count)) {
+            Py_CLEAR(result);
+            break;
+        }
+done:
+    PyMem_Free(features);
+    return result;
+}
+
+static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "refresh(counts: dict, feature_idf, feature_hash, per_part, posting)");
+        return NULL;
+    }
+    PyObject *counts = args[0], *feature_idf = args[1], *feature_hash = args[2];
+    Py_ssize_t per_part = PyLong_AsSsize_t(args[3]), posting = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_ssize_t total = PyDict_GET_SIZE(counts);
+    Feature *features = PyMem_Malloc(sizeof(Feature) * (total ? total : 1) * 2);
+    Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
+    PyObject *kept = PyDict_New(), *salient = PyList_New(0), *result = NULL;
+    if (features == NULL || columns == NULL || kept == NULL || salient == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* Each part's features in the counts' order, parts in the order they first appear (as by_part groups them). */
+    Feature *by_part[PARTS];
+    Py_ssize_t sizes[PARTS] = {0, 0, 0}, first[PARTS] = {-1, -1, -1}, seen = 0, position = 0, column_count = 0;
+    PyObject *key, *count;
+    Feature *scratch = features + total;  /* read into, then split by part */
+    int *parts = PyMem_Malloc(sizeof(int) * (total ? total : 1));
+    if (parts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; PyDict_Next(counts, &position, &key, &count); i++) {
+        int part = part_of(key);
+        if (part < 0)
+            break;
+        double n = PyLong_AsDouble(count);
+        if (n == -1.0 && PyErr_Occurred())
+            break;
+        PyObject *idf = PyObject_CallOneArg(feature_idf, key);
+        if (idf == NULL)
+            break;
+        double weight = (1 + log(n)) * PyFloat_AsDouble(idf);
+        Py_DECREF(idf);
+        if (PyErr_Occurred())
+            break;
+        scratch[i] = (Feature){key, count, weight};
+        parts[i] = part;
+        if (first[part] < 0)
+            first[part] = seen++;
+        sizes[part]++;
+    }
+    if (PyErr_Occurred()) {
+        PyMem_Free(parts);
+        goto done;
+    }
+    Py_ssize_t start = 0;
+    for (int part = 0; part < PARTS; part++) {
+        by_part[part] = features + start;
+        start += sizes[part];
+        sizes[part] = 0;
+    }
+    for (Py_ssize_t i = 0; i < total; i++)
+        by_part[parts[i]][sizes[parts[i]]++] = scratch[i];
+    PyMem_Free(parts);
+    long present = 0;
+    for (Py_ssize_t rank = 0; rank < seen; rank++) {
+        int part = 0;
+        while (first[part] != rank)
+            part++;
+        Feature *members = by_part[part];
+        Py_ssize_t kept_count = keep_strongest(members, sizes[part], per_part);
+        if (PyErr_Occurred())
+            goto done;
+        double squares = 0.0;
+        for (Py_ssize_t i = 0; i < kept_count; i++) {
+            if (PyDict_SetItem(kept, members[i].key, members[i].count))
+                goto done;
+            squares += members[i].weight * members[i].weight;
+        }
+        double norm = sqrt(squares);
+        if (!norm)
+            continue;  /* unit_vector of nothing: the part is absent */
+        present |= 1L << part;
+        for (Py_ssize_t i = 0; i < kept_count; i++) {
+            members[i].weight /= norm;
+            if (add_column(columns, &column_count, feature_hash, members[i].key, members[i].weight))
+                goto done;
+        }
+        Py_ssize_t found_under = keep_strongest(members, kept_count, posting);
+        if (PyErr_Occurred())
+            goto done;
+        for (Py_ssize_t i = 0; i < found_under; i++) {
+            PyObject *pair = Py_BuildValue("(Od)", members[i].key, members[i].weight);
+            if (pair == NULL || PyList_Append(salient, pair)) {
+                Py_XDECREF(pair);
+                goto done;
+            }
+            Py_DECREF(pair);
+        }
+    }
+    PyObject *bytes = block_bytes(columns, column_count);
+    if (bytes != NULL)
+        result = Py_BuildValue("(ONlO)", kept, bytes, present, salient);
+done:
+    PyMem_Free(features);
+    PyMem_Free(columns);
+    Py_XDECREF(kept);
+    Py_XDECREF(salient);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"pack", (PyCFunction)(void (*)(void))pack, METH_FASTCALL,
+     "pack(parts, feature_hash) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
+    {"strongest", (PyCFunction)(void (*)(void))strongest, METH_FASTCALL,
+     "strongest(vector, n): see streams.pipeline.features.strongest"},
+    {"refresh", (PyCFunction)(void (*)(void))refresh, METH_FASTCALL,
+     "refresh(counts, feature_idf, feature_hash, per_part, posting) -> (kept counts, block bytes, present bits, "
+     "salient): see streams.pipeline.cluster.StoryProfile._refresh"},
     {"found", (PyCFunction)(void (*)(void))found, METH_FASTCALL,
      "found(weighted, postings, n, besides, budget, max_postings): see StoryIndex._found"},
     {"weighted_cosines", (PyCFunction)(void (*)(void))weighted_cosines, METH_FASTCALL,

@@ -38,7 +38,6 @@ fitted to any particular stream.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,10 +48,9 @@ from streams.pipeline import _kernels
 from streams.pipeline.features import (
     by_part,
     feature_idf,
-    strongest,
     unit_vector,
 )
-from streams.pipeline.packed import PARTS, Packed, weighted_cosines
+from streams.pipeline.packed import PARTS, Packed, feature_hash, weighted_cosines
 
 STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
 STORY_DAYS = 8  # times a story profile is dated by (its latest)
@@ -126,20 +124,13 @@ class StoryProfile:
         self._refresh()
 
     def _refresh(self) -> None:
-        """Weigh every feature (1 + ln count) * IDF, keep each part's strongest, normalise each part."""
-        by_part: dict[str, dict[str, float]] = defaultdict(dict)
-        for key, n in self.counts.items():
-            by_part[key[0]][key] = (1 + math.log(n)) * feature_idf(key)
-        kept: dict[str, int] = {}
-        parts = {}
-        for part, weights in by_part.items():
-            top = strongest(weights, STORY_FEATURES_PER_PART)
-            kept.update((key, self.counts[key]) for key in top)
-            parts[part] = unit_vector(top)
-        self.counts = kept
-        self.packed = Packed.of(parts)
-        # Found under its strongest body, entity and headline terms.
-        self.salient = [kv for part in parts.values() for kv in strongest(part, POSTING_FEATURES).items()]
+        """Weigh every feature (1 + ln count) * IDF, keep each part's strongest, normalise each part, pack the
+        parts for scoring, and note the strongest body, entity and headline features it is found under. In C
+        (`_kernels.c`): it runs on every article a story gains, over its 240 features and the article's."""
+        self.counts, block, present, self.salient = _kernels.refresh(
+            self.counts, feature_idf, feature_hash, STORY_FEATURES_PER_PART, POSTING_FEATURES
+        )
+        self.packed = Packed.from_bytes(block, present)
 
     def posting_keys(self) -> list[str]:
         return [key for key, _ in self.salient]

@@ -10,7 +10,6 @@ weighed as well as the ten-thousandth.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter, defaultdict
@@ -18,6 +17,7 @@ from functools import lru_cache
 
 from wordfreq import word_frequency
 
+from streams.pipeline import _kernels
 from streams.pipeline.english import TERM_TOKEN, WORD_CACHE_SIZE, frequent_singular
 
 TOP_ARTICLE_FEATURES = 60  # per part, for an article
@@ -117,23 +117,9 @@ def unit_vector(vector: dict[str, float]) -> dict[str, float]:
 
 
 def strongest(vector: dict[str, float], n: int) -> dict[str, float]:
-    """The n largest weights, largest first, ties to the greater key (see `largest`)."""
-    if len(vector) <= n:
-        return vector
-    return {key: weight for weight, key in largest(vector, n)}
-
-
-def largest(vector: dict[str, float], n: int) -> list[tuple[float, str]]:
-    """The n largest (weight, key) pairs, largest first, ties to the greater key (compared as tuples: no key
-    function to call per item). Only the pairs at or above the n-th largest weight are sorted as tuples:
-    sorting the bare floats first is three times faster for 300 weights (a lookup's hits). heapq's loop in
-    Python wins only once the vector is dozens of times n."""
-    if len(vector) > 32 * n:
-        return heapq.nlargest(n, zip(vector.values(), vector))
-    if len(vector) > n:
-        cut = sorted(vector.values(), reverse=True)[n - 1]
-        return sorted([(weight, key) for key, weight in vector.items() if weight >= cut], reverse=True)[:n]
-    return sorted(zip(vector.values(), vector), reverse=True)
+    """The n largest weights, largest first, ties to the greater key; a vector of at most n is returned as it is.
+    In C (`_kernels.c`), which picks a story profile's strongest the same way."""
+    return _kernels.strongest(vector, n)
 
 
 def by_part(vector: dict[str, float]) -> dict[str, dict[str, float]]:

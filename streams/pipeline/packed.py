@@ -43,13 +43,12 @@ class Packed:
 
     @classmethod
     def of(cls, parts: dict[str, dict[str, float]]) -> Packed:
-        keys = [key for part in parts.values() for key in part]
-        hashes = np.fromiter(map(feature_hash, keys), np.int64, len(keys))
-        order = np.argsort(hashes)
-        block = np.empty((2, len(keys)), np.int64)
-        block[0] = hashes[order]
-        block[1] = np.fromiter((w for part in parts.values() for w in part.values()), np.float64, len(keys))[order].view(np.int64)
-        return cls(block, sum(1 << i for i, part in enumerate(PARTS) if parts.get(part)))
+        return cls.from_bytes(*_kernels.pack(parts, feature_hash))
+
+    @classmethod
+    def from_bytes(cls, block: bytes, present: int) -> Packed:
+        """A block as `_kernels.c` makes it: the (2, n) array's bytes."""
+        return cls(np.frombuffer(block, np.int64).reshape(2, -1), present)
 
     @property
     def hashes(self) -> np.ndarray:

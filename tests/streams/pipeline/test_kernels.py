@@ -1,6 +1,7 @@
 """The C kernels of clustering against the Python and numpy code they replaced: the same results to the last
 bit, ties included, so no story already placed would have been placed otherwise."""
 
+import math
 import random
 from collections import defaultdict
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 
 from streams.pipeline import _kernels
-from streams.pipeline.packed import PARTS, Packed
+from streams.pipeline.features import feature_idf
+from streams.pipeline.packed import PARTS, Packed, feature_hash
 
 PART_WEIGHTS = (0.45, 0.35, 0.2)
 
@@ -43,6 +45,36 @@ def python_found(weighted, postings, n, besides, budget, max_postings) -> list[s
             break
     hits.pop(besides, None)
     return [story_id for _, story_id in sorted(zip(hits.values(), hits), reverse=True)[:n]]
+
+
+def python_strongest(vector: dict[str, float], n: int) -> dict[str, float]:
+    if len(vector) <= n:
+        return vector
+    return {key: weight for weight, key in sorted(zip(vector.values(), vector), reverse=True)[:n]}
+
+
+def python_refresh(counts: dict[str, int], per_part: int, posting: int):
+    """StoryProfile._refresh as it was in Python (the sums of squares taken in order, as Python 3.11's sum)."""
+    by_part: dict[str, dict[str, float]] = defaultdict(dict)
+    for key, n in counts.items():
+        by_part[key[0]][key] = (1 + math.log(n)) * feature_idf(key)
+    kept, parts = {}, {}
+    for part, weights in by_part.items():
+        top = python_strongest(weights, per_part)
+        kept.update((key, counts[key]) for key in top)
+        squares = 0.0
+        for weight in top.values():
+            squares += weight * weight
+        norm = math.sqrt(squares)
+        parts[part] = {key: weight / norm for key, weight in top.items()} if norm else {}
+    keys = [key for part in parts.values() for key in part]
+    hashes = np.array([feature_hash(key) for key in keys], np.int64)
+    order = np.argsort(hashes)
+    weights = np.array([w for part in parts.values() for w in part.values()], np.float64)[order]
+    block = np.stack([hashes[order], weights.view(np.int64)]) if keys else np.empty((2, 0), np.int64)
+    present = sum(1 << i for i, part in enumerate(PARTS) if parts.get(part))
+    salient = [kv for part in parts.values() for kv in python_strongest(part, posting).items()]
+    return kept, block, present, salient
 
 
 def random_vector(rng: random.Random, vocabulary: list[str]) -> Packed:
@@ -81,6 +113,19 @@ def test_candidates_are_pythons_ties_and_budget_included():
         assert _kernels.found(weighted, postings, n, besides, budget, 250) == expected
 
 
+def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included():
+    rng = random.Random(3)
+    words = [f"w{n}" for n in range(300)]  # unknown to wordfreq: one IDF for all, so weights tie often
+    for _ in range(300):
+        keys = [f"{rng.choice('teh')}:{word}" for word in rng.sample(words, rng.randint(0, 300))]
+        counts = {key: rng.choice((1, 1, 1, 2, 3, 7)) for key in keys}
+        kept, block, present, salient = _kernels.refresh(counts, feature_idf, feature_hash, 80, 12)
+        expected_kept, expected_block, expected_present, expected_salient = python_refresh(counts, 80, 12)
+        assert list(kept.items()) == list(expected_kept.items())  # the order too: it is the next sum's order
+        assert Packed.from_bytes(block, present).block.tobytes() == expected_block.tobytes()
+        assert (present, salient) == (expected_present, expected_salient)
+
+
 def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     query = Packed.of({"t": {"t:flood": 1.0}})
     with pytest.raises(ValueError):
@@ -100,3 +145,7 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
         _kernels.found([("t:flood",)], {"t:flood": {"s1"}}, 8, None, 320, 250)  # a feature without its weight
     with pytest.raises(TypeError):
         _kernels.found([("t:flood", 1.0)], {"t:flood": {1}}, 8, None, 320, 250)  # a story id not a str
+    with pytest.raises(ValueError):
+        _kernels.refresh({"x:flood": 1}, feature_idf, feature_hash, 80, 12)  # no such part
+    with pytest.raises(ValueError):
+        _kernels.pack({"x": {"x:flood": 1.0}}, feature_hash)
