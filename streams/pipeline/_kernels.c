@@ -232,6 +232,44 @@ static int reading_order(const void *left, const void *right)
     return PyUnicode_Compare(a->key, b->key);
 }
 
+/* The stories hit so far, in a table probed by each id's hash: a story found under several features is
+ * one row, its weights summed in reading order. At most `budget` stories can be hit (each posting read
+ * spends one), so the table has twice that many slots or more and never fills. */
+typedef struct {
+    Py_ssize_t *slots;  /* row + 1, or 0 for an empty slot */
+    size_t mask;
+    Feature *rows;
+    Py_ssize_t count;
+} Hits;
+
+static int hit(Hits *hits, PyObject *story, double weight)
+{
+    if (!PyUnicode_Check(story)) {
+        PyErr_SetString(PyExc_TypeError, "story ids are str");
+        return -1;
+    }
+    Py_hash_t hash = PyObject_Hash(story);
+    if (hash == -1)
+        return -1;
+    for (size_t slot = (size_t)hash & hits->mask;; slot = (slot + 1) & hits->mask) {
+        Py_ssize_t row = hits->slots[slot] - 1;
+        if (row < 0) {
+            Py_INCREF(story);
+            hits->rows[hits->count] = (Feature){story, NULL, weight};
+            hits->slots[slot] = ++hits->count;
+            return 0;
+        }
+        PyObject *other = hits->rows[row].key;
+        int same = other == story ? 1 : PyUnicode_Compare(other, story) == 0;
+        if (PyErr_Occurred())
+            return -1;
+        if (same) {
+            hits->rows[row].weight += weight;
+            return 0;
+        }
+    }
+}
+
 static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 6) {
@@ -247,16 +285,19 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "postings are a dict of sets");
         return NULL;
     }
+    if (budget < 0)
+        budget = 0;
     PyObject *weighted = PySequence_Fast(args[0], "weighted features are a sequence of (key, weight)");
     if (weighted == NULL)
         return NULL;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(weighted);
+    size_t slots = 16;
+    while (slots < 2 * (size_t)budget + 1)
+        slots *= 2;
     Feature *features = PyMem_Malloc(sizeof(Feature) * (count ? count : 1));
-    PyObject *index_of = PyDict_New();  /* story id -> its row in `hits` */
-    Py_ssize_t rows = 0, capacity = 64;
-    Feature *hits = PyMem_Malloc(sizeof(Feature) * capacity);
+    Hits hits = {PyMem_Calloc(slots, sizeof(Py_ssize_t)), slots - 1, PyMem_Malloc(sizeof(Feature) * (budget ? budget : 1)), 0};
     PyObject *result = NULL;
-    if (features == NULL || hits == NULL || index_of == NULL) {
+    if (features == NULL || hits.slots == NULL || hits.rows == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -272,7 +313,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
             goto done;
     }
     qsort(features, count, sizeof(Feature), reading_order);
-    for (Py_ssize_t i = 0; i < count; i++) {
+    for (Py_ssize_t i = 0; i < count && budget; i++) {
         PyObject *stories = PyDict_GetItemWithError(postings, features[i].key);
         if (stories == NULL) {
             if (PyErr_Occurred())
@@ -291,69 +332,42 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         if (iterator == NULL)
             goto done;
         while ((story = PyIter_Next(iterator)) != NULL) {
-            PyObject *row = PyDict_GetItemWithError(index_of, story);
-            Py_ssize_t at;
-            if (row != NULL) {
-                at = PyLong_AsSsize_t(row);
-            } else if (PyErr_Occurred()) {
-                Py_DECREF(story);
-                break;
-            } else if (!PyUnicode_Check(story)) {
-                PyErr_SetString(PyExc_TypeError, "story ids are str");
-                Py_DECREF(story);
-                break;
-            } else {
-                if (rows == capacity) {
-                    Feature *grown = PyMem_Realloc(hits, sizeof(Feature) * capacity * 2);
-                    if (grown == NULL) {
-                        Py_DECREF(story);
-                        PyErr_NoMemory();
-                        break;
-                    }
-                    hits = grown;
-                    capacity *= 2;
-                }
-                at = rows;
-                PyObject *number = PyLong_FromSsize_t(at);
-                if (number == NULL || PyDict_SetItem(index_of, story, number)) {
-                    Py_XDECREF(number);
-                    Py_DECREF(story);
-                    break;
-                }
-                Py_DECREF(number);
-                hits[rows++] = (Feature){story, NULL, 0.0};  /* index_of holds the reference */
-            }
-            hits[at].weight += features[i].weight;
+            int failed = hit(&hits, story, features[i].weight);
             Py_DECREF(story);
+            if (failed)
+                break;
         }
         Py_DECREF(iterator);
         if (PyErr_Occurred())
             goto done;
-        if (!budget)
-            break;
     }
     Py_ssize_t kept = 0;
-    for (Py_ssize_t row = 0; row < rows; row++) {
-        int same = besides == Py_None ? 0 : PyObject_RichCompareBool(hits[row].key, besides, Py_EQ);
+    for (Py_ssize_t row = 0; row < hits.count; row++) {
+        int same = besides == Py_None ? 0 : PyObject_RichCompareBool(hits.rows[row].key, besides, Py_EQ);
         if (same < 0)
             goto done;
         if (!same)
-            hits[kept++] = hits[row];
+            hits.rows[kept++] = hits.rows[row];
+        else
+            Py_DECREF(hits.rows[row].key);
     }
-    qsort(hits, kept, sizeof(Feature), strongest_order);
+    hits.count = kept;
+    qsort(hits.rows, kept, sizeof(Feature), strongest_order);
     if (PyErr_Occurred())
         goto done;
     if (n > kept)
         n = kept;
     result = PyList_New(n < 0 ? 0 : n);
     for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
-        Py_INCREF(hits[i].key);
-        PyList_SET_ITEM(result, i, hits[i].key);
+        Py_INCREF(hits.rows[i].key);
+        PyList_SET_ITEM(result, i, hits.rows[i].key);
     }
 done:
+    for (Py_ssize_t row = 0; hits.rows != NULL && row < hits.count; row++)
+        Py_DECREF(hits.rows[row].key);
     PyMem_Free(features);
-    PyMem_Free(hits);
-    Py_XDECREF(index_of);
+    PyMem_Free(hits.slots);
+    PyMem_Free(hits.rows);
     Py_DECREF(weighted);
     if (PyErr_Occurred())
         Py_CLEAR(result);
