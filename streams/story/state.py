@@ -202,7 +202,9 @@ class StoryState:
                 self.entities[key] = [entity, 1]
             else:  # one person under several names: keep the fullest name and any stated role
                 name = entity.name if len(entity.name) > len(known[0].name) else known[0].name
-                known[0] = known[0].model_copy(update={"name": name, "role": known[0].role or entity.role})
+                role = known[0].role or entity.role
+                if name != known[0].name or role != known[0].role:  # a copy per mention was 5 % of placing
+                    known[0] = known[0].model_copy(update={"name": name, "role": role})
                 known[1] += 1
         _trim(self.entities, MAX_ENTITIES, lambda known: known[1])
         for quote in facts.quotes:
