@@ -126,6 +126,13 @@ def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included
         assert (present, salient) == (expected_present, expected_salient)
 
 
+def test_the_kernels_know_the_parts_in_packeds_order():
+    for index, part in enumerate(PARTS):
+        block, present = _kernels.pack({part: {f"{part}:flood": 1.0}}, feature_hash)
+        assert present == 1 << index
+        assert _kernels.refresh({f"{part}:flood": 1}, feature_idf, feature_hash, 80, 12)[2] == 1 << index
+
+
 def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     query = Packed.of({"t": {"t:flood": 1.0}})
     with pytest.raises(ValueError):
