@@ -81,7 +81,7 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         PyErr_SetString(PyExc_ValueError, "one weight per part");
         return NULL;
     }
-    for (int part = 0; part < PARTS; part++)
+    for (int part = 0; part < PARTS && !PyErr_Occurred(); part++)
         part_weights[part] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(given, part));
     Py_DECREF(given);
     if (PyErr_Occurred())
@@ -104,13 +104,21 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
             break;
         }
         double dots[PARTS] = {0.0, 0.0, 0.0};
-        Py_ssize_t at = 0;
-        for (Py_ssize_t column = 0; column < other.n && at < query.n; column++) {
+        Py_ssize_t at = 0, column = 0;
+        for (; column < other.n && at < query.n; column++) {
             int64_t hash = other.hashes[column];
+            if (((uint64_t)hash & 3) >= PARTS)
+                break;  /* not a feature_hash: refused below */
             while (at < query.n && query.hashes[at] < hash)
                 at++;
             if (at < query.n && query.hashes[at] == hash)
                 dots[(uint64_t)hash & 3] += query.weights[at] * other.weights[column];
+        }
+        if (column < other.n && at < query.n) {
+            PyBuffer_Release(&other.view);
+            PyErr_SetString(PyExc_ValueError, "a packed hash's two lowest bits are its part (0 to 2)");
+            Py_CLEAR(result);
+            break;
         }
         long shared = other.present & query.present;
         double weight[PARTS], total = 0.0, sum = 0.0;
@@ -141,6 +149,10 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     double half_life = PyFloat_AsDouble(args[2]);
     if (half_life == -1.0 && PyErr_Occurred())
         return NULL;
+    if (half_life == 0.0) {
+        PyErr_SetString(PyExc_ZeroDivisionError, "a half-life of zero days");
+        return NULL;
+    }
     PyObject *dates_list = PySequence_List(args[0]);
     if (dates_list == NULL)
         return NULL;
@@ -150,7 +162,7 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         Py_DECREF(dates_list);
         return PyErr_NoMemory();
     }
-    for (Py_ssize_t i = 0; i < dates_count; i++)
+    for (Py_ssize_t i = 0; i < dates_count && !PyErr_Occurred(); i++)
         dates[i] = PyFloat_AsDouble(PyList_GET_ITEM(dates_list, i));
     Py_DECREF(dates_list);
     PyObject *stories = PyErr_Occurred() ? NULL : PySequence_Fast(args[1], "stories' days are a sequence");
@@ -174,8 +186,8 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
             for (Py_ssize_t day = 0; day < days_count; day++)
                 for (Py_ssize_t i = 0; i < dates_count; i++) {
                     double distance = fabs(days[day] - dates[i]);
-                    if ((day == 0 && i == 0) || distance < gap)
-                        gap = distance;
+                    if ((day == 0 && i == 0) || distance < gap || isnan(distance))
+                        gap = isnan(gap) ? gap : distance;  /* NaN wins, as in numpy's min */
                 }
             PyBuffer_Release(&view);
             if (days_count < 0) {
@@ -239,13 +251,17 @@ typedef struct {
     Py_ssize_t *slots;  /* row + 1, or 0 for an empty slot */
     size_t mask;
     Feature *rows;
-    Py_ssize_t count;
+    Py_ssize_t count, capacity;
 } Hits;
 
 static int hit(Hits *hits, PyObject *story, double weight)
 {
     if (!PyUnicode_Check(story)) {
         PyErr_SetString(PyExc_TypeError, "story ids are str");
+        return -1;
+    }
+    if (hits->count == hits->capacity) {
+        PyErr_SetString(PyExc_RuntimeError, "more postings read than the budget allows");
         return -1;
     }
     Py_hash_t hash = PyObject_Hash(story);
@@ -287,6 +303,10 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     }
     if (budget < 0)
         budget = 0;
+    if (budget > (1 << 24)) {
+        PyErr_SetString(PyExc_ValueError, "a posting budget of at most 2**24");
+        return NULL;
+    }
     PyObject *weighted = PySequence_Fast(args[0], "weighted features are a sequence of (key, weight)");
     if (weighted == NULL)
         return NULL;
@@ -295,7 +315,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     while (slots < 2 * (size_t)budget + 1)
         slots *= 2;
     Feature *features = PyMem_Malloc(sizeof(Feature) * (count ? count : 1));
-    Hits hits = {PyMem_Calloc(slots, sizeof(Py_ssize_t)), slots - 1, PyMem_Malloc(sizeof(Feature) * (budget ? budget : 1)), 0};
+    Hits hits = {PyMem_Calloc(slots, sizeof(Py_ssize_t)), slots - 1, PyMem_Malloc(sizeof(Feature) * (budget ? budget : 1)), 0, budget};
     PyObject *result = NULL;
     if (features == NULL || hits.slots == NULL || hits.rows == NULL) {
         PyErr_NoMemory();
@@ -320,7 +340,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
                 goto done;
             continue;
         }
-        if (!PyAnySet_Check(stories)) {
+        if (!PyAnySet_CheckExact(stories)) {
             PyErr_SetString(PyExc_TypeError, "postings are a dict of sets");
             goto done;
         }
@@ -341,17 +361,17 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         if (PyErr_Occurred())
             goto done;
     }
-    Py_ssize_t kept = 0;
-    for (Py_ssize_t row = 0; row < hits.count; row++) {
-        int same = besides == Py_None ? 0 : PyObject_RichCompareBool(hits.rows[row].key, besides, Py_EQ);
+    for (Py_ssize_t row = 0; besides != Py_None && row < hits.count; row++) {  /* ids are unique: one at most */
+        int same = PyObject_RichCompareBool(hits.rows[row].key, besides, Py_EQ);
         if (same < 0)
             goto done;
-        if (!same)
-            hits.rows[kept++] = hits.rows[row];
-        else
+        if (same) {
             Py_DECREF(hits.rows[row].key);
+            hits.rows[row] = hits.rows[--hits.count];
+            break;
+        }
     }
-    hits.count = kept;
+    Py_ssize_t kept = hits.count;
     qsort(hits.rows, kept, sizeof(Feature), strongest_order);
     if (PyErr_Occurred())
         goto done;
@@ -404,8 +424,13 @@ static int by_hash(const void *left, const void *right)
     return (a > b) - (a < b);
 }
 
-static int add_column(Column *columns, Py_ssize_t *count, PyObject *feature_hash, PyObject *key, double weight)
+static int add_column(Column *columns, Py_ssize_t capacity, Py_ssize_t *count, PyObject *feature_hash, PyObject *key,
+                      double weight)
 {
+    if (*count == capacity) {
+        PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+        return -1;
+    }
     PyObject *hash = PyObject_CallOneArg(feature_hash, key);
     if (hash == NULL)
         return -1;
@@ -463,7 +488,7 @@ static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
         Py_ssize_t at = 0;
         while (PyDict_Next(vector, &at, &key, &weight)) {
             double value = PyFloat_AsDouble(weight);
-            if ((value == -1.0 && PyErr_Occurred()) || add_column(columns, &count, feature_hash, key, value))
+            if ((value == -1.0 && PyErr_Occurred()) || add_column(columns, total, &count, feature_hash, key, value))
                 goto done;
         }
     }
@@ -491,7 +516,12 @@ static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, P
     if (features == NULL)
         return PyErr_NoMemory();
     PyObject *key, *weight, *result = NULL;
-    for (Py_ssize_t i = 0; PyDict_Next(vector, &position, &key, &weight); i++) {
+    Py_ssize_t read = 0;
+    for (Py_ssize_t i = 0; PyDict_Next(vector, &position, &key, &weight); i = ++read) {
+        if (i == count) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            goto done;
+        }
         if (!PyUnicode_Check(key)) {
             PyErr_SetString(PyExc_TypeError, "a feature key is a str");
             goto done;
@@ -499,6 +529,10 @@ static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, P
         features[i] = (Feature){key, weight, PyFloat_AsDouble(weight)};
         if (PyErr_Occurred())
             goto done;
+    }
+    if (read != count || PyDict_GET_SIZE(vector) != count) {
+        PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+        goto done;
     }
     Py_ssize_t kept = keep_strongest(features, count, n < 0 ? 0 : n);
     if (PyErr_Occurred() || (result = PyDict_New()) == NULL)
@@ -541,13 +575,22 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; PyDict_Next(counts, &position, &key, &count); i++) {
+    Py_ssize_t read = 0;
+    for (Py_ssize_t i = 0; PyDict_Next(counts, &position, &key, &count); i = ++read) {
+        if (i == total) {  /* feature_idf changed the counts */
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            break;
+        }
         int part = part_of(key);
         if (part < 0)
             break;
         double n = PyLong_AsDouble(count);
         if (n == -1.0 && PyErr_Occurred())
             break;
+        if (!(n >= 1)) {
+            PyErr_Format(PyExc_ValueError, "a feature is counted at least once: %R", key);
+            break;
+        }
         PyObject *idf = PyObject_CallOneArg(feature_idf, key);
         if (idf == NULL)
             break;
@@ -561,6 +604,8 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
             first[part] = seen++;
         sizes[part]++;
     }
+    if (!PyErr_Occurred() && (read != total || PyDict_GET_SIZE(counts) != total))
+        PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
     if (PyErr_Occurred()) {
         PyMem_Free(parts);
         goto done;
@@ -595,7 +640,7 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         present |= 1L << part;
         for (Py_ssize_t i = 0; i < kept_count; i++) {
             members[i].weight /= norm;
-            if (add_column(columns, &column_count, feature_hash, members[i].key, members[i].weight))
+            if (add_column(columns, total, &column_count, feature_hash, members[i].key, members[i].weight))
                 goto done;
         }
         Py_ssize_t found_under = keep_strongest(members, kept_count, posting);

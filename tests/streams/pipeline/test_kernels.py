@@ -3,6 +3,7 @@ bit, ties included, so no story already placed would have been placed otherwise.
 
 import math
 import random
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -156,3 +157,39 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
         _kernels.refresh({"x:flood": 1}, feature_idf, feature_hash, 80, 12)  # no such part
     with pytest.raises(ValueError):
         _kernels.pack({"x": {"x:flood": 1.0}}, feature_hash)
+
+
+def test_odd_callers_get_an_error_not_a_corrupted_worker():
+    """What a review found C could do with input no caller passes today: each is an error now."""
+
+    class Raising(str):  # an id whose comparison fails while `found` drops it
+        def __eq__(self, other):
+            raise RuntimeError("no comparing")
+
+        __hash__ = str.__hash__
+
+    story = "s-" + "1" * 20
+    before = sys.getrefcount(story)
+    with pytest.raises(RuntimeError):
+        _kernels.found([("t:flood", 1.0)], {"t:flood": {story}}, 8, Raising("s-2"), 320, 250)
+    assert sys.getrefcount(story) == before  # no reference given back twice
+
+    class Endless(set):
+        def __iter__(self):
+            return iter([f"s{n}" for n in range(100)])
+
+    with pytest.raises(TypeError):  # its size says 1, its iterator says 100: more rows than the budget
+        _kernels.found([("t:flood", 1.0)], {"t:flood": Endless({"s0"})}, 8, None, 1, 250)
+    bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64), 1)
+    with pytest.raises(ValueError):  # part 3 would be written past the three parts' sums
+        _kernels.weighted_cosines(bits_3, [bits_3], PART_WEIGHTS)
+    counts = {f"t:w{n}": 1 for n in range(50)}
+
+    def growing_idf(key):
+        counts[key + "x"] = 1
+        return 10.0
+
+    with pytest.raises(RuntimeError):  # the counts grew under the loop that had sized its buffers
+        _kernels.refresh(counts, growing_idf, feature_hash, 80, 12)
+    with pytest.raises(ValueError):
+        _kernels.refresh({"t:flood": 0}, feature_idf, feature_hash, 80, 12)  # log(0): no weight
