@@ -19,6 +19,12 @@
 
 #define PARTS 3
 
+/* A dict read while a Python callback ran changed size: the buffers sized from it no longer fit. */
+static void changed_size(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+}
+
 /* Whether a buffer holds 8-byte items of a struct format: "d" (float64), "l" or "q" (int64). */
 static int holds(const Py_buffer *view, const char *formats)
 {
@@ -428,7 +434,7 @@ static int add_column(Column *columns, Py_ssize_t capacity, Py_ssize_t *count, P
                       double weight)
 {
     if (*count == capacity) {
-        PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+        changed_size();
         return -1;
     }
     PyObject *hash = PyObject_CallOneArg(feature_hash, key);
@@ -517,21 +523,21 @@ static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, P
         return PyErr_NoMemory();
     PyObject *key, *weight, *result = NULL;
     Py_ssize_t read = 0;
-    for (Py_ssize_t i = 0; PyDict_Next(vector, &position, &key, &weight); i = ++read) {
-        if (i == count) {
-            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+    while (PyDict_Next(vector, &position, &key, &weight)) {
+        if (read == count) {
+            changed_size();
             goto done;
         }
         if (!PyUnicode_Check(key)) {
             PyErr_SetString(PyExc_TypeError, "a feature key is a str");
             goto done;
         }
-        features[i] = (Feature){key, weight, PyFloat_AsDouble(weight)};
+        features[read++] = (Feature){key, weight, PyFloat_AsDouble(weight)};
         if (PyErr_Occurred())
             goto done;
     }
     if (read != count || PyDict_GET_SIZE(vector) != count) {
-        PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+        changed_size();
         goto done;
     }
     Py_ssize_t kept = keep_strongest(features, count, n < 0 ? 0 : n);
@@ -567,18 +573,13 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     }
     /* Each part's features in the counts' order, parts in the order they first appear (as by_part groups them). */
     Feature *by_part[PARTS];
-    Py_ssize_t sizes[PARTS] = {0, 0, 0}, first[PARTS] = {-1, -1, -1}, seen = 0, position = 0, column_count = 0;
+    Py_ssize_t sizes[PARTS] = {0, 0, 0}, seen = 0, position = 0, column_count = 0, read = 0;
+    int order[PARTS];  /* the parts, in the order they first appear */
     PyObject *key, *count;
     Feature *scratch = features + total;  /* read into, then split by part */
-    int *parts = PyMem_Malloc(sizeof(int) * (total ? total : 1));
-    if (parts == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    Py_ssize_t read = 0;
-    for (Py_ssize_t i = 0; PyDict_Next(counts, &position, &key, &count); i = ++read) {
-        if (i == total) {  /* feature_idf changed the counts */
-            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+    while (PyDict_Next(counts, &position, &key, &count)) {
+        if (read == total) {  /* feature_idf changed the counts */
+            changed_size();
             break;
         }
         int part = part_of(key);
@@ -598,32 +599,27 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         Py_DECREF(idf);
         if (PyErr_Occurred())
             break;
-        scratch[i] = (Feature){key, count, weight};
-        parts[i] = part;
-        if (first[part] < 0)
-            first[part] = seen++;
-        sizes[part]++;
+        scratch[read++] = (Feature){key, count, weight};
+        if (sizes[part]++ == 0)
+            order[seen++] = part;
     }
     if (!PyErr_Occurred() && (read != total || PyDict_GET_SIZE(counts) != total))
-        PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
-    if (PyErr_Occurred()) {
-        PyMem_Free(parts);
+        changed_size();
+    if (PyErr_Occurred())
         goto done;
-    }
     Py_ssize_t start = 0;
     for (int part = 0; part < PARTS; part++) {
         by_part[part] = features + start;
         start += sizes[part];
         sizes[part] = 0;
     }
-    for (Py_ssize_t i = 0; i < total; i++)
-        by_part[parts[i]][sizes[parts[i]]++] = scratch[i];
-    PyMem_Free(parts);
+    for (Py_ssize_t i = 0; i < total; i++) {
+        int part = part_of(scratch[i].key);  /* a valid key: checked as it was read */
+        by_part[part][sizes[part]++] = scratch[i];
+    }
     long present = 0;
     for (Py_ssize_t rank = 0; rank < seen; rank++) {
-        int part = 0;
-        while (first[part] != rank)
-            part++;
+        int part = order[rank];
         Feature *members = by_part[part];
         Py_ssize_t kept_count = keep_strongest(members, sizes[part], per_part);
         if (PyErr_Occurred())
