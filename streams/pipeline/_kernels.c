@@ -72,6 +72,18 @@ static int open_block(PyObject *packed, Block *block)
     return 0;
 }
 
+/* Ask the memory for bytes about to be read, without waiting for them. */
+static void ask_for(const void *start, Py_ssize_t bytes)
+{
+#if defined(__GNUC__)
+    for (Py_ssize_t offset = 0; offset < bytes; offset += 64)
+        __builtin_prefetch((const char *)start + offset);
+#else
+    (void)start;
+    (void)bytes;
+#endif
+}
+
 static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
@@ -101,39 +113,43 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         Py_DECREF(others);
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(others);
-    PyObject *result = PyList_New(count);
-    for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
-        Block other;
-        if (open_block(PySequence_Fast_GET_ITEM(others, index), &other)) {
+    /* Every block is opened, and its hashes asked for, before any is merged: the candidates' profiles lie
+     * scattered over memory, and with many live stories each one's read, made in turn, stalled its merge. */
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(others), opened = 0;
+    Block *blocks = PyMem_Malloc((count > 0 ? count : 1) * sizeof(Block));
+    PyObject *result = blocks == NULL ? PyErr_NoMemory() : PyList_New(count);
+    for (; result != NULL && opened < count; opened++) {
+        if (open_block(PySequence_Fast_GET_ITEM(others, opened), &blocks[opened])) {
             Py_CLEAR(result);
             break;
         }
+        ask_for(blocks[opened].hashes, blocks[opened].n * (Py_ssize_t)sizeof(int64_t));
+    }
+    for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
+        const Block *other = &blocks[index];
         double dots[PARTS] = {0.0, 0.0, 0.0};
         Py_ssize_t at = 0, column = 0;
-        for (; column < other.n && at < query.n; column++) {
-            int64_t hash = other.hashes[column];
+        for (; column < other->n && at < query.n; column++) {
+            int64_t hash = other->hashes[column];
             if (((uint64_t)hash & 3) >= PARTS)
                 break;  /* not a feature_hash: refused below */
             while (at < query.n && query.hashes[at] < hash)
                 at++;
             if (at < query.n && query.hashes[at] == hash)
-                dots[(uint64_t)hash & 3] += query.weights[at] * other.weights[column];
+                dots[(uint64_t)hash & 3] += query.weights[at] * other->weights[column];
         }
-        if (column < other.n && at < query.n) {
-            PyBuffer_Release(&other.view);
+        if (column < other->n && at < query.n) {
             PyErr_SetString(PyExc_ValueError, "a packed hash's two lowest bits are its part (0 to 2)");
             Py_CLEAR(result);
             break;
         }
-        long shared = other.present & query.present;
+        long shared = other->present & query.present;
         double weight[PARTS], total = 0.0, sum = 0.0;
         for (int part = 0; part < PARTS; part++) {
             weight[part] = (shared >> part) & 1 ? part_weights[part] : 0.0;
             total += weight[part];
             sum += dots[part] * weight[part];
         }
-        PyBuffer_Release(&other.view);
         PyObject *cosine = PyFloat_FromDouble(sum / (total > 0 ? total : 1.0));
         if (cosine == NULL) {
             Py_CLEAR(result);
@@ -141,6 +157,9 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         }
         PyList_SET_ITEM(result, index, cosine);
     }
+    for (Py_ssize_t index = 0; index < opened; index++)
+        PyBuffer_Release(&blocks[index].view);
+    PyMem_Free(blocks);
     PyBuffer_Release(&query.view);
     Py_DECREF(others);
     return result;
