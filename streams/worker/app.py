@@ -52,6 +52,12 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         # measured on `storywire bench`'s stream). Likely why: aiokafka fetches a partition again only once its
         # records are consumed, and faust holds each fetch of partitions without new data for up to 1.5 s.
         consumer_max_fetch_size=16 * 1024 * 1024,
+        # At most 500 records per poll. With no limit a poll handed faust every record fetched, thousands of raw
+        # articles; once the prepare agent's buffer (4,096) was full, faust waited for room before delivering
+        # anything else, so the prepared articles behind them waited too, and the place stage sat idle for
+        # seconds while the child prepared. In polls of 500, faust stops fetching a partition whose buffer is
+        # under pressure (at 3,276) before the buffer is full, and the other partitions' records keep coming.
+        broker_max_poll_records=500,
         producer_acks=-1,
         producer_max_request_size=settings.max_prepared_bytes,
         # Fewer, larger produce requests: the loopback or network writes and the broker's work per article were a
