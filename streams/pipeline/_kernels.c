@@ -1,4 +1,4 @@
-/* The hot loops of clustering, which ran in Python and numpy on a few hundred items per article:
+/* The hot loops of clustering and deduplication, which ran in Python and numpy on a few hundred items per article:
  *
  * - `strongest`: a vector's n strongest features (articles' in features.py, stories' in `refresh`);
  * - `refresh`: re-weighing a story's profile when it gains an article, and packing it for scoring, with
@@ -6,10 +6,13 @@
  * - `found`: an article's candidate stories, read from the inverted index (StoryIndex._found);
  * - `weighted_cosines` and `fades`: scoring it against them, which numpy ran as a dozen calls on small
  *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays.
+ * - `minhash`: an article's MinHash signature (dedup.py), a sha1 per word shingle mixed and permuted 64 ways,
+ *   which Python made with a hashlib call per shingle and numpy arrays of shingles by permutations.
  *
- * What is computed, and why, is in streams/pipeline/cluster.py and packed.py. The arithmetic is theirs, in
- * their order (sums taken in the same sequence, ties broken the same way), so every result is the same to
- * the last bit as the Python and numpy code these replaced: stories already placed stay where they are.
+ * What is computed, and why, is in streams/pipeline/cluster.py, packed.py and dedup.py. The arithmetic is
+ * theirs, in their order (sums taken in the same sequence, ties broken the same way), so every result is the
+ * same to the last bit as the Python and numpy code these replaced: stories already placed stay where they
+ * are, and fingerprints stored before compare with new ones.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -681,6 +684,143 @@ done:
     return result;
 }
 
+/* SHA-1 (FIPS 180-4) of one message: only its first 8 bytes are used, as datasketch's sha1_hash64 uses them. */
+static uint32_t rotl(uint32_t value, int bits)
+{
+    return (value << bits) | (value >> (32 - bits));
+}
+
+static void sha1_block(uint32_t state[5], const unsigned char *block)
+{
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 | (uint32_t)block[4 * i + 2] << 8
+               | (uint32_t)block[4 * i + 3];
+    for (int i = 16; i < 80; i++)
+        w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3], e = state[4];
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20)
+            f = (b & c) | (~b & d), k = 0x5A827999;
+        else if (i < 40)
+            f = b ^ c ^ d, k = 0x6ED9EBA1;
+        else if (i < 60)
+            f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+        else
+            f = b ^ c ^ d, k = 0xCA62C1D6;
+        uint32_t next = rotl(a, 5) + f + e + k + w[i];
+        e = d, d = c, c = rotl(b, 30), b = a, a = next;
+    }
+    state[0] += a, state[1] += b, state[2] += c, state[3] += d, state[4] += e;
+}
+
+/* The first 8 bytes of the SHA-1 of `length` bytes, read little-endian. */
+static uint64_t sha1_hash64(const unsigned char *message, Py_ssize_t length)
+{
+    uint32_t state[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    Py_ssize_t done = 0;
+    for (; length - done >= 64; done += 64)
+        sha1_block(state, message + done);
+    unsigned char tail[128] = {0};
+    Py_ssize_t rest = length - done, padded = rest < 56 ? 64 : 128;
+    memcpy(tail, message + done, rest);
+    tail[rest] = 0x80;
+    uint64_t bits = (uint64_t)length * 8;
+    for (int i = 0; i < 8; i++)
+        tail[padded - 1 - i] = (unsigned char)(bits >> (8 * i));
+    sha1_block(state, tail);
+    if (padded == 128)
+        sha1_block(state, tail + 64);
+    unsigned char digest[8];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++)
+            digest[4 * i + j] = (unsigned char)(state[i] >> (24 - 8 * j));
+    uint64_t value = 0;
+    for (int i = 7; i >= 0; i--)
+        value = value << 8 | digest[i];
+    return value;
+}
+
+/* MurmurHash3's 64-bit finalizer (dedup._mixed). */
+static uint64_t mixed(uint64_t value)
+{
+    value ^= value >> 33;
+    value *= 0xFF51AFD7ED558CCDULL;
+    value ^= value >> 33;
+    value *= 0xC4CEB9FE1A85EC53ULL;
+    return value ^ (value >> 33);
+}
+
+/* minhash(joined, size, a, b) -> signature bytes: per permutation (a[i] * h + b[i], mod 2**64), the least
+ * permuted hash of the text's shingles, each `size` words of `joined` (words joined by single spaces; a text of
+ * fewer words is one shingle), hashed as above and mixed. */
+static PyObject *minhash(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "minhash(joined bytes, size, a, b)");
+        return NULL;
+    }
+    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
+    if (size == -1 && PyErr_Occurred())
+        return NULL;
+    if (size < 1) {
+        PyErr_SetString(PyExc_ValueError, "a shingle has one word or more");
+        return NULL;
+    }
+    Py_buffer a, b;
+    if (PyObject_GetBuffer(args[2], &a, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT))
+        return NULL;
+    if (PyObject_GetBuffer(args[3], &b, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)) {
+        PyBuffer_Release(&a);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t *starts = NULL;
+    if (!holds(&a, "LQ") || !holds(&b, "LQ") || a.len != b.len || a.len == 0) {
+        PyErr_SetString(PyExc_ValueError, "a and b are uint64 arrays of one length");
+        goto done;
+    }
+    Py_ssize_t permutations = a.len / 8;
+    const uint64_t *multipliers = a.buf, *offsets = b.buf;
+    const unsigned char *text = (const unsigned char *)PyBytes_AS_STRING(args[0]);
+    Py_ssize_t length = PyBytes_GET_SIZE(args[0]), words = 1;
+    for (Py_ssize_t i = 0; i < length; i++)
+        words += text[i] == ' ';
+    /* Word i runs from starts[i] to starts[i + 1] - 1 (the space after it, or the end). */
+    starts = PyMem_Malloc(sizeof(Py_ssize_t) * (words + 1));
+    result = PyBytes_FromStringAndSize(NULL, permutations * 8);
+    if (starts == NULL || result == NULL) {
+        if (starts == NULL)
+            PyErr_NoMemory();
+        Py_CLEAR(result);
+        goto done;
+    }
+    starts[0] = 0;
+    for (Py_ssize_t i = 0, word = 1; i < length; i++)
+        if (text[i] == ' ')
+            starts[word++] = i + 1;
+    starts[words] = length + 1;
+    uint64_t *least = (uint64_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i < permutations; i++)
+        least[i] = UINT64_MAX;
+    Py_ssize_t shingles = words - 1 < size ? 1 : words - size + 1;
+    for (Py_ssize_t i = 0; i < shingles; i++) {
+        Py_ssize_t end = words - 1 < size ? length : starts[i + size] - 1;
+        uint64_t hash = mixed(sha1_hash64(text + starts[i], end - starts[i]));
+        for (Py_ssize_t j = 0; j < permutations; j++) {
+            uint64_t permuted = multipliers[j] * hash + offsets[j];
+            if (permuted < least[j])
+                least[j] = permuted;
+        }
+    }
+done:
+    PyMem_Free(starts);
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&b);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"pack", (PyCFunction)(void (*)(void))pack, METH_FASTCALL,
      "pack(parts, feature_hash) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
@@ -695,6 +835,8 @@ static PyMethodDef methods[] = {
      "weighted_cosines(query, others, part_weights): see streams.pipeline.packed.weighted_cosines"},
     {"fades", (PyCFunction)(void (*)(void))fades, METH_FASTCALL,
      "fades(article_days, stories_days, half_life_days): see streams.pipeline.cluster.fades"},
+    {"minhash", (PyCFunction)(void (*)(void))minhash, METH_FASTCALL,
+     "minhash(joined, size, a, b) -> signature bytes (uint64): see streams.pipeline.dedup.minhash"},
     {NULL, NULL, 0, NULL},
 };
 

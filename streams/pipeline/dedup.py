@@ -18,12 +18,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from streams.pipeline import _kernels
 from streams.pipeline.english import words
 
 SHINGLE_WORDS = 5
 NUM_PERM = 64
 # Signatures are MinHash of datasketch's "affine64" scheme with its sha1 shingle hash, seed 1 and 64 permutations,
-# computed here in a few array operations (datasketch hashes and permutes through a Python call per shingle):
+# computed in C (`minhash`; datasketch hashes and permutes through a Python call per shingle):
 # the same values, so signatures stored by earlier versions still compare. The permutations h -> a*h + b
 # (mod 2^64) are drawn as datasketch draws them; an odd a makes each a bijection, adding no collisions.
 _random = np.random.RandomState(1)
@@ -56,38 +57,12 @@ class Match:
     kind: str  # "exact" or "near"
 
 
-def shingles(joined: bytes, size: int = SHINGLE_WORDS) -> list[bytes]:
-    """Overlapping word n-grams of a text's words joined by spaces, as slices of it (quicker than joining each
-    shingle); a text shorter than one shingle is one."""
-    ends = np.flatnonzero(np.frombuffer(joined, np.uint8) == 32).tolist()  # the spaces: where words end
-    if len(ends) < size:
-        return [joined]
-    starts = [0, *(end + 1 for end in ends)]
-    ends.append(len(joined))
-    return [joined[starts[i] : ends[i + size - 1]] for i in range(len(ends) - size + 1)]
-
-
-def shingle_hashes(joined: bytes) -> np.ndarray:
-    """The first 8 bytes of each shingle's sha1, little-endian (datasketch's sha1_hash64), as one array; a
-    repeated shingle is hashed again, which changes no minimum."""
-    sha1 = hashlib.sha1
-    return np.frombuffer(b"".join([sha1(shingle).digest()[:8] for shingle in shingles(joined)]), "<u8")
-
-
-def _mixed(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finalizer, which datasketch's affine schemes apply to each hash before permuting it."""
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xFF51AFD7ED558CCD)
-    values = values ^ (values >> np.uint64(33))
-    values = values * np.uint64(0xC4CEB9FE1A85EC53)
-    return values ^ (values >> np.uint64(33))
-
-
 def minhash(joined: bytes) -> np.ndarray:
-    """The MinHash signature of the word shingles of a text's words joined by spaces: per permutation, the
-    least permuted shingle hash."""
-    mixed = _mixed(shingle_hashes(joined))
-    return (mixed[:, None] * _A + _B).min(axis=0)
+    """The MinHash signature of the word shingles (SHINGLE_WORDS words) of a text's words joined by spaces: per
+    permutation, the least permuted shingle hash. A text shorter than one shingle is one. In C (`_kernels.c`):
+    the first 8 bytes of each shingle's sha1, little-endian (datasketch's sha1_hash64), MurmurHash3's 64-bit
+    finalizer, which datasketch's affine schemes apply before permuting, then every permutation, in one pass."""
+    return np.frombuffer(_kernels.minhash(joined, SHINGLE_WORDS, _A, _B), np.uint64)
 
 
 def fingerprint(title: str | None, text: str) -> Fingerprint:

@@ -2,7 +2,6 @@ from streams.pipeline.dedup import (
     SHINGLE_WORDS,
     DuplicateIndex,
     fingerprint,
-    shingles,
     similarity,
 )
 from streams.pipeline.english import words
@@ -44,13 +43,6 @@ def test_a_different_report_on_the_same_event_is_not_a_duplicate():
 def test_headline_only_articles_fingerprint_their_title():
     assert fingerprint("Crane collapse shuts Valparaiso terminal", "").exact == fingerprint("crane collapse shuts valparaiso terminal", "").exact
     assert fingerprint("Crane collapse shuts Valparaiso terminal", "").exact != fingerprint("Valparaiso port reopens", "").exact
-
-
-def test_shingles_are_the_overlapping_word_runs_whatever_the_bytes_per_character():
-    assert shingles(b"one two three four five six") == [b"one two three four five", b"two three four five six"]
-    assert shingles(b"too short") == [b"too short"]
-    text = " ".join(["café", "über", "naïve", "señor", "déjà", "vu"]).encode()
-    assert shingles(text) == [" ".join(["café", "über", "naïve", "señor", "déjà"]).encode(), " ".join(["über", "naïve", "señor", "déjà", "vu"]).encode()]
 
 
 def test_signatures_are_those_stored_by_earlier_versions():

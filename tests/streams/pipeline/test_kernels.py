@@ -1,6 +1,8 @@
-"""The C kernels of clustering against the Python and numpy code they replaced: the same results to the last
-bit, ties included, so no story already placed would have been placed otherwise."""
+"""The C kernels of clustering and deduplication against the Python and numpy code they replaced: the same results
+to the last bit, ties included, so no story already placed would have been placed otherwise, and a fingerprint
+stored before compares with one made now."""
 
+import hashlib
 import math
 import random
 import sys
@@ -10,6 +12,7 @@ import numpy as np
 import pytest
 
 from streams.pipeline import _kernels
+from streams.pipeline.dedup import _A, _B, SHINGLE_WORDS, minhash
 from streams.pipeline.features import feature_idf
 from streams.pipeline.packed import PARTS, Packed, feature_hash
 
@@ -31,6 +34,23 @@ def numpy_weighted_cosines(query: Packed, others: list[Packed]) -> list[float]:
 def numpy_fades(dates: list[float], stories_days: list[np.ndarray], half_life: float) -> list[float]:
     gaps = [np.abs(days[:, None] - np.array(dates)).min() if len(days) else 0.0 for days in stories_days]
     return [0.5 ** (max(gap - 1, 0) / half_life) for gap in gaps]
+
+
+def python_shingles(joined: bytes, size: int = SHINGLE_WORDS) -> list[bytes]:
+    ends = [i for i, byte in enumerate(joined) if byte == 32]
+    if len(ends) < size:
+        return [joined]
+    starts = [0, *(end + 1 for end in ends)]
+    ends.append(len(joined))
+    return [joined[starts[i] : ends[i + size - 1]] for i in range(len(ends) - size + 1)]
+
+
+def numpy_minhash(joined: bytes) -> np.ndarray:
+    hashes = np.frombuffer(b"".join(hashlib.sha1(s).digest()[:8] for s in python_shingles(joined)), "<u8")
+    for shift, factor in ((33, 0xFF51AFD7ED558CCD), (33, 0xC4CEB9FE1A85EC53), (33, None)):
+        hashes = hashes ^ (hashes >> np.uint64(shift))
+        hashes = hashes * np.uint64(factor) if factor else hashes
+    return (hashes[:, None] * _A + _B).min(axis=0)
 
 
 def python_found(weighted, postings, n, besides, budget, max_postings) -> list[str]:
@@ -193,3 +213,24 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
         _kernels.refresh(counts, growing_idf, feature_hash, 80, 12)
     with pytest.raises(ValueError):
         _kernels.refresh({"t:flood": 0}, feature_idf, feature_hash, 80, 12)  # log(0): no weight
+
+
+def test_minhash_is_the_python_it_replaced_whatever_the_bytes():
+    """sha1 per shingle, MurmurHash3's finalizer and every permutation, as numpy computed them: on texts of fewer
+    words than a shingle (one shingle), of multi-byte characters, of odd spacing, empty, and of random bytes."""
+    rng = random.Random(5)
+    vocabulary = ["café", "über", "naïve", "señor", "déjà", "vu", "terminal", "a", "x" * 70, ""]
+    texts = [b"", b"too short", b"one two three four five", b"one two three four five six", b" lead", b"trail "]
+    texts += [" ".join(rng.choice(vocabulary) for _ in range(rng.choice([1, 4, 5, 6, 40, 400]))).encode() for _ in range(600)]
+    texts += [bytes(rng.randrange(256) for _ in range(rng.randrange(200))) for _ in range(200)]
+    for text in texts:
+        assert minhash(text).tolist() == numpy_minhash(text).tolist(), text[:60]
+    assert python_shingles(b"one two three four five six") == [b"one two three four five", b"two three four five six"]
+    with pytest.raises(ValueError):
+        _kernels.minhash(b"one two", 0, _A, _B)  # a shingle of no words
+    with pytest.raises(ValueError):
+        _kernels.minhash(b"one two", SHINGLE_WORDS, _A, _B[:3])  # a permutation without its offset
+    with pytest.raises(ValueError):
+        _kernels.minhash(b"one two", SHINGLE_WORDS, _A.astype(np.float64), _B)  # not uint64
+    with pytest.raises(TypeError):
+        _kernels.minhash("one two", SHINGLE_WORDS, _A, _B)  # str, not the joined words' bytes
