@@ -28,7 +28,8 @@ static void changed_size(void)
     PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
 }
 
-/* Whether a buffer holds 8-byte items of a struct format: "d" (float64), "l" or "q" (int64). */
+/* Whether a buffer holds 8-byte items of one of the struct formats given: "d" (float64), "l" or "q" (int64),
+ * "L" or "Q" (uint64). */
 static int holds(const Py_buffer *view, const char *formats)
 {
     return view->itemsize == 8 && view->format != NULL && view->format[0] != '\0' && view->format[1] == '\0'
@@ -742,7 +743,7 @@ static uint64_t sha1_hash64(const unsigned char *message, Py_ssize_t length)
     return value;
 }
 
-/* MurmurHash3's 64-bit finalizer (dedup._mixed). */
+/* MurmurHash3's 64-bit finalizer, which datasketch's affine schemes apply to each hash before permuting it. */
 static uint64_t mixed(uint64_t value)
 {
     value ^= value >> 33;
@@ -804,9 +805,10 @@ static PyObject *minhash(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     uint64_t *least = (uint64_t *)PyBytes_AS_STRING(result);
     for (Py_ssize_t i = 0; i < permutations; i++)
         least[i] = UINT64_MAX;
-    Py_ssize_t shingles = words - 1 < size ? 1 : words - size + 1;
+    int whole = words - 1 < size;  /* fewer spaces than a shingle has words: the text is one shingle */
+    Py_ssize_t shingles = whole ? 1 : words - size + 1;
     for (Py_ssize_t i = 0; i < shingles; i++) {
-        Py_ssize_t end = words - 1 < size ? length : starts[i + size] - 1;
+        Py_ssize_t end = whole ? length : starts[i + size] - 1;
         uint64_t hash = mixed(sha1_hash64(text + starts[i], end - starts[i]));
         for (Py_ssize_t j = 0; j < permutations; j++) {
             uint64_t permuted = multipliers[j] * hash + offsets[j];

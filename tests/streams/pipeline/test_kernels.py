@@ -47,9 +47,11 @@ def python_shingles(joined: bytes, size: int = SHINGLE_WORDS) -> list[bytes]:
 
 def numpy_minhash(joined: bytes) -> np.ndarray:
     hashes = np.frombuffer(b"".join(hashlib.sha1(s).digest()[:8] for s in python_shingles(joined)), "<u8")
-    for shift, factor in ((33, 0xFF51AFD7ED558CCD), (33, 0xC4CEB9FE1A85EC53), (33, None)):
-        hashes = hashes ^ (hashes >> np.uint64(shift))
-        hashes = hashes * np.uint64(factor) if factor else hashes
+    hashes = hashes ^ (hashes >> np.uint64(33))
+    hashes = hashes * np.uint64(0xFF51AFD7ED558CCD)
+    hashes = hashes ^ (hashes >> np.uint64(33))
+    hashes = hashes * np.uint64(0xC4CEB9FE1A85EC53)
+    hashes = hashes ^ (hashes >> np.uint64(33))
     return (hashes[:, None] * _A + _B).min(axis=0)
 
 
