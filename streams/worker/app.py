@@ -63,7 +63,7 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         # Fewer, larger produce requests: the loopback or network writes and the broker's work per article were a
         # fifth of the worker's time with a request per few messages. A short linger (see the setting) gathers
         # each phase of a batch's writes into one request. Compressed as the settings
-        # say (lz4 by default: the story events are kept for good; none costs less CPU, see the README).
+        # say (zstd by default: the story events are kept for good; none costs less CPU, see the README).
         producer_max_batch_size=256 * 1024,
         producer_linger=settings.producer_linger_ms / 1000,
         producer_compression_type=None if settings.compression == "none" else settings.compression,

@@ -44,8 +44,19 @@ async def test_the_app_s_producer_is_idempotent_so_retried_sends_land_in_order_a
 
 
 async def test_the_app_s_producer_compresses_as_the_settings_say(tmp_path):
+    assert Settings().compression == "zstd"
     for setting, codec in (("lz4", "lz4"), ("none", None), ("zstd", "zstd")):
         app = build_app(Settings(store="memory://", compression=setting), tmp_path / setting)
         client = app.producer._new_producer()  # never connected
         assert client._compression_type == codec
+        await client.stop()
+
+
+async def test_the_app_s_producer_lingers_as_the_settings_say(tmp_path):
+    """Without a linger the first few writes of a place batch's phase went to the broker alone."""
+    assert Settings().producer_linger_ms == 5
+    for linger_ms in (0, 5, 20):
+        app = build_app(Settings(store="memory://", producer_linger_ms=linger_ms), tmp_path / str(linger_ms))
+        client = app.producer._new_producer()  # never connected
+        assert client._message_accumulator._linger_time == linger_ms / 1000
         await client.stop()
