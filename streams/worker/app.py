@@ -22,6 +22,7 @@ import faust
 
 from streams.kafka.connection import security_options
 from streams.settings import Settings
+from streams.worker.consumer import use_prompt_consumer
 from streams.worker.context import WorkerContext, declare_tables
 from streams.worker.lag import log_counters, report_counters
 from streams.worker.metrics import WorkerSensor, serve_metrics
@@ -50,7 +51,8 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         # Up to 16 MB per partition and fetch (faust's default is 1 MB, about 200 prepared articles): with 1 MB
         # a worker that only placed waited for its input (247 articles/s, against 377-393 with 16 or 64 MB,
         # measured on `storywire bench`'s stream). Likely why: aiokafka fetches a partition again only once its
-        # records are consumed, and faust holds each fetch of partitions without new data for up to 1.5 s.
+        # records are consumed, and (then) faust had each fetch of partitions without new data held for up to 1.5 s
+        # (100 ms now: streams/worker/consumer.py).
         consumer_max_fetch_size=16 * 1024 * 1024,
         # At most 500 records per poll. With no limit a poll handed faust every record fetched, thousands of raw
         # articles; once the prepare agent's buffer (4,096) was full, faust waited for room before delivering
@@ -75,6 +77,7 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
         autodiscover=False,
     )
     use_idempotent_producer(app)
+    use_prompt_consumer(app)
     topics = declare_topics(app, settings)
     ctx = WorkerContext(settings, app, topics, declare_tables(app, settings))
     app.sensors.add(WorkerSensor(ctx.counters, ctx.metrics.health))

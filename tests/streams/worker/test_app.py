@@ -7,6 +7,7 @@ import faust
 from streams.kafka.topics import topic_specs
 from streams.settings import Settings
 from streams.worker.app import build_app
+from streams.worker.consumer import FETCH_MAX_WAIT_MS
 
 PASSWORD = "s3cret-never-shown"
 
@@ -60,3 +61,11 @@ async def test_the_app_s_producer_lingers_as_the_settings_say(tmp_path):
         client = app.producer._new_producer()  # never connected
         assert client._message_accumulator._linger_time == linger_ms / 1000
         await client.stop()
+
+
+async def test_the_app_s_consumer_has_the_broker_hold_a_fetch_briefly(tmp_path):
+    """With faust's 1.5 s, a fetch of partitions with nothing new kept every other partition on the broker waiting."""
+    app = build_app(Settings(store="memory://"), tmp_path)
+    client = app.consumer._thread._create_worker_consumer(app.transport)  # the aiokafka consumer (never started)
+    assert client._fetch_max_wait_ms == FETCH_MAX_WAIT_MS <= 100
+    await client.stop()
