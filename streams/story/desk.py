@@ -95,6 +95,13 @@ class DeskStores:
     meta: MutableMapping = field(default_factory=dict)
 
 
+def remove(store: MutableMapping, key: str) -> None:
+    """Remove the key if the store has it, without reading its value as `pop` would: a table's value is fetched
+    and decoded to be read (a fingerprint leaving the window read its row twice, through the staging)."""
+    if key in store:
+        del store[key]
+
+
 def fingerprint_of(prepared: PreparedArticle) -> Fingerprint:
     """The dedup fingerprint the parallel stage computed for the article."""
     return Fingerprint(prepared.exact, tuple(prepared.signature))
@@ -277,13 +284,13 @@ class StoryDesk:
                 self.states[story_id] = state
             else:
                 self.states.pop(story_id, None)
-                stores.live.pop(story_id, None)
+                remove(stores.live, story_id)
         for story_id in placed.expired:
             self.states.pop(story_id, None)
-            stores.live.pop(story_id, None)
+            remove(stores.live, story_id)
         article_id, fingerprint = prepared.article.article_id, fingerprint_of(prepared)
         for old in self.duplicates.add(article_id, fingerprint, now):
-            stores.fingerprints.pop(old, None)
+            remove(stores.fingerprints, old)
         if article_id in self.duplicates:
             stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": events[-1].position}
         stores.meta[META] = {"position": self.position, "lag": self.lag}

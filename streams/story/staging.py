@@ -22,6 +22,10 @@ _NOT_STAGED = object()
 
 PHASES = (("articles",), ("fingerprints", "live", "meta"), ("stories",))
 
+# Articles placed ahead of the broker at most (a batch on a busy stream): bounds the memory a batch holds and the
+# work a crash redoes.
+MAX_BATCH = 500
+
 Writes = dict[str, dict]  # store name -> key -> value, or DELETED
 
 
@@ -54,6 +58,11 @@ class StagedStore(MutableMapping):
         if value is DELETED:
             return default
         return self.store.get(key, default) if value is _NOT_STAGED else value
+
+    def __contains__(self, key) -> bool:
+        """Without reading a stored value (Mapping's own test reads it, and a table decodes what it reads)."""
+        value = self._staged(key)
+        return key in self.store if value is _NOT_STAGED else value is not DELETED
 
     def __setitem__(self, key, value) -> None:
         self.staging.open[self.name][key] = value
@@ -120,3 +129,11 @@ def write(phase: list[tuple[MutableMapping, object, object]]) -> None:
             store.pop(key, None)
         else:
             store[key] = value
+
+
+def write_open_batch(staging: Staging) -> None:
+    """Seal the open batch and write it, phase by phase, with no broker to wait for (in-process tools)."""
+    sealed = staging.seal()
+    for phase in staging.phases(sealed):
+        write(phase)
+    staging.written(sealed)

@@ -11,9 +11,12 @@
   rate; per article, the story event's broker timestamp minus the raw message's.
 - I/O ceiling: plain aiokafka consume-and-produce of the same raw messages on the same broker.
 - Steady state: before the in-process figures, a history of `--history` articles with long-running stories
-  is placed into a desk whose tables are in RocksDB, as a long-lived worker's are.
+  is placed into a desk whose tables are in RocksDB, as a long-lived worker's are; the in-process figures
+  time the stream that follows it (as many articles as the end-to-end stream, the same lengths), whose
+  stories go on and whose time runs on at the history's pace.
 - The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, fold,
   table writes, the bytes it sends), articles per second: it caps every deployment, however many workers prepare.
+  The tables are written as a busy worker writes them: in batches of MAX_BATCH articles, each key once a batch.
 - A worker's placing: a third worker on fresh topics, warmed up, fed the stream's articles already prepared
   (`worker_place_per_s`): the global stage with its Kafka traffic, as the worker that places runs it.
 - Compute ceiling: preparing and placing on that desk, in this process, no broker; and preparing alone
@@ -24,6 +27,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import tempfile
 import time
@@ -42,6 +46,7 @@ from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import StoryDesk
+from streams.story.staging import MAX_BATCH, Staging, write_open_batch
 from streams.tools.harness import (
     Outcomes,
     broker_for,
@@ -148,46 +153,67 @@ async def io_ceiling(settings: Settings, expected: int) -> float:
         await producer.stop()
 
 
-def steady_desk(settings: Settings, history: int, seed: int, directory: Path, progress) -> tuple[StoryDesk, RocksStores]:
-    """A desk as a long-lived worker has it: `history` articles with long-running stories already placed, its
-    tables in RocksDB."""
-    rocks = RocksStores(directory / "tables")
-    desk = StoryDesk(settings, rocks.stores)
-    days = max(7.0, history / 2000)
-    for number, raw in enumerate(stream_over_days(history, days, seed=seed + 100), start=1):
-        prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
-        if not isinstance(prepared, DeadLetter):
-            desk.place(prepared)
-        if number % 10_000 == 0:
-            progress(f"history: {number:,} of {history:,} articles placed")
-    return desk, rocks
+class SteadyDesk:
+    """A desk as a long-lived, busy worker has it: `history` articles with long-running stories already placed,
+    its tables in RocksDB, written in the worker's batches (`place`); and the `following` articles of the same
+    stream, to be timed. They go on where the history stops, at its pace (a stream that started later would
+    expire the whole history on its first article and meet an empty desk)."""
+
+    def __init__(self, settings: Settings, history: int, following: int, seed: int, directory: Path, progress) -> None:
+        self.rocks = RocksStores(directory / "tables")
+        self.staging = Staging(self.rocks.stores)
+        self.desk = StoryDesk(settings, self.staging.stores)
+        self.open = 0  # articles in the open batch
+        per_day = history / max(7.0, history / 2000)
+        stream = stream_over_days(history + following, (history + following) / per_day, seed=seed + 100, max_paragraphs=12)
+        for number, raw in enumerate(itertools.islice(stream, history), start=1):
+            prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
+            if not isinstance(prepared, DeadLetter):
+                self.place(prepared)
+            if number % 10_000 == 0:
+                progress(f"history: {number:,} of {history:,} articles placed")
+        self.write()
+        self.following = [orjson.dumps(raw) for raw in stream]
+        self.received_from = REPLAYED_AT + history + 1  # the broker time of the first following article
+
+    def place(self, prepared: PreparedArticle) -> None:
+        """The place stage's work for one article, as the worker does it: decode, place, the bytes of what it
+        sends, and (every MAX_BATCH articles, as a busy worker) the batch's table writes."""
+        self.desk.messages(self.desk.place(PreparedArticle.from_bytes(prepared.to_bytes())))
+        self.open += 1
+        if self.open == MAX_BATCH:
+            self.write()
+
+    def write(self) -> None:
+        write_open_batch(self.staging)
+        self.open = 0
+
+    def close(self) -> None:
+        self.desk = self.staging = None
+        self.rocks.close()
 
 
-def _place(desk: StoryDesk, prepared: PreparedArticle) -> None:
-    """The place stage's work for one article, as the worker does it: decode, place (tables written), and the
-    bytes of what it sends."""
-    desk.messages(desk.place(PreparedArticle.from_bytes(prepared.to_bytes())))
-
-
-def place_rate(desk: StoryDesk, prepared: list[PreparedArticle]) -> float:
+def place_rate(steady: SteadyDesk, prepared: list[PreparedArticle]) -> float:
     """Articles per second the global stage alone places (the prepared articles made beforehand)."""
     started = time.perf_counter()
     for article in prepared:
-        _place(desk, article)
+        steady.place(article)
+    steady.write()
     return len(prepared) / (time.perf_counter() - started)
 
 
-def compute_ceiling(desk: StoryDesk, payloads: list[bytes], settings: Settings) -> tuple[float, float]:
+def compute_ceiling(steady: SteadyDesk, payloads: list[bytes], received_from: int, settings: Settings) -> tuple[float, float]:
     """The worker's work per article without a broker, in one process: articles per second preparing and
     placing, and preparing alone."""
     preparing = 0.0
     started = time.perf_counter()
     for index, payload in enumerate(payloads):
         before = time.perf_counter()
-        prepared = prepare(payload, None, REPLAYED_AT + index, settings.max_article_bytes)
+        prepared = prepare(payload, None, received_from + index, settings.max_article_bytes)
         preparing += time.perf_counter() - before
         if not isinstance(prepared, DeadLetter):
-            _place(desk, prepared)
+            steady.place(prepared)
+    steady.write()
     return len(payloads) / (time.perf_counter() - started), len(payloads) / preparing
 
 
@@ -238,7 +264,6 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         broker_warm_up_feed = write_feed(broker_warm_up_stream.articles, Path(tmp), "broker-warm-up")
         payloads = [orjson.dumps(a) for a in stream.articles]
         results = [prepare(payload, None, REPLAYED_AT + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
-        half = len(payloads) // 2
         async with broker_for(base, progress) as settings:
             progress(f"warming up the broker: an untimed run of {len(broker_warm_up_stream.articles):,} articles")
             await end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress)
@@ -252,12 +277,13 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             worker_place_per_s = await worker_placing(settings, prepared_only(results), warm_up_feed, progress)
     progress(f"steady state: placing a history of {history:,} articles")
     with tempfile.TemporaryDirectory() as tmp:
-        desk, rocks = steady_desk(base, history, seed, Path(tmp), progress)
+        steady = SteadyDesk(base, history, articles, seed, Path(tmp), progress)
+        following, received_from, half = steady.following, steady.received_from, articles // 2
         progress("the global stage alone, then the compute ceiling")
-        place_per_s = place_rate(desk, prepared_only(results[:half]))
-        compute_per_s, prepare_per_s = compute_ceiling(desk, payloads[half:], base)
-        desk = None
-        rocks.close()
+        prepared = [prepare(p, None, received_from + i, base.max_article_bytes) for i, p in enumerate(following[:half])]
+        place_per_s = place_rate(steady, prepared_only(prepared))
+        compute_per_s, prepare_per_s = compute_ceiling(steady, following[half:], received_from + half, base)
+        steady.close()
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
     lower = min(io_per_s, compute_per_s)
     return {

@@ -52,8 +52,11 @@ class RocksStore(MutableMapping):
         self.largest = max(self.largest, len(data))
         self.db[key.encode()] = data
 
+    def __contains__(self, key) -> bool:
+        return isinstance(key, str) and key.encode() in self.db  # without decoding the value
+
     def __delitem__(self, key: str) -> None:
-        if self.db.get(key.encode()) is None:
+        if key not in self:
             raise KeyError(key)
         self.written += len(key)  # a tombstone
         del self.db[key.encode()]

@@ -115,7 +115,7 @@ class WorkerMetrics:
         self.place_batch = Histogram(
             "storywire_place_batch_articles",
             "Articles the place stage wrote and published together: one on a quiet stream; at the stage's limit "
-            "(place_stage.MAX_BATCH), placing is what the worker waits on.",
+            "(staging.MAX_BATCH), placing is what the worker waits on.",
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )

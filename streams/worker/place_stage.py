@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Outcome, StoryDesk
-from streams.story.staging import Staging, write
+from streams.story.staging import MAX_BATCH, Staging, write
 from streams.worker.context import WorkerContext, changelogs_confirmed
 from streams.worker.delivery import (
     SIZE_ERRORS,
@@ -42,9 +42,6 @@ from streams.worker.delivery import (
 )
 
 log = logging.getLogger(__name__)
-
-# Articles placed ahead of the broker at most: bounds the memory a batch holds and the work a crash redoes.
-MAX_BATCH = 500
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pytest
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import DeskStores, Duplicate, StoryDesk
-from streams.story.staging import PHASES, Staging, write
+from streams.story.staging import PHASES, Staging, write, write_open_batch
 from streams.tools.synthetic import REPLAYED_AT, generate
 
 SETTINGS = Settings(broker="127.0.0.1:1")
@@ -31,13 +31,6 @@ def _batches(stream):
     return [stream[i : i + BATCH] for i in range(0, len(stream), BATCH)]
 
 
-def _write_all(staging: Staging) -> None:
-    writes = staging.seal()
-    for phase in staging.phases(writes):
-        write(phase)
-    staging.written(writes)
-
-
 def test_a_desk_placing_in_batches_decides_and_stores_as_one_writing_each_article(stream, calm):
     outcomes, calm_stores = calm
     stores = DeskStores()
@@ -46,7 +39,7 @@ def test_a_desk_placing_in_batches_decides_and_stores_as_one_writing_each_articl
     placed = []
     for batch in _batches(stream):
         placed += [desk.place(article) for article in batch]
-        _write_all(staging)
+        write_open_batch(staging)
     assert any(len(o.events) == 2 for o in outcomes), "the stream merges stories: merges are batched too"
     assert placed == outcomes
     assert stores == calm_stores
@@ -90,7 +83,7 @@ def test_a_crash_between_the_phases_of_a_batch_is_healed_when_its_articles_come_
     for batch in batches[:crashed_batch]:
         for article in batch:
             desk.place(article)
-        _write_all(staging)
+        write_open_batch(staging)
     for article in batches[crashed_batch]:
         desk.place(article)
     writes = staging.seal()
@@ -109,11 +102,11 @@ def test_a_crash_between_the_phases_of_a_batch_is_healed_when_its_articles_come_
         assert [o.events for o in again] == [o.events for o in expected]
     else:  # nothing stored: placed as the first time
         assert again == expected
-    _write_all(staging)
+    write_open_batch(staging)
     for batch in batches[crashed_batch + 1 :]:
         assert [restarted.place(article) for article in batch] == outcomes[start + BATCH : start + BATCH + len(batch)]
         start += len(batch)
-        _write_all(staging)
+        write_open_batch(staging)
     assert kept.stories == calm_stores.stories
     assert kept.live == calm_stores.live
     assert kept.fingerprints == calm_stores.fingerprints
