@@ -159,6 +159,8 @@ class StoryState:
     recent: list[RecentArticle] = field(default_factory=list)
     absorbed: list[str] = field(default_factory=list)
     merged_into: str | None = None
+    # The conflicts of its claims and weekdays, found once until they change (`conflicts`).
+    _conflicts: list[Conflict] | None = field(default=None, init=False, repr=False, compare=False)
 
     def check_next(self, event) -> None:
         if event.version != self.version + 1:
@@ -188,6 +190,7 @@ class StoryState:
 
     def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
         who = outlet_key(outlet, article_id)
+        self._conflicts = None
         self.articles += 1
         self.first_seen = time if self.first_seen is None else min(self.first_seen, time)
         self.last_seen = time if self.last_seen is None else max(self.last_seen, time)
@@ -236,6 +239,7 @@ class StoryState:
 
     def absorb(self, other: StoryState, other_id: str) -> None:
         """Fold another story's state into this one: the two were one story told twice."""
+        self._conflicts = None
         self.articles += other.articles
         self.first_seen = min(filter(None, (self.first_seen, other.first_seen)))
         self.last_seen = max(filter(None, (self.last_seen, other.last_seen)))
@@ -284,6 +288,14 @@ class StoryState:
         return next((entry for entry in self.quotes if same_quote(entry[0].text, text)), None)
 
     def conflicts(self) -> list[Conflict]:
+        """Found once until an article or a merge changes the state: an entry compares the story's conflicts
+        before and after its article, and the state after one article is the state before the next (on a
+        long story's state, finding them was a fifth of placing)."""
+        if self._conflicts is None:
+            self._conflicts = self._find_conflicts()
+        return list(self._conflicts)
+
+    def _find_conflicts(self) -> list[Conflict]:
         found: list[Conflict] = []
         same_figure: dict[tuple[str, float], list[str]] = defaultdict(list)  # claim texts by what they count, and the figure
         for text in sorted(self.claims):

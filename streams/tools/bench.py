@@ -13,7 +13,8 @@
 - Steady state: before the in-process figures, a history of `--history` articles with long-running stories
   is placed into a desk whose tables are in RocksDB, as a long-lived worker's are; the in-process figures
   time the stream that follows it (as many articles as the end-to-end stream, the same lengths), whose
-  stories go on and whose time runs on at the history's pace.
+  stories go on and whose time runs on at the history's pace, with the worker's garbage collector
+  thresholds (GC_THRESHOLDS).
 - The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, fold,
   table writes, the bytes it sends), articles per second: it caps every deployment, however many workers prepare.
   The tables are written as a busy worker writes them: in batches of MAX_BATCH articles, each key once a batch.
@@ -27,6 +28,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import statistics
 import tempfile
@@ -45,7 +47,7 @@ from streams.pipeline.cluster import StoryIndex, decide
 from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import StoryDesk
+from streams.story.desk import GC_THRESHOLDS, StoryDesk
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
 from streams.tools.harness import (
     Outcomes,
@@ -276,14 +278,19 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             progress("a worker's place stage fed prepared articles")
             worker_place_per_s = await worker_placing(settings, prepared_only(results), warm_up_feed, progress)
     progress(f"steady state: placing a history of {history:,} articles")
-    with tempfile.TemporaryDirectory() as tmp:
-        steady = SteadyDesk(base, history, articles, seed, Path(tmp), progress)
-        following, received_from, half = steady.following, steady.received_from, articles // 2
-        progress("the global stage alone, then the compute ceiling")
-        prepared = [prepare(p, None, received_from + i, base.max_article_bytes) for i, p in enumerate(following[:half])]
-        place_per_s = place_rate(steady, prepared_only(prepared))
-        compute_per_s, prepare_per_s = compute_ceiling(steady, following[half:], received_from + half, base)
-        steady.close()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)  # as in the worker: with the defaults, collecting the history's heap dominated
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            steady = SteadyDesk(base, history, articles, seed, Path(tmp), progress)
+            following, received_from, half = steady.following, steady.received_from, articles // 2
+            progress("the global stage alone, then the compute ceiling")
+            prepared = [prepare(p, None, received_from + i, base.max_article_bytes) for i, p in enumerate(following[:half])]
+            place_per_s = place_rate(steady, prepared_only(prepared))
+            compute_per_s, prepare_per_s = compute_ceiling(steady, following[half:], received_from + half, base)
+            steady.close()
+    finally:
+        gc.set_threshold(*thresholds)
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
     lower = min(io_per_s, compute_per_s)
     return {

@@ -12,17 +12,12 @@ import faust
 from streams.kafka.admin import ensure_topics
 from streams.kafka.topics import changelog_spec, topic_specs
 from streams.settings import Settings
+from streams.story.desk import GC_THRESHOLDS
 from streams.worker.app import build_app
 from streams.worker.context import TABLES
 from streams.worker.logs import logging_config
 
 _held_locks: list = []  # open lock files of claimed table directories, kept for the process's life
-
-# The garbage collector's thresholds for the worker's process: a young collection every 20,000 allocations
-# rather than 700. Placing allocates many short-lived objects per article, and the collector's own work was
-# about 6 % of the process (perf); in an end-to-end run the process took 2.57-2.66 ms per article with these
-# against 2.82-2.84 with the defaults (two runs each).
-GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def run_worker(settings: Settings, loglevel: str, log_format: str) -> None:

@@ -85,6 +85,25 @@ def test_opposite_hedges_on_the_same_figure_open_a_conflict_with_each_side_s_out
     assert [c.outlets for c in events[2].corroborations] == [2]
 
 
+def test_a_state_s_conflicts_change_when_an_article_or_a_merge_changes_it():
+    """Conflicts are found once per state and kept (the state after one article is the state before the next)."""
+    nearly = NumericClaim(subject="worker", value=40, qualifier="nearly", text="nearly 40 workers")
+    more = NumericClaim(subject="worker", value=40, qualifier="more than", text="more than 40 workers")
+    state = StoryState()
+    state.add("a1", "Harbour Times", T0, _facts(claims=[nearly]))
+    assert state.conflicts() == []
+    state.add("a2", "Coast Daily", T0, _facts(claims=[more]))
+    assert [c.about for c in state.conflicts()] == ["number of workers"]
+    state.add("a3", "Port Post", T0, _facts(claims=[more]))
+    assert [s.outlets for s in state.conflicts()[0].sides] == [["Coast Daily", "Port Post"], ["Harbour Times"]]
+    other = StoryState()
+    other.add("b1", "Lima Herald", T0, _facts(claims=[nearly], weekday_mentions={"Lima": "Friday"}))
+    other.add("b2", "Andes Wire", T0, _facts(weekday_mentions={"Lima": "Thursday"}))
+    state.absorb(other, "s2")
+    assert [c.about for c in state.conflicts()] == ["number of workers", "day of Lima"]
+    assert [s.outlets for s in state.conflicts()[0].sides][1] == ["Harbour Times", "Lima Herald"]
+
+
 def test_counted_nouns_are_shown_in_the_plural():
     from streams.story.fold import claim_text
 
