@@ -166,7 +166,7 @@ class SteadyDesk:
         self.staging = Staging(self.rocks.stores)
         self.desk = StoryDesk(settings, self.staging.stores)
         self.open = 0  # articles in the open batch
-        per_day = history / max(7.0, history / 2000)
+        per_day = max(history, 1) / max(7.0, history / 2000)  # a history of a week at least (--history 0: none)
         stream = stream_over_days(history + following, (history + following) / per_day, seed=seed + 100, max_paragraphs=12)
         for number, raw in enumerate(itertools.islice(stream, history), start=1):
             prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
