@@ -103,9 +103,12 @@ class DeskStores:
 
 def remove(store: MutableMapping, key: str) -> None:
     """Remove the key if the store has it, without reading its value as `pop` would: a table's value is fetched
-    and decoded to be read (a fingerprint leaving the window read its row twice, through the staging)."""
-    if key in store:
+    and decoded to be read (a fingerprint leaving the window read its row twice, through the staging). The
+    store's own `del` tests the key once."""
+    try:
         del store[key]
+    except KeyError:
+        pass
 
 
 def fingerprint_of(prepared: PreparedArticle) -> Fingerprint:

@@ -171,17 +171,17 @@ class SteadyDesk:
         for number, raw in enumerate(itertools.islice(stream, history), start=1):
             prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
             if not isinstance(prepared, DeadLetter):
-                self.place(prepared)
+                self.place(prepared.to_bytes())
             if number % 10_000 == 0:
                 progress(f"history: {number:,} of {history:,} articles placed")
         self.write()
         self.following = [orjson.dumps(raw) for raw in stream]
         self.received_from = REPLAYED_AT + history + 1  # the broker time of the first following article
 
-    def place(self, prepared: PreparedArticle) -> None:
-        """The place stage's work for one article, as the worker does it: decode, place, the bytes of what it
-        sends, and (every MAX_BATCH articles, as a busy worker) the batch's table writes."""
-        self.desk.messages(self.desk.place(PreparedArticle.from_bytes(prepared.to_bytes())))
+    def place(self, message: bytes) -> None:
+        """The place stage's work for one prepared article's message, as the worker does it: decode, place, the
+        bytes of what it sends, and (every MAX_BATCH articles, as a busy worker) the batch's table writes."""
+        self.desk.messages(self.desk.place(PreparedArticle.from_bytes(message)))
         self.open += 1
         if self.open == MAX_BATCH:
             self.write()
@@ -195,13 +195,14 @@ class SteadyDesk:
         self.rocks.close()
 
 
-def place_rate(steady: SteadyDesk, prepared: list[PreparedArticle]) -> float:
-    """Articles per second the global stage alone places (the prepared articles made beforehand)."""
+def place_rate(steady: SteadyDesk, messages: list[bytes]) -> float:
+    """Articles per second the global stage alone places (the prepared articles' messages made beforehand, as a
+    child process makes them)."""
     started = time.perf_counter()
-    for article in prepared:
-        steady.place(article)
+    for message in messages:
+        steady.place(message)
     steady.write()
-    return len(prepared) / (time.perf_counter() - started)
+    return len(messages) / (time.perf_counter() - started)
 
 
 def compute_ceiling(steady: SteadyDesk, payloads: list[bytes], received_from: int, settings: Settings) -> tuple[float, float]:
@@ -214,7 +215,7 @@ def compute_ceiling(steady: SteadyDesk, payloads: list[bytes], received_from: in
         prepared = prepare(payload, None, received_from + index, settings.max_article_bytes)
         preparing += time.perf_counter() - before
         if not isinstance(prepared, DeadLetter):
-            steady.place(prepared)
+            steady.place(prepared.to_bytes())  # the child's work in a worker
     steady.write()
     return len(payloads) / (time.perf_counter() - started), len(payloads) / preparing
 
@@ -286,7 +287,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             following, received_from, half = steady.following, steady.received_from, articles // 2
             progress("the global stage alone, then the compute ceiling")
             prepared = [prepare(p, None, received_from + i, base.max_article_bytes) for i, p in enumerate(following[:half])]
-            place_per_s = place_rate(steady, prepared_only(prepared))
+            place_per_s = place_rate(steady, [article.to_bytes() for article in prepared_only(prepared)])
             compute_per_s, prepare_per_s = compute_ceiling(steady, following[half:], received_from + half, base)
             steady.close()
     finally:

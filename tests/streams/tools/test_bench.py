@@ -18,7 +18,7 @@ def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_
     for offset, payload in enumerate(steady.following[:50]):
         prepared = prepare(payload, None, steady.received_from + offset, settings.max_article_bytes)
         if not isinstance(prepared, DeadLetter):
-            steady.place(prepared)
+            steady.place(prepared.to_bytes())
     # A stream that started after the history's window would have expired it all on its first article.
     assert desk.stories.live >= 0.8 * len(sizes)
     assert len(desk.duplicates) >= 0.8 * fingerprints
