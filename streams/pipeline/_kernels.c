@@ -36,41 +36,36 @@ static int holds(const Py_buffer *view, const char *formats)
            && strchr(formats, view->format[0]) != NULL;
 }
 
-/* A Packed block (a (2, n) int64 array: hashes, then the weights' float64 bits) and its bit per part. */
+/* A Packed block (the bytes of a (2, n) int64 array: hashes, then the weights' float64 bits) and its bit per part. */
 typedef struct {
-    Py_buffer view;
+    PyObject *data;  /* the bytes the hashes and weights are read from */
     Py_ssize_t n;
     const int64_t *hashes;
     const double *weights;
     long present;
 } Block;
 
+static PyObject *DATA, *PRESENT;  /* Packed's attribute names, interned once */
+
 static int open_block(PyObject *packed, Block *block)
 {
-    PyObject *array = PyObject_GetAttrString(packed, "block");
-    if (array == NULL)
+    PyObject *data = PyObject_GetAttr(packed, DATA);
+    if (data == NULL)
         return -1;
-    int failed = PyObject_GetBuffer(array, &block->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT);
-    Py_DECREF(array);
-    if (failed)
-        return -1;
-    if (!holds(&block->view, "lq") || block->view.len % 16) {
-        PyBuffer_Release(&block->view);
-        PyErr_SetString(PyExc_ValueError, "a packed block is a (2, n) int64 array");
+    if (!PyBytes_Check(data) || PyBytes_GET_SIZE(data) % 16) {
+        Py_DECREF(data);
+        PyErr_SetString(PyExc_ValueError, "a packed block is the bytes of a (2, n) int64 array");
         return -1;
     }
-    block->n = block->view.len / 16;
-    block->hashes = (const int64_t *)block->view.buf;
+    block->data = data;
+    block->n = PyBytes_GET_SIZE(data) / 16;
+    block->hashes = (const int64_t *)PyBytes_AS_STRING(data);
     block->weights = (const double *)(block->hashes + block->n);
-    PyObject *present = PyObject_GetAttrString(packed, "present");
-    if (present == NULL) {
-        PyBuffer_Release(&block->view);
-        return -1;
-    }
-    block->present = PyLong_AsLong(present);
-    Py_DECREF(present);
+    PyObject *present = PyObject_GetAttr(packed, PRESENT);
+    block->present = present == NULL ? -1 : PyLong_AsLong(present);
+    Py_XDECREF(present);
     if (block->present == -1 && PyErr_Occurred()) {
-        PyBuffer_Release(&block->view);
+        Py_DECREF(data);
         return -1;
     }
     return 0;
@@ -162,9 +157,9 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         PyList_SET_ITEM(result, index, cosine);
     }
     for (Py_ssize_t index = 0; index < opened; index++)
-        PyBuffer_Release(&blocks[index].view);
+        Py_DECREF(blocks[index].data);
     PyMem_Free(blocks);
-    PyBuffer_Release(&query.view);
+    Py_DECREF(query.data);
     Py_DECREF(others);
     return result;
 }
@@ -871,5 +866,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, 0, 
 
 PyMODINIT_FUNC PyInit__kernels(void)
 {
-    return PyModule_Create(&module);
+    DATA = PyUnicode_InternFromString("data");
+    PRESENT = PyUnicode_InternFromString("present");
+    return DATA == NULL || PRESENT == NULL ? NULL : PyModule_Create(&module);
 }

@@ -68,12 +68,14 @@ _PART_WEIGHTS = tuple(WEIGHTS[part] for part in PARTS)
 # Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
 MERGE_THRESHOLD = 0.2
 
-@dataclass
+@dataclass(slots=True)
 class StoryProfile:
     """What clustering keeps of a story: per-feature article counts (its strongest only), size, the days its
     articles are dated by, and when it was last active (event time).
 
-    Bounded: at most STORY_FEATURES_PER_PART features per part, whatever the story's size.
+    Bounded: at most STORY_FEATURES_PER_PART features per part, whatever the story's size. Slotted, as Packed is:
+    each of the 40 profiles an article is scored against is likely cold, and a field read from the object itself
+    is one read from memory fewer than one read through its dict.
     """
 
     story_id: str
@@ -130,7 +132,7 @@ class StoryProfile:
         self.counts, block, present, self.salient = _kernels.refresh(
             self.counts, feature_idf, feature_hash, STORY_FEATURES_PER_PART, POSTING_FEATURES
         )
-        self.packed = Packed.from_bytes(block, present)
+        self.packed = Packed(block, present)
 
     def posting_keys(self) -> list[str]:
         return [key for key, _ in self.salient]
@@ -240,7 +242,9 @@ class StoryIndex:
     def add(self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> Placed:
         """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge and
         expire what that calls for."""
-        profile = self.stories.setdefault(story_id, StoryProfile(story_id))
+        profile = self.stories.get(story_id)
+        if profile is None:
+            profile = self.stories[story_id] = StoryProfile(story_id)
         profile.add(vector, seen, days, position)
         self._reindex(profile)
         self.clock = max(self.clock, seen)

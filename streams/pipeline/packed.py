@@ -32,23 +32,23 @@ def feature_hash(key: str) -> int:
     return digest & ~3 | _PART_INDEX[key[0]]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Packed:
     """Unit vectors per part in one (2, n) int64 block, columns sorted by feature hash: the hashes (which hold the
     part index) and the weights (their float64 bits); and a bit per part present (a headline-only article has no
-    body part). One block, not two arrays, because each array of a cold story is a cache miss of its own."""
+    body part). One block of bytes, not two arrays (nor an array object over them), because scoring reads 40 cold
+    profiles per article, and each object between a profile and its numbers is one more read from memory."""
 
-    block: np.ndarray
+    data: bytes  # the (2, n) block's bytes, as `_kernels.c` makes and reads them
     present: int  # bit i: PARTS[i] is present
 
     @classmethod
     def of(cls, parts: dict[str, dict[str, float]]) -> Packed:
-        return cls.from_bytes(*_kernels.pack(parts, feature_hash))
+        return cls(*_kernels.pack(parts, feature_hash))
 
-    @classmethod
-    def from_bytes(cls, block: bytes, present: int) -> Packed:
-        """A block as `_kernels.c` makes it: the (2, n) array's bytes."""
-        return cls(np.frombuffer(block, np.int64).reshape(2, -1), present)
+    @property
+    def block(self) -> np.ndarray:
+        return np.frombuffer(self.data, np.int64).reshape(2, -1)
 
     @property
     def hashes(self) -> np.ndarray:
