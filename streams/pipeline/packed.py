@@ -1,11 +1,11 @@
-"""Part vectors packed into arrays, so an article is compared with all its candidate stories in one pass (in C:
-`_kernels.c`, a merge of two sorted runs of hashes per story).
+"""Part vectors packed into one block of bytes, so an article is compared with all its candidate stories in one
+pass (in C: `_kernels.c`, a merge of two sorted runs of hashes per story).
 
 Kept as dicts, the 40 story profiles an article is compared with lie scattered over memory, and each shared-feature
 probe is a cache miss: with 100,000 live stories scoring took 1.7 times as long as with 1,000. Packed, a story is
 one short block read in order, and the comparison with every candidate is one pass.
 
-Features are identified by a stable 64-bit hash (blake2b), not Python's per-process `hash`: a story's arrays are
+Features are identified by a stable 64-bit hash (blake2b), not Python's per-process `hash`: a story's block is
 sorted by it and its products summed in that order, so every process (a restarted worker, another run of the same
 stream) computes the same scores to the last bit.
 """

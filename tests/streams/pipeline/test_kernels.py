@@ -202,7 +202,7 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
 
     with pytest.raises(TypeError):  # its size says 1, its iterator says 100: more rows than the budget
         _kernels.found([("t:flood", 1.0)], {"t:flood": Endless({"s0"})}, 8, None, 1, 250)
-    bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64), 1)
+    bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64).tobytes(), 1)
     with pytest.raises(ValueError):  # part 3 would be written past the three parts' sums
         _kernels.weighted_cosines(bits_3, [bits_3], PART_WEIGHTS)
     counts = {f"t:w{n}": 1 for n in range(50)}
