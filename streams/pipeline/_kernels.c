@@ -3,7 +3,7 @@
  * - `strongest`: a vector's n strongest features (articles' in features.py, stories' in `refresh`);
  * - `refresh`: re-weighing a story's profile when it gains an article, and packing it for scoring, with
  *   `pack`, which packs an article's vector (packed.py);
- * - `found`: an article's candidate stories, read from the inverted index (StoryIndex._found);
+ * - `found`: an article's candidate stories' profiles, read from the inverted index (StoryIndex._found);
  * - `weighted_cosines` and `fades`: scoring it against them, which numpy ran as a dozen calls on small
  *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays.
  * - `minhash`: an article's MinHash signature (dedup.py), a sha1 per word shingle mixed and permuted 64 ways,
@@ -257,13 +257,16 @@ static int heavier_first(const void *left, const void *right)
     return a == b ? 0 : a > b ? -1 : 1;
 }
 
-/* Moves the n strongest rows (by strongest_order) to the front, in that order, and returns how many that is.
- * Keys are compared only where weights tie among the n or at the cut: sorting every row by strongest_order
- * compared the keys of every tie, and an article's few hundred hits mostly tie past the cut (stories found
- * under one feature each), which made ranking two thirds of finding candidates. */
-static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n)
+/* Moves the n strongest rows (by strongest_order) to the front, in that order, and returns how many that is, or
+ * -1 if `check` (if given) refuses the rows whose keys are about to be compared. Keys are compared only where
+ * weights tie among the n or at the cut: sorting every row by strongest_order compared the keys of
+ * every tie, and an article's few hundred hits mostly tie past the cut (stories found under one feature each),
+ * which made ranking two thirds of finding candidates. */
+static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*check)(const Feature *, Py_ssize_t))
 {
     if (n >= count) {
+        if (check != NULL && check(rows, count))
+            return -1;
         qsort(rows, count, sizeof(Feature), strongest_order);
         return count;
     }
@@ -276,6 +279,8 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n)
         from--;
     while (to < count && rows[to].weight == cut)
         to++;
+    if (check != NULL && check(rows, to))
+        return -1;
     qsort(rows + from, to - from, sizeof(Feature), strongest_order);  /* which of the tied rows at the cut make it */
     qsort(rows, n, sizeof(Feature), strongest_order);
     return n;
@@ -284,7 +289,7 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n)
 /* features.strongest on a run of features: unchanged if it has at most n, else its n strongest in order. */
 static Py_ssize_t keep_strongest(Feature *features, Py_ssize_t count, Py_ssize_t n)
 {
-    return count <= n ? count : strongest_first(features, count, n);
+    return count <= n ? count : strongest_first(features, count, n, NULL);
 }
 
 /* Reading order: heaviest first, ties to the lesser key (Python's sorted() of (-weight, key)). */
@@ -296,9 +301,12 @@ static int reading_order(const void *left, const void *right)
     return PyUnicode_Compare(a->key, b->key);
 }
 
-/* The stories hit so far, in a table probed by each id's hash: a story found under several features is
- * one row, its weights summed in reading order. At most `budget` stories can be hit (each posting read
- * spends one), so the table has twice that many slots or more and never fills. */
+/* The stories hit so far, in a table probed by their profiles' addresses: a story found under several features
+ * is one row (its key the story id, its `count` the profile, both borrowed from the postings, which nothing
+ * changes while `found` runs), its weights summed in reading order. Only the rows ranked by id read theirs:
+ * an article hits a few hundred stories, and with many live stories each object is a read from memory. At most
+ * `budget` stories can be hit (each posting read spends one), so the table has twice that many slots or more
+ * and never fills. */
 typedef struct {
     Py_ssize_t *slots;  /* row + 1, or 0 for an empty slot */
     size_t mask;
@@ -306,36 +314,45 @@ typedef struct {
     Py_ssize_t count, capacity;
 } Hits;
 
-static int hit(Hits *hits, PyObject *story, double weight)
+/* MurmurHash3's 64-bit finalizer: spreads an address (or a shingle's hash, in `minhash`) over every bit. */
+static uint64_t mixed(uint64_t value)
 {
-    if (!PyUnicode_Check(story)) {
-        PyErr_SetString(PyExc_TypeError, "story ids are str");
-        return -1;
-    }
+    value ^= value >> 33;
+    value *= 0xFF51AFD7ED558CCDULL;
+    value ^= value >> 33;
+    value *= 0xC4CEB9FE1A85EC53ULL;
+    return value ^ (value >> 33);
+}
+
+static int hit(Hits *hits, PyObject *story_id, PyObject *profile, double weight)
+{
     if (hits->count == hits->capacity) {
         PyErr_SetString(PyExc_RuntimeError, "more postings read than the budget allows");
         return -1;
     }
-    Py_hash_t hash = PyObject_Hash(story);
-    if (hash == -1)
-        return -1;
-    for (size_t slot = (size_t)hash & hits->mask;; slot = (slot + 1) & hits->mask) {
+    for (size_t slot = mixed((uintptr_t)profile) & hits->mask;; slot = (slot + 1) & hits->mask) {
         Py_ssize_t row = hits->slots[slot] - 1;
         if (row < 0) {
-            Py_INCREF(story);
-            hits->rows[hits->count] = (Feature){story, NULL, weight};
+            hits->rows[hits->count] = (Feature){story_id, profile, weight};
             hits->slots[slot] = ++hits->count;
             return 0;
         }
-        PyObject *other = hits->rows[row].key;
-        int same = other == story ? 1 : PyUnicode_Compare(other, story) == 0;
-        if (PyErr_Occurred())
-            return -1;
-        if (same) {
+        if (hits->rows[row].count == profile) {
             hits->rows[row].weight += weight;
             return 0;
         }
     }
+}
+
+/* Whether the rows about to be ranked by id have ids of str (the others are never read). */
+static int ids_are_str(const Feature *rows, Py_ssize_t count)
+{
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (!PyUnicode_Check(rows[i].key)) {
+            PyErr_SetString(PyExc_TypeError, "story ids are str");
+            return -1;
+        }
+    return 0;
 }
 
 static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
@@ -350,7 +367,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     if (PyErr_Occurred())
         return NULL;
     if (!PyDict_Check(postings)) {
-        PyErr_SetString(PyExc_TypeError, "postings are a dict of sets");
+        PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (story id -> profile)");
         return NULL;
     }
     if (budget < 0)
@@ -375,7 +392,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(weighted, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(item, 0))) {
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0))) {
             PyErr_SetString(PyExc_TypeError, "weighted features are (str, float) pairs");
             goto done;
         }
@@ -392,48 +409,33 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
                 goto done;
             continue;
         }
-        if (!PyAnySet_CheckExact(stories)) {
-            PyErr_SetString(PyExc_TypeError, "postings are a dict of sets");
+        if (!PyDict_CheckExact(stories)) {
+            PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (story id -> profile)");
             goto done;
         }
-        Py_ssize_t size = PySet_GET_SIZE(stories);
+        Py_ssize_t size = PyDict_GET_SIZE(stories), position = 0;
         if (!size || size > (budget < max_postings ? budget : max_postings))
             continue;  /* no longer fits the budget: the rarer features after it still count */
         budget -= size;
-        PyObject *iterator = PyObject_GetIter(stories), *story;
-        if (iterator == NULL)
-            goto done;
-        while ((story = PyIter_Next(iterator)) != NULL) {
-            int failed = hit(&hits, story, features[i].weight);
-            Py_DECREF(story);
-            if (failed)
-                break;
-        }
-        Py_DECREF(iterator);
-        if (PyErr_Occurred())
-            goto done;
+        PyObject *story_id, *profile;
+        while (PyDict_Next(stories, &position, &story_id, &profile))  /* borrowed, and neither read */
+            if (hit(&hits, story_id, profile, features[i].weight))
+                goto done;
     }
-    for (Py_ssize_t row = 0; besides != Py_None && row < hits.count; row++) {  /* ids are unique: one at most */
-        int same = PyObject_RichCompareBool(hits.rows[row].key, besides, Py_EQ);
-        if (same < 0)
-            goto done;
-        if (same) {
-            Py_DECREF(hits.rows[row].key);
+    for (Py_ssize_t row = 0; besides != Py_None && row < hits.count; row++)  /* profiles are unique: one at most */
+        if (hits.rows[row].count == besides) {
             hits.rows[row] = hits.rows[--hits.count];
             break;
         }
-    }
-    n = strongest_first(hits.rows, hits.count, n);
-    if (PyErr_Occurred())
+    n = strongest_first(hits.rows, hits.count, n, ids_are_str);
+    if (n < 0 || PyErr_Occurred())
         goto done;
     result = PyList_New(n);
     for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
-        Py_INCREF(hits.rows[i].key);
-        PyList_SET_ITEM(result, i, hits.rows[i].key);
+        Py_INCREF(hits.rows[i].count);
+        PyList_SET_ITEM(result, i, hits.rows[i].count);
     }
 done:
-    for (Py_ssize_t row = 0; hits.rows != NULL && row < hits.count; row++)
-        Py_DECREF(hits.rows[row].key);
     PyMem_Free(features);
     PyMem_Free(hits.slots);
     PyMem_Free(hits.rows);
@@ -764,15 +766,6 @@ static uint64_t sha1_hash64(const unsigned char *message, Py_ssize_t length)
 }
 
 /* MurmurHash3's 64-bit finalizer, which datasketch's affine schemes apply to each hash before permuting it. */
-static uint64_t mixed(uint64_t value)
-{
-    value ^= value >> 33;
-    value *= 0xFF51AFD7ED558CCDULL;
-    value ^= value >> 33;
-    value *= 0xC4CEB9FE1A85EC53ULL;
-    return value ^ (value >> 33);
-}
-
 /* minhash(joined, size, a, b) -> signature bytes: per permutation (a[i] * h + b[i], mod 2**64), the least
  * permuted hash of the text's shingles, each `size` words of `joined` (words joined by single spaces; a text of
  * fewer words is one shingle), hashed as above and mixed. */
@@ -852,7 +845,7 @@ static PyMethodDef methods[] = {
      "refresh(counts, feature_idf, feature_hash, per_part, posting) -> (kept counts, block bytes, present bits, "
      "salient): see streams.pipeline.cluster.StoryProfile._refresh"},
     {"found", (PyCFunction)(void (*)(void))found, METH_FASTCALL,
-     "found(weighted, postings, n, besides, budget, max_postings): see StoryIndex._found"},
+     "found(weighted, postings, n, besides, budget, max_postings) -> profiles: see StoryIndex._found"},
     {"weighted_cosines", (PyCFunction)(void (*)(void))weighted_cosines, METH_FASTCALL,
      "weighted_cosines(query, others, part_weights): see streams.pipeline.packed.weighted_cosines"},
     {"fades", (PyCFunction)(void (*)(void))fades, METH_FASTCALL,

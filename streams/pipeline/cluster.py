@@ -203,7 +203,10 @@ class StoryIndex:
         self.window_seconds = window_seconds
         self.merge_threshold = MERGE_THRESHOLD if merge_threshold is None else merge_threshold
         self.stories: dict[str, StoryProfile] = {}
-        self._postings: dict[str, set[str]] = defaultdict(set)
+        # Feature -> the live stories found under it, by id, with their profiles: an article's candidates come
+        # back ready to score, not as 40 ids each looked up in a dict of every live story (with 100,000 live
+        # stories, a few reads from memory each).
+        self._postings: dict[str, dict[str, StoryProfile]] = defaultdict(dict)
         self._keys: dict[str, list[str]] = {}
         self._activity: list[tuple[float, str]] = []  # heap of (last_seen, story_id), may hold stale rows
         self.clock = 0.0
@@ -219,9 +222,10 @@ class StoryIndex:
         self.clock = max(self.clock, profile.last_seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
 
-    def _found(self, weighted: list[tuple[str, float]], n: int, besides: str | None = None) -> list[str]:
+    def _found(self, weighted: list[tuple[str, float]], n: int, besides: StoryProfile | None = None) -> list[StoryProfile]:
         """The n stories (other than `besides`) with the most summed weight of the features they are found
-        under; ties go to the higher story id, so the choice never depends on set order.
+        under, as their profiles; ties go to the higher story id, so the choice never depends on the postings'
+        order.
 
         Features are read strongest first, within the posting budget. A feature whose postings no longer fit
         the budget is passed over, so the rarer (more telling) features after it still count.
@@ -229,15 +233,15 @@ class StoryIndex:
         return _kernels.found(weighted, self._postings, n, besides, POSTING_BUDGET, MAX_POSTINGS)
 
     def candidates(self, vector: dict[str, float]) -> list[str]:
-        return self._found(list(vector.items()), MAX_CANDIDATES)
+        return [story.story_id for story in self._found(list(vector.items()), MAX_CANDIDATES)]
 
     def scored_candidates(self, vector: dict[str, float], days: Iterable[float]) -> list[tuple[str, float]]:
         """The candidate stories with their scores for an article dated by `days`."""
-        return self._scored(self.candidates(vector), article_parts(vector), days)
+        return self._scored(self._found(list(vector.items()), MAX_CANDIDATES), article_parts(vector), days)
 
-    def _scored(self, found: list[str], parts: Packed, days: Iterable[float]) -> list[tuple[str, float]]:
-        """The found stories, each with its score for an article (or a story) of these parts and days."""
-        return list(zip(found, scores(parts, days, [self.stories[story_id] for story_id in found], self.half_life_days)))
+    def _scored(self, found: list[StoryProfile], parts: Packed, days: Iterable[float]) -> list[tuple[str, float]]:
+        """The found stories' ids, each with its score for an article (or a story) of these parts and days."""
+        return [(story.story_id, score) for story, score in zip(found, scores(parts, days, found, self.half_life_days))]
 
     def add(self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> Placed:
         """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge and
@@ -255,7 +259,7 @@ class StoryIndex:
     def _merge_near(self, profile: StoryProfile) -> tuple[str, str] | None:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
         best: tuple[float, str] | None = None
-        found = self._found(profile.salient, MERGE_CANDIDATES, profile.story_id)
+        found = self._found(profile.salient, MERGE_CANDIDATES, profile)
         for other_id, sim in self._scored(found, profile.packed, profile.days):
             if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
                 best = (sim, other_id)
@@ -274,7 +278,7 @@ class StoryIndex:
         for key in self._keys.pop(story_id, []):
             postings = self._postings.get(key)
             if postings is not None:
-                postings.discard(story_id)
+                postings.pop(story_id, None)
                 if not postings:
                     del self._postings[key]
 
@@ -282,7 +286,7 @@ class StoryIndex:
         self._unindex(profile.story_id)
         keys = profile.posting_keys()
         for key in keys:
-            self._postings[key].add(profile.story_id)
+            self._postings[key][profile.story_id] = profile
         self._keys[profile.story_id] = keys
 
     def _expire(self) -> tuple[str, ...]:

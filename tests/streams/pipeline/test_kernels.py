@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from streams.pipeline import _kernels
+from streams.pipeline.cluster import StoryProfile
 from streams.pipeline.dedup import _A, _B, SHINGLE_WORDS, minhash
 from streams.pipeline.features import feature_idf
 from streams.pipeline.packed import PARTS, Packed, feature_hash
@@ -56,6 +57,8 @@ def numpy_minhash(joined: bytes) -> np.ndarray:
 
 
 def python_found(weighted, postings, n, besides, budget, max_postings) -> list[str]:
+    """The story ids of the profiles `found` ranks."""
+    besides = besides.story_id if besides is not None else None
     hits: dict[str, float] = defaultdict(float)
     for negated_weight, key in sorted([(-weight, key) for key, weight in weighted]):
         stories = postings.get(key)
@@ -126,14 +129,14 @@ def test_candidates_are_pythons_ties_and_budget_included():
     rng = random.Random(8)
     keys = [f"t:w{n}" for n in range(60)]
     for _ in range(300):
-        stories = [f"s{n}" for n in range(rng.randint(1, 300))]
-        postings = {key: set(rng.sample(stories, rng.randint(1, len(stories)))) for key in rng.sample(keys, 40)}
+        stories = [StoryProfile(f"s{n}") for n in range(rng.randint(1, 300))]
+        postings = {key: {story.story_id: story for story in rng.sample(stories, rng.randint(1, len(stories)))} for key in rng.sample(keys, 40)}
         # Few distinct weights, so features and stories tie often.
         weighted = [(key, rng.choice((0.25, 0.5, 0.75, 1.0))) for key in rng.sample(keys, rng.randint(0, 60))]
         budget, n = rng.randint(1, 400), rng.randint(0, 50)
         besides = rng.choice([None, *stories])
         expected = python_found(weighted, postings, n, besides, budget, 250)
-        assert _kernels.found(weighted, postings, n, besides, budget, 250) == expected
+        assert [story.story_id for story in _kernels.found(weighted, postings, n, besides, budget, 250)] == expected
 
 
 def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included():
@@ -170,11 +173,13 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(AttributeError):
         _kernels.weighted_cosines(query, [{"t:flood": 1.0}], PART_WEIGHTS)
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood", 1.0)], [("t:flood", {"s1"})], 8, None, 320, 250)  # postings not a dict
+        _kernels.found([("t:flood", 1.0)], [("t:flood", {"s1": StoryProfile("s1")})], 8, None, 320, 250)  # not a dict
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood",)], {"t:flood": {"s1"}}, 8, None, 320, 250)  # a feature without its weight
+        _kernels.found([("t:flood", 1.0)], {"t:flood": {StoryProfile("s1")}}, 8, None, 320, 250)  # ids, no profiles
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood", 1.0)], {"t:flood": {1}}, 8, None, 320, 250)  # a story id not a str
+        _kernels.found([("t:flood",)], {"t:flood": {"s1": StoryProfile("s1")}}, 8, None, 320, 250)  # no weight
+    with pytest.raises(TypeError):  # story ids ranked by id that are not str
+        _kernels.found([("t:flood", 1.0)], {"t:flood": {1: StoryProfile(1), 2: StoryProfile(2)}}, 8, None, 320, 250)
     with pytest.raises(ValueError):
         _kernels.refresh({"x:flood": 1}, feature_idf, feature_hash, 80, 12)  # no such part
     with pytest.raises(ValueError):
@@ -184,24 +189,19 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
 def test_odd_callers_get_an_error_not_a_corrupted_worker():
     """What a review found C could do with input no caller passes today: each is an error now."""
 
-    class Raising(str):  # an id whose comparison fails while `found` drops it
-        def __eq__(self, other):
-            raise RuntimeError("no comparing")
-
-        __hash__ = str.__hash__
-
-    story = "s-" + "1" * 20
+    story = StoryProfile("s1")
+    postings = {"t:flood": {"s1": story}, "t:rain": {"s1": story}}
     before = sys.getrefcount(story)
-    with pytest.raises(RuntimeError):
-        _kernels.found([("t:flood", 1.0)], {"t:flood": {story}}, 8, Raising("s-2"), 320, 250)
-    assert sys.getrefcount(story) == before  # no reference given back twice
+    winners = _kernels.found([("t:flood", 1.0), ("t:rain", 0.5)], postings, 8, None, 320, 250)
+    assert sys.getrefcount(story) == before + 1  # read in place: the one reference given is the list's
+    assert winners[0] is story and len(winners) == 1
 
-    class Endless(set):
+    class Endless(dict):
         def __iter__(self):
             return iter([f"s{n}" for n in range(100)])
 
-    with pytest.raises(TypeError):  # its size says 1, its iterator says 100: more rows than the budget
-        _kernels.found([("t:flood", 1.0)], {"t:flood": Endless({"s0"})}, 8, None, 1, 250)
+    with pytest.raises(TypeError):  # a dict of its own kind: its table is read in place, its iterator never called
+        _kernels.found([("t:flood", 1.0)], {"t:flood": Endless({"s1": story})}, 8, None, 1, 250)
     bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64).tobytes(), 1)
     with pytest.raises(ValueError):  # part 3 would be written past the three parts' sums
         _kernels.weighted_cosines(bits_3, [bits_3], PART_WEIGHTS)
