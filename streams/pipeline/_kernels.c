@@ -250,11 +250,37 @@ static int strongest_order(const void *left, const void *right)
     return PyUnicode_Compare(b->key, a->key);
 }
 
-/* Heaviest first, ties in no particular order: sorting by weight alone compares no keys. */
-static int heavier_first(const void *left, const void *right)
+static void swap_rows(Feature *rows, Py_ssize_t i, Py_ssize_t j)
 {
-    double a = ((const Feature *)left)->weight, b = ((const Feature *)right)->weight;
-    return a == b ? 0 : a > b ? -1 : 1;
+    Feature row = rows[i];
+    rows[i] = rows[j];
+    rows[j] = row;
+}
+
+/* Puts the n-th heaviest row (0 < n < count) at n - 1, rows as heavy or heavier before it and rows as light or
+ * lighter after it (Hoare's quickselect): in time proportional to the rows, where sorting them all by weight
+ * (glibc's qsort, a merge sort through a buffer it allocates) was a sixth of finding candidates. */
+static void select_heaviest(Feature *rows, Py_ssize_t count, Py_ssize_t n)
+{
+    Py_ssize_t low = 0, high = count - 1, k = n - 1;
+    while (low < high) {
+        double pivot = rows[low + (high - low) / 2].weight;
+        Py_ssize_t i = low, j = high;
+        while (i <= j) {
+            while (rows[i].weight > pivot)
+                i++;
+            while (rows[j].weight < pivot)
+                j--;
+            if (i <= j)
+                swap_rows(rows, i++, j--);
+        }
+        if (k <= j)
+            high = j;
+        else if (k >= i)
+            low = i;
+        else
+            break;
+    }
 }
 
 /* Moves the n strongest rows (by strongest_order) to the front, in that order, and returns how many that is, or
@@ -272,13 +298,15 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
     }
     if (n <= 0)
         return 0;
-    qsort(rows, count, sizeof(Feature), heavier_first);
+    select_heaviest(rows, count, n);
     double cut = rows[n - 1].weight;
-    Py_ssize_t from = n - 1, to = n;
-    while (from > 0 && rows[from - 1].weight == cut)
-        from--;
-    while (to < count && rows[to].weight == cut)
-        to++;
+    Py_ssize_t from = 0, to = n;  /* then: heavier rows, the rows at the cut (from to `to`), lighter rows */
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (rows[i].weight > cut)
+            swap_rows(rows, i, from++);
+    for (Py_ssize_t i = n; i < count; i++)
+        if (rows[i].weight == cut)
+            swap_rows(rows, i, to++);
     if (check != NULL && check(rows, to))
         return -1;
     qsort(rows + from, to - from, sizeof(Feature), strongest_order);  /* which of the tied rows at the cut make it */
@@ -376,10 +404,12 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_ValueError, "a posting budget of at most 2**24");
         return NULL;
     }
-    PyObject *weighted = PySequence_Fast(args[0], "weighted features are a sequence of (key, weight)");
-    if (weighted == NULL)
+    PyObject *weighted = args[0];
+    if (!PyDict_Check(weighted)) {
+        PyErr_SetString(PyExc_TypeError, "weighted features are a dict (feature -> weight)");
         return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(weighted);
+    }
+    Py_ssize_t count = PyDict_GET_SIZE(weighted), position = 0, read = 0;
     size_t slots = 16;
     while (slots < 2 * (size_t)budget + 1)
         slots *= 2;
@@ -390,16 +420,13 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(weighted, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(item, 0))) {
-            PyErr_SetString(PyExc_TypeError, "weighted features are (str, float) pairs");
+    PyObject *key, *weight;
+    while (read < count && PyDict_Next(weighted, &position, &key, &weight)) {
+        if (!PyUnicode_CheckExact(key) || !PyFloat_Check(weight)) {  /* read with no Python code run */
+            PyErr_SetString(PyExc_TypeError, "weighted features are str -> float");
             goto done;
         }
-        features[i].key = PyTuple_GET_ITEM(item, 0);
-        features[i].weight = PyFloat_AsDouble(PyTuple_GET_ITEM(item, 1));
-        if (PyErr_Occurred())
-            goto done;
+        features[read++] = (Feature){key, NULL, PyFloat_AS_DOUBLE(weight)};
     }
     qsort(features, count, sizeof(Feature), reading_order);
     for (Py_ssize_t i = 0; i < count && budget; i++) {
@@ -439,7 +466,6 @@ done:
     PyMem_Free(features);
     PyMem_Free(hits.slots);
     PyMem_Free(hits.rows);
-    Py_DECREF(weighted);
     if (PyErr_Occurred())
         Py_CLEAR(result);
     return result;
@@ -611,7 +637,7 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     Py_ssize_t total = PyDict_GET_SIZE(counts);
     Feature *features = PyMem_Malloc(sizeof(Feature) * (total ? total : 1) * 2);
     Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
-    PyObject *kept = PyDict_New(), *salient = PyList_New(0), *result = NULL;
+    PyObject *kept = PyDict_New(), *salient = PyDict_New(), *result = NULL;
     if (features == NULL || columns == NULL || kept == NULL || salient == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -688,12 +714,12 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         if (PyErr_Occurred())
             goto done;
         for (Py_ssize_t i = 0; i < found_under; i++) {
-            PyObject *pair = Py_BuildValue("(Od)", members[i].key, members[i].weight);
-            if (pair == NULL || PyList_Append(salient, pair)) {
-                Py_XDECREF(pair);
+            PyObject *weight = PyFloat_FromDouble(members[i].weight);
+            if (weight == NULL || PyDict_SetItem(salient, members[i].key, weight)) {
+                Py_XDECREF(weight);
                 goto done;
             }
-            Py_DECREF(pair);
+            Py_DECREF(weight);
         }
     }
     PyObject *bytes = block_bytes(columns, column_count);

@@ -86,7 +86,7 @@ class StoryProfile:
     days: np.ndarray = field(default_factory=lambda: np.empty(0))
     last_position: int = 0  # the log position of the latest article counted: an article is counted once
     packed: Packed = field(default_factory=lambda: Packed.of({}), repr=False)  # unit vector per part, for scoring
-    salient: list[tuple[str, float]] = field(default_factory=list, repr=False)  # features it is found under, weighted
+    salient: dict[str, float] = field(default_factory=dict, repr=False)  # features it is found under -> weight
 
     def add(self, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> None:
         if position and position <= self.last_position:
@@ -135,7 +135,7 @@ class StoryProfile:
         self.packed = Packed(block, present)
 
     def posting_keys(self) -> list[str]:
-        return [key for key, _ in self.salient]
+        return list(self.salient)
 
 
 def fades(article_days: Iterable[float], stories_days: list[np.ndarray], half_life_days: float) -> list[float]:
@@ -222,7 +222,7 @@ class StoryIndex:
         self.clock = max(self.clock, profile.last_seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
 
-    def _found(self, weighted: list[tuple[str, float]], n: int, besides: StoryProfile | None = None) -> list[StoryProfile]:
+    def _found(self, weighted: dict[str, float], n: int, besides: StoryProfile | None = None) -> list[StoryProfile]:
         """The n stories (other than `besides`) with the most summed weight of the features they are found
         under, as their profiles; ties go to the higher story id, so the choice never depends on the postings'
         order.
@@ -233,11 +233,11 @@ class StoryIndex:
         return _kernels.found(weighted, self._postings, n, besides, POSTING_BUDGET, MAX_POSTINGS)
 
     def candidates(self, vector: dict[str, float]) -> list[str]:
-        return [story.story_id for story in self._found(list(vector.items()), MAX_CANDIDATES)]
+        return [story.story_id for story in self._found(vector, MAX_CANDIDATES)]
 
     def scored_candidates(self, vector: dict[str, float], days: Iterable[float]) -> list[tuple[str, float]]:
         """The candidate stories with their scores for an article dated by `days`."""
-        return self._scored(self._found(list(vector.items()), MAX_CANDIDATES), article_parts(vector), days)
+        return self._scored(self._found(vector, MAX_CANDIDATES), article_parts(vector), days)
 
     def _scored(self, found: list[StoryProfile], parts: Packed, days: Iterable[float]) -> list[tuple[str, float]]:
         """The found stories' ids, each with its score for an article (or a story) of these parts and days."""

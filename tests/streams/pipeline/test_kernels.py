@@ -60,7 +60,7 @@ def python_found(weighted, postings, n, besides, budget, max_postings) -> list[s
     """The story ids of the profiles `found` ranks."""
     besides = besides.story_id if besides is not None else None
     hits: dict[str, float] = defaultdict(float)
-    for negated_weight, key in sorted([(-weight, key) for key, weight in weighted]):
+    for negated_weight, key in sorted([(-weight, key) for key, weight in weighted.items()]):
         stories = postings.get(key)
         if not stories or len(stories) > min(budget, max_postings):
             continue
@@ -99,7 +99,7 @@ def python_refresh(counts: dict[str, int], per_part: int, posting: int):
     weights = np.array([w for part in parts.values() for w in part.values()], np.float64)[order]
     block = np.stack([hashes[order], weights.view(np.int64)]) if keys else np.empty((2, 0), np.int64)
     present = sum(1 << i for i, part in enumerate(PARTS) if parts.get(part))
-    salient = [kv for part in parts.values() for kv in python_strongest(part, posting).items()]
+    salient = {key: weight for part in parts.values() for key, weight in python_strongest(part, posting).items()}
     return kept, block, present, salient
 
 
@@ -132,7 +132,7 @@ def test_candidates_are_pythons_ties_and_budget_included():
         stories = [StoryProfile(f"s{n}") for n in range(rng.randint(1, 300))]
         postings = {key: {story.story_id: story for story in rng.sample(stories, rng.randint(1, len(stories)))} for key in rng.sample(keys, 40)}
         # Few distinct weights, so features and stories tie often.
-        weighted = [(key, rng.choice((0.25, 0.5, 0.75, 1.0))) for key in rng.sample(keys, rng.randint(0, 60))]
+        weighted = {key: rng.choice((0.25, 0.5, 0.75, 1.0)) for key in rng.sample(keys, rng.randint(0, 60))}
         budget, n = rng.randint(1, 400), rng.randint(0, 50)
         besides = rng.choice([None, *stories])
         expected = python_found(weighted, postings, n, besides, budget, 250)
@@ -173,13 +173,15 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(AttributeError):
         _kernels.weighted_cosines(query, [{"t:flood": 1.0}], PART_WEIGHTS)
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood", 1.0)], [("t:flood", {"s1": StoryProfile("s1")})], 8, None, 320, 250)  # not a dict
+        _kernels.found({"t:flood": 1.0}, [("t:flood", {"s1": StoryProfile("s1")})], 8, None, 320, 250)  # not a dict
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood", 1.0)], {"t:flood": {StoryProfile("s1")}}, 8, None, 320, 250)  # ids, no profiles
+        _kernels.found({"t:flood": 1.0}, {"t:flood": {StoryProfile("s1")}}, 8, None, 320, 250)  # ids, no profiles
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood",)], {"t:flood": {"s1": StoryProfile("s1")}}, 8, None, 320, 250)  # no weight
+        _kernels.found([("t:flood", 1.0)], {"t:flood": {"s1": StoryProfile("s1")}}, 8, None, 320, 250)  # not a dict
+    with pytest.raises(TypeError):
+        _kernels.found({"t:flood": 1}, {"t:flood": {"s1": StoryProfile("s1")}}, 8, None, 320, 250)  # not a float
     with pytest.raises(TypeError):  # story ids ranked by id that are not str
-        _kernels.found([("t:flood", 1.0)], {"t:flood": {1: StoryProfile(1), 2: StoryProfile(2)}}, 8, None, 320, 250)
+        _kernels.found({"t:flood": 1.0}, {"t:flood": {1: StoryProfile(1), 2: StoryProfile(2)}}, 8, None, 320, 250)
     with pytest.raises(ValueError):
         _kernels.refresh({"x:flood": 1}, feature_idf, feature_hash, 80, 12)  # no such part
     with pytest.raises(ValueError):
@@ -192,7 +194,7 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
     story = StoryProfile("s1")
     postings = {"t:flood": {"s1": story}, "t:rain": {"s1": story}}
     before = sys.getrefcount(story)
-    winners = _kernels.found([("t:flood", 1.0), ("t:rain", 0.5)], postings, 8, None, 320, 250)
+    winners = _kernels.found({"t:flood": 1.0, "t:rain": 0.5}, postings, 8, None, 320, 250)
     assert sys.getrefcount(story) == before + 1  # read in place: the one reference given is the list's
     assert winners[0] is story and len(winners) == 1
 
@@ -201,7 +203,7 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
             return iter([f"s{n}" for n in range(100)])
 
     with pytest.raises(TypeError):  # a dict of its own kind: its table is read in place, its iterator never called
-        _kernels.found([("t:flood", 1.0)], {"t:flood": Endless({"s1": story})}, 8, None, 1, 250)
+        _kernels.found({"t:flood": 1.0}, {"t:flood": Endless({"s1": story})}, 8, None, 1, 250)
     bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64).tobytes(), 1)
     with pytest.raises(ValueError):  # part 3 would be written past the three parts' sums
         _kernels.weighted_cosines(bits_3, [bits_3], PART_WEIGHTS)
