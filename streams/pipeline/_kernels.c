@@ -257,19 +257,26 @@ static void swap_rows(Feature *rows, Py_ssize_t i, Py_ssize_t j)
     rows[j] = row;
 }
 
-/* Puts the n-th heaviest row (0 < n < count) at n - 1, rows as heavy or heavier before it and rows as light or
- * lighter after it (Hoare's quickselect): in time proportional to the rows, where sorting them all by weight
- * (glibc's qsort, a merge sort through a buffer it allocates) was a sixth of finding candidates. */
-static void select_heaviest(Feature *rows, Py_ssize_t count, Py_ssize_t n)
+/* Heaviest first, ties in no particular order: comparing weights alone reads no keys. */
+static int heavier_first(const void *left, const void *right)
+{
+    double a = ((const Feature *)left)->weight, b = ((const Feature *)right)->weight;
+    return a == b ? 0 : a > b ? -1 : 1;
+}
+
+/* Puts the row that is n-th by `order` (0 < n < count) at n - 1, the rows before it by `order` (or tied with it)
+ * before it and the others after it (Hoare's quickselect): in time proportional to the rows, where sorting them
+ * all (glibc's qsort, a merge sort through a buffer it allocates) was a sixth of finding candidates. */
+static void select_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*order)(const void *, const void *))
 {
     Py_ssize_t low = 0, high = count - 1, k = n - 1;
     while (low < high) {
-        double pivot = rows[low + (high - low) / 2].weight;
+        Feature pivot = rows[low + (high - low) / 2];
         Py_ssize_t i = low, j = high;
         while (i <= j) {
-            while (rows[i].weight > pivot)
+            while (order(&rows[i], &pivot) < 0)
                 i++;
-            while (rows[j].weight < pivot)
+            while (order(&rows[j], &pivot) > 0)
                 j--;
             if (i <= j)
                 swap_rows(rows, i++, j--);
@@ -298,7 +305,7 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
     }
     if (n <= 0)
         return 0;
-    select_heaviest(rows, count, n);
+    select_first(rows, count, n, heavier_first);
     double cut = rows[n - 1].weight;
     Py_ssize_t from = 0, to = n;  /* then: heavier rows, the rows at the cut (from to `to`), lighter rows */
     for (Py_ssize_t i = 0; i < n; i++)
@@ -309,7 +316,8 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
             swap_rows(rows, i, to++);
     if (check != NULL && check(rows, to))
         return -1;
-    qsort(rows + from, to - from, sizeof(Feature), strongest_order);  /* which of the tied rows at the cut make it */
+    if (to > n)  /* which of the rows tied at the cut make it */
+        select_first(rows + from, to - from, n - from, strongest_order);
     qsort(rows, n, sizeof(Feature), strongest_order);
     return n;
 }
