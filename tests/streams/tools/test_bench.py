@@ -1,11 +1,12 @@
-"""The bench's in-process figures time a desk in its steady state, not an empty one."""
+"""The bench's in-process figures time a desk in its steady state, not an empty one, and its clustering cost is
+timed with as many live stories as it says."""
 
 from __future__ import annotations
 
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.tools.bench import SteadyDesk
+from streams.tools.bench import SteadyDesk, clustering_cost
 
 
 def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_path):
@@ -25,3 +26,10 @@ def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_
     grown = [story_id for story_id, size in sizes.items() if story_id in desk.stories.stories and desk.stories.stories[story_id].size > size]
     assert grown, "the history's stories go on in the timed articles"
     steady.close()
+
+
+def test_the_clustering_cost_is_timed_with_as_many_live_stories_as_it_says():
+    """The synthetic stream's one-article stories are alike: with merging on, they merge as they are added."""
+    cost = clustering_cost([200, 600], probes=5, seed=7, progress=lambda _: None)
+    assert cost["live_stories"] == {200: 200, 600: 600}
+    assert set(cost["us_per_article"]) == {200, 600} and all(us > 0 for us in cost["us_per_article"].values())
