@@ -85,7 +85,10 @@ class StoryProfile:
     # The latest times (days since 1970) its articles are dated by, sorted; an array, as `fades` reads it.
     days: np.ndarray = field(default_factory=lambda: np.empty(0))
     last_position: int = 0  # the log position of the latest article counted: an article is counted once
-    packed: Packed = field(default_factory=lambda: Packed.of({}), repr=False)  # unit vector per part, for scoring
+    # Its unit vector per part, packed for scoring (Packed's block and part bits): held here, not in a Packed of
+    # its own, so that scoring reads a candidate's block with one read from memory fewer (see `scores`).
+    data: bytes = field(default=Packed.of({}).data, repr=False)
+    present: int = 0
     salient: dict[str, float] = field(default_factory=dict, repr=False)  # features it is found under -> weight
 
     def add(self, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> None:
@@ -129,10 +132,13 @@ class StoryProfile:
         """Weigh every feature (1 + ln count) * IDF, keep each part's strongest, normalise each part, pack the
         parts for scoring, and note the strongest body, entity and headline features it is found under. In C
         (`_kernels.c`): it runs on every article a story gains, over its 240 features and the article's."""
-        self.counts, block, present, self.salient = _kernels.refresh(
+        self.counts, self.data, self.present, self.salient = _kernels.refresh(
             self.counts, feature_idf, feature_hash, STORY_FEATURES_PER_PART, POSTING_FEATURES
         )
-        self.packed = Packed(block, present)
+
+    @property
+    def packed(self) -> Packed:
+        return Packed(self.data, self.present)
 
     def posting_keys(self) -> list[str]:
         return list(self.salient)
@@ -157,7 +163,7 @@ def article_parts(vector: dict[str, float]) -> Packed:
 def scores(parts: Packed, days: Iterable[float], stories: list[StoryProfile], half_life_days: float) -> list[float]:
     """Per story: the weighted cosine of its profile and the article over the parts (body, entities, headline)
     both have, faded by the days between the article and the story (see `fades`)."""
-    similarities = weighted_cosines(parts, [story.packed for story in stories], _PART_WEIGHTS)
+    similarities = weighted_cosines(parts, stories, _PART_WEIGHTS)  # a profile carries its packed block
     pulls = fades(days, [story.days for story in stories], half_life_days)
     return [sim * pull for sim, pull in zip(similarities, pulls)]
 

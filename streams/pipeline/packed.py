@@ -13,8 +13,10 @@ stream) computes the same scores to the last bit.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -59,7 +61,15 @@ class Packed:
         return self.block[1].view(np.float64)
 
 
-def weighted_cosines(query: Packed, others: list[Packed], part_weights: tuple[float, ...]) -> list[float]:
+class PackedBlock(Protocol):
+    """What scoring reads: a Packed, or a story profile, which holds its block itself (one read from memory
+    fewer per candidate than through a Packed of its own)."""
+
+    data: bytes
+    present: int
+
+
+def weighted_cosines(query: PackedBlock, others: Sequence[PackedBlock], part_weights: tuple[float, ...]) -> list[float]:
     """Per other vector: the weighted cosine over the parts both it and the query have, 0 when they share none
     (`part_weights`: one per part, in PARTS order).
 
