@@ -236,8 +236,8 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
 
 /* A feature being weighed: a story's while its profile is re-weighed, or an article's. */
 typedef struct {
-    PyObject *key;  /* borrowed from the counts */
-    PyObject *count;  /* its count (its weight's object, in `strongest`) */
+    PyObject *key;  /* borrowed from the counts (a story id, in `found`) */
+    PyObject *count;  /* its count (its weight's object, in `strongest`; the story's profile, in `found`) */
     double weight;
 } Feature;
 
@@ -274,9 +274,9 @@ static void select_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*or
         Feature pivot = rows[low + (high - low) / 2];
         Py_ssize_t i = low, j = high;
         while (i <= j) {
-            while (order(&rows[i], &pivot) < 0)
+            while (i < high && order(&rows[i], &pivot) < 0)  /* bounded: a weight of NaN orders nothing */
                 i++;
-            while (order(&rows[j], &pivot) > 0)
+            while (j > low && order(&rows[j], &pivot) > 0)
                 j--;
             if (i <= j)
                 swap_rows(rows, i++, j--);
@@ -338,8 +338,9 @@ static int reading_order(const void *left, const void *right)
 }
 
 /* The stories hit so far, in a table probed by their profiles' addresses: a story found under several features
- * is one row (its key the story id, its `count` the profile, both borrowed from the postings, which nothing
- * changes while `found` runs), its weights summed in reading order. Only the rows ranked by id read theirs:
+ * is one row (its key the story id, its `count` the profile, both borrowed from the postings: no Python code
+ * runs until the winners are held, as long as the postings are keyed by str, as StoryIndex keeps them), its
+ * weights summed in reading order. Only the rows ranked by id read theirs:
  * an article hits a few hundred stories, and with many live stories each object is a read from memory. At most
  * `budget` stories can be hit (each posting read spends one), so the table has twice that many slots or more
  * and never fills. */
@@ -350,7 +351,8 @@ typedef struct {
     Py_ssize_t count, capacity;
 } Hits;
 
-/* MurmurHash3's 64-bit finalizer: spreads an address (or a shingle's hash, in `minhash`) over every bit. */
+/* MurmurHash3's 64-bit finalizer, which datasketch's affine schemes apply to each shingle's hash before
+ * permuting it (`minhash`); `found` spreads a profile's address over the bits of its table of hits with it. */
 static uint64_t mixed(uint64_t value)
 {
     value ^= value >> 33;
@@ -434,6 +436,10 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
             PyErr_SetString(PyExc_TypeError, "weighted features are str -> float");
             goto done;
         }
+        if (!isfinite(PyFloat_AS_DOUBLE(weight))) {  /* summed, a story's weight would be no number to rank */
+            PyErr_SetString(PyExc_ValueError, "a feature's weight is a finite number");
+            goto done;
+        }
         features[read++] = (Feature){key, NULL, PyFloat_AS_DOUBLE(weight)};
     }
     qsort(features, count, sizeof(Feature), reading_order);
@@ -465,11 +471,14 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     n = strongest_first(hits.rows, hits.count, n, ids_are_str);
     if (n < 0 || PyErr_Occurred())
         goto done;
-    result = PyList_New(n);
-    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+    for (Py_ssize_t i = 0; i < n; i++)  /* held before the list is made: making it may collect garbage */
         Py_INCREF(hits.rows[i].count);
-        PyList_SET_ITEM(result, i, hits.rows[i].count);
-    }
+    result = PyList_New(n);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (result != NULL)
+            PyList_SET_ITEM(result, i, hits.rows[i].count);
+        else
+            Py_DECREF(hits.rows[i].count);
 done:
     PyMem_Free(features);
     PyMem_Free(hits.slots);
@@ -799,7 +808,6 @@ static uint64_t sha1_hash64(const unsigned char *message, Py_ssize_t length)
     return value;
 }
 
-/* MurmurHash3's 64-bit finalizer, which datasketch's affine schemes apply to each hash before permuting it. */
 /* minhash(joined, size, a, b) -> signature bytes: per permutation (a[i] * h + b[i], mod 2**64), the least
  * permuted hash of the text's shingles, each `size` words of `joined` (words joined by single spaces; a text of
  * fewer words is one shingle), hashed as above and mixed. */

@@ -65,8 +65,11 @@ class PackedBlock(Protocol):
     """What scoring reads: a Packed, or a story profile, which holds its block itself (one read from memory
     fewer per candidate than through a Packed of its own)."""
 
-    data: bytes
-    present: int
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def present(self) -> int: ...
 
 
 def weighted_cosines(query: PackedBlock, others: Sequence[PackedBlock], part_weights: tuple[float, ...]) -> list[float]:

@@ -2,6 +2,7 @@
 to the last bit, ties included, so no story already placed would have been placed otherwise, and a fingerprint
 stored before compares with one made now."""
 
+import gc
 import hashlib
 import math
 import random
@@ -149,7 +150,7 @@ def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included
         expected_kept, expected_block, expected_present, expected_salient = python_refresh(counts, 80, 12)
         assert list(kept.items()) == list(expected_kept.items())  # the order too: it is the next sum's order
         assert block == expected_block.tobytes()
-        assert (present, salient) == (expected_present, expected_salient)
+        assert (present, list(salient.items())) == (expected_present, list(expected_salient.items()))
 
 
 def test_the_kernels_know_the_parts_in_packeds_order():
@@ -175,7 +176,7 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(TypeError):
         _kernels.found({"t:flood": 1.0}, [("t:flood", {"s1": StoryProfile("s1")})], 8, None, 320, 250)  # not a dict
     with pytest.raises(TypeError):
-        _kernels.found({"t:flood": 1.0}, {"t:flood": {StoryProfile("s1")}}, 8, None, 320, 250)  # ids, no profiles
+        _kernels.found({"t:flood": 1.0}, {"t:flood": {"s1"}}, 8, None, 320, 250)  # ids, no profiles
     with pytest.raises(TypeError):
         _kernels.found([("t:flood", 1.0)], {"t:flood": {"s1": StoryProfile("s1")}}, 8, None, 320, 250)  # not a dict
     with pytest.raises(TypeError):
@@ -198,11 +199,16 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
     assert sys.getrefcount(story) == before + 1  # read in place: the one reference given is the list's
     assert winners[0] is story and len(winners) == 1
 
+    with pytest.raises(ValueError):  # no number: the rows could not be ranked
+        _kernels.found({"t:flood": math.nan}, {"t:flood": {"s1": story}}, 8, None, 320, 250)
+    ranked = _kernels.strongest({f"t:w{n}": math.nan for n in range(100)}, 8)  # in no defined order, but in bounds
+    assert len(ranked) == 8
+
     class Endless(dict):
         def __iter__(self):
             return iter([f"s{n}" for n in range(100)])
 
-    with pytest.raises(TypeError):  # a dict of its own kind: its table is read in place, its iterator never called
+    with pytest.raises(TypeError):  # a dict of its own kind is refused: a dict's table is read in place
         _kernels.found({"t:flood": 1.0}, {"t:flood": Endless({"s1": story})}, 8, None, 1, 250)
     bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64).tobytes(), 1)
     with pytest.raises(ValueError):  # part 3 would be written past the three parts' sums
@@ -217,6 +223,37 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
         _kernels.refresh(counts, growing_idf, feature_hash, 80, 12)
     with pytest.raises(ValueError):
         _kernels.refresh({"t:flood": 0}, feature_idf, feature_hash, 80, 12)  # log(0): no weight
+
+
+def test_a_collection_while_found_makes_its_list_frees_no_winner():
+    """The winners are borrowed from the postings until held; making the list may collect garbage, and a
+    collection may run Python code (here a gc callback; a finalizer or a weakref callback would do)."""
+    postings, weights, during, collected = {}, {"t:flood": 1.0}, [False], [0]
+
+    def empty_the_postings(phase, info):
+        if during[0] and phase == "start":
+            collected[0] += 1
+            postings["t:flood"].clear()
+
+    thresholds = gc.get_threshold()
+    gc.callbacks.append(empty_the_postings)
+    try:
+        for _ in range(100):
+            postings["t:flood"] = {f"s{n}": StoryProfile(f"s{n}") for n in range(5)}  # their only references
+            lists = [[] for _ in range(100)]  # none left to reuse: the winners' list is a new object
+            gc.set_threshold(1)
+            during[0] = True
+            winners = _kernels.found(weights, postings, 8, None, 320, 250)
+            during[0] = False
+            gc.set_threshold(*thresholds)
+            if collected[0]:
+                break
+    finally:
+        during[0] = False
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(empty_the_postings)
+    assert collected[0] and not postings["t:flood"] and lists
+    assert [story.story_id for story in winners] == ["s4", "s3", "s2", "s1", "s0"]
 
 
 def test_minhash_is_the_python_it_replaced_whatever_the_bytes():
