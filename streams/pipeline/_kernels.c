@@ -45,7 +45,7 @@ typedef struct {
     long present;
 } Block;
 
-static PyObject *DATA, *PRESENT;  /* Packed's attribute names, interned once */
+static PyObject *DATA, *PRESENT;  /* a packed block's attribute names (a Packed's, a profile's), interned once */
 
 static int open_block(PyObject *packed, Block *block)
 {

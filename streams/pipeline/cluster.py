@@ -50,7 +50,13 @@ from streams.pipeline.features import (
     feature_idf,
     unit_vector,
 )
-from streams.pipeline.packed import PARTS, Packed, feature_hash, weighted_cosines
+from streams.pipeline.packed import (
+    PARTS,
+    Packed,
+    PackedBlock,
+    feature_hash,
+    weighted_cosines,
+)
 
 STORY_FEATURES_PER_PART = 80  # features a story profile keeps per part
 STORY_DAYS = 8  # times a story profile is dated by (its latest)
@@ -136,10 +142,6 @@ class StoryProfile:
             self.counts, feature_idf, feature_hash, STORY_FEATURES_PER_PART, POSTING_FEATURES
         )
 
-    @property
-    def packed(self) -> Packed:
-        return Packed(self.data, self.present)
-
     def posting_keys(self) -> list[str]:
         return list(self.salient)
 
@@ -160,7 +162,7 @@ def article_parts(vector: dict[str, float]) -> Packed:
     return Packed.of({p: unit_vector(v) for p, v in by_part(vector).items()})
 
 
-def scores(parts: Packed, days: Iterable[float], stories: list[StoryProfile], half_life_days: float) -> list[float]:
+def scores(parts: PackedBlock, days: Iterable[float], stories: list[StoryProfile], half_life_days: float) -> list[float]:
     """Per story: the weighted cosine of its profile and the article over the parts (body, entities, headline)
     both have, faded by the days between the article and the story (see `fades`)."""
     similarities = weighted_cosines(parts, stories, _PART_WEIGHTS)  # a profile carries its packed block
@@ -245,7 +247,7 @@ class StoryIndex:
         """The candidate stories with their scores for an article dated by `days`."""
         return self._scored(self._found(vector, MAX_CANDIDATES), article_parts(vector), days)
 
-    def _scored(self, found: list[StoryProfile], parts: Packed, days: Iterable[float]) -> list[tuple[str, float]]:
+    def _scored(self, found: list[StoryProfile], parts: PackedBlock, days: Iterable[float]) -> list[tuple[str, float]]:
         """The found stories' ids, each with its score for an article (or a story) of these parts and days."""
         return [(story.story_id, score) for story, score in zip(found, scores(parts, days, found, self.half_life_days))]
 
@@ -266,7 +268,7 @@ class StoryIndex:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
         best: tuple[float, str] | None = None
         found = self._found(profile.salient, MERGE_CANDIDATES, profile)
-        for other_id, sim in self._scored(found, profile.packed, profile.days):
+        for other_id, sim in self._scored(found, profile, profile.days):
             if sim >= self.merge_threshold and (best is None or (sim, _negated(other_id)) > (best[0], _negated(best[1]))):
                 best = (sim, other_id)
         if best is None:

@@ -63,7 +63,8 @@ class Packed:
 
 class PackedBlock(Protocol):
     """What scoring reads: a Packed, or a story profile, which holds its block itself (one read from memory
-    fewer per candidate than through a Packed of its own)."""
+    fewer per candidate than through a Packed of its own), whether it is a candidate or, in the merge check,
+    the query."""
 
     @property
     def data(self) -> bytes: ...
