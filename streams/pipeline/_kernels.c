@@ -239,6 +239,7 @@ typedef struct {
     PyObject *key;  /* borrowed from the counts (a story id, in `found`) */
     PyObject *count;  /* its count (its weight's object, in `strongest`; the story's profile, in `found`) */
     double weight;
+    int64_t hash;  /* its stable hash (`refresh`) */
 } Feature;
 
 /* Strongest first, ties to the greater key: the order of `strongest`, and of the stories `found` ranks. */
@@ -518,21 +519,46 @@ static int by_hash(const void *left, const void *right)
     return (a > b) - (a < b);
 }
 
-static int add_column(Column *columns, Py_ssize_t capacity, Py_ssize_t *count, PyObject *feature_hash, PyObject *key,
-                      double weight)
+/* A feature's numbers, as packed.FeatureNumbers keeps them: its IDF and its stable hash, 16 bytes read in place.
+ * One lookup in a dict per feature: two cached functions (`functools.lru_cache`) were two calls, each moving an
+ * entry of its list, and were a tenth of placing an article (perf). A feature not in it yet is computed by its
+ * __missing__. */
+static int numbers_of(PyObject *table, PyObject *key, double *idf, int64_t *hash)
+{
+    PyObject *held = NULL, *numbers = PyDict_GetItemWithError(table, key);  /* borrowed: read before Python runs */
+    if (numbers == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        numbers = held = PyObject_GetItem(table, key);
+        if (numbers == NULL)
+            return -1;
+    }
+    int valid = PyBytes_Check(numbers) && PyBytes_GET_SIZE(numbers) == 16;
+    if (valid) {
+        memcpy(idf, PyBytes_AS_STRING(numbers), sizeof(double));
+        memcpy(hash, PyBytes_AS_STRING(numbers) + sizeof(double), sizeof(int64_t));
+    }
+    else
+        PyErr_SetString(PyExc_TypeError, "a feature's numbers are 16 bytes: its IDF (float64), its hash (int64)");
+    Py_XDECREF(held);
+    return valid ? 0 : -1;
+}
+
+static int is_table(PyObject *table)
+{
+    if (PyDict_Check(table))
+        return 1;
+    PyErr_SetString(PyExc_TypeError, "a table of features' numbers is a dict (packed.FeatureNumbers)");
+    return 0;
+}
+
+static int add_column(Column *columns, Py_ssize_t capacity, Py_ssize_t *count, int64_t hash, double weight)
 {
     if (*count == capacity) {
         changed_size();
         return -1;
     }
-    PyObject *hash = PyObject_CallOneArg(feature_hash, key);
-    if (hash == NULL)
-        return -1;
-    long long value = PyLong_AsLongLong(hash);
-    Py_DECREF(hash);
-    if (value == -1 && PyErr_Occurred())
-        return -1;
-    columns[(*count)++] = (Column){value, weight};
+    columns[(*count)++] = (Column){hash, weight};
     return 0;
 }
 
@@ -554,10 +580,12 @@ static PyObject *block_bytes(Column *columns, Py_ssize_t count)
 static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "pack(parts: dict of part -> {key: weight}, feature_hash)");
+        PyErr_SetString(PyExc_TypeError, "pack(parts: dict of part -> {key: weight}, numbers)");
         return NULL;
     }
-    PyObject *parts = args[0], *feature_hash = args[1], *part_name, *vector;
+    PyObject *parts = args[0], *numbers = args[1], *part_name, *vector;
+    if (!is_table(numbers))
+        return NULL;
     Py_ssize_t total = 0, count = 0, position = 0;
     while (PyDict_Next(parts, &position, &part_name, &vector)) {
         if (!PyDict_Check(vector)) {
@@ -581,8 +609,10 @@ static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
         PyObject *key, *weight;
         Py_ssize_t at = 0;
         while (PyDict_Next(vector, &at, &key, &weight)) {
-            double value = PyFloat_AsDouble(weight);
-            if ((value == -1.0 && PyErr_Occurred()) || add_column(columns, total, &count, feature_hash, key, value))
+            double value = PyFloat_AsDouble(weight), idf;
+            int64_t hash;
+            if ((value == -1.0 && PyErr_Occurred()) || numbers_of(numbers, key, &idf, &hash)
+                || add_column(columns, total, &count, hash, value))
                 goto done;
         }
     }
@@ -643,13 +673,13 @@ done:
 
 static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "refresh(counts: dict, feature_idf, feature_hash, per_part, posting)");
+    if (nargs != 4 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "refresh(counts: dict, numbers, per_part, posting)");
         return NULL;
     }
-    PyObject *counts = args[0], *feature_idf = args[1], *feature_hash = args[2];
-    Py_ssize_t per_part = PyLong_AsSsize_t(args[3]), posting = PyLong_AsSsize_t(args[4]);
-    if (PyErr_Occurred())
+    PyObject *counts = args[0], *numbers = args[1];
+    Py_ssize_t per_part = PyLong_AsSsize_t(args[2]), posting = PyLong_AsSsize_t(args[3]);
+    if (PyErr_Occurred() || !is_table(numbers))
         return NULL;
     Py_ssize_t total = PyDict_GET_SIZE(counts);
     Feature *features = PyMem_Malloc(sizeof(Feature) * (total ? total : 1) * 2);
@@ -666,7 +696,7 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     PyObject *key, *count;
     Feature *scratch = features + total;  /* read into, then split by part */
     while (PyDict_Next(counts, &position, &key, &count)) {
-        if (read == total) {  /* feature_idf changed the counts */
+        if (read == total) {  /* computing a feature's numbers changed the counts */
             changed_size();
             break;
         }
@@ -680,14 +710,11 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
             PyErr_Format(PyExc_ValueError, "a feature is counted at least once: %R", key);
             break;
         }
-        PyObject *idf = PyObject_CallOneArg(feature_idf, key);
-        if (idf == NULL)
+        double idf;
+        int64_t hash;
+        if (numbers_of(numbers, key, &idf, &hash))
             break;
-        double weight = (1 + log(n)) * PyFloat_AsDouble(idf);
-        Py_DECREF(idf);
-        if (PyErr_Occurred())
-            break;
-        scratch[read++] = (Feature){key, count, weight};
+        scratch[read++] = (Feature){key, count, (1 + log(n)) * idf, hash};
         if (sizes[part]++ == 0)
             order[seen++] = part;
     }
@@ -724,7 +751,7 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         present |= 1L << part;
         for (Py_ssize_t i = 0; i < kept_count; i++) {
             members[i].weight /= norm;
-            if (add_column(columns, total, &column_count, feature_hash, members[i].key, members[i].weight))
+            if (add_column(columns, total, &column_count, members[i].hash, members[i].weight))
                 goto done;
         }
         Py_ssize_t found_under = keep_strongest(members, kept_count, posting);
@@ -880,11 +907,11 @@ done:
 
 static PyMethodDef methods[] = {
     {"pack", (PyCFunction)(void (*)(void))pack, METH_FASTCALL,
-     "pack(parts, feature_hash) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
+     "pack(parts, numbers) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
     {"strongest", (PyCFunction)(void (*)(void))strongest, METH_FASTCALL,
      "strongest(vector, n): see streams.pipeline.features.strongest"},
     {"refresh", (PyCFunction)(void (*)(void))refresh, METH_FASTCALL,
-     "refresh(counts, feature_idf, feature_hash, per_part, posting) -> (kept counts, block bytes, present bits, "
+     "refresh(counts, numbers, per_part, posting) -> (kept counts, block bytes, present bits, "
      "salient): see streams.pipeline.cluster.StoryProfile._refresh"},
     {"found", (PyCFunction)(void (*)(void))found, METH_FASTCALL,
      "found(weighted, postings, n, besides, budget, max_postings) -> profiles: see StoryIndex._found"},

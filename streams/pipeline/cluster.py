@@ -45,16 +45,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streams.pipeline import _kernels
-from streams.pipeline.features import (
-    by_part,
-    feature_idf,
-    unit_vector,
-)
+from streams.pipeline.features import by_part, unit_vector
 from streams.pipeline.packed import (
+    FEATURE_NUMBERS,
     PARTS,
     Packed,
     PackedBlock,
-    feature_hash,
     weighted_cosines,
 )
 
@@ -139,7 +135,7 @@ class StoryProfile:
         parts for scoring, and note the strongest body, entity and headline features it is found under. In C
         (`_kernels.c`): it runs on every article a story gains, over its 240 features and the article's."""
         self.counts, self.data, self.present, self.salient = _kernels.refresh(
-            self.counts, feature_idf, feature_hash, STORY_FEATURES_PER_PART, POSTING_FEATURES
+            self.counts, FEATURE_NUMBERS, STORY_FEATURES_PER_PART, POSTING_FEATURES
         )
 
     def posting_keys(self) -> list[str]:

@@ -16,7 +16,13 @@ from streams.pipeline import _kernels
 from streams.pipeline.cluster import StoryProfile
 from streams.pipeline.dedup import _A, _B, SHINGLE_WORDS, minhash
 from streams.pipeline.features import feature_idf
-from streams.pipeline.packed import PARTS, Packed, feature_hash
+from streams.pipeline.packed import (
+    FEATURE_NUMBERS,
+    PARTS,
+    FeatureNumbers,
+    Packed,
+    feature_hash,
+)
 
 PART_WEIGHTS = (0.45, 0.35, 0.2)
 
@@ -146,7 +152,7 @@ def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included
     for _ in range(300):
         keys = [f"{rng.choice('teh')}:{word}" for word in rng.sample(words, rng.randint(0, 300))]
         counts = {key: rng.choice((1, 1, 1, 2, 3, 7)) for key in keys}
-        kept, block, present, salient = _kernels.refresh(counts, feature_idf, feature_hash, 80, 12)
+        kept, block, present, salient = _kernels.refresh(counts, FEATURE_NUMBERS, 80, 12)
         expected_kept, expected_block, expected_present, expected_salient = python_refresh(counts, 80, 12)
         assert list(kept.items()) == list(expected_kept.items())  # the order too: it is the next sum's order
         assert block == expected_block.tobytes()
@@ -155,9 +161,9 @@ def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included
 
 def test_the_kernels_know_the_parts_in_packeds_order():
     for index, part in enumerate(PARTS):
-        block, present = _kernels.pack({part: {f"{part}:flood": 1.0}}, feature_hash)
+        block, present = _kernels.pack({part: {f"{part}:flood": 1.0}}, FEATURE_NUMBERS)
         assert present == 1 << index
-        assert _kernels.refresh({f"{part}:flood": 1}, feature_idf, feature_hash, 80, 12)[2] == 1 << index
+        assert _kernels.refresh({f"{part}:flood": 1}, FEATURE_NUMBERS, 80, 12)[2] == 1 << index
 
 
 def test_what_is_not_what_the_index_holds_is_refused_not_misread():
@@ -184,9 +190,17 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(TypeError):  # story ids ranked by id that are not str
         _kernels.found({"t:flood": 1.0}, {"t:flood": {1: StoryProfile(1), 2: StoryProfile(2)}}, 8, None, 320, 250)
     with pytest.raises(ValueError):
-        _kernels.refresh({"x:flood": 1}, feature_idf, feature_hash, 80, 12)  # no such part
+        _kernels.refresh({"x:flood": 1}, {"x:flood": FEATURE_NUMBERS["t:flood"]}, 80, 12)  # no such part
     with pytest.raises(ValueError):
-        _kernels.pack({"x": {"x:flood": 1.0}}, feature_hash)
+        _kernels.pack({"x": {"x:flood": 1.0}}, {"x:flood": FEATURE_NUMBERS["t:flood"]})
+    with pytest.raises(TypeError):  # numbers are 16 bytes, read in place
+        _kernels.refresh({"t:flood": 1}, {"t:flood": FEATURE_NUMBERS["t:flood"][:8]}, 80, 12)
+    with pytest.raises(TypeError):
+        _kernels.pack({"t": {"t:flood": 1.0}}, {"t:flood": 7.0})
+    with pytest.raises(TypeError):  # a table, not a function
+        _kernels.pack({"t": {"t:flood": 1.0}}, feature_hash)
+    with pytest.raises(KeyError):  # a plain dict computes no numbers it lacks
+        _kernels.refresh({"t:flood": 1}, {}, 80, 12)
 
 
 def test_odd_callers_get_an_error_not_a_corrupted_worker():
@@ -215,14 +229,15 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
         _kernels.weighted_cosines(bits_3, [bits_3], PART_WEIGHTS)
     counts = {f"t:w{n}": 1 for n in range(50)}
 
-    def growing_idf(key):
-        counts[key + "x"] = 1
-        return 10.0
+    class Growing(FeatureNumbers):
+        def __missing__(self, key):
+            counts[key + "x"] = 1
+            return super().__missing__(key)
 
     with pytest.raises(RuntimeError):  # the counts grew under the loop that had sized its buffers
-        _kernels.refresh(counts, growing_idf, feature_hash, 80, 12)
+        _kernels.refresh(counts, Growing(100), 80, 12)
     with pytest.raises(ValueError):
-        _kernels.refresh({"t:flood": 0}, feature_idf, feature_hash, 80, 12)  # log(0): no weight
+        _kernels.refresh({"t:flood": 0}, FEATURE_NUMBERS, 80, 12)  # log(0): no weight
 
 
 def test_a_collection_while_found_makes_its_list_frees_no_winner():

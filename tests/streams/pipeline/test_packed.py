@@ -1,6 +1,13 @@
 import math
+import struct
 
-from streams.pipeline.packed import Packed, weighted_cosines
+from streams.pipeline.features import feature_idf
+from streams.pipeline.packed import (
+    FeatureNumbers,
+    Packed,
+    feature_hash,
+    weighted_cosines,
+)
 
 EVEN = (1.0, 1.0, 1.0)  # every part weighs the same
 BODY = {"t:flood": 0.6, "t:rain": 0.8}
@@ -42,3 +49,15 @@ def test_scores_do_not_depend_on_feature_order_or_on_the_other_stories_scored():
     assert weighted_cosines(Packed.of({"t": backward}), [story], EVEN) == alone
     assert weighted_cosines(Packed.of({"t": forward}), [other, story], EVEN)[1] == alone[0]
     assert Packed.of({"t": backward}).block.tolist() == Packed.of({"t": forward}).block.tolist()
+
+
+def test_a_features_numbers_are_its_idf_and_hash_and_the_table_stays_bounded():
+    table = FeatureNumbers(capacity=3)
+    keys = [f"t:w{n}" for n in range(10)]
+    for key in keys:
+        assert struct.unpack("dq", table[key]) == (feature_idf(key), feature_hash(key))
+        assert len(table) <= 3 and len(table.older) <= 3
+    kept = table.older[keys[-2]]
+    table.older[keys[-2]] = bytes(16)  # what the older half holds comes back as it is, not computed again
+    table.clear()
+    assert table[keys[-2]] == bytes(16) and kept != bytes(16)
