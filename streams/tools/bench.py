@@ -62,7 +62,7 @@ from streams.tools.synthetic import REPLAYED_AT, generate, stream_over_days
 
 WARM_UP_ARTICLES = 50  # placed by each worker before it is timed
 BROKER_WARM_UP_RUNS = 2  # the untimed run is this many times the stream's length
-PROBE_REPEATS = 3  # clustering cost is the fastest of this many passes over the probes: other load only adds time
+PROBE_ROUNDS = 5  # clustering cost is the fastest of this many rounds over the probes: other load only adds time
 
 
 def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
@@ -224,23 +224,32 @@ def compute_ceiling(steady: SteadyDesk, payloads: list[bytes], received_from: in
 def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
     """Microseconds to score and place one article with N live stories, and RSS per 1,000 live stories.
 
-    The index is built with merging off, so that N stories added are N live: the synthetic stream's stories
-    are alike, and with merging on, 100,000 added left 38,772 live. The probes time retrieving, scoring and
-    deciding, which do not merge."""
+    Each size has an index of its own, built with merging off, so that N stories added are N live: the synthetic
+    stream's stories are alike, and with merging on, 100,000 added left 38,772 live. The probes time retrieving,
+    scoring and deciding, which do not merge. The sizes are timed in turn, round after round, each after an
+    untimed pass (as an index in use is warm), and each size's figure is its fastest round: a machine whose speed
+    drifts (other load, a neighbour's) slows every size alike, where timing each size once as one index grew
+    compared the smallest with the largest a minute later."""
     largest = max(sizes)
     stream = generate(largest + probes, seed=seed, duplicate_rate=0.0, mean_story_size=1.0, max_paragraphs=1)
     vectors = [features(a["title"], a["text"]) for a in stream.articles]
-    index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=math.inf)
-    rss_before = rss_mb()
-    per_article: dict[int, float] = {}
-    live: dict[int, int] = {}
-    for number, vector in enumerate(vectors[:largest], start=1):
-        index.add(f"s{number}", vector, float(number))
-        if number in sizes:
-            live[number] = index.live
-            per_article[number] = min(_place_time(index, vectors[largest:]) for _ in range(PROBE_REPEATS))
-            progress(f"clustering with {index.live:,} live stories: {per_article[number]:.0f} µs per article")
-    rss_per_1k = (rss_mb() - rss_before) / (index.live / 1000)
+    indexes: dict[int, StoryIndex] = {}
+    for size in sorted(sizes, reverse=True):  # the largest first, so its memory is measured alone
+        rss_before = rss_mb()
+        index = indexes[size] = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=math.inf)
+        for number, vector in enumerate(vectors[:size], start=1):
+            index.add(f"s{number}", vector, float(number))
+        if size == largest:
+            rss_per_1k = (rss_mb() - rss_before) / (index.live / 1000)
+        progress(f"clustering: an index of {index.live:,} live stories built")
+    per_article = {size: math.inf for size in sorted(sizes)}
+    for _ in range(PROBE_ROUNDS):
+        for size in per_article:
+            _place_time(indexes[size], vectors[largest:])
+            per_article[size] = min(per_article[size], _place_time(indexes[size], vectors[largest:]))
+    for size, us in per_article.items():
+        progress(f"clustering with {indexes[size].live:,} live stories: {us:.0f} µs per article")
+    live = {size: indexes[size].live for size in per_article}
     return {"us_per_article": per_article, "live_stories": live, "rss_mb_per_1k_stories": rss_per_1k}
 
 
