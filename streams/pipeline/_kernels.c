@@ -406,7 +406,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     if (PyErr_Occurred())
         return NULL;
     if (!PyDict_Check(postings)) {
-        PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (story id -> profile)");
+        PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (profile -> story id)");
         return NULL;
     }
     if (budget < 0)
@@ -452,7 +452,7 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
             continue;
         }
         if (!PyDict_CheckExact(stories)) {
-            PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (story id -> profile)");
+            PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (profile -> story id)");
             goto done;
         }
         Py_ssize_t size = PyDict_GET_SIZE(stories), position = 0;
@@ -460,7 +460,10 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
             continue;  /* no longer fits the budget: the rarer features after it still count */
         budget -= size;
         PyObject *story_id, *profile;
-        while (PyDict_Next(stories, &position, &story_id, &profile))  /* borrowed, and neither read */
+        /* Borrowed, and neither read. Keyed by profile, a dict keeps each key's hash in its table: keyed by story
+         * id, a str, it kept none, and reading it read each id's object for its hash, one read from memory per
+         * posting (perf: half of finding candidates with 100,000 live stories). */
+        while (PyDict_Next(stories, &position, &profile, &story_id))
             if (hit(&hits, story_id, profile, features[i].weight))
                 goto done;
     }

@@ -70,14 +70,15 @@ _PART_WEIGHTS = tuple(WEIGHTS[part] for part in PARTS)
 # Two stories whose profiles are at least this similar (weighted cosine, no size prior) are merged.
 MERGE_THRESHOLD = 0.2
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class StoryProfile:
     """What clustering keeps of a story: per-feature article counts (its strongest only), size, the days its
     articles are dated by, and when it was last active (event time).
 
     Bounded: at most STORY_FEATURES_PER_PART features per part, whatever the story's size. Slotted, as Packed is:
     each of the 40 profiles an article is scored against is likely cold, and a field read from the object itself
-    is one read from memory fewer than one read through its dict.
+    is one read from memory fewer than one read through its dict. Compared and hashed by identity: the inverted
+    index's postings are keyed by profile.
     """
 
     story_id: str
@@ -207,10 +208,11 @@ class StoryIndex:
         self.window_seconds = window_seconds
         self.merge_threshold = MERGE_THRESHOLD if merge_threshold is None else merge_threshold
         self.stories: dict[str, StoryProfile] = {}
-        # Feature -> the live stories found under it, by id, with their profiles: an article's candidates come
-        # back ready to score, not as 40 ids each looked up in a dict of every live story (with 100,000 live
-        # stories, a few reads from memory each).
-        self._postings: dict[str, dict[str, StoryProfile]] = defaultdict(dict)
+        # Feature -> the live stories found under it, as profile -> story id: an article's candidates come back
+        # as profiles, ready to score, not as 40 ids each looked up in a dict of every live story. Keyed by the
+        # profile (hashed by identity), whose hash the dict keeps in its table, so reading the postings reads no
+        # story's objects; ids are read only for the stories ranked by id (see `_kernels.found`).
+        self._postings: dict[str, dict[StoryProfile, str]] = defaultdict(dict)
         self._keys: dict[str, list[str]] = {}
         self._activity: list[tuple[float, str]] = []  # heap of (last_seen, story_id), may hold stale rows
         self.clock = 0.0
@@ -221,6 +223,8 @@ class StoryIndex:
 
     def restore(self, profile: StoryProfile) -> None:
         """Put back a stored profile (after a restart); the caller restores every live one."""
+        if profile.story_id in self.stories:
+            self._unindex(self.stories[profile.story_id])
         self.stories[profile.story_id] = profile
         self._reindex(profile)
         self.clock = max(self.clock, profile.last_seen)
@@ -272,25 +276,25 @@ class StoryIndex:
         other = self.stories[best[1]]
         keep, gone = (profile, other) if (profile.size, _negated(profile.story_id)) > (other.size, _negated(other.story_id)) else (other, profile)
         keep.absorb(gone)
-        self._unindex(gone.story_id)
+        self._unindex(gone)
         del self.stories[gone.story_id]
         self._reindex(keep)
         heapq.heappush(self._activity, (keep.last_seen, keep.story_id))
         return gone.story_id, keep.story_id
 
-    def _unindex(self, story_id: str) -> None:
-        for key in self._keys.pop(story_id, []):
+    def _unindex(self, profile: StoryProfile) -> None:
+        for key in self._keys.pop(profile.story_id, []):
             postings = self._postings.get(key)
             if postings is not None:
-                postings.pop(story_id, None)
+                postings.pop(profile, None)
                 if not postings:
                     del self._postings[key]
 
     def _reindex(self, profile: StoryProfile) -> None:
-        self._unindex(profile.story_id)
+        self._unindex(profile)
         keys = profile.posting_keys()
         for key in keys:
-            self._postings[key][profile.story_id] = profile
+            self._postings[key][profile] = profile.story_id
         self._keys[profile.story_id] = keys
 
     def _expire(self) -> tuple[str, ...]:
@@ -301,7 +305,7 @@ class StoryIndex:
             profile = self.stories.get(story_id)
             if profile is None or profile.last_seen != seen:
                 continue  # a stale heap row: the story was active again since, or it was merged
-            self._unindex(story_id)
+            self._unindex(profile)
             del self.stories[story_id]
             expired.append(story_id)
         return tuple(expired)

@@ -157,3 +157,12 @@ def test_a_story_merges_only_at_or_above_the_merge_threshold():
     assert strict.add("b", features("Thousands flee Porto Alegre floods", ""), 1.0).merged is None
     assert strict.live == 2
 
+
+
+def test_a_profile_restored_over_a_live_one_replaces_it_in_the_postings():
+    index = StoryIndex(half_life_days=1.5, window_seconds=10**9)
+    vector = {"t:flood": 0.8, "e:thames": 0.6}
+    index.add("s1", vector, 1.0)
+    restored = StoryProfile.from_json("s1", index.stories["s1"].to_json())
+    index.restore(restored)
+    assert index._found(vector, 8) == [restored]  # the profile it replaced is found under no feature

@@ -72,7 +72,7 @@ def python_found(weighted, postings, n, besides, budget, max_postings) -> list[s
         if not stories or len(stories) > min(budget, max_postings):
             continue
         budget -= len(stories)
-        for story_id in stories:
+        for story_id in stories.values():
             hits[story_id] -= negated_weight
         if not budget:
             break
@@ -137,7 +137,7 @@ def test_candidates_are_pythons_ties_and_budget_included():
     keys = [f"t:w{n}" for n in range(60)]
     for _ in range(300):
         stories = [StoryProfile(f"s{n}") for n in range(rng.randint(1, 300))]
-        postings = {key: {story.story_id: story for story in rng.sample(stories, rng.randint(1, len(stories)))} for key in rng.sample(keys, 40)}
+        postings = {key: {story: story.story_id for story in rng.sample(stories, rng.randint(1, len(stories)))} for key in rng.sample(keys, 40)}
         # Few distinct weights, so features and stories tie often.
         weighted = {key: rng.choice((0.25, 0.5, 0.75, 1.0)) for key in rng.sample(keys, rng.randint(0, 60))}
         budget, n = rng.randint(1, 400), rng.randint(0, 50)
@@ -180,15 +180,15 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(AttributeError):
         _kernels.weighted_cosines(query, [{"t:flood": 1.0}], PART_WEIGHTS)
     with pytest.raises(TypeError):
-        _kernels.found({"t:flood": 1.0}, [("t:flood", {"s1": StoryProfile("s1")})], 8, None, 320, 250)  # not a dict
+        _kernels.found({"t:flood": 1.0}, [("t:flood", {StoryProfile("s1"): "s1"})], 8, None, 320, 250)  # not a dict
     with pytest.raises(TypeError):
         _kernels.found({"t:flood": 1.0}, {"t:flood": {"s1"}}, 8, None, 320, 250)  # ids, no profiles
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood", 1.0)], {"t:flood": {"s1": StoryProfile("s1")}}, 8, None, 320, 250)  # not a dict
+        _kernels.found([("t:flood", 1.0)], {"t:flood": {StoryProfile("s1"): "s1"}}, 8, None, 320, 250)  # not a dict
     with pytest.raises(TypeError):
-        _kernels.found({"t:flood": 1}, {"t:flood": {"s1": StoryProfile("s1")}}, 8, None, 320, 250)  # not a float
+        _kernels.found({"t:flood": 1}, {"t:flood": {StoryProfile("s1"): "s1"}}, 8, None, 320, 250)  # not a float
     with pytest.raises(TypeError):  # story ids ranked by id that are not str
-        _kernels.found({"t:flood": 1.0}, {"t:flood": {1: StoryProfile(1), 2: StoryProfile(2)}}, 8, None, 320, 250)
+        _kernels.found({"t:flood": 1.0}, {"t:flood": {StoryProfile(1): 1, StoryProfile(2): 2}}, 8, None, 320, 250)
     with pytest.raises(ValueError):
         _kernels.refresh({"x:flood": 1}, {"x:flood": FEATURE_NUMBERS["t:flood"]}, 80, 12)  # no such part
     with pytest.raises(ValueError):
@@ -207,23 +207,23 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
     """What a review found C could do with input no caller passes today: each is an error now."""
 
     story = StoryProfile("s1")
-    postings = {"t:flood": {"s1": story}, "t:rain": {"s1": story}}
+    postings = {"t:flood": {story: "s1"}, "t:rain": {story: "s1"}}
     before = sys.getrefcount(story)
     winners = _kernels.found({"t:flood": 1.0, "t:rain": 0.5}, postings, 8, None, 320, 250)
     assert sys.getrefcount(story) == before + 1  # read in place: the one reference given is the list's
     assert winners[0] is story and len(winners) == 1
 
     with pytest.raises(ValueError):  # no number: the rows could not be ranked
-        _kernels.found({"t:flood": math.nan}, {"t:flood": {"s1": story}}, 8, None, 320, 250)
+        _kernels.found({"t:flood": math.nan}, {"t:flood": {story: "s1"}}, 8, None, 320, 250)
     ranked = _kernels.strongest({f"t:w{n}": math.nan for n in range(100)}, 8)  # in no defined order, but in bounds
     assert len(ranked) == 8
 
     class Endless(dict):
         def __iter__(self):
-            return iter([f"s{n}" for n in range(100)])
+            return iter([StoryProfile(f"s{n}") for n in range(100)])
 
     with pytest.raises(TypeError):  # a dict of its own kind is refused: a dict's table is read in place
-        _kernels.found({"t:flood": 1.0}, {"t:flood": Endless({"s1": story})}, 8, None, 1, 250)
+        _kernels.found({"t:flood": 1.0}, {"t:flood": Endless({story: "s1"})}, 8, None, 1, 250)
     bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64).tobytes(), 1)
     with pytest.raises(ValueError):  # part 3 would be written past the three parts' sums
         _kernels.weighted_cosines(bits_3, [bits_3], PART_WEIGHTS)
@@ -254,7 +254,7 @@ def test_a_collection_while_found_makes_its_list_frees_no_winner():
     gc.callbacks.append(empty_the_postings)
     try:
         for _ in range(100):
-            postings["t:flood"] = {f"s{n}": StoryProfile(f"s{n}") for n in range(5)}  # their only references
+            postings["t:flood"] = {StoryProfile(f"s{n}"): f"s{n}" for n in range(5)}  # their only references
             lists = [[] for _ in range(100)]  # none left to reuse: the winners' list is a new object
             gc.set_threshold(1)
             during[0] = True
