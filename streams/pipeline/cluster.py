@@ -139,9 +139,6 @@ class StoryProfile:
             self.counts, FEATURE_NUMBERS, STORY_FEATURES_PER_PART, POSTING_FEATURES
         )
 
-    def posting_keys(self) -> list[str]:
-        return list(self.salient)
-
 
 def fades(article_days: Iterable[float], stories_days: list[np.ndarray], half_life_days: float) -> list[float]:
     """Per story: its pull, which halves every half-life of days between the article and the story.
@@ -213,7 +210,7 @@ class StoryIndex:
         # profile (hashed by identity), whose hash the dict keeps in its table, so reading the postings reads no
         # story's objects; ids are read only for the stories ranked by id (see `_kernels.found`).
         self._postings: dict[str, dict[StoryProfile, str]] = defaultdict(dict)
-        self._keys: dict[str, list[str]] = {}
+        self._keys: dict[str, dict[str, float]] = {}  # story id -> the salient features it is posted under
         self._activity: list[tuple[float, str]] = []  # heap of (last_seen, story_id), may hold stale rows
         self.clock = 0.0
 
@@ -283,7 +280,10 @@ class StoryIndex:
         return gone.story_id, keep.story_id
 
     def _unindex(self, profile: StoryProfile) -> None:
-        for key in self._keys.pop(profile.story_id, []):
+        self._unpost(profile, self._keys.pop(profile.story_id, {}))
+
+    def _unpost(self, profile: StoryProfile, keys) -> None:
+        for key in keys:
             postings = self._postings.get(key)
             if postings is not None:
                 postings.pop(profile, None)
@@ -291,10 +291,14 @@ class StoryIndex:
                     del self._postings[key]
 
     def _reindex(self, profile: StoryProfile) -> None:
-        self._unindex(profile)
-        keys = profile.posting_keys()
+        """Post the profile under the features it is found under now: only the ones it lost or gained change (a
+        story's salient features mostly stay as it grows). Where a story stands in a feature's postings is no
+        matter: `found` reads a feature's postings whole, or not at all."""
+        before, keys = self._keys.get(profile.story_id, {}), profile.salient  # a refresh makes a new dict
+        self._unpost(profile, [key for key in before if key not in keys])
         for key in keys:
-            self._postings[key][profile] = profile.story_id
+            if key not in before:
+                self._postings[key][profile] = profile.story_id
         self._keys[profile.story_id] = keys
 
     def _expire(self) -> tuple[str, ...]:
