@@ -340,7 +340,8 @@ static int reading_order(const void *left, const void *right)
 
 /* The stories hit so far, in a table probed by their profiles' addresses: a story found under several features
  * is one row (its key the story id, its `count` the profile, both borrowed from the postings: no Python code
- * runs until the winners are held, as long as the postings are keyed by str, as StoryIndex keeps them), its
+ * runs until the winners are held, as long as the features are keyed by str and each feature's postings map
+ * profiles to ids, as StoryIndex keeps them: reading those compares and hashes nothing), its
  * weights summed in reading order. Only the rows ranked by id read theirs:
  * an article hits a few hundred stories, and with many live stories each object is a read from memory. At most
  * `budget` stories can be hit (each posting read spends one), so the table has twice that many slots or more

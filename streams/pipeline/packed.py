@@ -50,8 +50,9 @@ class FeatureNumbers(dict):
 
     def __missing__(self, key: str) -> bytes:
         numbers = self.older.get(key) or struct.pack("dq", feature_idf(key), feature_hash(key))
-        if len(self) >= self.capacity:
-            self.older = dict(self)
+        if len(self) >= self.capacity:  # the older ones are let go first: at most two generations are held
+            self.older.clear()
+            self.older.update(self)
             self.clear()
         self[key] = numbers
         return numbers

@@ -1,4 +1,6 @@
 import math
+import random
+from collections import defaultdict
 
 import numpy as np
 
@@ -166,3 +168,26 @@ def test_a_profile_restored_over_a_live_one_replaces_it_in_the_postings():
     restored = StoryProfile.from_json("s1", index.stories["s1"].to_json())
     index.restore(restored)
     assert index._found(vector, 8) == [restored]  # the profile it replaced is found under no feature
+
+
+def test_the_postings_are_the_live_stories_salient_features_after_every_change():
+    """A story is posted again only under the features it lost or gained: after every add, merge, expiry,
+    repeated article and restore, the postings are what posting every live story afresh gives."""
+    rng = random.Random(4)
+    words = [f"w{n}" for n in range(40)]
+    index = StoryIndex(half_life_days=1.5, window_seconds=30.0)
+    merges = expiries = repeats = 0
+    for number in range(1, 401):
+        vector = {f"{rng.choice('teh')}:{word}": rng.random() for word in rng.sample(words, rng.randint(1, 12))}
+        repeated = number % 9 == 0  # an article counted already (a crash's redelivery): the profile stays as it is
+        placed = index.add(f"s{rng.randint(0, 40)}", vector, float(number), position=1 if repeated else number)
+        merges, expiries, repeats = merges + (placed.merged is not None), expiries + len(placed.expired), repeats + repeated
+        if number % 50 == 0:
+            story_id = rng.choice(sorted(index.stories))
+            index.restore(StoryProfile.from_json(story_id, index.stories[story_id].to_json()))
+        afresh: dict[str, dict[StoryProfile, str]] = defaultdict(dict)
+        for profile in index.stories.values():
+            for key in profile.salient:
+                afresh[key][profile] = profile.story_id
+        assert dict(index._postings) == dict(afresh)
+    assert merges and expiries and repeats

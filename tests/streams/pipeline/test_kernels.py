@@ -144,6 +144,9 @@ def test_candidates_are_pythons_ties_and_budget_included():
         besides = rng.choice([None, *stories])
         expected = python_found(weighted, postings, n, besides, budget, 250)
         assert [story.story_id for story in _kernels.found(weighted, postings, n, besides, budget, 250)] == expected
+        # Where a story stands in a feature's postings is no matter (StoryIndex posts only what changed).
+        shuffled = {key: dict(rng.sample(list(stories.items()), len(stories))) for key, stories in postings.items()}
+        assert [story.story_id for story in _kernels.found(weighted, shuffled, n, besides, budget, 250)] == expected
 
 
 def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included():
