@@ -52,7 +52,7 @@ def _topical(token: str) -> str | None:
 
 def terms(text: str) -> list[str]:
     """The topical words of a text, singular: tokens minus the common words of English."""
-    return [term for term in map(_topical, TERM_TOKEN.findall(text)) if term is not None]
+    return list(filter(None, map(_topical, TERM_TOKEN.findall(text))))  # a term is never ""
 
 
 def entity_names(text: str) -> list[str]:
@@ -65,7 +65,7 @@ def entity_names(text: str) -> list[str]:
     """
     names: list[str] = []
     for run in _capitalised_runs(text):
-        words = [word(w) for w in run if idf(word(w)) >= STOPWORD_IDF or w.isupper()]
+        words = [w for w, upper in zip(map(word, run), map(str.isupper, run)) if upper or idf(w) >= STOPWORD_IDF]
         names.extend(words)
         names.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
     return names
@@ -94,8 +94,8 @@ def feature_idf(key: str) -> float:
 
 
 def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
-    vector = {f"{prefix}:{term}": (1 + math.log(n)) for term, n in counts.items()}
-    return unit_vector({key: w * feature_idf(key) for key, w in vector.items()})
+    keys = [f"{prefix}:{term}" for term in counts]
+    return unit_vector({key: (1 + math.log(n)) * feature_idf(key) for key, n in zip(keys, counts.values())})
 
 
 def features(title: str | None, text: str) -> dict[str, float]:

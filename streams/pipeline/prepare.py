@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import re
 from datetime import datetime, timezone
 
 import orjson
@@ -22,6 +23,7 @@ from streams.pipeline.features import features
 
 PREVIEW_CHARS = 200
 _BINARY_CONTROL_SHARE = 0.05
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, newline and return
 
 
 class Rejected(Exception):
@@ -47,8 +49,8 @@ def decode_text(payload: bytes) -> str:
             text = payload.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = payload.decode("cp1252", errors="replace")
-    control = sum(1 for c in text[:4096] if c < " " and c not in "\t\n\r")
-    if "\x00" in text[:4096] or control > _BINARY_CONTROL_SHARE * min(len(text), 4096):
+    head = text[:4096]
+    if "\x00" in head or len(_CONTROL.findall(head)) > _BINARY_CONTROL_SHARE * len(head):
         raise Rejected("binary payload: not text (send UTF-8 JSON or plain text)", "decode")
     return text
 

@@ -153,7 +153,20 @@ def _key_from_tokens(tokens: list[str]) -> str:
     return " ".join(filter(str.isalnum, tokens))
 
 
+# Which wordings (by their place in CTA) each hint token points to: one set intersection per paragraph finds the
+# wordings worth a regex scan, where testing each wording's hints took a set test per wording.
+_CTA_BY_HINT: dict[str, list[int]] = {}
+for _place, (_label, _hints, _pattern) in enumerate(CTA):
+    for _hint in _hints:
+        _CTA_BY_HINT.setdefault(_hint, []).append(_place)
+_CTA_HINTS = frozenset(_CTA_BY_HINT)
+
+
 def cta_labels(text: str, tokens: set[str]) -> list[str]:
-    """Labels of the web-furniture wordings found in `text` (calls to action, notices, links),
+    """Labels of the web-furniture wordings found in `text` (calls to action, notices, links), in CTA's order,
     given the `_TOKEN`s of `_fold(text)`."""
-    return [label for label, hints, pattern in CTA if not hints.isdisjoint(tokens) and pattern.search(text)]
+    hinted = _CTA_HINTS.intersection(tokens)
+    if not hinted:
+        return []
+    places = sorted({place for hint in hinted for place in _CTA_BY_HINT[hint]})
+    return [CTA[place][0] for place in places if CTA[place][2].search(text)]

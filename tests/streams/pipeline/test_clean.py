@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -23,6 +24,8 @@ from streams.pipeline.clean import (
     outlet_from_domain,
     split_paragraphs,
 )
+from streams.pipeline.clean.paragraphs import cta_labels
+from streams.pipeline.clean.wording import CTA
 
 ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.json"))
@@ -470,3 +473,14 @@ def test_weekdays_in_reporting_are_counted_but_not_next_week_or_holidays():
         "A follow-up is planned for next Friday, after the Good Friday holiday, and a vote on Thursday.",
     ]
     assert days_in_reporting(paragraphs, None)[1] == ["Tuesday", "Thursday"]
+
+
+def test_web_furniture_wordings_are_found_by_their_hints_in_list_order():
+    """A paragraph with several wordings gets every label, in CTA's order: what testing each wording's
+    hints and pattern in turn finds."""
+    text = "Subscribe to our newsletter, follow us on X and leave a comment below. Share this story."
+    tokens = set(re.findall(r"\w+|[^\w\s]", text.lower()))
+    expected = [label for label, hints, pattern in CTA if hints & tokens and pattern.search(text)]
+    assert len(expected) >= 4
+    assert cta_labels(text, tokens) == expected
+    assert cta_labels("The minister said talks would resume.", {"the", "minister", "said"}) == []

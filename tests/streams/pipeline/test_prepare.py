@@ -92,6 +92,16 @@ def test_a_number_too_large_for_a_float_is_no_claim_and_the_article_is_placed():
         assert again == result and isinstance(StoryDesk(Settings()).place(again), Appended)
 
 
+def test_control_characters_make_a_payload_binary_but_tabs_and_line_breaks_do_not():
+    text = ARTICLE["text"]
+    spaced = "\t\r\n".join(text.split(" "))  # a fifth of its characters are tabs, returns and newlines
+    assert isinstance(_prepare(spaced.encode()), PreparedArticle)
+    controlled = "\x1b".join(text[i : i + 15] for i in range(0, len(text), 15))  # one in 16, no NUL
+    result = _prepare(controlled.encode())
+    assert isinstance(result, DeadLetter) and "binary" in result.reason
+    assert isinstance(_prepare("\x1b".join(text[i : i + 25] for i in range(0, len(text), 25)).encode()), PreparedArticle)
+
+
 def test_other_encodings_are_read():
     latin = (
         "Caf\u00e9 owners in S\u00e3o Paulo protested on Monday against a new tax on imported coffee beans. "
