@@ -2,13 +2,20 @@
 
 from datetime import datetime, timezone
 
+import orjson
 import pytest
 
 from schemas import ArticleFacts, CleanArticle, PreparedArticle
 from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
 from streams.settings import Settings
-from streams.story.desk import DeskStores, Duplicate, StoryDesk
+from streams.story.desk import (
+    Appended,
+    DeskStores,
+    Duplicate,
+    StoryDesk,
+    recorded_events,
+)
 from streams.tools.synthetic import REPLAYED_AT
 
 SETTINGS = Settings(broker="127.0.0.1:1")
@@ -85,16 +92,28 @@ def test_a_restarted_desk_rebuilt_from_the_tables_decides_the_same():
 
 
 def test_the_snapshot_the_desk_keeps_equals_a_fold_of_the_changelog():
-    from schemas import parse_story_event
     from streams.story.fold import fold
 
     desk = StoryDesk(SETTINGS)
     a = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
     _run(desk, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
     story_id = a.event.story_id
-    entries = [parse_story_event(e) for row in desk.stores.articles.values() for e in row["events"]]
+    entries = [e for row in desk.stores.articles.values() for e in recorded_events(row)]
     assert desk.snapshot(story_id) == fold([e for e in entries if e.story_id == story_id])
     assert desk.snapshot(story_id).version == 2
+
+
+def test_an_articles_record_written_as_json_holds_the_entries_as_published():
+    """The record embeds the entries' bytes; as a table writes and reads it (JSON), it gives the same entries."""
+    desk = StoryDesk(SETTINGS)
+    outcome = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    assert isinstance(outcome, Appended)
+    record = desk.stores.articles["a"]
+    stored = orjson.dumps(record)
+    assert stored.count(outcome.encoded[0]) == 1
+    read_back = orjson.loads(stored)
+    assert read_back["story_id"] == outcome.event.story_id and read_back["now"] == record["now"]
+    assert recorded_events(read_back) == recorded_events(record) == outcome.events
 
 
 def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():
