@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from functools import lru_cache
+from itertools import chain
 
 from wordfreq import word_frequency
 
@@ -52,11 +54,23 @@ def _topical(token: str) -> str | None:
 
 def terms(text: str) -> list[str]:
     """The topical words of a text, singular: tokens minus the common words of English."""
-    return list(filter(None, map(_topical, TERM_TOKEN.findall(text))))  # a term is never ""
+    return topical(TERM_TOKEN.findall(text))
 
 
-def entity_names(text: str) -> list[str]:
-    """Cheap named entities: the words and word pairs of capitalised runs.
+def topical(tokens: Iterable[str]) -> list[str]:
+    """The topical words among a text's TERM_TOKENs, singular."""
+    return list(filter(None, map(_topical, tokens)))  # a term is never ""
+
+
+def sentence_tokens(text: str) -> list[list[str]]:
+    """The TERM_TOKENs of each sentence of a text: all of its TERM_TOKENs, as a sentence end never falls inside
+    one (a token has no spaces and ends in a letter or digit), so the body is scanned once for both its terms
+    and its names."""
+    return [TERM_TOKEN.findall(sentence) for sentence in _SENTENCE_END.split(text)]
+
+
+def entity_names(sentences: list[list[str]]) -> list[str]:
+    """Cheap named entities of a text, from its `sentence_tokens`: the words and word pairs of capitalised runs.
 
     A run is a sequence of capitalised words not opening a sentence (all-caps
     acronyms and hyphenated names count anywhere). Words and pairs rather than
@@ -64,18 +78,18 @@ def entity_names(text: str) -> list[str]:
     still share features.
     """
     names: list[str] = []
-    for run in _capitalised_runs(text):
+    for run in _capitalised_runs(sentences):
         words = [w for w, upper in zip(map(word, run), map(str.isupper, run)) if upper or idf(w) >= STOPWORD_IDF]
         names.extend(words)
         names.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
     return names
 
 
-def _capitalised_runs(text: str) -> list[list[str]]:
+def _capitalised_runs(sentences: list[list[str]]) -> list[list[str]]:
     runs: list[list[str]] = []
-    for sentence in _SENTENCE_END.split(text):
+    for tokens in sentences:
         run: list[str] = []
-        for index, token in enumerate(TERM_TOKEN.findall(sentence)):
+        for index, token in enumerate(tokens):
             if token[0].isupper() and (index > 0 or token.isupper() or "-" in token):
                 run.append(token)
             elif run:
@@ -105,8 +119,9 @@ def features(title: str | None, text: str) -> dict[str, float]:
     where capitals say nothing about names. A headline-only article has only h:.
     """
     vector: dict[str, float] = {}
-    vector.update(strongest(_weigh("t", Counter(terms(text or ""))), TOP_ARTICLE_FEATURES))
-    vector.update(strongest(_weigh("e", Counter(entity_names(text or ""))), TOP_ARTICLE_FEATURES))
+    sentences = sentence_tokens(text or "")
+    vector.update(strongest(_weigh("t", Counter(topical(chain.from_iterable(sentences)))), TOP_ARTICLE_FEATURES))
+    vector.update(strongest(_weigh("e", Counter(entity_names(sentences))), TOP_ARTICLE_FEATURES))
     vector.update(_weigh("h", Counter(terms(title or ""))))
     return {k: round(v, 5) for k, v in vector.items()}
 
