@@ -100,16 +100,30 @@ def _capitalised_runs(sentences: list[list[str]]) -> list[list[str]]:
     return runs
 
 
-@lru_cache(maxsize=WORD_CACHE_SIZE)
 def feature_idf(key: str) -> float:
-    """IDF of a feature key: of its term, or of a name's last word (the surname carries it)."""
-    term = key[2:]
-    return idf(term.rsplit(" ", 1)[-1]) if key[0] == "e" else idf(term)
+    """IDF of a feature key: of its term, or of a name's last word (the surname carries it). Not cached: the
+    story index reads it from packed.FEATURE_NUMBERS, which keeps it, and `idf` caches each word's."""
+    return _name_idf(key[2:]) if key[0] == "e" else idf(key[2:])
+
+
+def _name_idf(name: str) -> float:
+    return idf(name.rsplit(" ", 1)[-1])
+
+
+# A term's weight in its article for a count n, 1 + ln n: looked up for the counts articles have, not computed.
+_TERM_FREQUENCY_WEIGHTS = tuple(1 + math.log(n) if n else 0.0 for n in range(256))
 
 
 def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
-    keys = [f"{prefix}:{term}" for term in counts]
-    return unit_vector({key: (1 + math.log(n)) * feature_idf(key) for key, n in zip(keys, counts.values())})
+    """A part's TF-IDF vector: feature_idf of each f"{prefix}:{term}", from the term without making the key twice."""
+    term_idf = _name_idf if prefix == "e" else idf
+    tf = _TERM_FREQUENCY_WEIGHTS
+    return unit_vector(
+        {
+            f"{prefix}:{term}": (tf[n] if n < 256 else 1 + math.log(n)) * term_idf(term)
+            for term, n in counts.items()
+        }
+    )
 
 
 def features(title: str | None, text: str) -> dict[str, float]:
