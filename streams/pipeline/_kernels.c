@@ -8,6 +8,8 @@
  *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays.
  * - `minhash`: an article's MinHash signature (dedup.py), a sha1 per word shingle mixed and permuted 64 ways,
  *   which Python made with a hashlib call per shingle and numpy arrays of shingles by permutations.
+ * - `tokens`: the tokens of a sentence for fact extraction (facts/document.py), which its regex found one match
+ *   object at a time.
  *
  * What is computed, and why, is in streams/pipeline/cluster.py, packed.py and dedup.py. The arithmetic is
  * theirs, in their order (sums taken in the same sequence, ties broken the same way), so every result is the
@@ -909,6 +911,106 @@ done:
     return result;
 }
 
+/* The tokens of text[start:end] as facts/document.py's _TOKEN_RE finds them (its finditer), with Python's regex
+ * engine's classes of characters: \w is Py_UNICODE_ISALNUM or "_", \d Py_UNICODE_ISDECIMAL, \s Py_UNICODE_ISSPACE,
+ * [A-Z] ASCII capitals. Every quantifier of the pattern is possessive or cannot give back (nothing follows it in its
+ * group), so each alternative takes the longest run it can, in one pass; the first that matches wins. */
+static inline int is_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_'; }
+static inline int is_letter(Py_UCS4 c) { return is_word(c) && !Py_UNICODE_ISDECIMAL(c) && c != '_'; }  /* [^\W\d_] */
+
+/* (?:-[^\W\d_]\w*+)*+ from i: a hyphenated tail ("-Chinese", "-nation"); where it ends. */
+static Py_ssize_t hyphen_words(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    while (i + 1 < end && PyUnicode_READ(kind, data, i) == '-' && is_letter(PyUnicode_READ(kind, data, i + 1))) {
+        i += 2;
+        while (i < end && is_word(PyUnicode_READ(kind, data, i)))
+            i++;
+    }
+    return i;
+}
+
+/* Where the token starting at i ends, or i when none starts there. */
+static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    Py_ssize_t j = i;
+    /* (?:[A-Z]\.){2,}+ then hyphenated words: U.S., U.S.-Chinese */
+    while (j + 1 < end && PyUnicode_READ(kind, data, j) >= 'A' && PyUnicode_READ(kind, data, j) <= 'Z'
+           && PyUnicode_READ(kind, data, j + 1) == '.')
+        j += 2;
+    if (j - i >= 4)
+        return hyphen_words(kind, data, j, end);
+    if (Py_UNICODE_ISDECIMAL(c)) {  /* \d++(?:,\d{3})*+(?:\.\d+)?+ then hyphenated words: 100,000  2.5  57-nation */
+        j = i + 1;
+        while (j < end && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j)))
+            j++;
+        while (j + 3 < end && PyUnicode_READ(kind, data, j) == ',' && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 1))
+               && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 2)) && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 3)))
+            j += 4;
+        if (j + 1 < end && PyUnicode_READ(kind, data, j) == '.' && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 1))) {
+            j += 2;
+            while (j < end && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j)))
+                j++;
+        }
+        return hyphen_words(kind, data, j, end);
+    }
+    if (is_letter(c)) {  /* [^\W\d_]\w*+(?:[-'’]\w++)*+: words, hyphenated words, O'Brien, Norway's */
+        j = i + 1;
+        for (;;) {
+            while (j < end && is_word(PyUnicode_READ(kind, data, j)))
+                j++;
+            if (j + 1 < end && is_word(PyUnicode_READ(kind, data, j + 1))) {
+                Py_UCS4 joint = PyUnicode_READ(kind, data, j);
+                if (joint == '-' || joint == '\'' || joint == 0x2019) {
+                    j += 2;
+                    continue;
+                }
+            }
+            return j;
+        }
+    }
+    if (!is_word(c) && !Py_UNICODE_ISSPACE(c))  /* [^\w\s]: one punctuation character */
+        return i + 1;
+    return i;  /* a space, or "_" */
+}
+
+/* tokens(text, start, end) -> [(start, end, surface)]: see streams.pipeline.facts.document._add_sentence */
+static PyObject *tokens(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "tokens(text str, start, end)");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
+    if ((start == -1 || end == -1) && PyErr_Occurred())
+        return NULL;
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    start = start < 0 ? 0 : start > length ? length : start;
+    end = end < start ? start : end > length ? length : end;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *found = PyList_New(0);
+    if (found == NULL)
+        return NULL;
+    for (Py_ssize_t i = start; i < end;) {
+        Py_ssize_t j = token_end(kind, data, i, end);
+        if (j == i) {
+            i++;
+            continue;
+        }
+        PyObject *token = Py_BuildValue("(nnN)", i, j, PyUnicode_Substring(text, i, j));
+        if (token == NULL || PyList_Append(found, token)) {
+            Py_XDECREF(token);
+            Py_DECREF(found);
+            return NULL;
+        }
+        Py_DECREF(token);
+        i = j;
+    }
+    return found;
+}
+
 static PyMethodDef methods[] = {
     {"pack", (PyCFunction)(void (*)(void))pack, METH_FASTCALL,
      "pack(parts, numbers) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
@@ -925,6 +1027,8 @@ static PyMethodDef methods[] = {
      "fades(article_days, stories_days, half_life_days): see streams.pipeline.cluster.fades"},
     {"minhash", (PyCFunction)(void (*)(void))minhash, METH_FASTCALL,
      "minhash(joined, size, a, b) -> signature bytes (uint64): see streams.pipeline.dedup.minhash"},
+    {"tokens", (PyCFunction)(void (*)(void))tokens, METH_FASTCALL,
+     "tokens(text, start, end) -> [(start, end, surface)]: see streams.pipeline.facts.document._add_sentence"},
     {NULL, NULL, 0, NULL},
 };
 

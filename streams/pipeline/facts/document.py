@@ -11,19 +11,12 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from streams.pipeline import _kernels
 from streams.pipeline.english import WORD_CACHE_SIZE
 from streams.pipeline.facts.lexicon import is_acronym
 from streams.pipeline.facts.words import ABBREVIATIONS, NUMBER_WORDS, STOPWORDS
 
 _PARAGRAPH_RE = re.compile(r"\n[ \t]*\n\s*")
-# Possessive quantifiers (*+, ++) and the leading (?=\S) match exactly what plain ones would here; they only
-# spare the regex engine backtracking and hopeless attempts at spaces, on its hottest pattern.
-_TOKEN_RE = re.compile(
-    r"(?=\S)(?:(?:[A-Z]\.){2,}+(?:-[^\W\d_]\w*+)*+"  # U.S., U.S.-Chinese
-    r"|\d++(?:,\d{3})*+(?:\.\d+)?+(?:-[^\W\d_]\w*+)*+"  # 100,000  2.5  57-nation
-    r"|[^\W\d_]\w*+(?:[-'’]\w++)*+"  # words, hyphenated words, O'Brien, Norway's
-    r"|[^\w\s])"  # one punctuation character
-)
 _NEWLINE_RE = re.compile("\n")
 # [.!?…][.!?…]* rather than [.!?…]+: a pattern that opens with a character set lets the regex engine skip
 # straight to the next stop. Only the first stop of a run starts a match, and nothing is given back (giving
@@ -284,10 +277,11 @@ def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> No
     words = capitals = capital_stopwords = 0  # for telling Title Case lines from prose
     capital_tokens, capitalised, lowercase = doc.capitalised, doc.capitalised_words, doc.lowercase_words
     noted = len(capital_tokens), len(capitalised), len(lowercase)  # to forget if this is a Title Case line
-    matches = _TOKEN_RE.finditer(text, start, end)
-    for match in matches:
-        s, e = match.span()
-        word, low, kind, poss, abbreviation, capital, lower, capital_stopword, number = _token_form(match[0])
+    # Tokens: U.S. and U.S.-Chinese; 100,000, 2.5 and 57-nation; words, hyphenated words, O'Brien, Norway's; one
+    # punctuation character. Found in C, as the regex in tests/streams/pipeline/test_kernels.py finds them.
+    scanned = iter(_kernels.tokens(text, start, end))
+    for s, e, surface in scanned:
+        word, low, kind, poss, abbreviation, capital, lower, capital_stopword, number = _token_form(surface)
         if kind is _PLAIN:  # the common case, kept short
             tokens.append(Tok(word, s, e, low, index, next_initial, False))
             lowercase.append(word)
@@ -296,7 +290,7 @@ def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> No
             continue
         if kind is _WORD:
             if abbreviation and e < end and text[e] == ".":
-                next(matches)  # the period, which the abbreviation takes: "Mr.", "J."
+                next(scanned)  # the period, which the abbreviation takes: "Mr.", "J."
                 word, low, e = word + ".", low + ".", e + 1
             else:
                 if poss:
