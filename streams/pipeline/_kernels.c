@@ -982,6 +982,10 @@ static PyObject *tokens(PyObject *Py_UNUSED(module), PyObject *const *args, Py_s
         return NULL;
     }
     PyObject *text = args[0];
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) == -1)  /* a string made by the legacy API: its data in the canonical form first */
+        return NULL;
+#endif
     Py_ssize_t start = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
     if ((start == -1 || end == -1) && PyErr_Occurred())
         return NULL;

@@ -87,7 +87,8 @@ class ArticleRecord(dict):
     as the JSON they were published as (orjson.Fragment). A table encodes a value twice (for its store and its
     changelog): the entries' bytes are copied, where parsing them into dicts and encoding those took three
     times as long. `encoded` keeps the bytes for a redelivery that reads the record before it is written; read
-    back from a table, a record is a plain dict, its entries dicts."""
+    back from a table, a record is a plain dict, its entries dicts. Read-only, so that it always holds what
+    `encoded` says (its equality rests on that); a plain dict copy of it would hold Fragments without the bytes."""
 
     def __init__(self, story_id: str, encoded: tuple[bytes, ...], now: float) -> None:
         super().__init__(story_id=story_id, events=[orjson.Fragment(value) for value in encoded], now=now)
@@ -104,6 +105,11 @@ class ArticleRecord(dict):
 
     def __reduce__(self):
         return ArticleRecord, (self["story_id"], self.encoded, self["now"])
+
+    def _written_whole(self, *args, **kwargs):
+        raise TypeError("an article's record is written whole, never changed in place")
+
+    __setitem__ = __delitem__ = __ior__ = update = setdefault = pop = popitem = clear = _written_whole
 
 
 def recorded_events(record: dict) -> tuple[StoryEventModel, ...]:

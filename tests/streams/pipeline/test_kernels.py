@@ -305,11 +305,11 @@ TOKEN_RE = re.compile(
     r"|[^\W\d_]\w*+(?:[-'’]\w++)*+"  # words, hyphenated words, O'Brien, Norway's
     r"|[^\w\s])"  # one punctuation character
 )
-# Characters at every edge of the classes: ASCII capitals, periods and commas around digits, joints, "_", spaces of
-# other scripts, letters and digits of other scripts (decimal or not: "٣" is \d, "²" and "½" only \w), combining
-# marks, title case, astral and lone surrogate code points.
+# Characters at every edge of the classes: ASCII capitals, periods and commas around digits, joints, "_", control
+# characters that count as spaces, spaces of other scripts, letters and digits of other scripts (decimal or not:
+# "٣" is \d, "²" and "½" only \w), combining marks, title case, astral and lone surrogate code points.
 _TOKEN_ALPHABET = list("AUKBZaz09.,-'’_ \t\n") + [
-    "\u00a0", "\u2028", "é", "ß", "İ", "٣", "²", "½", "“", "$", "%", "\u0301", "😀", "\ud800", "Ⅻ", "ǅ", "—", "…",
+    "\x1c", "\x85", "\u00a0", "\u2028", "é", "ß", "İ", "٣", "²", "½", "“", "$", "%", "\u0301", "😀", "\ud800", "Ⅻ", "ǅ", "—", "…",
 ]  # fmt: skip
 
 

@@ -96,9 +96,10 @@ def test_control_characters_make_a_payload_binary_but_tabs_and_line_breaks_do_no
     text = ARTICLE["text"]
     spaced = "\t\r\n".join(text.split(" "))  # a fifth of its characters are tabs, returns and newlines
     assert isinstance(_prepare(spaced.encode()), PreparedArticle)
-    controlled = "\x1b".join(text[i : i + 15] for i in range(0, len(text), 15))  # one in 16, no NUL
-    result = _prepare(controlled.encode())
-    assert isinstance(result, DeadLetter) and "binary" in result.reason
+    for control in "\x01\x08\x0b\x0c\x0e\x1b\x1f":  # the edges of the ranges counted
+        controlled = control.join(text[i : i + 15] for i in range(0, len(text), 15))  # one in 16, no NUL
+        result = _prepare(controlled.encode())
+        assert isinstance(result, DeadLetter) and result.stage == "decode" and "binary" in result.reason, repr(control)
     assert isinstance(_prepare("\x1b".join(text[i : i + 25] for i in range(0, len(text), 25)).encode()), PreparedArticle)
 
 

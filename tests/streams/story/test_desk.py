@@ -1,5 +1,7 @@
 """The desk over plain dicts standing in for the worker's tables: decisions, idempotence, recovery, bounds."""
 
+import copy
+import pickle
 from datetime import datetime, timezone
 
 import orjson
@@ -104,16 +106,21 @@ def test_the_snapshot_the_desk_keeps_equals_a_fold_of_the_changelog():
 
 
 def test_an_articles_record_written_as_json_holds_the_entries_as_published():
-    """The record embeds the entries' bytes; as a table writes and reads it (JSON), it gives the same entries."""
+    """The record embeds the entries' bytes: written as JSON it is what the record of parsed entries was, and read
+    back it gives the same entries. It is written whole, never changed, and copies as itself."""
     desk = StoryDesk(SETTINGS)
     outcome = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
     assert isinstance(outcome, Appended)
     record = desk.stores.articles["a"]
-    stored = orjson.dumps(record)
-    assert stored.count(outcome.encoded[0]) == 1
-    read_back = orjson.loads(stored)
-    assert read_back["story_id"] == outcome.event.story_id and read_back["now"] == record["now"]
+    parsed = {"story_id": outcome.event.story_id, "events": [orjson.loads(v) for v in outcome.encoded], "now": record["now"]}
+    assert orjson.dumps(record) == orjson.dumps(parsed)
+    read_back = orjson.loads(orjson.dumps(record))
     assert recorded_events(read_back) == recorded_events(record) == outcome.events
+    assert copy.deepcopy(record) == pickle.loads(pickle.dumps(record)) == record == read_back
+    with pytest.raises(TypeError):
+        record["now"] = 0.0
+    with pytest.raises(TypeError):
+        record.update(events=[])
 
 
 def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():

@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaTimeoutError
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import DeskStores, StoryDesk
+from streams.story.desk import DeskStores, StoryDesk, recorded_events
 from streams.story.staging import DELETED, Staging, write
 from streams.tools.synthetic import REPLAYED_AT, generate
 from streams.worker import place_stage
@@ -128,3 +128,19 @@ def test_a_phase_written_again_sends_the_tombstone_of_a_key_its_first_attempt_re
     write(phase)
     write(phase)  # again, after a failed changelog write
     assert sent == [("s1", None), ("s1", None)] and "s1" not in table
+
+
+def test_an_articles_record_is_encoded_by_the_tables_as_the_dicts_of_its_entries_were():
+    """The desk embeds an entry's JSON in the record; faust's codec (a table's store and changelog) writes the bytes
+    that the record of parsed entries gave before, and reads back a plain dict with the same entries."""
+    app = faust.App("t-record", broker="kafka://127.0.0.1:1", store="memory://")
+    desk = StoryDesk(SETTINGS)
+    article = prepare(orjson.dumps(generate(1, seed=3).articles[0]), None, REPLAYED_AT, 2_000_000)
+    outcome = desk.place(article)
+    record = desk.stores.articles[article.article.article_id]
+    parsed = {"story_id": outcome.event.story_id, "events": [orjson.loads(v) for v in outcome.encoded], "now": record["now"]}
+    written = app.serializers.dumps_value(None, record, serializer="json")
+    assert written == app.serializers.dumps_value(None, parsed, serializer="json")
+    read_back = app.serializers.loads_value(None, written, serializer="json")
+    assert type(read_back) is dict and read_back == record == parsed
+    assert recorded_events(read_back) == recorded_events(record) == outcome.events
