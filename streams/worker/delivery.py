@@ -76,9 +76,19 @@ async def until_done(
 
 
 async def send(sends) -> list:
-    """Hand the messages to the producer, in order; their acks are pending. A message too large for Kafka raises."""
+    """Hand the messages to the producer, in order; their acks are pending. A message too large for Kafka raises.
+
+    Straight to the app's producer, as a topic's own send would end: for bytes already encoded, the rest of that
+    path (a pending and a future message per send, the serializers, the sensors, a callback per ack) did nothing
+    but cost about a twentieth of the worker's process."""
+    if not sends:
+        return []
+    producer = await sends[0][0].app.maybe_start_producer()
     try:
-        return [await topic.send(key=key, value=value) for topic, key, value in sends]
+        return [
+            await producer.send(topic.get_topic_name(), key, value, partition=None, timestamp=None, headers=None)
+            for topic, key, value in sends
+        ]
     except ProducerSendError as failure:  # faust wraps what aiokafka raises at send time
         if isinstance(failure.__cause__, SIZE_ERRORS):
             raise failure.__cause__ from None
