@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import chain
 
@@ -101,9 +101,14 @@ def _capitalised_runs(sentences: list[list[str]]) -> list[list[str]]:
 
 
 def feature_idf(key: str) -> float:
-    """IDF of a feature key: of its term, or of a name's last word (the surname carries it). Not cached: the
-    story index reads it from packed.FEATURE_NUMBERS, which keeps it, and `idf` caches each word's."""
-    return _name_idf(key[2:]) if key[0] == "e" else idf(key[2:])
+    """IDF of a feature key (its part's letter, ":", its term). Not cached: the story index reads it from
+    packed.FEATURE_NUMBERS, which keeps it, and `idf` caches each word's."""
+    return _part_idf(key[0])(key[2:])
+
+
+def _part_idf(part: str) -> Callable[[str], float]:
+    """How a part's terms get their IDF: a term its own, a name its last word's (the surname carries it)."""
+    return _name_idf if part == "e" else idf
 
 
 def _name_idf(name: str) -> float:
@@ -116,7 +121,7 @@ _TERM_FREQUENCY_WEIGHTS = tuple(1 + math.log(n) if n else 0.0 for n in range(256
 
 def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
     """A part's TF-IDF vector: feature_idf of each f"{prefix}:{term}", from the term without making the key twice."""
-    term_idf = _name_idf if prefix == "e" else idf
+    term_idf = _part_idf(prefix)
     tf = _TERM_FREQUENCY_WEIGHTS
     return unit_vector(
         {
