@@ -5,7 +5,8 @@
  *   `pack`, which packs an article's vector (packed.py);
  * - `found`: an article's candidate stories' profiles, read from the inverted index (StoryIndex._found);
  * - `weighted_cosines` and `fades`: scoring it against them, which numpy ran as a dozen calls on small
- *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays.
+ *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays, and its
+ *   days are read from the end of the same block.
  * - `minhash`: an article's MinHash signature (dedup.py), a sha1 per word shingle mixed and permuted 64 ways,
  *   which Python made with a hashlib call per shingle and numpy arrays of shingles by permutations.
  * - `tokens`: the tokens of a sentence for fact extraction (facts/document.py), which its regex found one match
@@ -38,7 +39,8 @@ static int holds(const Py_buffer *view, const char *formats)
            && strchr(formats, view->format[0]) != NULL;
 }
 
-/* A Packed block (the bytes of a (2, n) int64 array: hashes, then the weights' float64 bits) and its bit per part. */
+/* A Packed block (the bytes of a (2, n) int64 array: hashes, then the weights' float64 bits) and its bit per part.
+ * A story's block ends with the days it is dated by (`refresh`): columns of DAY_HASH, each day as its weight. */
 typedef struct {
     PyObject *data;  /* the bytes the hashes and weights are read from */
     Py_ssize_t n;
@@ -46,6 +48,9 @@ typedef struct {
     const double *weights;
     long present;
 } Block;
+
+/* Its two lowest bits are 3, no part's index, so no feature's hash is it; and it sorts after every feature's. */
+#define DAY_HASH INT64_MAX
 
 static PyObject *DATA, *PRESENT;  /* a packed block's attribute names (a Packed's, a profile's), interned once */
 
@@ -125,6 +130,8 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
             break;
         }
         ask_for(blocks[opened].hashes, blocks[opened].n * (Py_ssize_t)sizeof(int64_t));
+        if (blocks[opened].n)  /* where its days end, which `fades` reads next */
+            ask_for(blocks[opened].weights + blocks[opened].n - 1, 1);
     }
     for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
         const Block *other = &blocks[index];
@@ -133,13 +140,13 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         for (; column < other->n && at < query.n; column++) {
             int64_t hash = other->hashes[column];
             if (((uint64_t)hash & 3) >= PARTS)
-                break;  /* not a feature_hash: refused below */
+                break;  /* its days (DAY_HASH), or not a feature_hash: refused below */
             while (at < query.n && query.hashes[at] < hash)
                 at++;
             if (at < query.n && query.hashes[at] == hash)
                 dots[(uint64_t)hash & 3] += query.weights[at] * other->weights[column];
         }
-        if (column < other->n && at < query.n) {
+        if (column < other->n && at < query.n && other->hashes[column] != DAY_HASH) {
             PyErr_SetString(PyExc_ValueError, "a packed hash's two lowest bits are its part (0 to 2)");
             Py_CLEAR(result);
             break;
@@ -169,7 +176,7 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
 static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "fades(article_days, stories_days, half_life_days)");
+        PyErr_SetString(PyExc_TypeError, "fades(article_days, stories, half_life_days)");
         return NULL;
     }
     double half_life = PyFloat_AsDouble(args[2]);
@@ -191,7 +198,7 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     for (Py_ssize_t i = 0; i < dates_count && !PyErr_Occurred(); i++)
         dates[i] = PyFloat_AsDouble(PyList_GET_ITEM(dates_list, i));
     Py_DECREF(dates_list);
-    PyObject *stories = PyErr_Occurred() ? NULL : PySequence_Fast(args[1], "stories' days are a sequence");
+    PyObject *stories = PyErr_Occurred() ? NULL : PySequence_Fast(args[1], "stories are a sequence");
     if (stories == NULL) {
         PyMem_Free(dates);
         return NULL;
@@ -201,13 +208,15 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
         double pull = 1.0;
         if (dates_count) {
-            Py_buffer view;
-            if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(stories, index), &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)) {
+            Block block;
+            if (open_block(PySequence_Fast_GET_ITEM(stories, index), &block)) {
                 Py_CLEAR(result);
                 break;
             }
-            const double *days = (const double *)view.buf;
-            Py_ssize_t days_count = holds(&view, "d") ? view.len / 8 : -1;
+            Py_ssize_t days_count = 0;  /* the block's last columns */
+            while (days_count < block.n && block.hashes[block.n - 1 - days_count] == DAY_HASH)
+                days_count++;
+            const double *days = block.weights + block.n - days_count;
             double gap = 0.0;
             for (Py_ssize_t day = 0; day < days_count; day++)
                 for (Py_ssize_t i = 0; i < dates_count; i++) {
@@ -215,12 +224,7 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
                     if ((day == 0 && i == 0) || distance < gap || isnan(distance))
                         gap = isnan(gap) ? gap : distance;  /* NaN wins, as in numpy's min */
                 }
-            PyBuffer_Release(&view);
-            if (days_count < 0) {
-                PyErr_SetString(PyExc_ValueError, "a story's days are a float64 array");
-                Py_CLEAR(result);
-                break;
-            }
+            Py_DECREF(block.data);
             double beyond = gap - 1;  /* as Python's max(gap - 1, 0) */
             pull = pow(0.5, (0 > beyond ? 0.0 : beyond) / half_life);
         }
@@ -568,17 +572,23 @@ static int add_column(Column *columns, Py_ssize_t capacity, Py_ssize_t *count, i
     return 0;
 }
 
-/* The (2, n) block's bytes: the columns sorted by hash, hashes first, then the weights' float64 bits. */
-static PyObject *block_bytes(Column *columns, Py_ssize_t count)
+/* The (2, n) block's bytes: the columns sorted by hash, then a column per day (DAY_HASH, the day) in the order
+ * given; hashes first, then the weights' float64 bits. */
+static PyObject *block_bytes(Column *columns, Py_ssize_t count, const double *days, Py_ssize_t days_count)
 {
     qsort(columns, count, sizeof(Column), by_hash);
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, 16 * count);
+    Py_ssize_t n = count + days_count;
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, 16 * n);
     if (bytes == NULL)
         return NULL;
     int64_t *out = (int64_t *)PyBytes_AS_STRING(bytes);
     for (Py_ssize_t i = 0; i < count; i++) {
         out[i] = columns[i].hash;
-        memcpy(out + count + i, &columns[i].weight, sizeof(double));
+        memcpy(out + n + i, &columns[i].weight, sizeof(double));
+    }
+    for (Py_ssize_t i = 0; i < days_count; i++) {
+        out[count + i] = DAY_HASH;
+        memcpy(out + n + count + i, &days[i], sizeof(double));
     }
     return bytes;
 }
@@ -622,7 +632,7 @@ static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
                 goto done;
         }
     }
-    PyObject *bytes = block_bytes(columns, count);
+    PyObject *bytes = block_bytes(columns, count, NULL, 0);
     if (bytes != NULL)
         result = Py_BuildValue("(Nl)", bytes, present);
 done:
@@ -679,21 +689,30 @@ done:
 
 static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "refresh(counts: dict, numbers, per_part, posting)");
+    if (nargs != 5 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "refresh(counts: dict, numbers, per_part, posting, days)");
         return NULL;
     }
     PyObject *counts = args[0], *numbers = args[1];
     Py_ssize_t per_part = PyLong_AsSsize_t(args[2]), posting = PyLong_AsSsize_t(args[3]);
     if (PyErr_Occurred() || !is_table(numbers))
         return NULL;
-    Py_ssize_t total = PyDict_GET_SIZE(counts);
+    PyObject *given_days = PySequence_Fast(args[4], "a story's days are a sequence");
+    if (given_days == NULL)
+        return NULL;
+    Py_ssize_t total = PyDict_GET_SIZE(counts), days_count = PySequence_Fast_GET_SIZE(given_days);
     Feature *features = PyMem_Malloc(sizeof(Feature) * (total ? total : 1) * 2);
     Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
+    double *days = PyMem_Malloc(sizeof(double) * (days_count ? days_count : 1));
     PyObject *kept = PyDict_New(), *salient = PyDict_New(), *result = NULL;
-    if (features == NULL || columns == NULL || kept == NULL || salient == NULL) {
+    if (features == NULL || columns == NULL || days == NULL || kept == NULL || salient == NULL) {
         PyErr_NoMemory();
         goto done;
+    }
+    for (Py_ssize_t i = 0; i < days_count; i++) {
+        days[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(given_days, i));
+        if (days[i] == -1.0 && PyErr_Occurred())
+            goto done;
     }
     /* Each part's features in the counts' order, parts in the order they first appear (as by_part groups them). */
     Feature *by_part[PARTS];
@@ -772,10 +791,12 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
             Py_DECREF(weight);
         }
     }
-    PyObject *bytes = block_bytes(columns, column_count);
+    PyObject *bytes = block_bytes(columns, column_count, days, days_count);
     if (bytes != NULL)
         result = Py_BuildValue("(ONlO)", kept, bytes, present, salient);
 done:
+    Py_DECREF(given_days);
+    PyMem_Free(days);
     PyMem_Free(features);
     PyMem_Free(columns);
     Py_XDECREF(kept);
@@ -1021,14 +1042,14 @@ static PyMethodDef methods[] = {
     {"strongest", (PyCFunction)(void (*)(void))strongest, METH_FASTCALL,
      "strongest(vector, n): see streams.pipeline.features.strongest"},
     {"refresh", (PyCFunction)(void (*)(void))refresh, METH_FASTCALL,
-     "refresh(counts, numbers, per_part, posting) -> (kept counts, block bytes, present bits, "
+     "refresh(counts, numbers, per_part, posting, days) -> (kept counts, block bytes, present bits, "
      "salient): see streams.pipeline.cluster.StoryProfile._refresh"},
     {"found", (PyCFunction)(void (*)(void))found, METH_FASTCALL,
      "found(weighted, postings, n, besides, budget, max_postings) -> profiles: see StoryIndex._found"},
     {"weighted_cosines", (PyCFunction)(void (*)(void))weighted_cosines, METH_FASTCALL,
      "weighted_cosines(query, others, part_weights): see streams.pipeline.packed.weighted_cosines"},
     {"fades", (PyCFunction)(void (*)(void))fades, METH_FASTCALL,
-     "fades(article_days, stories_days, half_life_days): see streams.pipeline.cluster.fades"},
+     "fades(article_days, stories, half_life_days): see streams.pipeline.cluster.fades"},
     {"minhash", (PyCFunction)(void (*)(void))minhash, METH_FASTCALL,
      "minhash(joined, size, a, b) -> signature bytes (uint64): see streams.pipeline.dedup.minhash"},
     {"tokens", (PyCFunction)(void (*)(void))tokens, METH_FASTCALL,

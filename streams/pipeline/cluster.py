@@ -39,10 +39,8 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from streams.pipeline import _kernels
 from streams.pipeline.features import by_part, unit_vector
@@ -85,8 +83,10 @@ class StoryProfile:
     counts: dict[str, int] = field(default_factory=dict)  # feature -> how many of the story's articles have it
     size: int = 0
     last_seen: float = 0.0  # event time (epoch seconds) of the latest article, for the hot window
-    # The latest times (days since 1970) its articles are dated by, sorted; an array, as `fades` reads it.
-    days: np.ndarray = field(default_factory=lambda: np.empty(0))
+    # The latest times (days since 1970) its articles are dated by, sorted. Scoring reads them from the end of
+    # the packed block (`data`), which holds them too: as an array of their own, each of the 40 cold profiles an
+    # article is scored against cost two or three more reads from memory (the array, its buffer).
+    days: tuple[float, ...] = ()
     last_position: int = 0  # the log position of the latest article counted: an article is counted once
     # Its unit vector per part, packed for scoring (Packed's block and part bits): held here, not in a Packed of
     # its own, so that scoring reads a candidate's block with one read from memory fewer (see `scores`).
@@ -115,40 +115,40 @@ class StoryProfile:
             "counts": dict(self.counts),
             "size": self.size,
             "last_seen": self.last_seen,
-            "days": self.days.tolist(),
+            "days": list(self.days),
             "last_position": self.last_position,
         }
 
     @classmethod
     def from_json(cls, story_id: str, data: dict) -> StoryProfile:
-        profile = cls(story_id, dict(data["counts"]), data["size"], data["last_seen"], np.array(data["days"], np.float64), data["last_position"])
+        profile = cls(story_id, dict(data["counts"]), data["size"], data["last_seen"], tuple(map(float, data["days"])), data["last_position"])
         profile._refresh()
         return profile
 
     def _note(self, articles: int, seen: float, days: Iterable[float]) -> None:
         self.size += articles
         self.last_seen = max(self.last_seen, seen)
-        self.days = np.array(sorted({*self.days.tolist(), *days})[-STORY_DAYS:], np.float64)
+        self.days = tuple(sorted({*self.days, *days})[-STORY_DAYS:])
         self._refresh()
 
     def _refresh(self) -> None:
         """Weigh every feature (1 + ln count) * IDF, keep each part's strongest, normalise each part, pack the
-        parts for scoring, and note the strongest body, entity and headline features it is found under. In C
-        (`_kernels.c`): it runs on every article a story gains, over its 240 features and the article's."""
+        parts and then the days for scoring, and note the strongest body, entity and headline features it is found
+        under. In C (`_kernels.c`): it runs on every article a story gains, over its 240 features and the article's."""
         self.counts, self.data, self.present, self.salient = _kernels.refresh(
-            self.counts, FEATURE_NUMBERS, STORY_FEATURES_PER_PART, POSTING_FEATURES
+            self.counts, FEATURE_NUMBERS, STORY_FEATURES_PER_PART, POSTING_FEATURES, self.days
         )
 
 
-def fades(article_days: Iterable[float], stories_days: list[np.ndarray], half_life_days: float) -> list[float]:
+def fades(article_days: Iterable[float], stories: Sequence[PackedBlock], half_life_days: float) -> list[float]:
     """Per story: its pull, which halves every half-life of days between the article and the story.
 
     Each side is dated by the times it is known by, in days (an article: its own time and the event date its
     text gives; a story: its articles' latest such times), and the nearest pair counts, so a republished
     report of last week's event still meets its story while a report from years later starts a new one. An
-    undated article or story is not faded.
+    undated article or story is not faded. A story's days are read from the end of its packed block (`refresh`).
     """
-    return _kernels.fades(article_days, stories_days, half_life_days)
+    return _kernels.fades(article_days, stories, half_life_days)
 
 
 def article_parts(vector: dict[str, float]) -> Packed:
@@ -160,7 +160,7 @@ def scores(parts: PackedBlock, days: Iterable[float], stories: list[StoryProfile
     """Per story: the weighted cosine of its profile and the article over the parts (body, entities, headline)
     both have, faded by the days between the article and the story (see `fades`)."""
     similarities = weighted_cosines(parts, stories, _PART_WEIGHTS)  # a profile carries its packed block
-    pulls = fades(days, [story.days for story in stories], half_life_days)
+    pulls = fades(days, stories, half_life_days)
     return [sim * pull for sim, pull in zip(similarities, pulls)]
 
 

@@ -91,7 +91,8 @@ class Packed:
 class PackedBlock(Protocol):
     """What scoring reads: a Packed, or a story profile, which holds its block itself (one read from memory
     fewer per candidate than through a Packed of its own), whether it is a candidate or, in the merge check,
-    the query."""
+    the query. A profile's block ends with the days its story is dated by, a column each, of a hash no
+    feature has (`_kernels.refresh`), so that fading a candidate reads the block it was just compared by."""
 
     @property
     def data(self) -> bytes: ...

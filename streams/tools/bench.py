@@ -35,6 +35,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -225,39 +226,43 @@ def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
     """Microseconds to score and place one article with N live stories, and RSS per 1,000 live stories.
 
     Each size has an index of its own, built with merging off, so that N stories added are N live: the synthetic
-    stream's stories are alike, and with merging on, 100,000 added left 38,772 live. The probes time retrieving,
-    scoring and deciding, which do not merge. The sizes are timed in turn, round after round, each after an
-    untimed pass (as an index in use is warm), and each size's figure is its fastest round: a machine whose speed
-    drifts (other load, a neighbour's) slows every size alike, where timing each size once as one index grew
-    compared the smallest with the largest a minute later."""
+    stream's stories are alike, and with merging on, 100,000 added left 38,772 live. Stories and probes are dated
+    by their articles' publication times, as the desk dates them (`article_days`), so scoring reads each
+    candidate's days as a worker's does. The probes time retrieving, scoring and deciding, which do not merge.
+    The sizes are timed in turn, round after round, each after an untimed pass (as an index in use is warm), and
+    each size's figure is its fastest round: a machine whose speed drifts (other load, a neighbour's) slows every
+    size alike, where timing each size once as one index grew compared the smallest with the largest a minute
+    later."""
     largest = max(sizes)
     stream = generate(largest + probes, seed=seed, duplicate_rate=0.0, mean_story_size=1.0, max_paragraphs=1)
     vectors = [features(a["title"], a["text"]) for a in stream.articles]
+    days = [{datetime.fromisoformat(a["published_at"]).timestamp() / 86400} for a in stream.articles]
     indexes: dict[int, StoryIndex] = {}
     for size in sorted(sizes, reverse=True):  # the largest first, so its memory is measured alone
         rss_before = rss_mb()
         index = indexes[size] = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=math.inf)
-        for number, vector in enumerate(vectors[:size], start=1):
-            index.add(f"s{number}", vector, float(number))
+        for number, (vector, dated) in enumerate(zip(vectors[:size], days), start=1):
+            index.add(f"s{number}", vector, float(number), dated)
         if size == largest:
             rss_per_1k = (rss_mb() - rss_before) / (index.live / 1000)
         progress(f"clustering: an index of {index.live:,} live stories built")
     per_article = {size: math.inf for size in sorted(sizes)}
+    probing = list(zip(vectors[largest:], days[largest:]))
     for _ in range(PROBE_ROUNDS):
         for size in per_article:
-            _place_time(indexes[size], vectors[largest:])
-            per_article[size] = min(per_article[size], _place_time(indexes[size], vectors[largest:]))
+            _place_time(indexes[size], probing)
+            per_article[size] = min(per_article[size], _place_time(indexes[size], probing))
     for size, us in per_article.items():
         progress(f"clustering with {indexes[size].live:,} live stories: {us:.0f} µs per article")
     live = {size: indexes[size].live for size in per_article}
     return {"us_per_article": per_article, "live_stories": live, "rss_mb_per_1k_stories": rss_per_1k}
 
 
-def _place_time(index: StoryIndex, probes: list[dict]) -> float:
-    """Mean microseconds to retrieve, score and decide for each probe article."""
+def _place_time(index: StoryIndex, probes: list[tuple[dict, set[float]]]) -> float:
+    """Mean microseconds to retrieve, score and decide for each probe article (its vector and days)."""
     started = time.perf_counter()
-    for vector in probes:
-        decide(index.scored_candidates(vector, ()), 0.3)
+    for vector, days in probes:
+        decide(index.scored_candidates(vector, days), 0.3)
     return (time.perf_counter() - started) / len(probes) * 1e6
 
 

@@ -2,8 +2,6 @@ import math
 import random
 from collections import defaultdict
 
-import numpy as np
-
 from streams.pipeline.cluster import (
     MAX_POSTINGS,
     POSTING_BUDGET,
@@ -79,8 +77,14 @@ def test_a_larger_story_draws_no_more_than_an_equally_similar_small_one():
     assert math.isclose(score(article, (), many), score(article, (), one))
 
 
+def dated(days: list[float]) -> StoryProfile:
+    story = StoryProfile("s")
+    story.add({"t:flood": 1.0}, 0.0, days)
+    return story
+
+
 def test_a_quiet_story_fades_and_one_from_years_before_takes_nothing():
-    stories = [np.array(days) for days in ([9.5], [7.0], [8.5], [-9.0], [3.2], [], [20.0, 3.0])]
+    stories = [dated(days) for days in ([9.5], [7.0], [8.5], [-9.0], [3.2], [], [20.0, 3.0])]
     near, week_ago, days_ago, weeks_ago, events_day, undated, either = fades({10.0, 3.0}, stories, 1.5)
     assert near == 1.0 and events_day == 1.0  # a late report of the story's event: its event date meets it
     assert fades({10.0}, stories[1:3], 1.5) == [0.5 ** (2 / 1.5), 0.5 ** (0.5 / 1.5)]

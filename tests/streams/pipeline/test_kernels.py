@@ -27,6 +27,7 @@ from streams.pipeline.packed import (
 )
 
 PART_WEIGHTS = (0.45, 0.35, 0.2)
+DAY_HASH = 2**63 - 1  # a story's days end its block, each in a column of this hash (`refresh`)
 
 
 def numpy_weighted_cosines(query: Packed, others: list[Packed]) -> list[float]:
@@ -44,6 +45,13 @@ def numpy_weighted_cosines(query: Packed, others: list[Packed]) -> list[float]:
 def numpy_fades(dates: list[float], stories_days: list[np.ndarray], half_life: float) -> list[float]:
     gaps = [np.abs(days[:, None] - np.array(dates)).min() if len(days) else 0.0 for days in stories_days]
     return [0.5 ** (max(gap - 1, 0) / half_life) for gap in gaps]
+
+
+def with_days(packed: Packed, days: np.ndarray) -> Packed:
+    """A block as `refresh` makes a story's: its features' columns, then a column per day."""
+    hashes = np.concatenate([packed.hashes, np.full(len(days), DAY_HASH, np.int64)])
+    weights = np.concatenate([packed.weights, np.asarray(days, np.float64)])
+    return Packed(hashes.tobytes() + weights.tobytes(), packed.present)
 
 
 def python_shingles(joined: bytes, size: int = SHINGLE_WORDS) -> list[bytes]:
@@ -88,8 +96,9 @@ def python_strongest(vector: dict[str, float], n: int) -> dict[str, float]:
     return {key: weight for weight, key in sorted(zip(vector.values(), vector), reverse=True)[:n]}
 
 
-def python_refresh(counts: dict[str, int], per_part: int, posting: int):
-    """StoryProfile._refresh as it was in Python (the sums of squares taken in order, as Python 3.11's sum)."""
+def python_refresh(counts: dict[str, int], per_part: int, posting: int, days: list[float]):
+    """StoryProfile._refresh as it was in Python (the sums of squares taken in order, as Python 3.11's sum), its
+    block followed by the story's days."""
     by_part: dict[str, dict[str, float]] = defaultdict(dict)
     for key, n in counts.items():
         by_part[key[0]][key] = (1 + math.log(n)) * feature_idf(key)
@@ -107,6 +116,7 @@ def python_refresh(counts: dict[str, int], per_part: int, posting: int):
     order = np.argsort(hashes)
     weights = np.array([w for part in parts.values() for w in part.values()], np.float64)[order]
     block = np.stack([hashes[order], weights.view(np.int64)]) if keys else np.empty((2, 0), np.int64)
+    block = np.concatenate([block, np.stack([np.full(len(days), DAY_HASH), np.array(days, np.float64).view(np.int64)])], axis=1)
     present = sum(1 << i for i, part in enumerate(PARTS) if parts.get(part))
     salient = {key: weight for part in parts.values() for key, weight in python_strongest(part, posting).items()}
     return kept, block, present, salient
@@ -128,10 +138,16 @@ def test_cosines_and_fades_are_numpys_to_the_last_bit():
     for _ in range(300):
         query = random_vector(rng, vocabulary)
         others = [random_vector(rng, vocabulary) for _ in range(rng.randint(1, 40))]
-        assert _kernels.weighted_cosines(query, others, PART_WEIGHTS) == numpy_weighted_cosines(query, others)
+        expected = numpy_weighted_cosines(query, others)
+        assert _kernels.weighted_cosines(query, others, PART_WEIGHTS) == expected
         dates = [rng.uniform(18_000, 20_000) for _ in range(rng.randint(1, 2))]
         stories_days = [np.array(sorted(rng.uniform(18_000, 20_000) for _ in range(rng.randint(0, 8)))) for _ in others]
-        assert _kernels.fades(dates, stories_days, 1.5) == numpy_fades(dates, stories_days, 1.5)
+        dated = [with_days(other, days) for other, days in zip(others, stories_days)]
+        assert _kernels.fades(dates, dated, 1.5) == numpy_fades(dates, stories_days, 1.5)
+        # The days at the end of a story's block are no features: the cosines are the same with them, on
+        # either side (a story is the query when it is compared with others, to merge them).
+        assert _kernels.weighted_cosines(query, dated, PART_WEIGHTS) == expected
+        assert _kernels.weighted_cosines(with_days(query, stories_days[0]), others, PART_WEIGHTS) == expected
 
 
 def test_candidates_are_pythons_ties_and_budget_included():
@@ -157,8 +173,9 @@ def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included
     for _ in range(300):
         keys = [f"{rng.choice('teh')}:{word}" for word in rng.sample(words, rng.randint(0, 300))]
         counts = {key: rng.choice((1, 1, 1, 2, 3, 7)) for key in keys}
-        kept, block, present, salient = _kernels.refresh(counts, FEATURE_NUMBERS, 80, 12)
-        expected_kept, expected_block, expected_present, expected_salient = python_refresh(counts, 80, 12)
+        days = sorted(rng.uniform(18_000, 20_000) for _ in range(rng.randint(0, 8)))
+        kept, block, present, salient = _kernels.refresh(counts, FEATURE_NUMBERS, 80, 12, days)
+        expected_kept, expected_block, expected_present, expected_salient = python_refresh(counts, 80, 12, days)
         assert list(kept.items()) == list(expected_kept.items())  # the order too: it is the next sum's order
         assert block == expected_block.tobytes()
         assert (present, list(salient.items())) == (expected_present, list(expected_salient.items()))
@@ -168,7 +185,7 @@ def test_the_kernels_know_the_parts_in_packeds_order():
     for index, part in enumerate(PARTS):
         block, present = _kernels.pack({part: {f"{part}:flood": 1.0}}, FEATURE_NUMBERS)
         assert present == 1 << index
-        assert _kernels.refresh({f"{part}:flood": 1}, FEATURE_NUMBERS, 80, 12)[2] == 1 << index
+        assert _kernels.refresh({f"{part}:flood": 1}, FEATURE_NUMBERS, 80, 12, ())[2] == 1 << index
 
 
 def test_what_is_not_what_the_index_holds_is_refused_not_misread():
@@ -176,12 +193,13 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(ValueError):
         _kernels.weighted_cosines(query, [query], (1.0, 1.0))  # a weight per part
     with pytest.raises(ValueError):
-        _kernels.fades([1.0], [np.arange(8.0)[::2]], 1.5)  # days not one contiguous run
-    for days in (np.arange(8, dtype=np.int32), np.arange(8, dtype=np.int64)):
-        with pytest.raises(ValueError):
-            _kernels.fades([1.0], [days], 1.5)  # days not float64
-    with pytest.raises(ValueError):
         _kernels.weighted_cosines(query, [Packed(query.data[:-8], 1)], PART_WEIGHTS)  # not whole columns
+    with pytest.raises(ValueError):
+        _kernels.fades([1.0], [Packed(query.data[:-8], 1)], 1.5)
+    with pytest.raises(ValueError):
+        _kernels.fades([1.0], [np.arange(8.0)], 1.5)  # days, not a story's block (an array's data is no bytes)
+    with pytest.raises(TypeError):
+        _kernels.refresh({"t:flood": 1}, FEATURE_NUMBERS, 80, 12, ["19000"])  # days are numbers
     with pytest.raises(AttributeError):
         _kernels.weighted_cosines(query, [{"t:flood": 1.0}], PART_WEIGHTS)
     with pytest.raises(TypeError):
@@ -195,17 +213,17 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(TypeError):  # story ids ranked by id that are not str
         _kernels.found({"t:flood": 1.0}, {"t:flood": {StoryProfile(1): 1, StoryProfile(2): 2}}, 8, None, 320, 250)
     with pytest.raises(ValueError):
-        _kernels.refresh({"x:flood": 1}, {"x:flood": FEATURE_NUMBERS["t:flood"]}, 80, 12)  # no such part
+        _kernels.refresh({"x:flood": 1}, {"x:flood": FEATURE_NUMBERS["t:flood"]}, 80, 12, ())  # no such part
     with pytest.raises(ValueError):
         _kernels.pack({"x": {"x:flood": 1.0}}, {"x:flood": FEATURE_NUMBERS["t:flood"]})
     with pytest.raises(TypeError):  # numbers are 16 bytes, read in place
-        _kernels.refresh({"t:flood": 1}, {"t:flood": FEATURE_NUMBERS["t:flood"][:8]}, 80, 12)
+        _kernels.refresh({"t:flood": 1}, {"t:flood": FEATURE_NUMBERS["t:flood"][:8]}, 80, 12, ())
     with pytest.raises(TypeError):
         _kernels.pack({"t": {"t:flood": 1.0}}, {"t:flood": 7.0})
     with pytest.raises(TypeError):  # a table, not a function
         _kernels.pack({"t": {"t:flood": 1.0}}, feature_hash)
     with pytest.raises(KeyError):  # a plain dict computes no numbers it lacks
-        _kernels.refresh({"t:flood": 1}, {}, 80, 12)
+        _kernels.refresh({"t:flood": 1}, {}, 80, 12, ())
 
 
 def test_odd_callers_get_an_error_not_a_corrupted_worker():
@@ -240,9 +258,9 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
             return super().__missing__(key)
 
     with pytest.raises(RuntimeError):  # the counts grew under the loop that had sized its buffers
-        _kernels.refresh(counts, Growing(100), 80, 12)
+        _kernels.refresh(counts, Growing(100), 80, 12, ())
     with pytest.raises(ValueError):
-        _kernels.refresh({"t:flood": 0}, FEATURE_NUMBERS, 80, 12)  # log(0): no weight
+        _kernels.refresh({"t:flood": 0}, FEATURE_NUMBERS, 80, 12, ())  # log(0): no weight
 
 
 def test_a_collection_while_found_makes_its_list_frees_no_winner():
