@@ -97,21 +97,21 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         return NULL;
     }
     double part_weights[PARTS];
-    PyObject *given = PySequence_Fast(args[2], "part weights are a sequence");
+    PyObject *given = PySequence_Tuple(args[2]);  /* held: reading a weight may run Python code (__float__) */
     if (given == NULL)
         return NULL;
-    if (PySequence_Fast_GET_SIZE(given) != PARTS) {
+    if (PyTuple_GET_SIZE(given) != PARTS) {
         Py_DECREF(given);
         PyErr_SetString(PyExc_ValueError, "one weight per part");
         return NULL;
     }
     for (int part = 0; part < PARTS && !PyErr_Occurred(); part++)
-        part_weights[part] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(given, part));
+        part_weights[part] = PyFloat_AsDouble(PyTuple_GET_ITEM(given, part));
     Py_DECREF(given);
     if (PyErr_Occurred())
         return NULL;
 
-    PyObject *others = PySequence_Fast(args[1], "others are a sequence");
+    PyObject *others = PySequence_Tuple(args[1]);  /* held: reading a block may run Python code (a property) */
     if (others == NULL)
         return NULL;
     Block query;
@@ -121,11 +121,11 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
     }
     /* Every block is opened, and its hashes asked for, before any is merged: the candidates' profiles lie
      * scattered over memory, and with many live stories each one's read, made in turn, stalled its merge. */
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(others), opened = 0;
+    Py_ssize_t count = PyTuple_GET_SIZE(others), opened = 0;
     Block *blocks = PyMem_Malloc((count > 0 ? count : 1) * sizeof(Block));
     PyObject *result = blocks == NULL ? PyErr_NoMemory() : PyList_New(count);
     for (; result != NULL && opened < count; opened++) {
-        if (open_block(PySequence_Fast_GET_ITEM(others, opened), &blocks[opened])) {
+        if (open_block(PyTuple_GET_ITEM(others, opened), &blocks[opened])) {
             Py_CLEAR(result);
             break;
         }
@@ -198,18 +198,18 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     for (Py_ssize_t i = 0; i < dates_count && !PyErr_Occurred(); i++)
         dates[i] = PyFloat_AsDouble(PyList_GET_ITEM(dates_list, i));
     Py_DECREF(dates_list);
-    PyObject *stories = PyErr_Occurred() ? NULL : PySequence_Fast(args[1], "stories are a sequence");
+    PyObject *stories = PyErr_Occurred() ? NULL : PySequence_Tuple(args[1]);  /* held, as in `weighted_cosines` */
     if (stories == NULL) {
         PyMem_Free(dates);
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(stories);
+    Py_ssize_t count = PyTuple_GET_SIZE(stories);
     PyObject *result = PyList_New(count);
     for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
         double pull = 1.0;
         if (dates_count) {
             Block block;
-            if (open_block(PySequence_Fast_GET_ITEM(stories, index), &block)) {
+            if (open_block(PyTuple_GET_ITEM(stories, index), &block)) {
                 Py_CLEAR(result);
                 break;
             }
@@ -697,10 +697,10 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     Py_ssize_t per_part = PyLong_AsSsize_t(args[2]), posting = PyLong_AsSsize_t(args[3]);
     if (PyErr_Occurred() || !is_table(numbers))
         return NULL;
-    PyObject *given_days = PySequence_Fast(args[4], "a story's days are a sequence");
+    PyObject *given_days = PySequence_Tuple(args[4]);  /* held: reading a day may run Python code (__float__) */
     if (given_days == NULL)
         return NULL;
-    Py_ssize_t total = PyDict_GET_SIZE(counts), days_count = PySequence_Fast_GET_SIZE(given_days);
+    Py_ssize_t total = PyDict_GET_SIZE(counts), days_count = PyTuple_GET_SIZE(given_days);
     Feature *features = PyMem_Malloc(sizeof(Feature) * (total ? total : 1) * 2);
     Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
     double *days = PyMem_Malloc(sizeof(double) * (days_count ? days_count : 1));
@@ -710,7 +710,7 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         goto done;
     }
     for (Py_ssize_t i = 0; i < days_count; i++) {
-        days[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(given_days, i));
+        days[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(given_days, i));
         if (days[i] == -1.0 && PyErr_Occurred())
             goto done;
     }

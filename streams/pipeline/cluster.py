@@ -128,7 +128,7 @@ class StoryProfile:
     def _note(self, articles: int, seen: float, days: Iterable[float]) -> None:
         self.size += articles
         self.last_seen = max(self.last_seen, seen)
-        self.days = tuple(sorted({*self.days, *days})[-STORY_DAYS:])
+        self.days = tuple(sorted({*self.days, *map(float, days)})[-STORY_DAYS:])  # stored as floats, as before
         self._refresh()
 
     def _refresh(self) -> None:

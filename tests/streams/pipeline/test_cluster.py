@@ -137,11 +137,22 @@ def test_stories_quiet_longer_than_the_window_leave_the_index_and_memory_and_say
 
 def test_a_stored_profile_restores_to_the_same_scores():
     index = StoryIndex(half_life_days=1.5, window_seconds=10**9)
-    index.add("floods", features("Floods hit Porto Alegre", FLOOD), 0.0)
+    index.add("floods", features("Floods hit Porto Alegre", FLOOD), 0.0, {1.0, 3.5})
+    stored = index.stories["floods"].to_json()
     restored = StoryIndex(half_life_days=1.5, window_seconds=10**9)
-    restored.restore(StoryProfile.from_json("floods", index.stories["floods"].to_json()))
+    restored.restore(StoryProfile.from_json("floods", stored))
+    assert restored.stories["floods"].to_json() == stored and stored["days"] == [1.0, 3.5]
     probe = features("Porto Alegre floods", FLOOD_2)
-    assert restored.scored_candidates(probe, {1.0}) == index.scored_candidates(probe, {1.0})
+    for days in ({1.0}, {30.0}, ()):
+        assert restored.scored_candidates(probe, days) == index.scored_candidates(probe, days)
+    # Its days came back with it: a probe weeks after them fades.
+    assert restored.scored_candidates(probe, {30.0})[0][1] < 0.001 < restored.scored_candidates(probe, {4.0})[0][1]
+
+
+def test_a_story_is_dated_by_its_latest_days():
+    story = dated([float(day) for day in range(10)])
+    assert story.days == tuple(float(day) for day in range(2, 10))
+    assert fades({0.0}, [story], 1.5) == [0.5 ** (1 / 1.5)]  # the nearest kept day is 2: a day past the free one
 
 
 def test_two_fragments_of_one_story_merge_into_the_larger_and_unrelated_stories_do_not():

@@ -148,6 +148,11 @@ def test_cosines_and_fades_are_numpys_to_the_last_bit():
         # either side (a story is the query when it is compared with others, to merge them).
         assert _kernels.weighted_cosines(query, dated, PART_WEIGHTS) == expected
         assert _kernels.weighted_cosines(with_days(query, stories_days[0]), others, PART_WEIGHTS) == expected
+        assert _kernels.weighted_cosines(with_days(query, stories_days[0]), dated, PART_WEIGHTS) == expected
+        # A story whose features all left it (or none came) is its days alone: no similarity, and its fade.
+        undescribed = with_days(Packed.of({}), stories_days[0])
+        assert _kernels.weighted_cosines(query, [undescribed], PART_WEIGHTS) == [0.0]
+        assert _kernels.fades(dates, [undescribed], 1.5) == numpy_fades(dates, stories_days[:1], 1.5)
 
 
 def test_candidates_are_pythons_ties_and_budget_included():
@@ -259,6 +264,39 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
 
     with pytest.raises(RuntimeError):  # the counts grew under the loop that had sized its buffers
         _kernels.refresh(counts, Growing(100), 80, 12, ())
+
+    # Python code run while the kernels read their arguments (a day's __float__, a block's properties) empties
+    # the list they were given: what they read stays theirs (held in a copy), so they read no freed memory.
+    class Day:
+        def __float__(self):
+            days.clear()
+            return 19_000.0
+
+    days = [Day(), Day()]
+    _, block, _, _ = _kernels.refresh({"t:flood": 1}, FEATURE_NUMBERS, 80, 12, days)
+    assert np.frombuffer(block, np.float64)[-2:].tolist() == [19_000.0, 19_000.0]
+
+    class Emptying:
+        def __init__(self, packed, listed):
+            self.packed, self.listed = packed, listed
+
+        @property
+        def data(self):
+            self.listed.clear()
+            return self.packed.data
+
+        @property
+        def present(self):
+            return self.packed.present
+
+    query = Packed.of({"t": {"t:flood": 1.0}})
+    others: list = []
+    others.extend([Emptying(query, others), Emptying(query, others)])
+    assert _kernels.weighted_cosines(query, others, PART_WEIGHTS) == [1.0, 1.0]
+    dated = with_days(query, [10.0])
+    stories: list = []
+    stories.extend([Emptying(dated, stories), Emptying(dated, stories)])
+    assert _kernels.fades([10.0], stories, 1.5) == [1.0, 1.0]
     with pytest.raises(ValueError):
         _kernels.refresh({"t:flood": 0}, FEATURE_NUMBERS, 80, 12, ())  # log(0): no weight
 
