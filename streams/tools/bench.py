@@ -22,8 +22,8 @@
   (`worker_place_per_s`): the global stage with its Kafka traffic, as the worker that places runs it.
 - Compute ceiling: preparing and placing on that desk, in this process, no broker; and preparing alone
   (`prepare_per_s`), which a worker does in child processes (`STORYWIRE_PREPARE_PROCESSES`).
-- Clustering cost: time to score and place an article against 1k, 10k and 100k live stories,
-  and resident memory per 1,000 live stories.
+- Clustering cost: time to score and place an article against 1k, 10k and 100k live stories, stories and
+  articles dated as the desk dates them, and resident memory per 1,000 live stories.
 """
 
 from __future__ import annotations
