@@ -54,7 +54,8 @@ typedef struct {
 
 static PyObject *DATA, *PRESENT;  /* a packed block's attribute names (a Packed's, a profile's), interned once */
 
-static int open_block(PyObject *packed, Block *block)
+/* A packed block's bytes: its hashes and weights (and a story's days after them), not its parts. */
+static int open_data(PyObject *packed, Block *block)
 {
     PyObject *data = PyObject_GetAttr(packed, DATA);
     if (data == NULL)
@@ -68,11 +69,18 @@ static int open_block(PyObject *packed, Block *block)
     block->n = PyBytes_GET_SIZE(data) / 16;
     block->hashes = (const int64_t *)PyBytes_AS_STRING(data);
     block->weights = (const double *)(block->hashes + block->n);
+    return 0;
+}
+
+static int open_block(PyObject *packed, Block *block)
+{
+    if (open_data(packed, block))
+        return -1;
     PyObject *present = PyObject_GetAttr(packed, PRESENT);
     block->present = present == NULL ? -1 : PyLong_AsLong(present);
     Py_XDECREF(present);
     if (block->present == -1 && PyErr_Occurred()) {
-        Py_DECREF(data);
+        Py_DECREF(block->data);
         return -1;
     }
     return 0;
@@ -209,7 +217,7 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         double pull = 1.0;
         if (dates_count) {
             Block block;
-            if (open_block(PyTuple_GET_ITEM(stories, index), &block)) {
+            if (open_data(PyTuple_GET_ITEM(stories, index), &block)) {  /* its days; its parts do not fade it */
                 Py_CLEAR(result);
                 break;
             }
