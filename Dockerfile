@@ -1,7 +1,20 @@
 # storywire worker and CLI. It talks to an external Kafka (STORYWIRE_BROKER); the local
-# Maven-fetched broker of streams/broker.py is for machines without Docker.
+# Maven-fetched broker of streams/tools/broker.py is for machines without Docker.
 #   docker compose up            (see docker-compose.yml)
 #   docker build -t storywire . && docker run --rm -e STORYWIRE_BROKER=host:9092 storywire
+
+# The package has a C extension (streams/pipeline/_kernels.c), and the slim image has no compiler: wheels are
+# built here, with one, and only they go into the image below.
+FROM python:3.11-slim AS build
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY streams ./streams
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,11 +24,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies and package first, seed articles last: editing seeds does not reinstall.
-COPY pyproject.toml README.md ./
-COPY schemas ./schemas
-COPY streams ./streams
-RUN pip install . \
+# Package and dependencies first, seed articles last: editing seeds does not reinstall.
+COPY --from=build /wheels /wheels
+RUN pip install --no-index --find-links /wheels storywire \
+    && rm -rf /wheels \
     && useradd --create-home --uid 10001 storywire \
     && mkdir -p /data \
     && chown storywire /data

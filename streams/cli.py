@@ -30,7 +30,14 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--broker", metavar="HOST:PORT", help="Kafka bootstrap servers (default: the local broker)")
+    # Also after the name of a command that talks to a broker (`storywire stories --broker X`); left out there, it
+    # keeps the value given before the name.
+    after_name = argparse.ArgumentParser(add_help=False)
+    after_name.add_argument("--broker", metavar="HOST:PORT", default=argparse.SUPPRESS, help="Kafka bootstrap servers")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[after_name], **kwargs)
 
     broker = commands.add_parser("broker", help="start, stop or inspect the local Kafka (one node, or a small cluster)")
     broker.add_argument("action", choices=["up", "down", "status"], help="up: start it (fetching Kafka on first use)")
@@ -43,26 +50,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     broker.add_argument("--json", action="store_true", help='status: {"nodes": [{"id", "address", "pid", "running"}]}')
 
-    worker = commands.add_parser("worker", help="run the long-lived worker (Ctrl-C or SIGTERM stops it cleanly)")
-    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    worker = command("worker", help="run the long-lived worker (Ctrl-C or SIGTERM stops it cleanly)")
+    worker.add_argument(
+        "--loglevel", default="info", choices=["debug", "info", "warning", "error"], help="least severe log lines shown (default info)"
+    )
     worker.add_argument(
         "--log-format",
         choices=["text", "json"],
         help="text (default), or one JSON object per line with the counters as fields (STORYWIRE_LOG_FORMAT)",
     )
 
-    replay = commands.add_parser(
+    replay = command(
         "replay",
         help="publish files and directories: .txt, .jsonl, web pages, RSS/Atom feeds, WARC archives",
         description="Publishes every article in the PATHs to the raw topic. Formats, by content or name: .txt (one "
-        "article), .jsonl (one per line), web pages (.html, .htm), RSS/Atom feeds (.xml, .rss, .atom; one article "
+        "article), .jsonl (one per line), web pages (.html, .htm, .xhtml), RSS/Atom feeds (.xml, .rss, .atom; one article "
         "per item), WARC archives (.warc, .warc.gz; one per HTML response). Directories may mix them. What cannot be "
         "read is listed with the reason, and the exit code is then 1.",
     )
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     replay.add_argument("--rate", type=float, metavar="N", help="at most N articles per second (default: as fast as possible)")
 
-    follow = commands.add_parser(
+    follow = command(
         "follow",
         help="poll RSS/Atom feeds over HTTP and publish their new items (long-lived)",
         description="Polls each feed URL every --interval seconds with conditional requests (ETag, Last-Modified) "
@@ -73,30 +82,30 @@ def _parser() -> argparse.ArgumentParser:
     follow.add_argument("urls", nargs="+", metavar="URL", help="http:// or https:// URL of an RSS or Atom feed")
     follow.add_argument(
         "--interval",
-        type=_positive_seconds,
+        type=_positive_number,
         metavar="S",
         help="seconds between two polls of a feed (default: STORYWIRE_FOLLOW_INTERVAL, 300)",
     )
 
-    subscribe = commands.add_parser("subscribe", help="print story events as they are appended")
+    subscribe = command("subscribe", help="print story events as they are appended")
     subscribe.add_argument("--story", metavar="ID", help="only this story's events")
     subscribe.add_argument("--from-beginning", action="store_true", help="start from the first event, not from now")
     subscribe.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    stories = commands.add_parser("stories", help="print the current stories, duplicates and dead letters")
+    stories = command("stories", help="print the current stories, duplicates and dead letters")
     stories.add_argument("--json", action="store_true", help="one JSON object")
 
-    web = commands.add_parser(
+    web = command(
         "web",
         help="serve the story desk in the browser: live stories, timelines, conflicts (read-only)",
         description="Follows the story events and duplicates topics from their beginning (like any consumer; no "
         "worker tables needed) and serves the stories page, a page per story, a JSON API and TimelineJS exports. "
         "Read-only; bound to 127.0.0.1 unless --host says otherwise. Ctrl-C or SIGTERM stops it.",
     )
-    web.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    web.add_argument("--port", type=_port, default=8080, help="port to listen on (default 8080)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
 
-    demo = commands.add_parser(
+    demo = command(
         "demo",
         help="run everything once: local broker, worker, replay, print the stories, shut down",
         description="Starts a local Kafka (unless --broker is given), runs a worker on fresh topics, replays PATHs "
@@ -105,15 +114,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     demo.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    demo.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for the worker (default 180)")
+    demo.add_argument("--timeout", type=_positive_number, default=180.0, help="seconds to wait for the worker (default 180)")
     demo.add_argument(
         "--web",
         action="store_true",
         help="then leave the story desk up on 127.0.0.1 (with the broker and worker) until Ctrl-C",
     )
-    demo.add_argument("--port", type=int, default=8080, help="port of the story desk with --web (default 8080)")
+    demo.add_argument("--port", type=_port, default=8080, help="port of the story desk with --web (default 8080)")
 
-    bench = commands.add_parser(
+    bench = command(
         "bench",
         help="measure throughput, latency, ceilings and clustering cost on a synthetic stream",
         description="Runs the real worker on a real broker (the local one unless --broker is given) over a "
@@ -121,11 +130,11 @@ def _parser() -> argparse.ArgumentParser:
         "latency at --rate articles/s, the I/O and compute ceilings, per-article clustering cost with 1k, 10k "
         "and 100k live stories, and memory per 1,000 live stories. Takes a few minutes.",
     )
-    bench.add_argument("--articles", type=int, default=3000, help="articles in the throughput stream (default 3000)")
+    bench.add_argument("--articles", type=_positive_count, default=3000, help="articles in the throughput stream (default 3000)")
     bench.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (default 7)")
-    bench.add_argument("--rate", type=float, default=100.0, help="replay rate of the latency run (default 100/s)")
+    bench.add_argument("--rate", type=_positive_number, default=100.0, help="replay rate of the latency run (default 100/s)")
     bench.add_argument(
-        "--history", type=int, default=20_000,
+        "--history", type=_positive_count, default=20_000,
         help="articles placed before the in-process figures are measured, so they are a long-lived worker's (default 20000)",
     )
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -139,12 +148,12 @@ def _parser() -> argparse.ArgumentParser:
         "the time to rebuild the worker's state from its tables; and bytes written per appended article for small "
         "(<= 10 articles) and large (>= 1,000) stories, and the largest message or table value.",
     )
-    soak.add_argument("--articles", type=int, default=200_000, help="articles in the stream (default 200000)")
-    soak.add_argument("--days", type=float, default=60.0, help="days of event time they span (default 60)")
+    soak.add_argument("--articles", type=_positive_count, default=200_000, help="articles in the stream (default 200000)")
+    soak.add_argument("--days", type=_positive_number, default=60.0, help="days of event time they span (default 60)")
     soak.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (default 7)")
     soak.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
-    evaluate = commands.add_parser(
+    evaluate = command(
         "evaluate",
         help="score the real pipeline's stories on labelled feeds (B-cubed and pairwise precision/recall/F1)",
         description="For each FEED GOLD pair: runs the real worker on fresh topics (on the local broker unless "
@@ -154,10 +163,10 @@ def _parser() -> argparse.ArgumentParser:
         "are scored one after the other, each on its own topics, and reported per data set (named after FEED).",
     )
     evaluate.add_argument(
-        "pairs", type=Path, nargs="+", metavar="FEED GOLD", help="a .jsonl feed (or .txt files / directories) and its gold file"
+        "pairs", type=Path, nargs="+", metavar="FEED GOLD", help="a feed in any format replay reads (a file or a directory) and its gold file"
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    evaluate.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the worker (default 900)")
+    evaluate.add_argument("--timeout", type=_positive_number, default=900.0, help="seconds to wait for the worker (default 900)")
     return parser
 
 
@@ -214,11 +223,32 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _positive_seconds(value: str) -> float:
-    seconds = float(value)
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{value}: must be a number of seconds above 0")
-    return seconds
+def _positive_number(value: str) -> float:
+    number = _parsed(float, value, "a number above 0")
+    if not number > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{value}: must be a number above 0")
+    return number
+
+
+def _positive_count(value: str) -> int:
+    count = _parsed(int, value, "a whole number above 0")
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value}: must be a whole number above 0")
+    return count
+
+
+def _port(value: str) -> int:
+    port = _parsed(int, value, "a port, from 1 to 65535")
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value}: must be a port, from 1 to 65535")
+    return port
+
+
+def _parsed(kind: type, value: str, wanted: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value}: must be {wanted}") from None
 
 
 def _require_broker(settings) -> None:
@@ -238,9 +268,8 @@ def _broker(args, settings) -> int:
             raise BrokerError(f"--nodes {args.nodes}: a cluster needs at least one node")
         print((local_cluster(settings, args.nodes) if args.nodes > 1 else kafka).up(progress=_progress))
     elif args.action == "down":
-        for node in [kafka, *(cluster.nodes if cluster else [])]:
-            node.down()
-        print("stopped")
+        stopped = [kafka.down(), cluster is not None and cluster.down()]
+        print("stopped" if any(stopped) else "no local broker was running")
     else:
         # The single node if it runs or no cluster was made, else the local cluster's nodes.
         nodes = [kafka] if cluster is None or kafka.node_status()["running"] else cluster.nodes
@@ -321,8 +350,11 @@ def _stories(args, settings) -> int:
 
 
 def _demo(args, settings) -> int:
+    from streams.sources import input_files
     from streams.tools.demo import run_demo
 
+    if args.paths:
+        input_files(args.paths)  # a missing path is reported before a broker or worker is started
     if not args.web:
         state = asyncio.run(run_demo(settings, args.paths, _progress, args.timeout))
         _print_state(state, args.json)
@@ -382,18 +414,21 @@ def _evaluate(args, settings) -> int:
         print("storywire: evaluate takes FEED GOLD pairs: a gold file for each feed", file=sys.stderr)
         return 2
     pairs = list(zip(args.pairs[::2], args.pairs[1::2]))
-    golds = {}
+    golds = []
     for feed, gold_path in pairs:  # every path is checked before any connection is tried
         input_files([feed])
         try:
-            golds[feed] = read_gold(gold_path)
+            golds.append(read_gold(gold_path))
         except (OSError, ValueError) as error:
             print(f"storywire: gold file {gold_path}: {error}", file=sys.stderr)
             return 2
+    names = [feed.stem for feed, _ in pairs]
+    if len(set(names)) < len(names):  # dev.jsonl in two folders: name each data set by its path
+        names = [str(feed) for feed, _ in pairs]
     datasets = {}
-    for feed, _ in pairs:
+    for name, (feed, _), gold in zip(names, pairs, golds):
         _progress(f"evaluating {feed}")
-        datasets[feed.stem] = asyncio.run(evaluate(feed, golds[feed], settings, _progress, args.timeout))
+        datasets[name] = asyncio.run(evaluate(feed, gold, settings, _progress, args.timeout))
     if args.json:
         print(orjson.dumps({"datasets": datasets}).decode())
     else:
@@ -428,6 +463,7 @@ def _changes(entry: dict) -> str:
     """One line naming what a changelog entry added, corroborated or contradicted."""
     from schemas import NumericClaim
     from streams.story.state import claim_text
+    from streams.web.view import clip
 
     if entry["kind"] == "merged":
         return f"absorbed {entry['absorbed_story_id']} (its v1-v{entry['absorbed_version']}): {entry['articles']} articles now"
@@ -441,14 +477,10 @@ def _changes(entry: dict) -> str:
     if entry["new_claims"]:
         parts.append("new figures: " + _some([claim_text(NumericClaim(**c)) for c in entry["new_claims"]]))
     if entry["corroborations"]:
-        parts.append("corroborates: " + _some([f"{_short(c['text'])} ({c['outlets']} outlets)" for c in entry["corroborations"]]))
+        parts.append("corroborates: " + _some([f"{clip(c['text'], 48)} ({c['outlets']} outlets)" for c in entry["corroborations"]]))
     if entry["conflicts"]:
         parts.append("conflict: " + ", ".join(c["about"] for c in entry["conflicts"]))
     return "; ".join(parts)
-
-
-def _short(text: str, width: int = 48) -> str:
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _some(items: list[str], shown: int = 4) -> str:

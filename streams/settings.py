@@ -37,8 +37,8 @@ class Settings(BaseSettings):
         description="faust table store: rocksdb:// keeps tables on disk (bounded memory, quick restarts); memory:// for tests.",
     )
 
-    # Connection security, applied to every client (streams/kafka/connection.py): the worker, replay, subscribe,
-    # stories, demo, bench, evaluate and topic creation. Secrets are SecretStr: never printed, not even in errors.
+    # Connection security, applied to every client (streams/kafka/connection.py): the worker, replay, follow,
+    # subscribe, stories, web, demo, bench, evaluate and topic creation. Secrets are SecretStr: never printed, not even in errors.
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="How clients talk to the brokers: SASL_SSL on most managed clusters."
     )

@@ -1,5 +1,5 @@
 """Shared fixtures. A real Kafka broker for the integration tests: in Docker where an engine
-answers, else a LocalKafka (streams/broker.py) run from the machine-wide jar cache."""
+answers, else a LocalKafka (streams/tools/broker.py) run from the machine-wide jar cache."""
 
 from __future__ import annotations
 

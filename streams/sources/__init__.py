@@ -6,8 +6,8 @@ author and canonical URL, a feed item's link, GUID, date and author. The cleaner
 what it would guess from the text. What cannot be read is yielded as `Skipped` (where and why), and what is
 no article by nature (a WARC request record, an image) as `PassedOver`, so a caller reports both and goes on.
 
-No Kafka here: `files` reads paths for `storywire replay`, `follow` polls feeds over HTTP for
-`storywire follow` and hands the new items to a publisher it is given.
+`files` reads paths for `storywire replay` (which publishes them: streams/kafka/replay.py); `follow` polls feeds
+over HTTP for `storywire follow` and publishes their new items with the replay's sender.
 """
 
 from streams.sources.files import InputError, input_files, read_inputs

@@ -22,7 +22,7 @@
   (`worker_place_per_s`): the global stage with its Kafka traffic, as the worker that places runs it.
 - Compute ceiling: preparing and placing on that desk, in this process, no broker; and preparing alone
   (`prepare_per_s`), which a worker does in child processes (`STORYWIRE_PREPARE_PROCESSES`).
-- Clustering cost: time to score and place an article against 1k, 10k and 100k live stories, stories and
+- Clustering cost: time to retrieve, score and decide on an article against 1k, 10k and 100k live stories, stories and
   articles dated as the desk dates them, and resident memory per 1,000 live stories.
 """
 
@@ -223,7 +223,7 @@ def compute_ceiling(steady: SteadyDesk, payloads: list[bytes], received_from: in
 
 
 def clustering_cost(sizes: list[int], probes: int, seed: int, progress) -> dict:
-    """Microseconds to score and place one article with N live stories, and RSS per 1,000 live stories.
+    """Microseconds to retrieve, score and decide on one article with N live stories, and RSS per 1,000 live stories.
 
     Each size has an index of its own, built with merging off, so that N stories added are N live: the synthetic
     stream's stories are alike, and with merging on, 100,000 added left 38,772 live. Stories and probes are dated
@@ -277,7 +277,7 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run_bench(base: Settings, articles: int, seed: int, rate: float, history: int, progress) -> dict:
     stream = generate(articles, seed=seed)
-    latency_stream = generate(int(rate * 10), seed=seed + 1)
+    latency_stream = generate(max(1, round(rate * 10)), seed=seed + 1)  # ten seconds of the rate, or one article
     warm_up_stream = generate(WARM_UP_ARTICLES, seed=seed + 2)
     broker_warm_up_stream = generate(BROKER_WARM_UP_RUNS * articles, seed=seed + 3)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,7 +1,7 @@
 """A real Apache Kafka broker on 127.0.0.1 (a single node, or a small cluster for fault tests), without Docker.
 
 Why: storywire relies on what only real Kafka does right (compaction of changelog
-topics, end offsets, transactions, consumer groups; see the notes on Tansu), yet a
+topics, end offsets, transactions, consumer groups), yet a
 developer's machine or CI may have no Docker engine. The broker jars come from Maven
 Central with `mvn` (streams/tools/kafka-pom.xml), once per Kafka version, and run on the
 local `java` in KRaft mode (no ZooKeeper).
@@ -511,7 +511,7 @@ class LocalKafka:
         """Rewrite the config on every start, so a changed setting (or a newer storywire) applies; data stays."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         props = "".join(f"{key}={value}\n" for key, value in self._server_properties().items())
-        header = "# written by storywire (streams/broker.py); rewritten on every start\n"
+        header = "# written by storywire (streams/tools/broker.py); rewritten on every start\n"
         self.properties_file.write_text(header + props)
         self.log4j_file.write_text(self._log4j_properties())
 

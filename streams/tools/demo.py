@@ -1,4 +1,5 @@
-"""`storywire demo`: the whole pipeline in one command, on its own topics, cleaned up afterwards."""
+"""`storywire demo`: the whole pipeline in one command, on topics of its own under a fresh prefix (the worker's
+log is named after it). The topics stay on the broker afterwards, for `storywire stories` with that prefix."""
 
 from __future__ import annotations
 

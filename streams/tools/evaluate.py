@@ -156,8 +156,8 @@ def report(predicted: Mapping[str, str], gold: Mapping[str, str], seconds: float
 
 
 async def evaluate(
-    feed: list[Path] | Path,
-    gold: Mapping[str, str] | Path,
+    feed: Path,
+    gold: Mapping[str, str],
     settings: Settings,
     progress: Callable[[str], None],
     timeout: float = 900.0,
@@ -172,11 +172,9 @@ async def evaluate(
     from streams.tools.harness import run_once
 
     started = time.monotonic()
-    paths = [feed] if isinstance(feed, Path) else list(feed)
-    gold_map = read_gold(gold) if isinstance(gold, Path) else dict(gold)
-    state, run_settings, sent = await run_once(settings, paths, progress, timeout, "eval")
+    state, run_settings, sent = await run_once(settings, [feed], progress, timeout, "eval")
     predicted = clusters_from_state(state)
-    figures = report(predicted, gold_map, time.monotonic() - started, sent)
+    figures = report(predicted, gold, time.monotonic() - started, sent)
     figures["topic_prefix"] = run_settings.topic_prefix
     return figures
 

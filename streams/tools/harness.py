@@ -25,6 +25,7 @@ from streams.kafka.replay import replay
 from streams.kafka.topics import OUTCOMES, STORY_EVENTS
 from streams.settings import Settings
 from streams.tools.broker import local_kafka, wait_for_broker
+from streams.tools.cluster import made_cluster
 
 
 class RunFailed(Exception):
@@ -135,9 +136,10 @@ async def broker_for(base: Settings, progress) -> AsyncIterator[Settings]:
         await wait_for_broker(base.bootstrap, 15, security_options(base))
         yield base
         return
-    broker = local_kafka(base)
-    if broker.status()["running"]:  # someone else's: leave it running afterwards
-        yield base.model_copy(update={"broker": base.local_bootstrap})
+    broker, cluster = local_kafka(base), made_cluster(base)
+    running = [node.bootstrap for node in [broker, *(cluster.nodes if cluster else [])] if node.node_status()["running"]]
+    if running:  # someone else's (`broker up`, perhaps with --nodes): leave it running afterwards
+        yield base.model_copy(update={"broker": ",".join(running)})
         return
     progress("starting a local Kafka broker")
     bootstrap = broker.up(progress=progress)

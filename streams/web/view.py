@@ -24,7 +24,8 @@ SUMMARY_NAMES = 5  # outlets, people and places named in a story's row on the st
 STORIES_SHOWN = 100
 
 
-def _clip(text: str | None, limit: int) -> str | None:
+def clip(text: str | None, limit: int) -> str | None:
+    """The text cut to `limit` characters, an ellipsis last where it was cut."""
     return text if text is None or len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -56,15 +57,15 @@ def entry_row(event: StoryEventModel, absorbed_label: str | None = None) -> dict
         "article_id": event.article_id,
         "article_time": (event.article_time or event.time).isoformat(),
         "outlet": outlet_key(event.outlet, event.article_id),
-        "title": _clip(event.facts.title, TITLE_CHARS),
+        "title": clip(event.facts.title, TITLE_CHARS),
         "score": getattr(event, "score", None),
         "new_outlet": event.new_outlet,
         "new_people": _listed([name for name in event.new_entities if kinds.get(name) == "person"]),
         "new_names": _listed([name for name in event.new_entities if kinds.get(name) != "person"]),
-        "new_quotes": _listed([{"text": _clip(q.text, QUOTE_CHARS), "speaker": q.speaker} for q in event.new_quotes]),
+        "new_quotes": _listed([{"text": clip(q.text, QUOTE_CHARS), "speaker": q.speaker} for q in event.new_quotes]),
         "new_figures": _listed([claim_text(claim) for claim in event.new_claims]),
         "corroborations": _listed(
-            [{"what": c.what, "text": _clip(c.text, QUOTE_CHARS), "outlets": c.outlets} for c in event.corroborations]
+            [{"what": c.what, "text": clip(c.text, QUOTE_CHARS), "outlets": c.outlets} for c in event.corroborations]
         ),
         "conflicts": _listed([conflict.model_dump(mode="json") for conflict in event.conflicts]),
     }

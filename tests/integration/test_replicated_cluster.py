@@ -35,7 +35,7 @@ from streams.kafka.connection import client_options
 from streams.settings import Settings
 from streams.tools.broker import free_port, local_kafka
 from streams.tools.cluster import LocalCluster
-from streams.tools.harness import stop_worker
+from streams.tools.harness import broker_for, stop_worker
 from streams.worker.context import TABLES
 
 pytestmark = pytest.mark.integration
@@ -106,6 +106,16 @@ async def _replication(settings: Settings, topics: list[str]) -> dict[str, tuple
         if name == "min.insync.replicas"
     }
     return {t["topic"]: (len(t["partitions"][0]["replicas"]), min_isr.get(t["topic"])) for t in described}
+
+
+async def test_demo_bench_and_evaluate_run_on_the_local_cluster_that_runs(cluster: LocalCluster):
+    """Their harness takes the cluster `broker up --nodes 3` started, and leaves it running: it does not try to
+    start a single node on the first node's port (which it once reported as taken by another process)."""
+    base = Settings(home=cluster.dir.parent, local_port=cluster.nodes[0].port, broker=None)
+    said: list[str] = []
+    async with broker_for(base, said.append) as settings:
+        assert settings.bootstrap == cluster.bootstrap
+    assert said == [] and all(node["running"] for node in cluster.status()["nodes"])
 
 
 async def test_a_broker_killed_mid_stream_changes_nothing(cluster: LocalCluster, tmp_path: Path):

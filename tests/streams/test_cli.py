@@ -55,3 +55,37 @@ def test_help_shows_the_security_settings_by_name_never_a_value():
         assert result.returncode == 0 and SECRET["STORYWIRE_SASL_PASSWORD"] not in result.stdout + result.stderr
     assert "STORYWIRE_SASL_PASSWORD" in _cli_with({}, "--help").stdout
     assert "--nodes" in _cli_with({}, "broker", "--help").stdout
+
+
+def test_the_broker_may_also_follow_the_command_name():
+    from streams.cli import _parser
+
+    parse = _parser().parse_args
+    assert parse(["--broker", "a:1", "stories"]).broker == "a:1"
+    assert parse(["stories", "--broker", "b:2"]).broker == "b:2"
+    assert parse(["--broker", "a:1", "stories", "--broker", "b:2"]).broker == "b:2"
+    assert parse(["stories"]).broker is None
+    result = _cli("stories", "--broker", "127.0.0.1:9")
+    assert result.returncode == 2
+    assert "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_numbers_out_of_range_are_refused_with_the_argument_named():
+    for args, named in (
+        (["bench", "--articles", "0"], "--articles: 0: must be a whole number above 0"),
+        (["bench", "--rate", "-5"], "--rate: -5: must be a number above 0"),
+        (["soak", "--days", "0"], "--days: 0: must be a number above 0"),
+        (["soak", "--articles", "many"], "--articles: many: must be a whole number above 0"),
+        (["web", "--port", "70000"], "--port: 70000: must be a port, from 1 to 65535"),
+        (["demo", "--timeout", "nan"], "--timeout: nan: must be a number above 0"),
+    ):
+        result = _cli(*args)
+        assert result.returncode == 2, args
+        assert named in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def test_demo_names_a_missing_path_before_it_starts_a_broker(tmp_path):
+    result = _cli_with({"STORYWIRE_HOME": str(tmp_path)}, "demo", "no/such/feed.jsonl")
+    assert result.returncode == 2
+    assert "no/such/feed.jsonl" in result.stderr and "Traceback" not in result.stderr
+    assert "starting a local Kafka broker" not in result.stderr and list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""The broker the tests and `storywire broker` rely on: real Kafka, started and stopped by streams/broker.py."""
+"""The broker the tests and `storywire broker` rely on: real Kafka, started and stopped by streams/tools/broker.py."""
 
 from __future__ import annotations
 
