@@ -250,7 +250,7 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
 
 /* A feature being weighed: a story's while its profile is re-weighed, or an article's. */
 typedef struct {
-    PyObject *key;  /* borrowed from the counts (a story id, in `found`) */
+    PyObject *key;  /* held, in `strongest` and `refresh` (see `release`); a story id borrowed, in `found` */
     PyObject *count;  /* its count (its weight's object, in `strongest`; the story's profile, in `found`) */
     double weight;
     int64_t hash;  /* its stable hash (`refresh`) */
@@ -648,6 +648,17 @@ done:
     return result;
 }
 
+/* Let go of the keys and counts `strongest` and `refresh` hold: each is held from the moment it is read, since
+ * reading the next one may run Python code (a weight's __float__, a table's __missing__) that removes it from the
+ * dict it was borrowed from. */
+static void release(Feature *features, Py_ssize_t count)
+{
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_DECREF(features[i].key);
+        Py_DECREF(features[i].count);
+    }
+}
+
 static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2 || !PyDict_Check(args[0])) {
@@ -674,7 +685,8 @@ static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, P
             PyErr_SetString(PyExc_TypeError, "a feature key is a str");
             goto done;
         }
-        features[read++] = (Feature){key, weight, PyFloat_AsDouble(weight)};
+        features[read++] = (Feature){Py_NewRef(key), Py_NewRef(weight), 0.0, 0};
+        features[read - 1].weight = PyFloat_AsDouble(weight);
         if (PyErr_Occurred())
             goto done;
     }
@@ -691,6 +703,7 @@ static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, P
             break;
         }
 done:
+    release(features, read);
     PyMem_Free(features);
     return result;
 }
@@ -713,6 +726,8 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
     double *days = PyMem_Malloc(sizeof(double) * (days_count ? days_count : 1));
     PyObject *kept = PyDict_New(), *salient = PyDict_New(), *result = NULL;
+    Py_ssize_t read = 0;  /* features read into `scratch`, each held */
+    Feature *scratch = features != NULL ? features + total : NULL;  /* read into, then split by part */
     if (features == NULL || columns == NULL || days == NULL || kept == NULL || salient == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -724,10 +739,9 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     }
     /* Each part's features in the counts' order, parts in the order they first appear (as by_part groups them). */
     Feature *by_part[PARTS];
-    Py_ssize_t sizes[PARTS] = {0, 0, 0}, seen = 0, position = 0, column_count = 0, read = 0;
+    Py_ssize_t sizes[PARTS] = {0, 0, 0}, seen = 0, position = 0, column_count = 0;
     int order[PARTS];  /* the parts, in the order they first appear */
     PyObject *key, *count;
-    Feature *scratch = features + total;  /* read into, then split by part */
     while (PyDict_Next(counts, &position, &key, &count)) {
         if (read == total) {  /* computing a feature's numbers changed the counts */
             changed_size();
@@ -745,9 +759,11 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         }
         double idf;
         int64_t hash;
+        scratch[read++] = (Feature){Py_NewRef(key), Py_NewRef(count), 0.0, 0};
         if (numbers_of(numbers, key, &idf, &hash))
             break;
-        scratch[read++] = (Feature){key, count, (1 + log(n)) * idf, hash};
+        scratch[read - 1].weight = (1 + log(n)) * idf;
+        scratch[read - 1].hash = hash;
         if (sizes[part]++ == 0)
             order[seen++] = part;
     }
@@ -803,6 +819,8 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     if (bytes != NULL)
         result = Py_BuildValue("(ONlO)", kept, bytes, present, salient);
 done:
+    if (features != NULL)
+        release(scratch, read);
     Py_DECREF(given_days);
     PyMem_Free(days);
     PyMem_Free(features);
@@ -940,7 +958,7 @@ done:
     return result;
 }
 
-/* The tokens of text[start:end] as facts/document.py's _TOKEN_RE finds them (its finditer), with Python's regex
+/* The tokens of text[start:end] as the regex TOKEN_RE of tests/streams/pipeline/test_kernels.py finds them (its finditer), with Python's regex
  * engine's classes of characters: \w is Py_UNICODE_ISALNUM or "_", \d Py_UNICODE_ISDECIMAL, \s Py_UNICODE_ISSPACE,
  * [A-Z] ASCII capitals. Every quantifier of the pattern is possessive or cannot give back (nothing follows it in its
  * group), so each alternative takes the longest run it can, in one pass; the first that matches wins. */

@@ -12,9 +12,9 @@ One article at a time, in arrival order:
    bounded however many stories are live.
 3. `scores` compares the article with every candidate story's profile in one
    pass over packed arrays (`packed.py`): the
-   weighted cosines of the parts both have, faded by the time between the
-   story's last article and this one, in event time (publication times where
-   articles have them): a story quiet for weeks needs a far closer match than
+   weighted cosines of the parts both have, faded by the time between this
+   article's days and the nearest of the story's latest days (publication
+   times and the texts' event dates, where articles have them): a story quiet for weeks needs a far closer match than
    yesterday's, and one from years before takes none. No prior on story size:
    on full text it drew articles into the larger of two similar events.
 4. `decide` joins the best candidate if its score reaches the threshold, else

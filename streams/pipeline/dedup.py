@@ -188,9 +188,9 @@ class DuplicateIndex:
             held = self._buckets.get(key)
             if held is not None:
                 candidates.update(held if isinstance(held, list) else (held,))
-        best: Match | None = None
-        for candidate in sorted(candidates):  # sorted: ties go to the same article every run
+        best: tuple[float, str] | None = None
+        for candidate in sorted(candidates):  # sorted: a tie goes to the first id, every run
             score = agreement(signature, self._prints[candidate][1])
-            if score >= self.threshold and (best is None or score > best.similarity):
-                best = Match(candidate, round(score, 4), "near")
-        return best
+            if score >= self.threshold and (best is None or score > best[0]):  # the exact score, not the rounded
+                best = (score, candidate)
+        return None if best is None else Match(best[1], round(best[0], 4), "near")

@@ -43,7 +43,10 @@ def stable_id(raw: RawArticle) -> str:
 def decode_text(payload: bytes) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252; binary data is rejected."""
     if payload.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = payload.decode("utf-16")
+        try:
+            text = payload.decode("utf-16")
+        except UnicodeDecodeError as error:  # cut short (an odd byte count) or a lone surrogate
+            raise Rejected(f"broken UTF-16 (it opens with a byte order mark): {error.reason}", "decode") from None
     else:
         try:
             text = payload.decode("utf-8-sig")

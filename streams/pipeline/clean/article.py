@@ -30,6 +30,9 @@ from streams.pipeline.clean.rules import classify
 # shorter, and every step below stays linear in it (the caller dead-letters
 # payloads above settings.max_article_bytes before they get here).
 MAX_CLEAN_CHARS = 200_000
+# A web page is read up to this many characters of markup, the default payload limit: a real page's scripts and
+# styles can outweigh its text many times over. The text it gives is then capped as any other text.
+MAX_MARKUP_CHARS = 2_000_000
 
 
 def clean_article(raw: RawArticle, article_id: str, *, max_chars: int = MAX_CLEAN_CHARS) -> CleanArticle:
@@ -43,15 +46,17 @@ def clean_article(raw: RawArticle, article_id: str, *, max_chars: int = MAX_CLEA
     text = raw.text or ""
     if not text.strip() and not raw_title:
         raise UnusableArticle("empty article: no text and no title (check the feed or scraper for this source)")
-    text, cut = cap_text(text, max_chars)
+    page_like = looks_like_html(text)
+    text, cut = cap_text(text, max(max_chars, MAX_MARKUP_CHARS) if page_like else max_chars)
     removed.extend(cut)
     check_not_binary(text)
     text = repair_text(text)
     hints = PageHints()
-    if looks_like_html(text):
+    if page_like:
         page = html_to_text(text)
-        text, hints = repair_text(page.text), page.hints
-        removed.extend(page.removed)
+        text, cut = cap_text(repair_text(page.text), max_chars)
+        hints = page.hints
+        removed.extend(page.removed + cut)
     check_readable(text, raw_title or hints.title)
 
     blocks = [Block.of(p) for p in split_paragraphs(text)]

@@ -25,6 +25,7 @@ _MONTHS["sept"] = 9
 _MONTH_WORDS = sorted(_MONTHS, key=len, reverse=True)
 _M = "(?:" + "|".join([w.capitalize() for w in _MONTH_WORDS] + [w.upper() for w in _MONTH_WORDS]) + ")"
 _Y = r"(?:19|20)\d\d"
+_PUBLISHED_YEARS = range(1900, 2100)  # the years of _Y: a date is read in them, in a text or a feed
 _DATE = re.compile(
     rf"\b(?P<m1>{_M})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(?P<y1>{_Y})\b)?"
     rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<m2>{_M})\b\.?(?:,?\s+(?P<y2>{_Y})\b)?"
@@ -154,13 +155,18 @@ def _clock(t: re.Match[str]) -> time | None:
 
 
 def parse_datetime_text(value: str | None) -> datetime | None:
-    """A feed's date: ISO 8601, RFC 2822, or free text like "January 13, 2022 1:03am"; UTC when no zone is given."""
+    """A feed's date: ISO 8601, RFC 2822, or free text like "January 13, 2022 1:03am"; UTC when no zone is given.
+
+    A year outside _PUBLISHED_YEARS is no date: it is a placeholder (0001-01-01) or a typo, and near datetime's
+    limits a time zone or a weekday resolved against it would overflow."""
     if not value or not value.strip():
         return None
     s = " ".join(value.split())
     for parse in (_parse_iso, _parse_rfc2822, _parse_free):
         found = parse(s)
         if found is not None:
+            if found.year not in _PUBLISHED_YEARS:
+                return None
             return found if found.tzinfo else found.replace(tzinfo=timezone.utc)
     return None
 

@@ -22,6 +22,8 @@ _BLOCK_TAGS = {
     "footer", "blockquote", "figure", "figcaption", "pre", "table", "tr", "dd", "dt", "dl", "main", "hr", "address",
 }  # fmt: skip
 _SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "iframe", "button", "select", "canvas"}
+# Elements without content or end tag (HTML's void elements): one never opens anything to skip or drop.
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "source", "track", "wbr"}
 _FURNITURE_TAGS = {"nav": "navigation", "footer": "footer", "aside": "sidebar", "form": "form"}
 _FURNITURE_CLASS = {
     "nav", "navbar", "navigation", "menu", "footer", "sidebar", "comments", "comment", "related", "share", "sharing",
@@ -126,6 +128,9 @@ class _HtmlText(HTMLParser):
             self._meta(attr)
             return
         if self._nest(self._skip, tag) or self._nest(self._drop, tag, "\n"):
+            return
+        if tag in _VOID_TAGS:  # `<img class="social-icon">` has no end tag that would end a drop
+            self._block(tag)
             return
         if tag in _SKIP_TAGS:
             self._skip.append([tag, 1])

@@ -89,10 +89,12 @@ def check_readable(text: str, title: str | None) -> None:
     letters = len(_LETTER.findall(sample))
     if visible == 0:
         raise UnusableArticle("empty article: the text is only whitespace or markup, and there is no title")
-    if letters / visible < _MIN_LETTER_SHARE or not _has_two_words(sample):
+    if letters / visible < _MIN_LETTER_SHARE:
         raise UnusableArticle(
             f"text has no readable words ({letters / visible:.0%} letters): binary or encoded data, not an article"
         )
+    if not _has_two_words(sample):
+        raise UnusableArticle("text has fewer than two words, and there is no title")
 
 
 def _plainly_readable(sample: str) -> bool:

@@ -43,7 +43,6 @@ class Sentence:
     end: int
     first: int  # index of its first token
     last: int  # index past its last token
-    headline: bool = False  # a Title Case line: no evidence about which words are names
 
 
 @dataclass(slots=True)
@@ -317,8 +316,8 @@ def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> No
         tokens.append(Tok(word, s, e, low, index, initial, poss))
     last = len(tokens)
     headline = words >= 4 and _is_headline(words, capitals, capital_stopwords, last > first and tokens[-1].text)
-    doc.sentences.append(Sentence(start, end, first, last, headline))
-    if headline:
+    doc.sentences.append(Sentence(start, end, first, last))
+    if headline:  # a Title Case line: no evidence about which words are names
         del capital_tokens[noted[0] :], capitalised[noted[1] :], lowercase[noted[2] :]
 
 

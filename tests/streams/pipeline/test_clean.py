@@ -1,6 +1,6 @@
 """Cleaning: the seeds against hand-written golden files, and small invented articles about other events.
 
-The golden files (tests/streams/golden/<seed>.json) were written by reading the
+The golden files (tests/streams/pipeline/golden/<seed>.json) were written by reading the
 seeds, not by running the cleaner: what must be kept, what must be dropped,
 and the metadata a careful reader finds in each article.
 """
@@ -18,6 +18,7 @@ import pytest
 
 from schemas.articles import RawArticle
 from streams.pipeline.clean import (
+    MAX_CLEAN_CHARS,
     UnusableArticle,
     clean_article,
     days_in_reporting,
@@ -176,6 +177,20 @@ def test_html_page_is_stripped_to_its_reporting():
     reasons = " | ".join(b.reason for b in article.removed)
     assert "html markup" in reasons and "photo caption" in reasons and "<nav>" in reasons
 
+
+def test_a_page_whose_scripts_outweigh_the_text_limit_keeps_its_article():
+    """The cap on what is read applies to the page's text, not to its markup (scripts before the article)."""
+    script = "<script>" + "var tracker = 'abcdefghij' + page; " * 8_000 + "</script>"
+    page = HTML_PAGE.replace("<article>", script + "<article>")
+    assert len(page) > MAX_CLEAN_CHARS
+    assert clean_text(page).text == clean_text(HTML_PAGE).text
+
+def test_a_void_element_of_a_furniture_class_removes_itself_not_the_rest_of_the_page():
+    """`<img class="social-icon">` has no end tag: it must not hold a drop open over every later paragraph."""
+    last = "<p>The rationing plan"  # what follows is shorter than what comes before: the class rules stay on
+    for icon in ('<img class="social-icon" src="x.png">', '<hr class="ad-divider">', '<img class="social-icon" src="x.png"/>'):
+        page = HTML_PAGE.replace(last, icon + last)
+        assert clean_text(page).text == clean_text(HTML_PAGE).text, icon
 
 POSTED_ON = """Rift Valley Courier
 

@@ -41,7 +41,7 @@ def test_plurals_meet_their_singular_but_no_word_is_made_up():
 
 
 def test_strongest_keeps_the_largest_weights_first_and_breaks_ties_by_the_greater_key_at_any_size():
-    for size in (30, 500):  # the pairs from the tenth weight up sorted (ties at the cut), a heap
+    for size in (30, 500):  # the pairs from the tenth weight up sorted (ties at the cut), a quickselect
         vector = {f"t:w{i:03d}": float(i % 7) for i in range(size)}
         top = strongest(vector, 10)
         expected = sorted(vector, key=lambda key: (vector[key], key), reverse=True)[:10]

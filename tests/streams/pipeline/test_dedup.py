@@ -58,3 +58,17 @@ def test_similarity_estimates_the_jaccard_similarity_of_the_shingles():
     jaccard = len(sets[0] & sets[1]) / len(sets[0] | sets[1])
     estimate = similarity(fingerprint(None, " ".join(tokens)), fingerprint(None, " ".join(edited)))
     assert estimate < 1.0 and abs(estimate - jaccard) < 0.15  # 64 permutations: a standard error of about 0.06
+
+
+def test_of_two_equally_near_copies_the_first_id_wins_whatever_the_score_rounds_to():
+    """58 of 64 values agree (0.90625, stored as 0.9062): the tie is on the exact score, not the rounded one."""
+    from streams.pipeline.dedup import NUM_PERM, Fingerprint
+
+    query = tuple(range(NUM_PERM))
+    first = tuple(v if i < 58 else 10_000 + i for i, v in enumerate(query))  # the first 58 agree
+    second = tuple(v if i >= NUM_PERM - 58 else 20_000 + i for i, v in enumerate(query))  # the last 58 agree
+    index = DuplicateIndex(threshold=0.8)
+    for article_id, signature in (("b-second", second), ("a-first", first)):
+        index.add(article_id, Fingerprint(exact=article_id, signature=signature))
+    found = index.find(Fingerprint(exact="query", signature=query))
+    assert (found.article_id, found.similarity, found.kind) == ("a-first", 0.9062, "near")

@@ -301,6 +301,58 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
         _kernels.refresh({"t:flood": 0}, FEATURE_NUMBERS, 80, 12, ())  # log(0): no weight
 
 
+def _made(text: str) -> str:
+    return "".join(["t:", text])  # a str made at run time, held by the dict alone (no interned constant)
+
+
+def test_a_key_removed_by_code_run_while_reading_the_dict_stays_alive_until_the_kernel_is_done():
+    """A weight's __float__ (strongest) or a table's __missing__ (refresh) removes an entry already read and adds
+    one (same size: not seen as a change): the removed key and value were freed while still in use."""
+    vector: dict = {}
+
+    class Removing:
+        def __float__(self):
+            del vector[next(iter(vector))]  # the first entry, already read
+            vector[_made("zzz")] = 0.5
+            return 0.9
+
+    vector[_made("bbb")] = float("0.95")
+    vector[_made("w")] = Removing()
+    for letter in "cde":
+        vector[_made(letter * 3)] = 0.1 * (ord(letter) - 96)
+    reuse = [_made(f"q{n}") for n in range(1000)]  # would take over freed memory
+    top = _kernels.strongest(vector, 3)
+    assert reuse and list(top)[0] == "t:bbb" and top["t:bbb"] == 0.95
+
+    counts = {_made("bbbb"): 2, **{_made(letter * 4): 1 for letter in "cdef"}}
+
+    class Replacing(FeatureNumbers):
+        def __missing__(self, key):
+            if key == "t:cccc" and "t:zzzz" not in counts:
+                del counts[next(iter(counts))]
+                counts[_made("zzzz")] = 10**6
+            return super().__missing__(key)
+
+    kept, *_ = _kernels.refresh(counts, Replacing(100), 80, 12, ())
+    assert kept["t:bbbb"] == 2 and set(kept) <= {"t:bbbb", "t:cccc", "t:dddd", "t:eeee", "t:ffff", "t:zzzz"}
+
+
+def test_the_kernels_that_hold_what_they_read_let_go_of_it():
+    key, weight, count = _made("flood"), float("0.5"), 10**6
+    vector = {key: weight, **{_made(f"w{n}"): 1.0 for n in range(20)}}
+    before = sys.getrefcount(key), sys.getrefcount(weight)
+    _kernels.strongest(vector, 8)  # the weakest: not kept
+    assert (sys.getrefcount(key), sys.getrefcount(weight)) == before
+    counts = {key: count, **{_made(f"w{n}"): 1 for n in range(20)}}
+    before = sys.getrefcount(key), sys.getrefcount(count)
+    result = _kernels.refresh(counts, FEATURE_NUMBERS, 80, 12, ())
+    del result
+    assert (sys.getrefcount(key), sys.getrefcount(count)) == before
+    with pytest.raises(ValueError):  # an error half-way lets go too
+        _kernels.refresh({key: count, _made("none"): 0}, FEATURE_NUMBERS, 80, 12, ())
+    assert (sys.getrefcount(key), sys.getrefcount(count)) == before
+
+
 def test_a_collection_while_found_makes_its_list_frees_no_winner():
     """The winners are borrowed from the postings until held; making the list may collect garbage, and a
     collection may run Python code (here a gc callback; a finalizer or a weakref callback would do)."""

@@ -67,6 +67,8 @@ def test_an_article_without_id_or_key_gets_a_stable_id_from_its_content():
         (b'[{"title": "Lima water", "text": ', "decode", "broken JSON"),
         (b'{"title": 42, "text": "x"}', "validate", "title"),
         (b"x" * (LIMIT + 1), "decode", "exceeds"),
+        (b"\xff\xfeH\x00i\x00!", "decode", "broken UTF-16"),  # cut short: an odd number of bytes
+        (b"\xff\xfe\x00\xd8a\x00", "decode", "broken UTF-16"),  # a lone surrogate
     ],
 )
 def test_unusable_payloads_become_dead_letters_with_a_reason(payload, stage, words):
@@ -90,6 +92,16 @@ def test_a_number_too_large_for_a_float_is_no_claim_and_the_article_is_placed():
         assert isinstance(result, PreparedArticle) and not [c for c in result.facts.claims if c.subject == "homes"]
         again = PreparedArticle.from_bytes(result.to_bytes())  # as the place stage reads it
         assert again == result and isinstance(StoryDesk(Settings()).place(again), Appended)
+
+
+def test_a_publication_date_no_news_has_is_no_date_and_the_article_is_placed():
+    """0001-01-01 is a placeholder: read as a date, a time zone or a weekday resolved against it overflowed."""
+    text = "Ministers met on Tuesday in Brussels, and again on March 3, to discuss the plan, officials said."
+    for published in ("0001-01-01", "0001-01-01T00:00:00+05:00", "9999-12-30", "1850-06-01"):
+        result = _prepare(orjson.dumps({"title": "Ministers meet", "text": text, "published_at": published}))
+        assert isinstance(result, PreparedArticle) and result.article.published_at is None, published
+    dated = _prepare(orjson.dumps({"title": "Ministers meet", "text": text, "published_at": "2022-01-13"}))
+    assert dated.article.published_at.date().isoformat() == "2022-01-13"
 
 
 def test_control_characters_make_a_payload_binary_but_tabs_and_line_breaks_do_not():
