@@ -248,9 +248,11 @@ class StoryIndex:
         """The found stories' ids, each with its score for an article (or a story) of these parts and days."""
         return [(story.story_id, score) for story, score in zip(found, scores(parts, days, found, self.half_life_days))]
 
-    def add(self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0) -> Placed:
-        """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge and
-        expire what that calls for."""
+    def add(
+        self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0, merge: bool = True
+    ) -> Placed:
+        """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge (unless
+        told not to) and expire what that calls for."""
         profile = self.stories.get(story_id)
         if profile is None:
             profile = self.stories[story_id] = StoryProfile(story_id)
@@ -258,7 +260,7 @@ class StoryIndex:
         self._reindex(profile)
         self.clock = max(self.clock, seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
-        merged = self._merge_near(profile)
+        merged = self._merge_near(profile) if merge else None
         return Placed(merged, self._expire())
 
     def _merge_near(self, profile: StoryProfile) -> tuple[str, str] | None:
@@ -278,6 +280,12 @@ class StoryIndex:
         self._reindex(keep)
         heapq.heappush(self._activity, (keep.last_seen, keep.story_id))
         return gone.story_id, keep.story_id
+
+    def remove(self, story_id: str) -> None:
+        """Forget a story (one absorbed by another, whose removal a crash cut short); no matter if it is gone."""
+        profile = self.stories.pop(story_id, None)
+        if profile is not None:
+            self._unindex(profile)
 
     def _unindex(self, profile: StoryProfile) -> None:
         self._unpost(profile, self._keys.pop(profile.story_id, {}))

@@ -208,7 +208,7 @@ class StoryDesk:
         meta = self.stores.meta.get(META) or {}
         self.position: int = meta.get("position", 0)
         # The log position the stored windows were written up to: an article at or below it is counted in the
-        # live profiles (its batch's windows, live and fingerprints, are written in the same phase as it).
+        # live profiles (its batch's windows, live and fingerprints, are on the broker before it is written).
         self.windows_position = self.position
         self.lag: float = meta.get("lag", 0.0)  # broker time minus article time, of the latest dated article
 
@@ -366,15 +366,30 @@ class StoryDesk:
         facts = prepared.facts
         _, now = self._clock(prepared)
         now = recorded_now if recorded_now is not None else now  # records written before "now" was kept
-        entry = events[0]
-        if entry.position <= self.windows_position:
-            # Counted already, perhaps in a story that has absorbed its own since (by this article or a later
-            # one of its batch): adding it again would make its story anew and merge it a second time.
+        entry, last = events[0], events[-1]
+        if self._counted(entry, last):
             placed = Placed()
-        else:
-            placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position)
+            if isinstance(last, StoryMerged):  # its absorbed story's removal may be what the crash lost
+                self.stories.remove(last.absorbed_story_id)
+        else:  # it merges only if its entries say it did: a profile stored since may be nearer now
+            merged = isinstance(last, StoryMerged)
+            placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position, merged)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, events, placed, now)
+
+    def _counted(self, entry: StoryEventModel, last: StoryEventModel) -> bool:
+        """Whether the live profiles count the article of these entries already; adding it again would make its
+        story anew and merge it a second time. They do if every profile of its batch is stored (the position
+        says so: it is written after them); or if the story it ended in (the survivor, if it merged its story)
+        counts it; or if the story it joined, live before it, is gone: a story's removal is written after the
+        profiles of its batch, so its survivor is stored (a crash may have cut the live profiles short when the
+        tables are rebuilt from their changelogs)."""
+        if entry.position <= self.windows_position:
+            return True
+        holder = self.stories.stories.get(last.story_id)
+        if holder is not None:
+            return holder.last_position >= entry.position
+        return entry.version > 1 and last.story_id not in self.stores.live
 
     def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate:
         """An article seen before: a redelivery. Its entries, or its verdict, are sent again (readers drop repeats)."""

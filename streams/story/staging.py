@@ -1,11 +1,14 @@
 """The desk's writes for a batch of articles, held back and then written once per key, in phases.
 
 The worker places a batch of articles in memory and writes what they changed together: one write per key
-per batch (a story that gets three articles in a batch is written once), in three phases (`PHASES`), each
-confirmed by the broker before the next is written: the article records first, then the windows and the
-log position, the story states last. Whatever a crash cuts, a stored story state then still says that
-every other write of its entries is stored too, and an article whose record is stored is recognised when
-it comes again, which is what the desk's healing relies on (streams/story/desk.py).
+per batch (a story that gets three articles in a batch is written once), in four phases (`PHASES`), each
+confirmed by the broker before the next is written: the article records first, then the windows (the live
+profiles and the fingerprints), then the log position they were written up to, the story states last.
+Whatever a crash cuts, a stored story state then still says that every other write of its entries is
+stored too, a stored position that the windows count every article up to it, and an article whose record
+is stored is recognised when it comes again, which is what the desk's healing relies on
+(streams/story/desk.py). A crash can also cut a phase part way, each store's changelog at its own point:
+within a store, removals are written after values, so a removal stored says its batch's values are too.
 
 Until a batch's writes are in the stores, the desk reads them from here: `Staging.stores` are views that
 read the open batch first, then the batches sealed but not yet written (newest first), then the stores.
@@ -20,7 +23,10 @@ from streams.story.desk import DeskStores
 DELETED = object()  # a staged removal
 _NOT_STAGED = object()
 
-PHASES = (("articles",), ("fingerprints", "live", "meta"), ("stories",))
+# The position (meta) has a phase of its own: written with the windows, a crash could store it without the
+# live profiles it vouches for, and a desk rebuilt from the changelogs would take articles for counted that
+# its profiles lack.
+PHASES = (("articles",), ("fingerprints", "live"), ("meta",), ("stories",))
 
 # Articles placed ahead of the broker at most (a batch on a busy stream): bounds the memory a batch holds and the
 # work a crash redoes.
@@ -111,9 +117,17 @@ class Staging:
         self.open = _no_writes()
 
     def phases(self, sealed: Writes) -> list[list[tuple[MutableMapping, object, object]]]:
-        """A sealed batch's writes as (store, key, value or DELETED), phase by phase."""
+        """A sealed batch's writes as (store, key, value or DELETED), phase by phase; within a store, its removals
+        after its values. A store's changelog is one partition, which keeps order: a removal on the broker says
+        the values written with it are there too (a story absorbed is removed only once its survivor is stored)."""
         return [
-            [(getattr(self.stores_below, name), key, value) for name in phase for key, value in sealed[name].items()]
+            [
+                (getattr(self.stores_below, name), key, value)
+                for name in phase
+                for removal in (False, True)
+                for key, value in sealed[name].items()
+                if (value is DELETED) is removal
+            ]
             for phase in PHASES
         ]
 

@@ -8,7 +8,7 @@ busy one. A batch is finished in this order, each step confirmed by the broker b
 
 1. the article records (the desk's writes are made once per key, in the phases of streams/story/staging.py);
 2. its messages (entries, snapshots, duplicate verdicts, dead letters) in order, so a story's events
-   reach the broker in version order, sent while the windows, the log position and, last, the story
+   reach the broker in version order, sent while the windows, then the log position and, last, the story
    states are written;
 3. the acks of its prepared articles, in offset order.
 

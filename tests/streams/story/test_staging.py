@@ -7,8 +7,8 @@ import pytest
 
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import DeskStores, Duplicate, StoryDesk
-from streams.story.staging import PHASES, Staging, write, write_open_batch
+from streams.story.desk import Appended, DeskStores, Duplicate, StoryDesk
+from streams.story.staging import DELETED, PHASES, Staging, write, write_open_batch
 from streams.tools.synthetic import REPLAYED_AT, generate
 
 SETTINGS = Settings(broker="127.0.0.1:1")
@@ -74,21 +74,58 @@ def test_a_sealed_batch_not_yet_written_is_read_through_and_a_rebuilt_desk_goes_
 def test_a_crash_between_the_phases_of_a_batch_is_healed_when_its_articles_come_again(stream, calm, phases_written):
     """With only the first phases of a batch's writes on the broker, its articles come again: each is
     recognised, its lost writes are made again, and the stream goes on exactly as the uninterrupted one."""
+    again, expected = _crash_and_go_on(stream, calm, 12, lambda phases: [w for phase in phases[:phases_written] for w in phase])
+    if phases_written:  # recorded: each comes back as a redelivery of the same entries
+        assert all(isinstance(o, Duplicate) for o in again)
+        assert [o.events for o in again] == [o.events for o in expected]
+    else:  # nothing stored: placed as the first time
+        assert again == expected
+
+
+CUTS = ((0.5, 1.0), (1.0, 0.5), (0.0, 1.0), (1.0, 0.0), (0.5, 0.5))  # the share of its writes each store keeps
+
+
+@pytest.mark.parametrize("phase", range(1, len(PHASES)))
+def test_a_crash_inside_a_phase_is_healed_whichever_part_of_each_store_got_through(stream, calm, phase):
+    """Each store's changelog is a partition of its own: a crash inside a phase leaves each store a prefix of
+    that phase's writes, cut at its own point. A desk rebuilt from them goes on exactly as the uninterrupted
+    one, in the batches where stories merge (a story absorbed, or started and absorbed, in the batch)."""
+    outcomes, _ = calm
+    merging = sorted({i // BATCH for i, o in enumerate(outcomes) if isinstance(o, Appended) and len(o.events) == 2})
+    assert merging, "the stream merges stories"
+
+    def cut(phases, shares):
+        stores: dict[int, list] = {}
+        for written in phases[phase]:
+            stores.setdefault(id(written[0]), []).append(written)
+        kept = [w for p in phases[:phase] for w in p]
+        for writes, share in zip(stores.values(), shares * 2):
+            kept += writes[: round(len(writes) * share)]
+        return kept
+
+    for crashed_batch in merging:
+        for shares in CUTS:
+            again, expected = _crash_and_go_on(stream, calm, crashed_batch, lambda phases: cut(phases, shares))
+            assert [o.events for o in again] == [o.events for o in expected], (crashed_batch, shares)
+
+
+def _crash_and_go_on(stream, calm, crashed_batch: int, landed) -> tuple[list, list]:
+    """Place the batches up to `crashed_batch`, store only what `landed` keeps of its writes (given its phases),
+    and rebuild a desk from the stores: it places that batch again (what it decided is returned, with the
+    uninterrupted desk's outcomes) and the rest of the stream, which must go as the uninterrupted desk's, and
+    store what it stored."""
     outcomes, calm_stores = calm
     stores = DeskStores()
     staging = Staging(stores)
     desk = StoryDesk(SETTINGS, staging.stores)
     batches = _batches(stream)
-    crashed_batch = 12
     for batch in batches[:crashed_batch]:
         for article in batch:
             desk.place(article)
         write_open_batch(staging)
     for article in batches[crashed_batch]:
         desk.place(article)
-    writes = staging.seal()
-    for phase in staging.phases(writes)[:phases_written]:
-        write(phase)
+    write(landed(staging.phases(staging.seal())))
 
     kept = DeskStores(**{name: copy.deepcopy(dict(store)) for name, store in vars(stores).items()})
     staging = Staging(kept)
@@ -97,19 +134,16 @@ def test_a_crash_between_the_phases_of_a_batch_is_healed_when_its_articles_come_
     start = crashed_batch * BATCH
     again = [restarted.place(article) for article in batches[crashed_batch]]
     expected = outcomes[start : start + BATCH]
-    if phases_written:  # recorded: each comes back as a redelivery of the same entries
-        assert all(isinstance(o, Duplicate) for o in again)
-        assert [o.events for o in again] == [o.events for o in expected]
-    else:  # nothing stored: placed as the first time
-        assert again == expected
     write_open_batch(staging)
+    start += BATCH
     for batch in batches[crashed_batch + 1 :]:
-        assert [restarted.place(article) for article in batch] == outcomes[start + BATCH : start + BATCH + len(batch)]
+        assert [restarted.place(article) for article in batch] == outcomes[start : start + len(batch)]
         start += len(batch)
         write_open_batch(staging)
     assert kept.stories == calm_stores.stories
     assert kept.live == calm_stores.live
     assert kept.fingerprints == calm_stores.fingerprints
+    return again, expected
 
 
 def test_discarding_the_open_batch_leaves_what_was_sealed_before_it():
@@ -127,3 +161,18 @@ def test_discarding_the_open_batch_leaves_what_was_sealed_before_it():
         write(phase)
     staging.written(sealed)
     assert stores.stories == {"s": {"version": 2}}
+
+
+def test_within_a_store_a_batch_writes_its_removals_after_its_values():
+    """A store's changelog keeps order, so a removal on the broker says the batch's values are there too (the
+    desk's healing takes a story removed for absorbed, its survivor stored)."""
+    stores = DeskStores(live={"absorbed": {"size": 3}, "expired": {"size": 1}})
+    staging = Staging(stores)
+    del staging.stores.live["absorbed"]
+    staging.stores.live["survivor"] = {"size": 7}
+    del staging.stores.live["expired"]
+    staging.stores.live["new"] = {"size": 1}
+    windows = staging.phases(staging.seal())[PHASES.index(("fingerprints", "live"))]
+    assert [(key, value if value is DELETED else value["size"]) for _, key, value in windows] == [
+        ("survivor", 7), ("new", 1), ("absorbed", DELETED), ("expired", DELETED)
+    ]
