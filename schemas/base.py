@@ -10,7 +10,9 @@ M = TypeVar("M", bound="Message")
 
 
 class Message(BaseModel):
-    """A frozen message: once published it is a fact, so nothing may change it in place."""
+    """A frozen message: once published it is a fact, so nothing may change it in place. Its fields cannot be
+    set again; the lists and dicts they hold could be changed, and no code does (its bytes, kept by the desk
+    and sent again on a redelivery, would then no longer be what it says)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -25,7 +25,7 @@ from schemas import (
     StorySnapshot,
     StoryStarted,
 )
-from streams.story.state import StoryState, claim_text, entity_key, outlet_key
+from streams.story.state import OutOfSequence, StoryState, claim_text, entity_key, outlet_key
 
 ArticleEntry = StoryStarted | ArticleJoined
 StoryEventModel = StoryStarted | ArticleJoined | StoryMerged
@@ -53,12 +53,26 @@ def state_of(events: Iterable[ArticleEntry]) -> StoryState:
 
 
 def fold_log(events: Iterable[StoryEventModel]) -> dict[str, StoryState]:
-    """Every story's state after the log's events, applied in log order (their positions)."""
+    """Every story's state after the log's events, applied in log order (their positions). A merge must absorb
+    the story as the log has it: known, open, and at the version the merge says."""
     states: dict[str, StoryState] = defaultdict(StoryState)
     for event in events:
-        absorbed = states[event.absorbed_story_id] if isinstance(event, StoryMerged) else None
+        absorbed = None
+        if isinstance(event, StoryMerged):
+            absorbed = states.get(event.absorbed_story_id)
+            _check_absorbed(event, absorbed)
         apply(states[event.story_id], event, absorbed)
     return dict(states)
+
+
+def _check_absorbed(merge: StoryMerged, absorbed: StoryState | None) -> None:
+    where = f"{merge.story_id} v{merge.version} absorbs {merge.absorbed_story_id}"
+    if absorbed is None or absorbed.version == 0:
+        raise OutOfSequence(f"{where}, which the log has no entry of")
+    if absorbed.merged_into is not None:
+        raise OutOfSequence(f"{where}, which was merged into {absorbed.merged_into} already")
+    if absorbed.version != merge.absorbed_version:
+        raise OutOfSequence(f"{where} at v{merge.absorbed_version}, which the log has at v{absorbed.version}")
 
 
 def dated_within(event_date: date | None, event_weekday: str | None, story_date: date | None) -> date | None:

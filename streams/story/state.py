@@ -7,10 +7,11 @@ first, make room), and only the most recent articles are listed. So a story of
 five thousand articles weighs what a story of fifty does, in memory, in its
 table row and in its snapshot; its full membership is on the log.
 
-The bounds make two approximations, both only in stories beyond them: an
+The bounds make three approximations, all only in stories beyond them: an
 outlet, name, quote or claim that dropped out is reported as new again when it
-comes back, and an item's outlets are named up to a bound while their count
-goes on.
+comes back; an item's outlets are named up to a bound while their count goes
+on; and when two stories merge, an outlet both reported is counted once only
+if both still name it.
 """
 
 from __future__ import annotations
@@ -243,7 +244,8 @@ class StoryState:
         self.articles += other.articles
         self.first_seen = min(filter(None, (self.first_seen, other.first_seen)))
         self.last_seen = max(filter(None, (self.last_seen, other.last_seen)))
-        self.outlet_count += sum(1 for who in other.outlets if who not in self.outlets)
+        # The other's distinct outlets, less those both name: its outlets that dropped out of its names still count.
+        self.outlet_count += other.outlet_count - sum(1 for who in other.outlets if who in self.outlets)
         for who, n in other.outlets.items():
             self.outlets[who] = self.outlets.get(who, 0) + n
         _trim(self.outlets, MAX_OUTLETS)

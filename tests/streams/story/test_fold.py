@@ -256,3 +256,35 @@ def test_a_merge_folds_the_absorbed_story_into_the_survivor_and_closes_it():
     late = next_event("s2", states["s2"], "b2", "Port News", T0, _facts())
     with pytest.raises(OutOfSequence):
         apply(states["s2"], late)  # an absorbed story takes no more entries
+
+
+def test_a_merge_the_log_cannot_have_made_is_refused():
+    """The fold checks the absorbed story as it checks a story's own next entry: known, open, at its version."""
+    one = [next_event("s1", StoryState(), "a1", "Harbour Times", T0, _facts())]
+    two = [next_event("s2", StoryState(), "b1", "Port News", T0, _facts())]
+    three = [next_event("s3", StoryState(), "c1", "Coast Daily", T0, _facts())]
+    merge = merge_event("s1", state_of(one), "s2", state_of(two), T0, position=5)
+    assert fold_log([*one, *two, merge])["s2"].merged_into == "s1"
+    with pytest.raises(OutOfSequence, match="no entry of"):
+        fold_log([*one, merge])  # s2 never started
+    with pytest.raises(OutOfSequence, match="v1, which the log has at v2"):
+        fold_log([*one, *_append_to("s2", two, "b2"), merge])  # s2 moved on after the merge was made
+    again = merge_event("s3", state_of(three), "s2", state_of(two), T0, position=6)
+    with pytest.raises(OutOfSequence, match="merged into s1 already"):
+        fold_log([*one, *two, *three, merge, again])  # absorbed twice: its articles would count twice
+
+
+def _append_to(story_id: str, events: list, article_id: str) -> list:
+    return [*events, next_event(story_id, state_of(events), article_id, "Port News", T0, _facts())]
+
+
+def test_a_merge_counts_the_absorbed_story_s_outlets_beyond_those_it_names():
+    many = StoryState()
+    for i in range(100):
+        many.add(f"m{i}", f"outlet {i}", T0, _facts())
+    assert many.outlet_count == 100 and len(many.outlets) < 100  # the names are bounded, the count is not
+    few = StoryState()
+    for outlet in ("outlet 99", "Harbour Times"):  # one it names, one it does not
+        few.add(outlet, outlet, T0, _facts())
+    few.absorb(many, "s-many")
+    assert few.outlet_count == 101
