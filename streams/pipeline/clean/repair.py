@@ -79,8 +79,9 @@ def _is_binary_char(ch: str) -> bool:
 
 
 def check_readable(text: str, title: str | None) -> None:
-    """Raise when the text has no words and there is no title: symbol soup is not an article."""
-    if title:
+    """Raise when the text has no words and there is no title with a word: symbol soup is not an article (and
+    every such article would have the same fingerprint, of no words: each a copy of the first)."""
+    if title and LETTER_WORD.search(title):
         return
     sample = text[:20_000]
     if _plainly_readable(sample):
@@ -88,13 +89,13 @@ def check_readable(text: str, title: str | None) -> None:
     visible = len(sample) - len(_SPACE.findall(sample))
     letters = len(_LETTER.findall(sample))
     if visible == 0:
-        raise UnusableArticle("empty article: the text is only whitespace or markup, and there is no title")
+        raise UnusableArticle("empty article: the text is only whitespace or markup, and no title has a word")
     if letters / visible < _MIN_LETTER_SHARE:
         raise UnusableArticle(
             f"text has no readable words ({letters / visible:.0%} letters): binary or encoded data, not an article"
         )
     if not _has_two_words(sample):
-        raise UnusableArticle("text has fewer than two words, and there is no title")
+        raise UnusableArticle("text has fewer than two words, and no title has a word")
 
 
 def _plainly_readable(sample: str) -> bool:

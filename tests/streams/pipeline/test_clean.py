@@ -297,6 +297,14 @@ def test_symbol_soup_is_unusable():
         clean_text("%%%% #### 1234 5678 $$$$ ---- **** //// 9999 ==== ++++" * 10)
 
 
+def test_a_title_without_a_word_does_not_make_symbol_soup_an_article():
+    """Each such article would fingerprint no words, the same as every other: a copy of the first."""
+    for title, text in (("!!!", "…"), ("???", "…!"), ("***", "")):
+        with pytest.raises(UnusableArticle, match="no title has a word|no readable words"):
+            clean_article(RawArticle(title=title, text=text), "a1")
+    assert clean_article(RawArticle(title="Storm hits the coast", text=""), "a2").title == "Storm hits the coast"
+
+
 def test_all_furniture_and_no_title_is_unusable():
     with pytest.raises(UnusableArticle, match="site furniture"):
         clean_text("Subscribe to our newsletter\n\nPrivacy policy\n\nCopyright © 2023 Example Media. All rights reserved")
