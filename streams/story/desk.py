@@ -381,15 +381,16 @@ class StoryDesk:
         """Whether the live profiles count the article of these entries already; adding it again would make its
         story anew and merge it a second time. They do if every profile of its batch is stored (the position
         says so: it is written after them); or if the story it ended in (the survivor, if it merged its story)
-        counts it; or if the story it joined, live before it, is gone: a story's removal is written after the
-        profiles of its batch, so its survivor is stored (a crash may have cut the live profiles short when the
-        tables are rebuilt from their changelogs)."""
+        counts it; or if that story, live before the article, is gone: a story's removal is written after the
+        profiles of its batch, so whatever absorbed it is stored (a crash may have cut the live profiles short
+        when the tables are rebuilt from their changelogs)."""
         if entry.position <= self.windows_position:
             return True
         holder = self.stories.stories.get(last.story_id)
         if holder is not None:
             return holder.last_position >= entry.position
-        return entry.version > 1 and last.story_id not in self.stores.live
+        live_before = last.story_id != entry.story_id or entry.version > 1  # a survivor other than its own story
+        return live_before and last.story_id not in self.stores.live
 
     def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate:
         """An article seen before: a redelivery. Its entries, or its verdict, are sent again (readers drop repeats)."""
