@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # storywire worker and CLI. It talks to an external Kafka (STORYWIRE_BROKER); the local
 # Maven-fetched broker of streams/tools/broker.py is for machines without Docker.
 #   docker compose up            (see docker-compose.yml)
@@ -24,10 +25,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Package and dependencies first, seed articles last: editing seeds does not reinstall.
-COPY --from=build /wheels /wheels
-RUN pip install --no-index --find-links /wheels storywire \
-    && rm -rf /wheels \
+# Package and dependencies first, seed articles last: editing seeds does not reinstall. The wheels are mounted
+# from the build stage, not copied: a copied layer would keep them in the image.
+RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
+    pip install --no-index --find-links /wheels storywire \
     && useradd --create-home --uid 10001 storywire \
     && mkdir -p /data \
     && chown storywire /data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 import sys
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         "read is listed with the reason, and the exit code is then 1.",
     )
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    replay.add_argument("--rate", type=float, metavar="N", help="at most N articles per second (default: as fast as possible)")
+    replay.add_argument("--rate", type=_positive_number, metavar="N", help="at most N articles per second (default: as fast as possible)")
 
     follow = command(
         "follow",
@@ -224,9 +225,9 @@ def _progress(line: str) -> None:
 
 
 def _positive_number(value: str) -> float:
-    number = _parsed(float, value, "a number above 0")
-    if not number > 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{value}: must be a number above 0")
+    number = _parsed(float, value, "a finite number above 0")
+    if not 0 < number < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{value}: must be a finite number above 0")
     return number
 
 

@@ -261,7 +261,7 @@ class StoryIndex:
         self.clock = max(self.clock, seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
         merged = self._merge_near(profile) if merge else None
-        return Placed(merged, self._expire())
+        return Placed(merged, self.expire(seen))
 
     def _merge_near(self, profile: StoryProfile) -> tuple[str, str] | None:
         """Merge the story with the most similar live story sharing its salient features, if they are one story."""
@@ -309,8 +309,11 @@ class StoryIndex:
                 self._postings[key][profile] = profile.story_id
         self._keys[profile.story_id] = keys
 
-    def _expire(self) -> tuple[str, ...]:
-        horizon = self.clock - self.window_seconds
+    def expire(self, now: float) -> tuple[str, ...]:
+        """The stories quiet for longer than the window before `now` (event time) leave; returns their ids. Not the
+        index's clock: an article placed again after a crash expires what it expired the first time, though
+        profiles stored later in its batch have moved the clock on."""
+        horizon = now - self.window_seconds
         expired = []
         while self._activity and self._activity[0][0] < horizon:
             seen, story_id = heapq.heappop(self._activity)

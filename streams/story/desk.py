@@ -145,9 +145,9 @@ class DeskStores:
 
 
 def remove(store: MutableMapping, key: str) -> None:
-    """Remove the key if the store has it, without reading its value as `pop` would: a table's value is fetched
-    and decoded to be read (a fingerprint leaving the window read its row twice, through the staging). The
-    store's own `del` tests the key once."""
+    """Remove the key, without reading its value as `pop` would: a table's value is fetched and decoded to be
+    read (a fingerprint leaving the window read its row twice, through the staging). The worker's staged stores
+    stage the removal whether or not the store has the key (see StagedStore); a plain dict has nothing to do."""
     try:
         del store[key]
     except KeyError:
@@ -218,7 +218,8 @@ class StoryDesk:
             self.stories.restore(StoryProfile.from_json(story_id, row))
         rows = sorted(self.stores.fingerprints.items(), key=lambda item: (item[1]["seen"], item[1]["position"]))
         for article_id, row in rows:
-            self.duplicates.add(article_id, Fingerprint.from_json(row), row["seen"])
+            for old in self.duplicates.add(article_id, Fingerprint.from_json(row), row["seen"]):
+                remove(self.stores.fingerprints, old)  # its removal was cut short by a crash
 
     def place(self, prepared: PreparedArticle) -> Outcome:
         """Decide the article's outcome and record it in the stores (the article's record first)."""
@@ -367,9 +368,9 @@ class StoryDesk:
         _, now = self._clock(prepared)
         now = recorded_now if recorded_now is not None else now  # records written before "now" was kept
         entry, last = events[0], events[-1]
-        if self._counted(entry, last):
-            placed = Placed()
-            if isinstance(last, StoryMerged):  # its absorbed story's removal may be what the crash lost
+        if self._counted(entry, last):  # what it expired, and its absorbed story, may be removals the crash lost
+            placed = Placed(expired=self.stories.expire(now))
+            if isinstance(last, StoryMerged):
                 self.stories.remove(last.absorbed_story_id)
         else:  # it merges only if its entries say it did: a profile stored since may be nearer now
             merged = isinstance(last, StoryMerged)

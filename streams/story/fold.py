@@ -25,7 +25,13 @@ from schemas import (
     StorySnapshot,
     StoryStarted,
 )
-from streams.story.state import OutOfSequence, StoryState, claim_text, entity_key, outlet_key
+from streams.story.state import (
+    OutOfSequence,
+    StoryState,
+    claim_text,
+    entity_key,
+    outlet_key,
+)
 
 ArticleEntry = StoryStarted | ArticleJoined
 StoryEventModel = StoryStarted | ArticleJoined | StoryMerged

@@ -74,8 +74,8 @@ class StagedStore(MutableMapping):
         self.staging.open[self.name][key] = value
 
     def __delitem__(self, key) -> None:
-        if key not in self:
-            raise KeyError(key)
+        """Stages the removal even of a key the store lacks: a crash may have kept its removal from the
+        changelog while the local store made it, and a table sends the removal again (ConfirmedTable.pop)."""
         self.staging.open[self.name][key] = DELETED
 
     def __iter__(self) -> Iterator:

@@ -73,11 +73,13 @@ def test_the_broker_may_also_follow_the_command_name():
 def test_numbers_out_of_range_are_refused_with_the_argument_named():
     for args, named in (
         (["bench", "--articles", "0"], "--articles: 0: must be a whole number above 0"),
-        (["bench", "--rate", "-5"], "--rate: -5: must be a number above 0"),
-        (["soak", "--days", "0"], "--days: 0: must be a number above 0"),
+        (["bench", "--rate", "-5"], "--rate: -5: must be a finite number above 0"),
+        (["replay", "feed.jsonl", "--rate", "0"], "--rate: 0: must be a finite number above 0"),
+        (["soak", "--days", "0"], "--days: 0: must be a finite number above 0"),
+        (["soak", "--days", "inf"], "--days: inf: must be a finite number above 0"),
         (["soak", "--articles", "many"], "--articles: many: must be a whole number above 0"),
         (["web", "--port", "70000"], "--port: 70000: must be a port, from 1 to 65535"),
-        (["demo", "--timeout", "nan"], "--timeout: nan: must be a number above 0"),
+        (["demo", "--timeout", "nan"], "--timeout: nan: must be a finite number above 0"),
     ):
         result = _cli(*args)
         assert result.returncode == 2, args

@@ -1,6 +1,9 @@
 """Batches of desk writes: what a desk reading through them decides, and what a crash between phases leaves."""
 
 import copy
+import functools
+import random
+from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -9,7 +12,7 @@ from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import Appended, DeskStores, Duplicate, StoryDesk
 from streams.story.staging import DELETED, PHASES, Staging, write, write_open_batch
-from streams.tools.synthetic import REPLAYED_AT, generate
+from streams.tools.synthetic import REPLAYED_AT, _article, _story, generate
 
 SETTINGS = Settings(broker="127.0.0.1:1")
 BATCH = 17
@@ -82,14 +85,25 @@ def test_a_crash_between_the_phases_of_a_batch_is_healed_when_its_articles_come_
         assert again == expected
 
 
-CUTS = ((0.5, 1.0), (1.0, 0.5), (0.0, 1.0), (1.0, 0.0), (0.5, 0.5))  # the share of its writes each store keeps
+CUTS = ((0.5, 1.0), (1.0, 0.5), (0.0, 1.0), (1.0, 0.0), (0.5, 0.5), (1.0, 0.9))  # the share of its writes each store keeps
 
 
+@functools.cache
+def _stream_and_calm(seed: int) -> tuple[list, tuple]:
+    articles = generate(300, seed=seed, max_paragraphs=2).articles
+    stream = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(articles)]
+    desk = StoryDesk(SETTINGS)
+    return stream, ([desk.place(article) for article in stream], desk.stores)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("phase", range(1, len(PHASES)))
-def test_a_crash_inside_a_phase_is_healed_whichever_part_of_each_store_got_through(stream, calm, phase):
+def test_a_crash_inside_a_phase_is_healed_whichever_part_of_each_store_got_through(seed, phase):
     """Each store's changelog is a partition of its own: a crash inside a phase leaves each store a prefix of
     that phase's writes, cut at its own point. A desk rebuilt from them goes on exactly as the uninterrupted
-    one, in the batches where stories merge (a story absorbed, or started and absorbed, in the batch)."""
+    one, in the batches where stories merge (a story absorbed, or started and absorbed, in the batch; the
+    second stream merges in three batches)."""
+    stream, calm = _stream_and_calm(seed)
     outcomes, _ = calm
     merging = sorted({i // BATCH for i, o in enumerate(outcomes) if isinstance(o, Appended) and len(o.events) == 2})
     assert merging, "the stream merges stories"
@@ -161,6 +175,142 @@ def test_discarding_the_open_batch_leaves_what_was_sealed_before_it():
         write(phase)
     staging.written(sealed)
     assert stores.stories == {"s": {"version": 2}}
+
+
+def _kept(stores: DeskStores) -> DeskStores:
+    return DeskStores(**{name: copy.deepcopy(dict(store)) for name, store in vars(stores).items()})
+
+
+ONE_DAY_WINDOW = Settings(broker="127.0.0.1:1", story_window_days=1.0)
+
+
+def _articles_of(names: str, seed: int):
+    """A maker of prepared articles of the named stories (synthetic), each dated by its day after a start."""
+    rng, start = random.Random(seed), datetime(2024, 3, 1, tzinfo=timezone.utc)
+    stories, counts = {name: _story(rng, name, start) for name in names}, dict.fromkeys(names, 0)
+
+    def article(name: str, day: float):
+        counts[name] += 1
+        raw = _article(rng, stories[name], counts[name], start + timedelta(days=day), 2)
+        return prepare(orjson.dumps(raw), None, REPLAYED_AT, 2_000_000)
+
+    return article
+
+
+def _crashed_batch(first: list, crashed: list) -> tuple[DeskStores, list]:
+    """A desk (one-day window) places `first` and writes it, then places `crashed`: its stores, and the phases of
+    the batch the crash keeps from them (the test writes what got through)."""
+    stores = DeskStores()
+    staging = Staging(stores)
+    desk = StoryDesk(ONE_DAY_WINDOW, staging.stores)
+    for article in first:
+        desk.place(article)
+    write_open_batch(staging)
+    for article in crashed:
+        desk.place(article)
+    return stores, staging.phases(staging.seal())
+
+
+def _healed(stores: DeskStores, crashed: list) -> StoryDesk:
+    """A desk rebuilt from a copy of the stores, which places the crashed batch again and writes it."""
+    staging = Staging(_kept(stores))
+    desk = StoryDesk(ONE_DAY_WINDOW, staging.stores)
+    desk.load()
+    for article in crashed:
+        desk.place(article)
+    write_open_batch(staging)
+    return desk
+
+
+def test_healing_expires_at_the_article_s_own_time_not_at_the_clock_of_profiles_stored_later():
+    """A profile stored late in the crashed batch moves the restored clock on; an article healed before it must not
+    expire, at that clock, a story that a later article of the batch refreshed but whose profile was cut."""
+    article = _articles_of("PQR", seed=3)
+    first = [article("Q", 0.0), article("P", 0.1), article("R", 0.1)]
+    crashed = [article("R", 0.9), article("P", 0.95), article("Q", 0.97), article("R", 1.5)]
+    later = article("Q", 1.6)
+    calm = StoryDesk(ONE_DAY_WINDOW)
+    expected = [calm.place(a) for a in [*first, *crashed, later]]
+    stores, (records, windows, *_) = _crashed_batch(first, crashed)
+    live = [w for w in windows if w[0] is stores.live]
+    assert live[0][1] == expected[3].events[0].story_id  # R's profile, stored with the clock of day 1.5
+    write(records + [w for w in windows if w[0] is stores.fingerprints] + live[:1])
+    again = _healed(stores, crashed)
+    assert again.place(later).events == expected[-1].events  # Q lives on: it joins Q
+
+
+def test_an_article_healed_as_counted_expires_again_what_it_expired_the_first_time():
+    """Its add expired a quiet story, and the crash cut that removal (a store's removals go last): healing the
+    article, counted already, expires the story again, or a later article of it would join a story the
+    uninterrupted desk had let go."""
+    article = _articles_of("SR", seed=5)
+    first, crashed, later = [article("S", 0.0), article("R", 0.1)], article("R", 1.5), article("S", 1.6)
+    calm = StoryDesk(ONE_DAY_WINDOW)
+    expected = [calm.place(a) for a in [*first, crashed, later]]
+    assert expected[-1].events[0].version == 1, "the uninterrupted desk let S go: its next article starts a story"
+    stores, (records, windows, *_) = _crashed_batch(first, [crashed])
+    assert any(value is DELETED for store, _, value in windows if store is stores.live)  # S expired
+    write(records + [w for w in windows if w[2] is not DELETED])  # the values got through, the removal did not
+    again = _healed(stores, [crashed])
+    assert again.place(later).events == expected[-1].events
+
+
+def test_a_removal_the_changelog_lost_is_sent_again_by_a_worker_that_kept_its_tables():
+    """The local store makes a phase's writes at once while its changelog is cut: the local store lacks an
+    absorbed story whose removal never reached the changelog. Healing stages the removal again all the same, so
+    a worker rebuilt from the changelog later does not take the story for live and merge it a second time."""
+    settings = Settings(broker="127.0.0.1:1", join_threshold=0.45)
+    articles = generate(300, seed=1, max_paragraphs=2).articles[:37]
+    stream = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(articles)]
+    calm = StoryDesk(settings)
+    expected = [calm.place(a).events for a in stream]
+    local = DeskStores()
+    staging = Staging(local)
+    desk = StoryDesk(settings, staging.stores)
+    for a in stream[:17]:
+        desk.place(a)
+    write_open_batch(staging)
+    placed = [desk.place(a) for a in stream[17:34]]
+    assert any(isinstance(o, Appended) and len(o.events) == 2 for o in placed), "the batch merges a story"
+    records, windows, *_ = staging.phases(staging.seal())
+    changelog = _kept(local)
+    on_changelog = {id(getattr(local, name)): getattr(changelog, name) for name in vars(local)}
+    write(records + windows)  # the local store: the phases whole
+    live = [w for w in windows if w[0] is local.live]
+    assert live[-1][2] is DELETED  # the merge's removal, last of the live profiles: the changelog's cut drops it
+    cut = records + [w for w in windows if w[0] is local.fingerprints] + live[:-1]
+    write([(on_changelog[id(store)], key, value) for store, key, value in cut])
+    staging = Staging(local)
+    healed = StoryDesk(settings, staging.stores)
+    healed.load()
+    for a in stream[17:34]:
+        healed.place(a)
+    healing = staging.phases(staging.seal())
+    write([(on_changelog[id(store)], key, value) for phase in healing for store, key, value in phase])
+    rebuilt = StoryDesk(settings, Staging(changelog).stores)
+    rebuilt.load()
+    assert [rebuilt.place(a).events for a in stream[34:]] == expected[34:]
+
+
+def test_a_fingerprint_older_than_the_window_is_removed_when_the_desk_loads():
+    """A crash can keep a fingerprint's removal from the store; loading drops it from the index, and from the
+    store too, or it would stay there for good."""
+    stores = DeskStores()
+    staging = Staging(stores)
+    desk = StoryDesk(SETTINGS, staging.stores)
+    stream = generate(40, seed=2, max_paragraphs=1).articles
+    day = 86400
+    for i, raw in enumerate(stream):
+        desk.place(prepare(orjson.dumps(raw), None, REPLAYED_AT + i, 2_000_000))
+    write_open_batch(staging)
+    old_id, old_row = next(iter(stores.fingerprints.items()))
+    stale = dict(old_row, seen=old_row["seen"] - (SETTINGS.dedup_window_days + 1) * day)
+    stores.fingerprints[old_id] = stale  # as if its removal had been cut from the changelog
+    loaded = StoryDesk(SETTINGS, staging.stores)
+    loaded.load()
+    assert old_id not in loaded.duplicates
+    write_open_batch(staging)
+    assert old_id not in stores.fingerprints and stores.fingerprints  # the rest stay
 
 
 def test_within_a_store_a_batch_writes_its_removals_after_its_values():
