@@ -224,32 +224,25 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _positive_number(value: str) -> float:
-    number = _parsed(float, value, "a finite number above 0")
-    if not 0 < number < math.inf:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"{value}: must be a finite number above 0")
-    return number
+def _argument(kind: type, wanted: str, valid):
+    """An argparse type: `kind` of the text, refused unless `valid`, with one message saying what is wanted."""
+
+    def parse(value: str):
+        try:
+            parsed = kind(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or not valid(parsed):
+            raise argparse.ArgumentTypeError(f"{value}: must be {wanted}")
+        return parsed
+
+    parse.__name__ = wanted  # what argparse names in its own messages
+    return parse
 
 
-def _positive_count(value: str) -> int:
-    count = _parsed(int, value, "a whole number above 0")
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"{value}: must be a whole number above 0")
-    return count
-
-
-def _port(value: str) -> int:
-    port = _parsed(int, value, "a port, from 1 to 65535")
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{value}: must be a port, from 1 to 65535")
-    return port
-
-
-def _parsed(kind: type, value: str, wanted: str):
-    try:
-        return kind(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value}: must be {wanted}") from None
+_positive_number = _argument(float, "a finite number above 0", lambda number: 0 < number < math.inf)  # not nan
+_positive_count = _argument(int, "a whole number above 0", lambda count: count >= 1)
+_port = _argument(int, "a port, from 1 to 65535", lambda port: 1 <= port <= 65535)
 
 
 def _require_broker(settings) -> None:

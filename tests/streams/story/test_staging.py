@@ -129,19 +129,11 @@ def _crash_and_go_on(stream, calm, crashed_batch: int, landed) -> tuple[list, li
     uninterrupted desk's outcomes) and the rest of the stream, which must go as the uninterrupted desk's, and
     store what it stored."""
     outcomes, calm_stores = calm
-    stores = DeskStores()
-    staging = Staging(stores)
-    desk = StoryDesk(SETTINGS, staging.stores)
     batches = _batches(stream)
-    for batch in batches[:crashed_batch]:
-        for article in batch:
-            desk.place(article)
-        write_open_batch(staging)
-    for article in batches[crashed_batch]:
-        desk.place(article)
-    write(landed(staging.phases(staging.seal())))
+    stores, phases = _crashed_batch(SETTINGS, batches[:crashed_batch], batches[crashed_batch])
+    write(landed(phases))
 
-    kept = DeskStores(**{name: copy.deepcopy(dict(store)) for name, store in vars(stores).items()})
+    kept = _kept(stores)
     staging = Staging(kept)
     restarted = StoryDesk(SETTINGS, staging.stores)
     restarted.load()
@@ -197,15 +189,16 @@ def _articles_of(names: str, seed: int):
     return article
 
 
-def _crashed_batch(first: list, crashed: list) -> tuple[DeskStores, list]:
-    """A desk (one-day window) places `first` and writes it, then places `crashed`: its stores, and the phases of
+def _crashed_batch(settings: Settings, before: list[list], crashed: list) -> tuple[DeskStores, list]:
+    """A desk places the batches `before`, writing each, then places `crashed`: its stores, and the phases of
     the batch the crash keeps from them (the test writes what got through)."""
     stores = DeskStores()
     staging = Staging(stores)
-    desk = StoryDesk(ONE_DAY_WINDOW, staging.stores)
-    for article in first:
-        desk.place(article)
-    write_open_batch(staging)
+    desk = StoryDesk(settings, staging.stores)
+    for batch in before:
+        for article in batch:
+            desk.place(article)
+        write_open_batch(staging)
     for article in crashed:
         desk.place(article)
     return stores, staging.phases(staging.seal())
@@ -231,7 +224,7 @@ def test_healing_expires_at_the_article_s_own_time_not_at_the_clock_of_profiles_
     later = article("Q", 1.6)
     calm = StoryDesk(ONE_DAY_WINDOW)
     expected = [calm.place(a) for a in [*first, *crashed, later]]
-    stores, (records, windows, *_) = _crashed_batch(first, crashed)
+    stores, (records, windows, *_) = _crashed_batch(ONE_DAY_WINDOW, [first], crashed)
     live = [w for w in windows if w[0] is stores.live]
     assert live[0][1] == expected[3].events[0].story_id  # R's profile, stored with the clock of day 1.5
     write(records + [w for w in windows if w[0] is stores.fingerprints] + live[:1])
@@ -248,7 +241,7 @@ def test_an_article_healed_as_counted_expires_again_what_it_expired_the_first_ti
     calm = StoryDesk(ONE_DAY_WINDOW)
     expected = [calm.place(a) for a in [*first, crashed, later]]
     assert expected[-1].events[0].version == 1, "the uninterrupted desk let S go: its next article starts a story"
-    stores, (records, windows, *_) = _crashed_batch(first, [crashed])
+    stores, (records, windows, *_) = _crashed_batch(ONE_DAY_WINDOW, [first], [crashed])
     assert any(value is DELETED for store, _, value in windows if store is stores.live)  # S expired
     write(records + [w for w in windows if w[2] is not DELETED])  # the values got through, the removal did not
     again = _healed(stores, [crashed])
@@ -264,15 +257,8 @@ def test_a_removal_the_changelog_lost_is_sent_again_by_a_worker_that_kept_its_ta
     stream = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(articles)]
     calm = StoryDesk(settings)
     expected = [calm.place(a).events for a in stream]
-    local = DeskStores()
-    staging = Staging(local)
-    desk = StoryDesk(settings, staging.stores)
-    for a in stream[:17]:
-        desk.place(a)
-    write_open_batch(staging)
-    placed = [desk.place(a) for a in stream[17:34]]
-    assert any(isinstance(o, Appended) and len(o.events) == 2 for o in placed), "the batch merges a story"
-    records, windows, *_ = staging.phases(staging.seal())
+    assert any(len(events) == 2 for events in expected[17:34]), "the crashed batch merges a story"
+    local, (records, windows, *_) = _crashed_batch(settings, [stream[:17]], stream[17:34])
     changelog = _kept(local)
     on_changelog = {id(getattr(local, name)): getattr(changelog, name) for name in vars(local)}
     write(records + windows)  # the local store: the phases whole
