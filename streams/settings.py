@@ -196,6 +196,11 @@ class Settings(BaseSettings):
         return self.home / "worker" / self.topic_prefix
 
     @property
+    def tables_on_disk(self) -> bool:
+        """The worker's tables are in RocksDB, so they outlive the process (and the place stage keeps a journal)."""
+        return self.store.startswith("rocksdb")
+
+    @property
     def max_prepared_bytes(self) -> int:
         """The prepared topic's message limit: as set, else room for the cleaned text and the removed blocks (at
         most twice the raw text)."""

@@ -120,13 +120,21 @@ class Staging:
         """A sealed batch's writes as (store, key, value or DELETED), phase by phase; within a store, its removals
         after its values. A store's changelog is one partition, which keeps order: a removal on the broker says
         the values written with it are there too (a story absorbed is removed only once its survivor is stored)."""
+        order = keys_in_order(sealed)
+        return [
+            [(getattr(self.stores_below, name), key, sealed[name][key]) for name in phase for key in order[name]]
+            for phase in PHASES
+        ]
+
+    def again(self, keys: dict[str, list]) -> list[list[tuple[MutableMapping, object, object]]]:
+        """The writes of `keys` (store name -> keys) made again, phase by phase, each with what the store holds
+        now (its removal if nothing): to send a changelog what its local store holds (streams/worker/journal.py)."""
         return [
             [
-                (getattr(self.stores_below, name), key, value)
+                (store, key, store.get(key, DELETED))
                 for name in phase
-                for removal in (False, True)
-                for key, value in sealed[name].items()
-                if (value is DELETED) is removal
+                for store in [getattr(self.stores_below, name)]
+                for key in keys.get(name, ())
             ]
             for phase in PHASES
         ]
@@ -134,6 +142,14 @@ class Staging:
     def written(self, sealed: Writes) -> None:
         """A sealed batch is in the stores: reads go to them again."""
         self.sealed = [batch for batch in self.sealed if batch is not sealed]
+
+
+def keys_in_order(sealed: Writes) -> dict[str, list]:
+    """Each store's keys in the order a sealed batch writes them (so its changelog's order): values, then removals."""
+    return {
+        name: [key for removal in (False, True) for key, value in writes.items() if (value is DELETED) is removal]
+        for name, writes in sealed.items()
+    }
 
 
 def write(phase: list[tuple[MutableMapping, object, object]]) -> None:

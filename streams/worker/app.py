@@ -24,6 +24,7 @@ from streams.kafka.connection import security_options
 from streams.settings import Settings
 from streams.worker.consumer import use_prompt_consumer
 from streams.worker.context import WorkerContext, declare_tables
+from streams.worker.journal import Settled
 from streams.worker.lag import log_counters, report_counters
 from streams.worker.metrics import WorkerSensor, serve_metrics
 from streams.worker.place_stage import place_agent
@@ -32,8 +33,9 @@ from streams.worker.producer import use_idempotent_producer
 from streams.worker.topics import declare_topics
 
 
-def build_app(settings: Settings, data_dir: Path) -> faust.App:
-    """One app per worker process, named after the topic prefix so deployments never mix; its tables in data_dir."""
+def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(None, None)) -> faust.App:
+    """One app per worker process, named after the topic prefix so deployments never mix; its tables in data_dir
+    (`settled` says what the place stage's journal found there: streams/worker/journal.py)."""
     app = faust.App(
         settings.topic_prefix,
         broker=f"kafka://{settings.bootstrap}",
@@ -80,6 +82,8 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
     use_prompt_consumer(app)
     topics = declare_topics(app, settings)
     ctx = WorkerContext(settings, app, topics, declare_tables(app, settings))
+    if settings.tables_on_disk:  # the place stage keeps its journal beside them
+        ctx.journal_dir, ctx.cut_batch, ctx.changelog_ends = data_dir, settled.cut, settled.ends
     app.sensors.add(WorkerSensor(ctx.counters, ctx.metrics.health))
 
     app.agent(topics.raw_articles, name="prepare_articles")(prepare_agent(ctx))
@@ -88,6 +92,10 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
     @app.timer(interval=settings.stats_interval)
     async def counters_line() -> None:
         await report_counters(ctx)
+
+    @app.task
+    async def settled_report() -> None:
+        settled.report()
 
     @app.task
     async def metrics_endpoint() -> None:
@@ -99,6 +107,7 @@ def build_app(settings: Settings, data_dir: Path) -> faust.App:
     async def forget_partitions(app_, revoked, **kwargs) -> None:
         """Every rebalance revokes everything first: the next article rebuilds the desk from the recovered tables."""
         ctx.desk = None
+        ctx.changelog_ends = None  # another worker may write to the changelogs until this one places again
         for tp in revoked:
             ctx.next_offsets.pop(tp, None)
         if ctx.prepare_acks is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import faust
 from faust.types import FutureMessage
@@ -14,6 +15,7 @@ from streams.story.staging import Staging
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
 from streams.worker.delivery import confirmed
+from streams.worker.journal import InFlight
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.topics import Topics
 
@@ -72,13 +74,19 @@ def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
     )
 
 
-async def changelogs_confirmed(tables: DeskStores) -> None:
-    """Wait until the broker has every changelog write made so far; raises the first that failed."""
-    waiting = [(table.changelog_topic, written) for table in vars(tables).values() for written in table.unconfirmed]
+async def changelogs_confirmed(tables: DeskStores) -> dict[str, int]:
+    """Wait until the broker has every changelog write made so far; raises the first that failed. Returns where
+    each changelog written to ends now (store name -> the offset after its last write)."""
+    waiting = [(name, table.changelog_topic, written) for name, table in vars(tables).items() for written in table.unconfirmed]
     for table in vars(tables).values():
         table.unconfirmed = []
-    if waiting:
-        await confirmed([written for _, written in waiting], [topic for topic, _ in waiting])
+    if not waiting:
+        return {}
+    await confirmed([written for _, _, written in waiting], [topic for _, topic, _ in waiting])
+    ends: dict[str, int] = {}
+    for name, _, written in waiting:
+        ends[name] = max(ends.get(name, 0), written.result().offset + 1)
+    return ends
 
 
 @dataclass
@@ -93,6 +101,12 @@ class WorkerContext:
     desk: StoryDesk | None = None  # derived from the tables; None until the first article after a rebalance
     staging: Staging = field(init=False)  # the place stage's writes not yet in the tables; the desk reads through it
     prepare_acks: InOrderAcks | None = None  # the running prepare agent's, so a rebalance can reset it
+    # The place stage's journal (streams/worker/journal.py): its directory (None: tables in memory, no journal),
+    # the batch a stop cut, whose writes go to the changelogs again first, and where each changelog ends (None:
+    # unknown, after a rebalance: another worker may have written).
+    journal_dir: Path | None = None
+    cut_batch: InFlight | None = None
+    changelog_ends: dict[str, int] | None = None
     metrics: WorkerMetrics = field(init=False)  # Prometheus: reads the counters, times the stages
 
     def __post_init__(self) -> None:

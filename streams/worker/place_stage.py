@@ -6,6 +6,8 @@ written and published in batches (a group commit): while one batch goes to the b
 every article placed meanwhile, so a batch is one article on a quiet stream and up to `MAX_BATCH` on a
 busy one. A batch is finished in this order, each step confirmed by the broker before the next begins:
 
+0. a journal of the keys it writes to each table (streams/worker/journal.py), so that a crash cannot leave
+   the changelogs behind the local tables; cleared once the tables' phases are confirmed;
 1. the article records (the desk's writes are made once per key, in the phases of streams/story/staging.py);
 2. its messages (entries, snapshots, duplicate verdicts, dead letters) in order, so a story's events
    reach the broker in version order, sent while the windows, then the log position and, last, the story
@@ -29,8 +31,9 @@ from dataclasses import dataclass, field
 from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Outcome, StoryDesk
-from streams.story.staging import MAX_BATCH, Staging, write
-from streams.worker.context import WorkerContext, changelogs_confirmed
+from streams.story.staging import MAX_BATCH, Staging, keys_in_order, write
+from streams.worker import journal
+from streams.worker.context import TABLES, WorkerContext, changelogs_confirmed
 from streams.worker.delivery import (
     SIZE_ERRORS,
     Send,
@@ -159,6 +162,11 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         await batch.arrived.wait()
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
         ctx.metrics.place_batch.observe(len(placed))
+        again = await _journal(ctx, writes)
+        if again:  # what a stop cut from the changelogs, with the tables' values, before anything new
+            for phase in placed[-1].context.run(staging.again, again):
+                await _write_phase(ctx, placed, phase)
+            ctx.cut_batch = None
         records, *rest = staging.phases(writes)
         await _write_phase(ctx, placed, records)
         # Recorded: from here on a crash makes each article a redelivery that sends its messages again, so they
@@ -168,6 +176,8 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         for phase in rest:
             await _write_phase(ctx, placed, phase)
         staging.written(writes)
+        if ctx.journal_dir is not None:
+            journal.clear(ctx.journal_dir)
         try:
             await confirmed(pending, [topic for topic, _, _ in sends])
         except Exception:  # sent again, retrying; a message too large for the broker turns its article into a dead letter
@@ -187,9 +197,48 @@ async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) ->
 
     async def attempt() -> None:
         placed[-1].context.run(write, phase)
-        await changelogs_confirmed(ctx.tables)
+        ends = await changelogs_confirmed(ctx.tables)
+        if ctx.changelog_ends is not None:
+            ctx.changelog_ends.update(ends)
 
     await until_done(ctx.counters, attempt, "writing the tables' changelogs", final=())
+
+
+async def _journal(ctx: WorkerContext, writes) -> dict[str, list[str]]:
+    """Record the batch's keys per table, and where each changelog ends before them (streams/worker/journal.py);
+    returns the keys of a batch a stop cut, to be written again first."""
+    if ctx.journal_dir is None:
+        return {}
+    if ctx.changelog_ends is None:
+
+        async def ask() -> None:
+            ctx.changelog_ends = await journal.changelog_ends(ctx.settings, TABLES)
+
+        await until_done(ctx.counters, ask, "asking where the tables' changelogs end")
+        if ctx.cut_batch is not None:  # a rebalance since the start: did another worker place meanwhile?
+            await _check_cut_batch(ctx)
+    again = ctx.cut_batch.again if ctx.cut_batch is not None else {}
+    order = keys_in_order(writes)
+    keys = {store: [*again.get(store, ()), *order[store]] for store in order}
+    journal.record(ctx.journal_dir, journal.InFlight(dict(ctx.changelog_ends), {s: k for s, k in keys.items() if k}))
+    return again
+
+
+async def _check_cut_batch(ctx: WorkerContext) -> None:
+    """The cut batch's writes may go again only over changelogs no other worker wrote to since; otherwise the
+    local tables are stale, and the worker stops, to rebuild them from the changelogs on its next start."""
+    stray = None
+
+    async def ask() -> None:
+        nonlocal stray
+        stray = await journal.stray_write(ctx.settings, ctx.cut_batch, TABLES, ctx.changelog_ends)
+
+    await until_done(ctx.counters, ask, "reading the tables' changelogs")
+    if stray is not None:
+        raise RuntimeError(
+            f"another worker wrote to the {stray[0]} changelog ({stray[1]!r}) after this worker's last stop cut a "
+            "batch of table writes: its local tables are stale; restart it, and it rebuilds them from the changelogs"
+        )
 
 
 async def _deliver(ctx: WorkerContext, batch: list[Placed]) -> None:

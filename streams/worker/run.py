@@ -1,4 +1,5 @@
-"""Running a worker process: its topics created, a table directory of its own claimed, faust's worker started."""
+"""Running a worker process: its topics created, a table directory of its own claimed and settled after a stop that
+cut a batch (journal.py), faust's worker started."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from streams.settings import Settings
 from streams.story.desk import GC_THRESHOLDS
 from streams.worker.app import build_app
 from streams.worker.context import TABLES
+from streams.worker.journal import Settled, settle
 from streams.worker.logs import logging_config
 
 _held_locks: list = []  # open lock files of claimed table directories, kept for the process's life
@@ -25,7 +27,9 @@ def run_worker(settings: Settings, loglevel: str, log_format: str) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     changelogs = [changelog_spec(settings, table) for table in TABLES.values()]
     asyncio.run(ensure_topics(settings, [*topic_specs(settings).values(), *changelogs]))
-    app = build_app(settings, claim_data_dir(settings.worker_dir))
+    data_dir = claim_data_dir(settings.worker_dir)
+    settled = asyncio.run(settle(settings, data_dir, TABLES)) if settings.tables_on_disk else Settled(None, None)
+    app = build_app(settings, data_dir, settled)
     config = logging_config(log_format, loglevel)
     # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.
     options = {"logging_config": config, "quiet": True} if config else {}

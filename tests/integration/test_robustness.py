@@ -40,6 +40,8 @@ from streams.settings import Settings
 from streams.tools.broker import LocalKafka, free_port, local_kafka
 from streams.tools.harness import start_worker, stop_worker
 from streams.tools.synthetic import generate
+from streams.worker import journal
+from streams.worker.context import TABLES
 
 pytestmark = pytest.mark.integration
 
@@ -340,6 +342,79 @@ async def test_a_worker_killed_mid_stream_ends_as_if_it_had_run_uninterrupted(ka
     _assert_same(state, calm_state)
     assert await _assert_versions_in_order(calm) == 0
     await _assert_versions_in_order(crashed)
+
+
+async def test_a_batch_its_stop_cut_from_the_changelogs_goes_to_them_again_unless_another_worker_wrote_since(
+    small_stream, small_baseline, kafka_bootstrap, tmp_path
+):
+    """The journal (streams/worker/journal.py) on a real worker: a batch whose writes were cut from the changelogs
+    is sent again, with the local tables' values, before the next batch; a changelog written to since by another
+    worker makes the worker rebuild its tables from the changelogs instead. Either way the stories go on."""
+    settings = _settings(kafka_bootstrap, tmp_path)
+    slot = settings.worker_dir / "slot-0"
+    ids = await _replay(settings, small_stream)
+    first = _start(settings, tmp_path / "worker-1.log")
+    try:
+        await _settle(settings, ids, (first, tmp_path / "worker-1.log"))
+    finally:
+        stop_worker(first)
+    assert first.returncode == 0 and not (slot / journal.JOURNAL).exists(), "a finished batch clears its journal"
+
+    async def one_more_batch(number: int, expected: str) -> dict:
+        """Start a worker, give it one article (the first under a new id) and wait for its outcome."""
+        log_path = tmp_path / f"worker-{number}.log"
+        worker = _start(settings, log_path)
+        copy = {**orjson.loads(small_stream.read_bytes().splitlines()[0]), "id": f"copy-{number}"}
+        try:
+            await _replay(settings, _write_feed(tmp_path / f"copy-{number}.jsonl", [copy]))
+            state = await _settle(settings, [copy["id"]], (worker, log_path))
+        finally:
+            stop_worker(worker)
+        assert worker.returncode == 0, _tail(log_path)
+        assert expected in log_path.read_text(), _tail(log_path)
+        stories = _comparable(state)["stories"]
+        for story_id, story in _comparable(small_baseline)["stories"].items():  # the copy may start a story of its own
+            assert stories[story_id] == story, story_id
+        return state
+
+    # Two records of the last batch cut from the articles changelog: the next start sends them again.
+    ends = await journal.changelog_ends(settings, TABLES)
+    records = {key: value for key, value in await _changelog_messages(settings, "articles", 0)}
+    cut = [ids[0], ids[1]]
+    journal.record(slot, journal.InFlight(ends, {"articles": cut}))
+    await one_more_batch(2, "its 2 keys go to the changelogs again")
+    again = await _changelog_messages(settings, "articles", ends["articles"])
+    assert [key for key, _ in again[:2]] == cut, "sent again first, in order"
+    assert [value for _, value in again[:2]] == [records[key] for key in cut], "with the values the table holds"
+    assert not (slot / journal.JOURNAL).exists()
+
+    # A write the cut batch did not make, on a changelog since its start: the tables are rebuilt.
+    ends = await journal.changelog_ends(settings, TABLES)
+    journal.record(slot, journal.InFlight({**ends, "articles": ends["articles"] - 1}, {"articles": ["not-this-batch"]}))
+    (slot / "stale-table-file").write_text("left by the stopped worker")
+    await one_more_batch(3, "rebuilding the tables from their changelogs")
+    assert not (slot / "stale-table-file").exists()
+    written = [key for key, _ in await _changelog_messages(settings, "articles", ends["articles"])]
+    assert written == ["copy-3"], "nothing of the stale tables was sent again"
+
+
+async def _changelog_messages(settings: Settings, store: str, start: int) -> list[tuple[str, bytes | None]]:
+    """(key, value) of a table's changelog messages from `start` on."""
+    topic = journal.changelog_topics(settings, TABLES)[store]
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        end = (await consumer.end_offsets([tp]))[tp]
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        messages = []
+        while await consumer.position(tp) < end:
+            for batch in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                messages += [(orjson.loads(m.key), m.value) for m in batch if m.offset < end]
+        return messages
+    finally:
+        await consumer.stop()
 
 
 # --------------------------------------------------------------------------- broker restart

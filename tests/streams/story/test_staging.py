@@ -11,7 +11,14 @@ import pytest
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import Appended, DeskStores, Duplicate, StoryDesk
-from streams.story.staging import DELETED, PHASES, Staging, write, write_open_batch
+from streams.story.staging import (
+    DELETED,
+    PHASES,
+    Staging,
+    keys_in_order,
+    write,
+    write_open_batch,
+)
 from streams.tools.synthetic import REPLAYED_AT, _article, _story, generate
 
 SETTINGS = Settings(broker="127.0.0.1:1")
@@ -312,3 +319,78 @@ def test_within_a_store_a_batch_writes_its_removals_after_its_values():
     assert [(key, value if value is DELETED else value["size"]) for _, key, value in windows] == [
         ("survivor", 7), ("new", 1), ("absorbed", DELETED), ("expired", DELETED)
     ]
+
+
+def test_each_store_s_keys_in_order_are_those_its_phase_writes_in_that_order():
+    staging = Staging(DeskStores(live={"gone": {}}))
+    staging.stores.live["b"] = {"size": 1}
+    del staging.stores.live["gone"]
+    staging.stores.live["a"] = {"size": 2}
+    staging.stores.meta["position"] = {"offset": 3}
+    sealed = staging.seal()
+    order = keys_in_order(sealed)
+    assert order["live"] == ["b", "a", "gone"] and order["meta"] == ["position"] and order["stories"] == []
+    for phase in staging.phases(sealed):
+        for name in {name for name, store in vars(staging.stores_below).items() if any(s is store for s, _, _ in phase)}:
+            store = getattr(staging.stores_below, name)
+            assert [key for s, key, _ in phase if s is store] == order[name]
+
+
+def test_writes_made_again_take_what_each_store_holds_phase_by_phase():
+    stores = DeskStores(stories={"s": {"version": 4}}, articles={"a": {"story": "s"}}, meta={"position": {"offset": 9}})
+    again = Staging(stores).again({"stories": ["s"], "articles": ["a", "absorbed"], "meta": ["position"]})
+    assert [[(key, value) for _, key, value in phase] for phase in again] == [
+        [("a", {"story": "s"}), ("absorbed", DELETED)], [], [("position", {"offset": 9})], [("s", {"version": 4})]
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("phase", range(len(PHASES)))
+def test_a_worker_that_kept_its_tables_sends_a_cut_batch_again_and_its_changelogs_then_hold_its_tables(seed, phase):
+    """RocksDB makes a phase's writes at once while the crash cuts their changelogs, each at its own point.
+    The restarted worker sends the batch's keys again with what its tables hold (streams/worker/journal.py):
+    the changelogs then hold what the tables hold, and a desk rebuilt from them later, on another host, goes
+    on as the uninterrupted one, after the restarted worker has healed the batch."""
+    stream, calm = _stream_and_calm(seed)
+    outcomes, _ = calm
+    batches = _batches(stream)
+    merging = sorted({i // BATCH for i, o in enumerate(outcomes) if isinstance(o, Appended) and len(o.events) == 2})
+    for crashed_batch in merging:
+        for shares in CUTS:
+            local, phases = _crashed_batch(SETTINGS, batches[:crashed_batch], batches[crashed_batch])
+            changelog = _kept(local)
+            onto = {id(store): getattr(changelog, name) for name, store in vars(local).items()}
+
+            def on_changelog(writes):
+                write([(onto[id(store)], key, value) for store, key, value in writes])
+
+            names = {id(store): name for name, store in vars(local).items()}
+            keys = {}
+            for store, key, _ in (w for p in phases for w in p):
+                keys.setdefault(names[id(store)], []).append(key)
+            for written in phases[: phase + 1]:
+                write(written)  # the local tables: each phase whole, up to the crash
+            on_changelog([w for p in phases[:phase] for w in p])
+            by_store: dict[int, list] = {}
+            for written in phases[phase]:
+                by_store.setdefault(id(written[0]), []).append(written)
+            for writes, share in zip(by_store.values(), shares * 2):
+                on_changelog(writes[: round(len(writes) * share)])
+
+            staging = Staging(local)
+            for again in staging.again(keys):
+                on_changelog(again)
+            assert changelog == local, (crashed_batch, shares)
+
+            restarted = StoryDesk(SETTINGS, staging.stores)
+            restarted.load()
+            for article in batches[crashed_batch]:
+                restarted.place(article)
+            for healing in staging.phases(staging.seal()):
+                write(healing)
+                on_changelog(healing)
+            rebuilt = StoryDesk(SETTINGS, Staging(changelog).stores)
+            rebuilt.load()
+            start = (crashed_batch + 1) * BATCH
+            events = [rebuilt.place(article).events for article in stream[start:]]
+            assert events == [o.events for o in outcomes[start:]], (crashed_batch, shares)
