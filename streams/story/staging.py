@@ -122,22 +122,19 @@ class Staging:
         the values written with it are there too (a story absorbed is removed only once its survivor is stored)."""
         order = keys_in_order(sealed)
         return [
-            [(getattr(self.stores_below, name), key, sealed[name][key]) for name in phase for key in order[name]]
+            [(getattr(self.stores_below, name), key, sealed[name][key]) for name in phase for key in order.get(name, ())]
             for phase in PHASES
         ]
 
-    def again(self, keys: dict[str, list]) -> list[list[tuple[MutableMapping, object, object]]]:
-        """The writes of `keys` (store name -> keys) made again, phase by phase, each with what the store holds
-        now (its removal if nothing): to send a changelog what its local store holds (streams/worker/journal.py)."""
-        return [
-            [
-                (store, key, store.get(key, DELETED))
-                for name in phase
-                for store in [getattr(self.stores_below, name)]
-                for key in keys.get(name, ())
-            ]
-            for phase in PHASES
-        ]
+    def again(self, keys: dict[str, list]) -> Writes:
+        """The writes of `keys` (store name -> keys) made again, each with what the store holds now (its removal if
+        nothing), as a batch to write by `phases` (its removals after its values): to send a changelog what its
+        local store holds (streams/worker/journal.py)."""
+        writes = _no_writes()
+        for name, store_keys in keys.items():
+            store = getattr(self.stores_below, name)
+            writes[name] = {key: store.get(key, DELETED) for key in store_keys}
+        return writes
 
     def written(self, sealed: Writes) -> None:
         """A sealed batch is in the stores: reads go to them again."""

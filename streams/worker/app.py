@@ -33,7 +33,7 @@ from streams.worker.producer import use_idempotent_producer
 from streams.worker.topics import declare_topics
 
 
-def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(None, None)) -> faust.App:
+def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(None)) -> faust.App:
     """One app per worker process, named after the topic prefix so deployments never mix; its tables in data_dir
     (`settled` says what the place stage's journal found there: streams/worker/journal.py)."""
     app = faust.App(
@@ -83,7 +83,7 @@ def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(Non
     topics = declare_topics(app, settings)
     ctx = WorkerContext(settings, app, topics, declare_tables(app, settings))
     if settings.tables_on_disk:  # the place stage keeps its journal beside them
-        ctx.journal_dir, ctx.cut_batch, ctx.changelog_ends = data_dir, settled.cut, settled.ends
+        ctx.journal_dir, ctx.cut_batch = data_dir, settled.cut
     app.sensors.add(WorkerSensor(ctx.counters, ctx.metrics.health))
 
     app.agent(topics.raw_articles, name="prepare_articles")(prepare_agent(ctx))

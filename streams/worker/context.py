@@ -102,8 +102,8 @@ class WorkerContext:
     staging: Staging = field(init=False)  # the place stage's writes not yet in the tables; the desk reads through it
     prepare_acks: InOrderAcks | None = None  # the running prepare agent's, so a rebalance can reset it
     # The place stage's journal (streams/worker/journal.py): its directory (None: tables in memory, no journal),
-    # the batch a stop cut, whose writes go to the changelogs again first, and where each changelog ends (None:
-    # unknown, after a rebalance: another worker may have written).
+    # the batch the last stop cut (checked again, and written again, by the first batch), and where each
+    # changelog ends (None: unknown, after a rebalance: another worker may have written).
     journal_dir: Path | None = None
     cut_batch: InFlight | None = None
     changelog_ends: dict[str, int] | None = None

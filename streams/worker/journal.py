@@ -5,21 +5,27 @@ can keep some of them from it. A worker that restarts on its own tables then hol
 lack, and a worker rebuilt from those changelogs later (another host, a rebalance) would place articles
 differently (found by a review: 111 of 1,088 double-crash runs). So before a batch's first write the stage
 records, for each table, where its changelog ends and which keys the batch writes to it, in changelog order;
-once every phase is confirmed it clears the record. On the next start, before faust opens the tables:
+once every phase is confirmed it clears the record. On the next start, before faust opens the tables, the
+changelogs are read from the recorded ends (`landing`):
 
-- every write the changelogs got since those ends is to a key the batch writes: the batch's keys are sent
-  again, with what the local tables hold, phase by phase, before the first batch's own writes
-  (`Staging.again`), so each changelog ends with the local value of every key the crash may have cut (a
-  phase written again after a failed write, or the same batch placed by another worker meanwhile, only
-  repeats keys of the batch);
+- they begin with every write of the batch: nothing was cut (the stop came before the record was cleared);
+- every write they got since is to a key of the batch, but not all of it: the batch's keys are written again,
+  with what the local tables hold, before the first batch's own writes (`Staging.again`, removals after
+  values as ever), so each changelog ends with the local value of every key the crash may have cut (a phase
+  written again after a failed write, or the same articles placed by another worker meanwhile, only repeat
+  keys of the batch);
 - a changelog got a write to another key (another worker placed further since): the local tables are
   stale, so they are removed and faust rebuilds them from the changelogs, as on a new host.
 
-Either way the changelogs and the local tables agree again. A journal is only kept for tables on disk.
+The first batch checks again before it writes (another worker may place between the start and then), and
+stops the worker if the tables have gone stale meanwhile. Either way the changelogs and the local tables
+agree again. A journal is only kept for tables on disk; it is not synced, so it covers a process that dies,
+not a machine that loses power.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -38,17 +44,21 @@ log = logging.getLogger(__name__)
 JOURNAL = "batch-in-flight.json"
 
 
+# How long reading the changelogs may take before the worker says it cannot (a partition without a leader).
+READ_TIMEOUT_S = 120.0
+
+
 @dataclass(frozen=True)
 class InFlight:
     """A batch's table writes: per table (the desk's store name), where its changelog ended before the batch
-    and the keys the batch writes to it, in order."""
+    and the keys the batch writes to it, in the order it writes them."""
 
     starts: dict[str, int]
     keys: dict[str, list[str]]
 
     @property
     def again(self) -> dict[str, list[str]]:
-        """Store name -> the batch's keys, each once, in order: what to write again after a stop cut the batch."""
+        """Store name -> the batch's keys, each once: what to write again after a stop cut the batch."""
         return {store: list(dict.fromkeys(keys)) for store, keys in self.keys.items() if keys}
 
 
@@ -71,7 +81,13 @@ def read(data_dir: Path) -> InFlight | None:
         return None
     try:
         content = orjson.loads(path.read_bytes())
-        return InFlight({k: int(v) for k, v in content["starts"].items()}, {k: list(v) for k, v in content["keys"].items()})
+        starts, keys = content["starts"], content["keys"]
+        if not (
+            all(isinstance(offset, int) for offset in starts.values())
+            and all(isinstance(ks, list) and all(isinstance(k, str) for k in ks) for ks in keys.values())
+        ):
+            raise ValueError("offsets or keys of the wrong type")
+        return InFlight(starts, keys)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{path} is not a journal of the place stage: {error!r}") from error
 
@@ -80,6 +96,22 @@ def stray_key(journaled: list[str], on_changelog: list[str]) -> str | None:
     """A key a changelog got since the batch's start that the batch does not write (another writer's), if any."""
     written = set(journaled)
     return next((key for key in on_changelog if key not in written), None)
+
+
+def landing(batch: InFlight, found: dict[str, list[str]], ends: dict[str, int]) -> tuple[str, str | None]:
+    """How a batch's writes reached the changelogs, from the keys each got since the batch's start (`found`,
+    up to `ends`): ("whole", None), every write, first (whatever came after is another worker's later work,
+    which faust's recovery applies to the tables too); ("cut", None), only writes to the batch's keys, some
+    perhaps missing; or ("stray", what): another worker wrote since, or the changelog is not the one it was."""
+    for store, start in batch.starts.items():
+        if ends.get(store, 0) < start:
+            return "stray", f"the {store} changelog ends before the batch began (it was made again)"
+    if all(found[store][: len(keys)] == keys for store, keys in batch.keys.items()):
+        return "whole", None
+    for store, keys in found.items():
+        if (key := stray_key(batch.keys.get(store, []), keys)) is not None:
+            return "stray", f"the {store} changelog has a write to {key!r}, which the batch did not make"
+    return "cut", None
 
 
 def changelog_topics(settings: Settings, tables: dict[str, str]) -> dict[str, str]:
@@ -91,53 +123,58 @@ async def changelog_ends(settings: Settings, tables: dict[str, str]) -> dict[str
     """Where each table's changelog ends now (each has one partition)."""
     topics = changelog_topics(settings, tables)
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         ends = await consumer.end_offsets([TopicPartition(topic, 0) for topic in topics.values()])
         return {store: ends[TopicPartition(topic, 0)] for store, topic in topics.items()}
     finally:
         await consumer.stop()
 
 
-async def changelog_keys(settings: Settings, tables: dict[str, str], starts: dict[str, int], ends: dict[str, int]) -> dict[str, list[str]]:
-    """The keys of each changelog's messages from `starts` up to `ends`, in order."""
-    topics = changelog_topics(settings, tables)
-    keys: dict[str, list[str]] = {store: [] for store in topics}
+async def changelog_messages(
+    settings: Settings, tables: dict[str, str], starts: dict[str, int], ends: dict[str, int]
+) -> dict[str, list[tuple[str, bytes | None]]]:
+    """Each changelog's messages from `starts` up to `ends`, as (key, value), in order. Raises TimeoutError
+    when that takes longer than READ_TIMEOUT_S."""
+    return await asyncio.wait_for(_read(settings, changelog_topics(settings, tables), starts, ends), READ_TIMEOUT_S)
+
+
+async def _read(settings: Settings, topics: dict[str, str], starts: dict[str, int], ends: dict[str, int]) -> dict:
+    messages: dict[str, list] = {store: [] for store in topics}
     partitions = {TopicPartition(topics[store], 0): store for store in topics if ends[store] > starts.get(store, 0)}
     if not partitions:
-        return keys
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
+        return messages
+    # A start the changelog no longer has (compacted away, or the topic made again) reads from its beginning.
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest")
     try:
+        await consumer.start()
         consumer.assign(list(partitions))
         for tp, store in partitions.items():
             consumer.seek(tp, starts.get(store, 0))
         while [tp for tp, store in partitions.items() if await consumer.position(tp) < ends[store]]:
-            for tp, messages in (await consumer.getmany(*partitions, timeout_ms=1000)).items():
+            for tp, batch in (await consumer.getmany(*partitions, timeout_ms=1000)).items():
                 store = partitions[tp]
-                keys[store] += [orjson.loads(m.key) for m in messages if m.offset < ends[store]]  # faust's JSON keys
-        return keys
+                # faust writes a table's keys as JSON
+                messages[store] += [(orjson.loads(m.key), m.value) for m in batch if m.offset < ends[store]]
+        return messages
     finally:
         await consumer.stop()
 
 
-async def stray_write(settings: Settings, batch: InFlight, tables: dict[str, str], ends: dict[str, int]) -> tuple[str, str] | None:
-    """A write the changelogs got since `batch` started to a key it does not write, as (store, key), if any."""
-    found = await changelog_keys(settings, tables, batch.starts, ends)
-    for store in tables:
-        if (key := stray_key(batch.keys.get(store, []), found[store])) is not None:
-            return store, key
-    return None
+async def landed(settings: Settings, batch: InFlight, tables: dict[str, str]) -> tuple[tuple[str, str | None], dict[str, int]]:
+    """`landing` of a batch, read from the changelogs now, and where they end."""
+    ends = await changelog_ends(settings, tables)
+    found = await changelog_messages(settings, tables, batch.starts, ends)
+    return landing(batch, {store: [key for key, _ in messages] for store, messages in found.items()}, ends), ends
 
 
 @dataclass(frozen=True)
 class Settled:
-    """What the place stage starts from: the batch a stop cut, whose writes go to the changelogs again first
-    (None: nothing to send again), where the changelogs end (None: unknown, asked at the first batch), and what
-    settling did, to be logged once the worker's logging is set up (`settle` runs before faust's)."""
+    """What the place stage starts from: the batch a stop cut (None: none), whose first batch checks again how it
+    landed (another worker may place meanwhile) and writes it again if cut; and what settling did, to be logged
+    once the worker's logging is set up (`settle` runs before faust's)."""
 
     cut: InFlight | None
-    ends: dict[str, int] | None
     note: tuple[int, str] | None = None
 
     def report(self) -> None:
@@ -152,19 +189,24 @@ async def settle(settings: Settings, data_dir: Path, tables: dict[str, str]) -> 
         batch = read(data_dir)
     except ValueError as error:
         _remove_tables(data_dir)
-        return Settled(None, None, (logging.WARNING, f"{error}; rebuilding the tables from their changelogs"))
+        return Settled(None, (logging.WARNING, f"{error}; rebuilding the tables from their changelogs"))
     if batch is None:
-        return Settled(None, None)
-    ends = await changelog_ends(settings, tables)
-    if stray := await stray_write(settings, batch, tables, ends):
+        return Settled(None)
+    try:
+        (how, what), _ = await landed(settings, batch, tables)
+    except TimeoutError:
+        raise RuntimeError(f"could not read the tables' changelogs in {READ_TIMEOUT_S:.0f}s (a partition without a leader?)") from None
+    if how == "whole":
+        clear(data_dir)
+        return Settled(None, (logging.INFO, "the last stop came between a batch's writes, and every one of them is on the changelogs"))
+    if how == "stray":
         _remove_tables(data_dir)
-        return Settled(None, ends, (
+        return Settled(None, (
             logging.WARNING,
-            f"the last stop cut a batch of table writes, and the {stray[0]} changelog has a write to {stray[1]!r} "
-            "since, which the batch did not make (another worker's): rebuilding the tables from their changelogs",
+            f"the last stop cut a batch of table writes, and {what} (another worker's): rebuilding the tables from their changelogs",
         ))
     writes = sum(map(len, batch.again.values()))
-    return Settled(batch, ends, (
+    return Settled(batch, (
         logging.INFO,
         f"the last stop cut a batch of table writes: its {writes} keys go to the changelogs again before the next batch",
     ))

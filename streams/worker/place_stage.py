@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Outcome, StoryDesk
-from streams.story.staging import MAX_BATCH, Staging, keys_in_order, write
+from streams.story.staging import MAX_BATCH, Staging, Writes, keys_in_order, write
 from streams.worker import journal
 from streams.worker.context import TABLES, WorkerContext, changelogs_confirmed
 from streams.worker.delivery import (
@@ -162,11 +162,11 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         await batch.arrived.wait()
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
         ctx.metrics.place_batch.observe(len(placed))
-        again = await _journal(ctx, writes)
-        if again:  # what a stop cut from the changelogs, with the tables' values, before anything new
-            for phase in placed[-1].context.run(staging.again, again):
-                await _write_phase(ctx, placed, phase)
-            ctx.cut_batch = None
+        again = await _cut_batch_again(ctx, placed)
+        await _journal(ctx, [again, writes])
+        for phase in staging.phases(again):  # what a stop cut from the changelogs, before anything new
+            await _write_phase(ctx, placed, phase)
+        ctx.cut_batch = None
         records, *rest = staging.phases(writes)
         await _write_phase(ctx, placed, records)
         # Recorded: from here on a crash makes each article a redelivery that sends its messages again, so they
@@ -204,41 +204,47 @@ async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) ->
     await until_done(ctx.counters, attempt, "writing the tables' changelogs", final=())
 
 
-async def _journal(ctx: WorkerContext, writes) -> dict[str, list[str]]:
-    """Record the batch's keys per table, and where each changelog ends before them (streams/worker/journal.py);
-    returns the keys of a batch a stop cut, to be written again first."""
-    if ctx.journal_dir is None:
+async def _cut_batch_again(ctx: WorkerContext, placed: list[Placed]) -> Writes:
+    """The writes of the batch the last stop cut from the changelogs, with what the tables hold, if it is still
+    cut (streams/worker/journal.py). Checked again here: another worker may have placed since the start, and
+    then the tables are stale, and the worker stops, to rebuild them from the changelogs on its next start."""
+    cut = ctx.cut_batch
+    if cut is None:
         return {}
-    if ctx.changelog_ends is None:
-
-        async def ask() -> None:
-            ctx.changelog_ends = await journal.changelog_ends(ctx.settings, TABLES)
-
-        await until_done(ctx.counters, ask, "asking where the tables' changelogs end")
-        if ctx.cut_batch is not None:  # a rebalance since the start: did another worker place meanwhile?
-            await _check_cut_batch(ctx)
-    again = ctx.cut_batch.again if ctx.cut_batch is not None else {}
-    order = keys_in_order(writes)
-    keys = {store: [*again.get(store, ()), *order[store]] for store in order}
-    journal.record(ctx.journal_dir, journal.InFlight(dict(ctx.changelog_ends), {s: k for s, k in keys.items() if k}))
-    return again
-
-
-async def _check_cut_batch(ctx: WorkerContext) -> None:
-    """The cut batch's writes may go again only over changelogs no other worker wrote to since; otherwise the
-    local tables are stale, and the worker stops, to rebuild them from the changelogs on its next start."""
-    stray = None
+    result = None
 
     async def ask() -> None:
-        nonlocal stray
-        stray = await journal.stray_write(ctx.settings, ctx.cut_batch, TABLES, ctx.changelog_ends)
+        nonlocal result
+        result = await journal.landed(ctx.settings, cut, TABLES)
 
     await until_done(ctx.counters, ask, "reading the tables' changelogs")
-    if stray is not None:
+    (how, what), ctx.changelog_ends = result
+    if how == "stray":
         raise RuntimeError(
-            f"another worker wrote to the {stray[0]} changelog ({stray[1]!r}) after this worker's last stop cut a "
-            "batch of table writes: its local tables are stale; restart it, and it rebuilds them from the changelogs"
+            f"the last stop cut a batch of table writes, and {what} (another worker's): this worker's tables are "
+            "stale; restart it, and it rebuilds them from the changelogs"
         )
+    return placed[-1].context.run(ctx.staging.again, cut.again) if how == "cut" else {}
+
+
+async def _journal(ctx: WorkerContext, batches: list[Writes]) -> None:
+    """Record the keys the batches write per table, in order, and where each changelog ends before them."""
+    if ctx.journal_dir is None:
+        return
+    ends = ctx.changelog_ends
+    if ends is None:
+
+        async def ask() -> None:
+            nonlocal ends
+            ends = await journal.changelog_ends(ctx.settings, TABLES)
+
+        await until_done(ctx.counters, ask, "asking where the tables' changelogs end")
+        ctx.changelog_ends = ends
+    keys: dict[str, list[str]] = {}
+    for writes in batches:
+        for store, store_keys in keys_in_order(writes).items():
+            keys.setdefault(store, []).extend(store_keys)
+    journal.record(ctx.journal_dir, journal.InFlight(dict(ends), {store: k for store, k in keys.items() if k}))
 
 
 async def _deliver(ctx: WorkerContext, batch: list[Placed]) -> None:

@@ -28,7 +28,7 @@ def run_worker(settings: Settings, loglevel: str, log_format: str) -> None:
     changelogs = [changelog_spec(settings, table) for table in TABLES.values()]
     asyncio.run(ensure_topics(settings, [*topic_specs(settings).values(), *changelogs]))
     data_dir = claim_data_dir(settings.worker_dir)
-    settled = asyncio.run(settle(settings, data_dir, TABLES)) if settings.tables_on_disk else Settled(None, None)
+    settled = asyncio.run(settle(settings, data_dir, TABLES)) if settings.tables_on_disk else Settled(None)
     app = build_app(settings, data_dir, settled)
     config = logging_config(log_format, loglevel)
     # JSON: no start-up banner on stdout either, so every line the worker writes is one JSON object.

@@ -31,12 +31,26 @@ def test_only_a_write_to_a_key_the_batch_does_not_make_is_another_writer_s():
     assert journal.stray_key(made, ["a", "x", "b"]) == "x"
 
 
+def test_how_a_batch_landed_is_read_from_what_each_changelog_got_since_it_began():
+    batch = journal.InFlight({"articles": 10, "meta": 4}, {"articles": ["a", "b"], "meta": ["position"]})
+    ends = {"articles": 12, "meta": 5}
+    assert journal.landing(batch, {"articles": ["a", "b"], "meta": ["position"]}, ends) == ("whole", None)
+    # another worker's later work after the whole batch: faust's recovery applies it to the tables too
+    assert journal.landing(batch, {"articles": ["a", "b", "c"], "meta": ["position", "position"]}, ends)[0] == "whole"
+    assert journal.landing(batch, {"articles": ["a"], "meta": []}, ends) == ("cut", None)
+    assert journal.landing(batch, {"articles": ["a", "a", "b"], "meta": ["position"]}, ends) == ("cut", None)  # retried
+    how, what = journal.landing(batch, {"articles": ["a", "c"], "meta": []}, ends)
+    assert how == "stray" and "'c'" in what and "articles" in what
+    how, what = journal.landing(batch, {"articles": [], "meta": []}, {"articles": 3, "meta": 5})
+    assert how == "stray" and "made again" in what
+
+
 def test_a_journal_that_is_not_one_has_the_tables_rebuilt_without_asking_the_broker(tmp_path, caplog):
     (tmp_path / journal.JOURNAL).write_text('{"starts": {"articles": 3}')  # cut short: not written by `record`
     (tmp_path / "tables").mkdir()
     (tmp_path / "tables" / "articles-0.db").write_text("stale")
     settled = asyncio.run(journal.settle(UNREACHABLE, tmp_path, TABLES))
-    assert settled.cut is None and settled.ends is None
+    assert settled.cut is None
     assert not any(tmp_path.iterdir()), "faust rebuilds the tables from their changelogs"
     with caplog.at_level(logging.INFO, logger="streams.worker.journal"):
         settled.report()
@@ -46,11 +60,13 @@ def test_a_journal_that_is_not_one_has_the_tables_rebuilt_without_asking_the_bro
 def test_no_journal_leaves_the_tables_as_they_are(tmp_path):
     (tmp_path / "articles-0.db").write_text("kept")
     settled = asyncio.run(journal.settle(UNREACHABLE, tmp_path, TABLES))
-    assert settled == journal.Settled(None, None)
+    assert settled == journal.Settled(None)
     assert (tmp_path / "articles-0.db").read_text() == "kept"
 
 
-@pytest.mark.parametrize("content", ['{"starts": {"articles": "x"}, "keys": {}}', '{"keys": {}}', "[]"])
+@pytest.mark.parametrize(
+    "content", ['{"starts": {"articles": "x"}, "keys": {}}', '{"keys": {}}', "[]", '{"starts": {}, "keys": {"articles": "abc"}}']
+)
 def test_a_journal_of_the_wrong_shape_is_not_one(tmp_path, content):
     (tmp_path / journal.JOURNAL).write_text(content)
     with pytest.raises(ValueError, match="not a journal"):
