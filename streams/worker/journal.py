@@ -29,6 +29,7 @@ import asyncio
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +75,9 @@ def clear(data_dir: Path) -> None:
     (data_dir / JOURNAL).unlink(missing_ok=True)
 
 
-def read(data_dir: Path) -> InFlight | None:
-    """The batch a stop cut short, if any. Raises ValueError for a journal that is not one (see `settle`)."""
+def read(data_dir: Path, stores: Iterable[str]) -> InFlight | None:
+    """The batch a stop cut short, if any. Raises ValueError for a journal that is not one of these stores'
+    (see `settle`)."""
     path = data_dir / JOURNAL
     if not path.exists():
         return None
@@ -87,6 +89,8 @@ def read(data_dir: Path) -> InFlight | None:
             and all(isinstance(ks, list) and all(isinstance(k, str) for k in ks) for ks in keys.values())
         ):
             raise ValueError("offsets or keys of the wrong type")
+        if unknown := (starts.keys() | keys.keys()) - set(stores):
+            raise ValueError(f"stores the worker does not have: {sorted(unknown)}")
         return InFlight(starts, keys)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{path} is not a journal of the place stage: {error!r}") from error
@@ -144,7 +148,7 @@ async def _read(settings: Settings, topics: dict[str, str], starts: dict[str, in
     partitions = {TopicPartition(topics[store], 0): store for store in topics if ends[store] > starts.get(store, 0)}
     if not partitions:
         return messages
-    # A start the changelog no longer has (compacted away, or the topic made again) reads from its beginning.
+    # A start the changelog no longer has (the topic deleted or made again) reads from its beginning.
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest")
     try:
         await consumer.start()
@@ -186,7 +190,7 @@ async def settle(settings: Settings, data_dir: Path, tables: dict[str, str]) -> 
     """Before faust opens the tables: bring them and their changelogs together again after a stop that cut a
     batch (module docstring)."""
     try:
-        batch = read(data_dir)
+        batch = read(data_dir, tables)
     except ValueError as error:
         _remove_tables(data_dir)
         return Settled(None, (logging.WARNING, f"{error}; rebuilding the tables from their changelogs"))

@@ -26,6 +26,7 @@ import asyncio
 import contextvars
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from schemas import PreparedArticle
@@ -211,14 +212,9 @@ async def _cut_batch_again(ctx: WorkerContext, placed: list[Placed]) -> Writes:
     cut = ctx.cut_batch
     if cut is None:
         return {}
-    result = None
-
-    async def ask() -> None:
-        nonlocal result
-        result = await journal.landed(ctx.settings, cut, TABLES)
-
-    await until_done(ctx.counters, ask, "reading the tables' changelogs")
-    (how, what), ctx.changelog_ends = result
+    (how, what), ctx.changelog_ends = await _asked(
+        ctx, lambda: journal.landed(ctx.settings, cut, TABLES), "reading the tables' changelogs"
+    )
     if how == "stray":
         raise RuntimeError(
             f"the last stop cut a batch of table writes, and {what} (another worker's): this worker's tables are "
@@ -233,18 +229,29 @@ async def _journal(ctx: WorkerContext, batches: list[Writes]) -> None:
         return
     ends = ctx.changelog_ends
     if ends is None:
-
-        async def ask() -> None:
-            nonlocal ends
-            ends = await journal.changelog_ends(ctx.settings, TABLES)
-
-        await until_done(ctx.counters, ask, "asking where the tables' changelogs end")
-        ctx.changelog_ends = ends
+        ends = ctx.changelog_ends = await _asked(
+            ctx, lambda: journal.changelog_ends(ctx.settings, TABLES), "asking where the tables' changelogs end"
+        )
     keys: dict[str, list[str]] = {}
     for writes in batches:
         for store, store_keys in keys_in_order(writes).items():
             keys.setdefault(store, []).extend(store_keys)
     journal.record(ctx.journal_dir, journal.InFlight(dict(ends), {store: k for store, k in keys.items() if k}))
+
+
+async def _asked(ctx: WorkerContext, question: Callable[[], Awaitable], doing: str):
+    """The answer of `question` about the changelogs (Kafka errors retried), asked again if a rebalance came
+    meanwhile: another worker may write to them then, and an answer from before would be out of date."""
+    while True:
+        rebalances, answer = ctx.counters.rebalances, None
+
+        async def ask() -> None:
+            nonlocal answer
+            answer = await question()
+
+        await until_done(ctx.counters, ask, doing)
+        if ctx.counters.rebalances == rebalances:
+            return answer
 
 
 async def _deliver(ctx: WorkerContext, batch: list[Placed]) -> None:

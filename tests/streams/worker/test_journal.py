@@ -15,11 +15,11 @@ UNREACHABLE = Settings(broker="127.0.0.1:1")
 def test_a_journal_is_read_back_as_recorded_and_gone_once_cleared(tmp_path):
     batch = journal.InFlight({"articles": 7, "meta": 2}, {"articles": ["a", "b"], "meta": ["position", "position"]})
     journal.record(tmp_path, batch)
-    assert journal.read(tmp_path) == batch
+    assert journal.read(tmp_path, TABLES) == batch
     assert batch.again == {"articles": ["a", "b"], "meta": ["position"]}  # each key once, in order
     assert [p.name for p in tmp_path.iterdir()] == [journal.JOURNAL]  # no partial file left beside it
     journal.clear(tmp_path)
-    assert journal.read(tmp_path) is None
+    assert journal.read(tmp_path, TABLES) is None
     journal.clear(tmp_path)  # nothing to clear: no error
 
 
@@ -65,9 +65,16 @@ def test_no_journal_leaves_the_tables_as_they_are(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content", ['{"starts": {"articles": "x"}, "keys": {}}', '{"keys": {}}', "[]", '{"starts": {}, "keys": {"articles": "abc"}}']
+    "content",
+    [
+        '{"starts": {"articles": "x"}, "keys": {}}',
+        '{"keys": {}}',
+        "[]",
+        '{"starts": {}, "keys": {"articles": "abc"}}',
+        '{"starts": {"old-table": 3}, "keys": {}}',
+    ],
 )
 def test_a_journal_of_the_wrong_shape_is_not_one(tmp_path, content):
     (tmp_path / journal.JOURNAL).write_text(content)
     with pytest.raises(ValueError, match="not a journal"):
-        journal.read(tmp_path)
+        journal.read(tmp_path, TABLES)

@@ -144,3 +144,17 @@ def test_an_articles_record_is_encoded_by_the_tables_as_the_dicts_of_its_entries
     read_back = app.serializers.loads_value(None, written, serializer="json")
     assert type(read_back) is dict and read_back == record == parsed
     assert recorded_events(read_back) == recorded_events(record) == outcome.events
+
+
+async def test_what_the_changelogs_say_is_asked_again_when_a_rebalance_came_while_asking():
+    """Another worker may write to the changelogs during a rebalance: an answer read across one is out of date."""
+    ctx = SimpleNamespace(counters=Counters())
+    answers = iter(["read before the rebalance", "read after it"])
+
+    async def question() -> str:
+        answer = next(answers)
+        if answer == "read before the rebalance":
+            ctx.counters.rebalances += 1
+        return answer
+
+    assert await place_stage._asked(ctx, question, "asking") == "read after it"
