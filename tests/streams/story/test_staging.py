@@ -111,23 +111,35 @@ def test_a_crash_inside_a_phase_is_healed_whichever_part_of_each_store_got_throu
     one, in the batches where stories merge (a story absorbed, or started and absorbed, in the batch; the
     second stream merges in three batches)."""
     stream, calm = _stream_and_calm(seed)
-    outcomes, _ = calm
-    merging = sorted({i // BATCH for i, o in enumerate(outcomes) if isinstance(o, Appended) and len(o.events) == 2})
+    merging = _merging(calm[0])
     assert merging, "the stream merges stories"
-
-    def cut(phases, shares):
-        stores: dict[int, list] = {}
-        for written in phases[phase]:
-            stores.setdefault(id(written[0]), []).append(written)
-        kept = [w for p in phases[:phase] for w in p]
-        for writes, share in zip(stores.values(), shares * 2):
-            kept += writes[: round(len(writes) * share)]
-        return kept
-
     for crashed_batch in merging:
         for shares in CUTS:
-            again, expected = _crash_and_go_on(stream, calm, crashed_batch, lambda phases: cut(phases, shares))
+            again, expected = _crash_and_go_on(stream, calm, crashed_batch, lambda phases: _cut(phases, phase, shares))
             assert [o.events for o in again] == [o.events for o in expected], (crashed_batch, shares)
+
+
+def _writer_to(changelog: DeskStores, local: DeskStores):
+    """Writes made for `local`'s stores, made to the same stores of `changelog` (a table's changelog beside it)."""
+    onto = {id(getattr(local, name)): store for name, store in vars(changelog).items()}
+    return lambda writes: write([(onto[id(store)], key, value) for store, key, value in writes])
+
+
+def _merging(outcomes) -> list[int]:
+    """The batches in which stories merge."""
+    return sorted({i // BATCH for i, o in enumerate(outcomes) if isinstance(o, Appended) and len(o.events) == 2})
+
+
+def _cut(phases, phase: int, shares) -> list:
+    """What a crash inside `phase` lets through: the phases before it whole, and of it a prefix of each store's
+    writes, cut at that store's share (`CUTS`)."""
+    by_store: dict[int, list] = {}
+    for written in phases[phase]:
+        by_store.setdefault(id(written[0]), []).append(written)
+    kept = [w for p in phases[:phase] for w in p]
+    for writes, share in zip(by_store.values(), shares * 2):
+        kept += writes[: round(len(writes) * share)]
+    return kept
 
 
 def _crash_and_go_on(stream, calm, crashed_batch: int, landed) -> tuple[list, list]:
@@ -267,19 +279,17 @@ def test_a_removal_the_changelog_lost_is_sent_again_by_a_worker_that_kept_its_ta
     assert any(len(events) == 2 for events in expected[17:34]), "the crashed batch merges a story"
     local, (records, windows, *_) = _crashed_batch(settings, [stream[:17]], stream[17:34])
     changelog = _kept(local)
-    on_changelog = {id(getattr(local, name)): getattr(changelog, name) for name in vars(local)}
+    on_changelog = _writer_to(changelog, local)
     write(records + windows)  # the local store: the phases whole
     live = [w for w in windows if w[0] is local.live]
     assert live[-1][2] is DELETED  # the merge's removal, last of the live profiles: the changelog's cut drops it
-    cut = records + [w for w in windows if w[0] is local.fingerprints] + live[:-1]
-    write([(on_changelog[id(store)], key, value) for store, key, value in cut])
+    on_changelog(records + [w for w in windows if w[0] is local.fingerprints] + live[:-1])
     staging = Staging(local)
     healed = StoryDesk(settings, staging.stores)
     healed.load()
     for a in stream[17:34]:
         healed.place(a)
-    healing = staging.phases(staging.seal())
-    write([(on_changelog[id(store)], key, value) for phase in healing for store, key, value in phase])
+    on_changelog([w for phase in staging.phases(staging.seal()) for w in phase])
     rebuilt = StoryDesk(settings, Staging(changelog).stores)
     rebuilt.load()
     assert [rebuilt.place(a).events for a in stream[34:]] == expected[34:]
@@ -352,28 +362,18 @@ def test_a_worker_that_kept_its_tables_sends_a_cut_batch_again_and_its_changelog
     stream, calm = _stream_and_calm(seed)
     outcomes, _ = calm
     batches = _batches(stream)
-    merging = sorted({i // BATCH for i, o in enumerate(outcomes) if isinstance(o, Appended) and len(o.events) == 2})
-    for crashed_batch in merging:
+    for crashed_batch in _merging(outcomes):
         for shares in CUTS:
             local, phases = _crashed_batch(SETTINGS, batches[:crashed_batch], batches[crashed_batch])
             changelog = _kept(local)
-            onto = {id(store): getattr(changelog, name) for name, store in vars(local).items()}
-
-            def on_changelog(writes):
-                write([(onto[id(store)], key, value) for store, key, value in writes])
-
+            on_changelog = _writer_to(changelog, local)
             names = {id(store): name for name, store in vars(local).items()}
             keys = {}
             for store, key, _ in (w for p in phases for w in p):
                 keys.setdefault(names[id(store)], []).append(key)
             for written in phases[: phase + 1]:
                 write(written)  # the local tables: each phase whole, up to the crash
-            on_changelog([w for p in phases[:phase] for w in p])
-            by_store: dict[int, list] = {}
-            for written in phases[phase]:
-                by_store.setdefault(id(written[0]), []).append(written)
-            for writes, share in zip(by_store.values(), shares * 2):
-                on_changelog(writes[: round(len(writes) * share)])
+            on_changelog(_cut(phases, phase, shares))
 
             staging = Staging(local)
             for again in staging.phases(staging.again(keys)):
