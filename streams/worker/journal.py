@@ -17,8 +17,10 @@ changelogs are read from the recorded ends (`landing`):
 - a changelog got a write to another key (another worker placed further since): the local tables are
   stale, so they are removed and faust rebuilds them from the changelogs, as on a new host.
 
-The first batch checks again before it writes (another worker may place between the start and then), and
-stops the worker if the tables have gone stale meanwhile. Either way the changelogs and the local tables
+A start that finds the batch cut records where the changelogs end then (`seen`): a write after that is another
+worker's, which placed between this worker's start and its first batch (perhaps only the batch's keys, with
+values of its own). The first batch checks again before it writes, and stops the worker if a changelog got
+anything since; the next start then rebuilds the tables. Either way the changelogs and the local tables
 agree again. A journal is only kept for tables on disk; it is not synced, so it covers a process that dies,
 not a machine that loses power.
 """
@@ -56,6 +58,7 @@ class InFlight:
 
     starts: dict[str, int]
     keys: dict[str, list[str]]
+    seen: dict[str, int] | None = None  # where the changelogs ended when a start found the batch cut
 
     @property
     def again(self) -> dict[str, list[str]]:
@@ -67,7 +70,10 @@ def record(data_dir: Path, batch: InFlight) -> None:
     """Written whole or not at all (a rename), so a journal that cannot be read is not a crash's half-write."""
     path = data_dir / JOURNAL
     partial = path.with_suffix(".partial")
-    partial.write_bytes(orjson.dumps({"starts": batch.starts, "keys": batch.keys}))
+    content = {"starts": batch.starts, "keys": batch.keys}
+    if batch.seen is not None:
+        content["seen"] = batch.seen
+    partial.write_bytes(orjson.dumps(content))
     os.replace(partial, path)
 
 
@@ -83,15 +89,16 @@ def read(data_dir: Path, stores: Iterable[str]) -> InFlight | None:
         return None
     try:
         content = orjson.loads(path.read_bytes())
-        starts, keys = content["starts"], content["keys"]
+        starts, keys, seen = content["starts"], content["keys"], content.get("seen")
         if not (
-            all(isinstance(offset, int) for offset in starts.values())
+            (seen is None or isinstance(seen, dict))
+            and all(isinstance(offset, int) for offset in [*starts.values(), *(seen or {}).values()])
             and all(isinstance(ks, list) and all(isinstance(k, str) for k in ks) for ks in keys.values())
         ):
             raise ValueError("offsets or keys of the wrong type")
-        if unknown := (starts.keys() | keys.keys()) - set(stores):
+        if unknown := (starts.keys() | keys.keys() | (seen or {}).keys()) - set(stores):
             raise ValueError(f"stores the worker does not have: {sorted(unknown)}")
-        return InFlight(starts, keys)
+        return InFlight(starts, keys, seen)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{path} is not a journal of the place stage: {error!r}") from error
 
@@ -107,6 +114,9 @@ def landing(batch: InFlight, found: dict[str, list[str]], ends: dict[str, int]) 
     up to `ends`): ("whole", None), every write, first (whatever came after is another worker's later work,
     which faust's recovery applies to the tables too); ("cut", None), only writes to the batch's keys, some
     perhaps missing; or ("stray", what): another worker wrote since, or the changelog is not the one it was."""
+    for store, offset in (batch.seen or {}).items():
+        if ends.get(store, 0) != offset:
+            return "stray", f"the {store} changelog got writes since this worker found the batch cut"
     for store, start in batch.starts.items():
         if ends.get(store, 0) < start:
             return "stray", f"the {store} changelog ends before the batch began (it was made again)"
@@ -197,7 +207,7 @@ async def settle(settings: Settings, data_dir: Path, tables: dict[str, str]) -> 
     if batch is None:
         return Settled(None)
     try:
-        (how, what), _ = await landed(settings, batch, tables)
+        (how, what), ends = await landed(settings, batch, tables)
     except TimeoutError:
         raise RuntimeError(f"could not read the tables' changelogs in {READ_TIMEOUT_S:.0f}s (a partition without a leader?)") from None
     if how == "whole":
@@ -209,6 +219,8 @@ async def settle(settings: Settings, data_dir: Path, tables: dict[str, str]) -> 
             logging.WARNING,
             f"the last stop cut a batch of table writes, and {what} (another worker's): rebuilding the tables from their changelogs",
         ))
+    batch = InFlight(batch.starts, batch.keys, ends)
+    record(data_dir, batch)
     writes = sum(map(len, batch.again.values()))
     return Settled(batch, (
         logging.INFO,

@@ -349,7 +349,8 @@ async def test_a_batch_its_stop_cut_from_the_changelogs_goes_to_them_again_unles
 ):
     """The journal (streams/worker/journal.py) on a real worker: a batch whose writes were cut from the changelogs
     is sent again, with the local tables' values, before the next batch; a changelog written to since by another
-    worker makes the worker rebuild its tables from the changelogs instead. Either way the stories go on."""
+    worker (before the start, or between the start and the first batch) makes the worker rebuild its tables from
+    the changelogs instead. Either way the stories go on."""
     settings = _settings(kafka_bootstrap, tmp_path)
     slot = settings.worker_dir / "slot-0"
     ids = await _replay(settings, small_stream)
@@ -404,6 +405,38 @@ async def test_a_batch_its_stop_cut_from_the_changelogs_goes_to_them_again_unles
     assert not (slot / "stale-table-file").exists()
     written = [key for key, _ in await _changelog_messages(settings, "articles", ends["articles"])]
     assert written == ["copy-4"], "nothing of the stale tables was sent again"
+
+    # Another worker writes to a key of the cut batch after this worker's start found it cut, before its first
+    # batch: the worker stops rather than send its values over that worker's, and its next start rebuilds.
+    ends = await journal.changelog_ends(settings, TABLES)
+    journal.record(slot, journal.InFlight(ends, {"articles": [ids[2], ids[3]]}))
+    log_path = tmp_path / "worker-5.log"
+    worker = _start(settings, log_path)
+    try:
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while journal.read(slot, TABLES).seen is None:  # the start found the batch cut
+            assert worker.poll() is None and time.monotonic() < deadline, _tail(log_path)
+            await asyncio.sleep(0.2)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
+        await producer.start()
+        try:
+            topic = journal.changelog_topics(settings, TABLES)["articles"]
+            await producer.send_and_wait(topic, records[ids[2]], key=orjson.dumps(ids[2]), partition=0)
+        finally:
+            await producer.stop()
+        copy = {**orjson.loads(small_stream.read_bytes().splitlines()[0]), "id": "copy-5"}
+        outcomes = await _visible(settings)
+        await _replay(settings, _write_feed(tmp_path / "copy-5.jsonl", [copy]))
+        while worker.poll() is None:
+            assert await _visible(settings) == outcomes, "the worker placed the article:\n" + _tail(log_path)
+            assert time.monotonic() < deadline, _tail(log_path)
+            await asyncio.sleep(0.2)
+    finally:
+        stop_worker(worker)
+    assert worker.returncode != 0 and "got writes since this worker found the batch cut" in log_path.read_text()
+    await one_more_batch(6, "rebuilding the tables from their changelogs")
+    written = [key for key, _ in await _changelog_messages(settings, "articles", ends["articles"])]
+    assert written[0] == ids[2] and sorted(written[1:]) == ["copy-5", "copy-6"], "nothing of the cut batch sent again"
 
 
 async def _changelog_messages(settings: Settings, store: str, start: int) -> list[tuple[str, bytes | None]]:

@@ -16,6 +16,9 @@ def test_a_journal_is_read_back_as_recorded_and_gone_once_cleared(tmp_path):
     batch = journal.InFlight({"articles": 7, "meta": 2}, {"articles": ["a", "b"], "meta": ["position", "position"]})
     journal.record(tmp_path, batch)
     assert journal.read(tmp_path, TABLES) == batch
+    seen = journal.InFlight(batch.starts, batch.keys, {"articles": 9, "meta": 2})
+    journal.record(tmp_path, seen)
+    assert journal.read(tmp_path, TABLES) == seen
     assert batch.again == {"articles": ["a", "b"], "meta": ["position"]}  # each key once, in order
     assert [p.name for p in tmp_path.iterdir()] == [journal.JOURNAL]  # no partial file left beside it
     journal.clear(tmp_path)
@@ -45,6 +48,19 @@ def test_how_a_batch_landed_is_read_from_what_each_changelog_got_since_it_began(
     assert how == "stray" and "made again" in what
 
 
+def test_a_write_after_a_start_found_the_batch_cut_is_another_worker_s_whatever_its_key():
+    """Another worker that placed between this worker's start and its first batch may have written only the
+    batch's keys, with its own values: sending the local values over them would mix two placings."""
+    found_at_start = {"articles": ["a"], "meta": []}
+    batch = journal.InFlight({"articles": 10, "meta": 4}, {"articles": ["a", "b"], "meta": ["position"]})
+    ends = {"articles": 11, "meta": 4}
+    assert journal.landing(batch, found_at_start, ends) == ("cut", None)
+    seen = journal.InFlight(batch.starts, batch.keys, ends)
+    assert journal.landing(seen, found_at_start, ends) == ("cut", None)
+    how, what = journal.landing(seen, {"articles": ["a", "b"], "meta": ["position"]}, {"articles": 12, "meta": 5})
+    assert how == "stray" and "since this worker found the batch cut" in what
+
+
 def test_a_journal_that_is_not_one_has_the_tables_rebuilt_without_asking_the_broker(tmp_path, caplog):
     (tmp_path / journal.JOURNAL).write_text('{"starts": {"articles": 3}')  # cut short: not written by `record`
     (tmp_path / "tables").mkdir()
@@ -72,6 +88,8 @@ def test_no_journal_leaves_the_tables_as_they_are(tmp_path):
         "[]",
         '{"starts": {}, "keys": {"articles": "abc"}}',
         '{"starts": {"old-table": 3}, "keys": {}}',
+        '{"starts": {}, "keys": {}, "seen": {"articles": "x"}}',
+        '{"starts": {}, "keys": {}, "seen": []}',
     ],
 )
 def test_a_journal_of_the_wrong_shape_is_not_one(tmp_path, content):
