@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import faust
+from faust.serializers import codecs
 from faust.types import FutureMessage
 
 from streams.kafka.topics import replication_config
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk
-from streams.story.staging import Staging
+from streams.story.staging import DELETED, Staging
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
 from streams.worker.delivery import confirmed
@@ -41,11 +43,27 @@ class ConfirmedTable(faust.Table):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.unconfirmed: list[FutureMessage] = []
+        # key -> (value, the changelog's bytes for it): made before a batch's first write, for its journal
+        self.encoded: dict[str, tuple[object, bytes | None]] = {}
 
-    def send_changelog(self, *args, **kwargs) -> FutureMessage:
-        written = super().send_changelog(*args, **kwargs)
+    def send_changelog(self, partition, key, value, key_serializer=None, value_serializer=None) -> FutureMessage:
+        """Send the write; a value encoded for the batch's journal (`encoded`, the same object) goes as those bytes."""
+        made = self.encoded.get(key)
+        if made is not None and made[0] is value and value_serializer is None:
+            value, value_serializer = made[1], "raw"
+        written = super().send_changelog(partition, key, value, key_serializer, value_serializer)
         self.unconfirmed.append(written)
         return written
+
+    def changelog_value(self, value) -> bytes | None:
+        """The bytes the changelog gets for a write of `value` (None: a removal's tombstone), as faust makes them."""
+        if value is DELETED:
+            return None
+        return self.value_codec.dumps(value)  # the desk's values are dicts, so faust's registry adds nothing to it
+
+    @cached_property
+    def value_codec(self) -> codecs.CodecT:
+        return codecs.get_codec(self.value_serializer)
 
     def pop(self, key, *default):
         """Remove the key, and send its tombstone even when the store no longer has it: a phase written again

@@ -4,30 +4,30 @@ RocksDB makes a phase's table writes at once, while their changelog messages rea
 can keep some of them from it. A worker that restarts on its own tables then holds writes that its changelogs
 lack, and a worker rebuilt from those changelogs later (another host, a rebalance) would place articles
 differently (found by a review: 111 of 1,088 double-crash runs). So before a batch's first write the stage
-records, for each table, where its changelog ends and which keys the batch writes to it, in changelog order;
-once every phase is confirmed it clears the record. On the next start, before faust opens the tables, the
-changelogs are read from the recorded ends (`landing`):
+records, for each table, where its changelog ends and the writes the batch makes to it, in changelog order:
+each key, with a digest of the value the changelog gets. Once every phase is confirmed it clears the record.
+On the next start, before faust opens the tables, the changelogs are read from the recorded ends (`landing`):
 
 - they begin with every write of the batch: nothing was cut (the stop came before the record was cleared);
-- every write they got since is to a key of the batch, but not all of it: the batch's keys are written again,
-  with what the local tables hold, before the first batch's own writes (`Staging.again`, removals after
-  values as ever), so each changelog ends with the local value of every key the crash may have cut (a phase
-  written again after a failed write, or the same articles placed by another worker meanwhile, only repeat
-  keys of the batch);
-- a changelog got a write to another key (another worker placed further since): the local tables are
-  stale, so they are removed and faust rebuilds them from the changelogs, as on a new host.
+- every write they got since is one the batch makes (its key, with its value), but not all of them: the
+  batch's keys are written again, with what the local tables hold, before the first batch's own writes
+  (`Staging.again`, removals after values as ever), so each changelog ends with the local value of every
+  key the crash may have cut (a phase written again after a failed write repeats writes of the batch, and so
+  does another worker that placed the same articles meanwhile, from the same state);
+- a changelog got a write the batch does not make, to another key or with another value: another worker
+  placed since, and faust's recovery would mix its writes into the local tables, so they are removed and
+  faust rebuilds them from the changelogs, as on a new host.
 
-A start that finds the batch cut records where the changelogs end then (`seen`): a write after that is another
-worker's, which placed between this worker's start and its first batch (perhaps only the batch's keys, with
-values of its own). The first batch checks again before it writes, and stops the worker if a changelog got
-anything since; the next start then rebuilds the tables. Either way the changelogs and the local tables
-agree again. A journal is only kept for tables on disk; it is not synced, so it covers a process that dies,
-not a machine that loses power.
+The first batch checks again before it writes (another worker may place between the start and then), and
+stops the worker if the tables have gone stale meanwhile; the next start rebuilds them. Either way the
+changelogs and the local tables agree again. A journal is only kept for tables on disk; it is not synced,
+so it covers a process that dies, not a machine that loses power.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -53,27 +53,32 @@ READ_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True)
 class InFlight:
-    """A batch's table writes: per table (the desk's store name), where its changelog ended before the batch
-    and the keys the batch writes to it, in the order it writes them."""
+    """A batch's table writes: per table (the desk's store name), where its changelog ended before the batch,
+    and the keys the batch writes to it in the order it writes them, each with the `digest` of its value."""
 
     starts: dict[str, int]
     keys: dict[str, list[str]]
-    seen: dict[str, int] | None = None  # where the changelogs ended when a start found the batch cut
+    values: dict[str, list[str | None]]
 
     @property
     def again(self) -> dict[str, list[str]]:
         """Store name -> the batch's keys, each once: what to write again after a stop cut the batch."""
         return {store: list(dict.fromkeys(keys)) for store, keys in self.keys.items() if keys}
 
+    def writes(self, store: str) -> list[tuple[str, str | None]]:
+        return list(zip(self.keys.get(store, []), self.values.get(store, [])))
+
+
+def digest(value: bytes | None) -> str | None:
+    """What the journal keeps of a value a changelog gets (None: a removal's tombstone)."""
+    return None if value is None else hashlib.blake2b(value, digest_size=8).hexdigest()
+
 
 def record(data_dir: Path, batch: InFlight) -> None:
     """Written whole or not at all (a rename), so a journal that cannot be read is not a crash's half-write."""
     path = data_dir / JOURNAL
     partial = path.with_suffix(".partial")
-    content = {"starts": batch.starts, "keys": batch.keys}
-    if batch.seen is not None:
-        content["seen"] = batch.seen
-    partial.write_bytes(orjson.dumps(content))
+    partial.write_bytes(orjson.dumps({"starts": batch.starts, "keys": batch.keys, "values": batch.values}))
     os.replace(partial, path)
 
 
@@ -89,42 +94,47 @@ def read(data_dir: Path, stores: Iterable[str]) -> InFlight | None:
         return None
     try:
         content = orjson.loads(path.read_bytes())
-        starts, keys, seen = content["starts"], content["keys"], content.get("seen")
+        starts, keys, values = content["starts"], content["keys"], content["values"]
         if not (
-            (seen is None or isinstance(seen, dict))
-            and all(isinstance(offset, int) for offset in [*starts.values(), *(seen or {}).values()])
+            all(isinstance(offset, int) for offset in starts.values())
             and all(isinstance(ks, list) and all(isinstance(k, str) for k in ks) for ks in keys.values())
+            and keys.keys() == values.keys()
+            and all(
+                isinstance(vs, list) and len(vs) == len(keys[store]) and all(v is None or isinstance(v, str) for v in vs)
+                for store, vs in values.items()
+            )
         ):
-            raise ValueError("offsets or keys of the wrong type")
-        if unknown := (starts.keys() | keys.keys() | (seen or {}).keys()) - set(stores):
+            raise ValueError("offsets, keys or values of the wrong type")
+        if unknown := (starts.keys() | keys.keys()) - set(stores):
             raise ValueError(f"stores the worker does not have: {sorted(unknown)}")
-        return InFlight(starts, keys, seen)
+        return InFlight(starts, keys, values)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{path} is not a journal of the place stage: {error!r}") from error
 
 
-def stray_key(journaled: list[str], on_changelog: list[str]) -> str | None:
-    """A key a changelog got since the batch's start that the batch does not write (another writer's), if any."""
-    written = set(journaled)
-    return next((key for key in on_changelog if key not in written), None)
+def stray_write(made: list[tuple[str, str | None]], on_changelog: list[tuple[str, str | None]]) -> tuple[str, str | None] | None:
+    """A write (key, value digest) a changelog got since the batch's start that the batch does not make (another
+    writer's), if any."""
+    written = set(made)
+    return next((write for write in on_changelog if write not in written), None)
 
 
-def landing(batch: InFlight, found: dict[str, list[str]], ends: dict[str, int]) -> tuple[str, str | None]:
-    """How a batch's writes reached the changelogs, from the keys each got since the batch's start (`found`,
-    up to `ends`): ("whole", None), every write, first (whatever came after is another worker's later work,
-    which faust's recovery applies to the tables too); ("cut", None), only writes to the batch's keys, some
-    perhaps missing; or ("stray", what): another worker wrote since, or the changelog is not the one it was."""
-    for store, offset in (batch.seen or {}).items():
-        if ends.get(store, 0) != offset:
-            return "stray", f"the {store} changelog got writes since this worker found the batch cut"
+def landing(batch: InFlight, found: dict[str, list[tuple[str, str | None]]], ends: dict[str, int]) -> tuple[str, str | None]:
+    """How a batch's writes reached the changelogs, from the writes (key, value digest) each got since the
+    batch's start (`found`, up to `ends`): ("whole", None), every write, first (whatever came after is another
+    worker's later work, which faust's recovery applies to the tables too); ("cut", None), only writes the batch
+    makes, some perhaps missing; or ("stray", what): another worker wrote since, or the changelog is not the one
+    it was."""
     for store, start in batch.starts.items():
         if ends.get(store, 0) < start:
             return "stray", f"the {store} changelog ends before the batch began (it was made again)"
-    if all(found[store][: len(keys)] == keys for store, keys in batch.keys.items()):
+    if all(found[store][: len(keys)] == batch.writes(store) for store, keys in batch.keys.items()):
         return "whole", None
-    for store, keys in found.items():
-        if (key := stray_key(batch.keys.get(store, []), keys)) is not None:
-            return "stray", f"the {store} changelog has a write to {key!r}, which the batch did not make"
+    for store, writes in found.items():
+        if (stray := stray_write(batch.writes(store), writes)) is not None:
+            key = stray[0]
+            other = "another value for" if key in batch.keys.get(store, ()) else "a write to"
+            return "stray", f"the {store} changelog has {other} {key!r}, which the batch did not write"
     return "cut", None
 
 
@@ -179,7 +189,8 @@ async def landed(settings: Settings, batch: InFlight, tables: dict[str, str]) ->
     """`landing` of a batch, read from the changelogs now, and where they end."""
     ends = await changelog_ends(settings, tables)
     found = await changelog_messages(settings, tables, batch.starts, ends)
-    return landing(batch, {store: [key for key, _ in messages] for store, messages in found.items()}, ends), ends
+    writes = {store: [(key, digest(value)) for key, value in messages] for store, messages in found.items()}
+    return landing(batch, writes, ends), ends
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,7 @@ async def settle(settings: Settings, data_dir: Path, tables: dict[str, str]) -> 
     if batch is None:
         return Settled(None)
     try:
-        (how, what), ends = await landed(settings, batch, tables)
+        (how, what), _ = await landed(settings, batch, tables)
     except TimeoutError:
         raise RuntimeError(f"could not read the tables' changelogs in {READ_TIMEOUT_S:.0f}s (a partition without a leader?)") from None
     if how == "whole":
@@ -219,8 +230,6 @@ async def settle(settings: Settings, data_dir: Path, tables: dict[str, str]) -> 
             logging.WARNING,
             f"the last stop cut a batch of table writes, and {what} (another worker's): rebuilding the tables from their changelogs",
         ))
-    batch = InFlight(batch.starts, batch.keys, ends)
-    record(data_dir, batch)
     writes = sum(map(len, batch.again.values()))
     return Settled(batch, (
         logging.INFO,

@@ -164,10 +164,12 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
         ctx.metrics.place_batch.observe(len(placed))
         again = await _cut_batch_again(ctx, placed)
-        await _journal(ctx, [again, writes])
+        encoded = await _journal(ctx, [again, writes])
+        _send_as(ctx, encoded[0])
         for phase in staging.phases(again):  # what a stop cut from the changelogs, before anything new
             await _write_phase(ctx, placed, phase)
         ctx.cut_batch = None
+        _send_as(ctx, encoded[1])
         records, *rest = staging.phases(writes)
         await _write_phase(ctx, placed, records)
         # Recorded: from here on a crash makes each article a redelivery that sends its messages again, so they
@@ -177,6 +179,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         for phase in rest:
             await _write_phase(ctx, placed, phase)
         staging.written(writes)
+        _send_as(ctx, {})
         if ctx.journal_dir is not None:
             journal.clear(ctx.journal_dir)
         try:
@@ -223,20 +226,39 @@ async def _cut_batch_again(ctx: WorkerContext, placed: list[Placed]) -> Writes:
     return placed[-1].context.run(ctx.staging.again, cut.again) if how == "cut" else {}
 
 
-async def _journal(ctx: WorkerContext, batches: list[Writes]) -> None:
-    """Record the keys the batches write per table, in order, and where each changelog ends before them."""
+Encoded = dict[str, dict[str, tuple[object, bytes | None]]]  # store name -> key -> (value, changelog bytes)
+
+
+async def _journal(ctx: WorkerContext, batches: list[Writes]) -> list[Encoded]:
+    """Record the writes the batches make per table, in order (keys, and digests of the values the changelogs
+    get), and where each changelog ends before them. Returns each batch's values encoded for the changelogs,
+    made once: the journal digests them, and the changelogs get them (`_send_as`)."""
     if ctx.journal_dir is None:
-        return
+        return [{} for _ in batches]
     ends = ctx.changelog_ends
     if ends is None:
         ends = ctx.changelog_ends = await _asked(
             ctx, lambda: journal.changelog_ends(ctx.settings, TABLES), "asking where the tables' changelogs end"
         )
+    encoded: list[Encoded] = []
     keys: dict[str, list[str]] = {}
+    values: dict[str, list[str | None]] = {}
     for writes in batches:
+        encoded.append({})
         for store, store_keys in keys_in_order(writes).items():
-            keys.setdefault(store, []).extend(store_keys)
-    journal.record(ctx.journal_dir, journal.InFlight(dict(ends), {store: k for store, k in keys.items() if k}))
+            if store_keys:
+                table = getattr(ctx.tables, store)
+                made = encoded[-1][store] = {key: (writes[store][key], table.changelog_value(writes[store][key])) for key in store_keys}
+                keys.setdefault(store, []).extend(store_keys)
+                values.setdefault(store, []).extend(journal.digest(made[key][1]) for key in store_keys)
+    journal.record(ctx.journal_dir, journal.InFlight(dict(ends), keys, values))
+    return encoded
+
+
+def _send_as(ctx: WorkerContext, encoded: Encoded) -> None:
+    """The changelog bytes the tables send for the batch about to be written (none: faust encodes each write)."""
+    for store in TABLES:
+        getattr(ctx.tables, store).encoded = encoded.get(store, {})
 
 
 async def _asked(ctx: WorkerContext, question: Callable[[], Awaitable], doing: str):

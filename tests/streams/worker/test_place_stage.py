@@ -130,6 +130,19 @@ def test_a_phase_written_again_sends_the_tombstone_of_a_key_its_first_attempt_re
     assert sent == [("s1", None), ("s1", None)] and "s1" not in table
 
 
+def test_a_value_encoded_for_the_journal_goes_to_the_changelog_as_those_bytes_and_only_that_value(tmp_path):
+    app = faust.App("t-encoded", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path))
+    table = ConfirmedTable(app, name="live", default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+    value, other = {"size": 1}, {"size": 1}
+    table.encoded = {"s1": (value, table.changelog_value(value))}
+    sent = []
+    table._changelog_topic = SimpleNamespace(send_soon=lambda **kw: sent.append((kw["value"], kw["value_serializer"])))
+    table.send_changelog(0, "s1", value)
+    table.send_changelog(0, "s1", other)  # an equal value, but not the one encoded: faust encodes it
+    table.send_changelog(0, "s1", None)  # a removal
+    assert sent == [(b'{"size":1}', "raw"), (other, table.value_serializer), (None, table.value_serializer)]
+
+
 def test_an_articles_record_is_encoded_by_the_tables_as_the_dicts_of_its_entries_were():
     """The desk embeds an entry's JSON in the record; faust's codec (a table's store and changelog) writes the bytes
     that the record of parsed entries gave before, and reads back a plain dict with the same entries."""
@@ -144,6 +157,9 @@ def test_an_articles_record_is_encoded_by_the_tables_as_the_dicts_of_its_entries
     read_back = app.serializers.loads_value(None, written, serializer="json")
     assert type(read_back) is dict and read_back == record == parsed
     assert recorded_events(read_back) == recorded_events(record) == outcome.events
+    table = ConfirmedTable(app, name="articles", default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+    assert table.changelog_value(record) == written, "what the journal digests is what the changelog gets"
+    assert table.changelog_value(DELETED) is None
 
 
 async def test_what_the_changelogs_say_is_asked_again_when_a_rebalance_came_while_asking():
