@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import faust
-from faust.serializers import codecs
 from faust.types import FutureMessage
 
 from streams.kafka.topics import replication_config
@@ -59,11 +57,7 @@ class ConfirmedTable(faust.Table):
         """The bytes the changelog gets for a write of `value` (None: a removal's tombstone), as faust makes them."""
         if value is DELETED:
             return None
-        return self.value_codec.dumps(value)  # the desk's values are dicts, so faust's registry adds nothing to it
-
-    @cached_property
-    def value_codec(self) -> codecs.CodecT:
-        return codecs.get_codec(self.value_serializer)
+        return self.app.serializers.dumps_value(self.value_type, value, serializer=self.value_serializer)
 
     def pop(self, key, *default):
         """Remove the key, and send its tombstone even when the store no longer has it: a phase written again

@@ -6,8 +6,9 @@ written and published in batches (a group commit): while one batch goes to the b
 every article placed meanwhile, so a batch is one article on a quiet stream and up to `MAX_BATCH` on a
 busy one. A batch is finished in this order, each step confirmed by the broker before the next begins:
 
-0. a journal of the keys it writes to each table (streams/worker/journal.py), so that a crash cannot leave
-   the changelogs behind the local tables; cleared once the tables' phases are confirmed;
+0. a journal of the writes it makes to each table, keys and digests of their values (streams/worker/journal.py),
+   so that a crash cannot leave the changelogs behind the local tables; cleared once the tables' phases are
+   confirmed;
 1. the article records (the desk's writes are made once per key, in the phases of streams/story/staging.py);
 2. its messages (entries, snapshots, duplicate verdicts, dead letters) in order, so a story's events
    reach the broker in version order, sent while the windows, then the log position and, last, the story
@@ -180,6 +181,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
             await _write_phase(ctx, placed, phase)
         staging.written(writes)
         _send_as(ctx, {})
+        del encoded  # the batch's bytes, not kept while the next batch gathers
         if ctx.journal_dir is not None:
             journal.clear(ctx.journal_dir)
         try:
@@ -232,7 +234,8 @@ Encoded = dict[str, dict[str, tuple[object, bytes | None]]]  # store name -> key
 async def _journal(ctx: WorkerContext, batches: list[Writes]) -> list[Encoded]:
     """Record the writes the batches make per table, in order (keys, and digests of the values the changelogs
     get), and where each changelog ends before them. Returns each batch's values encoded for the changelogs,
-    made once: the journal digests them, and the changelogs get them (`_send_as`)."""
+    made once: the journal digests them, and the changelogs get them (`_send_as`). So a staged value must not
+    change once staged (none does: the desk stages new objects), or RocksDB and the changelog would differ."""
     if ctx.journal_dir is None:
         return [{} for _ in batches]
     ends = ctx.changelog_ends

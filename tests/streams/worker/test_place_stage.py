@@ -16,8 +16,8 @@ from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk, recorded_events
 from streams.story.staging import DELETED, Staging, write
 from streams.tools.synthetic import REPLAYED_AT, generate
-from streams.worker import place_stage
-from streams.worker.context import ConfirmedTable, changelogs_confirmed
+from streams.worker import journal, place_stage
+from streams.worker.context import TABLES, ConfirmedTable, changelogs_confirmed
 from streams.worker.counters import Counters
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.place_stage import OpenBatch
@@ -139,8 +139,60 @@ def test_a_value_encoded_for_the_journal_goes_to_the_changelog_as_those_bytes_an
     table._changelog_topic = SimpleNamespace(send_soon=lambda **kw: sent.append((kw["value"], kw["value_serializer"])))
     table.send_changelog(0, "s1", value)
     table.send_changelog(0, "s1", other)  # an equal value, but not the one encoded: faust encodes it
-    table.send_changelog(0, "s1", None)  # a removal
-    assert sent == [(b'{"size":1}', "raw"), (other, table.value_serializer), (None, table.value_serializer)]
+    table.send_changelog(0, "s1", None, None, "raw")  # a removal, as faust sends it
+    assert sent == [(b'{"size":1}', "raw"), (other, table.value_serializer), (None, "raw")]
+
+
+async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_as_the_journal_s_bytes(tmp_path, monkeypatch):
+    """The place stage's writer with real tables: each write a changelog gets (its final bytes, as faust makes
+    them) is one the journal recorded, key and value, in its order, and each value goes as the journal's bytes."""
+    app = faust.App("t-journal-bytes", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path))
+    sent = []
+    tables = {}
+    for store, name in TABLES.items():
+        table = tables[store] = ConfirmedTable(app, name=name, default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+        table.partition_for_key = lambda key: 0
+
+        def send_soon(store=store, **kw):
+            sent.append((store, kw["key"], app.serializers.dumps_value(None, kw["value"], serializer=kw["value_serializer"]), kw["value_serializer"]))
+            return SimpleNamespace(message=SimpleNamespace(partition=0))
+
+        table._changelog_topic = SimpleNamespace(send_soon=send_soon)
+    stores = DeskStores(**tables)
+
+    async def confirmed_tables(tables):
+        for table in vars(tables).values():
+            table.unconfirmed = []
+        return {}
+
+    async def nothing(*args, **kwargs):
+        return []
+
+    monkeypatch.setattr(place_stage, "changelogs_confirmed", confirmed_tables)
+    monkeypatch.setattr(place_stage, "send_for_later", nothing)
+    monkeypatch.setattr(place_stage, "confirmed", nothing)
+    monkeypatch.setattr(journal, "clear", lambda data_dir: None)  # the record, kept to compare with
+    ctx, acked = _context(), []
+    ctx.__dict__.update(
+        app=app, tables=stores, staging=Staging(stores), counters=Counters(), journal_dir=tmp_path, cut_batch=None,
+        changelog_ends=dict.fromkeys(TABLES, 0), acked=acked.append,
+    )
+    batch, events = OpenBatch(), _events(30)
+    for event in events:
+        place_stage._place(ctx, batch, event)
+    writer = asyncio.create_task(place_stage._write_batches(ctx, SimpleNamespace(ack=nothing), batch))
+    await asyncio.wait_for(_until(lambda: len(acked) == len(events)), 30)
+    writer.cancel()
+    recorded = journal.read(tmp_path, TABLES)
+    found = {store: [(key, journal.digest(value)) for s, key, value, _ in sent if s == store] for store in TABLES}
+    assert sum(map(len, found.values())) == sum(map(len, recorded.keys.values())) > 30
+    assert journal.landing(recorded, found, dict.fromkeys(TABLES, 1)) == ("whole", None)
+    assert {serializer for _, _, value, serializer in sent} == {"raw"}, "values as the journal's bytes, removals as faust's"
+
+
+async def _until(done) -> None:
+    while not done():
+        await asyncio.sleep(0.01)
 
 
 def test_an_articles_record_is_encoded_by_the_tables_as_the_dicts_of_its_entries_were():
