@@ -60,6 +60,12 @@ class InFlight:
     keys: dict[str, list[str]]
     values: dict[str, list[str | None]]
 
+    @classmethod
+    def of(cls, starts: dict[str, int], writes: dict[str, list[tuple[str, str | None]]]) -> InFlight:
+        """The journal of `writes` (store name -> (key, value digest) in write order) after `starts`."""
+        keys = {store: [key for key, _ in store_writes] for store, store_writes in writes.items()}
+        return cls(starts, keys, {store: [value for _, value in store_writes] for store, store_writes in writes.items()})
+
     @property
     def again(self) -> dict[str, list[str]]:
         """Store name -> the batch's keys, each once: what to write again after a stop cut the batch."""

@@ -244,17 +244,15 @@ async def _journal(ctx: WorkerContext, batches: list[Writes]) -> list[Encoded]:
             ctx, lambda: journal.changelog_ends(ctx.settings, TABLES), "asking where the tables' changelogs end"
         )
     encoded: list[Encoded] = []
-    keys: dict[str, list[str]] = {}
-    values: dict[str, list[str | None]] = {}
+    made: dict[str, list[tuple[str, str | None]]] = {}  # store name -> (key, value digest), in write order
     for writes in batches:
         encoded.append({})
         for store, store_keys in keys_in_order(writes).items():
             if store_keys:
                 table = getattr(ctx.tables, store)
-                made = encoded[-1][store] = {key: (writes[store][key], table.changelog_value(writes[store][key])) for key in store_keys}
-                keys.setdefault(store, []).extend(store_keys)
-                values.setdefault(store, []).extend(journal.digest(made[key][1]) for key in store_keys)
-    journal.record(ctx.journal_dir, journal.InFlight(dict(ends), keys, values))
+                values = encoded[-1][store] = {key: (writes[store][key], table.changelog_value(writes[store][key])) for key in store_keys}
+                made.setdefault(store, []).extend((key, journal.digest(value)) for key, (_, value) in values.items())
+    journal.record(ctx.journal_dir, journal.InFlight.of(dict(ends), made))
     return encoded
 
 

@@ -387,7 +387,7 @@ async def test_a_batch_its_stop_cut_from_the_changelogs_goes_to_them_again_unles
     ends = await journal.changelog_ends(settings, TABLES)
     records = {key: value for key, value in await _changelog_messages(settings, "articles", 0)}
     cut = [ids[0], ids[1]]
-    journal.record(slot, journal.InFlight(ends, {"articles": cut}, {"articles": [journal.digest(records[key]) for key in cut]}))
+    journal.record(slot, journal.InFlight.of(ends, {"articles": [(key, journal.digest(records[key])) for key in cut]}))
     await one_more_batch(2, "its 2 keys go to the changelogs again")
     again = await _changelog_messages(settings, "articles", ends["articles"])
     assert [key for key, _ in again[:2]] == cut, "sent again first, in order"
@@ -397,14 +397,14 @@ async def test_a_batch_its_stop_cut_from_the_changelogs_goes_to_them_again_unles
     # A stop after every write of the batch had reached the changelogs: nothing to send again.
     ends = await journal.changelog_ends(settings, TABLES)
     [(last, value)] = await _changelog_messages(settings, "articles", ends["articles"] - 1)
-    journal.record(slot, journal.InFlight({**ends, "articles": ends["articles"] - 1}, {"articles": [last]}, {"articles": [journal.digest(value)]}))
+    journal.record(slot, journal.InFlight.of({**ends, "articles": ends["articles"] - 1}, {"articles": [(last, journal.digest(value))]}))
     await one_more_batch(3, "every one of them is on the changelogs")
     written = [key for key, _ in await _changelog_messages(settings, "articles", ends["articles"])]
     assert written == ["copy-3"], "nothing sent again"
 
     # A write the cut batch did not make, on a changelog since its start: the tables are rebuilt.
     ends = await journal.changelog_ends(settings, TABLES)
-    journal.record(slot, journal.InFlight({**ends, "articles": ends["articles"] - 1}, {"articles": ["not-this-batch"]}, {"articles": [None]}))
+    journal.record(slot, journal.InFlight.of({**ends, "articles": ends["articles"] - 1}, {"articles": [("not-this-batch", None)]}))
     (slot / "stale-table-file").write_text("left by the stopped worker")
     await one_more_batch(4, "rebuilding the tables from their changelogs")
     assert not (slot / "stale-table-file").exists()
@@ -416,7 +416,7 @@ async def test_a_batch_its_stop_cut_from_the_changelogs_goes_to_them_again_unles
     # (faust's recovery has mixed them into its tables), and its next start rebuilds them.
     ends = await journal.changelog_ends(settings, TABLES)
     cut = [ids[2], ids[3]]
-    journal.record(slot, journal.InFlight(ends, {"articles": cut}, {"articles": [journal.digest(records[key]) for key in cut]}))
+    journal.record(slot, journal.InFlight.of(ends, {"articles": [(key, journal.digest(records[key])) for key in cut]}))
     log_path = tmp_path / "worker-5.log"
     worker = _start(settings, log_path)
     try:

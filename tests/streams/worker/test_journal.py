@@ -12,15 +12,8 @@ from streams.worker.context import TABLES
 UNREACHABLE = Settings(broker="127.0.0.1:1")
 
 
-def _batch(starts: dict[str, int], writes: dict[str, list[tuple[str, str | None]]]) -> journal.InFlight:
-    """A journal of `writes` (store -> (key, value digest) in order)."""
-    return journal.InFlight(
-        starts, {store: [k for k, _ in ws] for store, ws in writes.items()}, {store: [v for _, v in ws] for store, ws in writes.items()}
-    )
-
-
 def test_a_journal_is_read_back_as_recorded_and_gone_once_cleared(tmp_path):
-    batch = _batch({"articles": 7, "meta": 2}, {"articles": [("a", "1"), ("b", None)], "meta": [("position", "2"), ("position", "3")]})
+    batch = journal.InFlight.of({"articles": 7, "meta": 2}, {"articles": [("a", "1"), ("b", None)], "meta": [("position", "2"), ("position", "3")]})
     journal.record(tmp_path, batch)
     assert journal.read(tmp_path, TABLES) == batch
     assert batch.again == {"articles": ["a", "b"], "meta": ["position"]}  # each key once, in order
@@ -46,7 +39,7 @@ def test_only_a_write_the_batch_does_not_make_is_another_writer_s():
 
 
 def test_how_a_batch_landed_is_read_from_what_each_changelog_got_since_it_began():
-    batch = _batch({"articles": 10, "meta": 4}, {"articles": [("a", "1"), ("b", "2")], "meta": [("position", "3")]})
+    batch = journal.InFlight.of({"articles": 10, "meta": 4}, {"articles": [("a", "1"), ("b", "2")], "meta": [("position", "3")]})
     ends = {"articles": 12, "meta": 5}
     whole = {"articles": [("a", "1"), ("b", "2")], "meta": [("position", "3")]}
     assert journal.landing(batch, whole, ends) == ("whole", None)
@@ -65,7 +58,7 @@ def test_how_a_batch_landed_is_read_from_what_each_changelog_got_since_it_began(
 def test_another_worker_s_smaller_batch_of_the_same_articles_is_told_from_the_batch_by_its_values():
     """Another worker placed some of the batch's articles (keys of the batch only) and handed the stage back:
     its story states differ from the batch's, and faust's recovery would mix them into the local tables."""
-    batch = _batch({"articles": 10, "stories": 4}, {"articles": [("a", "1"), ("b", "2")], "stories": [("s", "5")]})
+    batch = journal.InFlight.of({"articles": 10, "stories": 4}, {"articles": [("a", "1"), ("b", "2")], "stories": [("s", "5")]})
     ends = {"articles": 11, "stories": 5}
     smaller = {"articles": [("a", "1")], "stories": [("s", "6")]}  # after article "a" only
     how, what = journal.landing(batch, smaller, ends)
