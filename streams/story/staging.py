@@ -75,7 +75,7 @@ class StagedStore(MutableMapping):
 
     def __delitem__(self, key) -> None:
         """Stages the removal even of a key the store lacks: a crash may have kept its removal from the
-        changelog while the local store made it, and a table sends the removal again (ConfirmedTable.pop)."""
+        changelog while the local store made it, and a table sends the removal again (ConfirmedTable.write_locally)."""
         self.staging.open[self.name][key] = DELETED
 
     def __iter__(self) -> Iterator:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faust
-from faust.types import FutureMessage
+from faust.stores.base import SerializedStore
+from faust.types import TP
 
 from streams.kafka.topics import replication_config
 from streams.settings import Settings
@@ -28,30 +30,27 @@ TABLES = {
     "fingerprints": "recent-fingerprints",  # article id -> dedup fingerprint, dedup window only
     "meta": "desk-meta",  # the log position and the stream's lag behind the broker
 }
+STORE_OF = {table: store for store, table in TABLES.items()}
+# Each table has one partition (`declare_tables`), as the prepared topic its writes are filed under.
+CHANGELOG_PARTITION = 0
+
+Record = tuple[bytes, bytes | None]  # a changelog message: key, value (None: a removal's tombstone)
 
 
 class ConfirmedTable(faust.Table):
-    """A faust table whose changelog writes can be waited for, each one, with its failure if it failed.
+    """A faust table the place stage writes itself, a phase of a batch at a time: its local store (`write_locally`),
+    then its changelog, whose records go to the producer as whole batches, each one's ack awaited (`send_records`).
 
-    The place stage writes in phases, each on the broker before the next (streams/story/staging.py), and
-    faust's own producer flush is no such barrier: it returns once its queue has let no message go for
-    0.1 s, and it does not report a changelog write that failed.
+    faust's own path for a table write (the changelog message through its buffer, a future, a callback and a
+    RocksDB write of the offset per message, and the value encoded again for the store) was a tenth of a placing
+    worker's process; and faust's producer flush is no barrier between phases: it returns once its queue has let
+    no message go for 0.1 s, and it does not report a changelog write that failed.
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.unconfirmed: list[FutureMessage] = []
         # key -> (value, the changelog's bytes for it): made before a batch's first write, for its journal
         self.encoded: dict[str, tuple[object, bytes | None]] = {}
-
-    def send_changelog(self, partition, key, value, key_serializer=None, value_serializer=None) -> FutureMessage:
-        """Send the write; a value encoded for the batch's journal (`encoded`, the same object) goes as those bytes."""
-        made = self.encoded.get(key)
-        if made is not None and made[0] is value and value_serializer is None:
-            value, value_serializer = made[1], "raw"
-        written = super().send_changelog(partition, key, value, key_serializer, value_serializer)
-        self.unconfirmed.append(written)
-        return written
 
     def changelog_value(self, value) -> bytes | None:
         """The bytes the changelog gets for a write of `value` (None: a removal's tombstone), as faust makes them."""
@@ -59,15 +58,25 @@ class ConfirmedTable(faust.Table):
             return None
         return self.app.serializers.dumps_value(self.value_type, value, serializer=self.value_serializer)
 
-    def pop(self, key, *default):
-        """Remove the key, and send its tombstone even when the store no longer has it: a phase written again
-        after a failed changelog write removed it already, but its tombstone never reached the broker."""
-        if key in self:
-            return super().pop(key, *default)
-        self.on_key_del(key)
-        if default:
-            return default[0]
-        raise KeyError(key)
+    def write_locally(self, key, value) -> Record:
+        """Write `value` (or remove the key, for DELETED) in the local store; returns the changelog's record of the
+        write, the bytes RocksDB got. A value encoded for the batch's journal (`encoded`, the very object) is not
+        encoded again. A removal is sent whether or not the store still has the key: a phase written again after a
+        failed changelog write removed it already, but its tombstone never reached the broker."""
+        made = self.encoded.get(key)
+        value_bytes = made[1] if made is not None and made[0] is value else self.changelog_value(value)
+        store = self.data
+        key_bytes = self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
+        if isinstance(store, SerializedStore):  # RocksDB keeps the bytes (under the current event's partition)
+            if value_bytes is None:
+                store._del(key_bytes)
+            else:
+                store._set(key_bytes, value_bytes)
+        elif value is DELETED:  # in memory: the objects
+            store.pop(key, None)
+        else:
+            store[key] = value
+        return key_bytes, value_bytes
 
 
 def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
@@ -86,19 +95,56 @@ def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
     )
 
 
-async def changelogs_confirmed(tables: DeskStores) -> dict[str, int]:
-    """Wait until the broker has every changelog write made so far; raises the first that failed. Returns where
-    each changelog written to ends now (store name -> the offset after its last write)."""
-    waiting = [(name, table.changelog_topic, written) for name, table in vars(tables).items() for written in table.unconfirmed]
-    for table in vars(tables).values():
-        table.unconfirmed = []
-    if not waiting:
+def write_locally(phase: list[tuple[ConfirmedTable, object, object]]) -> dict[str, list[Record]]:
+    """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores; returns each
+    table's changelog records for it (store name -> records), in the phase's order. Made in the context of an
+    event of the prepared partition, as RocksDB files each write under that event's partition."""
+    records: dict[str, list[Record]] = {}
+    for table, key, value in phase:
+        records.setdefault(STORE_OF[table.name], []).append(table.write_locally(key, value))
+    return records
+
+
+async def send_records(tables: DeskStores, records: dict[str, list[Record]]) -> dict[str, int]:
+    """Send each table's changelog records, in order, and wait until the broker has every one; raises the first
+    failure (the phase is then written again). Returns where each changelog written to ends now (store name ->
+    the offset after its last record), which is also noted as its store's persisted offset, so that faust's
+    recovery of the local store reads the changelog on from there.
+
+    Each changelog's records go as whole batches straight to the app's aiokafka producer (idempotent, so a batch
+    retried lands once, in order); the changelogs are sent side by side, each batch after its changelog's last."""
+    if not records:
         return {}
-    await confirmed([written for _, _, written in waiting], [topic for _, topic, _ in waiting])
+    producer = (await tables.stories.app.maybe_start_producer())._ensure_producer()
+    names = [store for store, store_records in records.items() if store_records]
+    sending = (_send_batches(producer, getattr(tables, store), records[store]) for store in names)
+    sent = await asyncio.gather(*sending, return_exceptions=True)
+    for failed in (batches for batches in sent if isinstance(batches, BaseException)):
+        raise failed  # once every changelog's sending has ended, so none goes on behind the retry
+    acks = [(ack, getattr(tables, store).changelog_topic) for store, batches in zip(names, sent) for ack, _ in batches]
+    await confirmed([ack for ack, _ in acks], [topic for _, topic in acks])
     ends: dict[str, int] = {}
-    for name, _, written in waiting:
-        ends[name] = max(ends.get(name, 0), written.result().offset + 1)
+    for store, batches in zip(names, sent):
+        ack, count = batches[-1]
+        ends[store] = ack.result().offset + count
+        table = getattr(tables, store)
+        table.data.set_persisted_offset(TP(table.changelog_topic.get_topic_name(), CHANGELOG_PARTITION), ends[store] - 1)
     return ends
+
+
+async def _send_batches(producer, table: ConfirmedTable, records: list[Record]) -> list[tuple[asyncio.Future, int]]:
+    """The records as batches of the producer's batch size (a record larger than that goes alone), each handed to
+    the producer once the previous one is on its way; returns each batch's ack and its number of records."""
+    topic = table.changelog_topic.get_topic_name()
+    sent, batch, count = [], producer.create_batch(), 0
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full
+            sent.append((await producer.send_batch(batch, topic, partition=CHANGELOG_PARTITION), count))
+            batch, count = producer.create_batch(), 0
+            batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any record
+        count += 1
+    sent.append((await producer.send_batch(batch, topic, partition=CHANGELOG_PARTITION), count))
+    return sent
 
 
 @dataclass

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Outcome, StoryDesk
-from streams.story.staging import MAX_BATCH, Staging, Writes, keys_in_order, write
+from streams.story.staging import MAX_BATCH, Staging, Writes, keys_in_order
 from streams.worker import journal
-from streams.worker.context import TABLES, WorkerContext, changelogs_confirmed
+from streams.worker.context import TABLES, WorkerContext, send_records, write_locally
 from streams.worker.delivery import (
     SIZE_ERRORS,
     Send,
@@ -196,14 +196,13 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
 
 async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) -> None:
     """Write one phase of the batch's table writes, and wait until the broker has each of their changelog
-    messages; while the broker refuses one (after aiokafka's own retries), the phase is written again. A
-    write faust cannot even hand to the producer stops the worker (faust's buffer task crashes the app)."""
+    messages; while the broker refuses one (after aiokafka's own retries), the phase is written again."""
     if not phase:
         return
 
     async def attempt() -> None:
-        placed[-1].context.run(write, phase)
-        ends = await changelogs_confirmed(ctx.tables)
+        records = placed[-1].context.run(write_locally, phase)
+        ends = await send_records(ctx.tables, records)
         if ctx.changelog_ends is not None:
             ctx.changelog_ends.update(ends)
 
@@ -234,8 +233,8 @@ Encoded = dict[str, dict[str, tuple[object, bytes | None]]]  # store name -> key
 async def _journal(ctx: WorkerContext, batches: list[Writes]) -> list[Encoded]:
     """Record the writes the batches make per table, in order (keys, and digests of the values the changelogs
     get), and where each changelog ends before them. Returns each batch's values encoded for the changelogs,
-    made once: the journal digests them, and the changelogs get them (`_send_as`). So a staged value must not
-    change once staged (none does: the desk stages new objects), or RocksDB and the changelog would differ."""
+    made once: the journal digests them, and the tables' stores and changelogs get them (`_send_as`). So a staged
+    value must not change once staged (none does: the desk stages new objects)."""
     if ctx.journal_dir is None:
         return [{} for _ in batches]
     ends = ctx.changelog_ends
@@ -257,7 +256,7 @@ async def _journal(ctx: WorkerContext, batches: list[Writes]) -> list[Encoded]:
 
 
 def _send_as(ctx: WorkerContext, encoded: Encoded) -> None:
-    """The changelog bytes the tables send for the batch about to be written (none: faust encodes each write)."""
+    """The bytes the tables write for the batch about to be written (none: each write is encoded as it is made)."""
     for store in TABLES:
         getattr(ctx.tables, store).encoded = encoded.get(store, {})
 

@@ -14,10 +14,10 @@ from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk, recorded_events
-from streams.story.staging import DELETED, Staging, write
+from streams.story.staging import DELETED, Staging
 from streams.tools.synthetic import REPLAYED_AT, generate
-from streams.worker import journal, place_stage
-from streams.worker.context import TABLES, ConfirmedTable, changelogs_confirmed
+from streams.worker import context, journal, place_stage
+from streams.worker.context import TABLES, ConfirmedTable
 from streams.worker.counters import Counters
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.place_stage import OpenBatch
@@ -76,20 +76,78 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert ctx.staging.open == calm.staging.open  # the failed article's staged writes are gone
 
 
-async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_write_and_a_failure_says_so():
-    loop = asyncio.get_running_loop()
-    topic = SimpleNamespace(get_topic_name=lambda: "articles-changelog")
-    first, second = loop.create_future(), loop.create_future()
-    tables = DeskStores(**{name: SimpleNamespace(changelog_topic=topic, unconfirmed=[]) for name in vars(DeskStores())})
-    tables.articles.unconfirmed = [first, second]
-    waiting = asyncio.create_task(changelogs_confirmed(tables))
-    first.set_result(None)
+class _Producer:
+    """aiokafka's producer as `send_records` uses it: batches of at most `size` records, whose acks the test gives."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.batches = size, []
+
+    def create_batch(self):
+        return _Batch(self.size)
+
+    async def send_batch(self, batch, topic, *, partition):
+        ack = asyncio.get_running_loop().create_future()
+        self.batches.append((topic, partition, batch.records, ack))
+        return ack
+
+
+class _Batch:
+    def __init__(self, size: int) -> None:
+        self.size, self.records = size, []
+
+    def append(self, *, key, value, timestamp):
+        if len(self.records) == self.size:
+            return None
+        self.records.append((key, value))
+        return True
+
+
+def _tables_on(producer: _Producer) -> DeskStores:
+    persisted = []
+
+    async def started():
+        return SimpleNamespace(_ensure_producer=lambda: producer)
+
+    app = SimpleNamespace(maybe_start_producer=started)
+    tables = {}
+    for store, name in TABLES.items():
+        topic = SimpleNamespace(get_topic_name=lambda name=name: f"{name}-changelog")
+        data = SimpleNamespace(set_persisted_offset=lambda tp, offset, store=store: persisted.append((store, tp, offset)))
+        tables[store] = SimpleNamespace(app=app, changelog_topic=topic, data=data)
+    stores = DeskStores(**tables)
+    stores.persisted = persisted
+    return stores
+
+
+async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_batch_and_a_failure_says_so():
+    producer = _Producer(size=2)
+    tables = _tables_on(producer)
+    records = {"articles": [(b"a1", b"1"), (b"a2", b"2"), (b"a3", None)], "live": [(b"s1", b"{}")]}
+    waiting = asyncio.create_task(context.send_records(tables, records))
+    await _until(lambda: len(producer.batches) == 3)
+    by_topic = {}
+    for topic, partition, batch, ack in producer.batches:
+        by_topic.setdefault((topic, partition), []).append((batch, ack))
+    assert {tp: [batch for batch, _ in batches] for tp, batches in by_topic.items()} == {
+        ("articles-changelog", 0): [[(b"a1", b"1"), (b"a2", b"2")], [(b"a3", None)]],
+        ("live-stories-changelog", 0): [[(b"s1", b"{}")]],
+    }  # each changelog's records in order, in batches
+    (_, first), (_, second) = by_topic["articles-changelog", 0]
+    first.set_result(SimpleNamespace(offset=10))
+    by_topic["live-stories-changelog", 0][0][1].set_result(SimpleNamespace(offset=4))
     await asyncio.sleep(0.01)
-    assert not waiting.done()  # the second write is not on the broker yet
-    second.set_exception(KafkaTimeoutError())
+    assert not waiting.done()  # the articles' second batch is not on the broker yet
+    second.set_result(SimpleNamespace(offset=12))
+    assert await waiting == {"articles": 13, "live": 5}
+    assert sorted(tables.persisted) == [("articles", ("articles-changelog", 0), 12), ("live", ("live-stories-changelog", 0), 4)]
+
+    failing = _Producer(size=10)
+    waiting = asyncio.create_task(context.send_records(_tables_on(failing), records))
+    await _until(lambda: len(failing.batches) == 2)
+    failing.batches[0][3].set_exception(KafkaTimeoutError())
+    failing.batches[1][3].set_result(SimpleNamespace(offset=0))
     with pytest.raises(KafkaTimeoutError):
         await waiting
-    assert tables.articles.unconfirmed == []  # taken: a phase written again is waited for afresh
 
 
 async def test_a_writer_that_fails_stops_the_worker():
@@ -111,64 +169,53 @@ async def test_a_writer_that_fails_stops_the_worker():
     assert crashed == [failure]
 
 
+def _memory_table(tmp_path, name: str = TABLES["live"]) -> ConfirmedTable:
+    app = faust.App(f"t-{name}", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path))
+    return ConfirmedTable(app, name=name, default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+
+
 def test_a_phase_written_again_sends_the_tombstone_of_a_key_its_first_attempt_removed(tmp_path):
     """The first attempt removed the key locally but its tombstone failed: the second must send it again."""
-    app = faust.App("t-tombstone", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path))
-    table = ConfirmedTable(app, name="live", default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
-    sent = []
-    table.partition_for_key = lambda key: 0
-
-    def send_changelog(partition, key, value=None, *args, **kwargs):
-        sent.append((key, value))
-        return SimpleNamespace(message=SimpleNamespace(partition=partition))
-
-    table.send_changelog = send_changelog
+    table = _memory_table(tmp_path)
     table.data["s1"] = {"size": 1}
     phase = [(table, "s1", DELETED)]
-    write(phase)
-    write(phase)  # again, after a failed changelog write
-    assert sent == [("s1", None), ("s1", None)] and "s1" not in table
+    first = context.write_locally(phase)
+    again = context.write_locally(phase)  # after a failed changelog write
+    assert first == again == {"live": [(b'"s1"', None)]} and "s1" not in table
 
 
-def test_a_value_encoded_for_the_journal_goes_to_the_changelog_as_those_bytes_and_only_that_value(tmp_path):
-    app = faust.App("t-encoded", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path))
-    table = ConfirmedTable(app, name="live", default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+def test_a_value_encoded_for_the_journal_is_written_as_those_bytes_and_only_that_value(tmp_path):
+    table = _memory_table(tmp_path)
     value, other = {"size": 1}, {"size": 1}
-    table.encoded = {"s1": (value, table.changelog_value(value))}
-    sent = []
-    table._changelog_topic = SimpleNamespace(send_soon=lambda **kw: sent.append((kw["value"], kw["value_serializer"])))
-    table.send_changelog(0, "s1", value)
-    table.send_changelog(0, "s1", other)  # an equal value, but not the one encoded: faust encodes it
-    table.send_changelog(0, "s1", None, None, "raw")  # a removal, as faust sends it
-    assert sent == [(b'{"size":1}', "raw"), (other, table.value_serializer), (None, "raw")]
+    table.encoded = {"s1": (value, b"the journal's bytes")}
+    assert table.write_locally("s1", value) == (b'"s1"', b"the journal's bytes")
+    assert table.write_locally("s1", other) == (b'"s1"', b'{"size":1}')  # an equal value, but not the one encoded
+    assert table["s1"] is other
+    assert table.write_locally("s1", DELETED) == (b'"s1"', None) and "s1" not in table
 
 
 async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_as_the_journal_s_bytes(tmp_path, monkeypatch):
-    """The place stage's writer with real tables: each write a changelog gets (its final bytes, as faust makes
-    them) is one the journal recorded, key and value, in its order, and each value goes as the journal's bytes."""
+    """The place stage's writer with real tables: each record a changelog gets is one the journal recorded, key
+    and value, in its order, and each value is encoded once, for the journal, whose bytes the tables write."""
     app = faust.App("t-journal-bytes", broker="kafka://127.0.0.1:1", store="memory://", datadir=str(tmp_path))
-    sent = []
-    tables = {}
-    for store, name in TABLES.items():
-        table = tables[store] = ConfirmedTable(app, name=name, default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
-        table.partition_for_key = lambda key: 0
-
-        def send_soon(store=store, **kw):
-            sent.append((store, kw["key"], app.serializers.dumps_value(None, kw["value"], serializer=kw["value_serializer"]), kw["value_serializer"]))
-            return SimpleNamespace(message=SimpleNamespace(partition=0))
-
-        table._changelog_topic = SimpleNamespace(send_soon=send_soon)
+    tables = {
+        store: ConfirmedTable(app, name=name, default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+        for store, name in TABLES.items()
+    }
     stores = DeskStores(**tables)
+    sent = []
 
-    async def confirmed_tables(tables):
-        for table in vars(tables).values():
-            table.unconfirmed = []
+    async def send_records(tables, records):
+        sent.extend((store, orjson.loads(key), value) for store, store_records in records.items() for key, value in store_records)
         return {}
 
     async def nothing(*args, **kwargs):
         return []
 
-    monkeypatch.setattr(place_stage, "changelogs_confirmed", confirmed_tables)
+    encodings = []
+    encode = ConfirmedTable.changelog_value
+    monkeypatch.setattr(ConfirmedTable, "changelog_value", lambda table, value: encodings.append(value) or encode(table, value))
+    monkeypatch.setattr(place_stage, "send_records", send_records)
     monkeypatch.setattr(place_stage, "send_for_later", nothing)
     monkeypatch.setattr(place_stage, "confirmed", nothing)
     monkeypatch.setattr(journal, "clear", lambda data_dir: None)  # the record, kept to compare with
@@ -184,10 +231,12 @@ async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_a
     await asyncio.wait_for(_until(lambda: len(acked) == len(events)), 30)
     writer.cancel()
     recorded = journal.read(tmp_path, TABLES)
-    found = {store: [(key, journal.digest(value)) for s, key, value, _ in sent if s == store] for store in TABLES}
+    found = {store: [(key, journal.digest(value)) for s, key, value in sent if s == store] for store in TABLES}
     assert sum(map(len, found.values())) == sum(map(len, recorded.keys.values())) > 30
     assert journal.landing(recorded, found, dict.fromkeys(TABLES, 1)) == ("whole", None)
-    assert {serializer for _, _, value, serializer in sent} == {"raw"}, "values as the journal's bytes, removals as faust's"
+    assert len(encodings) == len(sent), "each value encoded once, for the journal"
+    for store, key, value in sent:  # and the local stores hold what the changelogs got
+        assert tables[store].changelog_value(tables[store].get(key, DELETED)) == value
 
 
 async def _until(done) -> None:
