@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import faust
+from aiokafka.errors import IllegalOperation
+from faust import current_event
+from faust.exceptions import PartitionsMismatch
 from faust.stores.base import SerializedStore
 from faust.types import TP
 
@@ -31,6 +34,9 @@ TABLES = {
     "meta": "desk-meta",  # the log position and the stream's lag behind the broker
 }
 STORE_OF = {table: store for store, table in TABLES.items()}
+# Failures of a table write that no retry changes (a bug, or a topic with more partitions than the tables): they
+# stop the worker, where the broker's refusals are retried.
+WRITE_BUGS = (PartitionsMismatch, IllegalOperation, TypeError, ValueError)
 # Each table has one partition (`declare_tables`), as the prepared topic its writes are filed under.
 CHANGELOG_PARTITION = 0
 
@@ -99,6 +105,9 @@ def write_locally(phase: list[tuple[ConfirmedTable, object, object]]) -> dict[st
     """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores; returns each
     table's changelog records for it (store name -> records), in the phase's order. Made in the context of an
     event of the prepared partition, as RocksDB files each write under that event's partition."""
+    event = current_event()
+    if event is not None and event.message.partition != CHANGELOG_PARTITION:
+        raise PartitionsMismatch(f"a table write filed under partition {event.message.partition}; the tables have one")
     records: dict[str, list[Record]] = {}
     for table, key, value in phase:
         records.setdefault(STORE_OF[table.name], []).append(table.write_locally(key, value))
@@ -134,16 +143,23 @@ async def send_records(tables: DeskStores, records: dict[str, list[Record]]) -> 
 
 async def _send_batches(producer, table: ConfirmedTable, records: list[Record]) -> list[tuple[asyncio.Future, int]]:
     """The records as batches of the producer's batch size (a record larger than that goes alone), each handed to
-    the producer once the previous one is on its way; returns each batch's ack and its number of records."""
+    the producer once the previous one is on its way; returns each batch's ack and its number of records.
+
+    Each batch is closed before it is handed over: the producer sends it without waiting for its linger, and
+    adds no other message to it (its records are then exactly the ones counted for the changelog's end)."""
     topic = table.changelog_topic.get_topic_name()
-    sent, batch, count = [], producer.create_batch(), 0
+    sent, batch = [], producer.create_batch()
+
+    async def hand_over() -> None:
+        batch.close()
+        sent.append((await producer.send_batch(batch, topic, partition=CHANGELOG_PARTITION), batch.record_count()))
+
     for key, value in records:
         if batch.append(key=key, value=value, timestamp=None) is None:  # full
-            sent.append((await producer.send_batch(batch, topic, partition=CHANGELOG_PARTITION), count))
-            batch, count = producer.create_batch(), 0
+            await hand_over()
+            batch = producer.create_batch()
             batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any record
-        count += 1
-    sent.append((await producer.send_batch(batch, topic, partition=CHANGELOG_PARTITION), count))
+    await hand_over()
     return sent
 
 

@@ -35,7 +35,13 @@ from streams.pipeline.prepare import dead_letter
 from streams.story.desk import Appended, Outcome, StoryDesk
 from streams.story.staging import MAX_BATCH, Staging, Writes, keys_in_order
 from streams.worker import journal
-from streams.worker.context import TABLES, WorkerContext, send_records, write_locally
+from streams.worker.context import (
+    TABLES,
+    WRITE_BUGS,
+    WorkerContext,
+    send_records,
+    write_locally,
+)
 from streams.worker.delivery import (
     SIZE_ERRORS,
     Send,
@@ -196,7 +202,8 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
 
 async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) -> None:
     """Write one phase of the batch's table writes, and wait until the broker has each of their changelog
-    messages; while the broker refuses one (after aiokafka's own retries), the phase is written again."""
+    messages; while the broker refuses one (after aiokafka's own retries), the phase is written again. A write
+    the producer cannot even take stops the worker (WRITE_BUGS)."""
     if not phase:
         return
 
@@ -206,7 +213,7 @@ async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) ->
         if ctx.changelog_ends is not None:
             ctx.changelog_ends.update(ends)
 
-    await until_done(ctx.counters, attempt, "writing the tables' changelogs", final=())
+    await until_done(ctx.counters, attempt, "writing the tables' changelogs", final=WRITE_BUGS)
 
 
 async def _cut_batch_again(ctx: WorkerContext, placed: list[Placed]) -> Writes:

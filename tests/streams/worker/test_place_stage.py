@@ -86,6 +86,7 @@ class _Producer:
         return _Batch(self.size)
 
     async def send_batch(self, batch, topic, *, partition):
+        assert batch.closed, "handed over closed: sent without the linger, nothing else added to it"
         ack = asyncio.get_running_loop().create_future()
         self.batches.append((topic, partition, batch.records, ack))
         return ack
@@ -93,13 +94,19 @@ class _Producer:
 
 class _Batch:
     def __init__(self, size: int) -> None:
-        self.size, self.records = size, []
+        self.size, self.records, self.closed = size, [], False
 
     def append(self, *, key, value, timestamp):
-        if len(self.records) == self.size:
+        if len(self.records) == self.size or self.closed:
             return None
         self.records.append((key, value))
         return True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def record_count(self) -> int:
+        return len(self.records)
 
 
 def _tables_on(producer: _Producer) -> DeskStores:
