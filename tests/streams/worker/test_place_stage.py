@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from types import SimpleNamespace
 
 import faust
 import orjson
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from faust.exceptions import PartitionsMismatch
+from faust.streams import _current_event
+from faust.types import TP
 
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
@@ -199,6 +203,44 @@ def test_a_value_encoded_for_the_journal_is_written_as_those_bytes_and_only_that
     assert table.write_locally("s1", other) == (b'"s1"', b'{"size":1}')  # an equal value, but not the one encoded
     assert table["s1"] is other
     assert table.write_locally("s1", DELETED) == (b'"s1"', None) and "s1" not in table
+
+
+class _Event:
+    """What faust's RocksDB store reads of the event being processed: its message's partition."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = SimpleNamespace(partition=partition)
+
+
+async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end_as_the_persisted_offset(tmp_path):
+    app = faust.App("t-rocksdb", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
+    table = ConfirmedTable(app, name=TABLES["stories"], default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+    prepared_partition, other_partition = _Event(0), _Event(1)  # faust holds the event by a weak reference
+    token = _current_event.set(weakref.ref(prepared_partition))
+    try:
+        table.data["gone"] = {"size": 2}
+        value = {"size": 1, "label": "a story"}
+        table.encoded = {"kept": (value, b'{"size":1,"label":"a story"}')}
+        records = context.write_locally([(table, "kept", value), (table, "gone", DELETED)])
+        assert records == {"stories": [(b'"kept"', b'{"size":1,"label":"a story"}'), (b'"gone"', None)]}
+        assert table.data._get(b'"kept"') == b'{"size":1,"label":"a story"}' and table["kept"] == value
+        assert "gone" not in table
+
+        producer = _Producer(size=10)
+        tables = _tables_on(producer)
+        tables.stories = SimpleNamespace(app=tables.stories.app, changelog_topic=table.changelog_topic, data=table.data)
+        sending = asyncio.create_task(context.send_records(tables, records))
+        await _until(lambda: producer.batches)
+        producer.batches[0][3].set_result(SimpleNamespace(offset=40))
+        assert await sending == {"stories": 42}
+        assert table.data.persisted_offset(TP(table.changelog_topic.get_topic_name(), 0)) == 41  # read on from 42
+
+        _current_event.set(weakref.ref(other_partition))
+        with pytest.raises(PartitionsMismatch):  # RocksDB would file it under another partition than its offset's
+            context.write_locally([(table, "elsewhere", value)])
+        assert "elsewhere" not in table
+    finally:
+        _current_event.reset(token)
 
 
 async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_as_the_journal_s_bytes(tmp_path, monkeypatch):
