@@ -41,6 +41,7 @@ WRITE_BUGS = (PartitionsMismatch, IllegalOperation, TypeError, ValueError)
 CHANGELOG_PARTITION = 0
 
 Record = tuple[bytes, bytes | None]  # a changelog message: key, value (None: a removal's tombstone)
+Encoded = dict[str, dict[str, tuple[object, bytes | None]]]  # store name -> key -> (value, its changelog bytes)
 
 
 class ConfirmedTable(faust.Table):
@@ -53,23 +54,18 @@ class ConfirmedTable(faust.Table):
     no message go for 0.1 s, and it does not report a changelog write that failed.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # key -> (value, the changelog's bytes for it): made before a batch's first write, for its journal
-        self.encoded: dict[str, tuple[object, bytes | None]] = {}
-
     def changelog_value(self, value) -> bytes | None:
         """The bytes the changelog gets for a write of `value` (None: a removal's tombstone), as faust makes them."""
         if value is DELETED:
             return None
         return self.app.serializers.dumps_value(self.value_type, value, serializer=self.value_serializer)
 
-    def write_locally(self, key, value) -> Record:
+    def write_locally(self, key, value, made: tuple[object, bytes | None] | None = None) -> Record:
         """Write `value` (or remove the key, for DELETED) in the local store; returns the changelog's record of the
-        write, the bytes RocksDB got. A value encoded for the batch's journal (`encoded`, the very object) is not
-        encoded again. A removal is sent whether or not the store still has the key: a phase written again after a
-        failed changelog write removed it already, but its tombstone never reached the broker."""
-        made = self.encoded.get(key)
+        write, the bytes RocksDB got. A value `made` already (encoded for the batch's journal: the very object,
+        with its bytes) is not encoded again. A removal is sent whether or not the store still has the key: a
+        phase written again after a failed changelog write removed it already, but its tombstone never reached the
+        broker."""
         value_bytes = made[1] if made is not None and made[0] is value else self.changelog_value(value)
         store = self.data
         key_bytes = self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
@@ -101,16 +97,18 @@ def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
     )
 
 
-def write_locally(phase: list[tuple[ConfirmedTable, object, object]]) -> dict[str, list[Record]]:
-    """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores; returns each
-    table's changelog records for it (store name -> records), in the phase's order. Made in the context of an
-    event of the prepared partition, as RocksDB files each write under that event's partition."""
+def write_locally(phase: list[tuple[ConfirmedTable, object, object]], encoded: Encoded) -> dict[str, list[Record]]:
+    """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores, with the bytes
+    the batch's values were `encoded` to, where they were; returns each table's changelog records for it (store
+    name -> records), in the phase's order. Made in the context of an event of the prepared partition, as
+    RocksDB files each write under that event's partition."""
     event = current_event()
     if event is not None and event.message.partition != CHANGELOG_PARTITION:
         raise PartitionsMismatch(f"a table write filed under partition {event.message.partition}; the tables have one")
     records: dict[str, list[Record]] = {}
     for table, key, value in phase:
-        records.setdefault(STORE_OF[table.name], []).append(table.write_locally(key, value))
+        store = STORE_OF[table.name]
+        records.setdefault(store, []).append(table.write_locally(key, value, encoded.get(store, {}).get(key)))
     return records
 
 

@@ -38,6 +38,7 @@ from streams.worker import journal
 from streams.worker.context import (
     TABLES,
     WRITE_BUGS,
+    Encoded,
     WorkerContext,
     send_records,
     write_locally,
@@ -171,22 +172,19 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
         ctx.metrics.place_batch.observe(len(placed))
         again = await _cut_batch_again(ctx, placed)
-        encoded = await _journal(ctx, [again, writes])
-        _send_as(ctx, encoded[0])
+        encoded_again, encoded = await _journal(ctx, [again, writes])
         for phase in staging.phases(again):  # what a stop cut from the changelogs, before anything new
-            await _write_phase(ctx, placed, phase)
+            await _write_phase(ctx, placed, phase, encoded_again)
         ctx.cut_batch = None
-        _send_as(ctx, encoded[1])
         records, *rest = staging.phases(writes)
-        await _write_phase(ctx, placed, records)
+        await _write_phase(ctx, placed, records, encoded)
         # Recorded: from here on a crash makes each article a redelivery that sends its messages again, so they
         # go out now, and are confirmed along with the other phases' writes.
         sends = [send for article in placed for send in article.sends]
         pending = await send_for_later(sends)
         for phase in rest:
-            await _write_phase(ctx, placed, phase)
+            await _write_phase(ctx, placed, phase, encoded)
         staging.written(writes)
-        _send_as(ctx, {})
         del encoded  # the batch's bytes, not kept while the next batch gathers
         if ctx.journal_dir is not None:
             journal.clear(ctx.journal_dir)
@@ -200,15 +198,15 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
             _count(ctx, article.outcome)
 
 
-async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list) -> None:
-    """Write one phase of the batch's table writes, and wait until the broker has each of their changelog
+async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list, encoded: Encoded) -> None:
+    """Write one phase of the batch's table writes (its values `encoded` for the journal, if it has one), and wait until the broker has each of their changelog
     messages; while the broker refuses one (after aiokafka's own retries), the phase is written again. A write
     the producer cannot even take stops the worker (WRITE_BUGS)."""
     if not phase:
         return
 
     async def attempt() -> None:
-        records = placed[-1].context.run(write_locally, phase)
+        records = placed[-1].context.run(write_locally, phase, encoded)
         ends = await send_records(ctx.tables, records)
         if ctx.changelog_ends is not None:
             ctx.changelog_ends.update(ends)
@@ -234,14 +232,11 @@ async def _cut_batch_again(ctx: WorkerContext, placed: list[Placed]) -> Writes:
     return placed[-1].context.run(ctx.staging.again, cut.again) if how == "cut" else {}
 
 
-Encoded = dict[str, dict[str, tuple[object, bytes | None]]]  # store name -> key -> (value, changelog bytes)
-
-
 async def _journal(ctx: WorkerContext, batches: list[Writes]) -> list[Encoded]:
     """Record the writes the batches make per table, in order (keys, and digests of the values the changelogs
     get), and where each changelog ends before them. Returns each batch's values encoded for the changelogs,
-    made once: the journal digests them, and the tables' stores and changelogs get them (`_send_as`). So a staged
-    value must not change once staged (none does: the desk stages new objects)."""
+    made once: the journal digests them, and the tables' stores and changelogs get them (`write_locally`). So a
+    staged value must not change once staged (none does: the desk stages new objects)."""
     if ctx.journal_dir is None:
         return [{} for _ in batches]
     ends = ctx.changelog_ends
@@ -260,12 +255,6 @@ async def _journal(ctx: WorkerContext, batches: list[Writes]) -> list[Encoded]:
                 made.setdefault(store, []).extend((key, journal.digest(value)) for key, (_, value) in values.items())
     journal.record(ctx.journal_dir, journal.InFlight.of(dict(ends), made))
     return encoded
-
-
-def _send_as(ctx: WorkerContext, encoded: Encoded) -> None:
-    """The bytes the tables write for the batch about to be written (none: each write is encoded as it is made)."""
-    for store in TABLES:
-        getattr(ctx.tables, store).encoded = encoded.get(store, {})
 
 
 async def _asked(ctx: WorkerContext, question: Callable[[], Awaitable], doing: str):

@@ -190,17 +190,17 @@ def test_a_phase_written_again_sends_the_tombstone_of_a_key_its_first_attempt_re
     table = _memory_table(tmp_path)
     table.data["s1"] = {"size": 1}
     phase = [(table, "s1", DELETED)]
-    first = context.write_locally(phase)
-    again = context.write_locally(phase)  # after a failed changelog write
+    first = context.write_locally(phase, {})
+    again = context.write_locally(phase, {})  # after a failed changelog write
     assert first == again == {"live": [(b'"s1"', None)]} and "s1" not in table
 
 
 def test_a_value_encoded_for_the_journal_is_written_as_those_bytes_and_only_that_value(tmp_path):
     table = _memory_table(tmp_path)
     value, other = {"size": 1}, {"size": 1}
-    table.encoded = {"s1": (value, b"the journal's bytes")}
-    assert table.write_locally("s1", value) == (b'"s1"', b"the journal's bytes")
-    assert table.write_locally("s1", other) == (b'"s1"', b'{"size":1}')  # an equal value, but not the one encoded
+    made = (value, b"the journal's bytes")
+    assert table.write_locally("s1", value, made) == (b'"s1"', b"the journal's bytes")
+    assert table.write_locally("s1", other, made) == (b'"s1"', b'{"size":1}')  # an equal value, but not the one encoded
     assert table["s1"] is other
     assert table.write_locally("s1", DELETED) == (b'"s1"', None) and "s1" not in table
 
@@ -220,8 +220,8 @@ async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end
     try:
         table.data["gone"] = {"size": 2}
         value = {"size": 1, "label": "a story"}
-        table.encoded = {"kept": (value, b'{"size":1,"label":"a story"}')}
-        records = context.write_locally([(table, "kept", value), (table, "gone", DELETED)])
+        encoded = {"stories": {"kept": (value, b'{"size":1,"label":"a story"}')}}
+        records = context.write_locally([(table, "kept", value), (table, "gone", DELETED)], encoded)
         assert records == {"stories": [(b'"kept"', b'{"size":1,"label":"a story"}'), (b'"gone"', None)]}
         assert table.data._get(b'"kept"') == b'{"size":1,"label":"a story"}' and table["kept"] == value
         assert "gone" not in table
@@ -237,7 +237,7 @@ async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end
 
         _current_event.set(weakref.ref(other_partition))
         with pytest.raises(PartitionsMismatch):  # RocksDB would file it under another partition than its offset's
-            context.write_locally([(table, "elsewhere", value)])
+            context.write_locally([(table, "elsewhere", value)], {})
         assert "elsewhere" not in table
     finally:
         _current_event.reset(token)
