@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from streams.story.desk import DeskStores, StoryDesk
 from streams.story.staging import DELETED, Staging
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
-from streams.worker.delivery import confirmed
+from streams.worker.delivery import Record, confirmed, send_batches
 from streams.worker.journal import InFlight
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.topics import Topics
@@ -40,7 +39,6 @@ WRITE_BUGS = (PartitionsMismatch, IllegalOperation, TypeError, ValueError)
 # Each table has one partition (`declare_tables`), as the prepared topic its writes are filed under.
 CHANGELOG_PARTITION = 0
 
-Record = tuple[bytes, bytes | None]  # a changelog message: key, value (None: a removal's tombstone)
 Encoded = dict[str, dict[str, tuple[object, bytes | None]]]  # store name -> key -> (value, its changelog bytes)
 
 
@@ -116,49 +114,23 @@ async def send_records(tables: DeskStores, records: dict[str, list[Record]]) -> 
     """Send each table's changelog records, in order, and wait until the broker has every one; raises the first
     failure (the phase is then written again). Returns where each changelog written to ends now (store name ->
     the offset after its last record), which is also noted as its store's persisted offset, so that faust's
-    recovery of the local store reads the changelog on from there.
-
-    Each changelog's records go as whole batches straight to the app's aiokafka producer (idempotent, so a batch
-    retried lands once, in order); the changelogs are sent side by side, each batch after its changelog's last."""
-    if not records:
+    recovery of the local store reads the changelog on from there. The records go as whole batches straight to
+    the app's aiokafka producer (`send_batches`), the changelogs side by side."""
+    names = [store for store, store_records in records.items() if store_records]
+    if not names:
         return {}
     producer = (await tables.stories.app.maybe_start_producer())._ensure_producer()
-    names = [store for store, store_records in records.items() if store_records]
-    sending = (_send_batches(producer, getattr(tables, store), records[store]) for store in names)
-    sent = await asyncio.gather(*sending, return_exceptions=True)
-    for failed in (batches for batches in sent if isinstance(batches, BaseException)):
-        raise failed  # once every changelog's sending has ended, so none goes on behind the retry
-    acks = [(ack, getattr(tables, store).changelog_topic) for store, batches in zip(names, sent) for ack, _ in batches]
+    topics = {store: getattr(tables, store).changelog_topic.get_topic_name() for store in names}
+    sent = await send_batches(producer, {(topics[store], CHANGELOG_PARTITION): records[store] for store in names})
+    acks = [(ack, topic) for (topic, _), batches in sent.items() for ack, _ in batches]
     await confirmed([ack for ack, _ in acks], [topic for _, topic in acks])
     ends: dict[str, int] = {}
-    for store, batches in zip(names, sent):
-        ack, count = batches[-1]
+    for store in names:
+        ack, count = sent[topics[store], CHANGELOG_PARTITION][-1]
         ends[store] = ack.result().offset + count
         table = getattr(tables, store)
-        table.data.set_persisted_offset(TP(table.changelog_topic.get_topic_name(), CHANGELOG_PARTITION), ends[store] - 1)
+        table.data.set_persisted_offset(TP(topics[store], CHANGELOG_PARTITION), ends[store] - 1)
     return ends
-
-
-async def _send_batches(producer, table: ConfirmedTable, records: list[Record]) -> list[tuple[asyncio.Future, int]]:
-    """The records as batches of the producer's batch size (a record larger than that goes alone), each handed to
-    the producer once the previous one is on its way; returns each batch's ack and its number of records.
-
-    Each batch is closed before it is handed over: the producer sends it without waiting for its linger, and
-    adds no other message to it (its records are then exactly the ones counted for the changelog's end)."""
-    topic = table.changelog_topic.get_topic_name()
-    sent, batch = [], producer.create_batch()
-
-    async def hand_over() -> None:
-        batch.close()
-        sent.append((await producer.send_batch(batch, topic, partition=CHANGELOG_PARTITION), batch.record_count()))
-
-    for key, value in records:
-        if batch.append(key=key, value=value, timestamp=None) is None:  # full
-            await hand_over()
-            batch = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any record
-    await hand_over()
-    return sent
 
 
 @dataclass

@@ -49,7 +49,7 @@ from streams.worker.delivery import (
     confirmed,
     dead_letter_send,
     deliver_all,
-    send_for_later,
+    send_batched_for_later,
     until_done,
 )
 
@@ -180,8 +180,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         await _write_phase(ctx, placed, records, encoded)
         # Recorded: from here on a crash makes each article a redelivery that sends its messages again, so they
         # go out now, and are confirmed along with the other phases' writes.
-        sends = [send for article in placed for send in article.sends]
-        pending = await send_for_later(sends)
+        pending, sent_to = await send_batched_for_later([send for article in placed for send in article.sends])
         for phase in rest:
             await _write_phase(ctx, placed, phase, encoded)
         staging.written(writes)
@@ -189,7 +188,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         if ctx.journal_dir is not None:
             journal.clear(ctx.journal_dir)
         try:
-            await confirmed(pending, [topic for topic, _, _ in sends])
+            await confirmed(pending, sent_to)
         except Exception:  # sent again, retrying; a message too large for the broker turns its article into a dead letter
             await _deliver(ctx, placed)
         for article in placed:

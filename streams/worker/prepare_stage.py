@@ -90,7 +90,7 @@ async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, entry: list
     event = entry[0]
     try:
         try:
-            await confirmed(pending, [topic for topic, _, _ in sends])
+            await confirmed(pending, [topic.get_topic_name() for topic, _, _ in sends])
         except Exception as failure:
             sends = await _send_again(ctx, event, sends, failure)
         if sends[0][0] is ctx.topics.dead_letters:

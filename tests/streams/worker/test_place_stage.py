@@ -80,40 +80,7 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert ctx.staging.open == calm.staging.open  # the failed article's staged writes are gone
 
 
-class _Producer:
-    """aiokafka's producer as `send_records` uses it: batches of at most `size` records, whose acks the test gives."""
-
-    def __init__(self, size: int) -> None:
-        self.size, self.batches = size, []
-
-    def create_batch(self):
-        return _Batch(self.size)
-
-    async def send_batch(self, batch, topic, *, partition):
-        assert batch.closed, "handed over closed: sent without the linger, nothing else added to it"
-        ack = asyncio.get_running_loop().create_future()
-        self.batches.append((topic, partition, batch.records, ack))
-        return ack
-
-
-class _Batch:
-    def __init__(self, size: int) -> None:
-        self.size, self.records, self.closed = size, [], False
-
-    def append(self, *, key, value, timestamp):
-        if len(self.records) == self.size or self.closed:
-            return None
-        self.records.append((key, value))
-        return True
-
-    def close(self) -> None:
-        self.closed = True
-
-    def record_count(self) -> int:
-        return len(self.records)
-
-
-def _tables_on(producer: _Producer) -> DeskStores:
+def _tables_on(producer) -> DeskStores:
     persisted = []
 
     async def started():
@@ -130,8 +97,8 @@ def _tables_on(producer: _Producer) -> DeskStores:
     return stores
 
 
-async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_batch_and_a_failure_says_so():
-    producer = _Producer(size=2)
+async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_batch_and_a_failure_says_so(batching_producer):
+    producer = batching_producer(size=2)
     tables = _tables_on(producer)
     records = {"articles": [(b"a1", b"1"), (b"a2", b"2"), (b"a3", None)], "live": [(b"s1", b"{}")]}
     waiting = asyncio.create_task(context.send_records(tables, records))
@@ -152,7 +119,7 @@ async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_batc
     assert await waiting == {"articles": 13, "live": 5}
     assert sorted(tables.persisted) == [("articles", ("articles-changelog", 0), 12), ("live", ("live-stories-changelog", 0), 4)]
 
-    failing = _Producer(size=10)
+    failing = batching_producer(size=10)
     waiting = asyncio.create_task(context.send_records(_tables_on(failing), records))
     await _until(lambda: len(failing.batches) == 2)
     failing.batches[0][3].set_exception(KafkaTimeoutError())
@@ -212,7 +179,7 @@ class _Event:
         self.message = SimpleNamespace(partition=partition)
 
 
-async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end_as_the_persisted_offset(tmp_path):
+async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end_as_the_persisted_offset(tmp_path, batching_producer):
     app = faust.App("t-rocksdb", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
     table = ConfirmedTable(app, name=TABLES["stories"], default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
     prepared_partition, other_partition = _Event(0), _Event(1)  # faust holds the event by a weak reference
@@ -226,7 +193,7 @@ async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end
         assert table.data._get(b'"kept"') == b'{"size":1,"label":"a story"}' and table["kept"] == value
         assert "gone" not in table
 
-        producer = _Producer(size=10)
+        producer = batching_producer(size=10)
         tables = _tables_on(producer)
         tables.stories = SimpleNamespace(app=tables.stories.app, changelog_topic=table.changelog_topic, data=table.data)
         sending = asyncio.create_task(context.send_records(tables, records))
@@ -261,11 +228,14 @@ async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_a
     async def nothing(*args, **kwargs):
         return []
 
+    async def sent_nothing(sends):
+        return [], []
+
     encodings = []
     encode = ConfirmedTable.changelog_value
     monkeypatch.setattr(ConfirmedTable, "changelog_value", lambda table, value: encodings.append(value) or encode(table, value))
     monkeypatch.setattr(place_stage, "send_records", send_records)
-    monkeypatch.setattr(place_stage, "send_for_later", nothing)
+    monkeypatch.setattr(place_stage, "send_batched_for_later", sent_nothing)
     monkeypatch.setattr(place_stage, "confirmed", nothing)
     monkeypatch.setattr(journal, "clear", lambda data_dir: None)  # the record, kept to compare with
     ctx, acked = _context(), []

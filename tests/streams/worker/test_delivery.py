@@ -1,0 +1,90 @@
+"""Sending from the agents, without a broker: messages filed by partition in order, whole batches, every failure read."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from types import SimpleNamespace
+
+import pytest
+
+from streams.worker import delivery
+
+
+def _topic(name: str, producer=None) -> SimpleNamespace:
+    async def started():
+        return SimpleNamespace(_ensure_producer=lambda: producer)
+
+    return SimpleNamespace(get_topic_name=lambda: name, app=SimpleNamespace(maybe_start_producer=started))
+
+
+async def test_messages_are_grouped_by_the_partition_the_producer_files_each_under_in_the_order_given(batching_producer):
+    producer = batching_producer(size=10, partitions={"events": 3})
+    events, snapshots = _topic("events"), _topic("snapshots")
+    sends = [(events, b"s1", b"1"), (snapshots, b"s1", b"a"), (events, b"s22", b"2"), (events, b"s1", b"3"), (events, b"s333", b"4")]
+    groups = await delivery.partitioned(producer, sends)
+    assert groups == {
+        ("events", 2): [(b"s1", b"1"), (b"s1", b"3")],  # one story's messages, in their order
+        ("snapshots", 0): [(b"s1", b"a")],
+        ("events", 0): [(b"s22", b"2")],
+        ("events", 1): [(b"s333", b"4")],
+    }
+    assert producer.partitioned == ["events"] * 4  # a topic of one partition asks no partitioner
+
+
+async def test_a_batch_refused_at_hand_over_raises_once_every_partition_has_been_handed_over(batching_producer):
+    producer = batching_producer(size=2, refusing=("snapshots",))
+    groups = {("events", 0): [(b"k1", b"1"), (b"k2", b"2"), (b"k3", b"3")], ("snapshots", 0): [(b"k1", b"a")]}
+    with pytest.raises(RuntimeError, match="snapshots refused"):
+        await delivery.send_batches(producer, groups)
+    assert [(topic, records) for topic, _, records, _ in producer.batches] == [
+        ("events", [(b"k1", b"1"), (b"k2", b"2")]),
+        ("events", [(b"k3", b"3")]),
+    ]  # the other partition went on to its end: nothing of it is sent behind the retry
+
+
+async def test_sends_go_as_batches_and_a_failure_to_hand_them_over_becomes_a_failed_ack(batching_producer):
+    producer = batching_producer(size=2)
+    events = _topic("events", producer)
+    pending, sent_to = await delivery.send_batched_for_later([(events, b"k1", b"1"), (events, b"k2", b"2"), (events, b"k3", b"3")])
+    assert sent_to == ["events", "events"] and pending == [ack for *_, ack in producer.batches]
+    assert [records for _, _, records, _ in producer.batches] == [[(b"k1", b"1"), (b"k2", b"2")], [(b"k3", b"3")]]
+
+    refused = _topic("events", batching_producer(size=2, refusing=("events",)))
+    pending, sent_to = await delivery.send_batched_for_later([(refused, b"k1", b"1")])
+    assert sent_to == ["events"]
+    with pytest.raises(RuntimeError, match="events refused"):
+        await delivery.confirmed(pending, sent_to)
+
+
+def _never_retrieved(loop) -> list:
+    """What asyncio reports of failed futures collected without their failure read."""
+    reported = []
+    loop.set_exception_handler(lambda loop, context: reported.append(context["message"]))
+    return reported
+
+
+async def test_waiting_for_acks_raises_the_first_failure_and_reads_every_other():
+    loop = asyncio.get_running_loop()
+    reported = _never_retrieved(loop)
+    pending = [loop.create_future() for _ in range(3)]
+    pending[0].set_result(None)
+    pending[1].set_exception(TimeoutError("first"))
+    pending[2].set_exception(ConnectionError("second"))
+    with pytest.raises(TimeoutError, match="first"):
+        await delivery.confirmed(pending, ["events"] * 3)
+    del pending
+    gc.collect()
+    assert reported == []
+
+
+async def test_a_batch_s_failure_not_awaited_is_not_reported_as_never_retrieved(batching_producer):
+    """A phase whose other changelog failed is written again without awaiting this batch's ack."""
+    reported = _never_retrieved(asyncio.get_running_loop())
+    producer = batching_producer(size=2)
+    await delivery.send_batches(producer, {("articles", 0): [(b"a1", b"1")]})
+    producer.batches[0][3].set_exception(TimeoutError("no ack"))
+    await asyncio.sleep(0)  # its callbacks run
+    producer.batches.clear()
+    gc.collect()
+    assert reported == []
