@@ -97,17 +97,6 @@ async def send(sends) -> list:
         raise
 
 
-async def send_for_later(sends) -> list:
-    """`send`, but a failure at send time becomes a failed ack, to be handled like one reported by the broker
-    (a message too large for the producer's limit included)."""
-    try:
-        return await send(sends)
-    except Exception as error:
-        failed = asyncio.get_running_loop().create_future()
-        failed.set_exception(error)
-        return [failed]
-
-
 async def send_batched_for_later(sends: list[Send]) -> tuple[list, list[str]]:
     """The messages as whole batches per partition (`partitioned`, `send_batches`), each partition's in order;
     returns the batches' acks, pending, and their topics. A failure to hand them over becomes a failed ack, to be

@@ -2,12 +2,13 @@
 
 It runs on every partition of the raw topic, so it spreads over workers, and within a worker over
 `prepare_processes` child processes (`processes.py`). It does not wait for the broker between articles:
-it hands each article to a child, takes the results back in the order it handed them over, sends each
-one, and acks each raw article once its output and that of every earlier article of its partition are
-confirmed (`InOrderAcks`; up to `prepare_in_flight` at a time). Its output may then land out of order
-after a failed send is retried, which is harmless: the place stage reads prepared articles in whatever
-order they land. Nothing in the per-message path may raise: bad input and bugs become dead letters,
-Kafka errors are retried, and only cancellation gets through.
+it hands each article to a child, takes the results back in the order it handed them over, sends the
+ones ready together (a child's chunk) as whole batches, and acks each raw article once its output and
+that of every earlier article of its partition are confirmed (`InOrderAcks`; up to `prepare_in_flight`
+at a time). Its output may then land out of order after a failed send is retried, which is harmless: the
+place stage reads prepared articles in whatever order they land. Nothing in the per-message path may
+raise: bad input and bugs become dead letters, Kafka errors are retried, and only cancellation gets
+through.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from streams.worker.delivery import (
     confirmed,
     dead_letter_send,
     deliver_all,
-    send_for_later,
+    send_batched_for_later,
 )
 from streams.worker.processes import Prepared, Preparer
 
@@ -59,12 +60,24 @@ def prepare_agent(ctx: WorkerContext):
 
 
 async def _send_in_order(ctx: WorkerContext, preparer: Preparer, handed: asyncio.Queue, acks: InOrderAcks, in_flight, settling: set) -> None:
-    """Each result as it is ready, in the order handed over: sent without waiting, acked once confirmed."""
+    """The results as they are ready, in the order handed over: each group of them ready together (a child's chunk)
+    sent as whole batches without waiting, and acked once confirmed."""
+    waiting = None  # the next article handed over, when its result was not ready with the group before it
     while True:
-        event, entry, future = await handed.get()
-        result = await preparer.result(future, event.value, event.key, event.message.timestamp)
-        sends = _sends(ctx, event.value, event.key, result)
-        task = asyncio.create_task(_ack_when_delivered(ctx, acks, entry, sends, await send_for_later(sends), in_flight))
+        group = []
+        event, entry, future = waiting or await handed.get()
+        waiting = None
+        while True:
+            result = await preparer.result(future, event.value, event.key, event.message.timestamp)
+            group.append((entry, _sends(ctx, event.value, event.key, result)))
+            if handed.empty():
+                break
+            event, entry, future = waiting = handed.get_nowait()
+            if not future.done():
+                break
+            waiting = None
+        pending, sent_to = await send_batched_for_later([send for _, sends in group for send in sends])
+        task = asyncio.create_task(_ack_when_delivered(ctx, acks, group, pending, sent_to, in_flight))
         settling.add(task)
         task.add_done_callback(settling.discard)
 
@@ -81,47 +94,47 @@ def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result:
     return [(topics.prepared_articles, article_id.encode(), message)]
 
 
-async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, entry: list, sends: list, pending: list, in_flight) -> None:
-    """Ack the raw article once the broker has its output; if a send failed, send again (retrying) first.
+async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, group: list, pending: list, sent_to: list[str], in_flight) -> None:
+    """Ack a group's raw articles, in order, once the broker has their output; if a batch failed, each article's
+    output is sent again (retrying) first. Each ack entry goes with its article's sends.
 
-    Nothing but cancellation ends this without the ack: an ack missing for good would stop every commit
+    Nothing but cancellation ends this without the acks: an ack missing for good would stop every commit
     on the partition.
     """
-    event = entry[0]
     try:
         try:
-            await confirmed(pending, [topic.get_topic_name() for topic, _, _ in sends])
+            await confirmed(pending, sent_to)
         except Exception as failure:
-            sends = await _send_again(ctx, event, sends, failure)
-        if sends[0][0] is ctx.topics.dead_letters:
-            ctx.counters.dead_letters += 1
-        else:
-            ctx.counters.prepared += 1
-        await acks.confirmed(entry)
+            log.warning("sending prepared articles failed (%r); sending each again", failure, extra={"error": repr(failure)})
+            ctx.counters.sends_retried += len(group)
+            group = [(entry, await _send_again(ctx, entry[0], sends)) for entry, sends in group]
+        for entry, sends in group:
+            if sends[0][0] is ctx.topics.dead_letters:
+                ctx.counters.dead_letters += 1
+            else:
+                ctx.counters.prepared += 1
+            await acks.confirmed(entry)
     finally:
-        in_flight.release()
+        for _ in group:
+            in_flight.release()
 
 
-async def _send_again(ctx: WorkerContext, event, sends: list, failure: Exception) -> list:
-    """After a failed send: retry until the broker has it; a prepared article refused as too large (by the
-    producer's limit or the broker's, a real cluster's max.message.bytes) becomes a dead letter. Returns
-    what was finally sent."""
+async def _send_again(ctx: WorkerContext, event, sends: list) -> list:
+    """After a failed batch: send an article's output again, retrying until the broker has it; a prepared
+    article refused as too large (by the broker: a real cluster's max.message.bytes) becomes a dead letter.
+    Returns what was finally sent."""
     topics = ctx.topics
     while True:
-        if isinstance(failure, SIZE_ERRORS) and sends[0][0] is topics.prepared_articles:
-            _, key, value = sends[0]
-            sends = [dead_letter_send(topics.dead_letters, _too_large(ctx, event.value, key.decode(), len(value)))]
-        elif isinstance(failure, SIZE_ERRORS):  # even the dead letter (a 200-character preview) is refused
-            letter = dead_letter(event.value, f"the broker refused every output: {failure!r}", "process", key_text(event.key))
-            sends = [dead_letter_send(topics.dead_letters, letter)]
-        else:
-            log.warning("sending a prepared article failed (%r); sending it again", failure, extra={"error": repr(failure)})
-            ctx.counters.sends_retried += 1
         try:
             await deliver_all(ctx.counters, *sends)
             return sends
-        except SIZE_ERRORS as refused:
-            failure = refused
+        except SIZE_ERRORS as failure:
+            if sends[0][0] is topics.prepared_articles:
+                _, key, value = sends[0]
+                sends = [dead_letter_send(topics.dead_letters, _too_large(ctx, event.value, key.decode(), len(value)))]
+            else:  # even the dead letter (a 200-character preview) is refused
+                letter = dead_letter(event.value, f"the broker refused every output: {failure!r}", "process", key_text(event.key))
+                sends = [dead_letter_send(topics.dead_letters, letter)]
 
 
 def _too_large(ctx: WorkerContext, payload: bytes | None, article_id: str, size: int) -> DeadLetter:

@@ -1,20 +1,39 @@
-"""A stand-in for aiokafka's producer as the worker's batch sending uses it (streams/worker/delivery.py)."""
+"""A stand-in for the app's producer as the worker's sending uses it (streams/worker/delivery.py): aiokafka's, for
+whole batches, and faust's, one message at a time."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
+from aiokafka.errors import MessageSizeTooLargeError
 
 
 class BatchingProducer:
     """Batches of at most `size` records, whose acks the test gives; `partitions` per topic (1 if not said),
-    filed by the length of the key; a batch for a topic in `refusing` is refused at hand-over."""
+    filed by the length of the key; a batch for a topic in `refusing` is refused at hand-over. A message sent on
+    its own lands at once, unless its value is one the broker finds `too_large`."""
 
-    def __init__(self, size: int, partitions: dict[str, int] | None = None, refusing: tuple[str, ...] = ()) -> None:
-        self.size, self.partitions, self.refusing = size, partitions or {}, refusing
+    def __init__(
+        self, size: int, partitions: dict[str, int] | None = None, refusing: tuple[str, ...] = (), too_large: tuple[bytes, ...] = ()
+    ) -> None:
+        self.size, self.partitions, self.refusing, self.too_large = size, partitions or {}, refusing, too_large
         self.batches: list[tuple[str, int, list, asyncio.Future]] = []
         self.partitioned: list[str] = []  # the topics a message was filed under by the partitioner
+        self.sent: list[tuple[str, bytes | None, bytes | None]] = []  # messages sent one at a time
+
+    def _ensure_producer(self):
+        return self
+
+    async def send(self, topic, key, value, *, partition, timestamp, headers):
+        self.sent.append((topic, key, value))
+        ack = asyncio.get_running_loop().create_future()
+        if value in self.too_large:
+            ack.set_exception(MessageSizeTooLargeError())
+        else:
+            ack.set_result(SimpleNamespace(offset=len(self.sent)))
+        return ack
 
     def create_batch(self):
         return _Batch(self.size)

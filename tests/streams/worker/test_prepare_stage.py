@@ -1,0 +1,110 @@
+"""The prepare stage's sending, without a broker: results ready together go as one batch, acks stay in order."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import orjson
+from aiokafka.errors import MessageSizeTooLargeError
+
+from streams.worker import prepare_stage
+from streams.worker.acks import InOrderAcks
+from streams.worker.counters import Counters
+from streams.worker.metrics import WorkerMetrics
+
+
+class _Stream:
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    async def ack(self, event) -> None:
+        self.acked.append(event.message.offset)
+
+
+class _Preparer:
+    async def result(self, future, payload, key, timestamp):
+        return await future
+
+
+def _context(producer) -> SimpleNamespace:
+    async def started():
+        return producer
+
+    def topic(name: str) -> SimpleNamespace:
+        return SimpleNamespace(get_topic_name=lambda: name, app=SimpleNamespace(maybe_start_producer=started))
+
+    counters = Counters()
+    return SimpleNamespace(
+        topics=SimpleNamespace(prepared_articles=topic("prepared"), dead_letters=topic("dead-letters")),
+        counters=counters,
+        metrics=WorkerMetrics(counters, 60),
+        app=SimpleNamespace(conf=SimpleNamespace(producer_max_request_size=1_000_000)),
+    )
+
+
+class _Sending:
+    """`_send_in_order` on `n` handed articles (offsets 0..n-1 of one partition), their results given by the test."""
+
+    def __init__(self, ctx, n: int) -> None:
+        loop = asyncio.get_running_loop()
+        self.stream, self.handed, self.in_flight = _Stream(), asyncio.Queue(), asyncio.Semaphore(n)
+        self.acks = InOrderAcks(self.stream)
+        self.results = [loop.create_future() for _ in range(n)]
+        for offset, future in enumerate(self.results):
+            event = SimpleNamespace(value=b"{}", key=f"a{offset}".encode(), message=SimpleNamespace(tp="raw-0", offset=offset, timestamp=0.0))
+            self.in_flight._value -= 1  # acquired as it was handed over
+            self.handed.put_nowait((event, self.acks.expect(event), future))
+        self.settling: set = set()
+        self.task = asyncio.create_task(prepare_stage._send_in_order(ctx, _Preparer(), self.handed, self.acks, self.in_flight, self.settling))
+
+    def ready(self, *offsets: int) -> None:
+        for offset in offsets:
+            self.results[offset].set_result((f"prepared {offset}".encode(), f"a{offset}", 0.0))
+
+
+async def test_results_ready_together_go_as_one_batch_and_their_articles_are_acked_in_offset_order(batching_producer):
+    producer = batching_producer(size=10)
+    ctx = _context(producer)
+    sending = _Sending(ctx, 5)
+    sending.ready(0, 1, 2)
+    await _until(lambda: len(producer.batches) == 1)
+    sending.ready(3, 4)
+    await _until(lambda: len(producer.batches) == 2)
+    assert [records for _, _, records, _ in producer.batches] == [
+        [(b"a0", b"prepared 0"), (b"a1", b"prepared 1"), (b"a2", b"prepared 2")],
+        [(b"a3", b"prepared 3"), (b"a4", b"prepared 4")],
+    ]
+    producer.batches[1][3].set_result(SimpleNamespace(offset=3))
+    await asyncio.sleep(0.01)
+    assert sending.stream.acked == [] and ctx.counters.prepared == 2  # delivered, but the earlier group is not yet
+    producer.batches[0][3].set_result(SimpleNamespace(offset=0))
+    await _until(lambda: len(sending.stream.acked) == 5)
+    assert sending.stream.acked == [0, 1, 2, 3, 4] and ctx.counters.prepared == 5
+    assert sending.in_flight._value == 5  # each article's place is given back
+    sending.task.cancel()
+
+
+async def test_a_failed_batch_sends_each_article_again_and_one_the_broker_finds_too_large_becomes_a_dead_letter(batching_producer):
+    producer = batching_producer(size=10, too_large=(b"prepared 1",))
+    ctx = _context(producer)
+    sending = _Sending(ctx, 3)
+    sending.ready(0, 1, 2)
+    await _until(lambda: producer.batches)
+    producer.batches[0][3].set_exception(MessageSizeTooLargeError())
+    await _until(lambda: len(sending.stream.acked) == 3)
+    assert [(topic, key) for topic, key, _ in producer.sent] == [
+        ("prepared", b"a0"), ("prepared", b"a1"), ("dead-letters", b"a1"), ("prepared", b"a2"),
+    ]
+    assert "more than Kafka accepts on prepared" in orjson.loads(producer.sent[2][2])["reason"]
+    assert (ctx.counters.prepared, ctx.counters.dead_letters, ctx.counters.sends_retried) == (2, 1, 3)
+    assert sending.stream.acked == [0, 1, 2] and sending.in_flight._value == 3
+    sending.task.cancel()
+
+
+async def _until(done, seconds: float = 5.0) -> None:
+    async def waiting() -> None:
+        while not done():
+            await asyncio.sleep(0.001)
+
+    await asyncio.wait_for(waiting(), seconds)
