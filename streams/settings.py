@@ -103,11 +103,10 @@ class Settings(BaseSettings):
     producer_linger_ms: int = Field(
         default=5,
         ge=0,
-        description="Milliseconds the worker's producer waits for more messages before a produce request. The "
-        "stages hand their messages (prepared articles, entries, snapshots, verdicts) to the producer a few at a "
-        "time; without a wait the first few went alone, and the broker's CPU per article doubled. The place "
-        "stage's table changelogs go as whole batches, which do not wait; its messages wait this long once per "
-        "batch of articles. 0 sends at once.",
+        description="Milliseconds the worker's producer waits for more messages before a produce request, for "
+        "the messages it sends one at a time (sent again after a failed batch). The stages' own output (prepared "
+        "articles, a place batch's entries, snapshots, verdicts and table changelogs) goes as whole batches, "
+        "which do not wait. 0 sends at once.",
     )
     stats_interval: float = Field(default=10.0, gt=0, description="Seconds between counter log lines of the worker.")
 

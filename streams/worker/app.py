@@ -65,9 +65,10 @@ def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(Non
         producer_acks=-1,
         producer_max_request_size=settings.max_prepared_bytes,
         # Fewer, larger produce requests: the loopback or network writes and the broker's work per article were a
-        # fifth of the worker's time with a request per few messages. A short linger (see the setting) gathers
-        # each phase of a batch's writes into one request. Compressed as the settings
-        # say (zstd by default: the story events are kept for good; none costs less CPU, see the README).
+        # fifth of the worker's time with a request per few messages. The stages hand their output over as whole
+        # batches of up to this size (`delivery.send_batches`); a short linger (see the setting) gathers what is
+        # sent one at a time. Compressed as the settings say (zstd by default: the story events are kept for
+        # good; none costs less CPU, see the README).
         producer_max_batch_size=256 * 1024,
         producer_linger=settings.producer_linger_ms / 1000,
         producer_compression_type=None if settings.compression == "none" else settings.compression,
