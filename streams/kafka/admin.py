@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.kafka.connection import client_options
@@ -54,3 +55,18 @@ async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout: floa
         if all(t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"]) for t in described):
             return
         await asyncio.sleep(0.2)
+
+
+async def max_message_bytes(settings: Settings, topic: str) -> int:
+    """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    for resource in response.resources:
+        for name, value, *_ in resource[4]:
+            if name == "max.message.bytes":
+                return int(value)
+    return 1_048_588  # Kafka's default

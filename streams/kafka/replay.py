@@ -17,11 +17,9 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError
 
-from streams.kafka.admin import ensure_topics
+from streams.kafka.admin import ensure_topics, max_message_bytes
 from streams.kafka.connection import client_options
 from streams.kafka.topics import ARTICLES, topic_specs
 from streams.settings import Settings
@@ -110,18 +108,3 @@ async def article_sender(settings: Settings) -> AsyncIterator[Callable[[dict], A
         yield send
     finally:
         await producer.stop()
-
-
-async def max_message_bytes(settings: Settings, topic: str) -> int:
-    """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's)."""
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-    finally:
-        await admin.close()
-    for resource in response.resources:
-        for name, value, *_ in resource[4]:
-            if name == "max.message.bytes":
-                return int(value)
-    return 1_048_588  # Kafka's default

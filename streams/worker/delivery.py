@@ -14,6 +14,7 @@ from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
 
 from schemas import DeadLetter
+from streams.settings import RECORD_OVERHEAD_BYTES
 from streams.worker.counters import Counters
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ async def send(sends) -> list:
         raise
 
 
-async def send_batched_for_later(sends: list[Send]) -> tuple[list, list[str]]:
+async def send_batched_for_later(sends: list[Send], max_bytes: int | None = None) -> tuple[list, list[str]]:
     """The messages as whole batches per partition (`partitioned`, `send_batches`), each partition's in order;
     returns the batches' acks, pending, and their topics. A failure to hand them over becomes a failed ack, to be
     handled like one the broker reports."""
@@ -105,7 +106,7 @@ async def send_batched_for_later(sends: list[Send]) -> tuple[list, list[str]]:
         return [], []
     try:
         producer = (await sends[0][0].app.maybe_start_producer())._ensure_producer()
-        batches = await send_batches(producer, await partitioned(producer, sends))
+        batches = await send_batches(producer, await partitioned(producer, sends), max_bytes)
     except Exception as error:
         failed = asyncio.get_running_loop().create_future()
         failed.set_exception(error)
@@ -147,23 +148,25 @@ async def partitioned(producer, sends: list[Send]) -> dict[Partition, list[Recor
     return groups
 
 
-async def send_batches(producer, groups: dict[Partition, list[Record]]) -> dict[Partition, list[tuple[asyncio.Future, int]]]:
+async def send_batches(
+    producer, groups: dict[Partition, list[Record]], max_bytes: int | None = None
+) -> dict[Partition, list[tuple[asyncio.Future, int]]]:
     """Each partition's messages, in order, as whole batches straight to aiokafka's producer (idempotent, so a
     batch retried lands once, in order), the partitions side by side; returns each one's batches, as their acks
     and numbers of records. Raises the first failure to hand a batch over, once every partition's handing over
-    has ended, so that none goes on behind a retry.
-
-    One message at a time through faust's producer, each cost a send, a future and a partitioning: the story
-    messages alone were 6 % of the worker's process end to end (py-spy, --gil)."""
-    sent = await asyncio.gather(*(_send_partition(producer, tp, records) for tp, records in groups.items()), return_exceptions=True)
+    has ended, so that none goes on behind a retry. A batch holds at most the producer's batch size, and
+    `max_bytes` with the framing of a record (RECORD_OVERHEAD_BYTES) to spare, where a topic takes less."""
+    sent = await asyncio.gather(
+        *(_send_partition(producer, tp, records, max_bytes) for tp, records in groups.items()), return_exceptions=True
+    )
     for failed in (batches for batches in sent if isinstance(batches, BaseException)):
         raise failed
     return dict(zip(groups, sent))
 
 
-async def _send_partition(producer, tp: Partition, records: list[Record]) -> list[tuple[asyncio.Future, int]]:
-    """The records as batches of the producer's batch size (a record larger than that goes alone), each handed
-    over once the previous one is on its way (aiokafka queues one batch per partition).
+async def _send_partition(producer, tp: Partition, records: list[Record], max_bytes: int | None) -> list[tuple[asyncio.Future, int]]:
+    """The records as batches (a record larger than a batch goes alone), each handed over once the previous one
+    is on its way (aiokafka takes a partition's next batch once the one before is taken for sending).
 
     Each batch is closed before it is handed over: the producer sends it without waiting for its linger, and adds
     no other message to it (its records are exactly the ones counted). Each ack's failure is read when it ends,
@@ -178,6 +181,10 @@ async def _send_partition(producer, tp: Partition, records: list[Record]) -> lis
         sent.append((ack, batch.record_count()))
 
     for key, value in records:
+        size = len(key or b"") + len(value or b"") + RECORD_OVERHEAD_BYTES
+        if batch.record_count() and max_bytes is not None and batch.size() + size > max_bytes:
+            await hand_over()
+            batch = producer.create_batch()
         if batch.append(key=key, value=value, timestamp=None) is None:  # full
             await hand_over()
             batch = producer.create_batch()

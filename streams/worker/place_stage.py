@@ -189,7 +189,8 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
             journal.clear(ctx.journal_dir)
         try:
             await confirmed(pending, sent_to)
-        except Exception:  # sent again, retrying; a message too large for the broker turns its article into a dead letter
+        except Exception as failure:  # sent again, retrying; a message too large for the broker turns its article into a dead letter
+            log.warning("sending a batch's messages failed (%r); sending them again", failure, extra={"error": repr(failure)})
             await _deliver(ctx, placed)
         for article in placed:
             await stream.ack(article.event)

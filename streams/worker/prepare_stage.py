@@ -3,7 +3,7 @@
 It runs on every partition of the raw topic, so it spreads over workers, and within a worker over
 `prepare_processes` child processes (`processes.py`). It does not wait for the broker between articles:
 it hands each article to a child, takes the results back in the order it handed them over, sends the
-ones ready together (a child's chunk) as whole batches, and acks each raw article once its output and
+ones ready together as whole batches, and acks each raw article once its output and
 that of every earlier article of its partition are confirmed (`InOrderAcks`; up to `prepare_in_flight`
 at a time). Its output may then land out of order after a failed send is retried, which is harmless: the
 place stage reads prepared articles in whatever order they land. Nothing in the per-message path may
@@ -17,6 +17,7 @@ import asyncio
 import logging
 
 from schemas import DeadLetter
+from streams.kafka.admin import max_message_bytes
 from streams.pipeline.prepare import dead_letter, key_text
 from streams.settings import RECORD_OVERHEAD_BYTES
 from streams.worker.acks import InOrderAcks
@@ -27,6 +28,7 @@ from streams.worker.delivery import (
     dead_letter_send,
     deliver_all,
     send_batched_for_later,
+    until_done,
 )
 from streams.worker.processes import Prepared, Preparer
 
@@ -41,10 +43,11 @@ def prepare_agent(ctx: WorkerContext):
         acks = ctx.prepare_acks = InOrderAcks(raw, ctx.acked)
         in_flight = asyncio.Semaphore(ctx.settings.prepare_in_flight)
         preparer = Preparer(ctx.settings.prepare_processes, ctx.settings.max_article_bytes)
+        limit = await prepared_limit(ctx)
         await preparer.start()
         handed: asyncio.Queue = asyncio.Queue()  # (event, ack entry, future) in the order handed over
         settling: set[asyncio.Task] = set()
-        sender = asyncio.create_task(_send_in_order(ctx, preparer, handed, acks, in_flight, settling))
+        sender = asyncio.create_task(_send_in_order(ctx, preparer, handed, acks, in_flight, settling, limit))
         try:
             async for event in raw.events():
                 await in_flight.acquire()
@@ -59,9 +62,34 @@ def prepare_agent(ctx: WorkerContext):
     return prepare_articles
 
 
-async def _send_in_order(ctx: WorkerContext, preparer: Preparer, handed: asyncio.Queue, acks: InOrderAcks, in_flight, settling: set) -> None:
-    """The results as they are ready, in the order handed over: each group of them ready together (a child's chunk)
-    sent as whole batches without waiting, and acked once confirmed."""
+async def prepared_limit(ctx: WorkerContext) -> int:
+    """The largest message the prepared topic takes: the settings' limit (the producer's), or the topic's own
+    max.message.bytes where that is lower (a topic made before the setting was raised, or capped by its
+    cluster). Nothing larger may reach the broker: a batch it refuses breaks the idempotent producer's sequence
+    on that partition, which then refuses every later batch (OutOfOrderSequenceNumber), for good."""
+    topic, configured = ctx.topics.prepared_articles.get_topic_name(), ctx.app.conf.producer_max_request_size
+    limit = configured
+
+    async def ask() -> None:
+        nonlocal limit
+        limit = min(configured, await max_message_bytes(ctx.settings, topic))
+
+    await until_done(ctx.counters, ask, f"reading the message limit of {topic}")
+    if limit < configured:
+        log.warning(
+            "%s takes messages of at most %d bytes (its max.message.bytes), fewer than the settings say (%d): "
+            "a cleaned article larger than that becomes a dead letter; raise the topic's max.message.bytes to the "
+            "settings' STORYWIRE_PREPARED_MAX_MESSAGE_BYTES", topic, limit, configured,
+            extra={"topic": topic, "limit": limit, "configured": configured},
+        )
+    return limit
+
+
+async def _send_in_order(
+    ctx: WorkerContext, preparer: Preparer, handed: asyncio.Queue, acks: InOrderAcks, in_flight, settling: set, limit: int
+) -> None:
+    """The results as they are ready, in the order handed over: the ones ready together sent as whole batches of
+    at most `limit` bytes without waiting, and acked once confirmed."""
     waiting = None  # the next article handed over, when its result was not ready with the group before it
     while True:
         group = []
@@ -69,25 +97,26 @@ async def _send_in_order(ctx: WorkerContext, preparer: Preparer, handed: asyncio
         waiting = None
         while True:
             result = await preparer.result(future, event.value, event.key, event.message.timestamp)
-            group.append((entry, _sends(ctx, event.value, event.key, result)))
+            group.append((entry, _sends(ctx, event.value, event.key, result, limit)))
             if handed.empty():
                 break
             event, entry, future = waiting = handed.get_nowait()
             if not future.done():
                 break
             waiting = None
-        pending, sent_to = await send_batched_for_later([send for _, sends in group for send in sends])
+        pending, sent_to = await send_batched_for_later([send for _, sends in group for send in sends], limit)
         task = asyncio.create_task(_ack_when_delivered(ctx, acks, group, pending, sent_to, in_flight))
         settling.add(task)
         task.add_done_callback(settling.discard)
 
 
-def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result: Prepared) -> list:
-    """What to send for a result: the prepared article, or a dead letter saying why not."""
+def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result: Prepared, limit: int) -> list:
+    """What to send for a result: the prepared article, or a dead letter saying why not (one larger than the
+    prepared topic's `limit`)."""
     topics = ctx.topics
     message, article_id, seconds = result
     ctx.metrics.stage_seconds.labels("prepare").observe(seconds)
-    if not isinstance(message, DeadLetter) and len(message) + RECORD_OVERHEAD_BYTES > ctx.app.conf.producer_max_request_size:
+    if not isinstance(message, DeadLetter) and len(message) + RECORD_OVERHEAD_BYTES > limit:
         message = _too_large(ctx, payload, article_id, len(message))
     if isinstance(message, DeadLetter):
         return [dead_letter_send(topics.dead_letters, message)]
@@ -121,8 +150,8 @@ async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, group: list
 
 async def _send_again(ctx: WorkerContext, event, sends: list) -> list:
     """After a failed batch: send an article's output again, retrying until the broker has it; a prepared
-    article refused as too large (by the broker: a real cluster's max.message.bytes) becomes a dead letter.
-    Returns what was finally sent."""
+    article refused as too large becomes a dead letter (none should be: see `prepared_limit`). Returns what was
+    finally sent."""
     topics = ctx.topics
     while True:
         try:

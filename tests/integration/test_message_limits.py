@@ -7,11 +7,15 @@ hold at all is refused by the replay with the reason, the articles around it go 
 
 from __future__ import annotations
 
+import random
+
 import orjson
 import pytest
+from wordfreq import top_n_list
 
-from streams.kafka.replay import max_message_bytes, replay
-from streams.kafka.topics import ARTICLES, PREPARED
+from streams.kafka.admin import ensure_topics, max_message_bytes
+from streams.kafka.replay import replay
+from streams.kafka.topics import ARTICLES, PREPARED, topic_specs
 from streams.settings import Settings
 from streams.tools.broker import LocalKafka, free_port, local_kafka
 from streams.tools.demo import SEEDS
@@ -79,3 +83,48 @@ async def test_on_a_one_megabyte_broker_large_articles_become_dead_letters_and_t
     assert "long-read" in placed
     assert len(placed) == 6, "every seed and the long read have an outcome"
     assert "Traceback" not in log_path.read_text(errors="replace")
+
+
+async def test_a_prepared_topic_that_takes_less_than_the_settings_say_costs_one_dead_letter_not_the_stream(
+    default_limits_broker, topic_prefix, tmp_path, monkeypatch
+):
+    """The prepared topic was made with a lower max.message.bytes than the settings now say (raised since): the
+    worker reads the topic's own limit, so a cleaned article over it becomes a dead letter instead of reaching
+    the broker (a batch the broker refuses would stop the idempotent producer's partition for good), and its
+    batches stay under it; the articles around it go on."""
+    topic_limit = 80_000  # more than a record's framing (RECORD_OVERHEAD_BYTES) and a short article
+    made_with = Settings(broker=default_limits_broker.bootstrap, topic_prefix=topic_prefix, prepared_max_message_bytes=topic_limit)
+    await ensure_topics(made_with, [topic_specs(made_with)[PREPARED]])
+    limits = {"max_message_bytes": KAFKA_DEFAULT_MAX_MESSAGE_BYTES, "prepared_max_message_bytes": KAFKA_DEFAULT_MAX_MESSAGE_BYTES}
+    settings = Settings(broker=default_limits_broker.bootstrap, topic_prefix=topic_prefix, home=tmp_path, partitions=1, **limits)
+    for name, value in limits.items():
+        monkeypatch.setenv(f"STORYWIRE_{name.upper()}", str(value))
+
+    texts = [a["text"] for a in generate(60, 9, max_paragraphs=4).articles]
+    articles = [{"id": f"short-{n}", "title": f"Harbour works, part {n}", "text": texts[n]} for n in range(8)]
+    # Words drawn at random: its cleaned form (about 300 kB) stays larger than the topic's limit once compressed,
+    # so the broker would refuse it (the seeded generator's texts compress too well for that).
+    words, draw = top_n_list("en", 20_000), random.Random(5)
+    sentences = (" ".join(draw.choice(words) for _ in range(draw.randint(8, 20))).capitalize() + "." for _ in range(60_000))
+    long_read = "\n\n".join(" ".join(next(sentences) for _ in range(6)) for _ in range(7_000))[:700_000]
+    articles.insert(4, {"id": "over-the-prepared-topic", "title": "The harbour, a long read", "text": long_read})
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in articles))
+
+    log_path = tmp_path / "worker.log"
+    worker = start_worker(settings, log_path)
+    try:
+        summary = await replay([feed], settings, progress=lambda _: None)
+        state = await wait_for_outcomes(settings, summary.sent, worker, timeout=180, progress=lambda _: None)
+        assert worker.poll() is None, "the worker stopped"
+    finally:
+        stop_worker(worker)
+
+    assert await max_message_bytes(settings, settings.topic(PREPARED)) == topic_limit
+    letters = {d["article_id"]: d["reason"] for d in state["dead_letters"]}
+    assert list(letters) == ["over-the-prepared-topic"], letters
+    assert "more than Kafka accepts" in letters["over-the-prepared-topic"]
+    placed = {a for story in state["stories"] for a in story["article_ids"]} | {d["article_id"] for d in state["duplicates"]}
+    assert placed == {f"short-{n}" for n in range(8)}
+    log = log_path.read_text(errors="replace")
+    assert "takes messages of at most 80000 bytes" in log and "Traceback" not in log

@@ -56,11 +56,11 @@ class BatchingProducer:
 
 
 class _Batch:
-    def __init__(self, size: int) -> None:
-        self.size, self.records, self.closed = size, [], False
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.records, self.closed = capacity, [], False
 
     def append(self, *, key, value, timestamp):
-        if len(self.records) == self.size or self.closed:
+        if len(self.records) == self.capacity or self.closed:
             return None
         self.records.append((key, value))
         return True
@@ -70,6 +70,9 @@ class _Batch:
 
     def record_count(self) -> int:
         return len(self.records)
+
+    def size(self) -> int:
+        return 61 + sum(len(key or b"") + len(value or b"") for key, value in self.records)  # a batch's header, then the records
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from streams.settings import RECORD_OVERHEAD_BYTES
 from streams.worker import delivery
 
 
@@ -55,6 +56,17 @@ async def test_sends_go_as_batches_and_a_failure_to_hand_them_over_becomes_a_fai
     assert sent_to == ["events"]
     with pytest.raises(RuntimeError, match="events refused"):
         await delivery.confirmed(pending, sent_to)
+
+
+async def test_a_batch_holds_no_more_bytes_than_the_topic_takes(batching_producer):
+    records = [(f"k{n}".encode(), b"x" * 40_000) for n in range(5)]
+    producer = batching_producer(size=10)
+    await delivery.send_batches(producer, {("prepared", 0): records}, max_bytes=150_000)
+    assert [len(batch) for _, _, batch, _ in producer.batches] == [2, 2, 1]  # each with a record's framing to spare
+    assert all(61 + sum(len(k) + len(v) for k, v in batch) + RECORD_OVERHEAD_BYTES <= 150_000 + 40_000 for _, _, batch, _ in producer.batches)
+    unbounded = batching_producer(size=10)
+    await delivery.send_batches(unbounded, {("prepared", 0): records})
+    assert [len(batch) for _, _, batch, _ in unbounded.batches] == [5]
 
 
 def _never_retrieved(loop) -> list:

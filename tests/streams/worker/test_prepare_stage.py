@@ -40,6 +40,7 @@ def _context(producer) -> SimpleNamespace:
         counters=counters,
         metrics=WorkerMetrics(counters, 60),
         app=SimpleNamespace(conf=SimpleNamespace(producer_max_request_size=1_000_000)),
+        settings=None,
     )
 
 
@@ -56,7 +57,7 @@ class _Sending:
             self.in_flight._value -= 1  # acquired as it was handed over
             self.handed.put_nowait((event, self.acks.expect(event), future))
         self.settling: set = set()
-        self.task = asyncio.create_task(prepare_stage._send_in_order(ctx, _Preparer(), self.handed, self.acks, self.in_flight, self.settling))
+        self.task = asyncio.create_task(prepare_stage._send_in_order(ctx, _Preparer(), self.handed, self.acks, self.in_flight, self.settling, 1_000_000))
 
     def ready(self, *offsets: int) -> None:
         for offset in offsets:
@@ -100,6 +101,28 @@ async def test_a_failed_batch_sends_each_article_again_and_one_the_broker_finds_
     assert (ctx.counters.prepared, ctx.counters.dead_letters, ctx.counters.sends_retried) == (2, 1, 3)
     assert sending.stream.acked == [0, 1, 2] and sending.in_flight._value == 3
     sending.task.cancel()
+
+
+async def test_the_prepared_topic_s_own_limit_is_kept_where_it_is_lower_than_the_settings_say(batching_producer, monkeypatch, caplog):
+    ctx = _context(batching_producer(size=10))
+    asked = []
+
+    async def topic_limit(settings, topic):
+        asked.append(topic)
+        return topic_limits[topic]
+
+    monkeypatch.setattr(prepare_stage, "max_message_bytes", topic_limit)
+    topic_limits = {"prepared": 150_000}
+    assert await prepare_stage.prepared_limit(ctx) == 150_000 and asked == ["prepared"]
+    assert "takes messages of at most 150000 bytes" in caplog.text
+    topic_limits = {"prepared": 4_000_000}
+    assert await prepare_stage.prepared_limit(ctx) == 1_000_000  # the settings', lower
+
+    message = (b"x" * 90_000, "a1", 0.0)  # with a record's framing to spare, more than the topic takes
+    (sent,) = prepare_stage._sends(ctx, b"{}", b"a1", message, 150_000)
+    assert sent[0] is ctx.topics.dead_letters and "more than Kafka accepts on prepared" in orjson.loads(sent[2])["reason"]
+    (sent,) = prepare_stage._sends(ctx, b"{}", b"a1", message, 1_000_000)
+    assert sent[0] is ctx.topics.prepared_articles
 
 
 async def _until(done, seconds: float = 5.0) -> None:
