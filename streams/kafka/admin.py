@@ -58,15 +58,18 @@ async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout: floa
 
 
 async def max_message_bytes(settings: Settings, topic: str) -> int:
-    """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's)."""
+    """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's); raises the
+    broker's error for the topic (not allowed to describe it, say)."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
     finally:
         await admin.close()
-    for resource in response.resources:
-        for name, value, *_ in resource[4]:
+    for error_code, error_message, _, _, entries in response.resources:
+        if error_code:
+            raise for_code(error_code)(error_message)
+        for name, value, *_ in entries:
             if name == "max.message.bytes":
                 return int(value)
     return 1_048_588  # Kafka's default

@@ -16,6 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    TopicAuthorizationFailedError,
+)
+
 from schemas import DeadLetter
 from streams.kafka.admin import max_message_bytes
 from streams.pipeline.prepare import dead_letter, key_text
@@ -62,6 +67,10 @@ def prepare_agent(ctx: WorkerContext):
     return prepare_articles
 
 
+# The broker's refusals to describe a topic's configs, which no retry changes.
+NOT_ALLOWED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
+
+
 async def prepared_limit(ctx: WorkerContext) -> int:
     """The largest message the prepared topic takes: the settings' limit (the producer's), or the topic's own
     max.message.bytes where that is lower (a topic made before the setting was raised, or capped by its
@@ -72,7 +81,11 @@ async def prepared_limit(ctx: WorkerContext) -> int:
 
     async def ask() -> None:
         nonlocal limit
-        limit = min(configured, await max_message_bytes(ctx.settings, topic))
+        try:
+            limit = min(configured, await max_message_bytes(ctx.settings, topic))
+        except NOT_ALLOWED as refused:  # a cluster whose ACLs do not grant DescribeConfigs: the settings' limit
+            log.warning("%s: its message limit cannot be read (%r); keeping to the settings'", topic, refused,
+                        extra={"topic": topic, "error": repr(refused)})
 
     await until_done(ctx.counters, ask, f"reading the message limit of {topic}")
     if limit < configured:

@@ -6,7 +6,7 @@ import asyncio
 from types import SimpleNamespace
 
 import orjson
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import MessageSizeTooLargeError, TopicAuthorizationFailedError
 
 from streams.worker import prepare_stage
 from streams.worker.acks import InOrderAcks
@@ -117,6 +117,13 @@ async def test_the_prepared_topic_s_own_limit_is_kept_where_it_is_lower_than_the
     assert "takes messages of at most 150000 bytes" in caplog.text
     topic_limits = {"prepared": 4_000_000}
     assert await prepare_stage.prepared_limit(ctx) == 1_000_000  # the settings', lower
+
+    async def not_allowed(settings, topic):
+        raise TopicAuthorizationFailedError("not allowed to describe prepared")
+
+    monkeypatch.setattr(prepare_stage, "max_message_bytes", not_allowed)
+    assert await prepare_stage.prepared_limit(ctx) == 1_000_000  # a cluster whose ACLs say no: the settings'
+    assert "its message limit cannot be read" in caplog.text
 
     message = (b"x" * 90_000, "a1", 0.0)  # with a record's framing to spare, more than the topic takes
     (sent,) = prepare_stage._sends(ctx, b"{}", b"a1", message, 150_000)
