@@ -188,7 +188,8 @@ async def _send_partition(producer, tp: Partition, records: list[Record], max_by
         if batch.append(key=key, value=value, timestamp=None) is None:  # full
             await hand_over()
             batch = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None)  # an empty batch takes any record
+            if batch.append(key=key, value=value, timestamp=None) is None:  # aiokafka's empty batch takes any record
+                raise ValueError(f"a record of {size:,} bytes does not fit an empty batch for {topic}")
     await hand_over()
     return sent
 

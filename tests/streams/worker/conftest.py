@@ -8,10 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 
 class BatchingProducer:
-    """Batches of at most `size` records, whose acks the test gives; `partitions` per topic (1 if not said),
+    """Batches of at most `size` records (or aiokafka's own, of `batch_bytes`, where set), whose acks the test gives; `partitions` per topic (1 if not said),
     filed by the length of the key; a batch for a topic in `refusing` is refused at hand-over. A message sent on
     its own lands at once, unless its value is one the broker finds `too_large`."""
 
@@ -22,6 +23,7 @@ class BatchingProducer:
         self.batches: list[tuple[str, int, list, asyncio.Future]] = []
         self.partitioned: list[str] = []  # the topics a message was filed under by the partitioner
         self.sent: list[tuple[str, bytes | None, bytes | None]] = []  # messages sent one at a time
+        self.batch_bytes: int | None = None  # aiokafka's own batches of this many bytes, where set
 
     def _ensure_producer(self):
         return self
@@ -36,15 +38,16 @@ class BatchingProducer:
         return ack
 
     def create_batch(self):
-        return _Batch(self.size)
+        return _Batch(self.size) if self.batch_bytes is None else BatchBuilder(self.batch_bytes, 0)
 
     async def send_batch(self, batch, topic, *, partition):
-        assert batch.closed, "handed over closed: sent without the linger, nothing else added to it"
+        closed = batch.closed() if callable(batch.closed) else batch.closed  # aiokafka's is a method
+        assert closed, "handed over closed: sent without the linger, nothing else added to it"
         await asyncio.sleep(0)
         if topic in self.refusing:
             raise RuntimeError(f"{topic} refused")
         ack = asyncio.get_running_loop().create_future()
-        self.batches.append((topic, partition, batch.records, ack))
+        self.batches.append((topic, partition, getattr(batch, "records", batch.record_count()), ack))
         return ack
 
     async def partitions_for(self, topic):

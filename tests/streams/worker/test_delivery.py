@@ -69,6 +69,14 @@ async def test_a_batch_holds_no_more_bytes_than_the_topic_takes(batching_produce
     assert [len(batch) for _, _, batch, _ in unbounded.batches] == [5]
 
 
+async def test_a_record_larger_than_a_batch_goes_alone_in_aiokafka_s_batches_and_none_is_lost(batching_producer):
+    producer = batching_producer(size=0)
+    producer.batch_bytes = 1_000
+    records = [(b"k1", b"x" * 300), (b"k2", b"x" * 300), (b"k3", b"x" * 5_000), (b"k4", b"x" * 300)]
+    await delivery.send_batches(producer, {("events", 0): records})
+    assert [count for _, _, count, _ in producer.batches] == [2, 1, 1]
+
+
 def _never_retrieved(loop) -> list:
     """What asyncio reports of failed futures collected without their failure read."""
     reported = []
