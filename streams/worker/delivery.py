@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
@@ -98,21 +99,49 @@ async def send(sends) -> list:
         raise
 
 
-async def send_batched_for_later(sends: list[Send], max_bytes: int | None = None) -> tuple[list, list[str]]:
-    """The messages as whole batches per partition (`partitioned`, `send_batches`), each partition's in order;
-    returns the batches' acks, pending, and their topics. A failure to hand them over becomes a failed ack, to be
-    handled like one the broker reports."""
+@dataclass(frozen=True)
+class Batched:
+    """Messages handed to the producer as batches: each batch's ack (pending), its topic, and the positions (in
+    the list of messages given) of the messages it carries."""
+
+    acks: list
+    topics: list[str]
+    carried: list[list[int]]
+
+    def failed(self) -> set[int]:
+        """The positions of the messages whose batch failed, or has not landed."""
+        return {
+            position
+            for ack, positions in zip(self.acks, self.carried)
+            if not ack.done() or ack.cancelled() or ack.exception() is not None
+            for position in positions
+        }
+
+
+async def send_batched_for_later(sends: list[Send], max_bytes: int | None = None) -> Batched:
+    """The messages as whole batches per partition (`partitioned`, `send_batches`), each partition's in order,
+    their acks pending. A failure to hand them over becomes a failed ack for all of them, to be handled like one
+    the broker reports."""
     if not sends:
-        return [], []
+        return Batched([], [], [])
     try:
         producer = (await sends[0][0].app.maybe_start_producer())._ensure_producer()
-        batches = await send_batches(producer, await partitioned(producer, sends), max_bytes)
+        positions = await partitioned(producer, sends)
+        groups = {tp: [(sends[n][1], sends[n][2]) for n in ns] for tp, ns in positions.items()}
+        batches = await send_batches(producer, groups, max_bytes)
     except Exception as error:
         failed = asyncio.get_running_loop().create_future()
         failed.set_exception(error)
-        return [failed], [sends[0][0].get_topic_name()]
-    acks = [(ack, topic) for (topic, _), partition_batches in batches.items() for ack, _ in partition_batches]
-    return [ack for ack, _ in acks], [topic for _, topic in acks]
+        return Batched([failed], [sends[0][0].get_topic_name()], [list(range(len(sends)))])
+    acks, topics, carried = [], [], []
+    for tp, partition_batches in batches.items():
+        start = 0
+        for ack, count in partition_batches:
+            acks.append(ack)
+            topics.append(tp[0])
+            carried.append(positions[tp][start : start + count])
+            start += count
+    return Batched(acks, topics, carried)
 
 
 async def confirmed(pending: list, sent_to: list[str], warn_after: float = 60.0) -> None:
@@ -134,17 +163,17 @@ async def confirmed(pending: list, sent_to: list[str], warn_after: float = 60.0)
             raise failure
 
 
-async def partitioned(producer, sends: list[Send]) -> dict[Partition, list[Record]]:
-    """The messages grouped by the partition the producer files each one under (its partitioner, by key, as its
-    own `send` does; a topic of one partition needs none), each group in the order given."""
-    groups: dict[Partition, list[Record]] = {}
+async def partitioned(producer, sends: list[Send]) -> dict[Partition, list[int]]:
+    """The messages' positions (in `sends`) grouped by the partition the producer files each one under (its
+    partitioner, by key, as its own `send` does; a topic of one partition needs none), each group in order."""
+    groups: dict[Partition, list[int]] = {}
     known: dict[str, int] = {}  # topic name -> its number of partitions
-    for topic, key, value in sends:
+    for position, (topic, key, value) in enumerate(sends):
         name = topic.get_topic_name()
         if name not in known:
             known[name] = len(await producer.partitions_for(name))  # waits for the topic's metadata, as `send` does
         partition = 0 if known[name] == 1 else producer._partition(name, None, key, value, key, value)
-        groups.setdefault((name, partition), []).append((key, value))
+        groups.setdefault((name, partition), []).append(position)
     return groups
 
 

@@ -180,7 +180,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         await _write_phase(ctx, placed, records, encoded)
         # Recorded: from here on a crash makes each article a redelivery that sends its messages again, so they
         # go out now, and are confirmed along with the other phases' writes.
-        pending, sent_to = await send_batched_for_later([send for article in placed for send in article.sends])
+        sent = await send_batched_for_later([send for article in placed for send in article.sends])
         for phase in rest:
             await _write_phase(ctx, placed, phase, encoded)
         staging.written(writes)
@@ -188,7 +188,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         if ctx.journal_dir is not None:
             journal.clear(ctx.journal_dir)
         try:
-            await confirmed(pending, sent_to)
+            await confirmed(sent.acks, sent.topics)
         except Exception as failure:  # sent again, retrying; a message too large for the broker turns its article into a dead letter
             log.warning("sending a batch's messages failed (%r); sending them again", failure, extra={"error": repr(failure)})
             await _deliver(ctx, placed)

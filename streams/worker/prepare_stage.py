@@ -29,6 +29,7 @@ from streams.worker.acks import InOrderAcks
 from streams.worker.context import WorkerContext
 from streams.worker.delivery import (
     SIZE_ERRORS,
+    Batched,
     confirmed,
     dead_letter_send,
     deliver_all,
@@ -117,15 +118,15 @@ async def _send_in_order(
             if not future.done():
                 break
             waiting = None
-        pending, sent_to = await send_batched_for_later([send for _, sends in group for send in sends], limit)
-        task = asyncio.create_task(_ack_when_delivered(ctx, acks, group, pending, sent_to, in_flight))
+        sent = await send_batched_for_later([send for _, sends in group for send in sends], limit)
+        task = asyncio.create_task(_ack_when_delivered(ctx, acks, group, sent, in_flight))
         settling.add(task)
         task.add_done_callback(settling.discard)
 
 
 def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result: Prepared, limit: int) -> list:
-    """What to send for a result: the prepared article, or a dead letter saying why not (one larger than the
-    prepared topic's `limit`)."""
+    """What to send for a result, one message: the prepared article, or a dead letter saying why not (one
+    larger than the prepared topic's `limit`)."""
     topics = ctx.topics
     message, article_id, seconds = result
     ctx.metrics.stage_seconds.labels("prepare").observe(seconds)
@@ -136,20 +137,23 @@ def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result:
     return [(topics.prepared_articles, article_id.encode(), message)]
 
 
-async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, group: list, pending: list, sent_to: list[str], in_flight) -> None:
-    """Ack a group's raw articles, in order, once the broker has their output; if a batch failed, each article's
-    output is sent again (retrying) first. Each ack entry goes with its article's sends.
+async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, group: list, sent: Batched, in_flight) -> None:
+    """Ack a group's raw articles, in order, once the broker has their output; the articles whose batch failed
+    are sent again (retrying) first, each on its own. Each ack entry goes with its article's sends, one message
+    each (`_sends`), so an article's position in the group is its message's in `sent`.
 
     Nothing but cancellation ends this without the acks: an ack missing for good would stop every commit
     on the partition.
     """
     try:
         try:
-            await confirmed(pending, sent_to)
+            await confirmed(sent.acks, sent.topics)
         except Exception as failure:
-            log.warning("sending prepared articles failed (%r); sending each again", failure, extra={"error": repr(failure)})
-            ctx.counters.sends_retried += len(group)
-            group = [(entry, await _send_again(ctx, entry[0], sends)) for entry, sends in group]
+            failed = sent.failed()
+            log.warning("sending %d prepared articles failed (%r); sending each again", len(failed), failure,
+                        extra={"error": repr(failure), "articles": len(failed)})
+            ctx.counters.sends_retried += len(failed)
+            group = [(entry, await _send_again(ctx, entry[0], sends) if n in failed else sends) for n, (entry, sends) in enumerate(group)]
         for entry, sends in group:
             if sends[0][0] is ctx.topics.dead_letters:
                 ctx.counters.dead_letters += 1

@@ -24,12 +24,7 @@ async def test_messages_are_grouped_by_the_partition_the_producer_files_each_und
     events, snapshots = _topic("events"), _topic("snapshots")
     sends = [(events, b"s1", b"1"), (snapshots, b"s1", b"a"), (events, b"s22", b"2"), (events, b"s1", b"3"), (events, b"s333", b"4")]
     groups = await delivery.partitioned(producer, sends)
-    assert groups == {
-        ("events", 2): [(b"s1", b"1"), (b"s1", b"3")],  # one story's messages, in their order
-        ("snapshots", 0): [(b"s1", b"a")],
-        ("events", 0): [(b"s22", b"2")],
-        ("events", 1): [(b"s333", b"4")],
-    }
+    assert groups == {("events", 2): [0, 3], ("snapshots", 0): [1], ("events", 0): [2], ("events", 1): [4]}  # one story's in order
     assert producer.partitioned == ["events"] * 4  # a topic of one partition asks no partitioner
 
 
@@ -47,15 +42,22 @@ async def test_a_batch_refused_at_hand_over_raises_once_every_partition_has_been
 async def test_sends_go_as_batches_and_a_failure_to_hand_them_over_becomes_a_failed_ack(batching_producer):
     producer = batching_producer(size=2)
     events = _topic("events", producer)
-    pending, sent_to = await delivery.send_batched_for_later([(events, b"k1", b"1"), (events, b"k2", b"2"), (events, b"k3", b"3")])
-    assert sent_to == ["events", "events"] and pending == [ack for *_, ack in producer.batches]
-    assert [records for _, _, records, _ in producer.batches] == [[(b"k1", b"1"), (b"k2", b"2")], [(b"k3", b"3")]]
+    snapshots = _topic("snapshots", producer)
+    sends = [(events, b"k1", b"1"), (snapshots, b"k1", b"a"), (events, b"k2", b"2"), (events, b"k3", b"3")]
+    sent = await delivery.send_batched_for_later(sends)
+    handed = {ack: records for _, _, records, ack in producer.batches}  # the partitions go side by side
+    assert sent.topics == ["events", "events", "snapshots"] and set(sent.acks) == set(handed)
+    assert [handed[ack] for ack in sent.acks] == [[(b"k1", b"1"), (b"k2", b"2")], [(b"k3", b"3")], [(b"k1", b"a")]]
+    assert sent.carried == [[0, 2], [3], [1]]  # each batch's messages, by their place in the sends
+    sent.acks[0].set_result(SimpleNamespace(offset=0))
+    sent.acks[1].set_exception(TimeoutError("no ack"))
+    assert sent.failed() == {3, 1}  # the failed batch's message, and the one whose batch has not landed
 
     refused = _topic("events", batching_producer(size=2, refusing=("events",)))
-    pending, sent_to = await delivery.send_batched_for_later([(refused, b"k1", b"1")])
-    assert sent_to == ["events"]
+    sent = await delivery.send_batched_for_later([(refused, b"k1", b"1"), (refused, b"k2", b"2")])
+    assert sent.topics == ["events"] and sent.failed() == {0, 1}
     with pytest.raises(RuntimeError, match="events refused"):
-        await delivery.confirmed(pending, sent_to)
+        await delivery.confirmed(sent.acks, sent.topics)
 
 
 async def test_a_batch_holds_no_more_bytes_than_the_topic_takes(batching_producer):

@@ -23,6 +23,7 @@ from streams.tools.synthetic import REPLAYED_AT, generate
 from streams.worker import context, journal, place_stage
 from streams.worker.context import TABLES, ConfirmedTable
 from streams.worker.counters import Counters
+from streams.worker.delivery import Batched
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.place_stage import OpenBatch
 
@@ -229,7 +230,7 @@ async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_a
         return []
 
     async def sent_nothing(sends):
-        return [], []
+        return Batched([], [], [])
 
     encodings = []
     encode = ConfirmedTable.changelog_value

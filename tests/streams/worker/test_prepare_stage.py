@@ -6,7 +6,11 @@ import asyncio
 from types import SimpleNamespace
 
 import orjson
-from aiokafka.errors import MessageSizeTooLargeError, TopicAuthorizationFailedError
+from aiokafka.errors import (
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    TopicAuthorizationFailedError,
+)
 
 from streams.worker import prepare_stage
 from streams.worker.acks import InOrderAcks
@@ -100,6 +104,20 @@ async def test_a_failed_batch_sends_each_article_again_and_one_the_broker_finds_
     assert "more than Kafka accepts on prepared" in orjson.loads(producer.sent[2][2])["reason"]
     assert (ctx.counters.prepared, ctx.counters.dead_letters, ctx.counters.sends_retried) == (2, 1, 3)
     assert sending.stream.acked == [0, 1, 2] and sending.in_flight._value == 3
+    sending.task.cancel()
+
+
+async def test_only_the_articles_of_a_failed_batch_are_sent_again(batching_producer):
+    producer = batching_producer(size=2)
+    ctx = _context(producer)
+    sending = _Sending(ctx, 3)
+    sending.ready(0, 1, 2)
+    await _until(lambda: len(producer.batches) == 2)  # a0 and a1, then a2
+    producer.batches[0][3].set_result(SimpleNamespace(offset=0))
+    producer.batches[1][3].set_exception(KafkaTimeoutError())
+    await _until(lambda: len(sending.stream.acked) == 3)
+    assert [(topic, key) for topic, key, _ in producer.sent] == [("prepared", b"a2")]  # the others had landed
+    assert (ctx.counters.prepared, ctx.counters.dead_letters, ctx.counters.sends_retried) == (3, 0, 1)
     sending.task.cancel()
 
 
