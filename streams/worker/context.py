@@ -18,7 +18,7 @@ from streams.story.desk import DeskStores, StoryDesk
 from streams.story.staging import DELETED, Staging
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
-from streams.worker.delivery import Record, confirmed, send_batches
+from streams.worker.delivery import Record, batch_producer, confirmed, send_batches
 from streams.worker.journal import InFlight
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.topics import Topics
@@ -119,7 +119,7 @@ async def send_records(tables: DeskStores, records: dict[str, list[Record]]) -> 
     names = [store for store, store_records in records.items() if store_records]
     if not names:
         return {}
-    producer = (await tables.stories.app.maybe_start_producer())._ensure_producer()
+    producer = await batch_producer(tables.stories.app)
     topics = {store: getattr(tables, store).changelog_topic.get_topic_name() for store in names}
     sent = await send_batches(producer, {(topics[store], CHANGELOG_PARTITION): records[store] for store in names})
     acks = [(ack, topic) for (topic, _), batches in sent.items() for ack, _ in batches]

@@ -99,6 +99,12 @@ async def send(sends) -> list:
         raise
 
 
+async def batch_producer(app):
+    """The app's aiokafka producer, started: whole batches go to it directly (faust's producer takes one message
+    at a time). faust keeps it private (`_ensure_producer`), so it is reached here only."""
+    return (await app.maybe_start_producer())._ensure_producer()
+
+
 @dataclass(frozen=True)
 class Batched:
     """Messages handed to the producer as batches: each batch's ack (pending), its topic, and the positions (in
@@ -125,7 +131,7 @@ async def send_batched_for_later(sends: list[Send], max_bytes: int | None = None
     if not sends:
         return Batched([], [], [])
     try:
-        producer = (await sends[0][0].app.maybe_start_producer())._ensure_producer()
+        producer = await batch_producer(sends[0][0].app)
         positions = await partitioned(producer, sends)
         groups = {tp: [(sends[n][1], sends[n][2]) for n in ns] for tp, ns in positions.items()}
         batches = await send_batches(producer, groups, max_bytes)
