@@ -1,14 +1,15 @@
 """The inline SVG charts: a story's articles over time, and its articles per day by outlet.
 
 Counts go into at most MAX_BARS buckets: per hour while all of a story's articles fall within two days,
-else per day, week or month, whichever fits the story's span, with the empty ones in between kept (a
-quiet week shows as one). Everything here is numbers and plain-text labels; the templates draw the SVG
-and escape every label.
+else per day, week, month, year or several years, the narrowest that fits the story's span, with the
+empty ones in between kept (a quiet week shows as one). Everything here is numbers and plain-text
+labels; the templates draw the SVG and escape every label.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from streams.web.formats import count_of, format_day, format_time, parse_time
@@ -19,31 +20,37 @@ GREY = COLOURS
 HOURLY_SPAN = timedelta(hours=48)
 
 
-def _next_bucket(start: date, unit: str) -> date:
-    if unit == "month":
-        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return start + timedelta(days=7 if unit == "week" else 1)
+Unit = tuple[str, Callable[[date], int], Callable[[int], date]]  # name, a day's bucket number, a bucket's first day
+
+
+def _years(n: int) -> Unit:
+    """Buckets of n years from a year n divides (year 0 is no date: that bucket starts in year 1)."""
+    return "year" if n == 1 else f"{n} years", lambda day: day.year // n, lambda i: date(max(1, i * n), 1, 1)
+
+
+UNITS: tuple[Unit, ...] = (  # narrowest first
+    ("day", date.toordinal, date.fromordinal),
+    ("week", lambda day: (day.toordinal() - 1) // 7, lambda i: date.fromordinal(i * 7 + 1)),  # day 1 was a Monday
+    ("month", lambda day: day.year * 12 + day.month - 1, lambda i: date(i // 12, i % 12 + 1, 1)),
+    *(_years(n) for n in (1, 2, 5, 10, 20, 50, 100, 200)),  # 200 years fit any two dates (years 1-9999) in 50
+)
 
 
 def by_day(days: dict[date, Counter]) -> dict:
-    """Articles per day (or week, or month) by outlet: {"unit", "buckets": [{"start", "outlets"}]}."""
+    """Articles per day (or week, month, year or years) by outlet: {"unit", "buckets": [{"start", "outlets"}]}."""
     if not days:
         return {"unit": "day", "buckets": []}
     first, last = min(days), max(days)
-    span = (last - first).days + 1
-    if span <= MAX_BARS:
-        unit, start_of = "day", lambda day: day
-    elif span <= MAX_BARS * 7:
-        unit, start_of = "week", lambda day: day - timedelta(days=day.weekday())
-    else:
-        unit, start_of = "month", lambda day: day.replace(day=1)
-    grouped: dict[date, Counter] = {}
+    unit, number, start = next(
+        (name, number, start) for name, number, start in UNITS if number(last) - number(first) < MAX_BARS
+    )
+    grouped: dict[int, Counter] = {}
     for day, outlets in days.items():
-        grouped.setdefault(start_of(day), Counter()).update(outlets)
-    buckets, start = [], start_of(first)
-    while start <= last:
-        buckets.append({"start": start.isoformat(), "outlets": dict(grouped.get(start, {}))})
-        start = _next_bucket(start, unit)
+        grouped.setdefault(number(day), Counter()).update(outlets)
+    buckets = [
+        {"start": start(i).isoformat(), "outlets": dict(grouped.get(i, {}))}
+        for i in range(number(first), number(last) + 1)
+    ]
     return {"unit": unit, "buckets": buckets}
 
 
@@ -60,23 +67,31 @@ def over_time(hours: dict[datetime, int], days: dict[date, Counter]) -> dict:
 
 
 def bucket_name(start: str, unit: str) -> str:
-    """How a bucket is named in a tooltip: '12 Jan 2022 13:00', '12 Jan 2022', 'week of 10 Jan 2022', 'Jan 2022'."""
+    """How a bucket is named in a tooltip: '12 Jan 2022 13:00', '12 Jan 2022', 'week of 10 Jan 2022', 'Jan 2022',
+    '2022', '2020–2024'."""
     if unit == "hour":
         return format_time(start)
     if unit == "week":
         return "week of " + format_day(start)
     if unit == "month":
         return f"{parse_time(start):%b %Y}"
+    if unit == "year":
+        return str(parse_time(start).year)
+    if unit.endswith(" years"):
+        year = parse_time(start).year
+        return f"{year}–{year + int(unit.removesuffix(' years')) - 1}"
     return format_day(start)
 
 
 def tick_name(start: str, unit: str) -> str:
-    """How a bucket is named under the axis, short: '13:00', '12 Jan', 'Jan 22'."""
+    """How a bucket is named under the axis, short: '13:00', '12 Jan', 'Jan 22', '2022'."""
     when = parse_time(start)
     if unit == "hour":
         return f"{when:%H:%M}"
     if unit == "month":
         return f"{when:%b %y}"
+    if unit.endswith(("year", "years")):
+        return str(when.year)
     return f"{when.day} {when:%b}"
 
 

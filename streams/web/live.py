@@ -7,7 +7,9 @@ story its bounded state, its latest ENTRIES_PER_STORY timeline rows, its article
 its latest DAYS_PER_STORY days and per hour for its latest HOURS_PER_STORY hours, and its latest
 DUPLICATES_PER_STORY duplicates (and the ids of the latest COPIES_REMEMBERED copies counted, so a verdict
 sent again after a worker's crash counts once). A story that left the desk and gets another entry (possible only after
-more than `limit` stories were more active) is counted in `unfoldable`, not shown half-folded.
+more than `limit` stories were more active) is counted in `unfoldable`, not shown half-folded; so is its first entry
+redelivered, for the latest DROPPED_REMEMBERED stories that left. A merge moves the absorbed story's rows, counts,
+duplicates and merge labels to the story it went into, so they stay when the absorbed story leaves the desk.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ OTHER_OUTLETS = "other outlets"
 DUPLICATES_PER_STORY = 20
 # Verdicts are sent again only for copies the worker had not yet committed when it crashed: far fewer.
 COPIES_REMEMBERED = 100_000
+# A redelivered entry follows its first delivery closely in the log: far fewer stories leave the desk in between.
+DROPPED_REMEMBERED = 10_000
 NOTICES_QUEUED = 64  # per listener; a listener that falls behind loses the oldest (it rereads the desk anyway)
 
 
@@ -46,6 +50,7 @@ class HeldStory:
     days: dict[date, Counter] = field(default_factory=dict)  # article day -> outlet -> articles
     hours: dict[datetime, int] = field(default_factory=dict)  # article hour -> articles
     last_time: datetime | None = None  # when its latest entry was made
+    absorbed_labels: dict[str, str] = field(default_factory=dict)  # absorbed story -> its label, if the desk held it
     _snapshot: StorySnapshot | None = None
 
     def snapshot(self) -> StorySnapshot:
@@ -61,7 +66,10 @@ class HeldStory:
         self._trim_counts()
 
     def take_over(self, absorbed: HeldStory) -> None:
-        """A merge: the absorbed story's rows and counts become this story's."""
+        """A merge (already folded into this story's state): the absorbed story's rows and counts become this
+        story's, and this story keeps its label and the labels it kept, for when it leaves the desk."""
+        labels = {**absorbed.absorbed_labels, absorbed.story_id: absorbed.snapshot().label, **self.absorbed_labels}
+        self.absorbed_labels = {story_id: labels[story_id] for story_id in self.state.absorbed if story_id in labels}
         self.entries = sorted([*self.entries, *absorbed.entries], key=lambda row: row["position"])
         self.entries_total += absorbed.entries_total
         for day, outlets in absorbed.days.items():
@@ -70,7 +78,7 @@ class HeldStory:
         for hour, n in absorbed.hours.items():
             self.hours[hour] = self.hours.get(hour, 0) + n
         self._trim_counts()
-        absorbed.entries, absorbed.days, absorbed.hours = [], {}, {}
+        absorbed.entries, absorbed.entries_total, absorbed.days, absorbed.hours = [], 0, {}, {}
         absorbed._snapshot = None  # it now says where it went
 
     def add_entry(self, row: dict, time: datetime) -> None:
@@ -92,10 +100,23 @@ def _count(day: Counter, outlet: str, n: int) -> None:
     day[outlet if outlet in day or len(day) < OUTLETS_PER_DAY else OTHER_OUTLETS] += n
 
 
+def _remember(seen: OrderedDict[str, None], key: str, limit: int) -> None:
+    """Remember the key among the latest `limit` remembered."""
+    seen[key] = None
+    if len(seen) > limit:
+        seen.popitem(last=False)
+
+
 @dataclass
 class Duplicates:
     total: int = 0
     latest: deque = field(default_factory=lambda: deque(maxlen=DUPLICATES_PER_STORY))
+
+    def take_over(self, absorbed: Duplicates) -> None:
+        """A merge: the absorbed story's copies become this story's (its latest before this story's, whose order
+        among them is not known)."""
+        self.total += absorbed.total
+        self.latest = deque([*absorbed.latest, *self.latest], maxlen=DUPLICATES_PER_STORY)
 
 
 class Desk:
@@ -108,32 +129,37 @@ class Desk:
         self._stories: OrderedDict[str, HeldStory] = OrderedDict()
         self._duplicates: OrderedDict[str, Duplicates] = OrderedDict()
         self._copies_counted: OrderedDict[str, None] = OrderedDict()
+        self._dropped: OrderedDict[str, None] = OrderedDict()
         self._listeners: set[asyncio.Queue] = set()
 
     def apply(self, event: StoryEventModel) -> bool:
         """Fold the story's next entry in. False for a repeat (a redelivered entry) and for an entry the desk
-        cannot fold: a story it no longer holds, or one the fold refuses."""
+        cannot fold: a story it no longer holds, or one the fold refuses. The fold goes into a copy of the
+        story's state, so an entry it fails on leaves the story as it was."""
         self.events_read += 1
         held = self._stories.get(event.story_id)
         if held is not None and event.version <= held.state.version:
             return False
         if held is None:
-            if event.version != 1:
+            if event.version != 1 or event.story_id in self._dropped:
                 self.unfoldable += 1
                 return False
             held = HeldStory(event.story_id)
         absorbed = self._stories.get(event.absorbed_story_id) if isinstance(event, StoryMerged) else None
+        state = held.state.copy()
         try:  # an absorbed story the desk no longer holds still closes: its entries are the topic's alone
-            apply(held.state, event, absorbed.state if absorbed else StoryState())
+            apply(state, event, absorbed.state if absorbed else StoryState())
         except OutOfSequence:
             self.unfoldable += 1
             return False
+        held.state = state
         if isinstance(event, StoryMerged):
-            absorbed_label = None
             if absorbed is not None:
-                absorbed_label = absorbed.snapshot().label
                 held.take_over(absorbed)
-            held.add_entry(entry_row(event, absorbed_label), event.time)
+            copies = self._duplicates.pop(event.absorbed_story_id, None)
+            if copies is not None:
+                self._duplicates.setdefault(event.story_id, Duplicates()).take_over(copies)
+            held.add_entry(entry_row(event, held.absorbed_labels.get(event.absorbed_story_id)), event.time)
         else:
             held.count_article(outlet_key(event.outlet, event.article_id), event.article_time or event.time)
             held.add_entry(entry_row(event), event.time)
@@ -142,6 +168,7 @@ class Desk:
         while len(self._stories) > self.limit:
             gone, _ = self._stories.popitem(last=False)
             self._duplicates.pop(gone, None)
+            _remember(self._dropped, gone, DROPPED_REMEMBERED)
         notice = {"story_id": event.story_id, "version": event.version, "kind": event.kind, "label": event.label}
         if isinstance(event, StoryMerged):
             notice["absorbed_story_id"] = event.absorbed_story_id
@@ -149,21 +176,19 @@ class Desk:
         return True
 
     def add_duplicate(self, verdict: DuplicateVerdict) -> None:
-        """A copy of one of a story's articles; a redelivery (the same article again) is no copy and is left out,
-        and so is a copy's verdict sent again after a worker's crash."""
+        """A copy of one of a story's articles, kept with the story it merged into if it did; a redelivery (the
+        same article again) is no copy and is left out, and so is a copy's verdict sent again after a worker's crash."""
         if verdict.kind == "redelivery" or verdict.story_id is None or verdict.article_id in self._copies_counted:
             return
-        self._copies_counted[verdict.article_id] = None
-        if len(self._copies_counted) > COPIES_REMEMBERED:
-            self._copies_counted.popitem(last=False)
-        kept = self._duplicates.setdefault(verdict.story_id, Duplicates())
-        kept.total += 1
-        kept.latest.append(verdict)
-        self._duplicates.move_to_end(verdict.story_id)
-        while len(self._duplicates) > self.limit:
-            self._duplicates.popitem(last=False)
+        _remember(self._copies_counted, verdict.article_id, COPIES_REMEMBERED)
         original = self._stories.get(verdict.story_id)
         story_id = original.state.merged_into if original and original.state.merged_into else verdict.story_id
+        kept = self._duplicates.setdefault(story_id, Duplicates())
+        kept.total += 1
+        kept.latest.append(verdict)
+        self._duplicates.move_to_end(story_id)
+        while len(self._duplicates) > self.limit:
+            self._duplicates.popitem(last=False)
         self._notify({"story_id": story_id, "kind": "duplicate", "article_id": verdict.article_id})
 
     def get(self, story_id: str) -> HeldStory | None:

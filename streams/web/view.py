@@ -145,7 +145,9 @@ def story_detail(desk: Desk, held: HeldStory) -> dict:
             for verdict in duplicates
         ],
         "duplicates_total": duplicates_total,
-        "merged_from": [_story_ref(desk, story_id) for story_id in snap.absorbed],
+        "merged_from": [  # labelled by the survivor: an absorbed story may have left the desk
+            {"story_id": story_id, "label": held.absorbed_labels.get(story_id)} for story_id in snap.absorbed
+        ],
         "merged_into_story": _story_ref(desk, snap.merged_into) if snap.merged_into else None,
         "articles_per_day": charts.by_day(held.days),
     }

@@ -35,6 +35,10 @@
     fetching = true;
     try {
       const response = await fetch(location.pathname + location.search, { cache: "no-store" });
+      if (response.status === 404) {
+        setStatus("static", "story no longer on this desk");
+        return;
+      }
       if (!response.ok) return;
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
       const next = fresh.getElementById("live");

@@ -11,6 +11,7 @@ from streams.web.charts import (
     COLOURS,
     GREY,
     MAX_BARS,
+    bucket_name,
     by_day,
     outlet_colours,
     over_time,
@@ -47,6 +48,20 @@ def test_a_longer_story_is_counted_per_day_then_per_week_then_per_month():
     assert months["buckets"][0] == {"start": "2021-01-01", "outlets": {"A": 1}}
     assert months["buckets"][-1] == {"start": "2023-03-01", "outlets": {"B": 2}}
     assert len(months["buckets"]) == 27
+
+
+def test_a_story_over_decades_or_centuries_is_counted_per_year_or_more_in_at_most_max_bars():
+    decades = by_day({date(1989, 6, 4): Counter({"A": 1}), date(2024, 6, 4): Counter({"B": 3})})
+    assert decades["unit"] == "year" and len(decades["buckets"]) == 36
+    assert decades["buckets"][0] == {"start": "1989-01-01", "outlets": {"A": 1}}
+    assert decades["buckets"][-1] == {"start": "2024-01-01", "outlets": {"B": 3}}
+    assert bucket_name(decades["buckets"][0]["start"], "year") == "1989"
+
+    century = by_day({date(1900, 1, 1): Counter({"A": 1}), date(2024, 6, 4): Counter({"B": 3})})
+    assert century["unit"] == "5 years" and len(century["buckets"]) == 25
+    assert bucket_name(century["buckets"][0]["start"], century["unit"]) == "1900–1904"
+
+    assert len(by_day({date.min: Counter({"A": 1}), date.max: Counter({"B": 1})})["buckets"]) <= MAX_BARS
 
 
 def test_sparkline_bars_grow_with_their_counts_and_name_their_bucket():

@@ -15,6 +15,7 @@ from streams.web.live import (
     OUTLETS_PER_DAY,
     Desk,
 )
+from streams.web.view import story_detail
 
 
 def _desk(events, limit: int = 100) -> Desk:
@@ -91,6 +92,20 @@ def test_an_entry_of_a_story_the_desk_no_longer_holds_is_counted_not_half_folded
     assert desk.unfoldable == 1 and desk.get("s1") is None
 
 
+def test_a_first_entry_again_of_a_story_the_desk_dropped_is_not_taken_for_a_new_story(newsroom):
+    first = newsroom.article("s1", "a1", "Harbour Times")
+    events = [
+        first,
+        newsroom.article("s1", "a2", "Coast Daily"),
+        newsroom.article("s2", "b1", "Coast Daily", phrases=("Ferry Strike",)),
+        newsroom.article("s3", "c1", "Bay News", phrases=("Dock Fire",)),
+    ]
+    desk = _desk(events, limit=2)
+    assert desk.get("s1") is None
+    assert desk.apply(first) is False  # redelivered: the story has two entries, not one
+    assert desk.unfoldable == 1 and desk.get("s1") is None
+
+
 def test_a_merge_with_a_story_the_desk_no_longer_holds_still_closes_it(newsroom):
     events = [
         newsroom.article("s2", "b1", "Coast Daily", phrases=("Ferry Strike",)),
@@ -135,6 +150,28 @@ def test_copies_of_a_storys_articles_are_kept_and_redeliveries_are_not(newsroom)
     desk.apply(newsroom.merge("s1", "s2"))
     found, total = desk.duplicates_of(desk.get("s1"))
     assert sorted(d.article_id for d in found) == ["x1", "x2"] and total == 2  # the absorbed story's copies too
+
+
+def test_an_absorbed_storys_copies_and_label_stay_with_the_survivor_when_it_leaves_the_desk(newsroom):
+    events = [
+        newsroom.article("s1", "a1", "Harbour Times"),
+        newsroom.article("s2", "b1", "Coast Daily", phrases=("Ferry Strike",)),
+    ]
+    desk = _desk(events, limit=3)
+    label = desk.get("s2").snapshot().label
+    first, second = (
+        DuplicateVerdict(article_id=f"x{n}", duplicate_of="b1", similarity=1.0, kind="exact", story_id="s2")
+        for n in (1, 2)
+    )
+    desk.add_duplicate(first)
+    desk.apply(newsroom.merge("s1", "s2"))
+    desk.add_duplicate(second)  # a copy of the absorbed story's article found after the merge
+    for story_id in ("s3", "s4"):  # the absorbed story, never active again, is the first to leave
+        desk.apply(newsroom.article(story_id, f"{story_id}-a1", "Bay News", phrases=(f"Dock Fire {story_id}",)))
+    assert desk.get("s2") is None
+    found, total = desk.duplicates_of(desk.get("s1"))
+    assert [d.article_id for d in found] == ["x1", "x2"] and total == 2
+    assert story_detail(desk, desk.get("s1"))["merged_from"] == [{"story_id": "s2", "label": label}]
 
 
 def test_a_copy_s_verdict_sent_again_after_a_crash_counts_once_however_many_copies_came_between(newsroom):

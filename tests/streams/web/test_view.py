@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from schemas import DuplicateVerdict
 from streams.web.live import Desk
+from streams.web.pages import story_page
 from streams.web.view import LISTED, TITLE_CHARS, entry_row, story_detail, story_list
 
 
@@ -117,3 +118,15 @@ def test_a_storys_detail_has_quotes_by_outlets_conflicts_duplicates_and_merges(n
     }
     absorbed = story_detail(desk, desk.get("s2"))
     assert absorbed["merged_into_story"] == {"story_id": "s1", "label": detail["label"]}
+
+
+def test_an_absorbed_storys_page_points_to_the_story_its_entries_went_into(newsroom):
+    desk = _desk(
+        newsroom.article("s1", "a1", "Harbour Times"),
+        newsroom.article("s2", "b1", "Coast Daily"),
+        newsroom.merge("s1", "s2"),
+    )
+    absorbed = story_detail(desk, desk.get("s2"))
+    assert absorbed["entries"] == [] and absorbed["entries_total"] == 0
+    timeline = story_page(absorbed).split('id="timeline"')[1].split("</section>")[0]
+    assert "the latest 0" not in timeline and 'href="/stories/s1"' in timeline
