@@ -3,7 +3,8 @@
 What is taken from where:
 - text: the item's full content (`content:encoded`, Atom `content`) where the feed carries it, else its
   summary (`description`, Atom `summary`); HTML becomes paragraphs;
-- title, url (the item's link), author (`author`, `dc:creator`, Atom `author/name`);
+- title, url (the item's link; a relative one made absolute against the feed's URL, else its own link),
+  author (`author`, `dc:creator`, Atom `author/name`);
 - published_at: the item's publication date (`pubDate`, `dc:date`, Atom `published`), else its update date;
 - id: from the GUID (Atom `id`), else the link: the same item read again, from a file or over HTTP, gets the
   same id (and the worker reports it as a redelivery); the GUID is kept as the `guid` field;
@@ -17,6 +18,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -28,6 +30,8 @@ from streams.sources.reading import Skipped, Unreadable, with_id
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _SECTION_SEPARATOR = re.compile(r"\s+[-–—|>:]\s+")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Feeds are read into memory whole, from a file or over HTTP; real feeds are far smaller.
+MAX_FEED_BYTES = 20_000_000
 
 
 def feed_articles(
@@ -48,7 +52,7 @@ def feed_articles(
     if not parsed.entries:
         if problem is not None:
             raise Unreadable(f"malformed feed: {_describe(problem)}")
-        if not parsed.version:
+        if not parsed.get("version"):  # an empty body has no version at all
             raise Unreadable("not an RSS or Atom feed (no <rss>, <feed> or <rdf:RDF> element)")
         return
     if problem is not None:
@@ -65,26 +69,40 @@ def feed_articles(
 def _item_article(entry: feedparser.FeedParserDict, site: str | None, home: str | None) -> dict | None:
     """One feed item as raw-article fields with an id, or None when it has neither title nor text.
 
-    `site` is the feed's outlet, `home` its link (which scopes GUIDs that are not globally unique).
+    `site` is the feed's outlet, `home` its link (which scopes GUIDs that are not globally unique and makes
+    relative links absolute).
     """
     title = _plain(entry.get("title_detail"), entry.get("title"))
     text = _item_text(entry)
     if not title and not text:
         return None
     guid = entry.get("id") or None
+    link = _absolute(entry.get("link"), home)
     author = (entry.get("author_detail") or {}).get("name") or entry.get("author")
     source = (entry.get("source") or {}).get("title") or site
     fields = {
-        "id": _item_id(guid or entry.get("link"), home),
+        "id": _item_id(guid or link, home),
         "title": title,
         "text": text,
         "source": source,
-        "url": entry.get("link"),
+        "url": link,
         "published_at": _date(entry, "published") or _date(entry, "updated"),
         "author": author,
         "guid": guid,
     }
     return with_id({name: value for name, value in fields.items() if value})
+
+
+def _absolute(link: str | None, home: str | None) -> str | None:
+    """A link made absolute against the feed's own link: feedparser resolves links against the URL a feed was
+    fetched from, and a feed read from a file has none; its item "/news/a" then gets the url (and so the id) it
+    gets when the feed is fetched."""
+    if not link or not home:
+        return link
+    try:
+        return urljoin(home, link)
+    except ValueError:  # a malformed URL ("http://[x"): kept as the feed wrote it
+        return link
 
 
 def _item_text(entry: feedparser.FeedParserDict) -> str | None:

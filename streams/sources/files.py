@@ -4,11 +4,13 @@ The format comes from the content where the first bytes tell (a WARC header, an 
 element), else from the name: `.txt` (one article as scraped) and `.jsonl` (one article per line) by their
 name only, as they always were; `.html`/`.htm`/`.xhtml` pages, `.xml`/`.rss`/`.atom` feeds, `.warc` and
 `.warc.gz` archives. A file named on its own whose format neither tells is read as text, as `.txt`; in a
-directory, such files are left out.
+directory, such files are left out. Text is decoded as the worker decodes a payload (`decode_text`).
 """
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -16,8 +18,9 @@ from pathlib import Path
 
 import orjson
 
-from streams.sources.feeds import feed_articles
-from streams.sources.html import page_article
+from streams.pipeline.prepare import Rejected, decode_text
+from streams.sources.feeds import MAX_FEED_BYTES, feed_articles
+from streams.sources.html import MAX_PAGE_BYTES, page_article
 from streams.sources.reading import PassedOver, Skipped, Unreadable, with_id
 from streams.sources.warc import warc_articles
 
@@ -38,13 +41,14 @@ class InputError(Exception):
     """A path that cannot be read at all (missing, or a directory without any input), with the path."""
 
 
-def input_files(paths: list[Path]) -> list[Path]:
-    """The files the paths name, directories expanded (in name order) to their files of a known format;
-    a missing path, or a directory without any such file, is an error."""
-    files: list[Path] = []
+def input_files(paths: list[Path]) -> list[Path | Skipped]:
+    """The files the paths name, directories expanded (in name order) to their files of a known format, and
+    as `Skipped` the directories that cannot be listed; a missing path, or a directory with neither, is an
+    error."""
+    files: list[Path | Skipped] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and input_format(p))
+            found = _directory_inputs(path)
             if not found:
                 raise InputError(f"{path}: no article files in this directory ({', '.join(_BY_SUFFIX)})")
             files.extend(found)
@@ -55,15 +59,46 @@ def input_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def read_inputs(files: list[Path]) -> Iterator[dict | Skipped | PassedOver]:
-    """Every article in the files, with an id, in order; what could not be read as `Skipped`, with the reason."""
+def read_inputs(files: list[Path | Skipped]) -> Iterator[dict | Skipped | PassedOver]:
+    """Every article in the files, with an id, in order; what could not be read as `Skipped`, with the reason.
+
+    A reader failing in a way nobody foresaw stops only its own file: the replay goes on with the next.
+    """
     for path in files:
+        if isinstance(path, Skipped):  # a directory input_files could not list
+            yield path
+            continue
         try:
             yield from _READERS[input_format(path) or TEXT](path)
         except Unreadable as error:
             yield Skipped(str(path), str(error))
         except OSError as error:
             yield Skipped(str(path), f"cannot be read ({error.strerror or error})")
+        except Exception as error:  # noqa: BLE001 - bad input never stops a replay
+            yield Skipped(str(path), f"reading stopped at {error.__class__.__name__}: {error} (what came before was read)")
+
+
+def _directory_inputs(directory: Path) -> list[Path | Skipped]:
+    """The files of a known format under a directory, and as `Skipped` the directories in it that cannot be
+    listed (which Path.rglob passes over in silence), in name order."""
+    found: list[tuple[Path, Path | Skipped]] = []
+
+    def unlisted(error: OSError) -> None:
+        where = Path(error.filename) if error.filename else directory
+        reason = f"directory cannot be read ({error.strerror or error}); the files in it are not read"
+        found.append((where, Skipped(str(where), reason)))
+
+    for folder, _, names in os.walk(directory, onerror=unlisted):
+        found.extend((path, path) for path in (Path(folder, name) for name in names) if _is_input_file(path))
+    return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+
+
+def _is_input_file(path: Path) -> bool:
+    try:
+        is_file = path.is_file()
+    except OSError:  # cannot even be looked at (a directory without search permission): its reader says why
+        is_file = True
+    return is_file and input_format(path) is not None
 
 
 def input_format(path: Path) -> str | None:
@@ -108,13 +143,27 @@ def _suffix(path: Path) -> str:
     return ".warc.gz" if name.endswith(".warc.gz") else path.suffix.lower()
 
 
+def _capped_bytes(path: Path, limit: int, kind: str) -> bytes:
+    """The whole file, unless it is larger than its reader takes: the size is asked before anything is read."""
+    size = path.stat().st_size
+    if size > limit:
+        raise Unreadable(f"{kind} of {size:,} bytes, more than the {limit:,} read")
+    return path.read_bytes()
+
+
 def _text_file(path: Path) -> Iterator[dict]:
-    yield with_id({"text": path.read_bytes().decode("utf-8", errors="replace")})
+    try:
+        text = decode_text(_capped_bytes(path, MAX_PAGE_BYTES, "text file"))
+    except Rejected as error:
+        raise Unreadable(error.reason) from None
+    yield with_id({"text": text})
 
 
 def _jsonl_file(path: Path) -> Iterator[dict | Skipped]:
     with path.open("rb") as feed:
         for number, line in enumerate(feed, start=1):
+            if number == 1:  # editors on Windows save UTF-8 with a byte order mark, which orjson refuses
+                line = line.removeprefix(codecs.BOM_UTF8)
             if not line.strip():
                 continue
             try:
@@ -129,11 +178,11 @@ def _jsonl_file(path: Path) -> Iterator[dict | Skipped]:
 
 
 def _page_file(path: Path) -> Iterator[dict]:
-    yield with_id(page_article(path.read_bytes()))
+    yield with_id(page_article(_capped_bytes(path, MAX_PAGE_BYTES, "page")))
 
 
 def _feed_file(path: Path) -> Iterator[dict | Skipped]:
-    yield from feed_articles(path.read_bytes(), str(path))
+    yield from feed_articles(_capped_bytes(path, MAX_FEED_BYTES, "feed"), str(path))
 
 
 def _warc_file(path: Path) -> Iterator[dict | Skipped | PassedOver]:

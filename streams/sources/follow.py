@@ -30,14 +30,13 @@ import orjson
 
 from streams.kafka.replay import ArticleTooLarge, article_sender
 from streams.settings import Settings
-from streams.sources.feeds import feed_articles
+from streams.sources.feeds import MAX_FEED_BYTES, feed_articles
 from streams.sources.files import InputError
 from streams.sources.reading import Skipped, Unreadable
 
 # Ids remembered per feed: far more than a feed lists at once. An item older than these that reappears is
 # sent again, and the worker recognises it as a redelivery.
 SEEN_PER_FEED = 5000
-MAX_FEED_BYTES = 20_000_000
 RETRY_AFTER_CAP = 86_400.0
 _HEADERS = {
     "User-Agent": "storywire (feed follower)",

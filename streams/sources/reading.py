@@ -31,8 +31,15 @@ class PassedOver:
 
 
 def with_id(article: dict) -> dict:
-    """The article with an id: its own, else a stable one from its content (the same input, the same id)."""
-    if article.get("id"):
+    """The article with an id: its own, else a stable one from its content (the same input, the same id).
+
+    A numeric id (JSONL feeds number their lines: 0, 1, ...) becomes a string, as the raw topic's schema wants.
+    An empty one is none, as to the worker; one of another kind is kept, for the worker to report.
+    """
+    given = article.get("id")
+    if isinstance(given, int) and not isinstance(given, bool):
+        return {**article, "id": str(given)}
+    if given is not None and given != "":
         return article
     fields = {k: article.get(k) if isinstance(article.get(k), str) else None for k in ("url", "title", "text")}
     return {**article, "id": stable_id(RawArticle(**fields))}

@@ -4,7 +4,9 @@ What is taken from where: the page's text and metadata as for any page; its URL 
 else the record's target URI (`WARC-Target-URI`); the record's date (`WARC-Date`, when it was crawled) is
 kept as `crawled_at`, not as the publication date. Every other record (warcinfo, requests, metadata,
 revisits, redirects, images and other non-HTML responses) is passed over and counted by kind. A record cut
-short (a truncated archive) is skipped with the reason; the records before it are read.
+short (a truncated archive, even one that is no page) is skipped with the reason; the records before it are
+read. So is a record of a type WARC does not define: a header cut or garbled ("WARC-Type: respon") may have
+been a page.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from streams.sources.html import MAX_PAGE_BYTES, page_article
 from streams.sources.reading import PassedOver, Skipped, Unreadable, with_id
 
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_ARTICLE_RECORD_TYPES = ("response", "resource")
+# The other record types WARC 1.1 defines (and warcio's name for an ARC file's header): no page by nature.
+_OTHER_RECORD_TYPES = ("warcinfo", "request", "metadata", "revisit", "conversion", "continuation", "arc_header")
 
 
 def warc_articles(path: Path) -> Iterator[dict | Skipped | PassedOver]:
@@ -48,16 +53,25 @@ def warc_articles(path: Path) -> Iterator[dict | Skipped | PassedOver]:
 def _record_article(record: ArcWarcRecord, where: str) -> dict | Skipped | PassedOver:
     if not record.rec_type:
         return Skipped(where, "record without a WARC-Type: not a WARC record")
-    kind = _not_a_page(record)
-    if kind:
-        return PassedOver(kind)
+    if record.rec_type not in _ARTICLE_RECORD_TYPES + _OTHER_RECORD_TYPES:
+        return Skipped(where, f"record of unknown WARC-Type {record.rec_type!r}: cut short or garbled (a damaged WARC)")
+    # warcio reads a header block cut short (no Content-Length yet, or half of one) as a record without content
+    content_length = record.rec_headers.get_header("Content-Length") or ""
+    if record.format == "warc" and not content_length.strip().isdigit():
+        return Skipped(where, "record without a valid Content-Length: its header cut short or garbled (a damaged WARC)")
     target = record.rec_headers.get_header("WARC-Target-URI")
     where = f"{where} ({target})" if target else where
+    kind = _not_a_page(record)
+    if kind:  # a response cut in its HTTP headers looks like one without a Content-Type: read it to its end
+        while record.raw_stream.read(1 << 16):
+            pass
+        return _cut_short(record, where) or PassedOver(kind)
     payload = record.content_stream().read(MAX_PAGE_BYTES + 1)
     if len(payload) > MAX_PAGE_BYTES:
         return Skipped(where, f"page larger than the {MAX_PAGE_BYTES:,} bytes read")
-    if record.raw_stream.limit:  # bytes the record's Content-Length promised and the file did not hold
-        return Skipped(where, f"record cut short: {record.raw_stream.limit:,} of its bytes missing (a truncated WARC)")
+    cut = _cut_short(record, where)
+    if cut:
+        return cut
     try:
         article = page_article(payload, url=target)
     except Unreadable as error:
@@ -66,9 +80,15 @@ def _record_article(record: ArcWarcRecord, where: str) -> dict | Skipped | Passe
     return with_id({**article, "crawled_at": crawled} if crawled else article)
 
 
+def _cut_short(record: ArcWarcRecord, where: str) -> Skipped | None:
+    """Skipped when the file did not hold the bytes the record's Content-Length promised (a truncated WARC)."""
+    missing = getattr(record.raw_stream, "limit", 0)  # no Content-Length: no limit, nothing known missing
+    return Skipped(where, f"record cut short: {missing:,} of its bytes missing (a truncated WARC)") if missing else None
+
+
 def _not_a_page(record: ArcWarcRecord) -> str | None:
     """Why the record is no web page ("request record", "HTTP 301", "image/jpeg"), or None for a page."""
-    if record.rec_type not in ("response", "resource"):
+    if record.rec_type not in _ARTICLE_RECORD_TYPES:
         return f"{record.rec_type} record"
     if record.http_headers is not None and record.rec_type == "response":
         status = record.http_headers.get_statuscode()

@@ -102,6 +102,7 @@ def test_a_feed_cut_short_gives_the_items_before_the_break_and_says_what_was_los
         ("<rss><channel><title>Courier</title><link>https://courier.exa", "malformed feed: no element found"),
         ("<?xml version='1.0'?><rss version='2.0'><channel><title>&bogus;</title></channel></rss>", "malformed feed"),
         ("<html><body><p>Just a page.</p></body></html>", "not an RSS or Atom feed"),
+        ("", "not an RSS or Atom feed"),  # an empty file or HTTP body
     ],
 )
 def test_what_is_no_feed_is_unreadable_with_the_reason(data, reason):
@@ -138,3 +139,12 @@ def test_relative_links_of_a_fetched_feed_are_made_absolute_against_its_url():
     feed = rss_feed("Courier", HOME, [{**ITEM, "link": "/local/ferry", "guid": None}]).encode()
     (fetched,) = feed_articles(feed, "https://courier.example/feeds/local.xml", "application/rss+xml", "https://courier.example/feeds/local.xml")
     assert fetched["url"] == "https://courier.example/local/ferry"
+
+
+def test_relative_links_of_a_feed_file_are_made_absolute_against_its_channel_link():
+    """The same item read from a file and over HTTP gets the same url, so the same id."""
+    feed = rss_feed("Courier", HOME, [{**ITEM, "link": "/local/ferry", "guid": None}]).encode()
+    (from_file,) = feed_articles(feed, "local.xml")
+    (fetched,) = feed_articles(feed, "https://courier.example/feeds/local.xml", "application/rss+xml", "https://courier.example/feeds/local.xml")
+    assert from_file["url"] == "https://courier.example/local/ferry"
+    assert from_file["id"] == fetched["id"]

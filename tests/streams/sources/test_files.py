@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -10,9 +11,18 @@ import orjson
 import pytest
 from newsroom import STORY, STORY_TITLE, atom_feed, rss_feed, warc_archive, web_page
 
-from schemas import RawArticle
-from streams.pipeline.prepare import stable_id
-from streams.sources import InputError, PassedOver, Skipped, input_files, read_inputs
+from schemas import PreparedArticle, RawArticle
+from streams.pipeline.prepare import prepare, stable_id
+from streams.sources import (
+    InputError,
+    PassedOver,
+    Skipped,
+    feeds,
+    files,
+    html,
+    input_files,
+    read_inputs,
+)
 from streams.sources.files import sniffed_format
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -134,3 +144,87 @@ def test_the_readme_examples_give_what_the_readme_says():
 )
 def test_the_first_bytes_tell_the_format(head, kind):
     assert sniffed_format(head) == kind
+
+
+def test_a_file_whose_reader_fails_is_skipped_with_the_reason_and_the_replay_goes_on(tmp_path, monkeypatch):
+    (tmp_path / "a.jsonl").write_text('{"title": "One", "text": "First article"}\n')
+    (tmp_path / "b.xml").write_bytes(b"")  # a failed download
+    (tmp_path / "c.html").write_text(PAGE)
+    (tmp_path / "d.jsonl").write_text('{"title": "Two", "text": "Second article"}\n')
+
+    def broken_reader(path: Path):
+        raise RuntimeError("reader bug")
+        yield
+
+    monkeypatch.setitem(files._READERS, files.PAGE, broken_reader)
+    read = _read(tmp_path)
+    assert [a["title"] for a in _articles(read)] == ["One", "Two"]
+    problems = {Path(r.where).name: r.reason for r in read if isinstance(r, Skipped)}
+    assert problems["b.xml"].startswith("not an RSS or Atom feed")
+    assert "RuntimeError: reader bug" in problems["c.html"]
+
+
+def test_text_files_are_decoded_as_the_worker_decodes_payloads(tmp_path):
+    (tmp_path / "a-cp1252.txt").write_bytes("Le café de Zürich a fermé – «triste» dit le maire.".encode("cp1252"))
+    (tmp_path / "b-utf16.txt").write_text("Officials said the bridge will reopen on Monday.", encoding="utf-16")
+    (tmp_path / "c-bom.txt").write_bytes(b"\xef\xbb\xbfThe ferry runs again.")
+    (tmp_path / "d-binary.txt").write_bytes(bytes(range(256)) * 4)
+    read = _read(tmp_path)
+    assert [a["text"] for a in _articles(read)] == [
+        "Le café de Zürich a fermé – «triste» dit le maire.",
+        "Officials said the bridge will reopen on Monday.",
+        "The ferry runs again.",
+    ]
+    (problem,) = [r for r in read if isinstance(r, Skipped)]
+    assert problem.where == str(tmp_path / "d-binary.txt") and "binary" in problem.reason
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_keeps_its_first_line(tmp_path):
+    (tmp_path / "feed.jsonl").write_bytes(b'\xef\xbb\xbf{"title": "T", "text": "first"}\n{"title": "U", "text": "second"}\n')
+    read = _read(tmp_path / "feed.jsonl")
+    assert [a["title"] for a in _articles(read)] == ["T", "U"]
+    assert not [r for r in read if isinstance(r, Skipped)]
+
+
+def test_numeric_ids_are_sent_as_strings_and_id_zero_is_an_id(tmp_path):
+    text = "The Harbour Bridge reopened to traffic on Tuesday morning after six weeks of repairs, officials said."
+    lines = [{"id": 1, "title": "Bridge reopens", "text": text}, {"id": 0, "title": "Ferry adds crossings", "text": text.replace("Bridge", "Ferry")}]
+    (tmp_path / "feed.jsonl").write_bytes(b"\n".join(orjson.dumps(line) for line in lines))
+    articles = _articles(_read(tmp_path / "feed.jsonl"))
+    assert [a["id"] for a in articles] == ["1", "0"]
+    for article in articles:  # as the replay sends them: the id is the key
+        prepared = prepare(orjson.dumps(article), article["id"].encode(), 0.0, 2_000_000)
+        assert isinstance(prepared, PreparedArticle), prepared
+        assert prepared.article.article_id == article["id"]
+
+
+def test_an_unreadable_directory_is_reported_and_the_rest_is_read(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("First article.")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "b.txt").write_text("Behind a lock.")
+    (tmp_path / "z.txt").write_text("Last article.")
+    scandir = os.scandir
+
+    def scandir_without_permission(path="."):
+        if Path(path) == tmp_path / "locked":  # as for a directory without read permission (root reads all)
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir_without_permission)
+    read = _read(tmp_path)
+    assert [a["text"] for a in _articles(read)] == ["First article.", "Last article."]
+    (problem,) = [r for r in read if isinstance(r, Skipped)]
+    assert problem.where == str(tmp_path / "locked") and "Permission denied" in problem.reason
+
+
+@pytest.mark.parametrize(("name", "kind"), [("a.txt", "text file"), ("b.html", "page"), ("c.rss", "feed")])
+def test_a_file_larger_than_its_reader_takes_is_skipped_without_being_read(tmp_path, monkeypatch, name, kind):
+    limit = feeds.MAX_FEED_BYTES if kind == "feed" else html.MAX_PAGE_BYTES
+    with (tmp_path / name).open("wb") as file:
+        file.truncate(limit + 1)  # sparse: no disk space taken
+    read_whole = []
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda path: read_whole.append(path) or read_bytes(path))
+    (problem,) = _read(tmp_path / name)
+    assert problem == Skipped(str(tmp_path / name), f"{kind} of {limit + 1:,} bytes, more than the {limit:,} read")
+    assert not read_whole

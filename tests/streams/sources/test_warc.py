@@ -76,3 +76,26 @@ def test_a_file_that_is_no_warc_is_one_clear_line(tmp_path):
     assert read and all(isinstance(r, Skipped) and "broken.warc" in r.where for r in read)
     cut_header = _read(tmp_path, b"WARC/1.0\r\nWARC-Type: response\r\nContent-Length: 9999\r\n\r\nshort", "cut.warc")
     assert len(cut_header) == 1 and isinstance(cut_header[0], Skipped) and "cut.warc" in cut_header[0].where
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["warc.gz", "warc"])
+def test_a_page_record_cut_anywhere_is_read_or_reported_never_passed_over(tmp_path, compress):
+    """Cut in its WARC-Type ("WARC-Type: respon"), its other headers, its HTTP headers or its page."""
+    complete = warc_archive([(URL, "2024-03-14T10:00:00Z", PAGE)], compress=compress)
+    with io.BytesIO(complete) as stream:
+        records = ArchiveIterator(stream)
+        start, length = next((records.get_record_offset(), records.get_record_length()) for r in records if r.rec_type == "response")
+    headers = 700  # more than its WARC and HTTP headers take, compressed or not: cut at every byte of them
+    for cut in [*range(start + 1, start + headers), *range(start + headers, start + length, 50)]:
+        read = _read(tmp_path, complete[:cut])
+        assert [r for r in read if isinstance(r, dict | Skipped)], f"cut at {cut - start} of {length}: {read}"
+
+
+def test_a_record_of_an_unknown_type_is_skipped_and_known_others_are_passed_over(tmp_path):
+    def record(kind: str) -> bytes:
+        return f"WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Record-ID: <urn:uuid:{kind}>\r\nContent-Length: 2\r\n\r\nhi\r\n\r\n".encode()
+
+    read = _read(tmp_path, record("metadata") + record("respnse") + record("conversion"), "odd.warc")
+    assert [r.kind for r in read if isinstance(r, PassedOver)] == ["metadata record", "conversion record"]
+    (problem,) = [r for r in read if isinstance(r, Skipped)]
+    assert "record 2" in problem.where and "'respnse'" in problem.reason
