@@ -24,6 +24,7 @@ from streams.pipeline.features import features
 PREVIEW_CHARS = 200
 _BINARY_CONTROL_SHARE = 0.05
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, newline and return
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 class Rejected(Exception):
@@ -41,7 +42,8 @@ def stable_id(raw: RawArticle) -> str:
 
 
 def decode_text(payload: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252; binary data is rejected."""
+    """UTF-8 (with or without BOM, or damaged: see below), UTF-16 with BOM, else Windows-1252; binary data is
+    rejected."""
     if payload.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             text = payload.decode("utf-16")
@@ -51,11 +53,24 @@ def decode_text(payload: bytes) -> str:
         try:
             text = payload.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = payload.decode("cp1252", errors="replace")
+            text = _damaged_utf8_or_cp1252(payload)
     head = text[:4096]
     if "\x00" in head or len(_CONTROL.findall(head)) > _BINARY_CONTROL_SHARE * len(head):
         raise Rejected("binary payload: not text (send UTF-8 JSON or plain text)", "decode")
     return text
+
+
+def _damaged_utf8_or_cp1252(payload: bytes) -> str:
+    """Bytes that are not all valid UTF-8: UTF-8 still when its valid characters outnumber the broken ones, or
+    when only the last character is cut short (a text cut at a byte limit, a stray bad byte in a long text),
+    with U+FFFD for what is broken; else Windows-1252, where a broken sequence is the rule (every accented
+    letter is one). Read as Windows-1252, a damaged UTF-8 text would lose every accented letter to mojibake."""
+    text = payload.decode("utf-8-sig", errors="replace")
+    broken = text.count("\ufffd")
+    valid = len(_NON_ASCII.findall(text)) - broken
+    if valid > broken or (broken == 1 and text.endswith("\ufffd")):
+        return text
+    return payload.decode("cp1252", errors="replace")
 
 
 def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> RawArticle:

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from schemas import DeadLetter, PreparedArticle
-from streams.pipeline.prepare import prepare
+from streams.pipeline.prepare import decode_text, prepare
 from streams.settings import Settings
 from streams.story.desk import Appended, Duplicate, StoryDesk
 
@@ -124,6 +124,19 @@ def test_other_encodings_are_read():
     assert isinstance(result, PreparedArticle) and "Caf\u00e9" in result.article.text
     utf16 = ARTICLE["text"].encode("utf-16")
     assert isinstance(_prepare(utf16), PreparedArticle)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda b: b + "–".encode()[:2], lambda b: b[:9] + b"\xff" + b[9:], lambda b: b[:-3] + b"\xe9" + b[-3:]],
+    ids=["cut inside its last character", "a stray byte", "one Windows-1252 letter"],
+)
+def test_utf8_with_a_little_damage_stays_utf8_not_mojibake_throughout(damage):
+    text = "Caf\u00e9 owners in S\u00e3o Paulo and Z\u00fcrich protested \u201cthe levy\u201d \u2013 on Monday."
+    decoded = decode_text(damage(text.encode()))
+    assert decoded.count("\ufffd") == 1 and "\u00c3" not in decoded  # one U+FFFD, no "Ã©" anywhere
+    assert all(word in decoded for word in ("S\u00e3o", "Z\u00fcrich", "\u201cthe levy\u201d"))
+    assert decode_text(b"Plain ASCII, cut inside its last character " + "\u2013".encode()[:2]).endswith(" \ufffd")
 
 
 def _place_all(payloads: list[bytes]) -> list:
