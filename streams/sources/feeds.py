@@ -95,8 +95,9 @@ def _item_article(entry: feedparser.FeedParserDict, site: str | None, home: str 
 
 def _absolute(link: str | None, home: str | None) -> str | None:
     """A link made absolute against the feed's own link: feedparser resolves links against the URL a feed was
-    fetched from, and a feed read from a file has none; its item "/news/a" then gets the url (and so the id) it
-    gets when the feed is fetched."""
+    fetched from, and a feed read from a file has none. A link from the site's root ("/news/a", the usual
+    kind) then gets the url (and so the id) it gets when the feed is fetched from its own host; a link
+    relative to the feed's folder may not, as the feed's link is not its URL."""
     if not link or not home:
         return link
     try:

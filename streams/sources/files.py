@@ -43,14 +43,16 @@ class InputError(Exception):
 
 def input_files(paths: list[Path]) -> list[Path | Skipped]:
     """The files the paths name, directories expanded (in name order) to their files of a known format, and
-    as `Skipped` the directories that cannot be listed; a missing path, or a directory with neither, is an
-    error."""
+    as `Skipped` the directories in them that cannot be listed; a missing path, or a directory with no file to
+    read (none there, or none that can be listed), is an error, found before anything is sent."""
     files: list[Path | Skipped] = []
     for path in paths:
         if path.is_dir():
             found = _directory_inputs(path)
             if not found:
                 raise InputError(f"{path}: no article files in this directory ({', '.join(_BY_SUFFIX)})")
+            if all(isinstance(item, Skipped) for item in found):
+                raise InputError(f"{found[0].where}: {found[0].reason}")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -68,14 +70,18 @@ def read_inputs(files: list[Path | Skipped]) -> Iterator[dict | Skipped | Passed
         if isinstance(path, Skipped):  # a directory input_files could not list
             yield path
             continue
+        articles = 0
         try:
-            yield from _READERS[input_format(path) or TEXT](path)
+            for item in _READERS[input_format(path) or TEXT](path):
+                articles += isinstance(item, dict)
+                yield item
         except Unreadable as error:
             yield Skipped(str(path), str(error))
         except OSError as error:
             yield Skipped(str(path), f"cannot be read ({error.strerror or error})")
         except Exception as error:  # noqa: BLE001 - bad input never stops a replay
-            yield Skipped(str(path), f"reading stopped at {error.__class__.__name__}: {error} (what came before was read)")
+            before = f"{articles:,} article{'s' * (articles != 1)} read before it" if articles else "nothing read"
+            yield Skipped(str(path), f"reading stopped at {error.__class__.__name__}: {error} ({before})")
 
 
 def _directory_inputs(directory: Path) -> list[Path | Skipped]:

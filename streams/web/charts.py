@@ -77,9 +77,10 @@ def bucket_name(start: str, unit: str) -> str:
         return f"{parse_time(start):%b %Y}"
     if unit == "year":
         return str(parse_time(start).year)
-    if unit.endswith(" years"):
-        year = parse_time(start).year
-        return f"{year}–{year + int(unit.removesuffix(' years')) - 1}"
+    if unit.endswith(" years"):  # the bucket of years a multiple of n opens; the first one starts in year 1
+        year, n = parse_time(start).year, int(unit.removesuffix(" years"))
+        last = year - year % n + n - 1
+        return f"{year}–{last}" if last > year else str(year)
     return format_day(start)
 
 

@@ -154,12 +154,13 @@ class Desk:
             return False
         held.state = state
         if isinstance(event, StoryMerged):
+            absorbed_label = absorbed.snapshot().label if absorbed is not None else None  # before it says where it went
             if absorbed is not None:
                 held.take_over(absorbed)
             copies = self._duplicates.pop(event.absorbed_story_id, None)
             if copies is not None:
                 self._duplicates.setdefault(event.story_id, Duplicates()).take_over(copies)
-            held.add_entry(entry_row(event, held.absorbed_labels.get(event.absorbed_story_id)), event.time)
+            held.add_entry(entry_row(event, absorbed_label), event.time)
         else:
             held.count_article(outlet_key(event.outlet, event.article_id), event.article_time or event.time)
             held.add_entry(entry_row(event), event.time)
@@ -169,6 +170,7 @@ class Desk:
             gone, _ = self._stories.popitem(last=False)
             self._duplicates.pop(gone, None)
             _remember(self._dropped, gone, DROPPED_REMEMBERED)
+            self._notify({"story_id": gone, "kind": "left"})  # its open page fetches again and says it left
         notice = {"story_id": event.story_id, "version": event.version, "kind": event.kind, "label": event.label}
         if isinstance(event, StoryMerged):
             notice["absorbed_story_id"] = event.absorbed_story_id

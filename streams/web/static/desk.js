@@ -77,7 +77,12 @@
   }
 
   const events = new EventSource("/events");
-  events.onopen = () => setStatus("live", "live");
+  let opened = false;
+  events.onopen = () => {
+    setStatus("live", "live");
+    if (opened && page !== "missing") schedule(); // reconnected: what changed meanwhile (or that the story left)
+    opened = true;
+  };
   events.onerror = () => setStatus("down", "reconnecting…");
   events.onmessage = (message) => {
     let notice;

@@ -156,12 +156,22 @@ def test_a_file_whose_reader_fails_is_skipped_with_the_reason_and_the_replay_goe
         raise RuntimeError("reader bug")
         yield
 
+    def reader_broken_after_one(path: Path):
+        yield {"id": "p1", "title": "Page one", "text": "Read before the bug"}
+        raise RuntimeError("reader bug")
+
     monkeypatch.setitem(files._READERS, files.PAGE, broken_reader)
     read = _read(tmp_path)
     assert [a["title"] for a in _articles(read)] == ["One", "Two"]
     problems = {Path(r.where).name: r.reason for r in read if isinstance(r, Skipped)}
     assert problems["b.xml"].startswith("not an RSS or Atom feed")
-    assert "RuntimeError: reader bug" in problems["c.html"]
+    assert problems["c.html"] == "reading stopped at RuntimeError: reader bug (nothing read)"
+    monkeypatch.setitem(files._READERS, files.PAGE, reader_broken_after_one)
+    read = _read(tmp_path)
+    assert [a["title"] for a in _articles(read)] == ["One", "Page one", "Two"]
+    assert [r.reason for r in read if isinstance(r, Skipped) and r.where.endswith("c.html")] == [
+        "reading stopped at RuntimeError: reader bug (1 article read before it)"
+    ]
 
 
 def test_text_files_are_decoded_as_the_worker_decodes_payloads(tmp_path):
@@ -215,6 +225,8 @@ def test_an_unreadable_directory_is_reported_and_the_rest_is_read(tmp_path, monk
     assert [a["text"] for a in _articles(read)] == ["First article.", "Last article."]
     (problem,) = [r for r in read if isinstance(r, Skipped)]
     assert problem.where == str(tmp_path / "locked") and "Permission denied" in problem.reason
+    with pytest.raises(InputError, match="locked: directory cannot be read"):  # named alone: an error, before sending
+        input_files([tmp_path / "locked"])
 
 
 @pytest.mark.parametrize(("name", "kind"), [("a.txt", "text file"), ("b.html", "page"), ("c.rss", "feed")])

@@ -63,6 +63,10 @@ def test_a_story_over_decades_or_centuries_is_counted_per_year_or_more_in_at_mos
 
     assert len(by_day({date.min: Counter({"A": 1}), date.max: Counter({"B": 1})})["buckets"]) <= MAX_BARS
 
+    first_years = by_day({date(1, 1, 1): Counter({"A": 1}), date(100, 1, 1): Counter({"B": 1})})
+    names = [bucket_name(bucket["start"], first_years["unit"]) for bucket in first_years["buckets"][:3]]
+    assert first_years["unit"] == "2 years" and names == ["1", "2–3", "4–5"]  # years 0 and 1: year 1 alone
+
 
 def test_sparkline_bars_grow_with_their_counts_and_name_their_bucket():
     chart = sparkline(

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from schemas import DuplicateVerdict
 from streams.story.fold import fold_log, snapshot
+from streams.story.state import MAX_ABSORBED
 from streams.web.live import (
     DAYS_PER_STORY,
     DUPLICATES_PER_STORY,
@@ -172,6 +173,25 @@ def test_an_absorbed_storys_copies_and_label_stay_with_the_survivor_when_it_leav
     found, total = desk.duplicates_of(desk.get("s1"))
     assert [d.article_id for d in found] == ["x1", "x2"] and total == 2
     assert story_detail(desk, desk.get("s1"))["merged_from"] == [{"story_id": "s2", "label": label}]
+
+
+def test_every_merge_row_names_the_story_it_absorbed_however_many_came_before(newsroom):
+    stories = [f"s{n}" for n in range(MAX_ABSORBED + 3)]  # more than a story's state names as absorbed
+    desk = _desk([newsroom.article(s, f"{s}-a1", "Bay News", phrases=(f"Dock Fire {s}",)) for s in stories], limit=100)
+    labels = {s: desk.get(s).snapshot().label for s in stories[1:]}
+    for absorbed in stories[1:]:
+        desk.apply(newsroom.merge(stories[0], absorbed))
+    rows = [row for row in desk.get(stories[0]).entries if row["kind"] == "merged"]
+    assert {row["absorbed_story_id"]: row["absorbed_label"] for row in rows} == labels
+
+
+async def test_a_story_that_leaves_the_desk_is_announced_so_its_open_page_can_say_so(newsroom):
+    desk = Desk(2)
+    with desk.listening() as notices:
+        for story_id in ("s1", "s2", "s3"):
+            desk.apply(newsroom.article(story_id, f"{story_id}-a1", "Bay News", phrases=(f"Dock Fire {story_id}",)))
+        heard = [notices.get_nowait() for _ in range(notices.qsize())]
+    assert {"story_id": "s1", "kind": "left"} in heard and desk.get("s1") is None
 
 
 def test_a_copy_s_verdict_sent_again_after_a_crash_counts_once_however_many_copies_came_between(newsroom):
