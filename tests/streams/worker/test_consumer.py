@@ -4,22 +4,17 @@ when the first coroutine waits for nothing."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import gc
-import sys
 import warnings
 
 import mode
 import pytest
 
-from streams.worker.eager import EagerFirst
+from streams.worker.consumer import EagerFirst
 
 
 class Fetching(EagerFirst, mode.Service):
     """A service as faust's consumer is one, with the eager `wait_first`."""
-
-
-SEEN = contextvars.ContextVar("seen", default="unset")
 
 
 @pytest.fixture
@@ -112,54 +107,3 @@ async def test_a_delivery_that_fails_raises_its_error_from_wait_first(wait_first
         await service.wait_first(deliver(), suspend)
     await asyncio.sleep(0)  # a losing task's cancellation is delivered on the next turn
     assert suspend.cr_frame is None  # closed, or cancelled: never left pending
-
-
-async def test_what_a_delivery_sets_in_its_context_stays_in_its_own_as_in_a_task():
-    service, suspended, ebb = Fetching(), asyncio.Event(), asyncio.Event()
-    read_after_waiting = []
-
-    async def deliver():
-        SEEN.set("by the delivery")
-        await ebb.wait()
-        read_after_waiting.append(SEEN.get())
-
-    waiting = asyncio.ensure_future(service.wait_first(deliver(), suspended.wait()))
-    await asyncio.sleep(0)
-    assert SEEN.get() == "unset"
-    ebb.set()
-    await waiting
-    assert read_after_waiting == ["by the delivery"] and SEEN.get() == "unset"
-
-
-async def test_a_caller_cancelled_while_the_delivery_waits_cancels_the_delivery():
-    service, suspended, ebb = Fetching(), asyncio.Event(), asyncio.Event()
-    outcome = []
-
-    async def deliver():
-        try:
-            await ebb.wait()
-        finally:
-            outcome.append("finally")
-
-    waiting = asyncio.ensure_future(service.wait_first(deliver(), suspended.wait()))
-    await asyncio.sleep(0)
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    await asyncio.sleep(0)
-    assert outcome == ["finally"]
-
-
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="3.11 has no eager tasks: its first step runs as the caller")
-async def test_a_timeout_inside_a_delivery_times_out_the_delivery_not_the_fetch_loop():
-    service, suspended, ebb = Fetching(), asyncio.Event(), asyncio.Event()
-
-    async def deliver():
-        try:
-            async with asyncio.timeout(0.01):
-                await ebb.wait()
-        except TimeoutError:
-            return "timed out"
-
-    results = await service.wait_first(deliver(), suspended.wait())
-    assert results.results == ["timed out"] and not asyncio.current_task().cancelling()
