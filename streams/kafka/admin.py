@@ -6,7 +6,11 @@ import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+    for_code,
+)
 
 from streams.kafka.connection import client_options
 from streams.kafka.topics import TopicSpec
@@ -57,19 +61,26 @@ async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout: floa
         await asyncio.sleep(0.2)
 
 
-async def max_message_bytes(settings: Settings, topic: str) -> int:
+async def max_message_bytes(settings: Settings, topic: str, timeout: float = 30.0) -> int:
     """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's); raises the
-    broker's error for the topic (not allowed to describe it, say)."""
+    broker's error for the topic (not allowed to describe it, say). A topic just made may be unknown for a moment
+    to the broker asked (on several brokers the news takes a moment to reach each): it is asked again, for up
+    to `timeout` seconds, before that error is raised too."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        while True:
+            (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            ((error_code, error_message, _, _, entries),) = response.resources
+            if error_code != UnknownTopicOrPartitionError.errno or asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    for error_code, error_message, _, _, entries in response.resources:
-        if error_code:
-            raise for_code(error_code)(error_message)
-        for name, value, *_ in entries:
-            if name == "max.message.bytes":
-                return int(value)
+    if error_code:
+        raise for_code(error_code)(error_message)
+    for name, value, *_ in entries:
+        if name == "max.message.bytes":
+            return int(value)
     return 1_048_588  # Kafka's default

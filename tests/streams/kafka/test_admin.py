@@ -1,0 +1,54 @@
+"""The topic limit the replay and the prepare stage read: asked again while a new topic is unknown to the broker
+asked, the broker's other errors raised. A stand-in admin client plays the brokers' answers."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from aiokafka.errors import TopicAuthorizationFailedError, UnknownTopicOrPartitionError
+
+from streams.kafka import admin
+from streams.settings import Settings
+
+UNKNOWN = (UnknownTopicOrPartitionError.errno, "", 2, "t-articles", [])
+LIMIT = (0, None, 2, "t-articles", [("max.message.bytes", "2097152", False, False, False)])
+
+
+def _brokers_answering(monkeypatch, answers: list) -> list:
+    asked = []
+
+    class Admin:
+        def __init__(self, **options) -> None:
+            pass
+
+        async def start(self) -> None:
+            pass
+
+        async def close(self) -> None:
+            pass
+
+        async def describe_configs(self, resources):
+            asked.append(resources[0].name)
+            return [SimpleNamespace(resources=[answers.pop(0) if len(answers) > 1 else answers[0]])]
+
+    monkeypatch.setattr(admin, "AIOKafkaAdminClient", Admin)
+    return asked
+
+
+async def test_a_topic_a_broker_does_not_know_yet_is_asked_about_again(monkeypatch):
+    asked = _brokers_answering(monkeypatch, [UNKNOWN, UNKNOWN, LIMIT])
+    assert await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles") == 2_097_152
+    assert asked == ["t-articles"] * 3
+
+
+async def test_a_topic_unknown_for_longer_than_the_timeout_and_other_errors_are_raised(monkeypatch):
+    asked = _brokers_answering(monkeypatch, [UNKNOWN])
+    with pytest.raises(UnknownTopicOrPartitionError):
+        await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles", timeout=0.5)
+    assert 2 <= len(asked) <= 4  # asked every 0.2 s until the timeout
+    refused = (TopicAuthorizationFailedError.errno, "not allowed", 2, "t-articles", [])
+    asked = _brokers_answering(monkeypatch, [refused])
+    with pytest.raises(TopicAuthorizationFailedError):
+        await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles")
+    assert len(asked) == 1  # no retry changes a refusal
