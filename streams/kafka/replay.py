@@ -52,7 +52,7 @@ async def replay(
         summary.skipped.append(reason)
         progress(f"skipped {reason}")
 
-    inputs = read_inputs(input_files(paths))  # a missing path fails here, before connecting
+    inputs = read_inputs(input_files(paths), settings.max_article_bytes)  # a missing path fails here, before connecting
     started = time.monotonic()
     async with article_sender(settings) as send:
         pending = []

@@ -9,11 +9,11 @@ directory, such files are left out. Text is decoded as the worker decodes a payl
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 import zlib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -61,18 +61,23 @@ def input_files(paths: list[Path]) -> list[Path | Skipped]:
     return files
 
 
-def read_inputs(files: list[Path | Skipped]) -> Iterator[dict | Skipped | PassedOver]:
+def read_inputs(
+    files: list[Path | Skipped], max_article_bytes: int = MAX_PAGE_BYTES
+) -> Iterator[dict | Skipped | PassedOver]:
     """Every article in the files, with an id, in order; what could not be read as `Skipped`, with the reason.
 
-    A reader failing in a way nobody foresaw stops only its own file: the replay goes on with the next.
+    A reader failing in a way nobody foresaw stops only its own file: the replay goes on with the next. A `.txt`
+    file is one article's text, so it is read up to the setting `max_article_bytes` where that is larger than
+    the MAX_PAGE_BYTES a page is read up to.
     """
+    readers = {**_READERS, TEXT: partial(_text_file, max_bytes=max(MAX_PAGE_BYTES, max_article_bytes))}
     for path in files:
         if isinstance(path, Skipped):  # a directory input_files could not list
             yield path
             continue
         articles = 0
         try:
-            for item in _READERS[input_format(path) or TEXT](path):
+            for item in readers[input_format(path) or TEXT](path):
                 articles += isinstance(item, dict)
                 yield item
         except Unreadable as error:
@@ -149,31 +154,36 @@ def _suffix(path: Path) -> str:
     return ".warc.gz" if name.endswith(".warc.gz") else path.suffix.lower()
 
 
-def _capped_bytes(path: Path, limit: int, kind: str) -> bytes:
-    """The whole file, unless it is larger than its reader takes: the size is asked before anything is read."""
+def _capped_bytes(path: Path, limit: int, kind: str, raised_by: str = "") -> bytes:
+    """The whole file, unless it is larger than its reader takes: the size is asked before anything is read, and
+    the refusal names the setting that raises the limit, where one does."""
     size = path.stat().st_size
     if size > limit:
-        raise Unreadable(f"{kind} of {size:,} bytes, more than the {limit:,} read")
+        raise_it = f"; raise {raised_by} to read it" if raised_by else ""
+        raise Unreadable(f"{kind} of {size:,} bytes, more than the {limit:,} read{raise_it}")
     return path.read_bytes()
 
 
-def _text_file(path: Path) -> Iterator[dict]:
+def _text_file(path: Path, max_bytes: int) -> Iterator[dict]:
     try:
-        text = decode_text(_capped_bytes(path, MAX_PAGE_BYTES, "text file"))
+        text = decode_text(_capped_bytes(path, max_bytes, "text file", "STORYWIRE_MAX_ARTICLE_BYTES"))
     except Rejected as error:
         raise Unreadable(error.reason) from None
     yield with_id({"text": text})
 
 
 def _jsonl_file(path: Path) -> Iterator[dict | Skipped]:
+    """One article per line, each line decoded as the worker decodes a payload (`decode_text`): editors on
+    Windows save UTF-8 with a byte order mark, or Windows-1252, both of which orjson refuses as bytes."""
     with path.open("rb") as feed:
         for number, line in enumerate(feed, start=1):
-            if number == 1:  # editors on Windows save UTF-8 with a byte order mark, which orjson refuses
-                line = line.removeprefix(codecs.BOM_UTF8)
             if not line.strip():
                 continue
             try:
-                data = orjson.loads(line)
+                data = orjson.loads(decode_text(line))
+            except Rejected as error:
+                yield Skipped(f"{path}:{number}", error.reason)
+                continue
             except orjson.JSONDecodeError as error:
                 yield Skipped(f"{path}:{number}", f"malformed JSON ({error})")
                 continue
@@ -195,4 +205,5 @@ def _warc_file(path: Path) -> Iterator[dict | Skipped | PassedOver]:
     yield from warc_articles(path)
 
 
-_READERS = {TEXT: _text_file, JSONL: _jsonl_file, PAGE: _page_file, FEED: _feed_file, WARC: _warc_file}
+# The text reader is not here: read_inputs gives it its limit, which comes from the settings.
+_READERS = {JSONL: _jsonl_file, PAGE: _page_file, FEED: _feed_file, WARC: _warc_file}

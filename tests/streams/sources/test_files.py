@@ -196,6 +196,24 @@ def test_a_jsonl_file_with_a_byte_order_mark_keeps_its_first_line(tmp_path):
     assert not [r for r in read if isinstance(r, Skipped)]
 
 
+def test_jsonl_lines_are_decoded_as_the_worker_decodes_payloads(tmp_path):
+    lines = [
+        '{"title": "Café closes", "text": "The owner called it “the end of an era”."}'.encode("cp1252"),
+        b'{"title": "Fine", "text": "\xc3\xa9t\xc3\xa9 in UTF-8"}',
+        b'{"title": "Binary", "text": "\x00\x01\x02\x03\x04\x05"}',
+        b"{broken",
+    ]
+    (tmp_path / "feed.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    read = _read(tmp_path / "feed.jsonl")
+    assert [(a["title"], a["text"]) for a in _articles(read)] == [
+        ("Café closes", "The owner called it “the end of an era”."),
+        ("Fine", "été in UTF-8"),
+    ]
+    problems = [str(r) for r in read if isinstance(r, Skipped)]
+    assert problems[0].startswith(f"{tmp_path / 'feed.jsonl'}:3: binary payload")
+    assert problems[1].startswith(f"{tmp_path / 'feed.jsonl'}:4: malformed JSON")
+
+
 def test_numeric_ids_are_sent_as_strings_and_id_zero_is_an_id(tmp_path):
     text = "The Harbour Bridge reopened to traffic on Tuesday morning after six weeks of repairs, officials said."
     lines = [{"id": 1, "title": "Bridge reopens", "text": text}, {"id": 0, "title": "Ferry adds crossings", "text": text.replace("Bridge", "Ferry")}]
@@ -238,5 +256,19 @@ def test_a_file_larger_than_its_reader_takes_is_skipped_without_being_read(tmp_p
     read_bytes = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda path: read_whole.append(path) or read_bytes(path))
     (problem,) = _read(tmp_path / name)
-    assert problem == Skipped(str(tmp_path / name), f"{kind} of {limit + 1:,} bytes, more than the {limit:,} read")
+    raise_it = "; raise STORYWIRE_MAX_ARTICLE_BYTES to read it" if kind == "text file" else ""
+    assert problem == Skipped(str(tmp_path / name), f"{kind} of {limit + 1:,} bytes, more than the {limit:,} read{raise_it}")
     assert not read_whole
+
+
+def test_a_text_file_is_read_up_to_the_article_limit_where_that_is_larger_than_a_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "MAX_PAGE_BYTES", 100)
+    (tmp_path / "long.txt").write_text("An article longer than a page is read. " * 4)  # 156 bytes
+
+    def read(max_article_bytes: int) -> list:
+        return list(read_inputs(input_files([tmp_path / "long.txt"]), max_article_bytes))
+
+    assert read(50) == [Skipped(str(tmp_path / "long.txt"), "text file of 156 bytes, more than the 100 read; raise STORYWIRE_MAX_ARTICLE_BYTES to read it")]
+    assert read(150) == [Skipped(str(tmp_path / "long.txt"), "text file of 156 bytes, more than the 150 read; raise STORYWIRE_MAX_ARTICLE_BYTES to read it")]
+    (article,) = read(156)
+    assert article["text"] == "An article longer than a page is read. " * 4
