@@ -14,6 +14,10 @@ from streams.web.live import Desk
 log = logging.getLogger(__name__)
 
 
+class TimeWithoutZone(ValueError):
+    """A story event whose times have no time zone: passed over as a bad message, and counted on the desk."""
+
+
 async def feed_desk(settings: Settings, desk: Desk) -> None:
     """Fold every story event and duplicate verdict into the desk, for as long as it runs.
 
@@ -24,6 +28,8 @@ async def feed_desk(settings: Settings, desk: Desk) -> None:
         try:
             message = _story_event(value) if name == STORY_EVENTS else DuplicateVerdict.from_bytes(value)
         except ValueError as error:  # pydantic's ValidationError and orjson's decode error are ValueErrors
+            if isinstance(error, TimeWithoutZone):
+                desk.without_zone += 1
             log.warning("passed over a bad message on %s: %s", settings.topic(name), error)
             continue
         try:
@@ -41,7 +47,9 @@ def _story_event(value: bytes) -> StoryEventModel:
     event = parse_story_event(value)
     times = (event.time, getattr(event, "article_time", None))  # a merge has no article time
     if any(when is not None and when.utcoffset() is None for when in times):
-        raise ValueError(f"story {event.story_id} v{event.version} at position {event.position}: a time without a zone")
+        raise TimeWithoutZone(
+            f"story {event.story_id} v{event.version} at position {event.position}: a time without a zone"
+        )
     return event
 
 

@@ -126,6 +126,7 @@ class Desk:
         self.limit = limit
         self.events_read = 0
         self.unfoldable = 0
+        self.without_zone = 0  # story events passed over by the feed: the fold cannot compare their times
         self._stories: OrderedDict[str, HeldStory] = OrderedDict()
         self._duplicates: OrderedDict[str, Duplicates] = OrderedDict()
         self._copies_counted: OrderedDict[str, None] = OrderedDict()

@@ -110,6 +110,7 @@ def story_list(desk: Desk, query: str = "", shown: int = STORIES_SHOWN) -> dict:
         "limit": desk.limit,
         "events_read": desk.events_read,
         "unfoldable": desk.unfoldable,
+        "without_zone": desk.without_zone,
         "stories": [story_summary(held) for held in found[:shown]],
     }
 

@@ -10,6 +10,7 @@ from streams.kafka.topics import STORY_EVENTS
 from streams.settings import Settings
 from streams.web import feed, live
 from streams.web.live import Desk
+from streams.web.view import story_list
 
 
 async def _fed(monkeypatch, messages: list[bytes]) -> Desk:
@@ -34,6 +35,16 @@ async def test_an_event_whose_time_has_no_zone_is_passed_over_and_the_feed_goes_
     assert "s1 v2 at position 2: a time without a zone" in caplog.text
     s1 = desk.get("s1").state
     assert (s1.version, s1.articles) == (1, 1) and desk.get("s2") is not None
+
+
+async def test_events_whose_times_have_no_zone_are_counted_where_the_desk_reports_its_counts(newsroom, monkeypatch):
+    first, second, third = (newsroom.article("s1", f"a{n}", "Harbour Times") for n in (1, 2, 3))
+    zoneless_time = {**orjson.loads(second.to_bytes()), "time": "2023-03-07T10:00:00", "article_time": None}
+    zoneless_article_time = {**orjson.loads(third.to_bytes()), "article_time": "2023-03-07T10:00:00"}
+    messages = [first.to_bytes(), orjson.dumps(zoneless_time), b"not a story event", orjson.dumps(zoneless_article_time)]
+    desk = await _fed(monkeypatch, messages)
+    assert desk.without_zone == 2  # the message that is no story event at all is not one of them
+    assert story_list(desk)["without_zone"] == 2
 
 
 async def test_an_entry_the_desk_fails_on_is_logged_and_leaves_its_story_as_it_was(newsroom, monkeypatch, caplog):
