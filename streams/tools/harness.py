@@ -19,10 +19,11 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from streams.kafka.admin import ensure_topics
 from streams.kafka.connection import client_options, connection_env, security_options
 from streams.kafka.read import current_state
 from streams.kafka.replay import replay
-from streams.kafka.topics import OUTCOMES, STORY_EVENTS
+from streams.kafka.topics import OUTCOMES, STORY_EVENTS, topic_specs
 from streams.settings import Settings
 from streams.tools.broker import local_kafka, wait_for_broker
 from streams.tools.cluster import made_cluster
@@ -80,8 +81,13 @@ async def watch_outcomes(
 ) -> Outcomes:
     """Consume the outcome topics until `expected` articles have an outcome (an entry, a duplicate verdict or a
     dead letter; a repeat of the same outcome counts once). Latencies are those of the entries of articles
-    sent at or after `since_ms` (epoch milliseconds)."""
+    sent at or after `since_ms` (epoch milliseconds).
+
+    The outcome topics are made first if the worker has not made them yet (as it would: same specs), so that the
+    consumer does not log, for each, that it is not in the cluster's metadata."""
     names = {settings.topic(name): name for name in OUTCOMES}
+    specs = topic_specs(settings)
+    await ensure_topics(settings, [specs[name] for name in OUTCOMES])
     consumer = AIOKafkaConsumer(
         *names,
         **client_options(settings),
