@@ -27,24 +27,31 @@ FETCH_MAX_WAIT_MS = 100
 
 
 class SeeksBetweenBatches:
-    """A faust consumer whose seeks fall between batches: never while a fetch is out, and a batch fetched
-    before a seek is not handed on after it.
+    """A faust consumer whose seeks fall between batches: never while a fetch is out, and what a batch holds of a
+    partition a seek moved is not handed on after it.
 
     faust keeps a read offset per partition: the last offset handed to a stream. It hands on only messages at
     or after it, and counts the offsets a fetch jumps over as acked (a gap, for compacted topics). A seek
     moves aiokafka's position in the consumer's thread first, and faust's read offsets only once that call
-    has returned; and faust's recovery resumes the flow before it seeks to the committed offsets, while a fetch
-    loop stopped at a rebalance may still finish a seek of its own. A fetch in that interval, or a batch handed
-    on across a seek, left the two apart: in the rebalance test, a worker delivered raw offsets 216-287, a
-    seek then put its read offset back to the committed 216, the next fetch began at 288, and faust counted
-    217-288 as a gap. Acked twice (by the gap and by the stage), they stalled its commits at one offset per
-    commit; in other runs the gap covered articles that no stage had taken, and they were committed, never
-    prepared. Taking turns, and ending a batch at a seek (the message in hand when it came gets the read
-    offset the seek set, so it is fetched again), keeps the read offsets where the fetches are.
+    has returned; faust's recovery may seek while the flow runs (on the path with no table to recover it
+    resumes the flow first), and a fetch loop stopped at a rebalance may still finish a seek of its own. A
+    fetch in that interval, or a batch handed on across a seek, left the two apart: in the rebalance test, a
+    worker delivered raw offsets 216-287, a seek then put its read offset back to the committed 216, the next
+    fetch began at 288, and faust counted 217-288 as a gap. Acked twice (by the gap and by the stage), they
+    stalled its commits at one offset per commit; in other runs the gap covered articles that no stage had
+    taken, and they were committed, never prepared.
+
+    So a seek and a fetch take turns. When a seek moves a partition while a batch is handed on, the rest of
+    the batch's records of that partition are dropped (the seek's position fetches them again), no gap is
+    counted for them, and the message in hand gets the read offset the seek set, so it is fetched again.
+    Partitions the seek did not move (aiokafka moves only those with a committed offset past 0; the tables'
+    changelogs are never committed) go on as fetched.
     """
 
-    _seeks = 0  # seeks so far: a batch fetched before the last one is stale
+    _seeks = 0  # seeks so far
     _after_seek: dict = {}  # the read offsets as the last seek left them
+    _moved: set = set()  # the partitions the seek under way moved
+    _stale: set = set()  # the partitions a seek moved since the batch in hand was fetched
 
     @cached_property
     def _turns(self) -> asyncio.Lock:
@@ -54,33 +61,44 @@ class SeeksBetweenBatches:
         async with self._turns:
             return await super()._getmany(active_partitions, timeout)
 
+    async def seek_to_committed(self):
+        committed = await super().seek_to_committed()
+        self._moved = {tp for tp, offset in committed.items() if offset and offset > 0}  # as aiokafka moves them
+        return committed
+
     async def perform_seek(self) -> None:
         async with self._turns:
+            self._moved = set()
             await super().perform_seek()
-            self._sought()
+            self._sought(self._moved)
 
     async def seek(self, partition, offset) -> None:
         async with self._turns:
             await super().seek(partition, offset)
-            self._sought()
+            self._sought({partition})
 
-    def _sought(self) -> None:
+    def _sought(self, moved: set) -> None:
         self._seeks += 1
         self._after_seek = dict(self._read_offset)
+        self._stale = self._stale | moved
+
+    async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
+        # faust asks this for the message in hand before it hands it on: one a seek made stale is no jump.
+        if tp not in self._stale:
+            await super()._add_gap(tp, offset_from, offset_to)
 
     async def getmany(self, timeout: float):
-        # The batch is fetched (under a turn) and its first record yielded with no await between: `seeks` is
-        # the count its fetch saw.
-        seeks = in_hand = None
+        # The batch is fetched (under a turn) and its first record yielded with no await between: nothing in it
+        # is stale until a seek comes after that.
+        first = True
         async for tp, message in super().getmany(timeout):
-            if seeks is None:
-                seeks = self._seeks
-            elif seeks != self._seeks:
-                break
-            in_hand = tp
+            if first:
+                self._stale, first = set(), False
+            if tp in self._stale:
+                continue
             yield tp, message
-        if seeks is not None and seeks != self._seeks:
-            self._read_offset[in_hand] = self._after_seek.get(in_hand)
+            if tp in self._stale:  # moved while the message was in hand: it is fetched again from the seek's position
+                self._read_offset[tp] = self._after_seek.get(tp)
 
 
 class PromptConsumerThread(AIOKafkaConsumerThread):
