@@ -48,7 +48,6 @@ class SeeksBetweenBatches:
     changelogs are never committed) go on as fetched.
     """
 
-    _seeks = 0  # seeks so far
     _after_seek: dict = {}  # the read offsets as the last seek left them
     _moved: set = set()  # the partitions the seek under way moved
     _stale: set = set()  # the partitions a seek moved since the batch in hand was fetched
@@ -78,7 +77,6 @@ class SeeksBetweenBatches:
             self._sought({partition})
 
     def _sought(self, moved: set) -> None:
-        self._seeks += 1
         self._after_seek = dict(self._read_offset)
         self._stale = self._stale | moved
 
