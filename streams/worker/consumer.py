@@ -48,9 +48,8 @@ class SeeksBetweenBatches:
     changelogs are never committed) go on as fetched.
     """
 
-    _after_seek: dict = {}  # the read offsets as the last seek left them
     _moved: set = set()  # the partitions the seek under way moved
-    _stale: set = set()  # the partitions a seek moved since the batch in hand was fetched
+    _stale: dict = {}  # the partitions a seek moved since the batch in hand was fetched: the read offset it left
 
     @cached_property
     def _turns(self) -> asyncio.Lock:
@@ -77,8 +76,7 @@ class SeeksBetweenBatches:
             self._sought({partition})
 
     def _sought(self, moved: set) -> None:
-        self._after_seek = dict(self._read_offset)
-        self._stale = self._stale | moved
+        self._stale = {**self._stale, **{tp: self._read_offset.get(tp) for tp in moved}}
 
     async def _add_gap(self, tp, offset_from: int, offset_to: int) -> None:
         # faust asks this for the message in hand before it hands it on: one a seek made stale is no jump.
@@ -91,12 +89,12 @@ class SeeksBetweenBatches:
         first = True
         async for tp, message in super().getmany(timeout):
             if first:
-                self._stale, first = set(), False
+                self._stale, first = {}, False
             if tp in self._stale:
                 continue
             yield tp, message
             if tp in self._stale:  # moved while the message was in hand: it is fetched again from the seek's position
-                self._read_offset[tp] = self._after_seek.get(tp)
+                self._read_offset[tp] = self._stale[tp]
 
 
 class PromptConsumerThread(AIOKafkaConsumerThread):
