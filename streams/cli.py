@@ -128,8 +128,10 @@ def _parser() -> argparse.ArgumentParser:
         help="measure throughput, latency, ceilings and clustering cost on a synthetic stream",
         description="Runs the real worker on a real broker (the local one unless --broker is given) over a "
         "synthetic stream generated from --seed, and prints end-to-end throughput, publish-to-story-event "
-        "latency at --rate articles/s, the I/O and compute ceilings, per-article clustering cost with 1k, 10k "
-        "and 100k live stories, and memory per 1,000 live stories. Takes a few minutes.",
+        "latency at --rate articles/s, the I/O and compute ceilings, the global (place) stage's rate in a worker "
+        "and in one process on a desk with --history articles behind it, preparing's rate, per-article "
+        "clustering cost with 1k, 10k and 100k live stories, and memory per 1,000 live stories. Each figure is "
+        "explained in the README, under Performance. Takes a few minutes.",
     )
     bench.add_argument("--articles", type=_positive_count, default=3000, help="articles in the throughput stream (default 3000)")
     bench.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (default 7)")
