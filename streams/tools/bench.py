@@ -28,7 +28,6 @@
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 import statistics
@@ -49,7 +48,7 @@ from streams.pipeline.cluster import StoryIndex, decide
 from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import GC_THRESHOLDS, StoryDesk
+from streams.story.desk import StoryDesk, collecting_as_the_worker
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
 from streams.tools.harness import (
     Outcomes,
@@ -300,9 +299,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             progress("a worker's place stage fed prepared articles")
             worker_place_per_s = await worker_placing(settings, prepared_only(results), warm_up_feed, progress)
     progress(f"steady state: placing a history of {history:,} articles")
-    thresholds = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)  # as in the worker: with the defaults, collecting the history's heap dominated
-    try:
+    with collecting_as_the_worker():  # with the defaults, collecting the history's heap dominated
         with tempfile.TemporaryDirectory() as tmp:
             steady = SteadyDesk(base, history, articles, seed, Path(tmp), progress)
             following, received_from, half = steady.following, steady.received_from, articles // 2
@@ -311,8 +308,6 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             place_per_s = place_rate(steady, [article.to_bytes() for article in prepared_only(prepared)])
             compute_per_s, prepare_per_s = compute_ceiling(steady, following[half:], received_from + half, base)
             steady.close()
-    finally:
-        gc.set_threshold(*thresholds)
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
     lower = min(io_per_s, compute_per_s)
     return {

@@ -3,7 +3,7 @@
 It runs the place stage's real per-article work (prepare, `StoryDesk.place`,
 the event and snapshot bytes it would send) over a synthetic stream spread over
 many days of event time, with the desk's stores in RocksDB as the worker keeps
-its tables, and reports at each quarter of the stream: resident memory, the
+its tables and the worker's garbage-collector thresholds, and reports at each quarter of the stream: resident memory, the
 time a restarted worker takes to rebuild its state from the stores, and what
 each appended article writes (tables and topics), for small and large stories.
 """
@@ -25,7 +25,7 @@ from rocksdict import Rdict
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import Appended, DeskStores, StoryDesk
+from streams.story.desk import Appended, DeskStores, StoryDesk, collecting_as_the_worker
 from streams.tools.synthetic import stream_over_days
 
 SMALL_STORY = 10  # articles: at most this is a small story
@@ -128,39 +128,40 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
     figures: dict = {"articles": articles, "event_days": days, "seed": seed, "rss_mb": {}, "restart_s": {}}
     appended: dict[str, list[int]] = {"small": [0, 0], "large": [0, 0]}  # bytes, appends
     largest_message = 0
-    started = time.monotonic()
-    try:
-        for number, raw in enumerate(stream_over_days(articles, days, seed), start=1):
-            prepared = prepare(orjson.dumps(raw), None, time.time(), settings.max_article_bytes)
-            if not isinstance(prepared, DeadLetter):
-                before = rocks.written()
-                outcome = desk.place(prepared)
-                messages = desk.messages(outcome)  # what the place stage sends
-                if isinstance(outcome, Appended):
-                    largest_message = max(largest_message, *(len(value) for _, _, value in messages))
-                    size = desk.state(outcome.event.story_id).articles
-                    kind = "small" if size <= SMALL_STORY else "large" if size >= LARGE_STORY else None
-                    if kind:
-                        appended[kind][0] += rocks.written() - before + sum(len(value) for _, _, value in messages)
-                        appended[kind][1] += 1
-            if number in quarters:
-                figures["rss_mb"][str(number)] = round(rss_mb(), 1)
-                desk = None
-                rocks.close()
-                restart_started = time.monotonic()
-                rocks.open()
-                desk = StoryDesk(settings, rocks.stores)
-                desk.load()
-                figures["restart_s"][str(number)] = round(time.monotonic() - restart_started, 3)
-                progress(
-                    f"{number:,} articles in {time.monotonic() - started:.0f}s: RSS {figures['rss_mb'][str(number)]} MB, "
-                    f"restart {figures['restart_s'][str(number)]}s, {desk.stories.live:,} live stories, "
-                    f"{len(desk.duplicates):,} recent fingerprints"
-                )
-    finally:
-        desk = None
-        rocks.close()
-        shutil.rmtree(directory, ignore_errors=True)
+    with collecting_as_the_worker():  # as the worker collects garbage, restarts included
+        started = time.monotonic()
+        try:
+            for number, raw in enumerate(stream_over_days(articles, days, seed), start=1):
+                prepared = prepare(orjson.dumps(raw), None, time.time(), settings.max_article_bytes)
+                if not isinstance(prepared, DeadLetter):
+                    before = rocks.written()
+                    outcome = desk.place(prepared)
+                    messages = desk.messages(outcome)  # what the place stage sends
+                    if isinstance(outcome, Appended):
+                        largest_message = max(largest_message, *(len(value) for _, _, value in messages))
+                        size = desk.state(outcome.event.story_id).articles
+                        kind = "small" if size <= SMALL_STORY else "large" if size >= LARGE_STORY else None
+                        if kind:
+                            appended[kind][0] += rocks.written() - before + sum(len(value) for _, _, value in messages)
+                            appended[kind][1] += 1
+                if number in quarters:
+                    figures["rss_mb"][str(number)] = round(rss_mb(), 1)
+                    desk = None
+                    rocks.close()
+                    restart_started = time.monotonic()
+                    rocks.open()
+                    desk = StoryDesk(settings, rocks.stores)
+                    desk.load()
+                    figures["restart_s"][str(number)] = round(time.monotonic() - restart_started, 3)
+                    progress(
+                        f"{number:,} articles in {time.monotonic() - started:.0f}s: RSS {figures['rss_mb'][str(number)]} MB, "
+                        f"restart {figures['restart_s'][str(number)]}s, {desk.stories.live:,} live stories, "
+                        f"{len(desk.duplicates):,} recent fingerprints"
+                    )
+        finally:
+            desk = None
+            rocks.close()
+            shutil.rmtree(directory, ignore_errors=True)
     for kind, (total, count) in appended.items():
         figures[f"append_bytes_{kind}_story"] = round(total / count) if count else None
         figures[f"appends_{kind}_story"] = count

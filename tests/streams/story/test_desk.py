@@ -12,10 +12,12 @@ from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
 from streams.settings import Settings
 from streams.story.desk import (
+    GC_THRESHOLDS,
     Appended,
     DeskStores,
     Duplicate,
     StoryDesk,
+    collecting_as_the_worker,
     recorded_events,
 )
 from streams.tools.synthetic import REPLAYED_AT
@@ -30,7 +32,7 @@ def _prepared(article_id: str, title: str, text: str, outlet: str) -> PreparedAr
     )
     fp = fingerprint(title, text)
     return PreparedArticle(
-        article=article, facts=ArticleFacts(title=title, terms=features(title, text)), exact=fp.exact, signature=list(fp.signature)
+        article=article, facts=ArticleFacts(title=title, terms=features(title, text)), exact=fp.exact, signature=fp.values
     )
 
 
@@ -376,3 +378,14 @@ def test_a_crash_before_the_story_states_of_a_merge_that_absorbed_an_articles_st
     assert [restarted.place(article) for article in prepared[last + 1 :]] == outcomes[last + 1 :]
     assert restarted.stores.live == calm.stores.live and restarted.stores.stories == calm.stores.stories
     assert restarted.stores.fingerprints == calm.stores.fingerprints
+
+
+def test_tools_measure_with_the_workers_collector_thresholds_and_put_back_their_own():
+    import gc
+
+    before = gc.get_threshold()
+    assert before != GC_THRESHOLDS  # pytest's process runs with the defaults
+    with pytest.raises(RuntimeError), collecting_as_the_worker():
+        assert gc.get_threshold() == GC_THRESHOLDS
+        raise RuntimeError("a measurement that fails")
+    assert gc.get_threshold() == before
