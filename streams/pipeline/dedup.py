@@ -50,7 +50,7 @@ class Fingerprint:
 
     @property
     def values(self) -> list[int]:
-        return np.frombuffer(self.signature, dtype=np.uint64).tolist()
+        return _array(self).tolist()
 
     def to_json(self) -> dict:
         """The signature as base64 of its 64-bit values: half the bytes of a JSON list, and quicker to read back."""

@@ -68,6 +68,9 @@ META = "desk"
 # (two runs each).
 GC_THRESHOLDS = (20_000, 20, 20)
 
+# How far after its broker time an article's date may be and still be its time (time zones, feeds' clocks).
+DATE_AHEAD_SECONDS = 86_400
+
 
 @contextmanager
 def collecting_as_the_worker() -> Iterator[None]:
@@ -80,8 +83,6 @@ def collecting_as_the_worker() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*thresholds)
-# How far after its broker time an article's date may be and still be its time (time zones, feeds' clocks).
-DATE_AHEAD_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,8 @@ class StoryDesk:
         earlier = self.stores.articles.get(article_id)
         if earlier is not None:
             return self._again(prepared, earlier)
-        match = self.duplicates.find(fingerprint_of(prepared))
+        fingerprint = fingerprint_of(prepared)
+        match = self.duplicates.find(fingerprint)
         if match is not None:
             original = self.stores.articles.get(match.article_id) or {}
             verdict = DuplicateVerdict(
@@ -258,7 +260,7 @@ class StoryDesk:
         events, placed = self._new_entries(prepared, own_time, now)
         encoded = tuple(event.to_bytes() for event in events)
         self.stores.articles[article_id] = ArticleRecord(events[0].story_id, encoded, now)
-        self._record(prepared, events, placed, now)
+        self._record(prepared, fingerprint, events, placed, now)
         return Appended(events, encoded)
 
     def messages(self, outcome: Outcome) -> list[tuple[str, str, bytes]]:
@@ -330,7 +332,9 @@ class StoryDesk:
         merge, self.states[keep] = merge_event_and_state(keep, self.state(keep), gone, self.state(gone), received, self.position)
         return (entry, merge), placed
 
-    def _record(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...], placed: Placed, now: float) -> None:
+    def _record(
+        self, prepared: PreparedArticle, fingerprint: Fingerprint, events: tuple[StoryEventModel, ...], placed: Placed, now: float
+    ) -> None:
         """Fold the entries into the story states and write every store the outcome touches."""
         stores = self.stores
         # The states are written last: a stored state says every other write of its entries is there too.
@@ -355,7 +359,7 @@ class StoryDesk:
         for story_id in placed.expired:
             self.states.pop(story_id, None)
             remove(stores.live, story_id)
-        article_id, fingerprint = prepared.article.article_id, fingerprint_of(prepared)
+        article_id = prepared.article.article_id
         for old in self.duplicates.add(article_id, fingerprint, now):
             remove(stores.fingerprints, old)
         if article_id in self.duplicates:
@@ -391,7 +395,7 @@ class StoryDesk:
             merged = isinstance(last, StoryMerged)
             placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position, merged)
         self.position = max(self.position, *(e.position for e in events))
-        self._record(prepared, events, placed, now)
+        self._record(prepared, fingerprint_of(prepared), events, placed, now)
 
     def _counted(self, entry: StoryEventModel, last: StoryEventModel) -> bool:
         """Whether the live profiles count the article of these entries already; adding it again would make its
