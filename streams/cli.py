@@ -65,11 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         "replay",
         help="publish files and directories: .txt, .jsonl, web pages, RSS/Atom feeds, WARC archives",
         description="Publishes every article in the PATHs to the raw topic. Formats, by content or name: .txt (one "
-        "article), .jsonl (one per line), web pages (.html, .htm, .xhtml), RSS/Atom feeds (.xml, .rss, .atom; one article "
-        "per item), WARC archives (.warc, .warc.gz; one per HTML response). Directories may mix them. What cannot be "
-        "read is listed with the reason, and the exit code is then 1.",
+        "article), .jsonl or .ndjson (one per line), .json (an article or an array of them), web pages (.html, .htm, "
+        ".xhtml), RSS/Atom feeds (.xml, .rss, .atom; one article per item), WARC archives (.warc, .warc.gz; one per "
+        "HTML response); any of them gzipped (.jsonl.gz). Directories may mix them: their files of no known format "
+        "and WARC records that are no pages are counted, hidden files are not read. What cannot be read is listed "
+        "with the reason, and the exit code is then 1.",
     )
-    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a file, or a directory (read with its subdirectories)")
     replay.add_argument("--rate", type=_positive_number, metavar="N", help="at most N articles per second (default: as fast as possible)")
 
     follow = command(
@@ -296,7 +298,7 @@ def _replay(args, settings) -> int:
     summary = asyncio.run(replay(args.paths, settings, args.rate, _progress))
     if summary.passed_over:
         kinds = ", ".join(f"{kind}: {count:,}" for kind, count in summary.passed_over.most_common())
-        _progress(f"passed over {summary.passed_over.total():,} WARC records that are no web pages ({kinds})")
+        _progress(f"passed over {summary.passed_over.total():,} inputs that hold no article ({kinds})")
     _progress(
         f"replayed {summary.sent:,} articles to {settings.topic(ARTICLES)} in {summary.seconds:.1f}s"
         + (f"; skipped {len(summary.skipped)} (listed above)" if summary.skipped else "")

@@ -11,6 +11,25 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 RECORD_OVERHEAD_BYTES = 64 * 1024  # key, headers and batch framing around a value
 
 
+def bootstrap_hosts(bootstrap: str) -> list[tuple[str, int]]:
+    """The (host, port) pairs of a bootstrap list ("host:port,host:port"; a host alone: Kafka's port 9092);
+    raises ValueError saying what is wrong with it."""
+    hosts = []
+    for part in bootstrap.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        host, _, port = part.rpartition(":")
+        if not host:  # "host" alone: Kafka's default port
+            host, port = port, "9092"
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{part!r} is not HOST:PORT (the port must be a number from 1 to 65535)")
+        hosts.append((host.strip("[]"), int(port)))
+    if not hosts:
+        raise ValueError(f"no host:port in {bootstrap!r}")
+    return hosts
+
+
 def _default_home() -> Path:
     return Path.home() / ".cache" / "storywire"
 
@@ -77,7 +96,9 @@ class Settings(BaseSettings):
 
     # Local broker (used where no --broker / STORYWIRE_BROKER is given).
     kafka_version: str = Field(default="3.9.1", description="Apache Kafka version fetched from Maven Central.")
-    local_port: int = Field(default=19092, description="Port of the local broker on 127.0.0.1.")
+    local_port: int = Field(
+        default=19092, ge=1, le=65534, description="Port of the local broker on 127.0.0.1 (its controller takes the next)."
+    )
 
     prepare_processes: int = Field(
         default=1,
@@ -131,9 +152,10 @@ class Settings(BaseSettings):
     )
 
     # Text limits.
-    max_article_bytes: int = Field(default=2_000_000, description="Articles larger than this go to dead letters.")
+    max_article_bytes: int = Field(default=2_000_000, ge=1, description="Articles larger than this go to dead letters.")
     max_message_bytes: int = Field(
         default=16 * 1024 * 1024,
+        ge=1024,
         description="Largest raw message the articles topic accepts. Larger than max_article_bytes on purpose: "
         "an oversized article still reaches the worker and becomes a dead letter with a reason.",
     )
@@ -168,6 +190,13 @@ class Settings(BaseSettings):
         description="Fingerprints older than this, in event time, leave the near-duplicate index: a copy of an "
         "older article is placed like any article (a redelivery of the same article id is still recognised).",
     )
+
+    @field_validator("broker")
+    @classmethod
+    def _host_ports(cls, value: str | None) -> str | None:
+        if value is not None:
+            bootstrap_hosts(value)
+        return value
 
     @field_validator("security_protocol", "sasl_mechanism", mode="before")
     @classmethod

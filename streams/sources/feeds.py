@@ -21,9 +21,11 @@ from collections.abc import Iterator
 from urllib.parse import urljoin
 
 import feedparser
+import lxml.etree
+import lxml.html
 
 from streams.pipeline.clean.html import html_to_text
-from streams.sources.reading import Skipped, Unreadable, with_id
+from streams.sources.reading import PAGE, Skipped, Unreadable, sniffed_format, with_id
 
 # Problems feedparser reports that do not affect what is read: a declared encoding that was wrong, a feed
 # served with an HTML content type.
@@ -50,6 +52,8 @@ def feed_articles(
     if isinstance(problem, _HARMLESS):
         problem = None
     if not parsed.entries:
+        if not parsed.get("version") and sniffed_format(bytes(data[:4096])) == PAGE:
+            raise Unreadable(_not_a_feed_but_a_page(bytes(data), base_url))
         if problem is not None:
             raise Unreadable(f"malformed feed: {_describe(problem)}")
         if not parsed.get("version"):  # an empty body has no version at all
@@ -64,6 +68,19 @@ def feed_articles(
             yield Skipped(f"{where} item {number}", "no title, no text and no summary")
         else:
             yield article
+
+
+def _not_a_feed_but_a_page(data: bytes, base_url: str | None) -> str:
+    """What to say of a web page given as a feed: the feeds it names (`<link rel="alternate">`), if any."""
+    try:
+        head = lxml.html.document_fromstring(data).find("head")
+    except (lxml.etree.ParserError, ValueError):
+        head = None
+    links = [] if head is None else head.xpath('link[contains(@rel, "alternate")][contains(@type, "rss") or contains(@type, "atom")]/@href')
+    named = list(dict.fromkeys(urljoin(base_url or "", link.strip()) for link in links if link.strip()))
+    if named:
+        return f"a web page, not a feed; it names {'this feed' if len(named) == 1 else 'these feeds'}: {' '.join(named)}"
+    return "a web page, not a feed (it names none in a <link rel=\"alternate\">): give the URL of the site's RSS or Atom feed"
 
 
 def _item_article(entry: feedparser.FeedParserDict, site: str | None, home: str | None) -> dict | None:

@@ -75,7 +75,11 @@ class Fetched:
 def feed_urls(urls: list[str]) -> list[str]:
     """The URLs, each checked to be http(s) with a host; raises InputError naming a bad one."""
     for url in urls:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - read for its check: a port that is no number, or past 65535, raises
+        except ValueError as error:
+            raise InputError(f"{url}: not a valid URL ({error})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(f"{url}: not an http:// or https:// feed URL")
     return list(dict.fromkeys(urls))

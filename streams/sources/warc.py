@@ -11,8 +11,12 @@ been a page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import zlib
+from collections.abc import Generator, Iterator
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
@@ -21,33 +25,92 @@ from streams.sources.html import MAX_PAGE_BYTES, page_article
 from streams.sources.reading import PassedOver, Skipped, Unreadable, with_id
 
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_WHOLE_FILE_GZIP = "non-chunked gzip file detected"  # warcio's words for a WARC gzipped as one file
 _ARTICLE_RECORD_TYPES = ("response", "resource")
 # The other record types WARC 1.1 defines (and warcio's name for an ARC file's header): no page by nature.
 _OTHER_RECORD_TYPES = ("warcinfo", "request", "metadata", "revisit", "conversion", "continuation", "arc_header")
 
 
 def warc_articles(path: Path) -> Iterator[dict | Skipped | PassedOver]:
-    """The pages of one WARC file as raw articles with ids; other records passed over by kind."""
-    number = 0
+    """The pages of one WARC file as raw articles with ids; other records passed over by kind.
+
+    A WARC gzipped as one whole file (`gzip archive.warc`), not record by record as crawlers write it, is read
+    through Python's gzip: warcio refuses it ("non-chunked gzip file detected")."""
     with path.open("rb") as stream:
-        archive = ArchiveIterator(stream)
-        records = iter(archive)
-        while True:
-            number += 1
-            try:
-                record = next(records, None)
-                if record is None:
-                    break
-                read = _record_article(record, f"{path} record {number}")
-            except Exception as error:  # noqa: BLE001 - warcio fails in many ways on a damaged archive
-                done = f"the {number - 1} records before it were read" if number > 1 else "no record could be read"
-                yield Skipped(str(path), f"unreadable WARC at record {number} ({error or type(error).__name__}); {done}")
-                return
-            yield read
-        # warcio ends quietly at a compressed record cut short: whatever is left after the last record is one
-        left = path.stat().st_size - archive.offset
-        if left > 0:
-            yield Skipped(str(path), f"truncated WARC: its last {left:,} bytes hold no complete record")
+        read = yield from _archive_articles(path, stream, stream_size=path.stat().st_size)
+    if read is not None:
+        with path.open("rb") as compressed:
+            stream = _Gunzipped(compressed)
+            yield from _archive_articles(path, stream, already_read=read)
+        if stream.cut_short:
+            yield Skipped(str(path), "truncated WARC: the gzip file ends early; the records before the cut were read")
+
+
+def _archive_articles(
+    path: Path, stream: BinaryIO, stream_size: int | None = None, already_read: int = 0
+) -> Generator[dict | Skipped | PassedOver, None, int | None]:
+    """The records of a WARC stream after the first `already_read`; returns how many records were read when the
+    stream is one gzip of the whole file (to be read again through gzip), else None. `stream_size`: the bytes the
+    stream holds, to tell what follows the last record; unknown, the rest of the stream is read to count it."""
+    number = 0
+    archive = ArchiveIterator(stream)
+    records = iter(archive)
+    while True:
+        number += 1
+        try:
+            record = next(records, None)
+            if record is None:
+                break
+            if number <= already_read:
+                continue
+            read = _record_article(record, f"{path} record {number}")
+        except Exception as error:  # noqa: BLE001 - warcio fails in many ways on a damaged archive
+            if _WHOLE_FILE_GZIP in str(error) and not already_read:
+                return number - 1
+            done = f"the {number - 1} records before it were read" if number > 1 else "no record could be read"
+            yield Skipped(str(path), f"unreadable WARC at record {number} ({_first_line(error)}); {done}")
+            return None
+        yield read
+    # warcio ends quietly at a compressed record cut short: whatever is left after the last record is one
+    left = stream_size - archive.offset if stream_size is not None else sum(map(len, iter(partial(stream.read, 1 << 16), b"")))
+    if left > 0:
+        yield Skipped(str(path), f"truncated WARC: its last {left:,} bytes hold no complete record")
+    return None
+
+
+class _Gunzipped(io.RawIOBase):
+    """A gzip file's content as a stream, to its last byte even when the file is cut short (where Python's gzip
+    raises, and what it had decompressed in that read is lost): `cut_short` says so once it is read."""
+
+    def __init__(self, compressed: BinaryIO) -> None:
+        self._compressed, self._gunzip, self._pending, self.cut_short = compressed, _gunzip(), b"", False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._compressed.read(1 << 16)
+            if not chunk:
+                self.cut_short = not self._gunzip.eof
+                return 0
+            self._pending = self._gunzip.decompress(chunk)
+            while self._gunzip.eof and self._gunzip.unused_data:  # the next gzip member
+                rest, self._gunzip = self._gunzip.unused_data, _gunzip()
+                self._pending += self._gunzip.decompress(rest)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
+        return size
+
+
+def _gunzip():
+    return zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+
+def _first_line(error: Exception) -> str:
+    """An error's first line of text (warcio's messages run over a dozen lines), or its kind."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0].removeprefix("ERROR: ") if lines else type(error).__name__
 
 
 def _record_article(record: ArcWarcRecord, where: str) -> dict | Skipped | PassedOver:

@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from streams.settings import Settings
+from streams.settings import Settings, bootstrap_hosts
 
 __all__ = [
     "HOST",
@@ -87,25 +87,14 @@ class _Refused(Exception):
 # --------------------------------------------------------------------------- reachability
 
 
-def _split_bootstrap(bootstrap: str) -> list[tuple[str, int]]:
-    hosts = []
-    for part in bootstrap.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        host, _, port = part.rpartition(":")
-        if not host:  # "host" alone: Kafka's default port
-            host, port = port, "9092"
-        hosts.append((host.strip("[]"), int(port)))
-    if not hosts:
-        raise ValueError(f"no host:port in bootstrap {bootstrap!r}")
-    return hosts
 
 
 async def _tcp_error(host: str, port: int) -> str | None:
     """None if host:port accepts a TCP connection, else a short reason."""
     try:
         _, writer = await asyncio.open_connection(host, port)
+    except socket.gaierror as exc:  # its errno is the resolver's (negative), which os.strerror does not know
+        return f"the host name {host!r} does not resolve ({(exc.strerror or str(exc)).lower()})"
     except OSError as exc:
         return os.strerror(exc.errno).lower() if exc.errno else str(exc) or type(exc).__name__
     writer.close()
@@ -136,7 +125,7 @@ async def _probe(bootstrap: str, security: Mapping[str, Any]) -> None:
         errors.AuthenticationMethodNotSupported,
     )
     protocol = security.get("security_protocol", "PLAINTEXT")
-    hosts = _split_bootstrap(bootstrap)
+    hosts = bootstrap_hosts(bootstrap)
     reasons = []
     for host, port in hosts:
         reason = await _tcp_error(host, port)

@@ -101,13 +101,25 @@ def test_a_feed_cut_short_gives_the_items_before_the_break_and_says_what_was_los
     [
         ("<rss><channel><title>Courier</title><link>https://courier.exa", "malformed feed: no element found"),
         ("<?xml version='1.0'?><rss version='2.0'><channel><title>&bogus;</title></channel></rss>", "malformed feed"),
-        ("<html><body><p>Just a page.</p></body></html>", "not an RSS or Atom feed"),
+        ("<html><body><p>Just a page.</p></body></html>", "a web page, not a feed .it names none"),
         ("", "not an RSS or Atom feed"),  # an empty file or HTTP body
     ],
 )
 def test_what_is_no_feed_is_unreadable_with_the_reason(data, reason):
     with pytest.raises(Unreadable, match=reason):
         _items(data)
+
+
+def test_a_web_page_given_as_a_feed_says_which_feeds_it_names():
+    page = web_page(STORY_TITLE, STORY).replace(
+        "</head>",
+        '<link rel="alternate" type="application/rss+xml" href="/local/rss"><link rel="stylesheet" href="/s.css">'
+        '<link rel="alternate" type="application/atom+xml" href="https://radio.example/news.atom"></head>',
+    )
+    assert "</head>" in web_page(STORY_TITLE, STORY)
+    with pytest.raises(Unreadable) as raised:
+        list(feed_articles(page.encode(), "https://courier.example/local/", base_url="https://courier.example/local/"))
+    assert str(raised.value) == "a web page, not a feed; it names these feeds: https://courier.example/local/rss https://radio.example/news.atom"
 
 
 def test_an_item_with_neither_title_nor_text_is_skipped_and_the_others_read():

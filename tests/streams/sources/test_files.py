@@ -23,7 +23,7 @@ from streams.sources import (
     input_files,
     read_inputs,
 )
-from streams.sources.files import sniffed_format
+from streams.sources.reading import sniffed_format
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 PAGE = web_page(STORY_TITLE, STORY, site="The Coastal Courier", published="2024-03-12T07:30:00Z")
@@ -70,7 +70,83 @@ def test_a_directory_mixing_every_format_is_read_in_name_order(tmp_path):
     titles = [a.get("title") for a in _articles(read)]
     assert titles == [None, STORY_TITLE, "Ferry", "Bridge", STORY_TITLE]
     assert not [r for r in read if isinstance(r, Skipped)]
-    assert sum(isinstance(r, PassedOver) for r in read) == 8  # the WARC's other records; notes.md left out
+    passed_over = Counter(r.kind for r in read if isinstance(r, PassedOver))
+    assert passed_over[".md file"] == 1 and passed_over.total() == 9  # notes.md and the WARC's 8 other records
+
+
+def test_gzipped_files_of_every_format_are_read_decompressed(tmp_path):
+    lines = b"".join(orjson.dumps({"id": f"l{n}", "title": f"Line {n}", "text": STORY[0]}) + b"\n" for n in range(3))
+    (tmp_path / "1-feed.jsonl.gz").write_bytes(gzip.compress(lines))
+    (tmp_path / "2-feed.ndjson.gz").write_bytes(gzip.compress(lines.replace(b'"l', b'"n')))
+    (tmp_path / "3-article.txt.gz").write_bytes(gzip.compress(STORY[0].encode()))
+    (tmp_path / "4-page.html.gz").write_bytes(gzip.compress(PAGE.encode()))
+    (tmp_path / "5-feed.xml.gz").write_bytes(gzip.compress(RSS.encode()))
+    (tmp_path / "6-export.gz").write_bytes(gzip.compress(orjson.dumps([{"id": "j1", "title": "From an array", "text": STORY[1]}])))
+    read = _read(tmp_path)
+    assert not [r for r in read if not isinstance(r, dict)]
+    assert [a.get("title") for a in read] == ["Line 0", "Line 1", "Line 2"] * 2 + [None, STORY_TITLE, "Ferry", "From an array"]
+    assert read[6]["text"] == STORY[0]
+
+
+def test_a_gzipped_file_cut_short_is_skipped_with_what_was_read(tmp_path):
+    lines = b"".join(orjson.dumps({"id": f"l{n}", "text": STORY[0]}) + b"\n" for n in range(200))
+    data = gzip.compress(lines)
+    (tmp_path / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])
+    read = _read(tmp_path / "cut.jsonl.gz")
+    skipped = [r for r in read if isinstance(r, Skipped)]
+    assert len(skipped) == 1 and skipped[0].where.endswith("cut.jsonl.gz") and "end-of-stream" in skipped[0].reason
+    assert skipped[0].reason.endswith(f"({len(_articles(read))} articles read before it)") and _articles(read)
+
+
+def test_json_files_hold_an_article_or_an_array_of_them_and_json_lines_go_by_content(tmp_path):
+    (tmp_path / "a.json").write_bytes(orjson.dumps({"title": "One", "text": STORY[0]}, option=orjson.OPT_INDENT_2))
+    (tmp_path / "b.json").write_bytes(orjson.dumps([{"title": "Two", "text": STORY[0]}, 7, {"title": "Three", "text": STORY[1]}]))
+    (tmp_path / "c.json").write_bytes(b'{"title": "Four", "text": "x"}\n{"title": "Five", "text": "y"}\n')  # JSON Lines named .json
+    (tmp_path / "d.data").write_bytes(b'{"title": "Six", "text": "z"}\n')  # no known name: its content tells
+    (tmp_path / "e.json").write_bytes(b'"just a string"')
+    read = _read(tmp_path)
+    assert [a["title"] for a in _articles(read)] == ["One", "Two", "Three", "Four", "Five", "Six"]
+    assert sorted(str(r) for r in read if isinstance(r, Skipped)) == [
+        f"{tmp_path / 'b.json'}[1]: an article must be a JSON object",
+        f"{tmp_path / 'e.json'}: a JSON file must hold an article (a JSON object) or an array of them",
+    ]
+    (tmp_path / "lines.ndjson").write_bytes(b'{"title": "a"}\n{"title": "b"}\n')
+    assert [a["title"] for a in _articles(_read(tmp_path / "lines.ndjson"))] == ["a", "b"]  # named on its own too
+
+
+def test_hidden_files_are_not_read_and_symbolic_links_to_directories_are_followed_once(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "page.html").write_text(PAGE)
+    (shared / "back").symlink_to(tmp_path / "feeds", target_is_directory=True)  # a loop: feeds -> shared -> feeds
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "linked").symlink_to(shared, target_is_directory=True)
+    (feeds / "feed.rss").write_text(RSS)
+    (feeds / ".git").mkdir()
+    (feeds / ".git" / "index.html").write_text(PAGE)
+    (feeds / "._feed.rss").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    read = _read(feeds)
+    assert [r for r in read if not isinstance(r, dict)] == []
+    assert [a.get("title") for a in read] == ["Ferry", STORY_TITLE]
+
+
+def test_empty_files_are_skipped_saying_so(tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    (tmp_path / "feed.rss").write_text(rss_feed("Courier", "https://courier.example", []))
+    read = _read(tmp_path)
+    assert [r.where for r in read if isinstance(r, Skipped)] == [str(tmp_path / n) for n in ("empty.jsonl", "empty.txt", "feed.rss")]
+    assert all("no article in it" in r.reason for r in read if isinstance(r, Skipped))
+
+
+def test_a_path_that_is_no_file_says_why(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(InputError, match="loop: cannot be read"):
+        input_files([tmp_path / "loop"])
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    with pytest.raises(InputError, match="pipe.jsonl: not a file or directory"):
+        input_files([tmp_path / "pipe.jsonl"])
 
 
 def test_the_content_decides_where_the_name_misleads(tmp_path):
@@ -107,7 +183,7 @@ def test_missing_paths_and_directories_without_articles_are_errors_naming_them(t
     with pytest.raises(InputError, match="no/such/feed.rss"):
         input_files([Path("no/such/feed.rss")])
     (tmp_path / "notes.md").write_text("# nothing to read")
-    with pytest.raises(InputError, match="no article files"):
+    with pytest.raises(InputError, match="no article files in this directory .*; it holds only files of no known format \\(.md file: 1\\)"):
         input_files([tmp_path])
 
 

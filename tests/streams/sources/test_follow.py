@@ -5,6 +5,7 @@ tests/integration/test_sources.py follows a feed into a real broker."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -75,6 +76,9 @@ def test_feed_urls_must_be_http():
     ]
     with pytest.raises(InputError, match="file:///etc/passwd"):
         feed_urls(["file:///etc/passwd"])
+    for malformed in ("http://[::1", "http://example.com:99999/rss", "https://a.example:x/rss"):
+        with pytest.raises(InputError, match=f"^{re.escape(malformed)}: not a valid URL"):
+            feed_urls([malformed])
 
 
 async def test_only_unseen_items_are_published_with_conditional_requests_and_remembered_across_restarts(tmp_path):
@@ -186,7 +190,7 @@ async def test_a_body_that_is_no_feed_a_refused_connection_and_an_unconfirmed_se
             sent.broken = False
             await follower.poll(server.url("/feed.xml"))  # not confirmed before, so fetched in full again
     assert sent.titles == ["Story 1", "Story 2"]
-    assert "not an RSS or Atom feed" in lines[0]
+    assert "a web page, not a feed" in lines[0]
     assert "127.0.0.1:9" in lines[1] and "ClientConnectorError" in lines[1]
     assert "broker unreachable" in lines[2]
 

@@ -3,7 +3,9 @@ archive gives what it holds and says where it broke."""
 
 from __future__ import annotations
 
+import gzip
 import io
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -61,6 +63,18 @@ def test_a_truncated_archive_gives_the_records_before_the_cut_and_says_so(tmp_pa
     assert [p["title"] for p in pages] == [STORY_TITLE]
     assert len(problems) == 1
     assert "truncated" in problems[0].reason or "unreadable WARC" in problems[0].reason
+
+
+def test_an_archive_gzipped_as_one_file_is_read_and_one_cut_short_gives_what_it_holds(tmp_path):
+    plain = warc_archive([(URL, "2024-03-14T10:00:00Z", PAGE), ("https://courier.example/ferry", "2024-03-14T10:01:00Z", OTHER)], compress=False)
+    whole = gzip.compress(plain)  # `gzip crawl.warc`: one gzip member, which warcio refuses
+    assert _read(tmp_path, whole) == _read(tmp_path, plain, "crawl.warc")
+    second_page = plain.index(b"WARC-Target-URI: https://courier.example/ferry")
+    cut = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    read = _read(tmp_path, cut.compress(plain[: second_page + 600]) + cut.flush(zlib.Z_SYNC_FLUSH))  # no end of stream
+    assert [r["title"] for r in read if isinstance(r, dict)] == [STORY_TITLE]
+    problems = [str(r) for r in read if isinstance(r, Skipped)]
+    assert problems and problems[-1].endswith("truncated WARC: the gzip file ends early; the records before the cut were read")
 
 
 def test_a_page_record_without_article_text_is_skipped_by_record_and_url(tmp_path):
