@@ -166,6 +166,8 @@ class StoryState:
     def check_next(self, event) -> None:
         if event.version != self.version + 1:
             raise OutOfSequence(f"{event.story_id}: version {event.version} cannot follow version {self.version}")
+        if (event.kind == "started") != (self.version == 0):  # a story opens with its start, and only there
+            raise OutOfSequence(f"{event.story_id}: a {event.kind} entry cannot be version {event.version} of a story")
         if self.merged_into is not None:
             raise OutOfSequence(f"{event.story_id} was merged into {self.merged_into}: it takes no more entries")
 

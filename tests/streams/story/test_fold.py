@@ -205,6 +205,18 @@ def test_an_event_that_is_not_the_next_of_its_story_is_refused():
         fold([events[0], events[0]])
 
 
+def test_a_story_opens_with_its_start_and_only_there():
+    started, joined = _append(_append([], "a1", "Harbour Times", _facts()), "a2", "Coast Daily", _facts())
+    with pytest.raises(OutOfSequence, match="a joined entry cannot be version 1"):
+        apply(StoryState(), joined.model_copy(update={"version": 1}))
+    state = StoryState()
+    apply(state, started)
+    with pytest.raises(OutOfSequence, match="a started entry cannot be version 2"):
+        apply(state, started.model_copy(update={"version": 2}))
+    apply(state, joined)
+    assert state.version == 2
+
+
 def _big_story(articles: int) -> list:
     """A story whose every article brings new names, quotes and claims from a new outlet."""
     events = []
