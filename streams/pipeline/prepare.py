@@ -22,6 +22,7 @@ from streams.pipeline.facts import extract_facts
 from streams.pipeline.features import features
 
 PREVIEW_CHARS = 200
+MAX_EXTRA_DEPTH = 64  # levels of lists and objects an unknown field may nest: far beyond any feed's metadata
 _BINARY_CONTROL_SHARE = 0.05
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, newline and return
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -100,9 +101,22 @@ def parse_payload(payload: bytes | None, key: bytes | None, max_bytes: int) -> R
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
         raise Rejected(f"invalid fields: {problems}", "validate", _id_in(data)) from None
+    deep = next((name for name, value in (raw.model_extra or {}).items() if _nested_deeper(value, MAX_EXTRA_DEPTH)), None)
+    if deep is not None:  # kept in the article's `extra`, it could not be sent on: pydantic writes 255 levels at most
+        raise Rejected(f"field {deep!r} nests lists or objects deeper than {MAX_EXTRA_DEPTH} levels", "validate", raw.id)
     if raw.id is None and key:
         raw = raw.model_copy(update={"id": key_text(key)})
     return raw
+
+
+def _nested_deeper(value: object, limit: int) -> bool:
+    """Whether lists and objects nest deeper than `limit` levels in `value` (walked level by level, not recursively)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    for _ in range(limit):
+        if not level:
+            return False
+        level = [inner for item in level for inner in (item.values() if isinstance(item, dict) else item) if isinstance(inner, (dict, list))]
+    return bool(level)
 
 
 def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_bytes: int) -> PreparedArticle | DeadLetter:
@@ -114,12 +128,20 @@ def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_byte
             article = clean_article(raw, article_id)
         except UnusableArticle as error:
             raise Rejected(str(error), "clean", article_id) from None
-        article = article.model_copy(update={"received_at": datetime.fromtimestamp(timestamp, timezone.utc)})
+        article = article.model_copy(update={"received_at": _received_at(timestamp)})
         facts = extract_facts(article).model_copy(update={"terms": features(article.title, article.text)})
         fp = fingerprint(article.title, article.text)
         return PreparedArticle(article=article, facts=facts, exact=fp.exact, signature=fp.values)
     except Rejected as rejected:
         return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or key_text(key))
+
+
+def _received_at(timestamp: float) -> datetime | None:
+    """The broker's time of the message; None for one no date can hold (a producer may set any CreateTime)."""
+    try:
+        return datetime.fromtimestamp(timestamp, timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def dead_letter(payload: bytes | None, reason: str, stage: str, article_id: str | None = None) -> DeadLetter:

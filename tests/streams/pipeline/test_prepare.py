@@ -104,6 +104,26 @@ def test_a_publication_date_no_news_has_is_no_date_and_the_article_is_placed():
     assert dated.article.published_at.date().isoformat() == "2022-01-13"
 
 
+def test_an_unknown_field_nested_too_deep_to_send_on_is_a_dead_letter_saying_so():
+    """orjson reads 1,023 levels; pydantic writes 255: such a field in `extra` made an article that could not be sent."""
+    for depth, placed in ((64, True), (65, False), (300, False)):
+        nested = b'{"tags": ' + b"[" * (depth - 1) + b"1" + b"]" * (depth - 1) + b"}"  # an object, then lists: `depth` levels
+        payload = orjson.dumps(ARTICLE)[:-1] + b', "meta": ' + nested + b"}"
+        result = _prepare(payload)
+        if placed:
+            assert PreparedArticle.from_bytes(result.to_bytes()) == result
+        else:
+            assert isinstance(result, DeadLetter) and result.stage == "validate" and result.article_id == "lima-1"
+            assert result.reason == "field 'meta' nests lists or objects deeper than 64 levels"
+
+
+@pytest.mark.parametrize("timestamp", [float("nan"), 1e20, -1e12, 253402300800.0])
+def test_a_broker_time_no_date_can_hold_leaves_the_article_without_one(timestamp):
+    result = prepare(orjson.dumps(ARTICLE), None, timestamp, LIMIT)
+    assert isinstance(result, PreparedArticle) and result.article.received_at is None
+    assert isinstance(StoryDesk(Settings()).place(PreparedArticle.from_bytes(result.to_bytes())), Appended)
+
+
 def test_control_characters_make_a_payload_binary_but_tabs_and_line_breaks_do_not():
     text = ARTICLE["text"]
     spaced = "\t\r\n".join(text.split(" "))  # a fifth of its characters are tabs, returns and newlines
