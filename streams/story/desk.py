@@ -9,7 +9,8 @@ grows with a story's size:
 - `stories`: story id -> its bounded state (the fold's accumulator);
 - `articles`: article id -> the entries it made, or the verdict it got, so a
   redelivery months later is recognised and its entries sent again;
-- `live`: story id -> clustering profile, for the stories of the hot window only;
+- `live`: story id -> clustering profile, for the stories of the hot window only; and for each story
+  absorbed within the window, ABSORBED + its id -> the story that absorbed it (`absorbed_row`);
 - `fingerprints`: article id -> dedup fingerprint, for the dedup window only;
 - `meta`: the log position and the stream's lag behind the broker.
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import heapq
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,6 +69,12 @@ META = "desk"
 # end-to-end run the process took 2.57-2.66 ms per article with these against 2.82-2.84 with the defaults
 # (two runs each).
 GC_THRESHOLDS = (20_000, 20, 20)
+
+# The key prefix of a `live` row that says where an absorbed story went. A batch writes these rows before its
+# profiles (staging.keys_in_order): a profile stored from a batch says every merge of the batch is stored too,
+# which is how healing tells which profile counts an article whose story a later article of its batch merged
+# away (`StoryDesk._counted`). Story ids never take this prefix (`story_id_for`).
+ABSORBED = "absorbed:"
 
 # How far after its broker time an article's date may be and still be its time (time zones, feeds' clocks).
 DATE_AHEAD_SECONDS = 86_400
@@ -170,6 +178,11 @@ def remove(store: MutableMapping, key: str) -> None:
         pass
 
 
+def absorbed_row(into: str, seen: float) -> dict:
+    """The `live` row (at ABSORBED + the story's id) saying which story absorbed a story, and when."""
+    return {"into": into, "seen": seen}
+
+
 def fingerprint_of(prepared: PreparedArticle) -> Fingerprint:
     """The dedup fingerprint the parallel stage computed for the article."""
     return Fingerprint.of_values(prepared.exact, prepared.signature)
@@ -221,6 +234,9 @@ class StoryDesk:
         self.duplicates = DuplicateIndex(settings.near_duplicate_similarity, settings.dedup_window_days * 86400)
         self.stories = StoryIndex(settings.story_half_life_hours / 24, settings.story_window_days * 86400)
         self.states: dict[str, StoryState] = {}  # the live stories' states
+        # The stories absorbed within the story window: absorbed -> absorbing, and (time, absorbed) to expire them.
+        self.absorbed: dict[str, str] = {}
+        self._absorbed_times: list[tuple[float, str]] = []
         meta = self.stores.meta.get(META) or {}
         self.position: int = meta.get("position", 0)
         # The log position the stored windows were written up to: an article at or below it is counted in the
@@ -230,8 +246,11 @@ class StoryDesk:
 
     def load(self) -> None:
         """Rebuild the in-memory indexes from the bounded stores (after a start or a rebalance)."""
-        for story_id, row in self.stores.live.items():
-            self.stories.restore(StoryProfile.from_json(story_id, row))
+        for key, row in self.stores.live.items():
+            if key.startswith(ABSORBED):
+                self._note_absorbed(key.removeprefix(ABSORBED), row["into"], row["seen"])
+            else:
+                self.stories.restore(StoryProfile.from_json(key, row))
         rows = sorted(self.stores.fingerprints.items(), key=lambda item: (item[1]["seen"], item[1]["position"]))
         for article_id, row in rows:
             for old in self.duplicates.add(article_id, Fingerprint.from_json(row), row["seen"]):
@@ -353,12 +372,21 @@ class StoryDesk:
         for story_id, state in states.items():
             if state.merged_into is None:
                 self.states[story_id] = state
-            else:
+            else:  # absorbed by these entries, or (healing) by a later article whose state writes got through
                 self.states.pop(story_id, None)
                 remove(stores.live, story_id)
+        for event in events:
+            if isinstance(event, StoryMerged):
+                stores.live[ABSORBED + event.absorbed_story_id] = absorbed_row(event.story_id, now)
+                self._note_absorbed(event.absorbed_story_id, event.story_id, now)
         for story_id in placed.expired:
             self.states.pop(story_id, None)
             remove(stores.live, story_id)
+        horizon = now - self.stories.window_seconds
+        while self._absorbed_times and self._absorbed_times[0][0] < horizon:
+            _, story_id = heapq.heappop(self._absorbed_times)
+            if self.absorbed.pop(story_id, None) is not None:
+                remove(stores.live, ABSORBED + story_id)
         article_id = prepared.article.article_id
         for old in self.duplicates.add(article_id, fingerprint, now):
             remove(stores.fingerprints, old)
@@ -400,17 +428,32 @@ class StoryDesk:
     def _counted(self, entry: StoryEventModel, last: StoryEventModel) -> bool:
         """Whether the live profiles count the article of these entries already; adding it again would make its
         story anew and merge it a second time. They do if every profile of its batch is stored (the position
-        says so: it is written after them); or if the story it ended in (the survivor, if it merged its story)
-        counts it; or if that story, live before the article, is gone: a story's removal is written after the
-        profiles of its batch, so whatever absorbed it is stored (a crash may have cut the live profiles short
-        when the tables are rebuilt from their changelogs)."""
+        says so: it is written after them). Else the story that holds the article now (the one it ended in, or
+        whatever absorbed that since, by the stored `absorbed_row`s) counts it if its stored profile is from
+        the article's batch or later: a batch's absorbed rows are written before its profiles, so a profile
+        stored from the batch finds every merge of the batch. Failing that, if the story it ended in was live
+        before the article and is gone: a story's removal is written after the profiles of its batch, so
+        whatever absorbed it is stored (a crash may have cut the live profiles short when the tables are
+        rebuilt from their changelogs)."""
         if entry.position <= self.windows_position:
             return True
-        holder = self.stories.stories.get(last.story_id)
+        holder = self.stories.stories.get(self._holder(last.story_id))
         if holder is not None:
             return holder.last_position >= entry.position
         live_before = last.story_id != entry.story_id or entry.version > 1  # a survivor other than its own story
         return live_before and last.story_id not in self.stores.live
+
+    def _holder(self, story_id: str) -> str:
+        """The story that holds what `story_id` held: itself, or the last of the stories that absorbed it."""
+        followed = {story_id}
+        while story_id in self.absorbed and self.absorbed[story_id] not in followed:
+            story_id = self.absorbed[story_id]
+            followed.add(story_id)
+        return story_id
+
+    def _note_absorbed(self, story_id: str, into: str, seen: float) -> None:
+        self.absorbed[story_id] = into
+        heapq.heappush(self._absorbed_times, (seen, story_id))
 
     def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate:
         """An article seen before: a redelivery. Its entries, or its verdict, are sent again (readers drop repeats)."""

@@ -8,7 +8,9 @@ Whatever a crash cuts, a stored story state then still says that every other wri
 stored too, a stored position that the windows count every article up to it, and an article whose record
 is stored is recognised when it comes again, which is what the desk's healing relies on
 (streams/story/desk.py). A crash can also cut a phase part way, each store's changelog at its own point:
-within a store, removals are written after values, so a removal stored says its batch's values are too.
+within a store, removals are written after values, so a removal stored says its batch's values are too, and
+the rows saying which story absorbed which before the other values, so a profile stored from a batch says
+every merge of the batch is stored too.
 
 Until a batch's writes are in the stores, the desk reads them from here: `Staging.stores` are views that
 read the open batch first, then the batches sealed but not yet written (newest first), then the stores.
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 
-from streams.story.desk import DeskStores
+from streams.story.desk import ABSORBED, DeskStores
 
 DELETED = object()  # a staged removal
 _NOT_STAGED = object()
@@ -142,11 +144,17 @@ class Staging:
 
 
 def keys_in_order(sealed: Writes) -> dict[str, list]:
-    """Each store's keys in the order a sealed batch writes them (so its changelog's order): values, then removals."""
-    return {
-        name: [key for removal in (False, True) for key, value in writes.items() if (value is DELETED) is removal]
-        for name, writes in sealed.items()
-    }
+    """Each store's keys in the order a sealed batch writes them (so its changelog's order): the rows saying
+    which story absorbed which (desk.ABSORBED), then the other values, then removals."""
+    return {name: sorted(writes, key=lambda key: _write_rank(key, writes[key])) for name, writes in sealed.items()}
+
+
+def _write_rank(key, value) -> int:
+    """0 for a row saying where an absorbed story went, 1 for another value, 2 for a removal (a stable sort keeps
+    the staged order within each)."""
+    if value is DELETED:
+        return 2
+    return 0 if isinstance(key, str) and key.startswith(ABSORBED) else 1
 
 
 def write(phase: list[tuple[MutableMapping, object, object]]) -> None:

@@ -12,6 +12,7 @@ from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
 from streams.settings import Settings
 from streams.story.desk import (
+    ABSORBED,
     GC_THRESHOLDS,
     Appended,
     DeskStores,
@@ -197,10 +198,14 @@ def test_memory_holds_the_windows_not_the_history():
     assert len(stores.articles) == 1200  # every article is still recognised (on disk in the worker)
     assert max(p[1] for p in peaks) < 250  # about 4 days of 30 articles, not 1,200
     assert max(p[0] for p in peaks) < 120 and all(p[2] <= p[0] for p in peaks)
-    assert len(stores.fingerprints) == len(desk.duplicates) and len(stores.live) == desk.stories.live
+    assert len(stores.fingerprints) == len(desk.duplicates)
+    absorbed = {key: row for key, row in stores.live.items() if key.startswith(ABSORBED)}
+    assert len(stores.live) == desk.stories.live + len(absorbed) and len(absorbed) == len(desk.absorbed)
+    assert absorbed and min(row["seen"] for row in absorbed.values()) >= desk.stories.clock - 2 * 86400  # the story window's
     restarted = StoryDesk(settings, stores)
     restarted.load()
     assert restarted.stories.live == desk.stories.live and len(restarted.duplicates) == len(desk.duplicates)
+    assert restarted.absorbed == desk.absorbed
 
 
 def test_a_feed_mixing_headlines_and_full_text_clusters_each_story_together():
