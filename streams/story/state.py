@@ -35,6 +35,7 @@ MAX_ANCHORS = 8
 NAMED_OUTLETS = 6  # outlets named per quote, claim or weekday (their count goes on)
 RECENT_ARTICLES = 10
 MAX_ABSORBED = 20  # stories named as merged into this one
+LABEL_HEADLINE_WORDS = 10  # a headline as a label: its first words, as a story list shows a title
 
 QUOTE_MATCH = 88  # rapidfuzz score above which two quotes are the same words
 _BELOW = {"nearly", "less than"}
@@ -160,6 +161,7 @@ class StoryState:
     recent: list[RecentArticle] = field(default_factory=list)
     absorbed: list[str] = field(default_factory=list)
     merged_into: str | None = None
+    headline: str | None = None  # its first article's title: the label of a story whose articles share no phrase
     # The conflicts of its claims and weekdays, found once until they change (`conflicts`).
     _conflicts: list[Conflict] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -189,11 +191,13 @@ class StoryState:
             recent=list(self.recent),
             absorbed=list(self.absorbed),
             merged_into=self.merged_into,
+            headline=self.headline,
         )
 
     def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
         who = outlet_key(outlet, article_id)
         self._conflicts = None
+        self.headline = self.headline or facts.title
         self.articles += 1
         self.first_seen = time if self.first_seen is None else min(self.first_seen, time)
         self.last_seen = time if self.last_seen is None else max(self.last_seen, time)
@@ -243,6 +247,7 @@ class StoryState:
     def absorb(self, other: StoryState, other_id: str) -> None:
         """Fold another story's state into this one: the two were one story told twice."""
         self._conflicts = None
+        self.headline = self.headline or other.headline
         self.articles += other.articles
         self.first_seen = min(filter(None, (self.first_seen, other.first_seen)))
         self.last_seen = max(filter(None, (self.last_seen, other.last_seen)))
@@ -331,7 +336,7 @@ class StoryState:
         elif self.entities:
             phrase = max(self.entities.values(), key=lambda known: known[1])[0].name
         when = self.event_date()
-        parts = [phrase or "Untitled story", when.strftime("%b %Y") if when else ""]
+        parts = [phrase or _shortened(self.headline) or "Untitled story", when.strftime("%b %Y") if when else ""]
         return " ".join(p for p in parts if p)
 
     def to_json(self) -> dict:
@@ -352,6 +357,7 @@ class StoryState:
             "recent": [[r.article_id, r.event_date.isoformat() if r.event_date else None, r.event_weekday] for r in self.recent],
             "absorbed": list(self.absorbed),
             "merged_into": self.merged_into,
+            "headline": self.headline,
         }
 
     @classmethod
@@ -375,4 +381,13 @@ class StoryState:
             recent=[RecentArticle(a, date.fromisoformat(d) if d else None, w) for a, d, w in data["recent"]],
             absorbed=list(data["absorbed"]),
             merged_into=data["merged_into"],
+            headline=data.get("headline"),  # not in states stored before it was kept
         )
+
+
+def _shortened(headline: str | None) -> str | None:
+    """A headline cut to LABEL_HEADLINE_WORDS words, with an ellipsis where it was cut."""
+    if not headline:
+        return None
+    words = headline.split()
+    return " ".join(words[:LABEL_HEADLINE_WORDS]) + ("…" if len(words) > LABEL_HEADLINE_WORDS else "")

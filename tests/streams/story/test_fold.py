@@ -55,6 +55,19 @@ def test_label_is_the_most_shared_phrase_with_the_month_and_year():
     assert events[-1].label == "Port Authority Board Mar 2023"
 
 
+def test_a_story_whose_articles_share_no_phrase_or_name_is_labelled_by_its_first_headline():
+    """Headline-only feeds (a title in Title Case gives no names) left 214 of 394 UCI entries "Untitled story"."""
+    first = "Carl Icahn Rift Hurts eBay (EBAY) as Board Fight Goes On and On"
+    events = _append([], "a1", "Reuters", _facts(title=first))
+    events = _append(events, "a2", "CNBC", _facts(title="eBay shares fall"))
+    assert [e.label for e in events] == ["Carl Icahn Rift Hurts eBay (EBAY) as Board Fight Goes… Mar 2023"] * 2
+    assert StoryState.from_json(state_of(events).to_json()).label() == events[-1].label
+    untitled = _append([], "a3", "AP", _facts())
+    assert untitled[0].label == "Untitled story Mar 2023"
+    phrased = _append(events, "a4", "AP", _facts(key_phrases=["Icahn"]))
+    assert phrased[-1].label == "Icahn Mar 2023"  # a shared phrase, once there is one, before the headline
+
+
 def test_hyphenated_names_in_either_order_are_one_phrase():
     assert phrase_key("Chile-Peru Commission") == phrase_key("Peru-Chile commission")
 
