@@ -24,6 +24,7 @@ from streams.pipeline.english import words
 
 SHINGLE_WORDS = 5
 NUM_PERM = 64
+AT_THRESHOLD = 0.95  # how often a pair exactly at the near-duplicate threshold is a candidate (`bands_for`)
 # Signatures are MinHash of datasketch's "affine64" scheme with its sha1 shingle hash, seed 1 and 64 permutations,
 # computed in C (`minhash`; datasketch hashes and permutes through a Python call per shingle):
 # the same values, so signatures stored by earlier versions still compare. The permutations h -> a*h + b
@@ -97,22 +98,23 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 @lru_cache(maxsize=16)
 def bands_for(threshold: float) -> tuple[int, int]:
-    """LSH banding (bands, rows per band) that best separates similarities above the threshold from those below.
+    """LSH banding (bands, rows per band) under which a pair at the threshold shares a band with probability
+    AT_THRESHOLD at least, checking the fewest pairs below the threshold.
 
-    Two texts of Jaccard similarity j share a band with probability 1 - (1 - j^rows)^bands; the banding chosen
-    minimises the summed probability of missing a pair above the threshold and of checking a pair below it
-    (datasketch's criterion; for 0.8 and 64 permutations: 5 bands of 11, sharing a band with probability 0.98
-    at 0.95 and 0.85 at 0.9). Each candidate is then checked on its whole signature.
+    Two texts of Jaccard similarity j share a band with probability 1 - (1 - j^rows)^bands. A candidate is then
+    checked on its whole signature, which costs a comparison of 64 numbers; a copy missed costs a story entry
+    that is no news. So the banding is chosen for the threshold the user set, not to split the errors evenly
+    (datasketch's criterion, which for 0.8 gave 5 bands of 11: a pair at 0.8 shared a band in 36 % of cases,
+    at 0.84 in 55 %, and 77 of 596 synthetic copies above the threshold were placed as news). For 0.8 and 64
+    permutations: 10 bands of 6, sharing a band with probability 0.95 at 0.8, 0.99 at 0.84, 0.15 at 0.5.
     """
-    below, above = np.linspace(0, threshold, 200), np.linspace(threshold, 1, 200)
-    best = None
-    for bands in range(1, NUM_PERM + 1):
-        for rows in range(1, NUM_PERM // bands + 1):
-            checked = np.trapezoid(1 - (1 - below**rows) ** bands, below)
-            missed = np.trapezoid((1 - above**rows) ** bands, above)
-            if best is None or checked + missed < best[0]:
-                best = (checked + missed, bands, rows)
-    return best[1], best[2]
+    below = np.linspace(0, threshold, 200)
+    _, _, bands, rows = min(  # a threshold so low that no banding reaches AT_THRESHOLD: the one nearest it
+        (max(0.0, AT_THRESHOLD - (1 - (1 - threshold**rows) ** bands)), float(np.trapezoid(1 - (1 - below**rows) ** bands, below)), bands, rows)
+        for bands in range(1, NUM_PERM + 1)
+        for rows in range(1, NUM_PERM // bands + 1)
+    )
+    return bands, rows
 
 
 def _array(fp: Fingerprint) -> np.ndarray:
