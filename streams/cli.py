@@ -22,6 +22,9 @@ STORYWIRE_SASL_USERNAME, STORYWIRE_SASL_PASSWORD, STORYWIRE_SSL_CAFILE (README:
 """
 
 
+BROKER_WAIT_S = 10  # how long a command waits for the broker to answer before it says it cannot reach it
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="storywire",
@@ -51,7 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     broker.add_argument("--json", action="store_true", help='status: {"nodes": [{"id", "address", "pid", "running"}]}')
 
-    worker = command("worker", help="run the long-lived worker (Ctrl-C or SIGTERM stops it cleanly)")
+    worker = command(
+        "worker",
+        help="run the long-lived worker (Ctrl-C or SIGTERM stops it cleanly)",
+        description="Runs the stream agents: prepares every raw article (cleaning, facts, fingerprints; in "
+        "STORYWIRE_PREPARE_PROCESSES child processes), then places it: duplicate, or an entry of a story, published "
+        "on the story events topic. Its state is in tables under STORYWIRE_HOME, backed by changelog topics; "
+        "workers on one group share the raw topic's partitions. Serves /metrics and /health "
+        "(STORYWIRE_METRICS_PORT). Ctrl-C or SIGTERM stops it cleanly.",
+    )
     worker.add_argument(
         "--loglevel", default="info", choices=["debug", "info", "warning", "error"], help="least severe log lines shown (default info)"
     )
@@ -90,12 +101,22 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds between two polls of a feed (default: STORYWIRE_FOLLOW_INTERVAL, 300)",
     )
 
-    subscribe = command("subscribe", help="print story events as they are appended")
+    subscribe = command(
+        "subscribe",
+        help="print story events as they are appended",
+        description="Follows the story events topic and prints each entry as it is appended: a story started, an "
+        "article joined (what it added, corroborated or contradicted), two stories merged. Ctrl-C stops it.",
+    )
     subscribe.add_argument("--story", metavar="ID", help="only this story's events")
     subscribe.add_argument("--from-beginning", action="store_true", help="start from the first event, not from now")
     subscribe.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    stories = command("stories", help="print the current stories, duplicates and dead letters")
+    stories = command(
+        "stories",
+        help="print the current stories, duplicates and dead letters",
+        description="Reads the topics from their beginning and prints every story with its changelog, then the "
+        "duplicates and the dead letters (with their reasons). Needs no worker.",
+    )
     stories.add_argument("--json", action="store_true", help="one JSON object")
 
     web = command(
@@ -117,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     demo.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    demo.add_argument("--timeout", type=_positive_number, default=180.0, help="seconds to wait for the worker (default 180)")
+    demo.add_argument("--timeout", type=_positive_number, default=180.0, metavar="S", help="seconds to wait for the worker (default 180)")
     demo.add_argument(
         "--web",
         action="store_true",
@@ -135,11 +156,11 @@ def _parser() -> argparse.ArgumentParser:
         "clustering cost with 1k, 10k and 100k live stories, and memory per 1,000 live stories. Each figure is "
         "explained in the README, under Performance. Takes a few minutes.",
     )
-    bench.add_argument("--articles", type=_positive_count, default=3000, help="articles in the throughput stream (default 3000)")
-    bench.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (default 7)")
-    bench.add_argument("--rate", type=_positive_number, default=100.0, help="replay rate of the latency run (default 100/s)")
+    bench.add_argument("--articles", type=_positive_count, default=3000, metavar="N", help="articles in the throughput stream (default 3000)")
+    bench.add_argument("--seed", type=int, default=7, metavar="N", help="seed of the synthetic stream (default 7)")
+    bench.add_argument("--rate", type=_positive_number, default=100.0, metavar="N", help="replay rate of the latency run (default 100/s)")
     bench.add_argument(
-        "--history", type=_positive_count, default=20_000,
+        "--history", type=_positive_count, default=20_000, metavar="N",
         help="articles placed before the in-process figures are measured, so they are a long-lived worker's (default 20000)",
     )
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -153,9 +174,9 @@ def _parser() -> argparse.ArgumentParser:
         "the time to rebuild the worker's state from its tables; and bytes written per appended article for small "
         "(<= 10 articles) and large (>= 1,000) stories, and the largest message or table value.",
     )
-    soak.add_argument("--articles", type=_positive_count, default=200_000, help="articles in the stream (default 200000)")
-    soak.add_argument("--days", type=_positive_number, default=60.0, help="days of event time they span (default 60)")
-    soak.add_argument("--seed", type=int, default=7, help="seed of the synthetic stream (default 7)")
+    soak.add_argument("--articles", type=_positive_count, default=200_000, metavar="N", help="articles in the stream (default 200000)")
+    soak.add_argument("--days", type=_positive_number, default=60.0, metavar="D", help="days of event time they span (default 60)")
+    soak.add_argument("--seed", type=int, default=7, metavar="N", help="seed of the synthetic stream (default 7)")
     soak.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 
     evaluate = command(
@@ -171,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
         "pairs", type=Path, nargs="+", metavar="FEED GOLD", help="a feed in any format replay reads (a file or a directory) and its gold file"
     )
     evaluate.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    evaluate.add_argument("--timeout", type=_positive_number, default=900.0, help="seconds to wait for the worker (default 900)")
+    evaluate.add_argument("--timeout", type=_positive_number, default=900.0, metavar="S", help="seconds to wait for the worker (default 900)")
     return parser
 
 
@@ -250,10 +271,17 @@ _port = _argument(int, "a port, from 1 to 65535", lambda port: 1 <= port <= 6553
 
 
 def _require_broker(settings) -> None:
+    """Wait up to BROKER_WAIT_S for the broker; the local one, not there, is one command away: say which."""
     from streams.kafka.connection import security_options
-    from streams.tools.broker import wait_for_broker
+    from streams.tools.broker import BrokerRefused, BrokerUnavailable, wait_for_broker
 
-    asyncio.run(wait_for_broker(settings.bootstrap, 10, security_options(settings)))
+    try:
+        asyncio.run(wait_for_broker(settings.bootstrap, BROKER_WAIT_S, security_options(settings)))
+    except BrokerRefused:
+        raise
+    except BrokerUnavailable as error:
+        hint = "start it with `storywire broker up`" if settings.broker is None else "check --broker or STORYWIRE_BROKER"
+        raise BrokerUnavailable(error.bootstrap, f"{error.reason} (waited {BROKER_WAIT_S:g}s; {hint})") from None
 
 
 def _broker(args, settings) -> int:

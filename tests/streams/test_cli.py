@@ -20,6 +20,22 @@ def test_an_unreachable_broker_is_a_message_and_exit_code_2_not_a_traceback():
     result = _cli("--broker", "127.0.0.1:9", "stories")
     assert result.returncode == 2
     assert "127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+    assert "(waited 10s; check --broker or STORYWIRE_BROKER)" in result.stderr
+
+
+def test_the_local_broker_not_running_says_how_to_start_it():
+    env = {k: v for k, v in os.environ.items() if k != "STORYWIRE_BROKER"}
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "stories"], capture_output=True, text=True, timeout=60, env={**env, "STORYWIRE_LOCAL_PORT": "9"}
+    )
+    assert result.returncode == 2 and "cannot reach Kafka at 127.0.0.1:9" in result.stderr
+    assert "start it with `storywire broker up`" in result.stderr
+
+
+def test_a_broker_address_that_is_not_host_port_is_an_invalid_setting():
+    result = _cli("--broker", "kafka.example:abc", "stories")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "STORYWIRE_BROKER: 'kafka.example:abc' is not HOST:PORT" in result.stderr
 
 
 def test_replaying_a_missing_path_names_it():
