@@ -35,6 +35,13 @@ _PUBLISHED_META = {
     "dc.date.issued", "dc.date", "parsely-pub-date", "sailthru.date", "og:published_time", "article.published",
 }  # fmt: skip
 _CLASS_NAME_PARTS = re.compile(r"[-_]")
+# How html.parser finds the end of a comment, and of a marked section (its "]]>" and "]>" both end in this).
+_COMMENT_CLOSE = re.compile(r"--\s*>")
+_SECTION_CLOSE = re.compile(r"]\s*>")
+# html.parser reads a start tag that never closes to the end of the page twice (feeding, then closing), and a real
+# page has one such tag at most (after a stray quote, or cut at the page's end). Such tags may read the page this
+# many times over, two of them; past that the page is not one a browser shows, and its other start tags are text.
+_UNCLOSED_TAG_READS = 4
 _JSONLD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"([^"]{6,40})"')
 
 
@@ -80,9 +87,7 @@ def html_to_text(html: str) -> HtmlPage:
 
 def _parse_html(html: str, *, use_classes: bool) -> HtmlPage:
     parser = _HtmlText(use_classes)
-    parser.feed(html)
-    parser.close()
-    parser.flush_open()
+    parser.read(html)
     hints = parser.hints
     if hints.published is None and (m := _JSONLD_PUBLISHED.search(html)):
         hints.published = m.group(1)
@@ -103,8 +108,27 @@ def _title_without_site(title: str | None) -> str | None:
     return parts[0] if len(parts[0].split()) >= 3 else title
 
 
+def _escape_tail(markup: str) -> str:
+    """Each "<" after the last ">" as "&lt;": nothing opened there can close (every tag, comment and declaration
+    ends in a ">"), so html.parser gives it as text either way, but only after looking for a ">" from each "<" to
+    the end of the page ("<a<a<a..." took quadratic time)."""
+    last = markup.rfind(">")
+    if "<" not in markup[last + 1 :]:
+        return markup
+    return markup[: last + 1] + markup[last + 1 :].replace("<", "&lt;")
+
+
+def _last_start(pattern: re.Pattern[str], text: str) -> int:
+    return max((m.start() for m in pattern.finditer(text)), default=-1)
+
+
 class _HtmlText(HTMLParser):
-    """Collects block-separated text, removed furniture elements and page metadata."""
+    """Collects block-separated text, removed furniture elements and page metadata.
+
+    html.parser (Python 3.11's) reads a comment, a marked section or a start tag that does not close to the end of
+    the page, then takes it as text up to the next ">" and goes on from there: a page of many such openings took
+    quadratic time. `read` and the parse_ methods below keep it linear; real pages parse the same.
+    """
 
     def __init__(self, use_classes: bool) -> None:
         super().__init__(convert_charrefs=True)
@@ -120,6 +144,48 @@ class _HtmlText(HTMLParser):
         self._drop: list[list] = []  # [tag, depth, reason, text parts]
         self._capture: dict[str, list[str]] = {}
         self._article_depth = 0
+        self._page_chars = 0
+        self._comment_close = self._section_close = -1  # where the page's last "-->", "]>" starts
+        self._unclosed_reads = 0  # characters read by start tags that did not close
+
+    def read(self, markup: str) -> None:
+        """Parse a whole page, fed at once: what html.parser has left to parse is then always the page's end, where
+        the parse_ methods below look the page's last closes up."""
+        markup = _escape_tail(markup)
+        self._page_chars = len(markup)
+        self._comment_close = _last_start(_COMMENT_CLOSE, markup)
+        self._section_close = _last_start(_SECTION_CLOSE, markup)
+        self.feed(markup)
+        self.close()
+        self.flush_open()
+
+    def _closes_after(self, close: int, pos: int) -> bool:
+        """Whether the page's close starting at `close` (-1: none) lies at or after `pos` of the buffer html.parser
+        has left to parse, which is the page less what it has parsed."""
+        return close >= self._page_chars - len(self.rawdata) + pos
+
+    def parse_comment(self, i: int, report: int = 1) -> int:
+        """A comment opening after the page's last "-->" cannot close: no search to the end of the page."""
+        if not self._closes_after(self._comment_close, i + 4):
+            return -1
+        return super().parse_comment(i, report)
+
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """A marked section ("<![CDATA[") opening after the page's last "]>" cannot close: no search to the end
+        (nor the check of its keyword, on which html.parser raises)."""
+        if not self._closes_after(self._section_close, i + 3):
+            return -1
+        return super().parse_marked_section(i, report)
+
+    def parse_starttag(self, i: int) -> int:
+        """A start tag that does not close has read to the end of the page; once such tags have read it
+        _UNCLOSED_TAG_READS times over, the page is not one a browser would show and its start tags are text."""
+        if self._unclosed_reads > _UNCLOSED_TAG_READS * self._page_chars:
+            return -1
+        end = super().parse_starttag(i)
+        if end < 0:
+            self._unclosed_reads += len(self.rawdata) - i
+        return end
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags += 1

@@ -15,7 +15,7 @@ from schemas.articles import RawArticle
 from streams.pipeline.clean.html import PageHints
 from streams.pipeline.clean.paragraphs import TERMINAL, Block
 from streams.pipeline.clean.repair import repair_line
-from streams.pipeline.clean.rules import EMAIL
+from streams.pipeline.clean.rules import email_domains
 from streams.pipeline.clean.wording import WEBMAIL
 
 _COPYRIGHT_NAME = re.compile(
@@ -102,8 +102,8 @@ def _outlet_from_contact(blocks: list[Block]) -> str | None:
     """The domain of an author's contact address ("can be reached at x@example.com")."""
     for b in blocks:
         if b.reason == "author contact line" or (b.reason and "contact" in b.reason):
-            for m in EMAIL.finditer(b.core):
-                name = outlet_from_domain(m.group(1))
+            for domain in email_domains(b.core):
+                name = outlet_from_domain(domain)
                 if name:
                     return name
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 from streams.pipeline.clean.dates import parse_date_line
 from streams.pipeline.clean.paragraphs import BULLET, SHORT_LINE_WORDS, Block
@@ -136,8 +137,24 @@ _STRONG: list[tuple[str, re.Pattern[str], int, bool, tuple[str, ...]]] = [
 ]
 
 _WIRE_LINE = re.compile(r"^(?:[A-Z][\w&.'’-]*\s+){0,4}(?:Wire|Newswire|News Service|Wire Service|News Agency)$")
-EMAIL = re.compile(r"\b[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})\b", re.I)
+# An e-mail address: a local part (a run of [\w.+-] with a letter or digit) and a domain. The pattern starts only
+# where such a run starts: `\b[\w.+-]+@` started at every word boundary inside a run and read to its end, so a
+# long run ("1.1.1...", "a.b.a.b...") took quadratic time. It finds the same addresses (see email_domains).
+_EMAIL = re.compile(r"(?<![\w.+-])[.+-]*\w[\w.+-]*@((?:[\w-]+\.)+[a-z]{2,})\b", re.I)
+_EMAIL_GLUED = re.compile(r"[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})\b", re.I)  # right after one: "a@x.com.b@y.com"
 _BYLINE = re.compile(r"^by\s+\S", re.I)
+
+
+def email_domains(text: str) -> Iterator[str]:
+    """The domains of the e-mail addresses in text, in order. An address may also start right where the one before
+    it ends, inside a run of address characters, as a word-boundary pattern resuming there would find it."""
+    pos = 0
+    while True:
+        found = (_EMAIL_GLUED.match(text, pos) if pos else None) or _EMAIL.search(text, pos)
+        if found is None:
+            return
+        yield found.group(1)
+        pos = found.end()
 
 
 def strong_reason(b: Block) -> str | None:
@@ -212,7 +229,7 @@ def _line_reason(b: Block) -> str | None:
         return "navigation link"
     if b.cta and not b.reporting:
         return b.cta[0]
-    if EMAIL.search(b.core):
+    if any(email_domains(b.core)):
         return "author contact line"
     return None
 

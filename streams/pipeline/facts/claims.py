@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 
 from schemas.stories import NumericClaim
 from streams.pipeline.english import IRREGULAR_PLURALS, may_be_plural, singular
@@ -21,6 +22,7 @@ from streams.pipeline.facts.words import (
 )
 
 CLAUSE_WORDS = 8  # words kept either side of a claim in its text
+_EDGE_WINDOW_CHARS = 128  # the first window read for them: eight words of news prose, twice over
 
 _HEDGE_RE = re.compile(r"(?:^|[^\w-])(" + "|".join(re.escape(h) for h, _ in HEDGES) + r")\s+(?:the\s+)?$", re.I)
 _HEDGE_MAP = dict(HEDGES)
@@ -65,11 +67,12 @@ def claims(doc: Doc) -> list[NumericClaim]:
     toks, text = doc.tokens, doc.text
     out: list[NumericClaim] = []
     seen: set[tuple[str, float, str]] = set()
+    clauses = _Clauses(text)
     resume = 0  # the token after the last number read: "two hundred thousand" is one number
     for i in doc.numbers:
         if i < resume:
             continue
-        claim, resume = _claim_at(toks, text, doc.sentences[toks[i].sent], i)
+        claim, resume = _claim_at(toks, text, doc.sentences[toks[i].sent], i, clauses)
         if claim is not None:
             key = (claim.subject, claim.value, claim.qualifier)
             if key not in seen:
@@ -78,7 +81,7 @@ def claims(doc: Doc) -> list[NumericClaim]:
     return out
 
 
-def _claim_at(toks: list[Tok], text: str, sent: Sentence, i: int) -> tuple[NumericClaim | None, int]:
+def _claim_at(toks: list[Tok], text: str, sent: Sentence, i: int, clauses: _Clauses) -> tuple[NumericClaim | None, int]:
     """The claim made by the number at token i, if it is one, and the token index to go on from."""
     t = toks[i]
     parsed = _parse_number(toks, i, sent.last)
@@ -100,7 +103,7 @@ def _claim_at(toks: list[Tok], text: str, sent: Sentence, i: int) -> tuple[Numer
     if _is_year(t, value, toks, k, sent.last):
         return None, k
     begin, qualifier = _hedge(text, sent.start, toks[i - 1].start if currency else t.start)
-    stated = _clause(text, sent, begin, toks[end - 1].end)
+    stated = clauses.around(sent, begin, toks[end - 1].end)
     return NumericClaim(subject=subject, value=value, qualifier=qualifier, text=stated), end
 
 
@@ -182,15 +185,43 @@ def _hedge(text: str, sent_start: int, pos: int) -> tuple[int, str]:
     return window_start + match.start(1), _HEDGE_MAP[match.group(1).lower()]
 
 
-def _clause(text: str, sent: Sentence, begin: int, end: int) -> str:
-    """The clause around a claim, cut at commas/dashes and at CLAUSE_WORDS words either side."""
-    left = text[sent.start : begin]
-    cuts = list(_CLAUSE_BREAK_RE.finditer(left))
-    lo = sent.start + cuts[-1].end() if cuts else sent.start
-    right = text[end : sent.end]
-    cut = _CLAUSE_BREAK_RE.search(right)
-    hi = end + cut.start() if cut else sent.end
-    before = text[lo:begin].split()[-CLAUSE_WORDS:]
-    after = text[end:hi].split()[:CLAUSE_WORDS]
-    phrase = " ".join(before + text[begin:end].split() + after)
-    return phrase.strip(" .,;:\"“”‘’'")
+class _Clauses:
+    """The clause breaks of each sentence, found once: a sentence of many numbers was read whole for each."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.breaks: dict[int, tuple[list[int], list[int]]] = {}  # by sentence start: where breaks start, end
+
+    def around(self, sent: Sentence, begin: int, end: int) -> str:
+        """The clause around a claim, cut at commas/dashes and at CLAUSE_WORDS words either side."""
+        text = self.text
+        starts, ends = self._of(sent)
+        before_cut = bisect_right(ends, begin) - 1
+        lo = ends[before_cut] if before_cut >= 0 else sent.start
+        if begin > sent.start and text[begin - 1] == ",":
+            lo = begin  # a comma right before the claim cuts, even before a digit ("said,5 ships")
+        after_cut = bisect_left(starts, end)
+        hi = starts[after_cut] if after_cut < len(starts) else sent.end
+        before = _edge_words(text, lo, begin, last=True)
+        after = _edge_words(text, end, hi, last=False)
+        phrase = " ".join(before + text[begin:end].split() + after)
+        return phrase.strip(" .,;:\"“”‘’'")
+
+    def _of(self, sent: Sentence) -> tuple[list[int], list[int]]:
+        found = self.breaks.get(sent.start)
+        if found is None:
+            cuts = list(_CLAUSE_BREAK_RE.finditer(self.text, sent.start, sent.end))
+            found = self.breaks[sent.start] = [c.start() for c in cuts], [c.end() for c in cuts]
+        return found
+
+
+def _edge_words(text: str, lo: int, hi: int, *, last: bool) -> list[str]:
+    """The last (or first) CLAUSE_WORDS words of text[lo:hi], read from that edge in growing windows rather than
+    splitting the whole span: a window holding more words than that holds those words whole."""
+    size = _EDGE_WINDOW_CHARS
+    while True:
+        start, stop = (max(lo, hi - size), hi) if last else (lo, min(hi, lo + size))
+        words = text[start:stop].split()
+        if len(words) > CLAUSE_WORDS or (start, stop) == (lo, hi):
+            return words[-CLAUSE_WORDS:] if last else words[:CLAUSE_WORDS]
+        size *= 4

@@ -61,15 +61,6 @@ class Usage:
 
 
 @dataclass(slots=True)
-class Verb:
-    """A speech verb outside quotes; the document keeps those of a sentence once quotes.py has looked for them."""
-
-    word: str
-    start: int
-    end: int
-
-
-@dataclass(slots=True)
 class Doc:
     """The tokenised text, with notes the tokeniser takes on the way so later passes need not scan every token."""
 
@@ -83,7 +74,6 @@ class Doc:
     capitalised_words: list[str] = field(default_factory=list)  # capitalised, not opening a sentence
     lowercase_words: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
-    speech_verbs: dict[int, list[Verb]] = field(default_factory=dict)  # by sentence start, found when needed
 
 
 def analyse(text: str) -> Doc:
@@ -115,8 +105,9 @@ def _analyse_paragraph(doc: Doc, start: int, end: int) -> None:
         pieces.append("X" * (inner_end - q.open - 1 - keep_stop) + (text[inner_end - 1] if keep_stop else ""))
         pos = inner_end
     pieces.append(text[pos:end])
+    opens = [q.open for q in quotes]  # sorted: each sentence is given the quotes opening in it, by bisection
     for s_start, s_end in _sentence_bounds("".join(pieces), start):
-        _add_sentence(doc, s_start, s_end, quotes)
+        _add_sentence(doc, s_start, s_end, quotes[bisect_left(opens, s_start) : bisect_left(opens, s_end)])
     doc.quotes.extend(quotes)
 
 
@@ -261,7 +252,8 @@ def _token_form(surface: str) -> tuple[str, str, str, bool, bool, bool, bool, bo
 
 
 def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> None:
-    """Tokenise one sentence; mark which words open it (or open a quote, or follow a colon).
+    """Tokenise one sentence (`quotes`: those opening in it); mark which words open it (or open a quote, or follow
+    a colon).
 
     On the way, note the tokens that may start a number, and unless the sentence is a Title Case line, its
     capitalised tokens and how it writes its words (see Doc): one pass over the tokens instead of four."""
@@ -269,9 +261,8 @@ def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> No
     index, first = len(doc.sentences), len(tokens)
     openers = set()
     for q in quotes:
-        if start <= q.open < end:
-            q.sent = index
-            openers.add(q.open)
+        q.sent = index
+        openers.add(q.open)
     next_initial = True
     words = capitals = capital_stopwords = 0  # for telling Title Case lines from prose
     capital_tokens, capitalised, lowercase = doc.capitalised, doc.capitalised_words, doc.lowercase_words

@@ -7,6 +7,8 @@ and the metadata a careful reader finds in each article.
 
 from __future__ import annotations
 
+import _markupbase
+import html.parser
 import json
 import random
 import re
@@ -25,7 +27,15 @@ from streams.pipeline.clean import (
     outlet_from_domain,
     split_paragraphs,
 )
+from streams.pipeline.clean import html as html_module
+from streams.pipeline.clean.html import (
+    _UNCLOSED_TAG_READS,
+    _escape_tail,
+    _parse_html,
+    html_to_text,
+)
 from streams.pipeline.clean.paragraphs import cta_labels
+from streams.pipeline.clean.rules import email_domains
 from streams.pipeline.clean.wording import CTA
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -192,6 +202,48 @@ def test_a_void_element_of_a_furniture_class_removes_itself_not_the_rest_of_the_
         page = HTML_PAGE.replace(last, icon + last)
         assert clean_text(page).text == clean_text(HTML_PAGE).text, icon
 
+
+@pytest.mark.parametrize(
+    "openings",
+    ["<a" * 3000, "</x" * 2000, "<?x" * 2000, '<a b="x>y"' * 600, "<!--x>" * 1000]
+    + ["<![CDATA[x>" * 600, "<![if x>" * 600],
+)
+def test_markup_that_never_closes_is_read_a_bounded_number_of_times(monkeypatch, count_reads, openings):
+    """html.parser read each opening that does not close (start or end tag, comment, marked section, processing
+    instruction) to the end of the page, then went on from its next ">" or "<": quadratic on a page of them."""
+    read = {"tags": 0}
+    whole_start_tag = html.parser.HTMLParser.check_for_whole_start_tag
+
+    def counted(self, i):
+        end = whole_start_tag(self, i)
+        if end < 0:
+            read["tags"] += len(self.rawdata) - i
+        return end
+
+    monkeypatch.setattr(html.parser.HTMLParser, "check_for_whole_start_tag", counted)
+    ends = [(html.parser, "endendtag"), (html.parser, "piclose"), (_markupbase, "_commentclose")]  # how it finds them
+    ends += [(_markupbase, "_markedsectionclose"), (_markupbase, "_msmarkedsectionclose")]
+    closes = [count_reads(module, name) for module, name in ends]
+    page = "<html><body><p>Officials in Oslo said on Monday that the talks had ended.</p>" + openings
+    text = html_to_text(page).text
+    assert "Officials in Oslo said on Monday that the talks had ended." in text
+    parses = 2  # html_to_text may parse a page twice (with and without the class rules)
+    assert read["tags"] <= parses * (_UNCLOSED_TAG_READS + 1) * len(page)
+    assert sum(c.read for c in closes) <= parses * len(page)
+
+
+def test_text_after_the_last_tag_is_text_as_before(monkeypatch):
+    """Escaping the "<"s after the page's last ">" (where nothing can close) changes nothing html.parser gives."""
+    head = "<html><body><p>Officials said.</p><nav>Home</nav><h1>Talks &amp; more"
+    tails = ["<a", " <a b='x", " < 3 &lt <b", "<!-- x", "</p", "<?php", "<!x", "<![CDATA[", "&amp<a&#60;<", "<"]
+    tails += ["<script>a<b</x", "<nav><script>a</b <a"]
+    escaped = {tail: _parse_html(head + tail, use_classes=True) for tail in tails}
+    monkeypatch.setattr(html_module, "_escape_tail", lambda markup: markup)
+    for tail in tails:
+        assert _escape_tail(head + tail) != head + tail
+        assert _parse_html(head + tail, use_classes=True) == escaped[tail], tail
+
+
 POSTED_ON = """Rift Valley Courier
 
 Posted on August 16 2022, 10:15pm
@@ -253,6 +305,20 @@ def test_wire_dateline_and_contact_domain_name_the_outlet():
     assert contact not in article.text
     assert outlet_from_domain("mail.example-webmail.gmail.com") is None
     assert outlet_from_domain("rferl.org") == "rferl.org"  # no readable words: the domain itself
+
+
+def test_contact_addresses_are_found_as_a_word_boundary_pattern_finds_them():
+    """email_domains starts only where a run of address characters starts (`\\b[\\w.+-]+@` started at every word
+    boundary in a run and read to its end: quadratic in "1.1.1..."), and finds the same domains, glued ones too."""
+    word_boundary = re.compile(r"\b[\w.+-]+@((?:[\w-]+\.)+[a-z]{2,})\b", re.I)
+    rng = random.Random(3)
+    pieces = ["a", "Z", "1", "_", "é", ".", "+", "-", "@", " ", "x.com", "@a.bc", "org.", "..", "ſ"]
+    texts = ["a@x.com.b@y.org", "msoto@springfieldherald.com.", "-.+@x.com", ".a@x.com", "1." * 500 + "1@x.com"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 20))) for _ in range(3000)]
+    for text in texts:
+        assert list(email_domains(text)) == [m.group(1) for m in word_boundary.finditer(text)], text
+    article = clean_text(PLAIN_NEWS + "\n\n" + "Contact us at " + "a.b." * 2000 + "x")
+    assert "Contact us at" not in article.text
 
 
 def test_url_domain_is_the_fallback_outlet():

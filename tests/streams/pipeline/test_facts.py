@@ -14,7 +14,9 @@ import pytest
 
 from schemas.articles import CleanArticle
 from schemas.stories import ArticleFacts
-from streams.pipeline.facts import extract_facts
+from streams.pipeline.facts import claims as claims_module
+from streams.pipeline.facts import document, extract_facts
+from streams.pipeline.facts import quotes as quotes_module
 
 SEEDS = sorted((Path(__file__).resolve().parents[3] / "seeds").glob("*.txt"))
 
@@ -352,6 +354,51 @@ def test_very_long_and_empty_texts_are_handled():
     assert people(facts) == {"Piret Kask": "Mayor"}
     empty = extract_facts(article("."))
     assert empty.entities == [] and empty.claims == [] and empty.quotes == []
+
+
+def test_a_sentence_of_many_quotes_asks_each_speech_verb_once(monkeypatch):
+    """Each speech verb's speaker is found once per sentence (after a quote, and before one), not once for each
+    quote that looks past it: a sentence of n unattributed quotes and n verbs took n*n looks, each sorting its names."""
+    asked = []
+    speaker_for = quotes_module._SpeakerContext.speaker_for
+
+    def counted(self, verb, inverted_ok):
+        asked.append(verb)
+        return speaker_for(self, verb, inverted_ok)
+
+    monkeypatch.setattr(quotes_module._SpeakerContext, "speaker_for", counted)
+    text = "".join(f'Oslo officials said, "the quota talks ended in round {i}" ' for i in range(60))
+    facts = extract_facts(article(text))
+    assert quotes(facts) == [(f"the quota talks ended in round {i}", None) for i in range(60)]
+    assert len(asked) == 2 * 60
+
+
+def test_each_sentence_is_given_only_the_quotes_opening_in_it(monkeypatch):
+    """A paragraph of n sentences and n quotes: each sentence was given (and looked through) all n quotes."""
+    given = []
+    add_sentence = document._add_sentence
+
+    def counted(doc, start, end, quotes):
+        given.append(len(quotes))
+        add_sentence(doc, start, end, quotes)
+
+    monkeypatch.setattr(document, "_add_sentence", counted)
+    text = " ".join(f'Talks resumed. "We will meet again in round {i}," Lunde said.' for i in range(50))
+    doc = document.analyse(text)
+    assert len(doc.quotes) == 50 and len(doc.sentences) == 100
+    assert sum(given) == 50
+    assert [q.sent for q in doc.quotes] == list(range(1, 100, 2))
+
+
+def test_a_sentence_of_many_numbers_is_searched_for_clause_breaks_once(count_reads):
+    """Each claim's clause is cut at its sentence's breaks, found once: the sentence was searched whole for each."""
+    breaks = count_reads(claims_module, "_CLAUSE_BREAK_RE")
+    text = "The officials said " + " and ".join(f"{i + 3} ships" for i in range(300)) + " were sent."
+    facts = extract_facts(article(text))
+    assert len(facts.claims) == 300
+    assert facts.claims[0].text == "The officials said 3 ships and 4 ships and 5 ships and 6"
+    assert facts.claims[-1].text == "ships and 300 ships and 301 ships and 302 ships were sent"
+    assert breaks.read <= len(text)
 
 
 # --- the seed reports: general properties only --------------------------------------------------------
