@@ -175,7 +175,11 @@ class _HtmlText(HTMLParser):
         (nor the check of its keyword, on which html.parser raises)."""
         if not self._closes_after(self._section_close, i + 3):
             return -1
-        return super().parse_marked_section(i, report)
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:  # a keyword HTML has not ("<![x]>"): a bogus comment to browsers, skipped to its ">"
+            end = self.rawdata.find(">", i + 3)
+            return end + 1 if end >= 0 else -1
 
     def parse_starttag(self, i: int) -> int:
         """A start tag that does not close has read to the end of the page; once such tags have read it

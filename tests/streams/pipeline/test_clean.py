@@ -573,3 +573,9 @@ def test_web_furniture_wordings_are_found_by_their_hints_in_list_order():
     assert len(expected) >= 4
     assert cta_labels(text, tokens) == expected
     assert cta_labels("The minister said talks would resume.", {"the", "minister", "said"}) == []
+
+
+def test_a_marked_section_of_a_keyword_html_has_not_is_skipped_not_raised():
+    """html.parser raises AssertionError on "<![x]>"; a browser skips it as a bogus comment."""
+    page = html_to_text("<html><body><p>Officials met in Oslo on Monday.</p><![x]><p>They met again on Tuesday.</p></body></html>")
+    assert page.text.split() == "Officials met in Oslo on Monday. They met again on Tuesday.".split()
