@@ -11,6 +11,8 @@
  *   which Python made with a hashlib call per shingle and numpy arrays of shingles by permutations.
  * - `tokens`: the tokens of a sentence for fact extraction (facts/document.py), which its regex found one match
  *   object at a time.
+ * - `band_keys` and `file_bands`: the LSH bucket keys of a signature's bands, and filing an article under them
+ *   (dedup.py), a slice, a hash and a dict update per band, ten per fingerprint when a restart rebuilds the index.
  *
  * What is computed, and why, is in streams/pipeline/cluster.py, packed.py and dedup.py. The arithmetic is
  * theirs, in their order (sums taken in the same sequence, ties broken the same way), so every result is the
@@ -1062,6 +1064,90 @@ static PyObject *tokens(PyObject *Py_UNUSED(module), PyObject *const *args, Py_s
     return found;
 }
 
+/* The bands of a MinHash signature, each `width` bytes: the signature's bytes and how many bands they hold. */
+static const char *signature_bands(PyObject *const *args, Py_ssize_t *bands, Py_ssize_t *width)
+{
+    if (!PyBytes_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "the signature must be bytes");
+        return NULL;
+    }
+    *bands = PyLong_AsSsize_t(args[1]);
+    *width = PyLong_AsSsize_t(args[2]);
+    if ((*bands == -1 || *width == -1) && PyErr_Occurred())
+        return NULL;
+    if (*bands < 0 || *width <= 0 || *bands > PyBytes_GET_SIZE(args[0]) / *width) {
+        PyErr_SetString(PyExc_ValueError, "the signature holds fewer bands than asked for");
+        return NULL;
+    }
+    return PyBytes_AS_STRING(args[0]);
+}
+
+/* band_keys(signature, bands, width) -> [key per band]: the hash Python gives each band's bytes (`hash(bytes)`). */
+static PyObject *band_keys(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t bands, width;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "band_keys(signature, bands, width)");
+        return NULL;
+    }
+    const char *bytes = signature_bands(args, &bands, &width);
+    if (bytes == NULL)
+        return NULL;
+    PyObject *keys = PyList_New(bands);
+    for (Py_ssize_t b = 0; keys != NULL && b < bands; b++) {
+        PyObject *key = PyLong_FromSsize_t(_Py_HashBytes(bytes + b * width, width));
+        if (key == NULL) {
+            Py_CLEAR(keys);
+            break;
+        }
+        PyList_SET_ITEM(keys, b, key);
+    }
+    return keys;
+}
+
+/* file_bands(buckets, signature, bands, width, article_id): the article filed under each band's key in `buckets`
+ * (key -> the article id, or a list of the ids once two share it), the keys of `band_keys`. A restart files a
+ * whole dedup window this way, ten bands per fingerprint. */
+static PyObject *file_bands(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t bands, width;
+    if (nargs != 5 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "file_bands(buckets: dict, signature, bands, width, article_id)");
+        return NULL;
+    }
+    PyObject *buckets = args[0], *article = args[4];
+    const char *bytes = signature_bands(args + 1, &bands, &width);
+    if (bytes == NULL)
+        return NULL;
+    for (Py_ssize_t b = 0; b < bands; b++) {
+        PyObject *key = PyLong_FromSsize_t(_Py_HashBytes(bytes + b * width, width));
+        if (key == NULL)
+            return NULL;
+        PyObject *held = PyDict_GetItemWithError(buckets, key);  /* borrowed */
+        int failed;
+        if (held == NULL) {
+            failed = PyErr_Occurred() != NULL || PyDict_SetItem(buckets, key, article) < 0;
+        } else if (PyList_CheckExact(held)) {
+            failed = PyList_Append(held, article) < 0;
+        } else {
+            PyObject *both = PyList_New(2);
+            failed = both == NULL;
+            if (!failed) {
+                Py_INCREF(held);
+                Py_INCREF(article);
+                PyList_SET_ITEM(both, 0, held);
+                PyList_SET_ITEM(both, 1, article);
+                failed = PyDict_SetItem(buckets, key, both) < 0;
+                Py_DECREF(both);
+            }
+        }
+        Py_DECREF(key);
+        if (failed)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"pack", (PyCFunction)(void (*)(void))pack, METH_FASTCALL,
      "pack(parts, numbers) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
@@ -1078,6 +1164,10 @@ static PyMethodDef methods[] = {
      "fades(article_days, stories, half_life_days): see streams.pipeline.cluster.fades"},
     {"minhash", (PyCFunction)(void (*)(void))minhash, METH_FASTCALL,
      "minhash(joined, size, a, b) -> signature bytes (uint64): see streams.pipeline.dedup.minhash"},
+    {"band_keys", (PyCFunction)(void (*)(void))band_keys, METH_FASTCALL,
+     "band_keys(signature, bands, width) -> [hash of each band's bytes]: see streams.pipeline.dedup._band_keys"},
+    {"file_bands", (PyCFunction)(void (*)(void))file_bands, METH_FASTCALL,
+     "file_bands(buckets, signature, bands, width, article_id): see streams.pipeline.dedup.DuplicateIndex.add"},
     {"tokens", (PyCFunction)(void (*)(void))tokens, METH_FASTCALL,
      "tokens(text, start, end) -> [(start, end, surface)]: see streams.pipeline.facts.document._add_sentence"},
     {NULL, NULL, 0, NULL},

@@ -443,3 +443,20 @@ def test_tokens_take_only_what_lies_between_start_and_end():
     assert _kernels.tokens(text, 9, 13) == [(9, 13, "U.S.")] and _kernels.tokens(text, 9, 12) == [(9, 10, "U"), (10, 11, "."), (11, 12, "S")]
     assert _kernels.tokens(text, 29, 34) == [(29, 32, "100"), (32, 33, ","), (33, 34, "0")]
     assert _kernels.tokens(text, 5, 5) == [] and _kernels.tokens(text, -3, 99) == regex_tokens(text, 0, len(text))
+
+
+def test_band_keys_are_pythons_hash_of_each_band_and_filing_keeps_one_id_or_a_list():
+    rng = random.Random(5)
+    signature = bytes(rng.randrange(256) for _ in range(64 * 8))
+    assert _kernels.band_keys(signature, 10, 48) == [hash(signature[b * 48 : (b + 1) * 48]) for b in range(10)]
+    buckets: dict = {}
+    _kernels.file_bands(buckets, signature, 10, 48, "a1")
+    assert buckets == dict.fromkeys(_kernels.band_keys(signature, 10, 48), "a1")
+    other = signature[:48] + bytes(rng.randrange(256) for _ in range(len(signature) - 48))  # shares the first band only
+    _kernels.file_bands(buckets, other, 10, 48, "a2")
+    _kernels.file_bands(buckets, signature, 1, 48, "a3")
+    first = _kernels.band_keys(signature, 1, 48)[0]
+    assert buckets[first] == ["a1", "a2", "a3"] and sum(isinstance(v, list) for v in buckets.values()) == 1
+    for bad in ((signature, 11, 48), (signature, 1, 0), ("not bytes", 1, 8)):
+        with pytest.raises((ValueError, TypeError)):
+            _kernels.band_keys(*bad)
