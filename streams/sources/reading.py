@@ -21,6 +21,11 @@ _FEED_ELEMENTS = (b"rss", b"feed", b"rdf:rdf")
 _JSON_OPENING = re.compile(rb"\s*(\{|\[\s*\{)")  # a JSON object, or an array of them
 
 
+def gunzip():
+    """A decompressor of one gzip member (the sniffer's, and the whole-file WARC reader's)."""
+    return zlib.decompressobj(zlib.MAX_WBITS | 16)
+
+
 class Unreadable(Exception):
     """An input (a page, a feed, a record) that holds no article; the message says why."""
 
@@ -62,7 +67,7 @@ def sniffed_format(head: bytes) -> str | None:
     """What the first bytes of a file say it is: a WARC archive, a feed, a web page, JSON, or None."""
     if head.startswith(b"\x1f\x8b"):
         try:
-            head = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, 64)
+            head = gunzip().decompress(head, 64)
         except zlib.error:
             return None
         return WARC if head.startswith(b"WARC/") else None

@@ -12,7 +12,6 @@ been a page.
 from __future__ import annotations
 
 import io
-import zlib
 from collections.abc import Generator, Iterator
 from functools import partial
 from pathlib import Path
@@ -22,7 +21,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 from streams.sources.html import MAX_PAGE_BYTES, page_article
-from streams.sources.reading import PassedOver, Skipped, Unreadable, with_id
+from streams.sources.reading import PassedOver, Skipped, Unreadable, gunzip, with_id
 
 _PAGE_TYPES = ("text/html", "application/xhtml+xml")
 _WHOLE_FILE_GZIP = "non-chunked gzip file detected"  # warcio's words for a WARC gzipped as one file
@@ -83,7 +82,7 @@ class _Gunzipped(io.RawIOBase):
     raises, and what it had decompressed in that read is lost): `cut_short` says so once it is read."""
 
     def __init__(self, compressed: BinaryIO) -> None:
-        self._compressed, self._gunzip, self._pending, self.cut_short = compressed, _gunzip(), b"", False
+        self._compressed, self._gunzip, self._pending, self.cut_short = compressed, gunzip(), b"", False
 
     def readable(self) -> bool:
         return True
@@ -96,15 +95,11 @@ class _Gunzipped(io.RawIOBase):
                 return 0
             self._pending = self._gunzip.decompress(chunk)
             while self._gunzip.eof and self._gunzip.unused_data:  # the next gzip member
-                rest, self._gunzip = self._gunzip.unused_data, _gunzip()
+                rest, self._gunzip = self._gunzip.unused_data, gunzip()
                 self._pending += self._gunzip.decompress(rest)
         size = min(len(buffer), len(self._pending))
         buffer[:size], self._pending = self._pending[:size], self._pending[size:]
         return size
-
-
-def _gunzip():
-    return zlib.decompressobj(zlib.MAX_WBITS | 16)
 
 
 def _first_line(error: Exception) -> str:
