@@ -111,6 +111,7 @@ def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(Non
         ctx.changelog_ends = None  # another worker may write to the changelogs until this one places again
         for tp in revoked:
             ctx.next_offsets.pop(tp, None)
+            ctx.placing_next.pop(tp, None)
         if ctx.prepare_acks is not None:
             ctx.prepare_acks.forget(revoked)
 

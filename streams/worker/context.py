@@ -142,6 +142,9 @@ class WorkerContext:
     counters: Counters = field(default_factory=Counters)
     # Next offset to process per input partition held by this worker (for the lag counters).
     next_offsets: dict = field(default_factory=dict)
+    # Per prepared partition, the offset after the furthest article handed to the place stage since the last
+    # rebalance (`place_stage._note_order`).
+    placing_next: dict = field(default_factory=dict)
     desk: StoryDesk | None = None  # derived from the tables; None until the first article after a rebalance
     staging: Staging = field(init=False)  # the place stage's writes not yet in the tables; the desk reads through it
     prepare_acks: InOrderAcks | None = None  # the running prepare agent's, so a rebalance can reset it

@@ -55,6 +55,9 @@ from streams.worker.delivery import (
 
 log = logging.getLogger(__name__)
 
+# How the log says that the consumer handed over prepared articles out of order (`_note_order`).
+SKIPPED = "the consumer skipped prepared articles"
+
 
 @dataclass
 class Placed:
@@ -136,6 +139,7 @@ def loaded_desk(ctx: WorkerContext) -> StoryDesk:
 
 def _place(ctx: WorkerContext, batch: OpenBatch, event) -> None:
     """Place one article into the open batch; a bug is its dead letter, and the batch is placed again without it."""
+    _note_order(ctx, event)
     try:
         batch.add(_placed(ctx, event))
     except Exception as error:
@@ -152,6 +156,19 @@ def _place(ctx: WorkerContext, batch: OpenBatch, event) -> None:
                 _place(ctx, batch, placed.event)
         letter = dead_letter(event.value, f"internal error while placing: {error!r}", "process")
         batch.add(Placed(event, [dead_letter_send(ctx.topics.dead_letters, letter)], None))
+
+
+def _note_order(ctx: WorkerContext, event) -> None:
+    """Say so in the log when the consumer hands over a prepared article past one it has not handed over yet
+    since the last rebalance: the skipped ones come later, after a seek, and are placed out of order, which
+    can change the stories from an uninterrupted run (the order decides them). An offset handed over before
+    (a seek back to the committed offset) is a redelivery, and changes nothing."""
+    tp, offset = event.message.tp, event.message.offset
+    expected = ctx.placing_next.get(tp)
+    if expected is not None and offset > expected:
+        log.warning("%s %d-%d of %s; they are placed when they come, out of order", SKIPPED, expected, offset - 1,
+                    tp.topic, extra={"topic": tp.topic, "first": expected, "last": offset - 1})
+    ctx.placing_next[tp] = max(offset + 1, expected or 0)
 
 
 def _placed(ctx: WorkerContext, event) -> Placed:

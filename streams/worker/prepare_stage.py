@@ -5,8 +5,9 @@ It runs on every partition of the raw topic, so it spreads over workers, and wit
 it hands each article to a child, takes the results back in the order it handed them over, sends the
 ones ready together as whole batches, and acks each raw article once its output and
 that of every earlier article of its partition are confirmed (`InOrderAcks`; up to `prepare_in_flight`
-at a time). Its output may then land out of order after a failed send is retried, which is harmless: the
-place stage reads prepared articles in whatever order they land. Nothing in the per-message path may
+at a time). A failed send is retried article by article after later ones may have landed: the place stage
+places prepared articles in the order they land, so such a retry (and only such) can change which stories a
+replay makes from those of a run with no failure; it says so in the log. Nothing in the per-message path may
 raise: bad input and bugs become dead letters, Kafka errors are retried, and only cancellation gets
 through.
 """

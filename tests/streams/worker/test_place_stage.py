@@ -28,6 +28,7 @@ from streams.worker.metrics import WorkerMetrics
 from streams.worker.place_stage import OpenBatch
 
 SETTINGS = Settings(broker="127.0.0.1:1")
+PREPARED = TP("prepared", 0)
 
 
 def _context() -> SimpleNamespace:
@@ -36,14 +37,19 @@ def _context() -> SimpleNamespace:
         story_events="events", story_snapshots="snapshots", duplicates="duplicates", dead_letters="dead-letters"
     )
     return SimpleNamespace(
-        settings=SETTINGS, staging=Staging(DeskStores()), desk=None, topics=topics, metrics=WorkerMetrics(Counters(), 60)
+        settings=SETTINGS, staging=Staging(DeskStores()), desk=None, topics=topics, metrics=WorkerMetrics(Counters(), 60),
+        placing_next={},
     )
 
 
 def _events(n: int) -> list[SimpleNamespace]:
     articles = generate(n, seed=3, max_paragraphs=2).articles
     prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(articles)]
-    return [SimpleNamespace(key=p.article.article_id.encode(), value=p.to_bytes()) for p in prepared if not isinstance(p, DeadLetter)]
+    prepared = [p for p in prepared if not isinstance(p, DeadLetter)]
+    return [
+        SimpleNamespace(key=p.article.article_id.encode(), value=p.to_bytes(), message=SimpleNamespace(tp=PREPARED, offset=offset))
+        for offset, p in enumerate(prepared)
+    ]
 
 
 def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_as_if_it_never_came(monkeypatch):
@@ -96,6 +102,21 @@ def _tables_on(producer) -> DeskStores:
     stores = DeskStores(**tables)
     stores.persisted = persisted
     return stores
+
+
+def test_prepared_articles_the_consumer_skipped_are_said_in_the_log_and_a_seek_back_is_not(caplog):
+    events = _events(30)
+    ctx, batch = _context(), OpenBatch()
+    with caplog.at_level("WARNING", logger=place_stage.__name__):
+        for event in events[:10] + events[4:12]:  # a seek back to offset 4: redeliveries
+            place_stage._place(ctx, batch, event)
+        assert not [r for r in caplog.records if place_stage.SKIPPED in r.getMessage()]
+        for event in events[15:20] + events[12:15]:  # 12-14 handed over late
+            place_stage._place(ctx, batch, event)
+    skipped = [r.getMessage() for r in caplog.records if place_stage.SKIPPED in r.getMessage()]
+    assert skipped == [f"{place_stage.SKIPPED} 12-14 of prepared; they are placed when they come, out of order"]
+    outcomes = [placed.outcome for placed in batch.placed]
+    assert sum(o.verdict.kind == "redelivery" for o in outcomes if hasattr(o, "verdict")) == 6
 
 
 async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_batch_and_a_failure_says_so(batching_producer):
