@@ -69,7 +69,11 @@ class DuplicateVerdict(Message):
     kind: Literal["redelivery", "exact", "near"] = Field(
         description="redelivery: the same article id again; exact: same text; near: a copy with small changes."
     )
-    story_id: str | None = Field(default=None, description="The story the original belongs to.")
+    story_id: str | None = Field(
+        default=None,
+        description="The story the original belongs to: the one that absorbed its story, if a merge within the "
+        "story window did.",
+    )
 
 
 class DeadLetter(Message):

@@ -271,7 +271,7 @@ class StoryDesk:
                 duplicate_of=match.article_id,
                 similarity=match.similarity,
                 kind=match.kind,
-                story_id=original.get("story_id"),
+                story_id=original.get("story_id") and self._holder(original["story_id"]),
             )
             self.stores.articles[article_id] = {"verdict": verdict.model_dump(mode="json")}
             return Duplicate(verdict)
@@ -444,7 +444,8 @@ class StoryDesk:
         return live_before and last.story_id not in self.stores.live
 
     def _holder(self, story_id: str) -> str:
-        """The story that holds what `story_id` held: itself, or the last of the stories that absorbed it."""
+        """The story that holds what `story_id` held: itself, or the last of the stories that absorbed it (within
+        the story window, whose merges the desk keeps)."""
         followed = {story_id}
         while story_id in self.absorbed and self.absorbed[story_id] not in followed:
             story_id = self.absorbed[story_id]

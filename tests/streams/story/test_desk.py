@@ -279,6 +279,22 @@ def test_the_seeds_stay_one_story_of_five_among_real_headlines_on_russia_ukraine
     assert [a for a in placed if a.startswith("uci-") and story_now(placed[a]) == seed_story] == []
 
 
+def test_a_copy_of_an_article_whose_story_was_merged_names_the_story_that_absorbed_it():
+    from streams.pipeline.prepare import prepare
+    from streams.tools.synthetic import generate
+
+    stream = generate(260, seed=1, max_paragraphs=2)  # two of its articles merge stories
+    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    desk = StoryDesk(SETTINGS)
+    outcomes = [desk.place(article) for article in prepared]
+    merge = [o.events[1] for o in outcomes if len(o.events) == 2][-1]  # within the story window of the stream's end
+    absorbed = next(p for p, o in zip(prepared, outcomes) if isinstance(o, Appended) and o.event.story_id == merge.absorbed_story_id)
+    copy_of = absorbed.model_copy(update={"article": absorbed.article.model_copy(update={"article_id": "a-copy"})})
+    verdict = desk.place(copy_of).verdict
+    assert (verdict.kind, verdict.duplicate_of) == ("exact", absorbed.article.article_id)
+    assert verdict.story_id == merge.story_id != merge.absorbed_story_id
+
+
 def test_a_crash_between_the_two_story_states_of_a_merge_is_healed():
     """An article that merges two stories writes both stories' states; with only the first of them kept, the
     article's redelivery writes the other, and the stream goes on exactly as the uninterrupted one."""
