@@ -20,12 +20,13 @@ from dataclasses import fields
 from pathlib import Path
 
 import orjson
-from rocksdict import Rdict
+from rocksdict import Options, Rdict
 
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import Appended, DeskStores, StoryDesk, collecting_as_the_worker
+from streams.story.rocksdb import compacting_removals
 from streams.tools.synthetic import stream_over_days
 
 SMALL_STORY = 10  # articles: at most this is a small story
@@ -83,7 +84,7 @@ class RocksStores:
         self.open()
 
     def open(self) -> DeskStores:
-        self.db = Rdict(str(self.path))
+        self.db = Rdict(str(self.path), options=self._options())
         self.stores = DeskStores(**{f.name: RocksStore(self._family(f.name)) for f in fields(DeskStores)})
         return self.stores
 
@@ -91,7 +92,12 @@ class RocksStores:
         try:
             return self.db.get_column_family(name)
         except Exception:  # noqa: BLE001 - rocksdict raises a plain exception for a missing family
-            return self.db.create_column_family(name)
+            return self.db.create_column_family(name, self._options())
+
+    @staticmethod
+    def _options() -> Options:
+        """As the worker's tables have them (streams/story/rocksdb.py)."""
+        return compacting_removals(Options())
 
     def _open_stores(self) -> list[RocksStore]:
         return list(vars(self.stores).values()) if self.stores else []

@@ -10,11 +10,14 @@ from aiokafka.errors import IllegalOperation
 from faust import current_event
 from faust.exceptions import PartitionsMismatch
 from faust.stores.base import SerializedStore
+from faust.stores.rocksdb import RocksDBOptions
+from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 
 from streams.kafka.topics import replication_config
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk
+from streams.story.rocksdb import compacting_removals
 from streams.story.staging import DELETED, Staging
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
@@ -42,6 +45,13 @@ CHANGELOG_PARTITION = 0
 Encoded = dict[str, dict[str, tuple[object, bytes | None]]]  # store name -> key -> (value, its changelog bytes)
 
 
+class RemovalsCompacted(RocksDBOptions):
+    """faust's RocksDB options, and files full of removals compacted (streams/story/rocksdb.py)."""
+
+    def as_options(self):
+        return compacting_removals(super().as_options())
+
+
 class ConfirmedTable(faust.Table):
     """A faust table the place stage writes itself, a phase of a batch at a time: its local store (`write_locally`),
     then its changelog, whose records go to the producer as whole batches, each one's ack awaited (`send_records`).
@@ -51,6 +61,13 @@ class ConfirmedTable(faust.Table):
     worker's process; and faust's producer flush is no barrier between phases: it returns once its queue has let
     no message go for 0.1 s, and it does not report a changelog write that failed.
     """
+
+    def _new_store_by_url(self, url):
+        """faust's store; on RocksDB (with rocksdict), with the removals of the desk's windows compacted away."""
+        store = super()._new_store_by_url(url)
+        if isinstance(store, RocksDBStore) and store.use_rocksdict:
+            store.rocksdb_options = RemovalsCompacted(**store.options, use_rocksdict=True)
+        return store
 
     def changelog_value(self, value) -> bytes | None:
         """The bytes the changelog gets for a write of `value` (None: a removal's tombstone), as faust makes them."""

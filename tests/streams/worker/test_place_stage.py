@@ -26,6 +26,7 @@ from streams.worker.counters import Counters
 from streams.worker.delivery import Batched
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.place_stage import OpenBatch
+from tests.streams.story.test_rocksdb import REMOVED, tombstones_after_a_window
 
 SETTINGS = Settings(broker="127.0.0.1:1")
 PREPARED = TP("prepared", 0)
@@ -192,6 +193,14 @@ def test_a_value_encoded_for_the_journal_is_written_as_those_bytes_and_only_that
     assert table.write_locally("s1", other, made) == (b'"s1"', b'{"size":1}')  # an equal value, but not the one encoded
     assert table["s1"] is other
     assert table.write_locally("s1", DELETED) == (b'"s1"', None) and "s1" not in table
+
+
+def test_the_tables_on_rocksdb_compact_the_removals_of_their_windows(tmp_path):
+    app = faust.App("t-rocksdb", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
+    table = ConfirmedTable(app, name=TABLES["fingerprints"], default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+    options = table.data.rocksdb_options  # what faust opens each partition's database with
+    assert isinstance(options, context.RemovalsCompacted)
+    assert tombstones_after_a_window(tmp_path / "db", options.as_options(), settle_s=60) <= REMOVED // 10
 
 
 class _Event:
