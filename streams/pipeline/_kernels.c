@@ -1082,7 +1082,13 @@ static const char *signature_bands(PyObject *const *args, Py_ssize_t *bands, Py_
     return PyBytes_AS_STRING(args[0]);
 }
 
-/* band_keys(signature, bands, width) -> [key per band]: the hash Python gives each band's bytes (`hash(bytes)`). */
+/* The bucket key of band `b`: the hash Python gives the band's bytes (`hash(bytes)`), as an int. */
+static PyObject *band_key(const char *bytes, Py_ssize_t b, Py_ssize_t width)
+{
+    return PyLong_FromSsize_t(_Py_HashBytes(bytes + b * width, width));
+}
+
+/* band_keys(signature, bands, width) -> [key per band]: each band's `band_key`. */
 static PyObject *band_keys(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t bands, width;
@@ -1095,7 +1101,7 @@ static PyObject *band_keys(PyObject *Py_UNUSED(module), PyObject *const *args, P
         return NULL;
     PyObject *keys = PyList_New(bands);
     for (Py_ssize_t b = 0; keys != NULL && b < bands; b++) {
-        PyObject *key = PyLong_FromSsize_t(_Py_HashBytes(bytes + b * width, width));
+        PyObject *key = band_key(bytes, b, width);
         if (key == NULL) {
             Py_CLEAR(keys);
             break;
@@ -1120,7 +1126,7 @@ static PyObject *file_bands(PyObject *Py_UNUSED(module), PyObject *const *args, 
     if (bytes == NULL)
         return NULL;
     for (Py_ssize_t b = 0; b < bands; b++) {
-        PyObject *key = PyLong_FromSsize_t(_Py_HashBytes(bytes + b * width, width));
+        PyObject *key = band_key(bytes, b, width);
         if (key == NULL)
             return NULL;
         PyObject *held = PyDict_GetItemWithError(buckets, key);  /* borrowed */
