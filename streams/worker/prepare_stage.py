@@ -41,6 +41,9 @@ from streams.worker.processes import Prepared, Preparer
 
 log = logging.getLogger(__name__)
 
+# How the log says that prepared articles are sent again, after later ones may have landed (`_ack_when_delivered`).
+SENT_AGAIN = "prepared articles failed"
+
 
 def prepare_agent(ctx: WorkerContext):
     """The agent: raw articles handed to the preparer as they come; a second task sends their results in order."""
@@ -151,7 +154,7 @@ async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, group: list
             await confirmed(sent.acks, sent.topics)
         except Exception as failure:
             failed = sent.failed()
-            log.warning("sending %d prepared articles failed (%r); sending each again", len(failed), failure,
+            log.warning("sending %d %s (%r); sending each again", len(failed), SENT_AGAIN, failure,
                         extra={"error": repr(failure), "articles": len(failed)})
             ctx.counters.sends_retried += len(failed)
             group = [(entry, await _send_again(ctx, entry[0], sends) if n in failed else sends) for n, (entry, sends) in enumerate(group)]

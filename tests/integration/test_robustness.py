@@ -40,7 +40,7 @@ from streams.settings import Settings
 from streams.tools.broker import LocalKafka, free_port, local_kafka
 from streams.tools.harness import start_worker, stop_worker
 from streams.tools.synthetic import generate
-from streams.worker import journal, place_stage
+from streams.worker import journal, place_stage, prepare_stage
 from streams.worker.context import TABLES
 
 pytestmark = pytest.mark.integration
@@ -201,12 +201,12 @@ def _assert_same(actual: dict, expected: dict) -> None:
 
 def _order_hazards(*log_paths: Path) -> list[str]:
     """The workers' log lines saying prepared articles reach the place stage out of order: skipped by the consumer
-    (place_stage.SKIPPED), or sent again after a failed send while later ones had landed."""
+    (place_stage.SKIPPED), or sent again after a failed send while later ones had landed (prepare_stage.SENT_AGAIN)."""
     return [
         line
         for path in log_paths
         for line in path.read_text(errors="replace").splitlines()
-        if place_stage.SKIPPED in line or "prepared articles failed" in line
+        if place_stage.SKIPPED in line or prepare_stage.SENT_AGAIN in line
     ]
 
 
