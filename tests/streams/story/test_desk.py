@@ -42,6 +42,15 @@ FLOOD_2 = "Mayor Sebastiao Melo said the Porto Alegre floods had displaced thous
 RATES = "The Reserve Bank of India raised its repo rate by a quarter point on Wednesday to curb inflation, governor Shaktikanta Das said."
 
 
+def _synthetic(size: int, seed: int) -> list:
+    """A synthetic stream of short articles, prepared as the worker would, one broker second apart."""
+    from streams.pipeline.prepare import prepare
+    from streams.tools.synthetic import generate
+
+    stream = generate(size, seed=seed, max_paragraphs=2)
+    return [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+
+
 def _run(desk: StoryDesk, prepared: PreparedArticle):
     return desk.place(prepared)
 
@@ -129,13 +138,9 @@ def test_an_articles_record_written_as_json_holds_the_entries_as_published():
 def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():
     """Profiles, merges and the hot window depend on arrival order; load must rebuild them in that order."""
 
-    import orjson
 
-    from streams.pipeline.prepare import prepare
-    from streams.tools.synthetic import generate
 
-    stream = generate(240, seed=5, max_paragraphs=2)
-    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = _synthetic(240, seed=5)
     calm, restarted = StoryDesk(SETTINGS), StoryDesk(SETTINGS)
     for index, article in enumerate(prepared):
         if index in (80, 160):
@@ -156,13 +161,9 @@ def _copy_stores(stores: DeskStores) -> DeskStores:
 def test_a_crash_after_the_article_record_is_healed_when_the_article_comes_again():
     """The record is written first and the story state last: with only the record kept, the article's redelivery
     makes its other writes again, and the stream goes on exactly as the uninterrupted one."""
-    import orjson
 
-    from streams.pipeline.prepare import prepare
-    from streams.tools.synthetic import generate
 
-    stream = generate(160, seed=9, max_paragraphs=2)
-    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = _synthetic(160, seed=9)
     calm = StoryDesk(SETTINGS)
     outcomes = [calm.place(article) for article in prepared]
     crashed = StoryDesk(SETTINGS)
@@ -280,11 +281,8 @@ def test_the_seeds_stay_one_story_of_five_among_real_headlines_on_russia_ukraine
 
 
 def test_a_copy_of_an_article_whose_story_was_merged_names_the_story_that_absorbed_it():
-    from streams.pipeline.prepare import prepare
-    from streams.tools.synthetic import generate
 
-    stream = generate(260, seed=1, max_paragraphs=2)  # two of its articles merge stories
-    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = _synthetic(260, seed=1)  # two of its articles merge stories
     desk = StoryDesk(SETTINGS)
     outcomes = [desk.place(article) for article in prepared]
     merge = [o.events[1] for o in outcomes if len(o.events) == 2][-1]  # within the story window of the stream's end
@@ -298,13 +296,9 @@ def test_a_copy_of_an_article_whose_story_was_merged_names_the_story_that_absorb
 def test_a_crash_between_the_two_story_states_of_a_merge_is_healed():
     """An article that merges two stories writes both stories' states; with only the first of them kept, the
     article's redelivery writes the other, and the stream goes on exactly as the uninterrupted one."""
-    import orjson
 
-    from streams.pipeline.prepare import prepare
-    from streams.tools.synthetic import generate
 
-    stream = generate(260, seed=1, max_paragraphs=2)  # its 235th article merges two stories
-    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = _synthetic(260, seed=1)  # its 235th article merges two stories
     calm = StoryDesk(SETTINGS)
     outcomes = [calm.place(article) for article in prepared]
     merging = next(i for i, o in enumerate(outcomes) if len(o.events) == 2)
@@ -365,13 +359,9 @@ def test_a_crash_before_the_story_states_of_a_merge_that_absorbed_an_articles_st
     """An article's story was merged into another, by the article itself or by a later one of its batch: with the
     batch's windows written and its story states lost, the redeliveries do not count the article in the survivor
     a second time, and the stream goes on exactly as the uninterrupted one."""
-    import orjson
 
-    from streams.pipeline.prepare import prepare
-    from streams.tools.synthetic import generate
 
-    stream = generate(300, seed=seed, max_paragraphs=2)
-    prepared = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
+    prepared = _synthetic(300, seed=seed)
     calm = StoryDesk(SETTINGS)
     outcomes = [calm.place(article) for article in prepared]
 
