@@ -5,17 +5,19 @@ It runs on every partition of the raw topic, so it spreads over workers, and wit
 it hands each article to a child, takes the results back in the order it handed them over, sends the
 ones ready together as whole batches, and acks each raw article once its output and
 that of every earlier article of its partition are confirmed (`InOrderAcks`; up to `prepare_in_flight`
-at a time). A failed send is retried article by article after later ones may have landed: the place stage
-places prepared articles in the order they land, so such a retry (and only such) can change which stories a
-replay makes from those of a run with no failure; it says so in the log. Nothing in the per-message path may
-raise: bad input and bugs become dead letters, Kafka errors are retried, and only cancellation gets
-through.
+at a time). The articles of a failed batch are sent again, each on its own, once every earlier group's
+have landed: the place stage places prepared articles in the order they land, so a retry changes which
+stories a replay makes only where a later batch had landed before it (the producer's sequence refuses the
+batches after a failed one, so that needs another kind of failure), which the log says. Nothing in the
+per-message path may raise: bad input and bugs become dead letters, Kafka errors are retried, and only
+cancellation gets through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
@@ -41,8 +43,8 @@ from streams.worker.processes import Prepared, Preparer
 
 log = logging.getLogger(__name__)
 
-# How the log says that prepared articles are sent again, after later ones may have landed (`_ack_when_delivered`).
-SENT_AGAIN = "prepared articles failed"
+# How the log says that prepared articles landed before earlier ones sent again (`_deliver_and_ack`).
+SENT_AGAIN = "landed ahead of earlier ones"
 
 
 def prepare_agent(ctx: WorkerContext):
@@ -103,11 +105,21 @@ async def prepared_limit(ctx: WorkerContext) -> int:
     return limit
 
 
+@dataclass
+class _Groups:
+    """The groups of results handed to the producer, counted, and how many of them were on their way when
+    articles of an earlier group were sent again (so may have landed ahead of them)."""
+
+    handed: int = 0
+    overtaken_through: int = 0
+
+
 async def _send_in_order(
     ctx: WorkerContext, preparer: Preparer, handed: asyncio.Queue, acks: InOrderAcks, in_flight, settling: set, limit: int
 ) -> None:
     """The results as they are ready, in the order handed over: the ones ready together sent as whole batches of
     at most `limit` bytes without waiting, and acked once confirmed."""
+    groups, before = _Groups(), None
     waiting = None  # the next article handed over, when its result was not ready with the group before it
     while True:
         group = []
@@ -123,9 +135,10 @@ async def _send_in_order(
                 break
             waiting = None
         sent = await send_batched_for_later([send for _, sends in group for send in sends], limit)
-        task = asyncio.create_task(_ack_when_delivered(ctx, acks, group, sent, in_flight))
-        settling.add(task)
-        task.add_done_callback(settling.discard)
+        groups.handed += 1
+        before = asyncio.create_task(_deliver_and_ack(ctx, acks, group, sent, in_flight, groups, groups.handed, before))
+        settling.add(before)
+        before.add_done_callback(settling.discard)
 
 
 def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result: Prepared, limit: int) -> list:
@@ -141,23 +154,37 @@ def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result:
     return [(topics.prepared_articles, article_id.encode(), message)]
 
 
-async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, group: list, sent: Batched, in_flight) -> None:
-    """Ack a group's raw articles, in order, once the broker has their output; the articles whose batch failed
-    are sent again (retrying) first, each on its own. Each ack entry goes with its article's sends, one message
-    each (`_sends`), so an article's position in the group is its message's in `sent`.
+async def _deliver_and_ack(
+    ctx: WorkerContext, acks: InOrderAcks, group: list, sent: Batched, in_flight, groups: _Groups, number: int,
+    before: asyncio.Task | None,
+) -> None:
+    """Ack a group's raw articles, in order, once the broker has their output. The articles whose batch failed
+    are sent again (retrying), each on its own, once the groups before have ended, so that retries land in the
+    order the articles were handed over (`number`: the group's, counting from 1). Each ack entry goes with its
+    article's sends, one message each (`_sends`), so an article's position in the group is its message's in
+    `sent`.
 
     Nothing but cancellation ends this without the acks: an ack missing for good would stop every commit
     on the partition.
     """
+    failed = set()
     try:
         try:
             await confirmed(sent.acks, sent.topics)
         except Exception as failure:
             failed = sent.failed()
-            log.warning("sending %d %s (%r); sending each again", len(failed), SENT_AGAIN, failure,
+            log.warning("sending %d prepared articles failed (%r); sending each again", len(failed), failure,
                         extra={"error": repr(failure), "articles": len(failed)})
+        if before is not None:
+            await asyncio.wait([before])
+        ahead = _landed_ahead(ctx, group, failed, overtaken=number <= groups.overtaken_through)
+        if ahead:
+            log.warning("%d prepared articles %s, sent again after a failed send", ahead, SENT_AGAIN,
+                        extra={"articles": ahead})
+        if failed:
             ctx.counters.sends_retried += len(failed)
             group = [(entry, await _send_again(ctx, entry[0], sends) if n in failed else sends) for n, (entry, sends) in enumerate(group)]
+            groups.overtaken_through = groups.handed
         for entry, sends in group:
             if sends[0][0] is ctx.topics.dead_letters:
                 ctx.counters.dead_letters += 1
@@ -167,6 +194,16 @@ async def _ack_when_delivered(ctx: WorkerContext, acks: InOrderAcks, group: list
     finally:
         for _ in group:
             in_flight.release()
+
+
+def _landed_ahead(ctx: WorkerContext, group: list, failed: set[int], overtaken: bool) -> int:
+    """How many of the group's prepared articles landed ahead of earlier ones sent again: every one that landed,
+    if the group was on its way while an earlier group's articles were sent again; else the ones after its own
+    first failed article."""
+    first = -1 if overtaken else min(failed, default=len(group))
+    return sum(
+        1 for n, (_, sends) in enumerate(group) if n > first and n not in failed and sends[0][0] is ctx.topics.prepared_articles
+    )
 
 
 async def _send_again(ctx: WorkerContext, event, sends: list) -> list:

@@ -1,4 +1,5 @@
-"""The prepare stage's sending, without a broker: results ready together go as one batch, acks stay in order."""
+"""The prepare stage's sending, without a broker: results ready together go as one batch, one group at a time, so
+that the prepared articles land in the order handed over even when a send fails."""
 
 from __future__ import annotations
 
@@ -82,12 +83,39 @@ async def test_results_ready_together_go_as_one_batch_and_their_articles_are_ack
     ]
     producer.batches[1][3].set_result(SimpleNamespace(offset=3))
     await asyncio.sleep(0.01)
-    assert sending.stream.acked == [] and ctx.counters.prepared == 2  # delivered, but the earlier group is not yet
+    assert sending.stream.acked == [] and ctx.counters.prepared == 0  # delivered, but the earlier group is not yet
     producer.batches[0][3].set_result(SimpleNamespace(offset=0))
     await _until(lambda: len(sending.stream.acked) == 5)
     assert sending.stream.acked == [0, 1, 2, 3, 4] and ctx.counters.prepared == 5
     assert sending.in_flight._value == 5  # each article's place is given back
     sending.task.cancel()
+
+
+async def test_retries_land_in_the_order_the_articles_were_handed_over_and_what_landed_ahead_is_logged(batching_producer, caplog):
+    producer = batching_producer(size=10)
+    ctx = _context(producer)
+    sending = _Sending(ctx, 6)
+    for offsets in ((0, 1), (2, 3), (4, 5)):
+        sending.ready(*offsets)
+        await _until(lambda: len(producer.batches) == offsets[0] // 2 + 1)  # three groups on their way
+    producer.batches[1][3].set_exception(KafkaTimeoutError())  # the second group's failure is reported first
+    await asyncio.sleep(0.01)
+    assert producer.sent == []  # its retry waits for the first group
+    producer.batches[2][3].set_result(SimpleNamespace(offset=4))  # the third lands
+    producer.batches[0][3].set_exception(KafkaTimeoutError())
+    await _until(lambda: len(sending.stream.acked) == 6)
+    assert [key for _, key, _ in producer.sent] == [b"a0", b"a1", b"a2", b"a3"]  # in order, whatever failed first
+    assert sending.stream.acked == [0, 1, 2, 3, 4, 5] and ctx.counters.sends_retried == 4
+    assert f"2 prepared articles {prepare_stage.SENT_AGAIN}" in caplog.text  # a4 and a5, before a0 to a3
+    assert caplog.text.count(prepare_stage.SENT_AGAIN) == 1
+
+    caplog.clear()
+    sending = _Sending(ctx, 2)
+    sending.ready(0, 1)
+    await _until(lambda: len(producer.batches) == 4)
+    producer.batches[3][3].set_result(SimpleNamespace(offset=6))
+    await _until(lambda: len(sending.stream.acked) == 2)
+    assert prepare_stage.SENT_AGAIN not in caplog.text  # a group handed over after the retries landed
 
 
 async def test_a_failed_batch_sends_each_article_again_and_one_the_broker_finds_too_large_becomes_a_dead_letter(batching_producer):
@@ -107,7 +135,7 @@ async def test_a_failed_batch_sends_each_article_again_and_one_the_broker_finds_
     sending.task.cancel()
 
 
-async def test_only_the_articles_of_a_failed_batch_are_sent_again(batching_producer):
+async def test_only_the_articles_of_a_failed_batch_are_sent_again_and_a_later_batch_landed_first_is_logged(batching_producer, caplog):
     producer = batching_producer(size=2)
     ctx = _context(producer)
     sending = _Sending(ctx, 3)
@@ -118,6 +146,16 @@ async def test_only_the_articles_of_a_failed_batch_are_sent_again(batching_produ
     await _until(lambda: len(sending.stream.acked) == 3)
     assert [(topic, key) for topic, key, _ in producer.sent] == [("prepared", b"a2")]  # the others had landed
     assert (ctx.counters.prepared, ctx.counters.dead_letters, ctx.counters.sends_retried) == (3, 0, 1)
+    assert prepare_stage.SENT_AGAIN not in caplog.text  # a2 was the last: nothing overtook it
+
+    sending = _Sending(ctx, 3)
+    sending.ready(0, 1, 2)
+    await _until(lambda: len(producer.batches) == 4)
+    producer.batches[2][3].set_exception(KafkaTimeoutError())
+    producer.batches[3][3].set_result(SimpleNamespace(offset=2))
+    await _until(lambda: len(sending.stream.acked) == 3)
+    assert [key for _, key, _ in producer.sent[1:]] == [b"a0", b"a1"]  # after a2: the place stage gets them out of order
+    assert f"1 prepared articles {prepare_stage.SENT_AGAIN}" in caplog.text
     sending.task.cancel()
 
 
