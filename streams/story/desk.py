@@ -12,7 +12,7 @@ grows with a story's size:
 - `live`: story id -> clustering profile, for the stories of the hot window only; and for each story
   absorbed within the window, ABSORBED + its id -> the story that absorbed it (`absorbed_row`);
 - `fingerprints`: article id -> dedup fingerprint, for the dedup window only;
-- `meta`: the log position and the stream's lag behind the broker.
+- `meta`: the log position, the stream's lag behind the broker, and the latest date.
 
 In memory it holds the live stories' profiles and states and the window's
 fingerprints; a restart rebuilds them from `live` and `fingerprints` alone, so
@@ -24,6 +24,10 @@ broker (zero for a live feed, years for a replayed archive). A date more than a
 day after the broker received the article is not its time: no article is
 published after it is sent, so such a date is the future event it reports on,
 or a typo, and as the stream's time it would expire every live story at once.
+So would a typo'd year in a replayed archive, which lies before the broker time: a
+date more than a day past the stream's time and the date of the dated article
+before it is taken as the article's time only once the next dated article comes
+as far (the first article after a real gap in the stream waits for the second).
 The stream's "now"
 is the latest event time seen; an article older than that (late, or out of
 order) is placed as it arrives and counts from "now" for the windows, while its
@@ -78,6 +82,8 @@ ABSORBED = "absorbed:"
 
 # How far after its broker time an article's date may be and still be its time (time zones, feeds' clocks).
 DATE_AHEAD_SECONDS = 86_400
+# How far past the stream's time, and the date of the dated article before it, one article's date may lead alone.
+LEAP_SECONDS = 86_400
 
 
 @contextmanager
@@ -243,6 +249,7 @@ class StoryDesk:
         # live profiles (its batch's windows, live and fingerprints, are on the broker before it is written).
         self.windows_position = self.position
         self.lag: float = meta.get("lag", 0.0)  # broker time minus article time, of the latest dated article
+        self.previous_date: float | None = meta.get("previous_date")  # the time the latest dated article gave
 
     def load(self) -> None:
         """Rebuild the in-memory indexes from the bounded stores (after a start or a rebalance)."""
@@ -314,12 +321,19 @@ class StoryDesk:
 
     def _clock(self, prepared: PreparedArticle) -> tuple[float, float]:
         """The article's own event time, and the stream's "now" it counts from (a late article counts from the
-        latest time seen); a dated article also updates how far the stream runs behind the broker."""
+        latest time seen); a dated article also updates how far the stream runs behind the broker. A date that
+        leaps ahead alone (module docstring) is not the article's time."""
         dated, received = _dated_time(prepared), prepared.article.received_at
-        if dated is not None and received:
-            self.lag = _epoch(received) - dated
+        latest = max(self.stories.clock, self.duplicates.clock)
+        if dated is not None:
+            reach = max(latest, self.previous_date if self.previous_date is not None else latest) + LEAP_SECONDS
+            self.previous_date, alone = dated, latest > 0 and dated > reach
+            if alone:
+                dated = None
+            elif received:
+                self.lag = _epoch(received) - dated
         own_time = dated if dated is not None else _epoch(received) - self.lag
-        return own_time, max(own_time, self.stories.clock, self.duplicates.clock)
+        return own_time, max(own_time, latest)
 
     def _new_entries(self, prepared: PreparedArticle, own_time: float, now: float) -> tuple[tuple[StoryEventModel, ...], Placed]:
         """The article's entry (and a merge entry, if its story turned out to be another's), with what the
@@ -392,7 +406,7 @@ class StoryDesk:
             remove(stores.fingerprints, old)
         if article_id in self.duplicates:
             stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": events[-1].position}
-        stores.meta[META] = {"position": self.position, "lag": self.lag}
+        stores.meta[META] = {"position": self.position, "lag": self.lag, "previous_date": self.previous_date}
         for story_id in states:
             if story_id in self.stories.stories:
                 stores.live[story_id] = self.stories.stories[story_id].to_json()
