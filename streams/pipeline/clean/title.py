@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from streams.pipeline.clean.paragraphs import Block, text_key
+from streams.pipeline.clean.wording import LETTER_WORD, STOPWORDS
 
 _HEADLINE_SEARCH = 30  # the headline is among the first paragraphs of a page, never deeper
+_STEM = 4  # letters of a word compared with the body's ("raises" meets "raised", "rates" meets "rate")
 
 
 def pick_headline(blocks: list[Block], first_body: int | None) -> str | None:
@@ -12,7 +14,8 @@ def pick_headline(blocks: list[Block], first_body: int | None) -> str | None:
     else the one nearest the body (site names and taglines sit higher up).
 
     A line repeated right after itself, or named inside a copyright/credit line, is the
-    site's name, not a headline.
+    site's name, not a headline; a line that shares no word of substance with the body ("Don't miss
+    our best stories") is the page's, not the article's: a headline says what the body reports.
     """
     top = range(min(first_body if first_body is not None else 3, _HEADLINE_SEARCH, len(blocks)))
     candidates = [i for i in top if _headline_like(blocks[i])]
@@ -20,6 +23,9 @@ def pick_headline(blocks: list[Block], first_body: int | None) -> str | None:
         return None
     furniture = " \n ".join(b.core.lower() for b in blocks if b.reason and b.reason != "date line")
     candidates = [i for i in candidates if blocks[i].core.lower() not in furniture]
+    if candidates and first_body is not None:
+        body = set().union(*(_stems(b.core) for b in blocks[first_body:] if b.reason is None))
+        candidates = [i for i in candidates if _stems(blocks[i].core) & body]
     if not candidates:
         return None
     where: dict[str, list[int]] = {}
@@ -33,6 +39,11 @@ def pick_headline(blocks: list[Block], first_body: int | None) -> str | None:
 
     best = max(candidates, key=score)
     return blocks[best].core
+
+
+def _stems(text: str) -> set[str]:
+    """The words of substance in a text, each by its first letters."""
+    return {w[:_STEM] for w in map(str.lower, LETTER_WORD.findall(text)) if len(w) > 2 and w not in STOPWORDS}
 
 
 def _headline_like(b: Block) -> bool:

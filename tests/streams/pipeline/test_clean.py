@@ -343,6 +343,15 @@ def test_given_title_printed_in_the_text_is_removed_once():
     assert [b.reason for b in article.removed] == ["repeated headline"]
 
 
+
+@pytest.mark.parametrize("page_line", ["Don't miss out on our best stories", "Thanks for reading our coverage", "Updated 4: 08 p. m. ET"])
+def test_a_line_that_shares_no_word_with_the_body_is_not_its_headline(page_line):
+    """The page's lines above an article (a newsletter's call, a time stamp the date rules do not read) are
+    headline-shaped; what a headline says, the body reports."""
+    headline = "Quake damages hundreds of homes in southern Peru"
+    assert clean_text(f"{page_line}\n\n{PLAIN_NEWS}").title is None
+    assert clean_text(f"{headline}\n\n{page_line}\n\n{PLAIN_NEWS}").title == headline
+
 @pytest.mark.parametrize("fields", [{}, {"text": ""}, {"text": "   \n\t  \n"}, {"title": "  ", "text": " "}])
 def test_empty_article_is_unusable(fields):
     with pytest.raises(UnusableArticle) as error:
