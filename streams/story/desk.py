@@ -10,7 +10,8 @@ grows with a story's size:
 - `articles`: article id -> the entries it made, or the verdict it got, so a
   redelivery months later is recognised and its entries sent again;
 - `live`: story id -> clustering profile, for the stories of the hot window only; and for each story
-  absorbed within the window, ABSORBED + its id -> the story that absorbed it (`absorbed_row`);
+  absorbed within the story or the dedup window, ABSORBED + its id -> the story that absorbed it
+  (`absorbed_row`);
 - `fingerprints`: article id -> dedup fingerprint, for the dedup window only;
 - `meta`: the log position, the stream's lag behind the broker, and the latest date.
 
@@ -240,8 +241,11 @@ class StoryDesk:
         self.duplicates = DuplicateIndex(settings.near_duplicate_similarity, settings.dedup_window_days * 86400)
         self.stories = StoryIndex(settings.story_half_life_hours / 24, settings.story_window_days * 86400)
         self.states: dict[str, StoryState] = {}  # the live stories' states
-        # The stories absorbed within the story window: absorbed -> absorbing, and (time, absorbed) to expire them.
+        # The stories absorbed within the story or the dedup window, whichever is longer (a duplicate's verdict
+        # names the story that holds its original, which the dedup window keeps): absorbed -> absorbing, and
+        # (time, absorbed) to expire them.
         self.absorbed: dict[str, str] = {}
+        self.absorbed_seconds = max(settings.story_window_days, settings.dedup_window_days) * 86400
         self._absorbed_times: list[tuple[float, str]] = []
         meta = self.stores.meta.get(META) or {}
         self.position: int = meta.get("position", 0)
@@ -396,7 +400,7 @@ class StoryDesk:
         for story_id in placed.expired:
             self.states.pop(story_id, None)
             remove(stores.live, story_id)
-        horizon = now - self.stories.window_seconds
+        horizon = now - self.absorbed_seconds
         while self._absorbed_times and self._absorbed_times[0][0] < horizon:
             _, story_id = heapq.heappop(self._absorbed_times)
             if self.absorbed.pop(story_id, None) is not None:
@@ -459,7 +463,7 @@ class StoryDesk:
 
     def _holder(self, story_id: str) -> str:
         """The story that holds what `story_id` held: itself, or the last of the stories that absorbed it (within
-        the story window, whose merges the desk keeps)."""
+        the windows, whose merges the desk keeps)."""
         followed = {story_id}
         while story_id in self.absorbed and self.absorbed[story_id] not in followed:
             story_id = self.absorbed[story_id]
