@@ -72,7 +72,7 @@ class DuplicateVerdict(Message):
     story_id: str | None = Field(
         default=None,
         description="The story the original belongs to: the one that absorbed its story, if a merge within the "
-        "story window did.",
+        "story or the dedup window did.",
     )
 
 
