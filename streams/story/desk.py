@@ -13,7 +13,7 @@ grows with a story's size:
   absorbed within the story or the dedup window, ABSORBED + its id -> the story that absorbed it
   (`absorbed_row`);
 - `fingerprints`: article id -> dedup fingerprint, for the dedup window only;
-- `meta`: the log position, the stream's lag behind the broker, and the latest date.
+- `meta`: the log position, the stream's lag behind the broker, and the date of the latest dated article.
 
 In memory it holds the live stories' profiles and states and the window's
 fingerprints; a restart rebuilds them from `live` and `fingerprints` alone, so
@@ -252,7 +252,8 @@ class StoryDesk:
         # The log position the stored windows were written up to: an article at or below it is counted in the
         # live profiles (its batch's windows, live and fingerprints, are on the broker before it is written).
         self.windows_position = self.position
-        self.lag: float = meta.get("lag", 0.0)  # broker time minus article time, of the latest dated article
+        # Broker time minus article time, of the latest dated article whose date was its time (`_note_date`).
+        self.lag: float = meta.get("lag", 0.0)
         self.previous_date: float | None = meta.get("previous_date")  # the time the latest dated article gave
 
     def load(self) -> None:
@@ -325,19 +326,23 @@ class StoryDesk:
 
     def _clock(self, prepared: PreparedArticle) -> tuple[float, float]:
         """The article's own event time, and the stream's "now" it counts from (a late article counts from the
-        latest time seen); a dated article also updates how far the stream runs behind the broker. A date that
-        leaps ahead alone (module docstring) is not the article's time."""
+        latest time seen). A date that leaps ahead alone (module docstring) is not the article's time."""
         dated, received = _dated_time(prepared), prepared.article.received_at
         latest = max(self.stories.clock, self.duplicates.clock)
-        if dated is not None:
-            reach = max(latest, self.previous_date if self.previous_date is not None else latest) + LEAP_SECONDS
-            self.previous_date, alone = dated, latest > 0 and dated > reach
-            if alone:
-                dated = None
-            elif received:
-                self.lag = _epoch(received) - dated
-        own_time = dated if dated is not None else _epoch(received) - self.lag
+        before = self.previous_date if self.previous_date is not None else latest
+        alone = dated is not None and latest > 0 and dated > max(latest, before) + LEAP_SECONDS
+        self._note_date(dated, received, alone)
+        own_time = dated if dated is not None and not alone else _epoch(received) - self.lag
         return own_time, max(own_time, latest)
+
+    def _note_date(self, dated: float | None, received: datetime | None, alone: bool) -> None:
+        """A dated article's date is what the next one is judged against; unless it leapt alone, it also says
+        how far the stream runs behind the broker."""
+        if dated is None:
+            return
+        self.previous_date = dated
+        if not alone and received:
+            self.lag = _epoch(received) - dated
 
     def _new_entries(self, prepared: PreparedArticle, own_time: float, now: float) -> tuple[tuple[StoryEventModel, ...], Placed]:
         """The article's entry (and a merge entry, if its story turned out to be another's), with what the
@@ -430,9 +435,15 @@ class StoryDesk:
         """The article's record was written but not all of its other writes (a crash in between): make them
         again, from the entries and the stream time it recorded, exactly as the first time."""
         facts = prepared.facts
-        _, now = self._clock(prepared)
-        now = recorded_now if recorded_now is not None else now  # records written before "now" was kept
         entry, last = events[0], events[-1]
+        if entry.position > self.windows_position:  # the stored meta row does not count it: note its date again
+            dated = _dated_time(prepared)  # its entry says whether the date was its time, or leapt alone
+            alone = dated is not None and entry.article_time is not None and abs(_epoch(entry.article_time) - dated) > 1e-3
+            self._note_date(dated, prepared.article.received_at, alone)
+        if recorded_now is not None:
+            now = recorded_now
+        else:  # records written before "now" was kept
+            now = max(_epoch(entry.article_time), self.stories.clock, self.duplicates.clock)
         if self._counted(entry, last):  # what it expired, and its absorbed story, may be removals the crash lost
             placed = Placed(expired=self.stories.expire(now))
             if isinstance(last, StoryMerged):

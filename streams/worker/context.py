@@ -33,7 +33,7 @@ TABLES = {
     "articles": "articles",  # article id -> the entries it made, or the verdict it got
     "live": "live-stories",  # story id -> clustering profile, hot window only
     "fingerprints": "recent-fingerprints",  # article id -> dedup fingerprint, dedup window only
-    "meta": "desk-meta",  # the log position and the stream's lag behind the broker
+    "meta": "desk-meta",  # the log position, the stream's lag behind the broker, the latest dated article's date
 }
 STORE_OF = {table: store for store, table in TABLES.items()}
 # Failures of a table write that no retry changes (a bug, or a topic with more partitions than the tables): they

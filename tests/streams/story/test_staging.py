@@ -413,3 +413,34 @@ def test_a_worker_that_kept_its_tables_sends_a_cut_batch_again_and_its_changelog
             start = (crashed_batch + 1) * BATCH
             events = [rebuilt.place(article).events for article in stream[start:]]
             assert events == [o.events for o in outcomes[start:]], (crashed_batch, shares)
+
+
+@pytest.mark.parametrize("written", range(len(PHASES) + 1))
+def test_a_date_that_leapt_alone_is_judged_as_the_first_time_after_a_crash_in_any_phase(written):
+    """Healing notes an article's date again only where the stored meta row does not count it yet, and as its entry
+    says the date was read: a typo'd year that leapt alone stays alone, and the undated article after it is dated
+    from the stream's lag, as the uninterrupted desk dates it (not two years on, which would expire every story)."""
+    settings = Settings(broker="127.0.0.1:1")
+    rng, start = random.Random(7), datetime(2022, 1, 12, tzinfo=timezone.utc)
+    stories = {name: _story(rng, name, start) for name in "AB"}
+
+    def article(number: int, name: str, day: float | None):
+        raw = _article(rng, stories[name], number, start + timedelta(days=day or 0.0), 2)
+        if day is None:
+            del raw["published_at"]
+        return prepare(orjson.dumps(raw), None, REPLAYED_AT + number, 2_000_000)
+
+    first = [article(1, "A", 0.0), article(2, "B", 0.1)]
+    crashed = [article(3, "A", 730.0), article(4, "B", None)]  # a typo'd year, then an undated article
+    later = [article(5, "A", None), article(6, "B", 0.3)]
+    calm = StoryDesk(settings)
+    expected = [calm.place(a) for a in [*first, *crashed, *later]]
+    assert [e.event.article_time.year for e in expected[2:]] == [2022] * 4  # the typo leapt alone
+    stores, phases = _crashed_batch(settings, [first], crashed)
+    write([w for phase in phases[:written] for w in phase])
+    desk = StoryDesk(settings, Staging(_kept(stores)).stores)
+    desk.load()
+    for a in crashed:
+        desk.place(a)
+    assert [desk.place(a) for a in later] == expected[4:]
+    assert (desk.lag, desk.previous_date) == (calm.lag, calm.previous_date)
