@@ -134,9 +134,10 @@ async def _send_in_order(
             if not future.done():
                 break
             waiting = None
+        groups.handed += 1  # before handing over: its first batch may land while an earlier group's retries go out
+        number = groups.handed
         sent = await send_batched_for_later([send for _, sends in group for send in sends], limit)
-        groups.handed += 1
-        before = asyncio.create_task(_deliver_and_ack(ctx, acks, group, sent, in_flight, groups, groups.handed, before))
+        before = asyncio.create_task(_deliver_and_ack(ctx, acks, group, sent, in_flight, groups, number, before))
         settling.add(before)
         before.add_done_callback(settling.discard)
 
@@ -183,8 +184,10 @@ async def _deliver_and_ack(
                         extra={"articles": ahead})
         if failed:
             ctx.counters.sends_retried += len(failed)
+            reordering = any(_prepared(ctx, group[n][1]) for n in failed)  # dead letters sent again change no order
             group = [(entry, await _send_again(ctx, entry[0], sends) if n in failed else sends) for n, (entry, sends) in enumerate(group)]
-            groups.overtaken_through = groups.handed
+            if reordering:
+                groups.overtaken_through = groups.handed
         for entry, sends in group:
             if sends[0][0] is ctx.topics.dead_letters:
                 ctx.counters.dead_letters += 1
@@ -199,11 +202,13 @@ async def _deliver_and_ack(
 def _landed_ahead(ctx: WorkerContext, group: list, failed: set[int], overtaken: bool) -> int:
     """How many of the group's prepared articles landed ahead of earlier ones sent again: every one that landed,
     if the group was on its way while an earlier group's articles were sent again; else the ones after its own
-    first failed article."""
-    first = -1 if overtaken else min(failed, default=len(group))
-    return sum(
-        1 for n, (_, sends) in enumerate(group) if n > first and n not in failed and sends[0][0] is ctx.topics.prepared_articles
-    )
+    first failed prepared article."""
+    first = -1 if overtaken else min((n for n in failed if _prepared(ctx, group[n][1])), default=len(group))
+    return sum(1 for n, (_, sends) in enumerate(group) if n > first and n not in failed and _prepared(ctx, sends))
+
+
+def _prepared(ctx: WorkerContext, sends: list) -> bool:
+    return sends[0][0] is ctx.topics.prepared_articles
 
 
 async def _send_again(ctx: WorkerContext, event, sends: list) -> list:

@@ -201,7 +201,7 @@ def _assert_same(actual: dict, expected: dict) -> None:
 
 def _order_hazards(*log_paths: Path) -> list[str]:
     """The workers' log lines saying prepared articles reach the place stage out of order: skipped by the consumer
-    (place_stage.SKIPPED), or sent again after a failed send while later ones had landed (prepare_stage.SENT_AGAIN)."""
+    (place_stage.SKIPPED), or landed ahead of earlier ones sent again after a failed send (prepare_stage.SENT_AGAIN)."""
     return [
         line
         for path in log_paths

@@ -13,6 +13,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
+from schemas import DeadLetter
 from streams.worker import prepare_stage
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
@@ -116,6 +117,56 @@ async def test_retries_land_in_the_order_the_articles_were_handed_over_and_what_
     producer.batches[3][3].set_result(SimpleNamespace(offset=6))
     await _until(lambda: len(sending.stream.acked) == 2)
     assert prepare_stage.SENT_AGAIN not in caplog.text  # a group handed over after the retries landed
+
+
+async def test_a_group_whose_first_batch_landed_while_an_earlier_group_s_retries_went_out_is_logged(batching_producer, caplog):
+    class Held(batching_producer):
+        """aiokafka taking a group's second batch only once the producer is free again."""
+
+        held = asyncio.Event()
+
+        async def send_batch(self, batch, topic, *, partition):
+            if len(self.batches) == 2:
+                await self.held.wait()
+            return await super().send_batch(batch, topic, partition=partition)
+
+    producer = Held(size=1)
+    ctx = _context(producer)
+    sending = _Sending(ctx, 3)
+    sending.ready(0)
+    await _until(lambda: len(producer.batches) == 1)
+    sending.ready(1, 2)
+    await _until(lambda: len(producer.batches) == 2)  # the second group is being handed over: a1, then a2
+    producer.batches[1][3].set_result(SimpleNamespace(offset=1))  # a1 lands
+    producer.batches[0][3].set_exception(KafkaTimeoutError())
+    await _until(lambda: len(producer.sent) == 1)  # a0 sent again, behind a1
+    producer.held.set()
+    await _until(lambda: len(producer.batches) == 3)
+    producer.batches[2][3].set_result(SimpleNamespace(offset=3))
+    await _until(lambda: len(sending.stream.acked) == 3)
+    assert f"2 prepared articles {prepare_stage.SENT_AGAIN}" in caplog.text  # a1 and a2, both after a0
+    sending.task.cancel()
+
+
+async def test_dead_letters_sent_again_change_no_order_and_are_not_logged_as_such(batching_producer, caplog):
+    producer = batching_producer(size=10)
+    ctx = _context(producer)
+    sending = _Sending(ctx, 3)
+    letter = DeadLetter(article_id="a0", reason="not an article", stage="decode", payload_bytes=2, payload_preview="{}")
+    sending.results[0].set_result((letter, "a0", 0.0))
+    sending.ready(1)
+    await _until(lambda: len(producer.batches) == 2)  # the dead letter's batch, and a1's
+    topics = [topic for topic, *_ in producer.batches]
+    producer.batches[topics.index("dead-letters")][3].set_exception(KafkaTimeoutError())
+    producer.batches[topics.index("prepared")][3].set_result(SimpleNamespace(offset=1))
+    await _until(lambda: len(sending.stream.acked) == 2)
+    assert [(topic, key) for topic, key, _ in producer.sent] == [("dead-letters", b"a0")]
+    sending.ready(2)
+    await _until(lambda: len(producer.batches) == 3)
+    producer.batches[2][3].set_result(SimpleNamespace(offset=2))
+    await _until(lambda: len(sending.stream.acked) == 3)
+    assert prepare_stage.SENT_AGAIN not in caplog.text
+    sending.task.cancel()
 
 
 async def test_a_failed_batch_sends_each_article_again_and_one_the_broker_finds_too_large_becomes_a_dead_letter(batching_producer):
