@@ -6,18 +6,17 @@ it hands each article to a child, takes the results back in the order it handed 
 ones ready together as whole batches, and acks each raw article once its output and
 that of every earlier article of its partition are confirmed (`InOrderAcks`; up to `prepare_in_flight`
 at a time). The articles of a failed batch are sent again, each on its own, once every earlier group's
-have landed: the place stage places prepared articles in the order they land, so a retry changes which
-stories a replay makes only where a later batch had landed before it (the producer's sequence refuses the
-batches after a failed one, so that needs another kind of failure), which the log says. Nothing in the
-per-message path may raise: bad input and bugs become dead letters, Kafka errors are retried, and only
-cancellation gets through.
+have landed, and no new group is handed over meanwhile: the place stage places prepared articles in the
+order they land, so a retry changes which stories a replay makes only where a batch already on its way had
+landed before it, which the log says. Nothing in the per-message path may raise: bad input and bugs become
+dead letters, Kafka errors are retried, and only cancellation gets through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka.errors import (
     ClusterAuthorizationFailedError,
@@ -107,11 +106,27 @@ async def prepared_limit(ctx: WorkerContext) -> int:
 
 @dataclass
 class _Groups:
-    """The groups of results handed to the producer, counted, and how many of them were on their way when
-    articles of an earlier group were sent again (so may have landed ahead of them)."""
+    """The groups of results handed to the producer, counted; how many of them were on their way when articles
+    of an earlier group were sent again (so may have landed ahead of them); and whether no group is failing:
+    none is handed over while one is, or it could land ahead of the failed articles (a broker back from an
+    outage takes a new batch while the ones that expired in it wait for their retry)."""
 
     handed: int = 0
     overtaken_through: int = 0
+    failing: int = 0
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.settled.set()
+
+    def failed(self) -> None:
+        self.failing += 1
+        self.settled.clear()
+
+    def sent_again(self) -> None:
+        self.failing -= 1
+        if not self.failing:
+            self.settled.set()
 
 
 async def _send_in_order(
@@ -134,6 +149,7 @@ async def _send_in_order(
             if not future.done():
                 break
             waiting = None
+        await groups.settled.wait()
         groups.handed += 1  # before handing over: its first batch may land while an earlier group's retries go out
         number = groups.handed
         sent = await send_batched_for_later([send for _, sends in group for send in sends], limit)
@@ -174,6 +190,8 @@ async def _deliver_and_ack(
             await confirmed(sent.acks, sent.topics)
         except Exception as failure:
             failed = sent.failed()
+            if failed:  # no group is handed over until they are sent again
+                groups.failed()
             log.warning("sending %d prepared articles failed (%r); sending each again", len(failed), failure,
                         extra={"error": repr(failure), "articles": len(failed)})
         if before is not None:
@@ -185,7 +203,10 @@ async def _deliver_and_ack(
         if failed:
             ctx.counters.sends_retried += len(failed)
             reordering = any(_prepared(ctx, group[n][1]) for n in failed)  # dead letters sent again change no order
-            group = [(entry, await _send_again(ctx, entry[0], sends) if n in failed else sends) for n, (entry, sends) in enumerate(group)]
+            try:
+                group = [(entry, await _send_again(ctx, entry[0], sends) if n in failed else sends) for n, (entry, sends) in enumerate(group)]
+            finally:
+                groups.sent_again()
             if reordering:
                 groups.overtaken_through = groups.handed
         for entry, sends in group:

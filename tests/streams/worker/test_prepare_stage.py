@@ -119,6 +119,31 @@ async def test_retries_land_in_the_order_the_articles_were_handed_over_and_what_
     assert prepare_stage.SENT_AGAIN not in caplog.text  # a group handed over after the retries landed
 
 
+async def test_no_group_is_handed_over_while_a_failed_one_is_sent_again(batching_producer, monkeypatch):
+    """A broker back from an outage would take a new group's batch while the ones that expired in it wait for their
+    retry, and the new articles would land ahead of them."""
+    producer = batching_producer(size=10)
+    ctx = _context(producer)
+
+    async def back_after_a_while(counters, *sends):
+        await asyncio.sleep(0.05)
+        producer.sent.extend((topic.get_topic_name(), key, value) for topic, key, value in sends)
+
+    monkeypatch.setattr(prepare_stage, "deliver_all", back_after_a_while)
+    sending = _Sending(ctx, 3)
+    sending.ready(0)
+    await _until(lambda: len(producer.batches) == 1)
+    producer.batches[0][3].set_exception(KafkaTimeoutError())
+    await asyncio.sleep(0.01)
+    sending.ready(1, 2)  # ready while a0 waits to be sent again
+    await asyncio.sleep(0.01)
+    assert len(producer.batches) == 1
+    await _until(lambda: len(producer.batches) == 2)
+    assert [key for _, key, _ in producer.sent] == [b"a0"]  # it had landed before a1 and a2 were handed over
+    assert [records for _, _, records, _ in producer.batches][1] == [(b"a1", b"prepared 1"), (b"a2", b"prepared 2")]
+    sending.task.cancel()
+
+
 async def test_a_group_whose_first_batch_landed_while_an_earlier_group_s_retries_went_out_is_logged(batching_producer, caplog):
     class Held(batching_producer):
         """aiokafka taking a group's second batch only once the producer is free again."""
