@@ -210,10 +210,10 @@ async def _deliver_and_ack(
             if reordering:
                 groups.overtaken_through = groups.handed
         for entry, sends in group:
-            if sends[0][0] is ctx.topics.dead_letters:
-                ctx.counters.dead_letters += 1
-            else:
+            if _prepared(ctx, sends):
                 ctx.counters.prepared += 1
+            else:
+                ctx.counters.dead_letters += 1
             await acks.confirmed(entry)
     finally:
         for _ in group:
@@ -229,6 +229,7 @@ def _landed_ahead(ctx: WorkerContext, group: list, failed: set[int], overtaken: 
 
 
 def _prepared(ctx: WorkerContext, sends: list) -> bool:
+    """Whether an article's sends (`_sends`: one message) are its prepared article, not a dead letter."""
     return sends[0][0] is ctx.topics.prepared_articles
 
 
@@ -242,7 +243,7 @@ async def _send_again(ctx: WorkerContext, event, sends: list) -> list:
             await deliver_all(ctx.counters, *sends)
             return sends
         except SIZE_ERRORS as failure:
-            if sends[0][0] is topics.prepared_articles:
+            if _prepared(ctx, sends):
                 _, key, value = sends[0]
                 sends = [dead_letter_send(topics.dead_letters, _too_large(ctx, event.value, key.decode(), len(value)))]
             else:  # even the dead letter (a 200-character preview) is refused
