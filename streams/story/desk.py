@@ -328,12 +328,16 @@ class StoryDesk:
         """The article's own event time, and the stream's "now" it counts from (a late article counts from the
         latest time seen). A date that leaps ahead alone (module docstring) is not the article's time."""
         dated, received = _dated_time(prepared), prepared.article.received_at
-        latest = max(self.stories.clock, self.duplicates.clock)
+        latest = self._latest()
         before = self.previous_date if self.previous_date is not None else latest
         alone = dated is not None and latest > 0 and dated > max(latest, before) + LEAP_SECONDS
         self._note_date(dated, received, alone)
         own_time = dated if dated is not None and not alone else _epoch(received) - self.lag
         return own_time, max(own_time, latest)
+
+    def _latest(self) -> float:
+        """The latest event time the windows have seen."""
+        return max(self.stories.clock, self.duplicates.clock)
 
     def _note_date(self, dated: float | None, received: datetime | None, alone: bool) -> None:
         """A dated article's date is what the next one is judged against; unless it leapt alone, it also says
@@ -443,7 +447,7 @@ class StoryDesk:
         if recorded_now is not None:
             now = recorded_now
         else:  # records written before "now" was kept
-            now = max(_epoch(entry.article_time), self.stories.clock, self.duplicates.clock)
+            now = max(_epoch(entry.article_time), self._latest())
         if self._counted(entry, last):  # what it expired, and its absorbed story, may be removals the crash lost
             placed = Placed(expired=self.stories.expire(now))
             if isinstance(last, StoryMerged):
