@@ -51,6 +51,14 @@ def _synthetic(size: int, seed: int) -> list:
     return [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(stream.articles)]
 
 
+def _report(number: int, title: str | None, text: str, published: str | None, received: float) -> PreparedArticle:
+    """Article a<number>, published when said (or undated), prepared as the worker would, received then."""
+    from streams.pipeline.prepare import prepare
+
+    raw = {"id": f"a{number}", "title": title, "text": text, **({"published_at": published} if published else {})}
+    return prepare(orjson.dumps(raw), None, received, 2_000_000)
+
+
 def _run(desk: StoryDesk, prepared: PreparedArticle):
     return desk.place(prepared)
 
@@ -282,8 +290,6 @@ def test_the_seeds_stay_one_story_of_five_among_real_headlines_on_russia_ukraine
 
 
 def test_a_copy_of_an_article_whose_story_was_merged_names_the_story_that_absorbed_it():
-    from streams.pipeline.prepare import prepare
-
     prepared = _synthetic(260, seed=1)  # two of its articles merge stories
     desk = StoryDesk(SETTINGS)
     outcomes = [desk.place(article) for article in prepared]
@@ -296,9 +302,8 @@ def test_a_copy_of_an_article_whose_story_was_merged_names_the_story_that_absorb
 
     # Ten days on, past the story window (7) and within the dedup window (30): the merge is still followed.
     later = datetime.fromtimestamp(desk.stories.clock + 10 * 86400, timezone.utc)
-    for number, text in enumerate((FLOOD, RATES)):
-        raw = {"id": f"ten-days-on-{number}", "text": text, "published_at": (later + timedelta(minutes=number)).isoformat()}
-        desk.place(prepare(orjson.dumps(raw), None, REPLAYED_AT + 10_000 + number, 2_000_000))
+    for number, text in enumerate((FLOOD, RATES), start=1_000):
+        desk.place(_report(number, None, text, (later + timedelta(minutes=number)).isoformat(), REPLAYED_AT + 10_000 + number))
     assert merge.story_id not in desk.stories.stories  # the survivor left the story window
     second = copy_of.model_copy(update={"article": copy_of.article.model_copy(update={"article_id": "a-second-copy"})})
     assert desk.place(second).verdict.story_id == merge.story_id
@@ -332,15 +337,10 @@ def test_a_crash_between_the_two_story_states_of_a_merge_is_healed():
 def test_a_date_after_the_broker_time_is_not_the_articles_time_and_expires_nothing():
     """An undated report of a future event (its text's date: 2032), or a typo'd year, would have moved the stream's
     clock years ahead and expired every live story and fingerprint at once."""
-    import orjson
-
-    from streams.pipeline.prepare import prepare
-
     received = datetime(2024, 5, 6, 20, tzinfo=timezone.utc).timestamp()
 
     def article(number: int, title: str, text: str, published: str | None = None) -> PreparedArticle:
-        raw = {"id": f"a{number}", "title": title, "text": text, **({"published_at": published} if published else {})}
-        return prepare(orjson.dumps(raw), None, received + number * 600, 2_000_000)
+        return _report(number, title, text, published, received + number * 600)
 
     desk = StoryDesk(SETTINGS)
     first = desk.place(article(1, "Floods hit Porto Alegre", FLOOD, "2024-05-06T10:00:00Z"))
@@ -355,20 +355,14 @@ def test_a_date_after_the_broker_time_is_not_the_articles_time_and_expires_nothi
     assert later.event.story_id == first.event.story_id
 
 
-
 def test_a_typo_d_year_in_a_replayed_archive_expires_nothing_and_a_real_gap_moves_the_clock_at_its_second_article():
     """In a replayed archive every date lies before the broker time, so a typo'd year (2024 in a 2022 archive)
     passes the check above; alone, it would have moved the stream two years on and expired every live story and
     fingerprint at once. Two dated articles that agree on a leap are a real gap in the stream: the clock follows."""
-    import orjson
-
-    from streams.pipeline.prepare import prepare
-
     received = datetime(2026, 11, 30, tzinfo=timezone.utc).timestamp()
 
     def article(number: int, title: str, text: str, published: str) -> PreparedArticle:
-        raw = {"id": f"a{number}", "title": title, "text": text, "published_at": published}
-        return prepare(orjson.dumps(raw), None, received + number, 2_000_000)
+        return _report(number, title, text, published, received + number)
 
     desk = StoryDesk(SETTINGS)
     first = desk.place(article(1, "Floods hit Porto Alegre", FLOOD, "2022-01-12T10:00:00Z"))
