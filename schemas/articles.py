@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from schemas.base import Message
 from schemas.stories import ArticleFacts
@@ -97,4 +99,16 @@ class PreparedArticle(Message):
     article: CleanArticle
     facts: ArticleFacts
     exact: str = Field(description="Hash of the normalised reporting words (exact duplicates).")
-    signature: list[int] = Field(description="MinHash signature of the word shingles (near duplicates).")
+    signature: str = Field(
+        description="MinHash signature of the word shingles (near duplicates): base64 of its 64-bit values, "
+        "little-endian, as the fingerprints table stores it."
+    )
+
+    @field_validator("signature", mode="before")
+    @classmethod
+    def _signature_of_earlier_versions(cls, value: object) -> object:
+        """Earlier workers sent the values as a list of ints (twice the bytes, three times the reading): such
+        messages, still on the prepared topic when a worker is upgraded, are read as they were meant."""
+        if isinstance(value, list) and all(isinstance(v, int) and 0 <= v < 1 << 64 for v in value):
+            return base64.b64encode(struct.pack(f"<{len(value)}Q", *value)).decode()
+        return value

@@ -192,7 +192,7 @@ def absorbed_row(into: str, seen: float) -> dict:
 
 def fingerprint_of(prepared: PreparedArticle) -> Fingerprint:
     """The dedup fingerprint the parallel stage computed for the article."""
-    return Fingerprint.of_values(prepared.exact, prepared.signature)
+    return Fingerprint.of_base64(prepared.exact, prepared.signature)
 
 
 def story_id_for(article_id: str) -> str:

@@ -38,6 +38,25 @@ def test_a_json_article_is_prepared_with_its_unknown_fields_kept():
     assert result.facts.terms and len(result.signature) > 0
 
 
+def test_a_prepared_article_sent_by_an_earlier_worker_reads_as_the_same_article():
+    """Earlier workers wrote the signature as a list of its 64-bit values; a message of theirs still on the
+    prepared topic after an upgrade reads as the article it was, the same fingerprint included."""
+    import numpy as np
+    from pydantic import ValidationError
+
+    from streams.story.desk import fingerprint_of
+
+    prepared = _prepare(orjson.dumps(ARTICLE))
+    message = orjson.loads(prepared.to_bytes())
+    values = np.frombuffer(fingerprint_of(prepared).signature, "<u8").tolist()
+    assert len(values) == 64 and len(message["signature"]) < len(orjson.dumps(values)) / 1.5
+    message["signature"] = values
+    earlier = PreparedArticle.from_bytes(orjson.dumps(message))
+    assert earlier == prepared and fingerprint_of(earlier) == fingerprint_of(prepared)
+    with pytest.raises(ValidationError):
+        PreparedArticle.from_bytes(orjson.dumps({**message, "signature": [*values[:-1], -1]}))
+
+
 def test_plain_text_is_an_article_and_takes_its_id_from_the_key():
     result = _prepare(ARTICLE["text"].encode(), key=b"from-key")
     assert isinstance(result, PreparedArticle) and result.article.article_id == "from-key"
