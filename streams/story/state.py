@@ -16,7 +16,7 @@ if both still name it.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -162,8 +162,9 @@ class StoryState:
     absorbed: list[str] = field(default_factory=list)
     merged_into: str | None = None
     headline: str | None = None  # its first article's title: the label of a story whose articles share no phrase
-    # The conflicts of its claims and weekdays, found once until they change (`conflicts`).
+    # The conflicts of its claims and weekdays, and its label, found once until they change (`conflicts`, `label`).
     _conflicts: list[Conflict] | None = field(default=None, init=False, repr=False, compare=False)
+    _label: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def check_next(self, event) -> None:
         if event.version != self.version + 1:
@@ -196,7 +197,7 @@ class StoryState:
 
     def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
         who = outlet_key(outlet, article_id)
-        self._conflicts = None
+        self._conflicts = self._label = None
         self.headline = self.headline or facts.title
         self.articles += 1
         self.first_seen = time if self.first_seen is None else min(self.first_seen, time)
@@ -246,7 +247,7 @@ class StoryState:
 
     def absorb(self, other: StoryState, other_id: str) -> None:
         """Fold another story's state into this one: the two were one story told twice."""
-        self._conflicts = None
+        self._conflicts = self._label = None
         self.headline = self.headline or other.headline
         self.articles += other.articles
         self.first_seen = min(filter(None, (self.first_seen, other.first_seen)))
@@ -328,11 +329,18 @@ class StoryState:
         return max(self.dates.items(), key=lambda kv: (kv[1], -kv[0].toordinal()))[0]
 
     def label(self) -> str:
-        """The phrase most of the story's articles share, plus the month and year of the event."""
+        """The phrase most of the story's articles share, plus the month and year of the event. Made once until
+        an article or a merge changes the state: an entry and the snapshot published with it both carry it."""
+        if self._label is None:
+            self._label = self._make_label()
+        return self._label
+
+    def _make_label(self) -> str:
         phrase = None
         if self.phrases:
             key = max(self.phrases.items(), key=lambda kv: (kv[1][0], len(kv[0]), kv[0]))[0]
-            phrase = Counter(self.phrases[key][1]).most_common(1)[0][0]
+            forms = self.phrases[key][1]
+            phrase = max(forms, key=forms.__getitem__)  # the most used form, the first used among equals
         elif self.entities:
             phrase = max(self.entities.values(), key=lambda known: known[1])[0].name
         when = self.event_date()

@@ -68,6 +68,26 @@ def test_a_story_whose_articles_share_no_phrase_or_name_is_labelled_by_its_first
     assert phrased[-1].label == "Icahn Mar 2023"  # a shared phrase, once there is one, before the headline
 
 
+def test_a_states_label_follows_each_article_and_merge_that_changes_it():
+    """The label is made once per change of the state (an entry and its snapshot both carry it): each add and
+    absorb makes it again, from the phrase's most used form, the first used among equals."""
+    state = StoryState()
+    state.add("a1", "Harbour Times", T0, _facts(key_phrases=["Port Authority board"]))
+    assert state.label() == "Port Authority board Mar 2023"
+    state.add("a2", "Coast Daily", T0, _facts(key_phrases=["Port Authority Board", "Harbour Union"]))
+    assert state.label() == "Port Authority board Mar 2023"  # two forms used once each: the first one
+    state.add("a3", "Bay News", T0, ArticleFacts(event_date=date(2023, 4, 2), key_phrases=["Port Authority Board"]))
+    for later in ("a4", "a5"):
+        state.add(later, "Bay News", T0, ArticleFacts(event_date=date(2023, 4, 2)))
+    assert state.label() == "Port Authority Board Apr 2023"
+    other = StoryState()
+    for i in range(6):
+        other.add(f"b{i}", "Wire", T0, _facts(key_phrases=["Harbour Union"]))
+    state.absorb(other, "s2")
+    assert state.label() == "Harbour Union Mar 2023"
+    assert StoryState.from_json(state.to_json()).label() == state.label()
+
+
 def test_hyphenated_names_in_either_order_are_one_phrase():
     assert phrase_key("Chile-Peru Commission") == phrase_key("Peru-Chile commission")
 
