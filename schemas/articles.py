@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import struct
 from datetime import date, datetime
 from typing import Any, Literal
@@ -11,6 +12,9 @@ from pydantic import ConfigDict, Field, field_validator
 
 from schemas.base import Message
 from schemas.stories import ArticleFacts
+
+# Values in a MinHash signature: the dedup stage's permutations (streams.pipeline.dedup.NUM_PERM).
+SIGNATURE_VALUES = 64
 
 
 class RawArticle(Message):
@@ -100,8 +104,8 @@ class PreparedArticle(Message):
     facts: ArticleFacts
     exact: str = Field(description="Hash of the normalised reporting words (exact duplicates).")
     signature: str = Field(
-        description="MinHash signature of the word shingles (near duplicates): base64 of its 64-bit values, "
-        "little-endian, as the fingerprints table stores it."
+        description=f"MinHash signature of the word shingles (near duplicates): base64 of its {SIGNATURE_VALUES} values, "
+        "each 64 bits, little-endian, as the fingerprints table stores it."
     )
 
     @field_validator("signature", mode="before")
@@ -111,4 +115,17 @@ class PreparedArticle(Message):
         messages, still on the prepared topic when a worker is upgraded, are read as they were meant."""
         if isinstance(value, list) and all(isinstance(v, int) and 0 <= v < 1 << 64 for v in value):
             return base64.b64encode(struct.pack(f"<{len(value)}Q", *value)).decode()
+        return value
+
+    @field_validator("signature")
+    @classmethod
+    def _signature_of_every_value(cls, value: str) -> str:
+        """A signature of another length would enter the dedup index and break the comparison of every later
+        article that shares a band with it, so it is refused here, with the message."""
+        try:
+            decoded = binascii.a2b_base64(value, strict_mode=True)
+        except binascii.Error as error:
+            raise ValueError(f"not base64: {error}") from None
+        if len(decoded) != 8 * SIGNATURE_VALUES:
+            raise ValueError(f"{len(decoded)} bytes, not the {8 * SIGNATURE_VALUES} of {SIGNATURE_VALUES} 64-bit values")
         return value

@@ -19,11 +19,12 @@ from functools import lru_cache
 
 import numpy as np
 
+from schemas.articles import SIGNATURE_VALUES
 from streams.pipeline import _kernels
 from streams.pipeline.english import words
 
 SHINGLE_WORDS = 5
-NUM_PERM = 64
+NUM_PERM = SIGNATURE_VALUES  # fixed by the prepared article's format: signatures stored earlier must compare
 AT_THRESHOLD = 0.95  # how often a pair exactly at the near-duplicate threshold is a candidate (`bands_for`)
 # Signatures are MinHash of datasketch's "affine64" scheme with its sha1 shingle hash, seed 1 and 64 permutations,
 # computed in C (`minhash`; datasketch hashes and permutes through a Python call per shingle):
