@@ -9,8 +9,8 @@
  *   days are read from the end of the same block.
  * - `minhash`: an article's MinHash signature (dedup.py), a sha1 per word shingle mixed and permuted 64 ways,
  *   which Python made with a hashlib call per shingle and numpy arrays of shingles by permutations.
- * - `tokens`: the tokens of a sentence for fact extraction (facts/document.py), which its regex found one match
- *   object at a time.
+ * - `sentence` and `Token`: the tokens of a sentence for fact extraction (facts/document.py), which a regex found
+ *   one match object at a time, and a Python loop made into dataclass objects one at a time.
  * - `band_keys` and `file_bands`: the LSH bucket keys of a signature's bands, and filing an article under them
  *   (dedup.py), a slice, a hash and a dict update per band, ten per fingerprint when a restart rebuilds the index.
  *
@@ -21,6 +21,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -1023,45 +1025,250 @@ static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t
     return i;  /* a space, or "_" */
 }
 
-/* tokens(text, start, end) -> [(start, end, surface)]: see streams.pipeline.facts.document._add_sentence */
-static PyObject *tokens(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+/* A token of fact extraction (streams.pipeline.facts.document.Tok): made here, where a Python object per token
+ * (a dataclass's __init__) cost more than finding the tokens. Read-only: every pass reads the same tokens. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *text;  /* surface form, possessive 's removed; an abbreviation with its period ("Mr.") */
+    PyObject *low;
+    Py_ssize_t start, end, sent;
+    char initial, poss;
+} Token;
+
+static PyMemberDef token_members[] = {
+    {"text", T_OBJECT_EX, offsetof(Token, text), READONLY, "surface form, possessive 's removed"},
+    {"start", T_PYSSIZET, offsetof(Token, start), READONLY, NULL},
+    {"end", T_PYSSIZET, offsetof(Token, end), READONLY, NULL},
+    {"low", T_OBJECT_EX, offsetof(Token, low), READONLY, "the text in lowercase"},
+    {"sent", T_PYSSIZET, offsetof(Token, sent), READONLY, "its sentence's index"},
+    {"initial", T_BOOL, offsetof(Token, initial), READONLY, "first word of a sentence, of a quote, or after a colon"},
+    {"poss", T_BOOL, offsetof(Token, poss), READONLY, "it had a possessive 's"},
+    {NULL},
+};
+
+static PyTypeObject TokenType;
+
+/* A new token; it takes the references to text and low. */
+static PyObject *new_token(PyObject *text, Py_ssize_t start, Py_ssize_t end, PyObject *low, Py_ssize_t sent,
+                           int initial, int poss)
 {
-    if (nargs != 3 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "tokens(text str, start, end)");
+    Token *token = PyObject_New(Token, &TokenType);
+    if (token == NULL) {
+        Py_DECREF(text);
+        Py_DECREF(low);
         return NULL;
     }
-    PyObject *text = args[0];
+    token->text = text;
+    token->low = low;
+    token->start = start;
+    token->end = end;
+    token->sent = sent;
+    token->initial = (char)initial;
+    token->poss = (char)poss;
+    return (PyObject *)token;
+}
+
+static PyObject *token_new(PyTypeObject *Py_UNUSED(type), PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"text", "start", "end", "low", "sent", "initial", "poss", NULL};
+    PyObject *text, *low;
+    Py_ssize_t start, end, sent;
+    int initial = 0, poss = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "UnnUn|pp", names, &text, &start, &end, &low, &sent, &initial, &poss))
+        return NULL;
+    Py_INCREF(text);
+    Py_INCREF(low);
+    return new_token(text, start, end, low, sent, initial, poss);
+}
+
+static void token_dealloc(Token *token)
+{
+    Py_DECREF(token->text);
+    Py_DECREF(token->low);
+    PyObject_Free(token);
+}
+
+static PyObject *token_repr(Token *token)
+{
+    return PyUnicode_FromFormat("Tok(text=%R, start=%zd, end=%zd, low=%R, sent=%zd, initial=%s, poss=%s)", token->text,
+                                token->start, token->end, token->low, token->sent, token->initial ? "True" : "False",
+                                token->poss ? "True" : "False");
+}
+
+/* Tokens are equal when all their fields are, as the dataclass they replaced compared them. */
+static PyObject *token_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !PyObject_TypeCheck(b, &TokenType))
+        Py_RETURN_NOTIMPLEMENTED;
+    Token *x = (Token *)a, *y = (Token *)b;
+    int same = x->start == y->start && x->end == y->end && x->sent == y->sent && x->initial == y->initial
+               && x->poss == y->poss;
+    if (same) {
+        same = PyUnicode_Compare(x->text, y->text) == 0 && PyUnicode_Compare(x->low, y->low) == 0;
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return PyBool_FromLong(op == Py_EQ ? same : !same);
+}
+
+static PyTypeObject TokenType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "streams.pipeline._kernels.Token",
+    .tp_basicsize = sizeof(Token),
+    .tp_dealloc = (destructor)token_dealloc,
+    .tp_repr = (reprfunc)token_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Token(text, start, end, low, sent, initial=False, poss=False): see streams.pipeline.facts.document.Tok",
+    .tp_richcompare = token_richcompare,
+    .tp_members = token_members,
+    .tp_new = token_new,
+};
+
+/* The kinds of token `token_form` gives (streams.pipeline.facts.document, in the same order). */
+enum { PLAIN, WORD, NUMBER, MARK, OPENER };
+
+/* Appends an item to a list, and drops the caller's reference to it; -1 on failure. */
+static int append_new(PyObject *list, PyObject *item)
+{
+    if (item == NULL)
+        return -1;
+    int failed = PyList_Append(list, item);
+    Py_DECREF(item);
+    return failed;
+}
+
+static int append_index(PyObject *list, Py_ssize_t index)
+{
+    return append_new(list, PyLong_FromSsize_t(index));
+}
+
+/* sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, lowercase)
+ *   -> (words, capitals, capital_stopwords)
+ * The tokens of one sentence, as `Token`s appended to `tokens`, and on the way what Doc notes of them: the indexes of
+ * tokens that may start a number and of capitalised tokens, the capitalised words not opening the sentence and the
+ * lowercase words. `token_form(surface)` says what each surface form is (document._token_form); `openers` holds the
+ * offsets of the quote marks opening in the sentence. What it does with them: see document._add_sentence. */
+static PyObject *sentence(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11 || !PyUnicode_Check(args[0]) || !PyAnySet_Check(args[4]) || !PyList_Check(args[6])
+        || !PyList_Check(args[7]) || !PyList_Check(args[8]) || !PyList_Check(args[9]) || !PyList_Check(args[10])) {
+        PyErr_SetString(PyExc_TypeError, "sentence(text str, start, end, sent, openers set, token_form, tokens list, "
+                                         "numbers list, capital_tokens list, capitalised list, lowercase list)");
+        return NULL;
+    }
+    PyObject *text = args[0], *openers = args[4], *token_form = args[5], *tokens = args[6], *numbers = args[7];
+    PyObject *capital_tokens = args[8], *capitalised = args[9], *lowercase = args[10];
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) == -1)  /* a string made by the legacy API: its data in the canonical form first */
         return NULL;
 #endif
-    Py_ssize_t start = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
-    if ((start == -1 || end == -1) && PyErr_Occurred())
+    Py_ssize_t start = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]), sent = PyLong_AsSsize_t(args[3]);
+    if ((start == -1 || end == -1 || sent == -1) && PyErr_Occurred())
         return NULL;
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     start = start < 0 ? 0 : start > length ? length : start;
     end = end < start ? start : end > length ? length : end;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    PyObject *found = PyList_New(0);
-    if (found == NULL)
-        return NULL;
+    Py_ssize_t words = 0, capitals = 0, capital_stopwords = 0;
+    int next_initial = 1;
     for (Py_ssize_t i = start; i < end;) {
-        Py_ssize_t j = token_end(kind, data, i, end);
-        if (j == i) {
+        Py_ssize_t e = token_end(kind, data, i, end), s = i;
+        if (e == i) {
             i++;
             continue;
         }
-        PyObject *token = Py_BuildValue("(nnN)", i, j, PyUnicode_Substring(text, i, j));
-        if (token == NULL || PyList_Append(found, token)) {
-            Py_XDECREF(token);
-            Py_DECREF(found);
+        i = e;
+        PyObject *surface = PyUnicode_Substring(text, s, e);
+        if (surface == NULL)
+            return NULL;
+        PyObject *form = PyObject_CallOneArg(token_form, surface);
+        Py_DECREF(surface);
+        if (form == NULL)
+            return NULL;
+        if (!PyTuple_Check(form) || PyTuple_GET_SIZE(form) != 9 || !PyLong_Check(PyTuple_GET_ITEM(form, 2))) {
+            Py_DECREF(form);
+            PyErr_SetString(PyExc_TypeError, "token_form gives (text, low, kind, poss, abbreviation, capital, lower, "
+                                             "capital stopword, number)");
             return NULL;
         }
-        Py_DECREF(token);
-        i = j;
+        PyObject *word = PyTuple_GET_ITEM(form, 0), *low = PyTuple_GET_ITEM(form, 1);
+        long token_kind = PyLong_AsLong(PyTuple_GET_ITEM(form, 2));
+        int flags[6];  /* poss, abbreviation, capital, lower, capital stopword, number */
+        for (int f = 0; f < 6; f++)
+            if ((flags[f] = PyObject_IsTrue(PyTuple_GET_ITEM(form, 3 + f))) < 0) {
+                Py_DECREF(form);
+                return NULL;
+            }
+        int poss = flags[0], abbreviation = flags[1], capital = flags[2], lower = flags[3];
+        int capital_stopword = flags[4], number = flags[5];
+        Py_INCREF(word);
+        Py_INCREF(low);
+        Py_DECREF(form);
+        int initial;
+        if (token_kind == PLAIN) {  /* the common case: a lowercase word with nothing else to note */
+            if (PyList_Append(lowercase, word) || append_new(tokens, new_token(word, s, e, low, sent, next_initial, 0)))
+                return NULL;
+            next_initial = 0;
+            words++;
+            continue;
+        }
+        if (token_kind == WORD) {
+            if (abbreviation && e < end && PyUnicode_READ(kind, data, e) == '.') {
+                /* the period, which the abbreviation takes ("Mr.", "J."): always a token of its own */
+                PyObject *with_word = PyUnicode_FromFormat("%U.", word), *with_low = PyUnicode_FromFormat("%U.", low);
+                Py_DECREF(word);
+                Py_DECREF(low);
+                if (with_word == NULL || with_low == NULL) {
+                    Py_XDECREF(with_word);
+                    Py_XDECREF(with_low);
+                    return NULL;
+                }
+                word = with_word;
+                low = with_low;
+                i = e = e + 1;
+            } else {
+                if (poss)
+                    e -= 2;
+                if (capital_stopword && !next_initial)
+                    capital_stopwords++;
+            }
+            initial = next_initial;
+            next_initial = 0;
+            words++;
+            capitals += capital;
+        } else if (token_kind == NUMBER) {
+            initial = next_initial;
+            next_initial = 0;
+        } else {
+            initial = 0;
+            if (token_kind == OPENER)
+                next_initial = 1;
+            else {
+                PyObject *offset = PyLong_FromSsize_t(s);
+                int opens = offset == NULL ? -1 : PySet_Contains(openers, offset);
+                Py_XDECREF(offset);
+                if (opens < 0) {
+                    Py_DECREF(word);
+                    Py_DECREF(low);
+                    return NULL;
+                }
+                next_initial |= opens;
+            }
+        }
+        Py_ssize_t at = PyList_GET_SIZE(tokens);
+        int failed = (number && append_index(numbers, at))
+                     || (capital && (append_index(capital_tokens, at) || (!initial && PyList_Append(capitalised, word))))
+                     || (!capital && lower && PyList_Append(lowercase, word));
+        if (failed) {
+            Py_DECREF(word);
+            Py_DECREF(low);
+            return NULL;
+        }
+        if (append_new(tokens, new_token(word, s, e, low, sent, initial, poss)))
+            return NULL;
     }
-    return found;
+    return Py_BuildValue("(nnn)", words, capitals, capital_stopwords);
 }
 
 /* The bands of a MinHash signature, each `width` bytes: the signature's bytes and how many bands they hold. */
@@ -1174,8 +1381,9 @@ static PyMethodDef methods[] = {
      "band_keys(signature, bands, width) -> [hash of each band's bytes]: see streams.pipeline.dedup._band_keys"},
     {"file_bands", (PyCFunction)(void (*)(void))file_bands, METH_FASTCALL,
      "file_bands(buckets, signature, bands, width, article_id): see streams.pipeline.dedup.DuplicateIndex.add"},
-    {"tokens", (PyCFunction)(void (*)(void))tokens, METH_FASTCALL,
-     "tokens(text, start, end) -> [(start, end, surface)]: see streams.pipeline.facts.document._add_sentence"},
+    {"sentence", (PyCFunction)(void (*)(void))sentence, METH_FASTCALL,
+     "sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, "
+     "lowercase) -> (words, capitals, capital_stopwords): see streams.pipeline.facts.document._add_sentence"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1185,5 +1393,10 @@ PyMODINIT_FUNC PyInit__kernels(void)
 {
     DATA = PyUnicode_InternFromString("data");
     PRESENT = PyUnicode_InternFromString("present");
-    return DATA == NULL || PRESENT == NULL ? NULL : PyModule_Create(&module);
+    if (DATA == NULL || PRESENT == NULL || PyType_Ready(&TokenType) < 0)
+        return NULL;
+    PyObject *created = PyModule_Create(&module);
+    if (created != NULL && PyModule_AddObjectRef(created, "Token", (PyObject *)&TokenType) < 0)
+        Py_CLEAR(created);
+    return created;
 }

@@ -26,15 +26,9 @@ _SENTENCE_END_RE = re.compile(r"[.!?…](?<![.!?…][.!?…])[.!?…]*+[\"”’
 _OPEN_CONTEXT = " \t\n([{—–-:;/"
 
 
-@dataclass(slots=True)
-class Tok:
-    text: str  # surface form, possessive 's removed
-    start: int
-    end: int
-    low: str
-    sent: int
-    initial: bool = False  # first word of a sentence, of a quote, or after a colon
-    poss: bool = False
+# A token: its text (a possessive 's removed), start, end, lowercase form, sentence, whether it opens the sentence
+# (or a quote, or follows a colon) and whether it had the possessive. Made in C (`_kernels.c`) by `_add_sentence`.
+Tok = _kernels.Token
 
 
 @dataclass(slots=True)
@@ -224,13 +218,13 @@ def _is_abbreviation(masked: str, stop: int) -> bool:
     return word.lower() in ABBREVIATIONS
 
 
-# Kinds of token. A plain word is a lowercase word with nothing else to note (most tokens); an opener is a
-# mark that makes the next word initial.
-_PLAIN, _WORD, _NUMBER, _MARK, _OPENER = "plain", "word", "number", "mark", "opener"
+# Kinds of token, numbered as `_kernels.sentence` reads them. A plain word is a lowercase word with nothing else to
+# note (most tokens); an opener is a mark that makes the next word initial.
+_PLAIN, _WORD, _NUMBER, _MARK, _OPENER = range(5)
 
 
 @lru_cache(maxsize=WORD_CACHE_SIZE)
-def _token_form(surface: str) -> tuple[str, str, str, bool, bool, bool, bool, bool, bool]:
+def _token_form(surface: str) -> tuple[str, str, int, bool, bool, bool, bool, bool, bool]:
     """What tokenising needs to know of one surface form, cached because prose repeats its words:
 
     (text without a possessive 's, its lowercase form, kind, possessive, may take the period after it, starts
@@ -239,7 +233,7 @@ def _token_form(surface: str) -> tuple[str, str, str, bool, bool, bool, bool, bo
     capital, lower = first.isupper(), first.islower()
     if not first.isalpha():
         kind = _NUMBER if first.isdigit() else _OPENER if surface in ":\"“‘•" else _MARK
-        return surface, surface, kind, False, False, capital, lower, False, kind is _NUMBER
+        return surface, surface, kind, False, False, capital, lower, False, kind == _NUMBER
     abbreviation = (len(surface) == 1 and capital) or surface.lower() in ABBREVIATIONS
     poss = len(surface) > 2 and surface.endswith(("'s", "’s"))
     if poss:
@@ -256,56 +250,26 @@ def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> No
     a colon).
 
     On the way, note the tokens that may start a number, and unless the sentence is a Title Case line, its
-    capitalised tokens and how it writes its words (see Doc): one pass over the tokens instead of four."""
-    text, tokens = doc.text, doc.tokens
-    index, first = len(doc.sentences), len(tokens)
+    capitalised tokens and how it writes its words (see Doc): one pass over the tokens instead of four. The pass
+    is in C (`_kernels.sentence`), which reads each token's `_token_form`:
+    - tokens are U.S. and U.S.-Chinese; 100,000, 2.5 and 57-nation; words, hyphenated words, O'Brien, Norway's;
+      one punctuation character (as the regex in tests/streams/pipeline/test_kernels.py finds them);
+    - an abbreviation takes the period after it ("Mr.", "J."); a possessive's token ends before its 's;
+    - the first word (or number) of the sentence is initial, and so is the one after an opener or a quote's
+      opening mark;
+    - a word counts towards telling a Title Case line from prose; a capitalised function word does unless
+      initial, and one that took its period does not."""
+    index, first = len(doc.sentences), len(doc.tokens)
     openers = set()
     for q in quotes:
         q.sent = index
         openers.add(q.open)
-    next_initial = True
-    words = capitals = capital_stopwords = 0  # for telling Title Case lines from prose
     capital_tokens, capitalised, lowercase = doc.capitalised, doc.capitalised_words, doc.lowercase_words
     noted = len(capital_tokens), len(capitalised), len(lowercase)  # to forget if this is a Title Case line
-    # Tokens: U.S. and U.S.-Chinese; 100,000, 2.5 and 57-nation; words, hyphenated words, O'Brien, Norway's; one
-    # punctuation character. Found in C, as the regex in tests/streams/pipeline/test_kernels.py finds them.
-    scanned = iter(_kernels.tokens(text, start, end))
-    for s, e, surface in scanned:
-        word, low, kind, poss, abbreviation, capital, lower, capital_stopword, number = _token_form(surface)
-        if kind is _PLAIN:  # the common case, kept short
-            tokens.append(Tok(word, s, e, low, index, next_initial, False))
-            lowercase.append(word)
-            next_initial = False
-            words += 1
-            continue
-        if kind is _WORD:
-            if abbreviation and e < end and text[e] == ".":
-                next(scanned)  # the period, which the abbreviation takes: "Mr.", "J."
-                word, low, e = word + ".", low + ".", e + 1
-            else:
-                if poss:
-                    e -= 2
-                if capital_stopword and not next_initial:
-                    capital_stopwords += 1
-            initial, next_initial = next_initial, False
-            words += 1
-            capitals += capital
-        elif kind is _NUMBER:
-            initial, next_initial = next_initial, False
-        else:
-            initial = False
-            if kind is _OPENER or s in openers:
-                next_initial = True
-        if number:
-            doc.numbers.append(len(tokens))
-        if capital:
-            capital_tokens.append(len(tokens))
-            if not initial:
-                capitalised.append(word)
-        elif lower:
-            lowercase.append(word)
-        tokens.append(Tok(word, s, e, low, index, initial, poss))
-    last = len(tokens)
+    words, capitals, capital_stopwords = _kernels.sentence(
+        doc.text, start, end, index, openers, _token_form, doc.tokens, doc.numbers, capital_tokens, capitalised, lowercase
+    )
+    tokens, last = doc.tokens, len(doc.tokens)
     headline = words >= 4 and _is_headline(words, capitals, capital_stopwords, last > first and tokens[-1].text)
     doc.sentences.append(Sentence(start, end, first, last))
     if headline:  # a Title Case line: no evidence about which words are names

@@ -9,6 +9,7 @@ import random
 import re
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,14 @@ import pytest
 from streams.pipeline import _kernels
 from streams.pipeline.cluster import StoryProfile
 from streams.pipeline.dedup import _A, _B, SHINGLE_WORDS, minhash
+from streams.pipeline.facts.document import (
+    _MARK,
+    _NUMBER,
+    _OPENER,
+    _PLAIN,
+    _WORD,
+    _token_form,
+)
 from streams.pipeline.features import feature_idf
 from streams.pipeline.packed import (
     FEATURE_NUMBERS,
@@ -27,6 +36,7 @@ from streams.pipeline.packed import (
 )
 
 PART_WEIGHTS = (0.45, 0.35, 0.2)
+SEEDS = [path.read_text() for path in sorted((Path(__file__).parents[3] / "seeds").glob("*.txt"))]
 DAY_HASH = 2**63 - 1  # a story's days end its block, each in a column of this hash (`refresh`)
 
 
@@ -405,7 +415,7 @@ def test_minhash_is_the_python_it_replaced_whatever_the_bytes():
         _kernels.minhash("one two", SHINGLE_WORDS, _A, _B)  # str, not the joined words' bytes
 
 
-# The tokens of fact extraction as a regex (what `_kernels.tokens` replaced), with Python's regex engine's classes of
+# The tokens of fact extraction as a regex (what `_kernels.sentence` replaced), with Python's regex engine's classes of
 # characters. Possessive quantifiers (*+, ++) match what plain ones would here; they spared the engine backtracking.
 TOKEN_RE = re.compile(
     r"(?=\S)(?:(?:[A-Z]\.){2,}+(?:-[^\W\d_]\w*+)*+"  # U.S., U.S.-Chinese
@@ -425,24 +435,135 @@ def regex_tokens(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m[0]) for m in TOKEN_RE.finditer(text, start, end)]
 
 
+def _as_found(surface: str) -> tuple:
+    """A token form that keeps every surface as it is (a mark): `sentence` then gives the tokens as found."""
+    return surface, surface, _MARK, False, False, False, False, False, False
+
+
+def kernel_tokens(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    tokens: list = []
+    _kernels.sentence(text, start, end, 0, set(), _as_found, tokens, [], [], [], [])
+    return [(t.start, t.end, t.text) for t in tokens]
+
+
 def test_tokens_are_the_regexs_on_random_text_and_on_the_seeds():
     rng = random.Random(11)
     for _ in range(50_000):
         text = "".join(rng.choice(_TOKEN_ALPHABET) for _ in range(rng.randint(0, 30)))
         start = rng.randint(0, len(text))
         end = rng.randint(start, len(text))
-        assert _kernels.tokens(text, start, end) == regex_tokens(text, start, end), (text, start, end)
-    seeds = [path.read_text() for path in sorted((Path(__file__).parents[3] / "seeds").glob("*.txt"))]
-    assert len(seeds) == 5
-    assert all(_kernels.tokens(text, 0, len(text)) == regex_tokens(text, 0, len(text)) for text in seeds)
+        assert kernel_tokens(text, start, end) == regex_tokens(text, start, end), (text, start, end)
+    assert len(SEEDS) == 5
+    assert all(kernel_tokens(text, 0, len(text)) == regex_tokens(text, 0, len(text)) for text in SEEDS)
 
 
 def test_tokens_take_only_what_lies_between_start_and_end():
     text = "Talks in U.S.-Chinese trade, 100,000 tonnes"
-    assert _kernels.tokens(text, 9, 16) == [(9, 16, "U.S.-Ch")]
-    assert _kernels.tokens(text, 9, 13) == [(9, 13, "U.S.")] and _kernels.tokens(text, 9, 12) == [(9, 10, "U"), (10, 11, "."), (11, 12, "S")]
-    assert _kernels.tokens(text, 29, 34) == [(29, 32, "100"), (32, 33, ","), (33, 34, "0")]
-    assert _kernels.tokens(text, 5, 5) == [] and _kernels.tokens(text, -3, 99) == regex_tokens(text, 0, len(text))
+    assert kernel_tokens(text, 9, 16) == [(9, 16, "U.S.-Ch")]
+    assert kernel_tokens(text, 9, 13) == [(9, 13, "U.S.")] and kernel_tokens(text, 9, 12) == [(9, 10, "U"), (10, 11, "."), (11, 12, "S")]
+    assert kernel_tokens(text, 29, 34) == [(29, 32, "100"), (32, 33, ","), (33, 34, "0")]
+    assert kernel_tokens(text, 5, 5) == [] and kernel_tokens(text, -3, 99) == regex_tokens(text, 0, len(text))
+
+
+@dataclass(slots=True)
+class PythonTok:
+    """The token dataclass `_kernels.Token` replaced."""
+
+    text: str
+    start: int
+    end: int
+    low: str
+    sent: int
+    initial: bool = False
+    poss: bool = False
+
+
+def python_sentence(text, start, end, index, openers, tokens, numbers, capital_tokens, capitalised, lowercase):
+    """The loop of `document._add_sentence` that `_kernels.sentence` replaced, over the regex's tokens."""
+    next_initial = True
+    words = capitals = capital_stopwords = 0
+    scanned = iter(regex_tokens(text, start, end))
+    for s, e, surface in scanned:
+        word, low, kind, poss, abbreviation, capital, lower, capital_stopword, number = _token_form(surface)
+        if kind == _PLAIN:
+            tokens.append(PythonTok(word, s, e, low, index, next_initial, False))
+            lowercase.append(word)
+            next_initial = False
+            words += 1
+            continue
+        if kind == _WORD:
+            if abbreviation and e < end and text[e] == ".":
+                next(scanned)
+                word, low, e = word + ".", low + ".", e + 1
+            else:
+                if poss:
+                    e -= 2
+                if capital_stopword and not next_initial:
+                    capital_stopwords += 1
+            initial, next_initial = next_initial, False
+            words += 1
+            capitals += capital
+        elif kind == _NUMBER:
+            initial, next_initial = next_initial, False
+        else:
+            initial = False
+            if kind == _OPENER or s in openers:
+                next_initial = True
+        if number:
+            numbers.append(len(tokens))
+        if capital:
+            capital_tokens.append(len(tokens))
+            if not initial:
+                capitalised.append(word)
+        elif lower:
+            lowercase.append(word)
+        tokens.append(PythonTok(word, s, e, low, index, initial, poss))
+    return words, capitals, capital_stopwords
+
+
+def _sentence_both_ways(text: str, start: int, end: int, openers: set[int]) -> tuple[tuple, tuple]:
+    noted = [[] for _ in range(5)]
+    counts = _kernels.sentence(text, start, end, 3, openers, _token_form, *noted)
+    python_noted = [[] for _ in range(5)]
+    python_counts = python_sentence(text, start, end, 3, openers, *python_noted)
+    as_fields = [(t.text, t.start, t.end, t.low, t.sent, t.initial, t.poss) for t in noted[0]]
+    python_fields = [(t.text, t.start, t.end, t.low, t.sent, t.initial, t.poss) for t in python_noted[0]]
+    return (counts, as_fields, *noted[1:]), (python_counts, python_fields, *python_noted[1:])
+
+
+_SENTENCE_WORDS = [
+    "Mr", "Dr", "J", "U.S.", "U.S.-Chinese", "Norway's", "allies'", "O'Brien", "The", "the", "And", "NATO", "said",
+    "talks", "two", "Twenty-five", "100,000", "2.5", "57-nation", ".", ",", ":", "\"", "“", "‘", "'", "«", "•", "(", "—",
+    "Brussels", "Stoltenberg’s", "é", "İstanbul",
+]  # fmt: skip
+
+
+def test_a_sentences_tokens_and_notes_are_the_python_loops_on_random_sentences_and_on_the_seeds():
+    rng = random.Random(3)
+    for _ in range(20_000):
+        pieces = [rng.choice(_SENTENCE_WORDS) for _ in range(rng.randint(0, 14))]
+        text = "".join(piece + rng.choice(["", " ", " ", "  ", "\n"]) for piece in pieces)
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, len(text))
+        openers = {i for i in range(start, end) if text[i] in "\"“‘'«" and rng.random() < 0.5}
+        ours, python = _sentence_both_ways(text, start, end, openers)
+        assert ours == python, (text, start, end, openers)
+    for text in SEEDS:
+        ours, python = _sentence_both_ways(text, 0, len(text), set())
+        assert ours == python and len(ours[1]) > 300
+
+
+def test_tokens_read_like_the_dataclass_they_replaced():
+    token = _kernels.Token("Norway", 4, 10, "norway", 2, poss=True)
+    assert (token.text, token.start, token.end, token.low, token.sent, token.initial, token.poss) == ("Norway", 4, 10, "norway", 2, False, True)
+    assert token == _kernels.Token("Norway", 4, 10, "norway", 2, False, True) != _kernels.Token("Norway", 4, 10, "norway", 2, True, True)
+    assert repr(token) == "Tok(text='Norway', start=4, end=10, low='norway', sent=2, initial=False, poss=True)"
+    with pytest.raises(AttributeError):
+        token.text = "Sweden"  # every pass reads the same tokens
+    with pytest.raises(TypeError):
+        _kernels.sentence("text", 0, 4, 0, [], _token_form, [], [], [], [], [])  # openers must be a set
+    with pytest.raises(TypeError):
+        _kernels.sentence("text", 0, 4, 0, set(), lambda surface: (surface,), [], [], [], [], [])  # not a token form
 
 
 def test_band_keys_are_pythons_hash_of_each_band_and_filing_keeps_one_id_or_a_list():
