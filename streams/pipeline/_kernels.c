@@ -9,6 +9,8 @@
  *   days are read from the end of the same block.
  * - `minhash`: an article's MinHash signature (dedup.py), a sha1 per word shingle mixed and permuted 64 ways,
  *   which Python made with a hashlib call per shingle and numpy arrays of shingles by permutations.
+ * - `letter_words`, `word_tokens`, `alnum_words` and `term_tokens`: the words of a text as cleaning, deduplication
+ *   and clustering read them, which regexes found testing each character against a class of Unicode categories.
  * - `sentence` and `Token`: the tokens of a sentence for fact extraction (facts/document.py), which a regex found
  *   one match object at a time, and a Python loop made into dataclass objects one at a time.
  * - `band_keys` and `file_bands`: the LSH bucket keys of a signature's bands, and filing an article under them
@@ -1025,6 +1027,138 @@ static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t
     return i;  /* a space, or "_" */
 }
 
+/* Appends an item to a list, and drops the caller's reference to it; -1 on failure. */
+static int append_new(PyObject *list, PyObject *item)
+{
+    if (item == NULL)
+        return -1;
+    int failed = PyList_Append(list, item);
+    Py_DECREF(item);
+    return failed;
+}
+
+/* The words of a text as four regexes find them (their findall), scanned in one pass each: the regex engine tested
+ * each character against a class of Unicode categories, and these ran on every paragraph, sentence and article.
+ * Each function says where the match starting at i ends, or i when none starts there; the regexes are in
+ * tests/streams/pipeline/test_kernels.py, which checks them against these. */
+typedef Py_ssize_t (*MatchEnd)(int kind, const void *data, Py_ssize_t i, Py_ssize_t end);
+
+static inline int is_alnum(Py_UCS4 c) { return is_word(c) && c != '_'; }  /* [^\W_] */
+
+/* [^\W\d_]+(?:['’][^\W\d_]+)*: words of letters, inner apostrophes kept ("don't", "Norway’s") */
+static Py_ssize_t letter_word_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    if (!is_letter(PyUnicode_READ(kind, data, i)))
+        return i;
+    Py_ssize_t j = i + 1;
+    for (;;) {
+        while (j < end && is_letter(PyUnicode_READ(kind, data, j)))
+            j++;
+        if (j + 1 < end && is_letter(PyUnicode_READ(kind, data, j + 1))) {
+            Py_UCS4 joint = PyUnicode_READ(kind, data, j);
+            if (joint == '\'' || joint == 0x2019) {
+                j += 2;
+                continue;
+            }
+        }
+        return j;
+    }
+}
+
+/* \w+|[^\w\s]: runs of word characters and single symbols */
+static Py_ssize_t word_or_symbol_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    if (!is_word(c))
+        return Py_UNICODE_ISSPACE(c) ? i : i + 1;
+    Py_ssize_t j = i + 1;
+    while (j < end && is_word(PyUnicode_READ(kind, data, j)))
+        j++;
+    return j;
+}
+
+/* [^\W_]+: runs of letters and digits */
+static Py_ssize_t alnum_run_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    Py_ssize_t j = i;
+    while (j < end && is_alnum(PyUnicode_READ(kind, data, j)))
+        j++;
+    return j;
+}
+
+/* [^\W\d_][\w'’-]*[^\W_]|[^\W\d_]: a letter, then word characters, apostrophes and hyphens up to the last letter or
+ * digit among them (the regex backs off to it), or the letter alone */
+static Py_ssize_t term_token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    if (!is_letter(PyUnicode_READ(kind, data, i)))
+        return i;
+    Py_ssize_t last = i + 1;
+    for (Py_ssize_t j = i + 1; j < end; j++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, j);
+        if (is_alnum(c))
+            last = j + 1;
+        else if (!(c == '_' || c == '\'' || c == 0x2019 || c == '-'))
+            break;
+    }
+    return last;
+}
+
+/* The matches of one of the above in text, left to right, at most `most` of them (all when `most` < 0). */
+static PyObject *matches(PyObject *const *args, Py_ssize_t nargs, MatchEnd match_end, const char *usage)
+{
+    if (nargs < 1 || nargs > 2 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return NULL;
+    }
+    Py_ssize_t most = nargs == 2 ? PyLong_AsSsize_t(args[1]) : -1;
+    if (most == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *text = args[0];
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) == -1)
+        return NULL;
+#endif
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t end = PyUnicode_GET_LENGTH(text);
+    PyObject *found = PyList_New(0);
+    if (found == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < end && PyList_GET_SIZE(found) != most;) {
+        Py_ssize_t j = match_end(kind, data, i, end);
+        if (j == i) {
+            i++;
+            continue;
+        }
+        if (append_new(found, PyUnicode_Substring(text, i, j))) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        i = j;
+    }
+    return found;
+}
+
+static PyObject *letter_words(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return matches(args, nargs, letter_word_end, "letter_words(text str, most=-1)");
+}
+
+static PyObject *word_tokens(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return matches(args, nargs, word_or_symbol_end, "word_tokens(text str, most=-1)");
+}
+
+static PyObject *alnum_words(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return matches(args, nargs, alnum_run_end, "alnum_words(text str, most=-1)");
+}
+
+static PyObject *term_tokens(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    return matches(args, nargs, term_token_end, "term_tokens(text str, most=-1)");
+}
+
 /* A token of fact extraction (streams.pipeline.facts.document.Tok): made here, where a Python object per token
  * (a dataclass's __init__) cost more than finding the tokens. Read-only: every pass reads the same tokens. */
 typedef struct {
@@ -1126,16 +1260,6 @@ static PyTypeObject TokenType = {
 
 /* The kinds of token `token_form` gives (streams.pipeline.facts.document, in the same order). */
 enum { PLAIN, WORD, NUMBER, MARK, OPENER };
-
-/* Appends an item to a list, and drops the caller's reference to it; -1 on failure. */
-static int append_new(PyObject *list, PyObject *item)
-{
-    if (item == NULL)
-        return -1;
-    int failed = PyList_Append(list, item);
-    Py_DECREF(item);
-    return failed;
-}
 
 static int append_index(PyObject *list, Py_ssize_t index)
 {
@@ -1381,6 +1505,14 @@ static PyMethodDef methods[] = {
      "band_keys(signature, bands, width) -> [hash of each band's bytes]: see streams.pipeline.dedup._band_keys"},
     {"file_bands", (PyCFunction)(void (*)(void))file_bands, METH_FASTCALL,
      "file_bands(buckets, signature, bands, width, article_id): see streams.pipeline.dedup.DuplicateIndex.add"},
+    {"letter_words", (PyCFunction)(void (*)(void))letter_words, METH_FASTCALL,
+     "letter_words(text, most=-1) -> the first `most` (all) words of letters: see streams.pipeline.english"},
+    {"word_tokens", (PyCFunction)(void (*)(void))word_tokens, METH_FASTCALL,
+     "word_tokens(text, most=-1) -> runs of word characters and single symbols: see streams.pipeline.english"},
+    {"alnum_words", (PyCFunction)(void (*)(void))alnum_words, METH_FASTCALL,
+     "alnum_words(text, most=-1) -> runs of letters and digits: see streams.pipeline.english"},
+    {"term_tokens", (PyCFunction)(void (*)(void))term_tokens, METH_FASTCALL,
+     "term_tokens(text, most=-1) -> words as clustering reads them: see streams.pipeline.english"},
     {"sentence", (PyCFunction)(void (*)(void))sentence, METH_FASTCALL,
      "sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, "
      "lowercase) -> (words, capitals, capital_stopwords): see streams.pipeline.facts.document._add_sentence"},

@@ -6,19 +6,31 @@ clustering and the story fold agree on what a word is and how a plural reads.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from wordfreq import word_frequency
+
+from streams.pipeline import _kernels
 
 # Entries of each per-word cache: the words of the moment, bounded, whatever the vocabulary a long-lived
 # worker has seen (the caches are what memory would otherwise keep growing with).
 WORD_CACHE_SIZE = 65_536
 
-# A run of letters and digits: the unit of shingles (deduplication) and of text keys (cleaning).
-WORD = re.compile(r"[^\W_]+", re.UNICODE)
-# A word as clustering reads it: letters first, inner hyphens and apostrophes kept ("al-Assad", "Norway's").
-TERM_TOKEN = re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]", re.UNICODE)
+# The words of a text as each stage reads them, left to right. Each is what a regex's findall finds, found in C
+# (`_kernels.c`) in one pass: the regex engine tested each character against classes of Unicode categories, on every
+# paragraph and sentence. The regexes are in tests/streams/pipeline/test_kernels.py, which checks the two agree.
+# Each takes an optional `most`: the first `most` words only.
+# - Runs of letters and digits, [^\W_]+: the unit of shingles (deduplication) and of text keys (cleaning).
+alnum_words = _kernels.alnum_words
+# - Words as clustering reads them, letters first, inner hyphens and apostrophes kept ("al-Assad", "Norway's"):
+#   [^\W\d_][\w'’-]*[^\W_]|[^\W\d_].
+term_tokens = _kernels.term_tokens
+# - Words as cleaning counts them, letters only, inner apostrophes kept ("don't", "Norway’s"):
+#   [^\W\d_]+(?:['’][^\W\d_]+)*.
+letter_words = _kernels.letter_words
+# - Runs of word characters and single symbols, \w+|[^\w\s]: a case-insensitive "\bword\b" matches a text exactly
+#   when "word" is among these of the text in lower case.
+word_tokens = _kernels.word_tokens
 
 IRREGULAR_PLURALS = {
     "people": "person", "men": "man", "women": "woman", "children": "child", "police": "police",
@@ -31,7 +43,7 @@ _PLURAL_OF = {one: many for many, one in IRREGULAR_PLURALS.items() if one != man
 
 def words(text: str) -> list[str]:
     """The case-folded words of a text."""
-    return WORD.findall(text.casefold())
+    return alnum_words(text.casefold())
 
 
 def may_be_plural(word: str) -> bool:

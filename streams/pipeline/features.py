@@ -20,7 +20,7 @@ from itertools import chain
 from wordfreq import word_frequency
 
 from streams.pipeline import _kernels
-from streams.pipeline.english import TERM_TOKEN, WORD_CACHE_SIZE, frequent_singular
+from streams.pipeline.english import WORD_CACHE_SIZE, frequent_singular, term_tokens
 
 TOP_ARTICLE_FEATURES = 60  # per part, for an article
 _SENTENCE_END = re.compile(r"[.!?]['\"”’]?\s+")
@@ -54,19 +54,19 @@ def _topical(token: str) -> str | None:
 
 def terms(text: str) -> list[str]:
     """The topical words of a text, singular: tokens minus the common words of English."""
-    return topical(TERM_TOKEN.findall(text))
+    return topical(term_tokens(text))
 
 
 def topical(tokens: Iterable[str]) -> list[str]:
-    """The topical words among a text's TERM_TOKENs, singular."""
+    """The topical words among a text's `term_tokens`, singular."""
     return list(filter(None, map(_topical, tokens)))  # a term is never ""
 
 
 def sentence_tokens(text: str) -> list[list[str]]:
-    """The TERM_TOKENs of each sentence of a text: all of its TERM_TOKENs, as a sentence end never falls inside
+    """The `term_tokens` of each sentence of a text: all of its `term_tokens`, as a sentence end never falls inside
     one (a token has no spaces and ends in a letter or digit), so the body is scanned once for both its terms
     and its names."""
-    return [TERM_TOKEN.findall(sentence) for sentence in _SENTENCE_END.split(text)]
+    return [term_tokens(sentence) for sentence in _SENTENCE_END.split(text)]
 
 
 def entity_names(sentences: list[list[str]]) -> list[str]:

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from wordfreq import top_n_list
 
-from streams.pipeline.clean.wording import LETTER_WORD
+from streams.pipeline.english import letter_words
 
 
 @lru_cache(maxsize=1)
@@ -21,7 +21,7 @@ def language_identifier():
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of `text`, or None when it is too short or too mixed to tell."""
     sample = text[:600]  # a few sentences identify a language; py3langid's cost grows with the text
-    words = LETTER_WORD.findall(sample)
+    words = letter_words(sample)
     letters = _letter_count(words)
     if len(words) < 4 or letters < 20:
         return None
@@ -56,6 +56,6 @@ def _evidently_english(sample: str, words: list[str], letters: int) -> bool:
 
 
 def _letter_count(words: list[str]) -> int:
-    """Letters in the `LETTER_WORD`s of a text, which hold all its letters: their characters but the apostrophes."""
+    """Letters in the `letter_words` of a text, which hold all its letters: their characters but the apostrophes."""
     joined = "".join(words)
     return len(joined) - joined.count("'") - joined.count("’")

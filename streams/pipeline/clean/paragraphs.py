@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 
 from streams.pipeline.clean.wording import (
     CTA,
-    LETTER_WORD,
     READER_WORDS,
     REPORTING_VERBS,
     STOPWORDS,
 )
-from streams.pipeline.english import WORD
+from streams.pipeline.english import alnum_words, letter_words, word_tokens
 
 # Paragraphs with at least this many words are never "short lines".
 SHORT_LINE_WORDS = 20
@@ -72,9 +71,6 @@ def _continues(previous: str, piece: str) -> bool:
 _ACCORDING_TO = re.compile(r"\baccording to\b", re.I)
 _QUOTED = re.compile(r"[\"“][^\"“”]{20,}[\"”]|(?:^|\s)['‘][^'‘’]{20,}['’](?=[\s.,;:!?]|$)")
 _SINGLE_QUOTE_OPENING = re.compile(r"\s['‘]")  # where `_QUOTED`'s single-quoted form can start
-# Tokens of folded text: runs of word characters (a case-insensitive "\bword\b" matches exactly when
-# "word" is among them) and single symbols.
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 @dataclass
@@ -97,10 +93,10 @@ class Block:
     @classmethod
     def of(cls, text: str) -> Block:
         core = BULLET.sub("", text).strip()
-        words = LETTER_WORD.findall(core)
+        words = letter_words(core)
         n = len(words)
         folded = _fold(core)
-        tokens = _TOKEN.findall(folded)
+        tokens = word_tokens(folded)
         token_set = set(tokens)
         stop = sum(map(STOPWORDS.__contains__, map(str.lower, words))) / n if n else 0.0
         # The key's words are the word tokens, unless folding did more than lower-casing or "_" joins words.
@@ -145,11 +141,11 @@ def _fold(text: str) -> str:
 
 def text_key(text: str) -> str:
     """Comparison key: lower case letters and digits only, so punctuation and quotes don't matter."""
-    return " ".join(WORD.findall(text.lower()))
+    return " ".join(alnum_words(text.lower()))
 
 
 def _key_from_tokens(tokens: list[str]) -> str:
-    """`text_key` of a text from its `_TOKEN`s (without the cost of finding its words again)."""
+    """`text_key` of a text from its `word_tokens` (without the cost of finding its words again)."""
     return " ".join(filter(str.isalnum, tokens))
 
 
@@ -164,7 +160,7 @@ _CTA_HINTS = frozenset(_CTA_BY_HINT)
 
 def cta_labels(text: str, tokens: set[str]) -> list[str]:
     """Labels of the web-furniture wordings found in `text` (calls to action, notices, links), in CTA's order,
-    given the `_TOKEN`s of `_fold(text)`."""
+    given the `word_tokens` of `_fold(text)`."""
     hinted = _CTA_HINTS.intersection(tokens)
     if not hinted:
         return []

@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from itertools import groupby, islice
+from itertools import groupby
 
 import ftfy
 
 from schemas.articles import RemovedBlock
-from streams.pipeline.clean.wording import LETTER_WORD
+from streams.pipeline.english import letter_words
 
 # Share of control / undecodable characters above which a text is binary data.
 _BINARY_SHARE = 0.10
@@ -81,7 +81,7 @@ def _is_binary_char(ch: str) -> bool:
 def check_readable(text: str, title: str | None) -> None:
     """Raise when the text has no words and there is no title with a word: symbol soup is not an article (and
     every such article would have the same fingerprint, of no words: each a copy of the first)."""
-    if title and LETTER_WORD.search(title):
+    if title and letter_words(title, 1):
         return
     sample = text[:20_000]
     if _plainly_readable(sample):
@@ -108,7 +108,7 @@ def _plainly_readable(sample: str) -> bool:
 
 def _has_two_words(text: str) -> bool:
     """At least two words (stops looking after the second)."""
-    return next(islice(LETTER_WORD.finditer(text), 1, None), None) is not None
+    return len(letter_words(text, 2)) == 2
 
 
 def repair_text(text: str) -> str:

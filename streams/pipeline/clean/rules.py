@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from streams.pipeline.clean.dates import parse_date_line
 from streams.pipeline.clean.paragraphs import BULLET, SHORT_LINE_WORDS, Block
 from streams.pipeline.clean.title import mark_title, pick_headline
-from streams.pipeline.clean.wording import LETTER_WORD, NAV_FIRST
+from streams.pipeline.clean.wording import NAV_FIRST
+from streams.pipeline.english import letter_words
 
 
 def _rule(
@@ -340,7 +341,7 @@ def weak_reason(b: Block, edge: bool) -> str | None:
 
 def _capitalised_share(text: str) -> float:
     """Share of words starting with a capital: labels and link lists are Title Case, sentences are not."""
-    words = LETTER_WORD.findall(text)
+    words = letter_words(text)
     return sum(1 for w in words if w[0].isupper()) / len(words) if words else 0.0
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from streams.pipeline.clean.paragraphs import Block, text_key
-from streams.pipeline.clean.wording import LETTER_WORD, STOPWORDS
+from streams.pipeline.clean.wording import STOPWORDS
+from streams.pipeline.english import letter_words
 
 _HEADLINE_SEARCH = 30  # the headline is among the first paragraphs of a page, never deeper
 _STEM = 4  # letters of a word compared with the body's ("raises" meets "raised", "rates" meets "rate")
@@ -43,7 +44,7 @@ def pick_headline(blocks: list[Block], first_body: int | None) -> str | None:
 
 def _stems(text: str) -> set[str]:
     """The words of substance in a text, each by its first letters."""
-    return {w[:_STEM] for w in map(str.lower, LETTER_WORD.findall(text)) if len(w) > 2 and w not in STOPWORDS}
+    return {w[:_STEM] for w in map(str.lower, letter_words(text)) if len(w) > 2 and w not in STOPWORDS}
 
 
 def _headline_like(b: Block) -> bool:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import re
 
-# A word as the rules count it: letters only, inner apostrophes kept ("don't", "Norway’s").
-LETTER_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
-
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between
     both but by can could did do does doing down during each few for from further had has have having he her here

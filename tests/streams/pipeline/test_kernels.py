@@ -465,6 +465,34 @@ def test_tokens_take_only_what_lies_between_start_and_end():
     assert kernel_tokens(text, 5, 5) == [] and kernel_tokens(text, -3, 99) == regex_tokens(text, 0, len(text))
 
 
+# The words of cleaning, deduplication and clustering (`streams.pipeline.english`) as the regexes they replaced.
+WORD_REGEXES = {
+    _kernels.alnum_words: re.compile(r"[^\W_]+"),
+    _kernels.term_tokens: re.compile(r"[^\W\d_][\w'’-]*[^\W_]|[^\W\d_]"),
+    _kernels.letter_words: re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*"),
+    _kernels.word_tokens: re.compile(r"\w+|[^\w\s]"),
+}
+
+
+def test_words_are_the_regexs_on_random_text_and_on_the_seeds():
+    rng = random.Random(17)
+    texts = ["".join(rng.choice(_TOKEN_ALPHABET) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    for scan, regex in WORD_REGEXES.items():
+        for text in texts + SEEDS:
+            assert scan(text) == regex.findall(text), (scan.__name__, text)
+        assert len(scan(SEEDS[0])) > 300
+
+
+def test_words_stop_after_the_first_most():
+    text = "Don't stop: U.S.-led talks, 2 rounds"
+    assert _kernels.letter_words(text) == ["Don't", "stop", "U", "S", "led", "talks", "rounds"]
+    assert _kernels.letter_words(text, 2) == ["Don't", "stop"] and _kernels.letter_words(text, 0) == []
+    assert _kernels.word_tokens(text, 3) == ["Don", "'", "t"] and _kernels.alnum_words(text, 99) == _kernels.alnum_words(text)
+    assert _kernels.term_tokens("U.S.-led talks") == ["U", "S", "led", "talks"]
+    with pytest.raises(TypeError):
+        _kernels.letter_words(b"bytes")
+
+
 @dataclass(slots=True)
 class PythonTok:
     """The token dataclass `_kernels.Token` replaced."""
