@@ -964,9 +964,10 @@ done:
     return result;
 }
 
-/* The tokens of text[start:end] as the regex TOKEN_RE of tests/streams/pipeline/test_kernels.py finds them (its finditer), with Python's regex
- * engine's classes of characters: \w is Py_UNICODE_ISALNUM or "_", \d Py_UNICODE_ISDECIMAL, \s Py_UNICODE_ISSPACE,
- * [A-Z] ASCII capitals. Every quantifier of the pattern is possessive or cannot give back (nothing follows it in its
+/* Python's regex engine's classes of characters, which the scanners below share: \w is Py_UNICODE_ISALNUM or "_",
+ * \d Py_UNICODE_ISDECIMAL, \s Py_UNICODE_ISSPACE, [A-Z] ASCII capitals.
+ * `token_end` finds the tokens of text[start:end] as the regex TOKEN_RE of tests/streams/pipeline/test_kernels.py
+ * finds them (its finditer). Every quantifier of the pattern is possessive or cannot give back (nothing follows it in its
  * group), so each alternative takes the longest run it can, in one pass; the first that matches wins. */
 static inline int is_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_'; }
 static inline int is_letter(Py_UCS4 c) { return is_word(c) && !Py_UNICODE_ISDECIMAL(c) && c != '_'; }  /* [^\W\d_] */
@@ -1310,14 +1311,19 @@ static PyObject *sentence(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         Py_DECREF(surface);
         if (form == NULL)
             return NULL;
-        if (!PyTuple_Check(form) || PyTuple_GET_SIZE(form) != 9 || !PyLong_Check(PyTuple_GET_ITEM(form, 2))) {
+        long token_kind = -1;
+        if (PyTuple_Check(form) && PyTuple_GET_SIZE(form) == 9 && PyUnicode_Check(PyTuple_GET_ITEM(form, 0))
+            && PyUnicode_Check(PyTuple_GET_ITEM(form, 1)) && PyLong_Check(PyTuple_GET_ITEM(form, 2))) {
+            token_kind = PyLong_AsLong(PyTuple_GET_ITEM(form, 2));
+            PyErr_Clear();  /* a kind out of range is no kind */
+        }
+        if (token_kind < PLAIN || token_kind > OPENER) {
             Py_DECREF(form);
             PyErr_SetString(PyExc_TypeError, "token_form gives (text, low, kind, poss, abbreviation, capital, lower, "
                                              "capital stopword, number)");
             return NULL;
         }
         PyObject *word = PyTuple_GET_ITEM(form, 0), *low = PyTuple_GET_ITEM(form, 1);
-        long token_kind = PyLong_AsLong(PyTuple_GET_ITEM(form, 2));
         int flags[6];  /* poss, abbreviation, capital, lower, capital stopword, number */
         for (int f = 0; f < 6; f++)
             if ((flags[f] = PyObject_IsTrue(PyTuple_GET_ITEM(form, 3 + f))) < 0) {
@@ -1331,7 +1337,12 @@ static PyObject *sentence(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         Py_DECREF(form);
         int initial;
         if (token_kind == PLAIN) {  /* the common case: a lowercase word with nothing else to note */
-            if (PyList_Append(lowercase, word) || append_new(tokens, new_token(word, s, e, low, sent, next_initial, 0)))
+            if (PyList_Append(lowercase, word)) {
+                Py_DECREF(word);
+                Py_DECREF(low);
+                return NULL;
+            }
+            if (append_new(tokens, new_token(word, s, e, low, sent, next_initial, 0)))
                 return NULL;
             next_initial = 0;
             words++;
@@ -1506,13 +1517,13 @@ static PyMethodDef methods[] = {
     {"file_bands", (PyCFunction)(void (*)(void))file_bands, METH_FASTCALL,
      "file_bands(buckets, signature, bands, width, article_id): see streams.pipeline.dedup.DuplicateIndex.add"},
     {"letter_words", (PyCFunction)(void (*)(void))letter_words, METH_FASTCALL,
-     "letter_words(text, most=-1) -> the first `most` (all) words of letters: see streams.pipeline.english"},
+     "letter_words(text, most=-1, /) -> the first `most` (all) words of letters: see streams.pipeline.english"},
     {"word_tokens", (PyCFunction)(void (*)(void))word_tokens, METH_FASTCALL,
-     "word_tokens(text, most=-1) -> runs of word characters and single symbols: see streams.pipeline.english"},
+     "word_tokens(text, most=-1, /) -> runs of word characters and single symbols: see streams.pipeline.english"},
     {"alnum_words", (PyCFunction)(void (*)(void))alnum_words, METH_FASTCALL,
-     "alnum_words(text, most=-1) -> runs of letters and digits: see streams.pipeline.english"},
+     "alnum_words(text, most=-1, /) -> runs of letters and digits: see streams.pipeline.english"},
     {"term_tokens", (PyCFunction)(void (*)(void))term_tokens, METH_FASTCALL,
-     "term_tokens(text, most=-1) -> words as clustering reads them: see streams.pipeline.english"},
+     "term_tokens(text, most=-1, /) -> words as clustering reads them: see streams.pipeline.english"},
     {"sentence", (PyCFunction)(void (*)(void))sentence, METH_FASTCALL,
      "sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, "
      "lowercase) -> (words, capitals, capital_stopwords): see streams.pipeline.facts.document._add_sentence"},

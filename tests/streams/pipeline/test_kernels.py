@@ -590,8 +590,15 @@ def test_tokens_read_like_the_dataclass_they_replaced():
         token.text = "Sweden"  # every pass reads the same tokens
     with pytest.raises(TypeError):
         _kernels.sentence("text", 0, 4, 0, [], _token_form, [], [], [], [], [])  # openers must be a set
-    with pytest.raises(TypeError):
-        _kernels.sentence("text", 0, 4, 0, set(), lambda surface: (surface,), [], [], [], [], [])  # not a token form
+    not_forms = [
+        lambda surface: (surface,),  # too short
+        lambda surface: (surface, surface, 2**70, False, False, False, False, False, False),  # a kind out of range
+        lambda surface: (surface, surface, _OPENER + 1, False, False, False, False, False, False),  # no such kind
+        lambda surface: (7, 8, _WORD, False, True, False, False, False, False),  # not text
+    ]
+    for not_a_form in not_forms:
+        with pytest.raises(TypeError):
+            _kernels.sentence("Mr. X", 0, 5, 0, set(), not_a_form, [], [], [], [], [])
 
 
 def test_band_keys_are_pythons_hash_of_each_band_and_filing_keeps_one_id_or_a_list():
