@@ -1,5 +1,7 @@
 /* The hot loops of clustering and deduplication, which ran in Python and numpy on a few hundred items per article:
  *
+ * - `weigh`: an article part's TF-IDF vector (features.py), which a dict comprehension made a key and a weight at a
+ *   time, then normalised in a second pass;
  * - `strongest`: a vector's n strongest features (articles' in features.py, stories' in `refresh`);
  * - `refresh`: re-weighing a story's profile when it gains an article, and packing it for scoring, with
  *   `pack`, which packs an article's vector (packed.py);
@@ -665,6 +667,15 @@ static void release(Feature *features, Py_ssize_t count)
     }
 }
 
+/* dict[key] = weight, a new float; -1 on failure. */
+static int append_weight(PyObject *dict, PyObject *key, double weight)
+{
+    PyObject *value = PyFloat_FromDouble(weight);
+    int failed = value == NULL || PyDict_SetItem(dict, key, value);
+    Py_XDECREF(value);
+    return failed ? -1 : 0;
+}
+
 static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2 || !PyDict_Check(args[0])) {
@@ -711,6 +722,99 @@ static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, P
 done:
     release(features, read);
     PyMem_Free(features);
+    return result;
+}
+
+/* weigh(key_prefix, counts, term_idf) -> {key_prefix + term: weight}, a unit vector: an article part's TF-IDF,
+ * see streams.pipeline.features._weigh. Each term's weight is (1 + ln n) * term_idf(term) for its count n, the
+ * norm the square root of the squares summed in the counts' order, as the Python it replaced computed them. */
+static PyObject *weigh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "weigh(key_prefix str, counts: dict of term -> count, term_idf)");
+        return NULL;
+    }
+    PyObject *prefix = args[0], *counts = args[1], *term_idf = args[2], *term, *n, *result = NULL;
+    Py_ssize_t count = PyDict_GET_SIZE(counts), read = 0, position = 0;
+    PyObject **keys = PyMem_Malloc(sizeof(PyObject *) * (count ? count : 1));
+    double *weights = PyMem_Malloc(sizeof(double) * (count ? count : 1)), squares = 0.0;
+    if (keys == NULL || weights == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    while (PyDict_Next(counts, &position, &term, &n)) {
+        if (read == count) {
+            changed_size();
+            goto done;
+        }
+        if (!PyUnicode_Check(term)) {
+            PyErr_SetString(PyExc_TypeError, "a term is a str");
+            goto done;
+        }
+        Py_ssize_t times = PyLong_AsSsize_t(n);
+        if (times == -1 && PyErr_Occurred())
+            goto done;
+        if (times < 0) {
+            PyErr_SetString(PyExc_ValueError, "a term's count is never negative");
+            goto done;
+        }
+        Py_INCREF(term);  /* the dict is read again after each Python call below */
+        PyObject *idf = PyObject_CallOneArg(term_idf, term);
+        double term_weight = idf == NULL ? -1.0 : PyFloat_AsDouble(idf);
+        Py_XDECREF(idf);
+        keys[read] = idf == NULL || PyErr_Occurred() ? NULL : PyUnicode_Concat(prefix, term);
+        Py_DECREF(term);
+        if (keys[read] == NULL)
+            goto done;
+        weights[read] = (times ? 1.0 + log((double)times) : 0.0) * term_weight;
+        squares += weights[read] * weights[read];
+        read++;
+    }
+    if (read != count || PyDict_GET_SIZE(counts) != count) {
+        changed_size();
+        goto done;
+    }
+    double norm = sqrt(squares);
+    if ((result = PyDict_New()) == NULL || norm == 0.0)  /* a part of no weight is absent */
+        goto done;
+    for (Py_ssize_t i = 0; i < read; i++)
+        if (append_weight(result, keys[i], weights[i] / norm)) {
+            Py_CLEAR(result);
+            break;
+        }
+done:
+    for (Py_ssize_t i = 0; i < read; i++)
+        Py_DECREF(keys[i]);
+    PyMem_Free(keys);
+    PyMem_Free(weights);
+    return result;
+}
+
+/* rounded(vector, digits) -> {key: round(weight, digits)}: as Python's round does it, the decimal of `digits`
+ * places correctly rounded by David Gay's dtoa, read back; without a method call per weight. */
+static PyObject *rounded(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "rounded(vector: dict of key -> weight, digits)");
+        return NULL;
+    }
+    long digits = PyLong_AsLong(args[1]);
+    if (digits == -1 && PyErr_Occurred())
+        return NULL;
+    if (digits < 0 || digits > 300) {  /* past 300 places every weight is itself */
+        PyErr_SetString(PyExc_ValueError, "rounded to 0 to 300 digits after the point");
+        return NULL;
+    }
+    PyObject *result = PyDict_New(), *key, *weight;
+    Py_ssize_t position = 0;
+    while (result != NULL && PyDict_Next(args[0], &position, &key, &weight)) {
+        double value = PyFloat_AsDouble(weight);
+        char *text = value == -1.0 && PyErr_Occurred() ? NULL : PyOS_double_to_string(value, 'f', (int)digits, 0, NULL);
+        double read = text == NULL ? -1.0 : PyOS_string_to_double(text, NULL, NULL);
+        PyMem_Free(text);
+        if (text == NULL || (read == -1.0 && PyErr_Occurred()) || append_weight(result, key, read))
+            Py_CLEAR(result);
+    }
     return result;
 }
 
@@ -1499,6 +1603,10 @@ static PyObject *file_bands(PyObject *Py_UNUSED(module), PyObject *const *args, 
 static PyMethodDef methods[] = {
     {"pack", (PyCFunction)(void (*)(void))pack, METH_FASTCALL,
      "pack(parts, numbers) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
+    {"weigh", (PyCFunction)(void (*)(void))weigh, METH_FASTCALL,
+     "weigh(key_prefix, counts, term_idf) -> {key: weight}, a unit vector: see streams.pipeline.features._weigh"},
+    {"rounded", (PyCFunction)(void (*)(void))rounded, METH_FASTCALL,
+     "rounded(vector, digits) -> {key: round(weight, digits)}: see streams.pipeline.features.features"},
     {"strongest", (PyCFunction)(void (*)(void))strongest, METH_FASTCALL,
      "strongest(vector, n): see streams.pipeline.features.strongest"},
     {"refresh", (PyCFunction)(void (*)(void))refresh, METH_FASTCALL,

@@ -115,20 +115,11 @@ def _name_idf(name: str) -> float:
     return idf(name.rsplit(" ", 1)[-1])
 
 
-# A term's weight in its article for a count n, 1 + ln n: looked up for the counts articles have, not computed.
-_TERM_FREQUENCY_WEIGHTS = tuple(1 + math.log(n) if n else 0.0 for n in range(256))
-
-
 def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
-    """A part's TF-IDF vector: feature_idf of each f"{prefix}:{term}", from the term without making the key twice."""
-    term_idf = _part_idf(prefix)
-    tf = _TERM_FREQUENCY_WEIGHTS
-    return unit_vector(
-        {
-            f"{prefix}:{term}": (tf[n] if n < 256 else 1 + math.log(n)) * term_idf(term)
-            for term, n in counts.items()
-        }
-    )
+    """A part's TF-IDF vector, unit length: each f"{prefix}:{term}" weighs (1 + ln n) for its count n times its
+    part's IDF of the term (`feature_idf`, from the term without making the key twice). In C (`_kernels.weigh`),
+    which sums the squares for the norm in the counts' order, as `unit_vector` does."""
+    return _kernels.weigh(f"{prefix}:", counts, _part_idf(prefix))
 
 
 def features(title: str | None, text: str) -> dict[str, float]:
@@ -142,7 +133,7 @@ def features(title: str | None, text: str) -> dict[str, float]:
     vector.update(strongest(_weigh("t", Counter(topical(chain.from_iterable(sentences)))), TOP_ARTICLE_FEATURES))
     vector.update(strongest(_weigh("e", Counter(entity_names(sentences))), TOP_ARTICLE_FEATURES))
     vector.update(_weigh("h", Counter(terms(title or ""))))
-    return {k: round(v, 5) for k, v in vector.items()}
+    return _kernels.rounded(vector, 5)  # {k: round(v, 5)}, in C
 
 
 def unit_vector(vector: dict[str, float]) -> dict[str, float]:

@@ -8,7 +8,7 @@ import math
 import random
 import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from streams.pipeline.facts.document import (
     _WORD,
     _token_form,
 )
-from streams.pipeline.features import feature_idf
+from streams.pipeline.features import feature_idf, idf, unit_vector
 from streams.pipeline.packed import (
     FEATURE_NUMBERS,
     PARTS,
@@ -463,6 +463,49 @@ def test_tokens_take_only_what_lies_between_start_and_end():
     assert kernel_tokens(text, 9, 13) == [(9, 13, "U.S.")] and kernel_tokens(text, 9, 12) == [(9, 10, "U"), (10, 11, "."), (11, 12, "S")]
     assert kernel_tokens(text, 29, 34) == [(29, 32, "100"), (32, 33, ","), (33, 34, "0")]
     assert kernel_tokens(text, 5, 5) == [] and kernel_tokens(text, -3, 99) == regex_tokens(text, 0, len(text))
+
+
+def python_weigh(prefix: str, counts: Counter, term_idf) -> dict[str, float]:
+    """`features._weigh` as it was in Python: a dict comprehension of TF-IDF weights, then `unit_vector`."""
+    tf = tuple(1 + math.log(n) if n else 0.0 for n in range(256))
+    return unit_vector({f"{prefix}:{term}": (tf[n] if n < 256 else 1 + math.log(n)) * term_idf(term) for term, n in counts.items()})
+
+
+def test_weigh_is_the_python_it_replaced_to_the_last_bit():
+    rng = random.Random(23)
+    vocabulary = ["nato", "russia", "talks", "brussels", "jens stoltenberg", "é", "troops", "council"] + [f"w{i}" for i in range(300)]
+    for _ in range(3_000):
+        counts = Counter({rng.choice(vocabulary): rng.choice([1, 1, 2, 3, 7, 255, 256, 1000]) for _ in range(rng.randint(0, 80))})
+        for prefix, term_idf in (("t", idf), ("e", feature_idf_of_name), ("h", lambda term: rng.choice([0.0, 3.5, 18.4]))):
+            state = rng.getstate()
+            ours = _kernels.weigh(f"{prefix}:", counts, term_idf)
+            rng.setstate(state)  # the same IDFs for the Python
+            python = python_weigh(prefix, counts, term_idf)
+            assert list(ours.items()) == list(python.items()), counts
+    assert _kernels.weigh("t:", Counter(), idf) == {} and _kernels.weigh("t:", Counter({"a": 2}), lambda term: 0.0) == {}
+    with pytest.raises(ValueError):
+        _kernels.weigh("t:", {"a": -1}, idf)
+    with pytest.raises(TypeError):
+        _kernels.weigh("t:", {"a": 1}, lambda term: "not a weight")
+    with pytest.raises(ZeroDivisionError):
+        _kernels.weigh("t:", {"a": 1}, lambda term: 1 / 0)  # the IDF's own error comes through
+
+
+def feature_idf_of_name(name: str) -> float:
+    return feature_idf(f"e:{name}")
+
+
+def test_rounded_is_pythons_round():
+    rng = random.Random(29)
+    weights = {str(i): rng.random() * 10 ** rng.randint(-9, 2) * rng.choice([1, -1]) for i in range(50_000)}
+    weights.update({"tie down": 2.675, "tie even": 0.125, "tiny": -0.000001, "half": 0.5e-5, "half up": 1.5e-5, "zero": 0.0})
+    for digits in (0, 2, 5, 12):
+        ours, python = _kernels.rounded(weights, digits), {k: round(v, digits) for k, v in weights.items()}
+        assert list(ours) == list(python) and all(repr(ours[k]) == repr(python[k]) for k in weights), digits
+    with pytest.raises(ValueError):
+        _kernels.rounded(weights, -1)
+    with pytest.raises(TypeError):
+        _kernels.rounded({"a": "not a weight"}, 5)
 
 
 # The words of cleaning, deduplication and clustering (`streams.pipeline.english`) as the regexes they replaced.
