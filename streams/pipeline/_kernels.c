@@ -808,8 +808,12 @@ static PyObject *rounded(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
     PyObject *result = PyDict_New(), *key, *weight;
     Py_ssize_t position = 0;
     while (result != NULL && PyDict_Next(args[0], &position, &key, &weight)) {
-        double value = PyFloat_AsDouble(weight);
-        char *text = value == -1.0 && PyErr_Occurred() ? NULL : PyOS_double_to_string(value, 'f', (int)digits, 0, NULL);
+        if (!PyFloat_Check(weight)) {  /* read as it is: no Python code runs while the dict is walked */
+            PyErr_SetString(PyExc_TypeError, "a weight is a float");
+            Py_CLEAR(result);
+            break;
+        }
+        char *text = PyOS_double_to_string(PyFloat_AS_DOUBLE(weight), 'f', (int)digits, 0, NULL);
         double read = text == NULL ? -1.0 : PyOS_string_to_double(text, NULL, NULL);
         PyMem_Free(text);
         if (text == NULL || (read == -1.0 && PyErr_Occurred()) || append_weight(result, key, read))

@@ -118,7 +118,7 @@ def _name_idf(name: str) -> float:
 def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
     """A part's TF-IDF vector, unit length: each f"{prefix}:{term}" weighs (1 + ln n) for its count n times its
     part's IDF of the term (`feature_idf`, from the term without making the key twice). In C (`_kernels.weigh`),
-    which sums the squares for the norm in the counts' order, as `unit_vector` does."""
+    which adds the squares for the norm one by one in the counts' order, as `unit_vector` did on Python 3.11."""
     return _kernels.weigh(f"{prefix}:", counts, _part_idf(prefix))
 
 

@@ -26,7 +26,7 @@ from streams.pipeline.facts.document import (
     _WORD,
     _token_form,
 )
-from streams.pipeline.features import feature_idf, idf, unit_vector
+from streams.pipeline.features import feature_idf, idf
 from streams.pipeline.packed import (
     FEATURE_NUMBERS,
     PARTS,
@@ -466,9 +466,15 @@ def test_tokens_take_only_what_lies_between_start_and_end():
 
 
 def python_weigh(prefix: str, counts: Counter, term_idf) -> dict[str, float]:
-    """`features._weigh` as it was in Python: a dict comprehension of TF-IDF weights, then `unit_vector`."""
+    """`features._weigh` as it was in Python: a dict comprehension of TF-IDF weights, then `unit_vector` as it ran
+    on Python 3.11, whose `sum` added the squares one by one (3.12's compensates)."""
     tf = tuple(1 + math.log(n) if n else 0.0 for n in range(256))
-    return unit_vector({f"{prefix}:{term}": (tf[n] if n < 256 else 1 + math.log(n)) * term_idf(term) for term, n in counts.items()})
+    weights = {f"{prefix}:{term}": (tf[n] if n < 256 else 1 + math.log(n)) * term_idf(term) for term, n in counts.items()}
+    squares = 0.0
+    for weight in weights.values():
+        squares += weight * weight
+    norm = math.sqrt(squares)
+    return {key: weight / norm for key, weight in weights.items()} if norm else {}
 
 
 def test_weigh_is_the_python_it_replaced_to_the_last_bit():
@@ -504,8 +510,9 @@ def test_rounded_is_pythons_round():
         assert list(ours) == list(python) and all(repr(ours[k]) == repr(python[k]) for k in weights), digits
     with pytest.raises(ValueError):
         _kernels.rounded(weights, -1)
-    with pytest.raises(TypeError):
-        _kernels.rounded({"a": "not a weight"}, 5)
+    for not_a_weight in ("0.5", 3):  # round(3, 5) is the int 3: only floats are weights
+        with pytest.raises(TypeError):
+            _kernels.rounded({"a": 0.5, "b": not_a_weight}, 5)
 
 
 # The words of cleaning, deduplication and clustering (`streams.pipeline.english`) as the regexes they replaced.
