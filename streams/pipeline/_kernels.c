@@ -920,14 +920,9 @@ static PyObject *refresh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_
         Py_ssize_t found_under = keep_strongest(members, kept_count, posting);
         if (PyErr_Occurred())
             goto done;
-        for (Py_ssize_t i = 0; i < found_under; i++) {
-            PyObject *weight = PyFloat_FromDouble(members[i].weight);
-            if (weight == NULL || PyDict_SetItem(salient, members[i].key, weight)) {
-                Py_XDECREF(weight);
+        for (Py_ssize_t i = 0; i < found_under; i++)
+            if (append_weight(salient, members[i].key, members[i].weight))
                 goto done;
-            }
-            Py_DECREF(weight);
-        }
     }
     PyObject *bytes = block_bytes(columns, column_count, days, days_count);
     if (bytes != NULL)
