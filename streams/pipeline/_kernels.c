@@ -4,7 +4,8 @@
  *   time, then normalised in a second pass;
  * - `strongest`: a vector's n strongest features (articles' in features.py, stories' in `refresh`);
  * - `refresh`: re-weighing a story's profile when it gains an article, and packing it for scoring, with
- *   `pack`, which packs an article's vector (packed.py);
+ *   `pack`, which packs an article's vector (packed.py), and `pack_parts`, which splits it into unit vectors
+ *   per part first (cluster.article_parts);
  * - `found`: an article's candidate stories' profiles, read from the inverted index (StoryIndex._found);
  * - `weighted_cosines` and `fades`: scoring it against them, which numpy ran as a dozen calls on small
  *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays, and its
@@ -652,6 +653,84 @@ static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
     if (bytes != NULL)
         result = Py_BuildValue("(Nl)", bytes, present);
 done:
+    PyMem_Free(columns);
+    return result;
+}
+
+/* pack_parts(vector, numbers) -> (block bytes, present bits): an article's features, one unit vector per part,
+ * packed as `scores` compares them (streams.pipeline.cluster.article_parts), in one call where Python split the
+ * vector into parts, normalised each in a dict of its own, and handed those to `pack`. A part's norm is the square
+ * root of its weights' squares added one by one in the vector's order, each weight divided by it, as `unit_vector`
+ * did on Python 3.11; a part whose norm is 0 is left out. The columns are filed part by part, in the order the
+ * parts first appear, then key by key, as `pack` got them. Keys are held from the moment they are read: a weight's
+ * __float__ or the table's __missing__ runs Python code. */
+typedef struct {
+    PyObject *key;  /* held */
+    double weight;
+    int part;
+} PartWeight;
+
+static PyObject *pack_parts(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "pack_parts(vector: dict of key -> weight, numbers)");
+        return NULL;
+    }
+    PyObject *vector = args[0], *numbers = args[1], *key, *weight, *result = NULL;
+    if (!is_table(numbers))
+        return NULL;
+    Py_ssize_t total = PyDict_GET_SIZE(vector), read = 0, count = 0, position = 0;
+    PartWeight *features = PyMem_Malloc(sizeof(PartWeight) * (total ? total : 1));
+    Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
+    if (features == NULL || columns == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    double squares[PARTS] = {0.0};
+    int order[PARTS], parts_seen = 0, seen[PARTS] = {0};
+    while (PyDict_Next(vector, &position, &key, &weight)) {
+        if (read == total) {
+            changed_size();
+            goto done;
+        }
+        int part = part_of(key);
+        if (part < 0)
+            goto done;
+        features[read++] = (PartWeight){Py_NewRef(key), 0.0, part};
+        double value = PyFloat_AsDouble(weight);
+        if (value == -1.0 && PyErr_Occurred())
+            goto done;
+        features[read - 1].weight = value;
+        squares[part] += value * value;
+        if (!seen[part]) {
+            seen[part] = 1;
+            order[parts_seen++] = part;
+        }
+    }
+    long present = 0;
+    for (int at = 0; at < parts_seen; at++) {
+        int part = order[at];
+        double norm = sqrt(squares[part]);
+        if (norm == 0.0)
+            continue;
+        present |= 1L << part;
+        for (Py_ssize_t i = 0; i < read; i++) {
+            double idf;
+            int64_t hash;
+            if (features[i].part != part)
+                continue;
+            if (numbers_of(numbers, features[i].key, &idf, &hash)
+                || add_column(columns, total, &count, hash, features[i].weight / norm))
+                goto done;
+        }
+    }
+    PyObject *bytes = block_bytes(columns, count, NULL, 0);
+    if (bytes != NULL)
+        result = Py_BuildValue("(Nl)", bytes, present);
+done:
+    for (Py_ssize_t i = 0; i < read; i++)
+        Py_DECREF(features[i].key);
+    PyMem_Free(features);
     PyMem_Free(columns);
     return result;
 }
@@ -1602,6 +1681,9 @@ static PyObject *file_bands(PyObject *Py_UNUSED(module), PyObject *const *args, 
 static PyMethodDef methods[] = {
     {"pack", (PyCFunction)(void (*)(void))pack, METH_FASTCALL,
      "pack(parts, numbers) -> (block bytes, present bits): see streams.pipeline.packed.Packed.of"},
+    {"pack_parts", (PyCFunction)(void (*)(void))pack_parts, METH_FASTCALL,
+     "pack_parts(vector, numbers) -> (block bytes, present bits), one unit vector per part: see "
+     "streams.pipeline.cluster.article_parts"},
     {"weigh", (PyCFunction)(void (*)(void))weigh, METH_FASTCALL,
      "weigh(key_prefix, counts, term_idf) -> {key: weight}, a unit vector: see streams.pipeline.features._weigh"},
     {"rounded", (PyCFunction)(void (*)(void))rounded, METH_FASTCALL,

@@ -43,7 +43,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from streams.pipeline import _kernels
-from streams.pipeline.features import by_part, unit_vector
 from streams.pipeline.packed import (
     FEATURE_NUMBERS,
     PARTS,
@@ -152,8 +151,10 @@ def fades(article_days: Iterable[float], stories: Sequence[PackedBlock], half_li
 
 
 def article_parts(vector: dict[str, float]) -> Packed:
-    """An article's features as one unit vector per part, packed as `scores` compares them."""
-    return Packed.of({p: unit_vector(v) for p, v in by_part(vector).items()})
+    """An article's features as one unit vector per part, packed as `scores` compares them. In C
+    (`_kernels.pack_parts`): splitting the vector into a dict per part and normalising each, in Python, took
+    three times as long as packing them."""
+    return Packed(*_kernels.pack_parts(vector, FEATURE_NUMBERS))
 
 
 def scores(parts: PackedBlock, days: Iterable[float], stories: list[StoryProfile], half_life_days: float) -> list[float]:

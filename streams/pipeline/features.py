@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import chain
@@ -118,7 +118,7 @@ def _name_idf(name: str) -> float:
 def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
     """A part's TF-IDF vector, unit length: each f"{prefix}:{term}" weighs (1 + ln n) for its count n times its
     part's IDF of the term (`feature_idf`, from the term without making the key twice). In C (`_kernels.weigh`),
-    which adds the squares for the norm one by one in the counts' order, as `unit_vector` did on Python 3.11."""
+    which adds the squares for the norm one by one in the counts' order, as Python 3.11's `sum` did."""
     return _kernels.weigh(f"{prefix}:", counts, _part_idf(prefix))
 
 
@@ -136,20 +136,7 @@ def features(title: str | None, text: str) -> dict[str, float]:
     return _kernels.rounded(vector, 5)  # {k: round(v, 5)}, in C
 
 
-def unit_vector(vector: dict[str, float]) -> dict[str, float]:
-    norm = math.sqrt(sum(v * v for v in vector.values()))
-    return {k: v / norm for k, v in vector.items()} if norm else {}
-
-
 def strongest(vector: dict[str, float], n: int) -> dict[str, float]:
     """The n largest weights, largest first, ties to the greater key; a vector of at most n is returned as it is.
     In C (`_kernels.c`), which picks a story profile's strongest the same way."""
     return _kernels.strongest(vector, n)
-
-
-def by_part(vector: dict[str, float]) -> dict[str, dict[str, float]]:
-    parts: dict[str, dict[str, float]] = defaultdict(dict)
-    for key, value in vector.items():
-        parts[key[0]][key] = value
-    return parts
-

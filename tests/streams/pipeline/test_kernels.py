@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from streams.pipeline import _kernels
-from streams.pipeline.cluster import StoryProfile
+from streams.pipeline.cluster import StoryProfile, article_parts
 from streams.pipeline.dedup import _A, _B, SHINGLE_WORDS, minhash
 from streams.pipeline.facts.document import (
     _MARK,
@@ -26,7 +26,7 @@ from streams.pipeline.facts.document import (
     _WORD,
     _token_form,
 )
-from streams.pipeline.features import feature_idf, idf
+from streams.pipeline.features import feature_idf, features, idf
 from streams.pipeline.packed import (
     FEATURE_NUMBERS,
     PARTS,
@@ -194,6 +194,49 @@ def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included
         assert list(kept.items()) == list(expected_kept.items())  # the order too: it is the next sum's order
         assert block == expected_block.tobytes()
         assert (present, list(salient.items())) == (expected_present, list(expected_salient.items()))
+
+
+def python_article_parts(vector: dict[str, float]) -> Packed:
+    """`cluster.article_parts` as it was in Python: the vector split by part, each part normalised as `unit_vector`
+    did on Python 3.11 (its squares added one by one), then packed."""
+    by_part: dict[str, dict[str, float]] = defaultdict(dict)
+    for key, value in vector.items():
+        by_part[key[0]][key] = value
+    parts = {}
+    for part, weights in by_part.items():
+        squares = 0.0
+        for weight in weights.values():
+            squares += weight * weight
+        norm = math.sqrt(squares)
+        parts[part] = {key: weight / norm for key, weight in weights.items()} if norm else {}
+    return Packed.of(parts)
+
+
+def test_article_parts_are_the_python_they_replaced_to_the_last_bit():
+    rng = random.Random(29)
+    vocabulary = ["nato", "russia", "talks", "jens stoltenberg", "é"] + [f"w{i}" for i in range(200)]
+    for _ in range(3_000):
+        vector = {}
+        for _ in range(rng.randint(0, 90)):  # the parts interleaved, as no article has them but any caller may
+            weight = rng.choice([0.0, 1.0, 1e-300, rng.random(), round(rng.random(), 5)])
+            vector[f"{rng.choice(PARTS)}:{rng.choice(vocabulary)}"] = weight
+        ours, python = article_parts(vector), python_article_parts(vector)
+        assert (ours.data, ours.present) == (python.data, python.present), vector
+    for text in SEEDS:  # and the seeds' features, as placing gets them
+        vector = features(text.splitlines()[0], text)
+        ours, python = article_parts(vector), python_article_parts(vector)
+        assert len(vector) > 40 and (ours.data, ours.present) == (python.data, python.present)
+    assert article_parts({"t:flood": 0.0, "h:flood": 2.0}).present == 1 << PARTS.index("h")  # a part of norm 0 is left out
+    with pytest.raises(ValueError):
+        _kernels.pack_parts({"x:flood": 1.0}, FEATURE_NUMBERS)  # no such part
+    with pytest.raises(TypeError):
+        _kernels.pack_parts({"t:flood": "1.0"}, FEATURE_NUMBERS)
+    with pytest.raises(TypeError):
+        _kernels.pack_parts({"": 1.0}, FEATURE_NUMBERS)
+    with pytest.raises(TypeError):
+        _kernels.pack_parts([("t:flood", 1.0)], FEATURE_NUMBERS)
+    with pytest.raises(TypeError):
+        _kernels.pack_parts({"t:flood": 1.0}, {"t:flood": 7.0})
 
 
 def test_the_kernels_know_the_parts_in_packeds_order():
