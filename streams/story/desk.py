@@ -40,7 +40,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import heapq
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -183,6 +183,18 @@ def remove(store: MutableMapping, key: str) -> None:
         del store[key]
     except KeyError:
         pass
+
+
+def put(store: MutableMapping, key: str, make: Callable[[], dict]) -> None:
+    """store[key] = make(), made as late as the store allows: a staged store (streams/story/staging.py) makes it when
+    its batch is sealed, once, however many of the batch's articles changed it. For a story's state and its profile,
+    whose rows `_record` writes after every change the desk makes to them: what a row is made from changes only
+    through a change that `put`s it again."""
+    set_later = getattr(store, "set_later", None)
+    if set_later is None:
+        store[key] = make()
+    else:
+        set_later(key, make)
 
 
 def absorbed_row(into: str, seen: float) -> dict:
@@ -422,9 +434,9 @@ class StoryDesk:
         stores.meta[META] = {"position": self.position, "lag": self.lag, "previous_date": self.previous_date}
         for story_id in states:
             if story_id in self.stories.stories:
-                stores.live[story_id] = self.stories.stories[story_id].to_json()
+                put(stores.live, story_id, self.stories.stories[story_id].to_json)
         for story_id, state in states.items():
-            stores.stories[story_id] = state.to_json()
+            put(stores.stories, story_id, state.to_json)
 
     def _unfinished(self, events: tuple[StoryEventModel, ...]) -> bool:
         """Whether a crash cut the writes of these recorded entries short: a story state behind its entry, or a

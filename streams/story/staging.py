@@ -18,12 +18,25 @@ read the open batch first, then the batches sealed but not yet written (newest f
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 
 from streams.story.desk import ABSORBED, DeskStores
 
 DELETED = object()  # a staged removal
 _NOT_STAGED = object()
+
+
+class Deferred:
+    """A staged value kept as the function that makes it, made when its batch is sealed (`StagedStore.set_later`)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], object]) -> None:
+        self.make = make
+
+
+def _made(value):
+    return value.make() if isinstance(value, Deferred) else value
 
 # The position (meta) has a phase of its own: written with the windows, a crash could store it without the
 # live profiles it vouches for, and a desk rebuilt from the changelogs would take articles for counted that
@@ -59,13 +72,13 @@ class StagedStore(MutableMapping):
         value = self._staged(key)
         if value is DELETED:
             raise KeyError(key)
-        return self.store[key] if value is _NOT_STAGED else value
+        return self.store[key] if value is _NOT_STAGED else _made(value)
 
     def get(self, key, default=None):
         value = self._staged(key)
         if value is DELETED:
             return default
-        return self.store.get(key, default) if value is _NOT_STAGED else value
+        return self.store.get(key, default) if value is _NOT_STAGED else _made(value)
 
     def __contains__(self, key) -> bool:
         """Without reading a stored value (Mapping's own test reads it, and a table decodes what it reads)."""
@@ -74,6 +87,13 @@ class StagedStore(MutableMapping):
 
     def __setitem__(self, key, value) -> None:
         self.staging.open[self.name][key] = value
+
+    def set_later(self, key, make: Callable[[], object]) -> None:
+        """Stage `make()` as the key's value, made when the batch is sealed: once per batch, however many of its
+        articles changed the key (a story's state and profile are written on each article it gains, and making
+        their rows was a tenth of placing). `make` must read only what changes through a later staging of the
+        same key in the batch, or not at all (streams/story/desk.py: `put`)."""
+        self.staging.open[self.name][key] = Deferred(make)
 
     def __delitem__(self, key) -> None:
         """Stages the removal even of a key the store lacks: a crash may have kept its removal from the
@@ -109,8 +129,13 @@ class Staging:
         yield from reversed(self.sealed)
 
     def seal(self) -> Writes:
-        """Close the open batch: its writes are to be written (`phases`), and a new batch opens."""
+        """Close the open batch: its writes are to be written (`phases`), its deferred values made, and a new batch
+        opens."""
         sealed, self.open = self.open, _no_writes()
+        for writes in sealed.values():
+            for key, value in writes.items():
+                if isinstance(value, Deferred):
+                    writes[key] = value.make()
         self.sealed.append(sealed)
         return sealed
 

@@ -336,6 +336,27 @@ def test_a_fingerprint_older_than_the_window_is_removed_when_the_desk_loads():
     assert old_id not in stores.fingerprints and stores.fingerprints  # the rest stay
 
 
+def test_a_value_staged_for_later_is_made_once_when_its_batch_is_sealed_and_read_through_before():
+    """A story's state and profile are staged on each article it gains and made into rows once per batch."""
+    made, row = [], {"size": 1}
+
+    def make():
+        made.append(dict(row))
+        return dict(row)
+
+    staging = Staging(DeskStores())
+    staging.stores.live.set_later("s1", make)
+    row["size"] = 2
+    staging.stores.live.set_later("s1", make)  # a later article of the batch changed it, and staged it again
+    assert made == [] and "s1" in staging.stores.live
+    assert staging.stores.live["s1"] == {"size": 2} and staging.stores.live.get("s1") == {"size": 2}
+    row["size"] = 3
+    sealed = staging.seal()
+    row["size"] = 4  # the next batch changes it: the sealed row is what it was at the seal
+    assert sealed["live"]["s1"] == {"size": 3} and staging.stores.live["s1"] == {"size": 3}
+    assert made == [{"size": 2}, {"size": 2}, {"size": 3}]  # the two reads, then the seal, and nothing after
+
+
 def test_within_a_store_a_batch_writes_its_removals_after_its_values():
     """A store's changelog keeps order, so a removal on the broker says the batch's values are there too (the
     desk's healing takes a story removed for absorbed, its survivor stored)."""

@@ -85,7 +85,7 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert [p.event for p in others] == [p.event for p in calm_batch.placed]
     assert [p.outcome for p in others] == [p.outcome for p in calm_batch.placed]
     assert [p.sends for p in others] == [p.sends for p in calm_batch.placed]
-    assert ctx.staging.open == calm.staging.open  # the failed article's staged writes are gone
+    assert ctx.staging.seal() == calm.staging.seal()  # the failed article's staged writes are gone
 
 
 def _tables_on(producer) -> DeskStores:
