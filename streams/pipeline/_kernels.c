@@ -697,7 +697,9 @@ static PyObject *pack_parts(PyObject *Py_UNUSED(module), PyObject *const *args, 
         if (part < 0)
             goto done;
         features[read++] = (PartWeight){Py_NewRef(key), 0.0, part};
+        Py_INCREF(weight);  /* its __float__ may remove it from the vector */
         double value = PyFloat_AsDouble(weight);
+        Py_DECREF(weight);
         if (value == -1.0 && PyErr_Occurred())
             goto done;
         features[read - 1].weight = value;
@@ -706,6 +708,10 @@ static PyObject *pack_parts(PyObject *Py_UNUSED(module), PyObject *const *args, 
             seen[part] = 1;
             order[parts_seen++] = part;
         }
+    }
+    if (read != total || PyDict_GET_SIZE(vector) != total) {  /* a weight's __float__ changed the vector */
+        changed_size();
+        goto done;
     }
     long present = 0;
     for (int at = 0; at < parts_seen; at++) {

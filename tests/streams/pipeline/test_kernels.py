@@ -238,6 +238,15 @@ def test_article_parts_are_the_python_they_replaced_to_the_last_bit():
     with pytest.raises(TypeError):
         _kernels.pack_parts({"t:flood": 1.0}, {"t:flood": 7.0})
 
+    class Leaving:  # a weight whose __float__ takes every weight out of the vector, itself included
+        def __float__(self):
+            vector.clear()
+            return 3.0
+
+    vector = {"t:flood": Leaving()}
+    with pytest.raises(RuntimeError):  # the vector changed size under it: an error, not a crash
+        _kernels.pack_parts(vector, FEATURE_NUMBERS)
+
 
 def test_the_kernels_know_the_parts_in_packeds_order():
     for index, part in enumerate(PARTS):
