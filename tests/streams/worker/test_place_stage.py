@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import weakref
 from types import SimpleNamespace
 
@@ -325,3 +327,20 @@ async def test_what_the_changelogs_say_is_asked_again_when_a_rebalance_came_whil
         return answer
 
     assert await place_stage._asked(ctx, question, "asking") == "read after it"
+
+
+HANGING_AFTER_A_CRASH = """
+import time
+from streams.worker.place_stage import exit_unless_stopped_within
+exit_unless_stopped_within({seconds})
+time.sleep({sleep})  # a shutdown waiting on what never comes, or one that ends in time
+"""
+
+
+@pytest.mark.parametrize(("sleep", "status"), [(60, 1), (0, 0)])
+def test_a_worker_that_crashed_and_does_not_stop_exits_anyway_and_one_that_stops_is_not_held(sleep, status):
+    """faust's shutdown once waited seven minutes on a commit its stopped consumer thread never answered."""
+    script = HANGING_AFTER_A_CRASH.format(seconds=1, sleep=sleep)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=50)
+    assert done.returncode == status, done.stderr
+    assert ("did not stop within 1s of crashing; exiting" in done.stderr) == (status == 1), done.stderr
