@@ -642,10 +642,13 @@ static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
         PyObject *key, *weight;
         Py_ssize_t at = 0;
         while (PyDict_Next(vector, &at, &key, &weight)) {
+            Py_INCREF(key);  /* held while a weight's __float__ and the table's __missing__ run Python code */
             double value = PyFloat_AsDouble(weight), idf;
             int64_t hash;
-            if ((value == -1.0 && PyErr_Occurred()) || numbers_of(numbers, key, &idf, &hash)
-                || add_column(columns, total, &count, hash, value))
+            int failed = (value == -1.0 && PyErr_Occurred()) || numbers_of(numbers, key, &idf, &hash)
+                         || add_column(columns, total, &count, hash, value);
+            Py_DECREF(key);
+            if (failed)
                 goto done;
         }
     }

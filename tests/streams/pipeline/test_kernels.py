@@ -106,21 +106,32 @@ def python_strongest(vector: dict[str, float], n: int) -> dict[str, float]:
     return {key: weight for weight, key in sorted(zip(vector.values(), vector), reverse=True)[:n]}
 
 
+def python_by_part(vector: dict[str, float]) -> dict[str, dict[str, float]]:
+    """`features.by_part` as it was: the vector split by part, the parts in the order they first appear."""
+    parts: dict[str, dict[str, float]] = defaultdict(dict)
+    for key, value in vector.items():
+        parts[key[0]][key] = value
+    return parts
+
+
+def python_unit_vector(vector: dict[str, float]) -> dict[str, float]:
+    """`features.unit_vector` as it ran on Python 3.11, whose `sum` added the squares one by one (3.12's
+    compensates); {} for a vector of norm 0."""
+    squares = 0.0
+    for weight in vector.values():
+        squares += weight * weight
+    norm = math.sqrt(squares)
+    return {key: weight / norm for key, weight in vector.items()} if norm else {}
+
+
 def python_refresh(counts: dict[str, int], per_part: int, posting: int, days: list[float]):
     """StoryProfile._refresh as it was in Python (the sums of squares taken in order, as Python 3.11's sum), its
     block followed by the story's days."""
-    by_part: dict[str, dict[str, float]] = defaultdict(dict)
-    for key, n in counts.items():
-        by_part[key[0]][key] = (1 + math.log(n)) * feature_idf(key)
     kept, parts = {}, {}
-    for part, weights in by_part.items():
+    for part, weights in python_by_part({key: (1 + math.log(n)) * feature_idf(key) for key, n in counts.items()}).items():
         top = python_strongest(weights, per_part)
         kept.update((key, counts[key]) for key in top)
-        squares = 0.0
-        for weight in top.values():
-            squares += weight * weight
-        norm = math.sqrt(squares)
-        parts[part] = {key: weight / norm for key, weight in top.items()} if norm else {}
+        parts[part] = python_unit_vector(top)
     keys = [key for part in parts.values() for key in part]
     hashes = np.array([feature_hash(key) for key in keys], np.int64)
     order = np.argsort(hashes)
@@ -199,17 +210,7 @@ def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included
 def python_article_parts(vector: dict[str, float]) -> Packed:
     """`cluster.article_parts` as it was in Python: the vector split by part, each part normalised as `unit_vector`
     did on Python 3.11 (its squares added one by one), then packed."""
-    by_part: dict[str, dict[str, float]] = defaultdict(dict)
-    for key, value in vector.items():
-        by_part[key[0]][key] = value
-    parts = {}
-    for part, weights in by_part.items():
-        squares = 0.0
-        for weight in weights.values():
-            squares += weight * weight
-        norm = math.sqrt(squares)
-        parts[part] = {key: weight / norm for key, weight in weights.items()} if norm else {}
-    return Packed.of(parts)
+    return Packed.of({part: python_unit_vector(weights) for part, weights in python_by_part(vector).items()})
 
 
 def test_article_parts_are_the_python_they_replaced_to_the_last_bit():
@@ -246,6 +247,9 @@ def test_article_parts_are_the_python_they_replaced_to_the_last_bit():
     vector = {"t:flood": Leaving()}
     with pytest.raises(RuntimeError):  # the vector changed size under it: an error, not a crash
         _kernels.pack_parts(vector, FEATURE_NUMBERS)
+    vector = {"".join(["t:", "flood"]): Leaving()}  # a key only the vector holds, read after its weight's __float__
+    block, present = _kernels.pack({"t": vector}, FEATURE_NUMBERS)
+    assert present == 1 and Packed(block, present).hashes.tolist() == [feature_hash("t:flood")]
 
 
 def test_the_kernels_know_the_parts_in_packeds_order():
@@ -521,12 +525,9 @@ def python_weigh(prefix: str, counts: Counter, term_idf) -> dict[str, float]:
     """`features._weigh` as it was in Python: a dict comprehension of TF-IDF weights, then `unit_vector` as it ran
     on Python 3.11, whose `sum` added the squares one by one (3.12's compensates)."""
     tf = tuple(1 + math.log(n) if n else 0.0 for n in range(256))
-    weights = {f"{prefix}:{term}": (tf[n] if n < 256 else 1 + math.log(n)) * term_idf(term) for term, n in counts.items()}
-    squares = 0.0
-    for weight in weights.values():
-        squares += weight * weight
-    norm = math.sqrt(squares)
-    return {key: weight / norm for key, weight in weights.items()} if norm else {}
+    return python_unit_vector(
+        {f"{prefix}:{term}": (tf[n] if n < 256 else 1 + math.log(n)) * term_idf(term) for term, n in counts.items()}
+    )
 
 
 def test_weigh_is_the_python_it_replaced_to_the_last_bit():
