@@ -1155,13 +1155,28 @@ done:
     return result;
 }
 
+/* The classes below for ASCII characters, read from a table: Py_UNICODE_ISALNUM is four lookups in Unicode's
+ * tables for a character that is not a letter (a space, a stop), and the scanners ask on every character. The table
+ * is filled at import from the same macros (`fill_ascii_classes`), so it cannot disagree with them. */
+enum { ASCII_ALNUM = 1, ASCII_DECIMAL = 2 };
+static unsigned char ASCII_CLASSES[128];
+
+static void fill_ascii_classes(void)
+{
+    for (Py_UCS4 c = 0; c < 128; c++)
+        ASCII_CLASSES[c] = (Py_UNICODE_ISALNUM(c) ? ASCII_ALNUM : 0) | (Py_UNICODE_ISDECIMAL(c) ? ASCII_DECIMAL : 0);
+}
+
+static inline int is_alnum(Py_UCS4 c) { return c < 128 ? ASCII_CLASSES[c] & ASCII_ALNUM : Py_UNICODE_ISALNUM(c); }  /* [^\W_] */
+static inline int is_decimal(Py_UCS4 c) { return c < 128 ? ASCII_CLASSES[c] & ASCII_DECIMAL : Py_UNICODE_ISDECIMAL(c); }
+
 /* Python's regex engine's classes of characters, which the scanners below share: \w is Py_UNICODE_ISALNUM or "_",
  * \d Py_UNICODE_ISDECIMAL, \s Py_UNICODE_ISSPACE, [A-Z] ASCII capitals.
  * `token_end` finds the tokens of text[start:end] as the regex TOKEN_RE of tests/streams/pipeline/test_kernels.py
  * finds them (its finditer). Every quantifier of the pattern is possessive or cannot give back (nothing follows it in its
  * group), so each alternative takes the longest run it can, in one pass; the first that matches wins. */
-static inline int is_word(Py_UCS4 c) { return Py_UNICODE_ISALNUM(c) || c == '_'; }
-static inline int is_letter(Py_UCS4 c) { return is_word(c) && !Py_UNICODE_ISDECIMAL(c) && c != '_'; }  /* [^\W\d_] */
+static inline int is_word(Py_UCS4 c) { return is_alnum(c) || c == '_'; }
+static inline int is_letter(Py_UCS4 c) { return is_alnum(c) && !is_decimal(c); }  /* [^\W\d_] */
 
 /* (?:-[^\W\d_]\w*+)*+ from i: a hyphenated tail ("-Chinese", "-nation"); where it ends. */
 static Py_ssize_t hyphen_words(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
@@ -1185,16 +1200,16 @@ static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t
         j += 2;
     if (j - i >= 4)
         return hyphen_words(kind, data, j, end);
-    if (Py_UNICODE_ISDECIMAL(c)) {  /* \d++(?:,\d{3})*+(?:\.\d+)?+ then hyphenated words: 100,000  2.5  57-nation */
+    if (is_decimal(c)) {  /* \d++(?:,\d{3})*+(?:\.\d+)?+ then hyphenated words: 100,000  2.5  57-nation */
         j = i + 1;
-        while (j < end && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j)))
+        while (j < end && is_decimal(PyUnicode_READ(kind, data, j)))
             j++;
-        while (j + 3 < end && PyUnicode_READ(kind, data, j) == ',' && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 1))
-               && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 2)) && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 3)))
+        while (j + 3 < end && PyUnicode_READ(kind, data, j) == ',' && is_decimal(PyUnicode_READ(kind, data, j + 1))
+               && is_decimal(PyUnicode_READ(kind, data, j + 2)) && is_decimal(PyUnicode_READ(kind, data, j + 3)))
             j += 4;
-        if (j + 1 < end && PyUnicode_READ(kind, data, j) == '.' && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j + 1))) {
+        if (j + 1 < end && PyUnicode_READ(kind, data, j) == '.' && is_decimal(PyUnicode_READ(kind, data, j + 1))) {
             j += 2;
-            while (j < end && Py_UNICODE_ISDECIMAL(PyUnicode_READ(kind, data, j)))
+            while (j < end && is_decimal(PyUnicode_READ(kind, data, j)))
                 j++;
         }
         return hyphen_words(kind, data, j, end);
@@ -1234,8 +1249,6 @@ static int append_new(PyObject *list, PyObject *item)
  * Each function says where the match starting at i ends, or i when none starts there; the regexes are in
  * tests/streams/pipeline/test_kernels.py, which checks them against these. */
 typedef Py_ssize_t (*MatchEnd)(int kind, const void *data, Py_ssize_t i, Py_ssize_t end);
-
-static inline int is_alnum(Py_UCS4 c) { return is_word(c) && c != '_'; }  /* [^\W_] */
 
 /* [^\W\d_]+(?:['’][^\W\d_]+)*: words of letters, inner apostrophes kept ("don't", "Norway’s") */
 static Py_ssize_t letter_word_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
@@ -1349,6 +1362,53 @@ static PyObject *alnum_words(PyObject *Py_UNUSED(module), PyObject *const *args,
 static PyObject *term_tokens(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     return matches(args, nargs, term_token_end, "term_tokens(text str, most=-1)");
+}
+
+/* How many characters of text are among those of chars, counting up to `most` (all when `most` < 0): a regex of one
+ * character class scanned a whole text testing each character against the class in a generic loop, and cleaning
+ * and decoding ran several such scans on every article only to learn that the text had none. */
+static PyObject *count_chars(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 2 || nargs > 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "count_chars(text str, chars str, most=-1)");
+        return NULL;
+    }
+    Py_ssize_t most = nargs == 3 ? PyLong_AsSsize_t(args[2]) : -1;
+    if (most == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *text = args[0], *chars = args[1];
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) == -1 || PyUnicode_READY(chars) == -1)
+        return NULL;
+#endif
+    unsigned char latin1[256] = {0};  /* chars below 256, by value; the others are compared one by one */
+    int chars_kind = PyUnicode_KIND(chars);
+    const void *chars_data = PyUnicode_DATA(chars);
+    Py_ssize_t n_chars = PyUnicode_GET_LENGTH(chars);
+    Py_ssize_t n_wide = 0;
+    for (Py_ssize_t k = 0; k < n_chars; k++) {
+        Py_UCS4 c = PyUnicode_READ(chars_kind, chars_data, k);
+        if (c < 256)
+            latin1[c] = 1;
+        else
+            n_wide++;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text), count = 0;
+    for (Py_ssize_t i = 0; i < length && count != most; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c < 256) {
+            count += latin1[c];
+            continue;
+        }
+        for (Py_ssize_t k = 0; n_wide && k < n_chars; k++)
+            if (PyUnicode_READ(chars_kind, chars_data, k) == c) {
+                count++;
+                break;
+            }
+    }
+    return PyLong_FromSsize_t(count);
 }
 
 /* A token of fact extraction (streams.pipeline.facts.document.Tok): made here, where a Python object per token
@@ -1722,6 +1782,8 @@ static PyMethodDef methods[] = {
      "alnum_words(text, most=-1, /) -> runs of letters and digits: see streams.pipeline.english"},
     {"term_tokens", (PyCFunction)(void (*)(void))term_tokens, METH_FASTCALL,
      "term_tokens(text, most=-1, /) -> words as clustering reads them: see streams.pipeline.english"},
+    {"count_chars", (PyCFunction)(void (*)(void))count_chars, METH_FASTCALL,
+     "count_chars(text, chars, most=-1, /) -> how many characters of text are in chars, counting up to `most` (all)"},
     {"sentence", (PyCFunction)(void (*)(void))sentence, METH_FASTCALL,
      "sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, "
      "lowercase) -> (words, capitals, capital_stopwords): see streams.pipeline.facts.document._add_sentence"},
@@ -1736,6 +1798,7 @@ PyMODINIT_FUNC PyInit__kernels(void)
     PRESENT = PyUnicode_InternFromString("present");
     if (DATA == NULL || PRESENT == NULL || PyType_Ready(&TokenType) < 0)
         return NULL;
+    fill_ascii_classes();
     PyObject *created = PyModule_Create(&module);
     if (created != NULL && PyModule_AddObjectRef(created, "Token", (PyObject *)&TokenType) < 0)
         Py_CLEAR(created);

@@ -31,6 +31,9 @@ letter_words = _kernels.letter_words
 # - Runs of word characters and single symbols, \w+|[^\w\s]: a case-insensitive "\bword\b" matches a text exactly
 #   when "word" is among these of the text in lower case.
 word_tokens = _kernels.word_tokens
+# How many characters of a text are among some characters (`count_chars(text, chars, most=-1)`): one scan in C, where
+# a regex of one character class tested each character in the engine's generic loop.
+count_chars = _kernels.count_chars
 
 IRREGULAR_PLURALS = {
     "people": "person", "men": "man", "women": "woman", "children": "child", "police": "police",

@@ -18,13 +18,15 @@ from pydantic import ValidationError
 from schemas import DeadLetter, PreparedArticle, RawArticle
 from streams.pipeline.clean import UnusableArticle, clean_article
 from streams.pipeline.dedup import fingerprint
+from streams.pipeline.english import count_chars
 from streams.pipeline.facts import extract_facts
 from streams.pipeline.features import features
 
 PREVIEW_CHARS = 200
 MAX_EXTRA_DEPTH = 64  # levels of lists and objects an unknown field may nest: far beyond any feed's metadata
 _BINARY_CONTROL_SHARE = 0.05
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters but tab, newline and return
+# Control characters but tab, newline and return.
+_CONTROL_CHARS = "".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]))
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -56,7 +58,7 @@ def decode_text(payload: bytes) -> str:
         except UnicodeDecodeError:
             text = _damaged_utf8_or_cp1252(payload)
     head = text[:4096]
-    if "\x00" in head or len(_CONTROL.findall(head)) > _BINARY_CONTROL_SHARE * len(head):
+    if "\x00" in head or count_chars(head, _CONTROL_CHARS) > _BINARY_CONTROL_SHARE * len(head):
         raise Rejected("binary payload: not text (send UTF-8 JSON or plain text)", "decode")
     return text
 

@@ -13,7 +13,7 @@ from wordfreq import zipf_frequency
 
 from schemas.articles import RawArticle
 from streams.pipeline.clean.html import PageHints
-from streams.pipeline.clean.paragraphs import TERMINAL, Block
+from streams.pipeline.clean.paragraphs import Block, ends_sentence
 from streams.pipeline.clean.repair import repair_line
 from streams.pipeline.clean.rules import email_domains
 from streams.pipeline.clean.wording import WEBMAIL
@@ -146,7 +146,7 @@ def _outlet_from_dateline(blocks: list[Block]) -> str | None:
 def _name_like(text: str) -> bool:
     """1-5 words, each capitalised (or a short connector), no sentence punctuation."""
     words = text.split()
-    if not 1 <= len(words) <= 5 or TERMINAL.search(text):
+    if not 1 <= len(words) <= 5 or ends_sentence(text):
         return False
     return all(w[0].isupper() or w[0].isdigit() or w.lower() in ("of", "the", "and", "&", "for", "de") for w in words)
 

@@ -13,15 +13,23 @@ from streams.pipeline.clean.wording import (
     REPORTING_VERBS,
     STOPWORDS,
 )
-from streams.pipeline.english import alnum_words, letter_words, word_tokens
+from streams.pipeline.english import alnum_words, count_chars, letter_words, word_tokens
 
 # Paragraphs with at least this many words are never "short lines".
 SHORT_LINE_WORDS = 20
 
-TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _OPEN_LOWER = re.compile(r"^[\"'“‘«(\[]*[a-z]")
 BULLET = re.compile(r"^[•·▪●◦‣*\-–—]\s+")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_STOPS = (".", "!", "?", "…")
+_CLOSERS = "\"'”’»)]"
+
+
+def ends_sentence(text: str) -> bool:
+    """Ends with a stop, perhaps followed by closing quotes and brackets: what the regex [.!?…]["'”’»)]]*$ finds, read
+    from the end (the regex tested each character of the text as where the match might start)."""
+    before_last_newline = text.endswith("\n") and text[:-1].rstrip(_CLOSERS).endswith(_STOPS)  # where $ matches too
+    return before_last_newline or text.rstrip(_CLOSERS).endswith(_STOPS)
 
 
 def split_paragraphs(text: str) -> list[str]:
@@ -54,7 +62,7 @@ def _hard_wrapped(lines: list[str]) -> bool:
     if not 40 <= width <= 100:
         return False
     even = sum(1 for line in body if len(line) >= 0.6 * width) >= 0.8 * len(body)
-    open_ended = sum(1 for line in body if not TERMINAL.search(line)) >= 0.6 * len(body)
+    open_ended = sum(1 for line in body if not ends_sentence(line)) >= 0.6 * len(body)
     return even and open_ended
 
 
@@ -62,7 +70,7 @@ def _continues(previous: str, piece: str) -> bool:
     """`piece` is the rest of a sentence that `previous` left unfinished."""
     return (
         len(previous.split()) >= 8
-        and not TERMINAL.search(previous)
+        and not ends_sentence(previous)
         and not previous.endswith((":", ";"))
         and bool(_OPEN_LOWER.match(piece))
     )
@@ -106,7 +114,7 @@ class Block:
             core=core,
             words=n,
             stop_ratio=stop,
-            sentence=bool(TERMINAL.search(core)),
+            sentence=ends_sentence(core),
             reporting=n >= 8 and _reads_as_reporting(core, token_set),
             reader=sum(map(READER_WORDS.__contains__, tokens)) / n if n else 0.0,
             cta=cta_labels(core, token_set),
@@ -127,14 +135,14 @@ def _reads_as_reporting(core: str, tokens: set[str]) -> bool:
     return bool(opens_quote and _QUOTED.search(core))
 
 
-_IGNORECASE_ALIAS = re.compile("[İıſ]")
+_IGNORECASE_ALIAS_CHARS = "İıſ"
 _IGNORECASE_ALIASES = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 
 
 def _fold(text: str) -> str:
     """`text` in lower case as re.IGNORECASE compares letters (it also takes "ı" and "İ" for "i", "ſ" for "s"),
     so that a word or fragment test on it finds what a case-insensitive pattern would."""
-    if _IGNORECASE_ALIAS.search(text):
+    if count_chars(text, _IGNORECASE_ALIAS_CHARS, 1):
         text = text.translate(_IGNORECASE_ALIASES)
     return text.lower()
 

@@ -34,7 +34,7 @@ from streams.pipeline.clean.html import (
     _parse_html,
     html_to_text,
 )
-from streams.pipeline.clean.paragraphs import cta_labels
+from streams.pipeline.clean.paragraphs import cta_labels, ends_sentence
 from streams.pipeline.clean.rules import email_domains
 from streams.pipeline.clean.wording import CTA
 
@@ -416,6 +416,16 @@ def test_single_newline_paragraphs_and_hard_wrapped_prose():
     broken = "The minister told lawmakers that the budget had\n\nbeen cut by a third since 2019, officials said."
     assert split_paragraphs(broken) == [" ".join(broken.split())]
 
+
+
+def test_a_sentence_ends_where_the_regex_it_replaced_says():
+    terminal = re.compile(r"[.!?…][\"'”’»)\]]*$")  # what `ends_sentence` replaced
+    rng = random.Random(3)
+    alphabet = list("ab .!?…\"'”’»)]\n“(")
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(50_000)]
+    for text in texts + ["Talks ended.", 'He said "no."', "No stop", "Done.)\n", "Done.\n\n", ""]:
+        assert ends_sentence(text) == bool(terminal.search(text)), repr(text)
+    assert ends_sentence('It ended."') and not ends_sentence("Done.\n\n")
 
 def test_captions_and_reader_notices_are_dropped_reporting_with_quotes_is_not():
     text = "\n\n".join(

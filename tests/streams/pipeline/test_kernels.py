@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.pipeline import _kernels
+from streams.pipeline import _kernels, prepare
+from streams.pipeline.clean import repair
 from streams.pipeline.cluster import StoryProfile, article_parts
 from streams.pipeline.dedup import _A, _B, SHINGLE_WORDS, minhash
 from streams.pipeline.facts.document import (
@@ -584,6 +585,44 @@ def test_words_are_the_regexs_on_random_text_and_on_the_seeds():
         for text in texts + SEEDS:
             assert scan(text) == regex.findall(text), (scan.__name__, text)
         assert len(scan(SEEDS[0])) > 300
+
+
+
+def test_every_character_is_classed_as_the_regexs_ascii_ones_from_a_table_included():
+    """ASCII characters are classed from a table filled from Unicode's (`ASCII_CLASSES`), the others by Unicode's:
+    each character, between letters, digits and spaces, splits the words as the regexes do."""
+    for code in [*range(0x3000), *range(0x10000, 0x10400)]:
+        character = chr(code)
+        text = f"a{character}1 {character}b 1{character}2,{character}3.{character} {character}-{character}"
+        for scan, regex in WORD_REGEXES.items():
+            assert scan(text) == regex.findall(text), (scan.__name__, hex(code))
+        assert kernel_tokens(text, 0, len(text)) == regex_tokens(text, 0, len(text)), hex(code)
+
+
+# Character classes as regexes, and the characters `count_chars` is given for each.
+CHARACTER_CLASSES = {
+    r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]": repair._CONTROL_CHARS,
+    r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]": repair._UNUSUAL_SPACES,
+    r"[\x00-\x08\x0b\x0e-\x1f\x7f]": repair._ASCII_CONTROL_CHARS,
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f]": prepare._CONTROL_CHARS,
+    "[İıſ]": "İıſ",
+}
+
+
+def test_count_chars_counts_what_a_regex_of_the_class_finds():
+    rng = random.Random(5)
+    alphabet = [chr(code) for code in [*range(0x100), *range(0x2000, 0x2070), 0x1680, 0x3000, 0xFEFF, 0x130, 0x131, 0x17F]]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(5_000)] + SEEDS
+    for pattern, chars in CHARACTER_CLASSES.items():
+        regex = re.compile(pattern)
+        for text in texts:
+            count = len(regex.findall(text))
+            assert _kernels.count_chars(text, chars) == count, (pattern, text)
+            assert _kernels.count_chars(text, chars, 1) == min(count, 1)
+    assert _kernels.count_chars("ıaıbı", "ı", 2) == 2 and _kernels.count_chars("", "ab") == 0
+    assert _kernels.count_chars("😀a😀", "😀") == 2 and _kernels.count_chars("aé", "") == 0
+    with pytest.raises(TypeError):
+        _kernels.count_chars(b"bytes", "b")
 
 
 def test_words_stop_after_the_first_most():
