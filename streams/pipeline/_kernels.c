@@ -1308,21 +1308,35 @@ static Py_ssize_t term_token_end(int kind, const void *data, Py_ssize_t i, Py_ss
     return last;
 }
 
+/* A call of `least` to `most_args` arguments whose first `strs` are str, made ready to be read; 0, or -1 with an
+ * error set (`usage`). */
+static int str_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t least, Py_ssize_t most_args, Py_ssize_t strs,
+                    const char *usage)
+{
+    int fits = nargs >= least && nargs <= most_args;
+    for (Py_ssize_t k = 0; fits && k < strs; k++)
+        fits = PyUnicode_Check(args[k]);
+    if (!fits) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    for (Py_ssize_t k = 0; k < strs; k++)
+        if (PyUnicode_READY(args[k]) == -1)
+            return -1;
+#endif
+    return 0;
+}
+
 /* The matches of one of the above in text, left to right, at most `most` of them (all when `most` < 0). */
 static PyObject *matches(PyObject *const *args, Py_ssize_t nargs, MatchEnd match_end, const char *usage)
 {
-    if (nargs < 1 || nargs > 2 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, usage);
+    if (str_args(args, nargs, 1, 2, 1, usage))
         return NULL;
-    }
     Py_ssize_t most = nargs == 2 ? PyLong_AsSsize_t(args[1]) : -1;
     if (most == -1 && PyErr_Occurred())
         return NULL;
     PyObject *text = args[0];
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(text) == -1)
-        return NULL;
-#endif
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t end = PyUnicode_GET_LENGTH(text);
@@ -1364,51 +1378,149 @@ static PyObject *term_tokens(PyObject *Py_UNUSED(module), PyObject *const *args,
     return matches(args, nargs, term_token_end, "term_tokens(text str, most=-1)");
 }
 
+/* Where a sentence end starting at i ends, or i when none starts there: [.!?]['"”’]?\s+, as
+ * streams.pipeline.features.sentence_tokens splits a text. */
+static Py_ssize_t sentence_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t end)
+{
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    if (c != '.' && c != '!' && c != '?')
+        return i;
+    Py_ssize_t j = i + 1;
+    if (j + 1 < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j + 1))) {
+        Py_UCS4 quote = PyUnicode_READ(kind, data, j);
+        if (quote == '\'' || quote == '"' || quote == 0x201D || quote == 0x2019)
+            j++;
+    }
+    if (j >= end || !Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j)))
+        return i;
+    while (j < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j)))
+        j++;
+    return j;
+}
+
+/* The term tokens of each sentence of text: [term_tokens(s) for s in re.split(r"[.!?]['"”’]?\s+", text)], in one
+ * pass (a sentence end never falls inside a term token: see streams.pipeline.features.sentence_tokens). */
+static PyObject *sentence_terms(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (str_args(args, nargs, 1, 1, 1, "sentence_terms(text str)"))
+        return NULL;
+    PyObject *text = args[0];
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t end = PyUnicode_GET_LENGTH(text);
+    PyObject *sentences = PyList_New(0), *current = PyList_New(0);
+    if (sentences == NULL || current == NULL || PyList_Append(sentences, current))
+        goto failed;
+    for (Py_ssize_t i = 0; i < end;) {
+        Py_ssize_t j = sentence_end(kind, data, i, end);
+        if (j > i) {
+            Py_DECREF(current);
+            current = PyList_New(0);
+            if (current == NULL || PyList_Append(sentences, current))
+                goto failed;
+            i = j;
+            continue;
+        }
+        j = term_token_end(kind, data, i, end);
+        if (j == i) {
+            i++;
+            continue;
+        }
+        if (append_new(current, PyUnicode_Substring(text, i, j)))
+            goto failed;
+        i = j;
+    }
+    Py_DECREF(current);
+    return sentences;
+failed:
+    Py_XDECREF(current);
+    Py_XDECREF(sentences);
+    return NULL;
+}
+
+/* A set of characters given as a str: a table of those below 256, and the str itself for the others (few). */
+typedef struct {
+    unsigned char latin1[256];
+    int kind;
+    const void *data;
+    Py_ssize_t length, wide;
+} CharSet;
+
+static void char_set(CharSet *set, PyObject *chars)
+{
+    memset(set->latin1, 0, sizeof set->latin1);
+    set->kind = PyUnicode_KIND(chars);
+    set->data = PyUnicode_DATA(chars);
+    set->length = PyUnicode_GET_LENGTH(chars);
+    set->wide = 0;
+    for (Py_ssize_t k = 0; k < set->length; k++) {
+        Py_UCS4 c = PyUnicode_READ(set->kind, set->data, k);
+        if (c < 256)
+            set->latin1[c] = 1;
+        else
+            set->wide++;
+    }
+}
+
+static inline int in_char_set(const CharSet *set, Py_UCS4 c)
+{
+    if (c < 256)
+        return set->latin1[c];
+    for (Py_ssize_t k = 0; set->wide && k < set->length; k++)
+        if (PyUnicode_READ(set->kind, set->data, k) == c)
+            return 1;
+    return 0;
+}
+
 /* How many characters of text are among those of chars, counting up to `most` (all when `most` < 0): a regex of one
  * character class scanned a whole text testing each character against the class in a generic loop, and cleaning
  * and decoding ran several such scans on every article only to learn that the text had none. */
 static PyObject *count_chars(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs < 2 || nargs > 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "count_chars(text str, chars str, most=-1)");
+    if (str_args(args, nargs, 2, 3, 2, "count_chars(text str, chars str, most=-1)"))
         return NULL;
-    }
     Py_ssize_t most = nargs == 3 ? PyLong_AsSsize_t(args[2]) : -1;
     if (most == -1 && PyErr_Occurred())
         return NULL;
-    PyObject *text = args[0], *chars = args[1];
-#if PY_VERSION_HEX < 0x030C0000
-    if (PyUnicode_READY(text) == -1 || PyUnicode_READY(chars) == -1)
-        return NULL;
-#endif
-    unsigned char latin1[256] = {0};  /* chars below 256, by value; the others are compared one by one */
-    int chars_kind = PyUnicode_KIND(chars);
-    const void *chars_data = PyUnicode_DATA(chars);
-    Py_ssize_t n_chars = PyUnicode_GET_LENGTH(chars);
-    Py_ssize_t n_wide = 0;
-    for (Py_ssize_t k = 0; k < n_chars; k++) {
-        Py_UCS4 c = PyUnicode_READ(chars_kind, chars_data, k);
-        if (c < 256)
-            latin1[c] = 1;
-        else
-            n_wide++;
-    }
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text), count = 0;
-    for (Py_ssize_t i = 0; i < length && count != most; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c < 256) {
-            count += latin1[c];
-            continue;
-        }
-        for (Py_ssize_t k = 0; n_wide && k < n_chars; k++)
-            if (PyUnicode_READ(chars_kind, chars_data, k) == c) {
-                count++;
-                break;
-            }
-    }
+    CharSet set;
+    char_set(&set, args[1]);
+    int kind = PyUnicode_KIND(args[0]);
+    const void *data = PyUnicode_DATA(args[0]);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(args[0]), count = 0;
+    for (Py_ssize_t i = 0; i < length && count != most; i++)
+        count += in_char_set(&set, PyUnicode_READ(kind, data, i));
     return PyLong_FromSsize_t(count);
+}
+
+/* Where the words that open with one of chars, or with a decimal digit when `digits` is true, start: each i where
+ * text[i] is one and text[i - 1], if any, is not a word character; what the regex [<chars>\d](?<!\w.) finds. Finding
+ * where a date can start (streams.pipeline.clean.dates) scanned every article that way, a class test per character. */
+static PyObject *word_starts(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (str_args(args, nargs, 3, 3, 2, "word_starts(text str, chars str, digits bool)"))
+        return NULL;
+    int digits = PyObject_IsTrue(args[2]);
+    if (digits < 0)
+        return NULL;
+    CharSet set;
+    char_set(&set, args[1]);
+    int kind = PyUnicode_KIND(args[0]);
+    const void *data = PyUnicode_DATA(args[0]);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(args[0]);
+    PyObject *found = PyList_New(0);
+    if (found == NULL)
+        return NULL;
+    int after_word = 0;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!after_word && (in_char_set(&set, c) || (digits && is_decimal(c)))
+            && append_new(found, PyLong_FromSsize_t(i))) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        after_word = is_word(c);
+    }
+    return found;
 }
 
 /* A token of fact extraction (streams.pipeline.facts.document.Tok): made here, where a Python object per token
@@ -1784,6 +1896,10 @@ static PyMethodDef methods[] = {
      "term_tokens(text, most=-1, /) -> words as clustering reads them: see streams.pipeline.english"},
     {"count_chars", (PyCFunction)(void (*)(void))count_chars, METH_FASTCALL,
      "count_chars(text, chars, most=-1, /) -> how many characters of text are in chars, counting up to `most` (all)"},
+    {"word_starts", (PyCFunction)(void (*)(void))word_starts, METH_FASTCALL,
+     "word_starts(text, chars, digits, /) -> where the words opening with one of chars (or a decimal digit) start"},
+    {"sentence_terms", (PyCFunction)(void (*)(void))sentence_terms, METH_FASTCALL,
+     "sentence_terms(text, /) -> the term tokens of each sentence: see streams.pipeline.features.sentence_tokens"},
     {"sentence", (PyCFunction)(void (*)(void))sentence, METH_FASTCALL,
      "sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, "
      "lowercase) -> (words, capitals, capital_stopwords): see streams.pipeline.facts.document._add_sentence"},

@@ -34,6 +34,9 @@ word_tokens = _kernels.word_tokens
 # How many characters of a text are among some characters (`count_chars(text, chars, most=-1)`): one scan in C, where
 # a regex of one character class tested each character in the engine's generic loop.
 count_chars = _kernels.count_chars
+# Where the words opening with one of some characters, or a decimal digit, start (`word_starts(text, chars, digits)`):
+# what the regex [<chars>\d](?<!\w.) finds, without its class test on every character.
+word_starts = _kernels.word_starts
 
 IRREGULAR_PLURALS = {
     "people": "person", "men": "man", "women": "woman", "children": "child", "police": "police",

@@ -11,7 +11,6 @@ weighed as well as the ten-thousandth.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -23,7 +22,6 @@ from streams.pipeline import _kernels
 from streams.pipeline.english import WORD_CACHE_SIZE, frequent_singular, term_tokens
 
 TOP_ARTICLE_FEATURES = 60  # per part, for an article
-_SENTENCE_END = re.compile(r"[.!?]['\"”’]?\s+")
 _MIN_FREQUENCY = 1e-8  # frequency given to words wordfreq has never seen
 
 
@@ -63,10 +61,10 @@ def topical(tokens: Iterable[str]) -> list[str]:
 
 
 def sentence_tokens(text: str) -> list[list[str]]:
-    """The `term_tokens` of each sentence of a text: all of its `term_tokens`, as a sentence end never falls inside
-    one (a token has no spaces and ends in a letter or digit), so the body is scanned once for both its terms
-    and its names."""
-    return [term_tokens(sentence) for sentence in _SENTENCE_END.split(text)]
+    """The `term_tokens` of each sentence of a text (a sentence ends at a stop, perhaps a closing quote, and spaces):
+    all of its `term_tokens`, as a sentence end never falls inside one (a token has no spaces and ends in a letter
+    or digit), so the body is scanned once for both its terms and its names. One pass in C."""
+    return _kernels.sentence_terms(text)
 
 
 def entity_names(sentences: list[list[str]]) -> list[str]:

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from streams.pipeline.clean.paragraphs import Block
+from streams.pipeline.english import word_starts
 
 # A weekday mention is resolved only against a publication date at most this far from the text's dates.
 _FRESH_DAYS = 7
@@ -36,9 +37,12 @@ _WD_ABBR = r"(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)"
 _WEEKDAY = re.compile(
     r"\b(?:(?P<pre>[Ll]ast|[Nn]ext|[Tt]his|[Cc]oming)\s+)?(?P<wd>" + "|".join(_WEEKDAYS) + r")(?:['’]s)?\b"
 )
-_WEEKDAY_NAME = re.compile("|".join(_WEEKDAYS))
-# Where a date can start: a digit or a month's initial, not preceded by a word character.
-_DATE_START = re.compile(r"[\dJFMASOND](?<!\w.)")
+_WEEKDAY_NAMES = tuple(_WEEKDAYS)
+_WEEKDAY_INITIALS = "".join(sorted({name[0] for name in _WEEKDAYS}))
+# Where a date can start: a word opening with a digit or a month's initial (`word_starts`), and unless a digit, with
+# the first three letters of a month as _M writes it ("Jan", "JAN", "May"): most such words are names ("Minister").
+_MONTH_INITIALS = "".join(sorted({word[0].upper() for word in _MONTH_WORDS}))
+_MONTH_OPENINGS = frozenset(form[:3] for word in _MONTH_WORDS for form in (word.capitalize(), word.upper()))
 _NOT_A_DAY = re.compile(r"(?:Ash|Good|Black|Cyber|Super|Bloody|Holy|Maundy|Giving|Easter|Palm|Shrove|Fat|Spy)\s+$")
 _DATE_PREFIX = re.compile(
     r"^(?:(?P<kind>posted|published|first published|updated|last updated|last modified|date|dated|released|created)\b"
@@ -88,19 +92,19 @@ def _date_matches(text: str) -> Iterator[re.Match[str]]:
     """`_DATE.finditer(text)`, with the pattern tried only where a date can start (a word starting with a
     digit or a month's initial): the same matches, without entering the regex engine at every position."""
     pos = 0
-    for start in _DATE_START.finditer(text):
-        if start.start() >= pos and (m := _DATE.match(text, start.start())):
+    for start in word_starts(text, _MONTH_INITIALS, True):
+        may_open = text[start].isdecimal() or text[start : start + 3] in _MONTH_OPENINGS
+        if start >= pos and may_open and (m := _DATE.match(text, start)):
             yield m
             pos = m.end()
 
 
 def _weekday_matches(text: str) -> Iterator[re.Match[str]]:
-    """`_WEEKDAY.finditer(text)`, with the pattern tried only at each weekday name (a fast literal search),
-    or at the "last"/"next"/"this"/"coming" before it: the same matches, found much faster."""
+    """`_WEEKDAY.finditer(text)`, with the pattern tried only at each weekday name that opens a word (its \\b
+    allows no other), or at the "last"/"next"/"this"/"coming" before it: the same matches, found much faster."""
     pos = 0
-    for name in _WEEKDAY_NAME.finditer(text):
-        day = name.start()
-        if day < pos:
+    for day in word_starts(text, _WEEKDAY_INITIALS, False):
+        if day < pos or not text.startswith(_WEEKDAY_NAMES, day):
             continue
         gap = day
         while gap > pos and text[gap - 1].isspace():

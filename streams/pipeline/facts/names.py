@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from streams.pipeline.english import WORD_CACHE_SIZE
+from streams.pipeline.english import WORD_CACHE_SIZE, word_tokens
 from streams.pipeline.facts.document import Doc, Tok, Usage
 from streams.pipeline.facts.lexicon import is_acronym, is_demonym, trie_pattern, zipf
 from streams.pipeline.facts.words import (
@@ -59,7 +59,7 @@ class Mention:
     entity: int = -1
 
 
-_AGENT_PLURAL_RE = re.compile(r"(?:ers|ors|ists|ants|ents|ives)$")
+_AGENT_PLURAL_ENDINGS = ("ers", "ors", "ists", "ants", "ents", "ives")
 
 
 @lru_cache(maxsize=WORD_CACHE_SIZE)
@@ -93,7 +93,7 @@ def _initial_is_name(tok: Tok, usage: Usage) -> bool:
     caps = usage.capitalised
     if t in caps or all(p in caps for p in t.split("-")):
         return True
-    if low in usage.lowercase or _AGENT_PLURAL_RE.search(low):
+    if low in usage.lowercase or low.endswith(_AGENT_PLURAL_ENDINGS):
         return False  # written in lowercase elsewhere, or a plural like "Organisers", "Negotiators"
     return zipf(low) < COMMON_ZIPF and low not in MONTHS
 
@@ -364,10 +364,16 @@ def _join_name(words: list[str]) -> str:
     return " ".join(words)
 
 
+_SPEECH_ADVERBS = (
+    "has", "have", "had", "also", "later", "then", "again", "once", "previously", "earlier", "reportedly",
+    "repeatedly", "further",
+)  # fmt: skip
 _SPEECH_AFTER_RE = re.compile(
-    r"^(?:\s*,[^,;:]{1,80},)?\s*(?:(?:has|have|had|also|later|then|again|once|previously|earlier|reportedly"
-    r"|repeatedly|further)\s+)*(" + trie_pattern(SPEECH_VERBS) + r")\b"
+    r"^(?:\s*,[^,;:]{1,80},)?\s*(?:(?:" + "|".join(_SPEECH_ADVERBS) + r")\s+)*(" + trie_pattern(SPEECH_VERBS) + r")\b"
 )
+# What _SPEECH_AFTER_RE's match can open with: a comma, an adverb or a verb's first word (as `word_tokens` reads a
+# text's first token). Most texts after a name open with none of them, and telling so is cheaper than the regex.
+_SPEECH_AFTER_OPENINGS = frozenset([",", *_SPEECH_ADVERBS, *(word_tokens(verb, 1)[0] for verb in SPEECH_VERBS)])
 _SPEECH_BEFORE_RE = re.compile(r"\b(?:" + "|".join(SPEECH_BEFORE) + r")\s+$")
 _APPOSITIVE_RE = re.compile(
     r"^,\s+(?:the|a|an)\s+((?:[^,;:()—–.]|\.(?=\S)|\.(?=\s+[a-z]))"
@@ -383,7 +389,9 @@ def _add_context_cues(m: Mention, doc: Doc) -> None:
     words = before.rsplit(None, 1) if m.outer_start == m.start else ()
     previous = words[-1].lower() if words else ""
     # "X said" makes X a speaker, but not in "analysts at Morgan Stanley said": the analysts speak.
-    if previous not in OBJECT_PREPOSITIONS and _SPEECH_AFTER_RE.match(after):
+    opening = word_tokens(after, 1)
+    speech_may_follow = bool(opening) and opening[0] in _SPEECH_AFTER_OPENINGS
+    if speech_may_follow and previous not in OBJECT_PREPOSITIONS and _SPEECH_AFTER_RE.match(after):
         m.cues.add("speech")
     elif before.rstrip().endswith(SPEECH_BEFORE) and _SPEECH_BEFORE_RE.search(before):  # cheap test first
         m.cues.add("speech")

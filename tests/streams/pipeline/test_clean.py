@@ -598,3 +598,26 @@ def test_a_marked_section_of_a_keyword_html_has_not_is_skipped_not_raised():
     """html.parser raises AssertionError on "<![x]>"; a browser skips it as a bogus comment."""
     page = html_to_text("<html><body><p>Officials met in Oslo on Monday.</p><![x]><p>They met again on Tuesday.</p></body></html>")
     assert page.text.split() == "Officials met in Oslo on Monday. They met again on Tuesday.".split()
+
+
+def test_dates_and_weekdays_are_found_where_their_regexs_finditer_finds_them():
+    """`_date_matches` and `_weekday_matches` try their patterns only where a word opens (`word_starts`): they find
+    what the patterns' finditer finds, on random texts of dates, weekdays and their edges, and on the seeds."""
+    from streams.pipeline.clean import dates
+
+    pieces = [
+        "January", "JAN", "Sept", "Dec.", "OCTOBER", "12", "1st", "2022", "2022-01-12", "of", "Monday", "Sunday",
+        "Friday's", "last", "coming", "this", "xMonday", "Monday2", "٣", "١٢", "M", "J", " ", "  ", ",", ".", "-",
+        "\n", "a", "Mondays", "_",
+    ]  # fmt: skip
+    rng = random.Random(8)
+    texts = ["".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(0, 12))) for _ in range(20_000)]
+    texts += [path.read_text() for path in sorted((ROOT / "seeds").glob("*.txt"))]
+    found = 0
+    for text in texts:
+        spans = [m.span() for m in dates._DATE.finditer(text)]
+        assert [m.span() for m in dates._date_matches(text)] == spans, repr(text)
+        weekdays = [m.span() for m in dates._WEEKDAY.finditer(text)]
+        assert [m.span() for m in dates._weekday_matches(text)] == weekdays, repr(text)
+        found += len(spans) + len(weekdays)
+    assert found > 3_000

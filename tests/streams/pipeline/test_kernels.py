@@ -625,6 +625,34 @@ def test_count_chars_counts_what_a_regex_of_the_class_finds():
         _kernels.count_chars(b"bytes", "b")
 
 
+
+def test_word_starts_are_where_the_regex_finds_them():
+    rng = random.Random(6)
+    texts = ["".join(rng.choice(_TOKEN_ALPHABET + ["J", "M", "1", "İ"]) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    for chars, digits in (("JFMASOND", True), ("JFMASOND", False), ("İ٣a", True), ("", True), ("", False)):
+        digit_class = r"\d" if digits else ""
+        regex = re.compile(f"[{re.escape(chars)}{digit_class}]" + r"(?<!\w.)") if chars or digits else None
+        for text in texts + SEEDS:
+            expected = [m.start() for m in regex.finditer(text)] if regex else []
+            assert _kernels.word_starts(text, chars, digits) == expected, (chars, digits, text)
+    assert _kernels.word_starts("In March 2022, 12 Jan", "JFMASOND", True) == [3, 9, 15, 18]
+    with pytest.raises(TypeError):
+        _kernels.word_starts(b"bytes", "b", True)
+
+
+def test_sentence_terms_are_the_term_tokens_of_each_piece_the_regex_splits():
+    sentence_end = re.compile(r"[.!?]['\"”’]?\s+")  # what features.sentence_tokens split on
+    rng = random.Random(12)
+    alphabet = _TOKEN_ALPHABET + [".", "!", "?", '"', "”", "’", "'", " ", "\n", "\u2003", "Ab"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(30_000)] + SEEDS
+    for text in texts:
+        expected = [_kernels.term_tokens(piece) for piece in sentence_end.split(text)]
+        assert _kernels.sentence_terms(text) == expected, repr(text)
+    assert len(_kernels.sentence_terms(SEEDS[0])) > 10
+    assert _kernels.sentence_terms('He left. "Why?" she asked.’ Then ') == [["He", "left"], ["Why"], ["she", "asked"], ["Then"]]
+    with pytest.raises(TypeError):
+        _kernels.sentence_terms(b"bytes")
+
 def test_words_stop_after_the_first_most():
     text = "Don't stop: U.S.-led talks, 2 rounds"
     assert _kernels.letter_words(text) == ["Don't", "stop", "U", "S", "led", "talks", "rounds"]
