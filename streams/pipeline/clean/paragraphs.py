@@ -26,7 +26,7 @@ _CLOSERS = "\"'”’»)]"
 
 
 def ends_sentence(text: str) -> bool:
-    """Ends with a stop, perhaps followed by closing quotes and brackets: what the regex [.!?…]["'”’»)]]*$ finds, read
+    r"""Ends with a stop, perhaps followed by closing quotes and brackets: what the regex [.!?…]["'”’»)\]]*$ finds, read
     from the end (the regex tested each character of the text as where the match might start)."""
     before_last_newline = text.endswith("\n") and text[:-1].rstrip(_CLOSERS).endswith(_STOPS)  # where $ matches too
     return before_last_newline or text.rstrip(_CLOSERS).endswith(_STOPS)

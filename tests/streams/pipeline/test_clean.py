@@ -417,7 +417,6 @@ def test_single_newline_paragraphs_and_hard_wrapped_prose():
     assert split_paragraphs(broken) == [" ".join(broken.split())]
 
 
-
 def test_a_sentence_ends_where_the_regex_it_replaced_says():
     terminal = re.compile(r"[.!?…][\"'”’»)\]]*$")  # what `ends_sentence` replaced
     rng = random.Random(3)
@@ -606,7 +605,8 @@ def test_dates_and_weekdays_are_found_where_their_regexs_finditer_finds_them():
     from streams.pipeline.clean import dates
 
     pieces = [
-        "January", "JAN", "Sept", "Dec.", "OCTOBER", "12", "1st", "2022", "2022-01-12", "of", "Monday", "Sunday",
+        "January", "JAN", "Sept", "Dec.", "OCTOBER", "May 5", "MAY", "APR 3", "Feb", "Aug", "Nov", "Mar", "12", "1st",
+        "2022", "2022-01-12", "of", "Monday", "Sunday",
         "Friday's", "last", "coming", "this", "xMonday", "Monday2", "٣", "١٢", "M", "J", " ", "  ", ",", ".", "-",
         "\n", "a", "Mondays", "_",
     ]  # fmt: skip
