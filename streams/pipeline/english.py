@@ -38,6 +38,12 @@ count_chars = _kernels.count_chars
 # what the regex [<chars>\d](?<!\w.) finds, without its class test on every character.
 word_starts = _kernels.word_starts
 
+
+def chars_between(first: str, last: str) -> str:
+    """The characters from `first` to `last`, both included: a range of a class, as `count_chars` takes it."""
+    return "".join(map(chr, range(ord(first), ord(last) + 1)))
+
+
 IRREGULAR_PLURALS = {
     "people": "person", "men": "man", "women": "woman", "children": "child", "police": "police",
     "staff": "staff", "personnel": "personnel", "crises": "crisis", "analyses": "analysis", "feet": "foot",

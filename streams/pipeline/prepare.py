@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from schemas import DeadLetter, PreparedArticle, RawArticle
 from streams.pipeline.clean import UnusableArticle, clean_article
 from streams.pipeline.dedup import fingerprint
-from streams.pipeline.english import count_chars
+from streams.pipeline.english import chars_between, count_chars
 from streams.pipeline.facts import extract_facts
 from streams.pipeline.features import features
 
@@ -26,7 +26,7 @@ PREVIEW_CHARS = 200
 MAX_EXTRA_DEPTH = 64  # levels of lists and objects an unknown field may nest: far beyond any feed's metadata
 _BINARY_CONTROL_SHARE = 0.05
 # Control characters but tab, newline and return.
-_CONTROL_CHARS = "".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]))
+_CONTROL_CHARS = chars_between("\x00", "\x08") + "\x0b\x0c" + chars_between("\x0e", "\x1f")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 

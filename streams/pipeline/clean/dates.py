@@ -93,8 +93,9 @@ def _date_matches(text: str) -> Iterator[re.Match[str]]:
     digit or a month's initial): the same matches, without entering the regex engine at every position."""
     pos = 0
     for start in word_starts(text, _MONTH_INITIALS, True):
-        may_open = text[start].isdecimal() or text[start : start + 3] in _MONTH_OPENINGS
-        if start >= pos and may_open and (m := _DATE.match(text, start)):
+        if start < pos or not (text[start].isdecimal() or text[start : start + 3] in _MONTH_OPENINGS):
+            continue
+        if m := _DATE.match(text, start):
             yield m
             pos = m.end()
 

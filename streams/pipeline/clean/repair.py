@@ -14,7 +14,7 @@ from itertools import groupby
 import ftfy
 
 from schemas.articles import RemovedBlock
-from streams.pipeline.english import count_chars, letter_words
+from streams.pipeline.english import chars_between, count_chars, letter_words
 
 # Share of control / undecodable characters above which a text is binary data.
 _BINARY_SHARE = 0.10
@@ -28,16 +28,12 @@ class UnusableArticle(ValueError):
         self.reason = reason
 
 
-def _between(first: str, last: str) -> str:
-    return "".join(map(chr, range(ord(first), ord(last) + 1)))
-
-
 # Control characters (all but tab and newline) and invisible ones (zero-width spaces and joiners, byte order
 # marks), removed; spaces other than " ", made " ". Each is found by `count_chars` first: most texts have none, and
 # it tells that in a fraction of the time of the regex that removes or replaces them.
-_CONTROL_CHARS = _between("\x00", "\x08") + "\x0b" + _between("\x0e", "\x1f") + _between("\x7f", "\x9f")
-_CONTROL_CHARS += _between("\u200b", "\u200d") + "\u2060\ufeff"
-_UNUSUAL_SPACES = "\t\u00a0\u1680" + _between("\u2000", "\u200a") + "\u202f\u205f\u3000"
+_CONTROL_CHARS = chars_between("\x00", "\x08") + "\x0b" + chars_between("\x0e", "\x1f")
+_CONTROL_CHARS += chars_between("\x7f", "\x9f") + chars_between("\u200b", "\u200d") + "\u2060\ufeff"
+_UNUSUAL_SPACES = "\t\u00a0\u1680" + chars_between("\u2000", "\u200a") + "\u202f\u205f\u3000"
 _CONTROL = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
 _SPACES = re.compile(f"[ {re.escape(_UNUSUAL_SPACES)}]+")
 _SPACES_AROUND_NEWLINE = re.compile(r" *\n *")
@@ -73,7 +69,7 @@ def check_not_binary(text: str) -> None:
         )
 
 
-_ASCII_CONTROL_CHARS = _between("\x00", "\x08") + "\x0b" + _between("\x0e", "\x1f") + "\x7f"
+_ASCII_CONTROL_CHARS = chars_between("\x00", "\x08") + "\x0b" + chars_between("\x0e", "\x1f") + "\x7f"
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LETTER = re.compile(r"[^\W\d_]")
 _SPACE = re.compile(r"\s")
