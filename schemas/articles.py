@@ -7,10 +7,10 @@ import struct
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from schemas.base import Message
-from schemas.stories import ArticleFacts
+from schemas.stories import ArticleFacts, without_earlier_terms
 
 # Values in a MinHash signature: the dedup stage's permutations (streams.pipeline.dedup.NUM_PERM).
 SIGNATURE_VALUES = 64
@@ -106,6 +106,11 @@ class PreparedArticle(Message):
 
     article: CleanArticle
     facts: ArticleFacts
+    terms: dict[str, float] = Field(
+        default_factory=dict,
+        description="The article's most salient terms with their TF-IDF weights: its features for clustering, which "
+        "the story stage reads and no entry carries.",
+    )
     exact: str = Field(description="Hash of the normalised reporting words (exact duplicates).")
     # Of exactly SIGNATURE_VALUES values: one of another length would enter the dedup index and break the
     # comparison of every later article sharing a band with it, so the message is refused.
@@ -114,6 +119,19 @@ class PreparedArticle(Message):
         "each 64 bits, little-endian, as the fingerprints table stores it.",
         pattern=_SIGNATURE_BASE64,
     )
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str) -> PreparedArticle:
+        """As every message is read; one sent by an earlier worker, still on the prepared topic when a worker is
+        upgraded, has its terms in its facts, and is read with them where they are now."""
+        try:
+            return cls.model_validate_json(data)
+        except ValidationError:
+            earlier = without_earlier_terms(data)
+            if earlier is None:
+                raise
+            value, terms = earlier
+            return cls.model_validate({**value, "terms": terms})
 
     @field_validator("signature", mode="before")
     @classmethod

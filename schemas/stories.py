@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter
+import orjson
+from pydantic import Field, TypeAdapter, ValidationError
 
 from schemas.base import Message
 
@@ -47,9 +48,6 @@ class ArticleFacts(Message):
     entities: list[Entity] = Field(default_factory=list)
     quotes: list[Quote] = Field(default_factory=list)
     claims: list[NumericClaim] = Field(default_factory=list)
-    terms: dict[str, float] = Field(
-        default_factory=dict, description="The article's most salient terms with their TF-IDF weights (clustering)."
-    )
     weekday_mentions: dict[str, str] = Field(
         default_factory=dict, description="Event name (e.g. 'Vienna talks') -> weekday the article gives for it."
     )
@@ -145,9 +143,30 @@ _story_event_adapter: TypeAdapter[StoryStarted | ArticleJoined | StoryMerged] = 
 
 
 def parse_story_event(data: bytes | str | dict) -> StoryStarted | ArticleJoined | StoryMerged:
-    if isinstance(data, dict):
-        return _story_event_adapter.validate_python(data)
-    return _story_event_adapter.validate_json(data)
+    try:
+        if isinstance(data, dict):
+            return _story_event_adapter.validate_python(data)
+        return _story_event_adapter.validate_json(data)
+    except ValidationError:
+        earlier = without_earlier_terms(data)
+        if earlier is None:
+            raise
+        return _story_event_adapter.validate_python(earlier[0])
+
+
+def without_earlier_terms(data: bytes | str | dict) -> tuple[dict, dict] | None:
+    """An entry or a prepared article of a version that kept the article's clustering terms in its facts, as a
+    dict without them, and the terms; None for data that is not one (its validation error stands). Every entry
+    carried them, half its bytes, though no reader of a story used them; prepared articles carry them as their
+    own `terms` now. Read only when validating as the current version fails, which costs the rest nothing."""
+    try:
+        value = data if isinstance(data, dict) else orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    facts = value.get("facts") if isinstance(value, dict) and "terms" not in value else None
+    if not isinstance(facts, dict) or "terms" not in facts:
+        return None
+    return {**value, "facts": {key: item for key, item in facts.items() if key != "terms"}}, facts["terms"]
 
 
 class QuoteView(Message):

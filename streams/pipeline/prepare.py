@@ -131,9 +131,14 @@ def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_byte
         except UnusableArticle as error:
             raise Rejected(str(error), "clean", article_id) from None
         article = article.model_copy(update={"received_at": _received_at(timestamp)})
-        facts = extract_facts(article).model_copy(update={"terms": features(article.title, article.text)})
         fp = fingerprint(article.title, article.text)
-        return PreparedArticle(article=article, facts=facts, exact=fp.exact, signature=fp.in_base64())
+        return PreparedArticle(
+            article=article,
+            facts=extract_facts(article),
+            terms=features(article.title, article.text),
+            exact=fp.exact,
+            signature=fp.in_base64(),
+        )
     except Rejected as rejected:
         return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or key_text(key))
 

@@ -365,7 +365,7 @@ class StoryDesk:
         story index changed on adding it."""
         article, facts = prepared.article, prepared.facts
         days = article_days(facts)
-        decision = decide(self.stories.scored_candidates(facts.terms, days), self.settings.join_threshold)
+        decision = decide(self.stories.scored_candidates(prepared.terms, days), self.settings.join_threshold)
         story_id = decision.story_id or story_id_for(article.article_id)
         received = article.received_at or datetime.fromtimestamp(0).astimezone()
         self.position += 1
@@ -382,7 +382,7 @@ class StoryDesk:
         )
         # The states after the entries, made with them: `_record` finds them current and folds nothing again.
         self.states[story_id] = after
-        placed = self.stories.add(story_id, facts.terms, now, days, self.position)
+        placed = self.stories.add(story_id, prepared.terms, now, days, self.position)
         if placed.merged is None:
             return (entry,), placed
         gone, keep = placed.merged
@@ -469,7 +469,7 @@ class StoryDesk:
                 self.stories.remove(last.absorbed_story_id)
         else:  # it merges only if its entries say it did: a profile stored since may be nearer now
             merged = isinstance(last, StoryMerged)
-            placed = self.stories.add(entry.story_id, facts.terms, now, article_days(facts), entry.position, merged)
+            placed = self.stories.add(entry.story_id, prepared.terms, now, article_days(facts), entry.position, merged)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, fingerprint_of(prepared), events, placed, now)
 

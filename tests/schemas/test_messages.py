@@ -1,15 +1,20 @@
+import base64
 from datetime import datetime, timezone
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from schemas import (
     ArticleFacts,
+    CleanArticle,
     DuplicateVerdict,
+    PreparedArticle,
     RawArticle,
     StoryStarted,
     parse_story_event,
 )
+from schemas.articles import SIGNATURE_VALUES
 
 
 def test_raw_article_keeps_unknown_fields():
@@ -31,3 +36,47 @@ def test_story_event_round_trips_through_its_discriminator():
     )
     parsed = parse_story_event(event.to_bytes())
     assert isinstance(parsed, StoryStarted) and parsed == event
+
+
+def _entry() -> StoryStarted:
+    return StoryStarted(
+        story_id="s", version=1, time=datetime(2022, 1, 12, tzinfo=timezone.utc), article_id="a",
+        facts=ArticleFacts(title="Talks in Brussels", key_phrases=["NATO-Russia Council"]), label="L",
+    )
+
+
+def _prepared() -> PreparedArticle:
+    return PreparedArticle(
+        article=CleanArticle(article_id="a", title="Talks in Brussels", text="Envoys met in Brussels."),
+        facts=ArticleFacts(title="Talks in Brussels"),
+        terms={"t:envoys": 0.5, "h:brussels": 0.75},
+        exact="e",
+        signature=base64.b64encode(bytes(8 * SIGNATURE_VALUES)).decode(),
+    )
+
+
+def test_an_entry_of_an_earlier_version_with_terms_in_its_facts_is_read_without_them():
+    """Entries carried the article's clustering terms until they moved to the prepared article: logs and tables
+    written before still hold such entries, and every reader of a story must read them."""
+    entry = _entry()
+    earlier = orjson.loads(entry.to_bytes())
+    earlier["facts"]["terms"] = {"t:envoys": 0.5}
+    assert b'"terms"' not in entry.to_bytes()
+    assert parse_story_event(orjson.dumps(earlier)) == entry
+    assert parse_story_event(earlier) == entry
+    earlier["version"] = 0  # what makes it invalid is still said
+    with pytest.raises(ValidationError, match="version"):
+        parse_story_event(orjson.dumps(earlier))
+
+
+def test_a_prepared_article_of_an_earlier_worker_is_read_with_its_terms_where_they_are_now():
+    prepared = _prepared()
+    assert PreparedArticle.from_bytes(prepared.to_bytes()) == prepared
+    earlier = orjson.loads(prepared.to_bytes())
+    earlier["facts"]["terms"] = earlier.pop("terms")
+    assert PreparedArticle.from_bytes(orjson.dumps(earlier)) == prepared
+    earlier["exact"] = 7
+    with pytest.raises(ValidationError, match="exact"):
+        PreparedArticle.from_bytes(orjson.dumps(earlier))
+    with pytest.raises(ValidationError, match="facts.terms"):  # terms in both places: neither version's message
+        PreparedArticle.from_bytes(orjson.dumps({**earlier, "exact": "e", "terms": {}}))

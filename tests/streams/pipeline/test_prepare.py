@@ -35,7 +35,7 @@ def test_a_json_article_is_prepared_with_its_unknown_fields_kept():
     assert isinstance(result, PreparedArticle)
     assert result.article.article_id == "lima-1" and result.article.outlet == "Andes Daily"
     assert result.article.extra == {"lang_hint": "en"}
-    assert result.facts.terms and len(result.signature) > 0
+    assert result.terms and len(result.signature) > 0
 
 
 def test_a_prepared_article_sent_by_an_earlier_worker_reads_as_the_same_article():

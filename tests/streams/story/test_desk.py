@@ -33,7 +33,7 @@ def _prepared(article_id: str, title: str, text: str, outlet: str) -> PreparedAr
     )
     fp = fingerprint(title, text)
     return PreparedArticle(
-        article=article, facts=ArticleFacts(title=title, terms=features(title, text)), exact=fp.exact, signature=fp.in_base64()
+        article=article, facts=ArticleFacts(title=title), terms=features(title, text), exact=fp.exact, signature=fp.in_base64()
     )
 
 
