@@ -106,8 +106,8 @@ class PreparedArticle(Message):
 
     article: CleanArticle
     facts: ArticleFacts
+    # Required: a message without them would be placed with no features, always a story of its own.
     terms: dict[str, float] = Field(
-        default_factory=dict,
         description="The article's most salient terms with their TF-IDF weights: its features for clustering, which "
         "the story stage reads and no entry carries.",
     )
@@ -130,8 +130,8 @@ class PreparedArticle(Message):
             earlier = without_earlier_terms(data)
             if earlier is None:
                 raise
-            value, terms = earlier
-            return cls.model_validate({**value, "terms": terms})
+        value, terms = earlier  # validated outside the handler: its error, if any, is the one to read
+        return cls.model_validate({**value, "terms": terms})
 
     @field_validator("signature", mode="before")
     @classmethod

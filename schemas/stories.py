@@ -151,14 +151,15 @@ def parse_story_event(data: bytes | str | dict) -> StoryStarted | ArticleJoined 
         earlier = without_earlier_terms(data)
         if earlier is None:
             raise
-        return _story_event_adapter.validate_python(earlier[0])
+    return _story_event_adapter.validate_python(earlier[0])  # outside the handler: its error is the one to read
 
 
-def without_earlier_terms(data: bytes | str | dict) -> tuple[dict, dict] | None:
+def without_earlier_terms(data: bytes | str | dict) -> tuple[dict, object] | None:
     """An entry or a prepared article of a version that kept the article's clustering terms in its facts, as a
     dict without them, and the terms; None for data that is not one (its validation error stands). Every entry
-    carried them, half its bytes, though no reader of a story used them; prepared articles carry them as their
-    own `terms` now. Read only when validating as the current version fails, which costs the rest nothing."""
+    carried them, half its bytes, though no reader of a story used them, so an entry's are dropped unread;
+    prepared articles carry them as their own `terms` now. Looked for only when validating as the current
+    version fails, which costs the rest nothing."""
     try:
         value = data if isinstance(data, dict) else orjson.loads(data)
     except orjson.JSONDecodeError:
