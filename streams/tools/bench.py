@@ -61,8 +61,19 @@ from streams.tools.soak import RocksStores, rss_mb
 from streams.tools.synthetic import REPLAYED_AT, generate, stream_over_days
 
 WARM_UP_ARTICLES = 50  # placed by each worker before it is timed
+HOST_LOOP_ADDITIONS = 10_000_000  # the loop that times the host's own speed (`host_loop_seconds`)
 BROKER_WARM_UP_RUNS = 2  # the untimed run is this many times the stream's length
 PROBE_ROUNDS = 5  # clustering cost is the fastest of this many rounds over the probes: other load only adds time
+
+
+def host_loop_seconds() -> float:
+    """Seconds a fixed loop of pure Python takes: the host's own speed at the time. On a shared machine it moves
+    every other figure by a third from one hour to the next, so runs are compared on it too."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(HOST_LOOP_ADDITIONS):
+        total += number
+    return time.perf_counter() - started
 
 
 def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
@@ -275,6 +286,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run_bench(base: Settings, articles: int, seed: int, rate: float, history: int, progress) -> dict:
+    loop_before = host_loop_seconds()
     stream = generate(articles, seed=seed)
     latency_stream = generate(max(1, round(rate * 10)), seed=seed + 1)  # ten seconds of the rate, or one article
     warm_up_stream = generate(WARM_UP_ARTICLES, seed=seed + 2)
@@ -309,6 +321,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             compute_per_s, prepare_per_s = compute_ceiling(steady, following[half:], received_from + half, base)
             steady.close()
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
+    loop_after = host_loop_seconds()
     lower = min(io_per_s, compute_per_s)
     return {
         "articles": articles,
@@ -327,6 +340,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         "cluster_us_per_article": {str(k): round(v, 1) for k, v in cost["us_per_article"].items()},
         "cost_ratio_100k_vs_1k": round(cost["us_per_article"][100_000] / cost["us_per_article"][1_000], 2),
         "rss_mb_per_1k_stories": round(cost["rss_mb_per_1k_stories"], 2),
+        "host_loop_s": [round(loop_before, 2), round(loop_after, 2)],
     }
 
 
@@ -345,5 +359,7 @@ def format_bench(figures: dict) -> str:
             "clustering per article " + ", ".join(f"{int(k):,} stories: {v:,.0f} µs" for k, v in cluster.items()),
             f"cost ratio 100k / 1k  {figures['cost_ratio_100k_vs_1k']:>10.2f}",
             f"memory                {figures['rss_mb_per_1k_stories']:>10.2f} MB RSS per 1,000 live stories",
+            f"host speed            {HOST_LOOP_ADDITIONS:,} additions in pure Python: "
+            + " s before, ".join(f"{seconds:.2f}" for seconds in figures["host_loop_s"]) + " s after",
         ]
     )

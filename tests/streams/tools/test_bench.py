@@ -1,12 +1,12 @@
-"""The bench's in-process figures time a desk in its steady state, not an empty one, and its clustering cost is
-timed with as many live stories as it says."""
+"""The bench's in-process figures time a desk in its steady state, not an empty one, its clustering cost is
+timed with as many live stories as it says, and its text output shows every figure."""
 
 from __future__ import annotations
 
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.tools.bench import SteadyDesk, clustering_cost
+from streams.tools.bench import SteadyDesk, clustering_cost, format_bench
 
 
 def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_path):
@@ -33,3 +33,17 @@ def test_the_clustering_cost_is_timed_with_as_many_live_stories_as_it_says():
     cost = clustering_cost([200, 600], probes=5, seed=7, progress=lambda _: None)
     assert cost["live_stories"] == {200: 200, 600: 600}
     assert set(cost["us_per_article"]) == {200, 600} and all(us > 0 for us in cost["us_per_article"].values())
+
+
+def test_the_text_output_shows_every_figure_of_the_json():
+    figures = {
+        "articles": 3001, "seed": 17, "history_articles": 20003, "place_per_s": 1234.5, "prepare_per_s": 456.7,
+        "worker_place_per_s": 890.1, "articles_per_s": 321.9, "io_ceiling_per_s": 9876.5,
+        "compute_ceiling_per_s": 234.6, "ratio_to_ceiling": 1.372, "latency_rate_per_s": 100.0, "p50_ms": 23.4,
+        "p99_ms": 187.6, "cluster_us_per_article": {"1000": 65.1, "10000": 73.4, "100000": 85.5},
+        "cost_ratio_100k_vs_1k": 1.31, "rss_mb_per_1k_stories": 5.21, "host_loop_s": [2.31, 2.79],
+    }
+    text = format_bench(figures)
+    shown = ["3,001", "seed 17", "20,003", "1,234.5", "456.7", "890.1", "321.9", "9,876.5", "234.6", "1.372", "100 ",
+             "23.4", "187.6", "65 µs", "73 µs", "86 µs", "1.31", "5.21", "2.31 s before, 2.79 s after"]
+    assert [figure for figure in shown if figure not in text] == []
