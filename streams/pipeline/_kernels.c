@@ -1373,6 +1373,27 @@ static int str_args(PyObject *const *args, Py_ssize_t nargs, Py_ssize_t least, P
     return 0;
 }
 
+/* Appends to `found` the matches of `match_end` in text[i:end], left to right, until `found` holds `most` of them
+ * (never, when `most` < 0) or, when `stop` is given, up to where a match of `stop` starts; returns where it stopped,
+ * or -1 with an error set. */
+static Py_ssize_t append_matches(PyObject *found, PyObject *text, int kind, const void *data, Py_ssize_t i,
+                                 Py_ssize_t end, MatchEnd match_end, MatchEnd stop, Py_ssize_t most)
+{
+    while (i < end && PyList_GET_SIZE(found) != most) {
+        if (stop != NULL && stop(kind, data, i, end) > i)
+            return i;
+        Py_ssize_t j = match_end(kind, data, i, end);
+        if (j == i) {
+            i++;
+            continue;
+        }
+        if (append_new(found, PyUnicode_Substring(text, i, j)))
+            return -1;
+        i = j;
+    }
+    return i;
+}
+
 /* The matches of one of the above in text, left to right, at most `most` of them (all when `most` < 0). */
 static PyObject *matches(PyObject *const *args, Py_ssize_t nargs, MatchEnd match_end, const char *usage)
 {
@@ -1382,23 +1403,13 @@ static PyObject *matches(PyObject *const *args, Py_ssize_t nargs, MatchEnd match
     if (most == -1 && PyErr_Occurred())
         return NULL;
     PyObject *text = args[0];
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t end = PyUnicode_GET_LENGTH(text);
     PyObject *found = PyList_New(0);
     if (found == NULL)
         return NULL;
-    for (Py_ssize_t i = 0; i < end && PyList_GET_SIZE(found) != most;) {
-        Py_ssize_t j = match_end(kind, data, i, end);
-        if (j == i) {
-            i++;
-            continue;
-        }
-        if (append_new(found, PyUnicode_Substring(text, i, j))) {
-            Py_DECREF(found);
-            return NULL;
-        }
-        i = j;
+    if (append_matches(found, text, PyUnicode_KIND(text), PyUnicode_DATA(text), 0, PyUnicode_GET_LENGTH(text),
+                       match_end, NULL, most) < 0) {
+        Py_DECREF(found);
+        return NULL;
     }
     return found;
 }
@@ -1453,34 +1464,26 @@ static PyObject *sentence_terms(PyObject *Py_UNUSED(module), PyObject *const *ar
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t end = PyUnicode_GET_LENGTH(text);
-    PyObject *sentences = PyList_New(0), *current = PyList_New(0);
-    if (sentences == NULL || current == NULL || PyList_Append(sentences, current))
-        goto failed;
-    for (Py_ssize_t i = 0; i < end;) {
-        Py_ssize_t j = sentence_end(kind, data, i, end);
-        if (j > i) {
-            Py_DECREF(current);
-            current = PyList_New(0);
-            if (current == NULL || PyList_Append(sentences, current))
-                goto failed;
-            i = j;
-            continue;
+    PyObject *sentences = PyList_New(0);
+    if (sentences == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0;;) {
+        PyObject *current = PyList_New(0);
+        if (current == NULL || PyList_Append(sentences, current)) {
+            Py_XDECREF(current);
+            Py_DECREF(sentences);
+            return NULL;
         }
-        j = term_token_end(kind, data, i, end);
-        if (j == i) {
-            i++;
-            continue;
+        Py_DECREF(current);  /* held by `sentences` */
+        i = append_matches(current, text, kind, data, i, end, term_token_end, sentence_end, -1);
+        if (i < 0) {
+            Py_DECREF(sentences);
+            return NULL;
         }
-        if (append_new(current, PyUnicode_Substring(text, i, j)))
-            goto failed;
-        i = j;
+        if (i >= end)
+            return sentences;
+        i = sentence_end(kind, data, i, end);
     }
-    Py_DECREF(current);
-    return sentences;
-failed:
-    Py_XDECREF(current);
-    Py_XDECREF(sentences);
-    return NULL;
 }
 
 /* A set of characters given as a str: a table of those below 256, and the str itself for the others (few). */

@@ -6,6 +6,7 @@ clustering and the story fold agree on what a word is and how a plural reads.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from wordfreq import word_frequency
@@ -37,6 +38,10 @@ count_chars = _kernels.count_chars
 # Where the words opening with one of some characters, or a decimal digit, start (`word_starts(text, chars, digits)`):
 # what the regex [<chars>\d](?<!\w.) finds, without its class test on every character.
 word_starts = _kernels.word_starts
+
+
+# Each character outside ASCII: decoding and repair count them, or test only them, where the rest needs no test.
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def chars_between(first: str, last: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import re
 from datetime import datetime, timezone
 
 import orjson
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 from schemas import DeadLetter, PreparedArticle, RawArticle
 from streams.pipeline.clean import UnusableArticle, clean_article
 from streams.pipeline.dedup import fingerprint
-from streams.pipeline.english import chars_between, count_chars
+from streams.pipeline.english import NON_ASCII, chars_between, count_chars
 from streams.pipeline.facts import extract_facts
 from streams.pipeline.features import features
 
@@ -27,7 +26,6 @@ MAX_EXTRA_DEPTH = 64  # levels of lists and objects an unknown field may nest: f
 _BINARY_CONTROL_SHARE = 0.05
 # Control characters but tab, newline and return.
 _CONTROL_CHARS = chars_between("\x00", "\x08") + "\x0b\x0c" + chars_between("\x0e", "\x1f")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 class Rejected(Exception):
@@ -70,7 +68,7 @@ def _damaged_utf8_or_cp1252(payload: bytes) -> str:
     letter is one). Read as Windows-1252, a damaged UTF-8 text would lose every accented letter to mojibake."""
     text = payload.decode("utf-8-sig", errors="replace")
     broken = text.count("\ufffd")
-    valid = len(_NON_ASCII.findall(text)) - broken
+    valid = len(NON_ASCII.findall(text)) - broken
     if valid > broken or (broken == 1 and text.endswith("\ufffd")):
         return text
     return payload.decode("cp1252", errors="replace")

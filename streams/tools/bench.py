@@ -346,6 +346,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
 
 def format_bench(figures: dict) -> str:
     cluster = figures["cluster_us_per_article"]
+    loop_before, loop_after = figures["host_loop_s"]
     return "\n".join(
         [
             f"end to end            {figures['articles_per_s']:>10,.1f} articles/s  ({figures['articles']:,} articles, seed {figures['seed']})",
@@ -359,7 +360,7 @@ def format_bench(figures: dict) -> str:
             "clustering per article " + ", ".join(f"{int(k):,} stories: {v:,.0f} µs" for k, v in cluster.items()),
             f"cost ratio 100k / 1k  {figures['cost_ratio_100k_vs_1k']:>10.2f}",
             f"memory                {figures['rss_mb_per_1k_stories']:>10.2f} MB RSS per 1,000 live stories",
-            f"host speed            {HOST_LOOP_ADDITIONS:,} additions in pure Python: "
-            + " s before, ".join(f"{seconds:.2f}" for seconds in figures["host_loop_s"]) + " s after",
+            f"host speed            {HOST_LOOP_ADDITIONS:,} additions in pure Python: {loop_before:.2f} s before, "
+            f"{loop_after:.2f} s after",
         ]
     )

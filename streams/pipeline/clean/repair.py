@@ -14,7 +14,7 @@ from itertools import groupby
 import ftfy
 
 from schemas.articles import RemovedBlock
-from streams.pipeline.english import chars_between, count_chars, letter_words
+from streams.pipeline.english import NON_ASCII, chars_between, count_chars, letter_words
 
 # Share of control / undecodable characters above which a text is binary data.
 _BINARY_SHARE = 0.10
@@ -28,11 +28,14 @@ class UnusableArticle(ValueError):
         self.reason = reason
 
 
-# Control characters (all but tab and newline) and invisible ones (zero-width spaces and joiners, byte order
-# marks), removed; spaces other than " ", made " ". Each is found by `count_chars` first: most texts have none, and
-# it tells that in a fraction of the time of the regex that removes or replaces them.
-_CONTROL_CHARS = chars_between("\x00", "\x08") + "\x0b" + chars_between("\x0e", "\x1f")
-_CONTROL_CHARS += chars_between("\x7f", "\x9f") + chars_between("\u200b", "\u200d") + "\u2060\ufeff"
+# ASCII control characters but tab, newline, form feed and return (which repair makes line breaks): what a text
+# of binary data is full of.
+_ASCII_CONTROL_CHARS = chars_between("\x00", "\x08") + "\x0b" + chars_between("\x0e", "\x1f") + "\x7f"
+# Those, the C1 controls and invisible characters (zero-width spaces and joiners, byte order marks), removed;
+# spaces other than " ", made " ". Each is found by `count_chars` first: most texts have none, and it tells that in a
+# fraction of the time of the regex that removes or replaces them.
+_CONTROL_CHARS = _ASCII_CONTROL_CHARS + chars_between("\x80", "\x9f")
+_CONTROL_CHARS += chars_between("\u200b", "\u200d") + "\u2060\ufeff"
 _UNUSUAL_SPACES = "\t\u00a0\u1680" + chars_between("\u2000", "\u200a") + "\u202f\u205f\u3000"
 _CONTROL = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
 _SPACES = re.compile(f"[ {re.escape(_UNUSUAL_SPACES)}]+")
@@ -60,7 +63,7 @@ def check_not_binary(text: str) -> None:
     if not sample:
         return
     # ASCII control characters counted in one scan; the per-character category check only for the (few) non-ASCII ones.
-    non_ascii = () if sample.isascii() else _NON_ASCII.findall(sample)
+    non_ascii = () if sample.isascii() else NON_ASCII.findall(sample)
     bad = count_chars(sample, _ASCII_CONTROL_CHARS) + sum(1 for ch in non_ascii if ch == "\ufffd" or _is_binary_char(ch))
     if bad / len(sample) > _BINARY_SHARE:
         raise UnusableArticle(
@@ -69,8 +72,6 @@ def check_not_binary(text: str) -> None:
         )
 
 
-_ASCII_CONTROL_CHARS = chars_between("\x00", "\x08") + "\x0b" + chars_between("\x0e", "\x1f") + "\x7f"
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LETTER = re.compile(r"[^\W\d_]")
 _SPACE = re.compile(r"\s")
 _ASCII_LETTERS = string.ascii_letters.encode()
