@@ -250,10 +250,18 @@ class StoryIndex:
         return [(story.story_id, score) for story, score in zip(found, scores(parts, days, found, self.half_life_days))]
 
     def add(
-        self, story_id: str, vector: dict[str, float], seen: float, days: Iterable[float] = (), position: int = 0, merge: bool = True
+        self,
+        story_id: str,
+        vector: dict[str, float],
+        seen: float,
+        days: Iterable[float] = (),
+        position: int = 0,
+        merge: bool | tuple[str, str] = True,
     ) -> Placed:
-        """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; merge (unless
-        told not to) and expire what that calls for."""
+        """Count the article (event time `seen`, dated by `days`) in its story, a new one or a live one; then merge
+        it with the live story that is one story with it (True), or merge the pair (absorbed, survivor) that a
+        recorded merge entry names (healing: the story nearest now may not be the one merged then), or neither
+        (False); and expire what that calls for."""
         profile = self.stories.get(story_id)
         if profile is None:
             profile = self.stories[story_id] = StoryProfile(story_id)
@@ -261,7 +269,10 @@ class StoryIndex:
         self._reindex(profile)
         self.clock = max(self.clock, seen)
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
-        merged = self._merge_near(profile) if merge else None
+        if merge is True:
+            merged = self._merge_near(profile)
+        else:
+            merged = self._merge(*merge) if merge else None
         return Placed(merged, self.expire(seen))
 
     def _merge_near(self, profile: StoryProfile) -> tuple[str, str] | None:
@@ -275,12 +286,19 @@ class StoryIndex:
             return None
         other = self.stories[best[1]]
         keep, gone = (profile, other) if (profile.size, _negated(profile.story_id)) > (other.size, _negated(other.story_id)) else (other, profile)
+        return self._merge(gone.story_id, keep.story_id)
+
+    def _merge(self, gone_id: str, keep_id: str) -> tuple[str, str] | None:
+        """Fold one live story's profile into another's: (absorbed, survivor), or None if either is not live."""
+        gone, keep = self.stories.get(gone_id), self.stories.get(keep_id)
+        if gone is None or keep is None or gone is keep:
+            return None
         keep.absorb(gone)
         self._unindex(gone)
-        del self.stories[gone.story_id]
+        del self.stories[gone_id]
         self._reindex(keep)
-        heapq.heappush(self._activity, (keep.last_seen, keep.story_id))
-        return gone.story_id, keep.story_id
+        heapq.heappush(self._activity, (keep.last_seen, keep_id))
+        return gone_id, keep_id
 
     def remove(self, story_id: str) -> None:
         """Forget a story (one absorbed by another, whose removal a crash cut short); no matter if it is gone."""

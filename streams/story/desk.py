@@ -467,9 +467,9 @@ class StoryDesk:
             placed = Placed(expired=self.stories.expire(now))
             if isinstance(last, StoryMerged):
                 self.stories.remove(last.absorbed_story_id)
-        else:  # it merges only if its entries say it did: a profile stored since may be nearer now
-            merged = isinstance(last, StoryMerged)
-            placed = self.stories.add(entry.story_id, prepared.terms, now, article_days(facts), entry.position, merged)
+        else:  # it merges the stories its entries say it merged, if any: a profile stored since may be nearer now
+            merge = (last.absorbed_story_id, last.story_id) if isinstance(last, StoryMerged) else False
+            placed = self.stories.add(entry.story_id, prepared.terms, now, article_days(facts), entry.position, merge)
         self.position = max(self.position, *(e.position for e in events))
         self._record(prepared, fingerprint_of(prepared), events, placed, now)
 

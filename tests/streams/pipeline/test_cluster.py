@@ -168,6 +168,28 @@ def test_two_fragments_of_one_story_merge_into_the_larger_and_unrelated_stories_
     assert "small" not in index.candidates(features("Porto Alegre floods", ""))
 
 
+def test_a_merge_named_by_a_recorded_entry_merges_those_two_stories_and_not_the_nearest():
+    """Healing a merge after a crash: the story nearest now may be another than the one the entry merged."""
+
+    def index_with_three_stories() -> StoryIndex:
+        index = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.3)
+        for n, title in enumerate(["Floods hit Porto Alegre", "Porto Alegre floods displace thousands"]):
+            index.add("nearest", features(title, ""), float(n))
+        index.add("named", features("Thousands flee Porto Alegre floods", ""), 2.0, merge=False)
+        index.add("rates", features("Reserve Bank of India raises repo rate", ""), 3.0)
+        return index
+
+    article = features("Porto Alegre floods displace thousands", "")
+    assert index_with_three_stories().add("new", article, 4.0).merged == ("new", "nearest")  # what it would merge now
+    index = index_with_three_stories()
+    placed = index.add("new", article, 4.0, merge=("named", "new"))
+    assert placed.merged == ("named", "new")
+    assert set(index.stories) == {"nearest", "new", "rates"} and index.stories["new"].size == 2
+    assert "named" not in index.candidates(article)
+    # A pair of which one is no longer live merges nothing.
+    assert index.add("new", article, 5.0, merge=("named", "new")).merged is None
+
+
 def test_a_story_merges_only_at_or_above_the_merge_threshold():
     strict = StoryIndex(half_life_days=1.5, window_seconds=10**9, merge_threshold=0.99)
     strict.add("a", features("Floods hit Porto Alegre", ""), 0.0)
