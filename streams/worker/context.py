@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +29,13 @@ from streams.worker.delivery import Record, batch_producer, confirmed, send_batc
 from streams.worker.journal import InFlight
 from streams.worker.metrics import WorkerMetrics
 from streams.worker.topics import Topics
+
+log = logging.getLogger(__name__)
+
+# How long a worker that crashed may take to stop before it exits anyway. faust's shutdown can wait forever on an
+# offset commit that its consumer thread, stopped first, never answers: seen once in CI, a worker that crashed two
+# seconds after it started hung for seven minutes. Exiting is a crash like any other (its batches are not acked).
+CRASH_STOP_SECONDS = 120.0
 
 # The desk's stores (see streams/story/desk.py), each a table backed by a compacted changelog topic.
 # None of their values grows with a story's size; `live` and `fingerprints` hold only their windows.
@@ -179,3 +190,28 @@ class WorkerContext:
 
     def acked(self, event) -> None:
         self.next_offsets[event.message.tp] = event.message.offset + 1
+
+
+def stop_if_failed(ctx: WorkerContext, task: asyncio.Task, what: str) -> None:
+    """A stage's own task that failed (a bug: Kafka errors are retried) stops the worker, which exits with an error
+    (a done callback). Left alone, the stage's agent would wait on it for good, a worker alive that does nothing;
+    what it had not acked comes again on the next start."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed; stopping the worker", what, exc_info=task.exception())
+        asyncio.ensure_future(ctx.app.crash(task.exception()))
+        exit_unless_stopped_within(CRASH_STOP_SECONDS)
+
+
+def exit_unless_stopped_within(seconds: float) -> threading.Timer:
+    """Exit the process with status 1 if it still runs `seconds` from now. A daemon timer thread: it fires even when
+    the event loop waits on something that never comes, and holds no process that stops in time."""
+
+    def exit_now() -> None:
+        log.error("the worker did not stop within %.0fs of crashing; exiting", seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    timer = threading.Timer(seconds, exit_now)
+    timer.daemon = True
+    timer.start()
+    return timer

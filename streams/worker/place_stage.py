@@ -26,8 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import os
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -43,6 +41,7 @@ from streams.worker.context import (
     Encoded,
     WorkerContext,
     send_records,
+    stop_if_failed,
     write_locally,
 )
 from streams.worker.delivery import (
@@ -59,10 +58,6 @@ log = logging.getLogger(__name__)
 
 # How the log says that the consumer handed over prepared articles out of order (`_note_order`).
 SKIPPED = "the consumer skipped prepared articles"
-# How long a worker that crashed may take to stop before it exits anyway. faust's shutdown can wait forever on an
-# offset commit that its consumer thread, stopped first, never answers: seen once in CI, a worker that crashed two
-# seconds after it started hung for seven minutes. Exiting is a crash like any other (its batches are not acked).
-CRASH_STOP_SECONDS = 120.0
 
 
 @dataclass
@@ -109,7 +104,10 @@ def place_agent(ctx: WorkerContext):
         prepared_stream = stream.noack()
         batch = OpenBatch()
         writer = asyncio.create_task(_write_batches(ctx, prepared_stream, batch))
-        writer.add_done_callback(lambda task: _stop_if_failed(ctx, task))
+        # A writer that fails (a bug: Kafka errors are retried) leaves its batches unacked, so the next start
+        # places them again; restarting the agent alone would keep the desk and the staged writes of articles
+        # whose messages were never sent.
+        writer.add_done_callback(lambda task: stop_if_failed(ctx, task, "the place stage's writer"))
         try:
             async for event in prepared_stream.events():
                 await batch.has_room.wait()
@@ -118,31 +116,6 @@ def place_agent(ctx: WorkerContext):
             writer.cancel()
 
     return place_articles
-
-
-def _stop_if_failed(ctx: WorkerContext, writer: asyncio.Task) -> None:
-    """A writer that failed (a bug: Kafka errors are retried) stops the worker, which exits with an error. Its
-    batches are not acked, so the next start places them again; restarting the agent alone would keep the
-    desk and the staged writes of articles whose messages were never sent."""
-    if not writer.cancelled() and writer.exception() is not None:
-        log.error("the place stage's writer failed; stopping the worker", exc_info=writer.exception())
-        asyncio.ensure_future(ctx.app.crash(writer.exception()))
-        exit_unless_stopped_within(CRASH_STOP_SECONDS)
-
-
-def exit_unless_stopped_within(seconds: float) -> threading.Timer:
-    """Exit the process with status 1 if it still runs `seconds` from now. A daemon timer thread: it fires even when
-    the event loop waits on something that never comes, and holds no process that stops in time."""
-
-    def exit_now() -> None:
-        log.error("the worker did not stop within %.0fs of crashing; exiting", seconds)
-        logging.shutdown()
-        os._exit(1)
-
-    timer = threading.Timer(seconds, exit_now)
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 def loaded_desk(ctx: WorkerContext) -> StoryDesk:

@@ -28,7 +28,7 @@ from streams.kafka.admin import max_message_bytes
 from streams.pipeline.prepare import dead_letter, key_text
 from streams.settings import RECORD_OVERHEAD_BYTES
 from streams.worker.acks import InOrderAcks
-from streams.worker.context import WorkerContext
+from streams.worker.context import WorkerContext, stop_if_failed
 from streams.worker.delivery import (
     SIZE_ERRORS,
     Batched,
@@ -59,6 +59,7 @@ def prepare_agent(ctx: WorkerContext):
         handed: asyncio.Queue = asyncio.Queue()  # (event, ack entry, future) in the order handed over
         settling: set[asyncio.Task] = set()
         sender = asyncio.create_task(_send_in_order(ctx, preparer, handed, acks, in_flight, settling, limit))
+        sender.add_done_callback(lambda task: stop_if_failed(ctx, task, "the prepare stage's sender"))
         try:
             async for event in raw.events():
                 await in_flight.acquire()
@@ -156,6 +157,7 @@ async def _send_in_order(
         before = asyncio.create_task(_deliver_and_ack(ctx, acks, group, sent, in_flight, groups, number, before))
         settling.add(before)
         before.add_done_callback(settling.discard)
+        before.add_done_callback(lambda task: stop_if_failed(ctx, task, "acking a group of prepared articles"))
 
 
 def _sends(ctx: WorkerContext, payload: bytes | None, key: bytes | None, result: Prepared, limit: int) -> list:

@@ -153,23 +153,26 @@ async def test_a_phase_is_confirmed_only_once_the_broker_has_each_changelog_batc
         await waiting
 
 
-async def test_a_writer_that_fails_stops_the_worker():
-    crashed = []
+async def test_a_stage_task_that_fails_stops_the_worker_and_one_cancelled_does_not(monkeypatch):
+    crashed, timers = [], []
 
     async def crash(reason):
         crashed.append(reason)
 
+    monkeypatch.setattr(context, "exit_unless_stopped_within", timers.append)  # the real one would end pytest
     ctx = SimpleNamespace(app=SimpleNamespace(crash=crash))
     failure = RuntimeError("a bug in the writer")
 
     async def failing():
         raise failure
 
-    writer = asyncio.create_task(failing())
-    await asyncio.gather(writer, return_exceptions=True)
-    place_stage._stop_if_failed(ctx, writer)
+    writer, cancelled = asyncio.create_task(failing()), asyncio.create_task(asyncio.sleep(60))
+    cancelled.cancel()
+    await asyncio.gather(writer, cancelled, return_exceptions=True)
+    context.stop_if_failed(ctx, cancelled, "a stopping task")
+    context.stop_if_failed(ctx, writer, "the place stage's writer")
     await asyncio.sleep(0)
-    assert crashed == [failure]
+    assert crashed == [failure] and timers == [context.CRASH_STOP_SECONDS]
 
 
 def _memory_table(tmp_path, name: str = TABLES["live"]) -> ConfirmedTable:
@@ -330,8 +333,9 @@ async def test_what_the_changelogs_say_is_asked_again_when_a_rebalance_came_whil
 
 
 HANGING_AFTER_A_CRASH = """
-import time
-from streams.worker.place_stage import exit_unless_stopped_within
+import logging, time
+from streams.worker.context import exit_unless_stopped_within
+logging.basicConfig()  # as the worker has it (mode gives the module's logger a handler that drops records)
 exit_unless_stopped_within({seconds})
 time.sleep({sleep})  # a shutdown waiting on what never comes, or one that ends in time
 """

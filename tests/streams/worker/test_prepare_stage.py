@@ -7,6 +7,7 @@ import asyncio
 from types import SimpleNamespace
 
 import orjson
+import pytest
 from aiokafka.errors import (
     KafkaTimeoutError,
     MessageSizeTooLargeError,
@@ -14,7 +15,8 @@ from aiokafka.errors import (
 )
 
 from schemas import DeadLetter
-from streams.worker import prepare_stage
+from streams.settings import Settings
+from streams.worker import context, prepare_stage
 from streams.worker.acks import InOrderAcks
 from streams.worker.counters import Counters
 from streams.worker.metrics import WorkerMetrics
@@ -270,3 +272,44 @@ async def _until(done, seconds: float = 5.0) -> None:
             await asyncio.sleep(0.001)
 
     await asyncio.wait_for(waiting(), seconds)
+
+
+class _OneArticleThenWaiting:
+    """A raw stream that hands over one article, then waits until the worker crashes."""
+
+    def __init__(self, crashed: asyncio.Event) -> None:
+        self.crashed = crashed
+
+    def noack(self):
+        return self
+
+    async def ack(self, event) -> None:
+        pass
+
+    async def events(self):
+        yield SimpleNamespace(value=b'{"title": "t", "text": "x"}', key=b"a0", message=SimpleNamespace(tp="raw-0", offset=0, timestamp=0.0))
+        await self.crashed.wait()
+
+
+@pytest.mark.parametrize("failing", ["_sends", "_landed_ahead"])  # in the sender, in the task that acks a group
+async def test_a_stage_task_that_fails_stops_the_worker_rather_than_leave_the_agent_waiting(monkeypatch, failing):
+    crashed, reasons, timers = asyncio.Event(), [], []
+    bug = RuntimeError("a bug in sending")
+
+    async def crash(reason):
+        reasons.append(reason)
+        crashed.set()
+
+    def failing_sends(*args, **kwargs):
+        raise bug
+
+    async def limit(ctx):
+        return 1_000_000
+
+    monkeypatch.setattr(prepare_stage, failing, failing_sends)
+    monkeypatch.setattr(prepare_stage, "prepared_limit", limit)
+    monkeypatch.setattr(context, "exit_unless_stopped_within", timers.append)  # the real one would end pytest
+    ctx = _context(producer=None)
+    ctx.app.crash, ctx.settings, ctx.acked = crash, Settings(broker="127.0.0.1:1", prepare_processes=0), lambda event: None
+    await asyncio.wait_for(prepare_stage.prepare_agent(ctx)(_OneArticleThenWaiting(crashed)), 10)
+    assert reasons == [bug] and timers == [context.CRASH_STOP_SECONDS]
