@@ -432,10 +432,8 @@ class StoryDesk:
         if article_id in self.duplicates:
             stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": events[-1].position}
         stores.meta[META] = {"position": self.position, "lag": self.lag, "previous_date": self.previous_date}
-        # Every profile the index changed: the entries' stories, and the survivor of a merge, which healing may
-        # find in a story its entries do not name (a crash cut the batch's profiles part way).
-        survivor = [placed.merged[1]] if placed.merged else []
-        for story_id in dict.fromkeys([*states, *survivor]):
+        # Every profile the index changed: the entries' stories (a merge's survivor among them).
+        for story_id in states:
             if story_id in self.stories.stories:
                 put(stores.live, story_id, self.stories.stories[story_id].to_json)
         for story_id, state in states.items():

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError, RecordTooLargeError
 from faust.exceptions import ProducerSendError
 
 from schemas import DeadLetter
@@ -163,7 +163,8 @@ async def confirmed(pending: list, sent_to: list[str], warn_after: float = 60.0)
         names = sorted({name for name, fut in zip(sent_to, pending) if fut in waiting})
         log.warning("no ack from Kafka after %.0fs for messages to %s; still waiting", waited, ", ".join(names),
                     extra={"waiting_s": waited, "topics": names})
-    failures = [fut.exception() for fut in pending]
+    # An ack cancelled (none is, by aiokafka today) is a failure too: its message may not be on the broker.
+    failures = [KafkaError("the ack was cancelled") if fut.cancelled() else fut.exception() for fut in pending]
     for failure in failures:
         if failure is not None:
             raise failure

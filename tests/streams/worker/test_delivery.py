@@ -7,6 +7,7 @@ import gc
 from types import SimpleNamespace
 
 import pytest
+from aiokafka.errors import KafkaError
 
 from streams.settings import RECORD_OVERHEAD_BYTES
 from streams.worker import delivery
@@ -98,6 +99,16 @@ async def test_waiting_for_acks_raises_the_first_failure_and_reads_every_other()
     del pending
     gc.collect()
     assert reported == []
+
+
+async def test_a_cancelled_ack_is_a_failure_to_send_again_not_a_cancellation_of_the_waiter():
+    """A waiter ended by CancelledError counts as cancelled, so nothing would send its batch again or ack it."""
+    loop = asyncio.get_running_loop()
+    pending = [loop.create_future() for _ in range(2)]
+    pending[0].set_result(None)
+    pending[1].cancel()
+    with pytest.raises(KafkaError, match="cancelled"):
+        await delivery.confirmed(pending, ["events"] * 2)
 
 
 async def test_a_batch_s_failure_not_awaited_is_not_reported_as_never_retrieved(batching_producer):
