@@ -154,18 +154,6 @@ def _healed_merge(seed: int):
     raise AssertionError("no such merge in the stream")
 
 
-def _heal_batch(stores: DeskStores, batch: list) -> StoryDesk:
-    """A desk rebuilt from the stores places the batch again (each article comes again: its recorded entries,
-    its other writes healed), and writes it."""
-    staging = Staging(stores)
-    desk = StoryDesk(SETTINGS, staging.stores)
-    desk.load()
-    for article in batch:
-        desk.place(article)
-    write_open_batch(staging)
-    return desk
-
-
 @pytest.mark.parametrize("seed", [2, 3])
 def test_healing_a_merge_merges_the_stories_its_entry_names_though_a_profile_stored_since_is_as_near(seed):
     """A crash kept all but the records of a batch in which an article merged its story with another. Before it
@@ -175,8 +163,9 @@ def test_healing_a_merge_merges_the_stories_its_entry_names_though_a_profile_sto
     story the log says was absorbed."""
     stores, batch, merge, partner = _healed_merge(seed)
     copied = stores.live["story-0"] = copy.deepcopy(stores.live[partner])
-    index = _heal_batch(stores, batch).stories.stories
-    assert merge.absorbed_story_id not in index and merge.story_id in index and merge.absorbed_story_id not in stores.live
+    desk = _healed(stores, batch, SETTINGS)
+    index = desk.stories.stories
+    assert merge.absorbed_story_id not in index and merge.story_id in index and merge.absorbed_story_id not in desk.stores.live
     assert index["story-0"].to_json() == copied  # the copy neither absorbed nor was absorbed
 
 
@@ -284,10 +273,10 @@ def _crashed_batch(settings: Settings, before: list[list], crashed: list) -> tup
     return stores, staging.phases(staging.seal())
 
 
-def _healed(stores: DeskStores, crashed: list) -> StoryDesk:
+def _healed(stores: DeskStores, crashed: list, settings: Settings = ONE_DAY_WINDOW) -> StoryDesk:
     """A desk rebuilt from a copy of the stores, which places the crashed batch again and writes it."""
     staging = Staging(_kept(stores))
-    desk = StoryDesk(ONE_DAY_WINDOW, staging.stores)
+    desk = StoryDesk(settings, staging.stores)
     desk.load()
     for article in crashed:
         desk.place(article)
