@@ -6,7 +6,9 @@
   broker has run for months.
 - End to end: the real worker on a real broker, warmed up with a few articles (its group joined, its
   child processes started), then a synthetic stream replayed as fast as possible; throughput is
-  articles over the time from the start of the replay to the broker timestamp of the last outcome.
+  articles over the time from the start of the replay to the broker timestamp of the last outcome. Meanwhile,
+  the CPU each process takes per article (`cpu_ms_per_article`): the worker's, its children's, the local
+  broker's, the bench's own (it replays the stream): on one machine they share its cores.
 - Latency: a second worker on fresh topics, warmed up the same way, the stream replayed at a fixed
   rate; per article, the story event's broker timestamp minus the raw message's.
 - I/O ceiling: plain aiokafka consume-and-produce of the same raw messages on the same broker.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -50,6 +53,7 @@ from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import StoryDesk, collecting_as_the_worker
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
+from streams.tools.broker import local_kafka
 from streams.tools.harness import (
     Outcomes,
     broker_for,
@@ -83,31 +87,102 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
 
 
 async def on_warm_worker(
-    base: Settings, purpose: str, warm_up: Path, send: Callable[[Settings], Awaitable[int]], timeout: float, progress
-) -> tuple[Outcomes, float, Settings]:
+    base: Settings, purpose: str, warm_up: Path, send: Callable[[Settings], Awaitable[int]], timeout: float, progress,
+    broker_pid: int | None = None,
+) -> tuple[Outcomes, float, Settings, dict[str, float]]:
     """A worker on fresh topics, warmed up first (a started worker's first articles wait for its group join,
     its child processes and its first desk load, which are not steady state); then `send(settings)`, which
     returns how many articles it sent, and a wait for their outcomes. Returns the outcomes (latencies of the
     articles `send` sent), articles per second from the start of `send` to the broker timestamp of the last
-    outcome, and the settings."""
+    outcome, the settings, and the CPU milliseconds per article sent that each process took meanwhile
+    (`CpuMeter`; the broker's if `broker_pid` says where it runs)."""
     settings = fresh_topics(base, purpose)
     async with running_worker(settings, progress) as (worker, _):
         warmed = (await replay([warm_up], settings, progress=progress)).sent
         await watch_outcomes(settings, warmed, timeout=600, worker=worker)
+        meter = CpuMeter({
+            "worker": lambda: [worker.pid],
+            "preparing": lambda: children_of(worker.pid),
+            "broker": lambda: [broker_pid] if broker_pid else [],
+            "bench": lambda: [os.getpid()],
+        })
+        meter.start()
         started_ms = time.time() * 1000
         sent = await send(settings)
         outcomes = await watch_outcomes(settings, warmed + sent, timeout=timeout, worker=worker, since_ms=started_ms)
-    return outcomes, sent / ((outcomes.last_ms - started_ms) / 1000), settings
+        cpu = {role: round(1000 * seconds / sent, 2) for role, seconds in meter.stop().items()}
+    return outcomes, sent / ((outcomes.last_ms - started_ms) / 1000), settings, cpu
 
 
-async def end_to_end(base: Settings, feed: Path, warm_up: Path, progress) -> tuple[float, Settings]:
-    """Articles per second the worker prepares and places, replayed as fast as possible."""
+class CpuMeter:
+    """CPU time (user and system, from /proc: Linux only) that processes took over a window, summed by role. Each
+    role's processes are listed when the window starts and when it ends: one started within it counts from zero,
+    one that ended within it is missed. A role with no process is left out, and so is every role without /proc."""
+
+    def __init__(self, roles: dict[str, Callable[[], list[int]]]) -> None:
+        self.roles = roles
+        self.started: dict[int, float] = {}
+
+    def _taken(self) -> dict[str, dict[int, float]]:
+        if not Path("/proc/self/stat").exists():
+            return {}
+        return {role: {pid: cpu_seconds(pid) for pid in pids()} for role, pids in self.roles.items()}
+
+    def start(self) -> None:
+        self.started = {pid: seconds for taken in self._taken().values() for pid, seconds in taken.items()}
+
+    def stop(self) -> dict[str, float]:
+        """Seconds of CPU per role since `start`."""
+        return {
+            role: sum(seconds - self.started.get(pid, 0.0) for pid, seconds in taken.items())
+            for role, taken in self._taken().items()
+            if taken
+        }
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has taken so far (0.0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def children_of(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (a worker's: the child processes it prepares in)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    children.append(int(entry.name))
+            except OSError:
+                pass  # ended meanwhile
+    return children
+
+
+def local_broker_pid(base: Settings) -> int | None:
+    """The pid of the local broker the bench runs on, if it runs on this machine (`broker_for` with no broker given)."""
+    if base.broker is not None:
+        return None
+    try:
+        return int(local_kafka(base).pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+async def end_to_end(
+    base: Settings, feed: Path, warm_up: Path, progress, broker_pid: int | None = None
+) -> tuple[float, Settings, dict[str, float]]:
+    """Articles per second the worker prepares and places, replayed as fast as possible, and the CPU per
+    article each process took meanwhile."""
 
     async def send(settings: Settings) -> int:
         return (await replay([feed], settings, progress=progress)).sent
 
-    _, articles_per_s, settings = await on_warm_worker(base, "bench", warm_up, send, 1800, progress)
-    return articles_per_s, settings
+    _, articles_per_s, settings, cpu = await on_warm_worker(base, "bench", warm_up, send, 1800, progress, broker_pid)
+    return articles_per_s, settings, cpu
 
 
 async def latency(base: Settings, feed: Path, warm_up: Path, rate: float, progress) -> list[float]:
@@ -116,7 +191,7 @@ async def latency(base: Settings, feed: Path, warm_up: Path, rate: float, progre
     async def send(settings: Settings) -> int:
         return (await replay([feed], settings, rate, progress)).sent
 
-    outcomes, _, _ = await on_warm_worker(base, "latency", warm_up, send, 600, progress)
+    outcomes, _, _, _ = await on_warm_worker(base, "latency", warm_up, send, 600, progress)
     return outcomes.latencies
 
 
@@ -135,7 +210,7 @@ async def worker_placing(base: Settings, prepared: list[PreparedArticle], warm_u
             await producer.stop()
         return len(prepared)
 
-    _, articles_per_s, _ = await on_warm_worker(base, "place", warm_up, send, 1800, progress)
+    _, articles_per_s, _, _ = await on_warm_worker(base, "place", warm_up, send, 1800, progress)
     return articles_per_s
 
 
@@ -303,7 +378,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             progress(f"warming up the broker: an untimed run of {len(broker_warm_up_stream.articles):,} articles")
             await end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress)
             progress(f"end to end: {articles:,} articles")
-            articles_per_s, e2e_settings = await end_to_end(settings, feed, warm_up_feed, progress)
+            articles_per_s, e2e_settings, cpu = await end_to_end(settings, feed, warm_up_feed, progress, local_broker_pid(base))
             progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
             io_per_s = await io_ceiling(e2e_settings, articles)
             progress(f"latency at {rate:g} articles/s")
@@ -341,6 +416,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         "cost_ratio_100k_vs_1k": round(cost["us_per_article"][100_000] / cost["us_per_article"][1_000], 2),
         "rss_mb_per_1k_stories": round(cost["rss_mb_per_1k_stories"], 2),
         "host_loop_s": [round(loop_before, 2), round(loop_after, 2)],
+        "cpu_ms_per_article": cpu,
     }
 
 
@@ -362,5 +438,8 @@ def format_bench(figures: dict) -> str:
             f"memory                {figures['rss_mb_per_1k_stories']:>10.2f} MB RSS per 1,000 live stories",
             f"host speed            {HOST_LOOP_ADDITIONS:,} additions in pure Python: {loop_before:.2f} s before, "
             f"{loop_after:.2f} s after",
+            "CPU per article       "
+            + (", ".join(f"{role} {ms:.2f} ms" for role, ms in figures["cpu_ms_per_article"].items()) or "not measured (no /proc)")
+            + " (end to end)",
         ]
     )

@@ -3,10 +3,21 @@ timed with as many live stories as it says, and its text output shows every figu
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.tools.bench import SteadyDesk, clustering_cost, format_bench
+from streams.tools.bench import (
+    CpuMeter,
+    SteadyDesk,
+    children_of,
+    clustering_cost,
+    cpu_seconds,
+    format_bench,
+)
 
 
 def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_path):
@@ -42,8 +53,39 @@ def test_the_text_output_shows_every_figure_of_the_json():
         "compute_ceiling_per_s": 234.6, "ratio_to_ceiling": 1.372, "latency_rate_per_s": 100.0, "p50_ms": 23.4,
         "p99_ms": 187.6, "cluster_us_per_article": {"1000": 65.1, "10000": 73.4, "100000": 85.5},
         "cost_ratio_100k_vs_1k": 1.31, "rss_mb_per_1k_stories": 5.21, "host_loop_s": [2.31, 2.79],
+        "cpu_ms_per_article": {"worker": 3.91, "preparing": 5.01, "broker": 1.83, "bench": 0.72},
     }
     text = format_bench(figures)
     shown = ["3,001", "seed 17", "20,003", "1,234.5", "456.7", "890.1", "321.9", "9,876.5", "234.6", "1.372", "100 ",
-             "23.4", "187.6", "65 µs", "73 µs", "86 µs", "1.31", "5.21", "2.31 s before, 2.79 s after"]
+             "23.4", "187.6", "65 µs", "73 µs", "86 µs", "1.31", "5.21", "2.31 s before, 2.79 s after",
+             "worker 3.91 ms", "preparing 5.01 ms", "broker 1.83 ms", "bench 0.72 ms"]
     assert [figure for figure in shown if figure not in text] == []
+
+
+BUSY_WITH_A_CHILD = """
+import subprocess, sys, time
+burn = "import sys, time\\nend = time.process_time() + {seconds}\\nwhile time.process_time() < end: pass\\n"
+subprocess.Popen([sys.executable, "-c", burn.format(seconds=0.6) + "sys.stdin.read()"])  # shares this one's stdin
+exec(burn.format(seconds=0.4))
+print("done", flush=True)
+sys.stdin.read()  # stays, idle, until the test has read the meter
+"""
+
+
+def test_the_cpu_meter_sums_each_role_s_processes_a_child_started_within_the_window_included():
+    idle = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_WITH_A_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        meter = CpuMeter({"busy": lambda: [busy.pid], "its child": lambda: children_of(busy.pid), "idle": lambda: [idle.pid], "none": list})
+        meter.start()
+        assert busy.stdout.readline() == "done\n"
+        child = children_of(busy.pid)
+        while cpu_seconds(child[0]) < 0.55:  # its CPU counts from zero: it started after the window opened
+            time.sleep(0.02)
+        taken = meter.stop()
+    finally:
+        for process in (idle, busy):
+            process.stdin.close()
+            process.wait(timeout=10)
+    assert set(taken) == {"busy", "its child", "idle"}  # a role with no process is left out
+    assert taken["busy"] >= 0.35 and taken["its child"] >= 0.55 and taken["idle"] < 0.1
