@@ -36,7 +36,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -54,6 +54,7 @@ from streams.settings import Settings
 from streams.story.desk import StoryDesk, collecting_as_the_worker
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
 from streams.tools.broker import local_kafka
+from streams.tools.cluster import made_cluster
 from streams.tools.harness import (
     Outcomes,
     broker_for,
@@ -88,14 +89,14 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
 
 async def on_warm_worker(
     base: Settings, purpose: str, warm_up: Path, send: Callable[[Settings], Awaitable[int]], timeout: float, progress,
-    broker_pid: int | None = None,
+    broker_pids: Sequence[int] = (),
 ) -> tuple[Outcomes, float, Settings, dict[str, float]]:
     """A worker on fresh topics, warmed up first (a started worker's first articles wait for its group join,
     its child processes and its first desk load, which are not steady state); then `send(settings)`, which
     returns how many articles it sent, and a wait for their outcomes. Returns the outcomes (latencies of the
     articles `send` sent), articles per second from the start of `send` to the broker timestamp of the last
     outcome, the settings, and the CPU milliseconds per article sent that each process took meanwhile
-    (`CpuMeter`; the broker's if `broker_pid` says where it runs)."""
+    (`CpuMeter`; the brokers' if `broker_pids` says where they run)."""
     settings = fresh_topics(base, purpose)
     async with running_worker(settings, progress) as (worker, _):
         warmed = (await replay([warm_up], settings, progress=progress)).sent
@@ -103,7 +104,7 @@ async def on_warm_worker(
         meter = CpuMeter({
             "worker": lambda: [worker.pid],
             "preparing": lambda: children_of(worker.pid),
-            "broker": lambda: [broker_pid] if broker_pid else [],
+            "broker": lambda: list(broker_pids),
             "bench": lambda: [os.getpid()],
         })
         meter.start()
@@ -126,7 +127,11 @@ class CpuMeter:
     def _taken(self) -> dict[str, dict[int, float]]:
         if not Path("/proc/self/stat").exists():
             return {}
-        return {role: {pid: cpu_seconds(pid) for pid in pids()} for role, pids in self.roles.items()}
+        taken: dict[str, dict[int, float]] = {}
+        for role, pids in self.roles.items():
+            seconds = {pid: cpu_seconds(pid) for pid in pids()}
+            taken[role] = {pid: s for pid, s in seconds.items() if s is not None}  # gone since it was listed: missed
+        return taken
 
     def start(self) -> None:
         self.started = {pid: seconds for taken in self._taken().values() for pid, seconds in taken.items()}
@@ -140,40 +145,42 @@ class CpuMeter:
         }
 
 
-def cpu_seconds(pid: int) -> float:
-    """The CPU time a process has taken so far (0.0 if it is gone)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the process's name (which may hold spaces): [state, ppid, ...]; None if
+    the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after the name, which may hold spaces
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time a process has taken so far, its threads' included (None if it is gone)."""
+    fields = _stat_fields(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def children_of(parent: int) -> list[int]:
-    """The processes whose parent is `parent` (a worker's: the child processes it prepares in)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                    children.append(int(entry.name))
-            except OSError:
-                pass  # ended meanwhile
-    return children
+    """The processes whose parent is `parent` (a worker's: the child processes it prepares in, spawned)."""
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None and int(fields[1]) == parent
+    ]
 
 
-def local_broker_pid(base: Settings) -> int | None:
-    """The pid of the local broker the bench runs on, if it runs on this machine (`broker_for` with no broker given)."""
+def local_broker_pids(base: Settings) -> list[int]:
+    """The JVMs of the local broker or cluster the bench runs on (`broker_for` with no broker given), checked to be
+    those brokers (`node_status`), for their CPU; none for a broker given in the settings, which may run anywhere."""
     if base.broker is not None:
-        return None
-    try:
-        return int(local_kafka(base).pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
+        return []
+    cluster = made_cluster(base)
+    nodes = [local_kafka(base), *(cluster.nodes if cluster else [])]
+    return [pid for node in nodes if (pid := node.node_status()["pid"]) is not None]
 
 
 async def end_to_end(
-    base: Settings, feed: Path, warm_up: Path, progress, broker_pid: int | None = None
+    base: Settings, feed: Path, warm_up: Path, progress, broker_pids: Sequence[int] = ()
 ) -> tuple[float, Settings, dict[str, float]]:
     """Articles per second the worker prepares and places, replayed as fast as possible, and the CPU per
     article each process took meanwhile."""
@@ -181,7 +188,7 @@ async def end_to_end(
     async def send(settings: Settings) -> int:
         return (await replay([feed], settings, progress=progress)).sent
 
-    _, articles_per_s, settings, cpu = await on_warm_worker(base, "bench", warm_up, send, 1800, progress, broker_pid)
+    _, articles_per_s, settings, cpu = await on_warm_worker(base, "bench", warm_up, send, 1800, progress, broker_pids)
     return articles_per_s, settings, cpu
 
 
@@ -378,7 +385,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             progress(f"warming up the broker: an untimed run of {len(broker_warm_up_stream.articles):,} articles")
             await end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress)
             progress(f"end to end: {articles:,} articles")
-            articles_per_s, e2e_settings, cpu = await end_to_end(settings, feed, warm_up_feed, progress, local_broker_pid(base))
+            articles_per_s, e2e_settings, cpu = await end_to_end(settings, feed, warm_up_feed, progress, local_broker_pids(base))
             progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
             io_per_s = await io_ceiling(e2e_settings, articles)
             progress(f"latency at {rate:g} articles/s")
