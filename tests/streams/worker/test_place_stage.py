@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 import weakref
 from types import SimpleNamespace
 
@@ -20,14 +21,14 @@ from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk, recorded_events
-from streams.story.staging import DELETED, Staging
+from streams.story.staging import DELETED, MAX_BATCH, Staging
 from streams.tools.synthetic import REPLAYED_AT, generate
 from streams.worker import context, journal, place_stage
 from streams.worker.context import TABLES, ConfirmedTable
 from streams.worker.counters import Counters
 from streams.worker.delivery import Batched
 from streams.worker.metrics import WorkerMetrics
-from streams.worker.place_stage import OpenBatch
+from streams.worker.place_stage import OpenBatch, Placed
 from tests.streams.story.test_rocksdb import REMOVED, tombstones_after_a_window
 
 SETTINGS = Settings(broker="127.0.0.1:1")
@@ -292,6 +293,30 @@ async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_a
     assert len(encodings) == len(sent), "each value encoded once, for the journal"
     for store, key, value in sent:  # and the local stores hold what the changelogs got
         assert tables[store].changelog_value(tables[store].get(key, DELETED)) == value
+
+
+async def test_a_batch_is_taken_a_linger_after_its_first_article_at_once_when_full_or_when_it_waited_that_long():
+    placed = Placed(event=None, sends=[], outcome=None)
+    batch = OpenBatch()
+    gathering = asyncio.create_task(batch.gathered(0.2))
+    await asyncio.sleep(0.05)
+    assert not gathering.done()  # no article yet
+    batch.add(placed)
+    first = time.monotonic()
+    await asyncio.wait_for(gathering, 10)
+    assert time.monotonic() - first >= 0.19  # a linger from its first article
+    batch.take()
+    batch.add(placed)
+    gathering = asyncio.create_task(batch.gathered(600))
+    await asyncio.sleep(0.05)
+    assert not gathering.done()
+    for _ in range(MAX_BATCH - 1):
+        batch.add(placed)
+    await asyncio.wait_for(gathering, 10)  # full: taken at once
+    batch.take()
+    batch.add(placed)
+    batch.first_arrived -= 600  # it gathered while the batch before it was written, longer than the linger
+    await asyncio.wait_for(batch.gathered(600), 10)
 
 
 async def _until(done) -> None:
