@@ -271,8 +271,10 @@ class StoryIndex:
         heapq.heappush(self._activity, (profile.last_seen, profile.story_id))
         if merge is True:
             merged = self._merge_near(profile)
+        elif merge:
+            merged = self._merge(*merge)
         else:
-            merged = self._merge(*merge) if merge else None
+            merged = None
         return Placed(merged, self.expire(seen))
 
     def _merge_near(self, profile: StoryProfile) -> tuple[str, str] | None:

@@ -53,8 +53,7 @@ from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import StoryDesk, collecting_as_the_worker
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
-from streams.tools.broker import local_kafka
-from streams.tools.cluster import made_cluster
+from streams.tools.cluster import local_nodes
 from streams.tools.harness import (
     Outcomes,
     broker_for,
@@ -174,9 +173,7 @@ def local_broker_pids(base: Settings) -> list[int]:
     those brokers (`node_status`), for their CPU; none for a broker given in the settings, which may run anywhere."""
     if base.broker is not None:
         return []
-    cluster = made_cluster(base)
-    nodes = [local_kafka(base), *(cluster.nodes if cluster else [])]
-    return [pid for node in nodes if (pid := node.node_status()["pid"]) is not None]
+    return [pid for node in local_nodes(base) if (pid := node.node_status()["pid"]) is not None]
 
 
 async def end_to_end(

@@ -19,6 +19,7 @@ from streams.tools.broker import (
     BrokerError,
     LocalKafka,
     file_lock,
+    local_kafka,
     new_cluster_id,
     require_java,
 )
@@ -127,3 +128,9 @@ def made_cluster(settings: Settings) -> LocalCluster | None:
     """The local cluster an earlier `storywire broker up --nodes N` made, if any (for `status` and `down`)."""
     size = LocalCluster.made_size(settings.home / f"cluster-{settings.local_port}")
     return local_cluster(settings, size) if size else None
+
+
+def local_nodes(settings: Settings) -> list[LocalKafka]:
+    """The single local broker (first), then the nodes of the local cluster, if one was made: whichever runs."""
+    cluster = made_cluster(settings)
+    return [local_kafka(settings), *(cluster.nodes if cluster else [])]

@@ -25,8 +25,8 @@ from streams.kafka.read import current_state
 from streams.kafka.replay import replay
 from streams.kafka.topics import OUTCOMES, STORY_EVENTS, topic_specs
 from streams.settings import Settings
-from streams.tools.broker import local_kafka, wait_for_broker
-from streams.tools.cluster import made_cluster
+from streams.tools.broker import wait_for_broker
+from streams.tools.cluster import local_nodes
 
 
 class RunFailed(Exception):
@@ -142,12 +142,13 @@ async def broker_for(base: Settings, progress) -> AsyncIterator[Settings]:
         await wait_for_broker(base.bootstrap, 15, security_options(base))
         yield base
         return
-    broker, cluster = local_kafka(base), made_cluster(base)
-    running = [node.bootstrap for node in [broker, *(cluster.nodes if cluster else [])] if node.node_status()["running"]]
+    nodes = local_nodes(base)
+    running = [node.bootstrap for node in nodes if node.node_status()["running"]]
     if running:  # someone else's (`broker up`, perhaps with --nodes): leave it running afterwards
         yield base.model_copy(update={"broker": ",".join(running)})
         return
     progress("starting a local Kafka broker")
+    broker = nodes[0]
     bootstrap = broker.up(progress=progress)
     try:
         yield base.model_copy(update={"broker": bootstrap})

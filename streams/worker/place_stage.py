@@ -5,8 +5,8 @@ worker at a time. Articles are placed one at a time, in memory, as they arrive; 
 written and published in batches (a group commit): while one batch goes to the broker, the next gathers
 every article placed meanwhile, for at least `place_linger_ms` from its first article (unless it fills up),
 so a batch is one article on a quiet stream and up to `MAX_BATCH` on a busy one. A batch's writes and
-messages cost the worker and the broker per batch as much as per article: in an end-to-end run, a linger of
-20 ms took the worker's process 3.55 and 3.41 ms of CPU per article against 4.07 and 3.92 without it. A batch
+messages cost the worker and the broker per batch as much as per article: in end-to-end runs, a linger of
+20 ms took the worker's process 3.93 and 3.18 ms of CPU per article against 4.13 and 3.61 without it. A batch
 is finished in this order, each step confirmed by the broker before the next begins:
 
 0. a journal of the writes it makes to each table, keys and digests of their values (streams/worker/journal.py),
