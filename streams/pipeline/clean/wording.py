@@ -25,80 +25,111 @@ REPORTING_VERBS = frozenset(
 READER_WORDS = frozenset({"you", "your", "yours", "yourself", "please"})
 
 
-# Each wording: its label, its hints (lower-case tokens, one of which every match contains) and its pattern.
-# Most paragraphs contain no hint, and a set test is far cheaper than a regex scan.
-CTA: list[tuple[str, frozenset[str], re.Pattern[str]]] = [
-    (label, frozenset(hints.split()), re.compile(pattern, re.I))
-    for label, hints, pattern in [
-        (
-            "site chrome: blog controls",
-            "edit blog",
-            r"\bedit post\b|\bfollow this blog\b|\bcreate (?:my|your|a) blog\b",
-        ),
-        ("call-to-action: subscribe", "subscribe subscription subscriptions", r"\bsubscribe\b|\bsubscriptions?\b"),
+# Each wording: its label and its phrasings, each a pattern with its hints (lower-case tokens, one of which
+# every match of the pattern contains). Most paragraphs contain no hint, and a set test is far cheaper than a
+# regex scan; a paragraph with a hint is scanned only for the phrasings that hint points to. The patterns are
+# matched against a text folded to lower case as re.IGNORECASE compares letters (`paragraphs._fold`), so they
+# are written in lower case and compiled without it: a case-sensitive scan is the quicker.
+CTA: list[tuple[str, list[tuple[frozenset[str], re.Pattern[str]]]]] = [
+    (label, [(frozenset(hints.split()), re.compile(pattern)) for hints, pattern in phrasings])
+    for label, phrasings in [
+        ("site chrome: blog controls", [("edit", r"\bedit post\b"), ("blog", r"\bfollow this blog\b|\bcreate (?:my|your|a) blog\b")]),
+        ("call-to-action: subscribe", [("subscribe subscription subscriptions", r"\bsubscribe\b|\bsubscriptions?\b")]),
         (
             "call-to-action: sign up",
-            "sign signup log login account",
-            r"\bsign(?:\s|-)?up\b|\bsign in\b|\blog(?:\s|-)?in\b|\bcreate an account\b",
+            [("sign signup", r"\bsign(?:\s|-)?up\b|\bsign in\b"), ("log login", r"\blog(?:\s|-)?in\b"), ("account", r"\bcreate an account\b")],
         ),
-        ("call-to-action: newsletter", "newsletter newsletters mailing", r"\bnewsletters?\b|\bmailing list\b"),
-        ("call-to-action: follow", "follow like", r"\bfollow (?:us|me|our)\b|\blike us on\b"),
-        ("call-to-action: share", "share tweet", r"\bshare (?:this|on|via|with us|your)\b|\btweet this\b"),
+        ("call-to-action: newsletter", [("newsletter newsletters", r"\bnewsletters?\b"), ("mailing", r"\bmailing list\b")]),
+        ("call-to-action: follow", [("follow", r"\bfollow (?:us|me|our)\b"), ("like", r"\blike us on\b")]),
+        ("call-to-action: share", [("share", r"\bshare (?:this|on|via|with us|your)\b"), ("tweet", r"\btweet this\b")]),
         (
             "call-to-action: comment",
-            "comment comments commenting leave join",
-            r"\bcomment on this\b|\bleave a (?:comment|reply)\b|\bcomments?\s*\(\d+\)|\(\d+\)\s*comments?\b"
-            r"|\bjoin the (?:discussion|conversation)\b|\bcommenting\b",
+            [
+                ("comment", r"\bcomment on this\b"),
+                ("leave", r"\bleave a (?:comment|reply)\b"),
+                ("comment comments", r"\bcomments?\s*\(\d+\)|\(\d+\)\s*comments?\b"),
+                ("join", r"\bjoin the (?:discussion|conversation)\b"),
+                ("commenting", r"\bcommenting\b"),
+            ],
         ),
         (
             "call-to-action: donate",
-            "donate donation donations support readers patreon become join",
-            r"\bdonat(?:e|ion|ions)\b|\bsupport (?:us|our (?:work|journalism|reporting|newsroom|mission))\b"
-            r"|\bsupport of (?:our )?readers\b|\breaders like you\b|\bpatreon\b"
-            r"|\bbecome an? (?:patron|member|supporter|subscriber)\b|\bjoin our community\b",
+            [
+                ("donate donation donations", r"\bdonat(?:e|ion|ions)\b"),
+                ("support", r"\bsupport (?:us|our (?:work|journalism|reporting|newsroom|mission))\b|\bsupport of (?:our )?readers\b"),
+                ("readers", r"\breaders like you\b"),
+                ("patreon", r"\bpatreon\b"),
+                ("become", r"\bbecome an? (?:patron|member|supporter|subscriber)\b"),
+                ("join", r"\bjoin our community\b"),
+            ],
         ),
         (
             "cookie/privacy notice",
-            "cookie cookies privacy terms",
-            r"\bcookies?\b|\bprivacy (?:policy|policies|notice|statement|settings)\b"
-            r"|\bterms (?:of (?:use|service)|and conditions)\b",
+            [
+                ("cookie cookies", r"\bcookies?\b"),
+                ("privacy", r"\bprivacy (?:policy|policies|notice|statement|settings)\b"),
+                ("terms", r"\bterms (?:of (?:use|service)|and conditions)\b"),
+            ],
         ),
-        ("copyright line", "copyright © rights", r"\bcopyright\b|©|\ball rights reserved\b"),
+        ("copyright line", [("copyright", r"\bcopyright\b"), ("©", r"©"), ("rights", r"\ball rights reserved\b")]),
         (
             "advertisement",
-            "advertisement advertisements ad adblocker adblockers advertising sponsored",
-            r"\badvertisements?\b|\bad ?blockers?\b|\badvertising revenue\b|\bsponsored\b",
+            [
+                ("advertisement advertisements", r"\badvertisements?\b"),
+                ("ad adblocker adblockers", r"\bad ?blockers?\b"),
+                ("advertising", r"\badvertising revenue\b"),
+                ("sponsored", r"\bsponsored\b"),
+            ],
         ),
         (
             "related links",
-            "read click related see further recommended like",
-            r"\bread more\b|\bclick here\b|\brelated (?:posts|articles|stories|content)\b|\bsee also\b"
-            r"|\bfurther reading\b|\brecommended for you\b|\byou (?:may|might) also like\b",
+            [
+                ("read", r"\bread more\b"),
+                ("click", r"\bclick here\b"),
+                ("related", r"\brelated (?:posts|articles|stories|content)\b"),
+                ("see", r"\bsee also\b"),
+                ("further", r"\bfurther reading\b"),
+                ("recommended", r"\brecommended for you\b"),
+                ("like", r"\byou (?:may|might) also like\b"),
+            ],
         ),
         (
             "reuse terms",
-            "reprint hyperlink permission reproduce reproduction",
-            r"\breprint\b|\bhyperlink\b|\bwritten permission\b|\breproduc(?:e|tion) of\b",
+            [
+                ("reprint", r"\breprint\b"),
+                ("hyperlink", r"\bhyperlink\b"),
+                ("permission", r"\bwritten permission\b"),
+                ("reproduce reproduction", r"\breproduc(?:e|tion) of\b"),
+            ],
         ),
         (
             "corrections notice",
-            "correction corrections report",
-            r"\bsuggest(?:ions)? (?:a |or )?corrections?\b|\bcorrections? (?:or|and) clarifications?\b"
-            r"|\breport (?:a|an) (?:error|typo|mistake)\b",
+            [
+                ("correction corrections", r"\bsuggest(?:ions)? (?:a |or )?corrections?\b|\bcorrections? (?:or|and) clarifications?\b"),
+                ("report", r"\breport (?:a|an) (?:error|typo|mistake)\b"),
+            ],
         ),
         (
             "contact line",
-            "reached contacted write contact know email",
-            r"\bcan be (?:reached|contacted)\b|\bwrite to us\b|\bcontact us\b|\blet us know\b"
-            r"|\bemail (?:us|protected)\b",
+            [
+                ("reached contacted", r"\bcan be (?:reached|contacted)\b"),
+                ("write", r"\bwrite to us\b"),
+                ("contact", r"\bcontact us\b"),
+                ("know", r"\blet us know\b"),
+                ("email", r"\bemail (?:us|protected)\b"),
+            ],
         ),
-        ("site chrome: keyboard hint", "ctrl press", r"\bctrl\s*\+|\bpress (?:ctrl|enter)\b"),
+        ("site chrome: keyboard hint", [("ctrl", r"\bctrl\s*\+"), ("press", r"\bpress (?:ctrl|enter)\b")]),
         (
             "affiliate disclosure",
-            "amazon purchases affiliate earn",
-            r"\bamazon associate\b|\bqualifying purchases\b|\baffiliate (?:links?|commissions?)\b|\bwe may earn\b",
+            [
+                ("amazon", r"\bamazon associate\b"),
+                ("purchases", r"\bqualifying purchases\b"),
+                ("affiliate", r"\baffiliate (?:links?|commissions?)\b"),
+                ("earn", r"\bwe may earn\b"),
+            ],
         ),
-        ("call-to-action: app", "app", r"\bdownload (?:our|the) app\b|\bget the app\b"),
+        ("call-to-action: app", [("app", r"\bdownload (?:our|the) app\b|\bget the app\b")]),
     ]
 ]
 
