@@ -591,7 +591,8 @@ def test_web_furniture_wordings_are_found_in_list_order():
         "call-to-action: share",
         "call-to-action: comment",
     ]
-    assert cta_labels("the minister said talks would resume.", {"the", "minister", "said"}) == []
+    # Hints with no phrasing of theirs: "read" and "join" open no call to action here.
+    assert Block.of("Officials read the statement and said they would join the talks on Monday.").cta == []
 
 
 # Every phrasing of every wording, as a page writes it.
@@ -623,6 +624,18 @@ FURNITURE = {
     "affiliate disclosure": ["As an Amazon Associate", "Qualifying purchases", "Affiliate links", "We may earn"],
     "call-to-action: app": ["Download our app", "Get the app"],
 }  # fmt: skip
+
+
+def test_furniture_is_found_as_a_case_insensitive_scan_of_every_phrasing_finds_it():
+    """The phrasings run on the folded text, and only where a hint is among its tokens: what they find is what
+    each pattern finds with re.IGNORECASE on the text itself, letters that fold unusually included."""
+    tricky = ["ſubscribe now", "SİGN UP today", "Sign\u00a0up", "©2024 Example Media", "CTRL+F", "LOG-IN", "(3)comments", "sign_up"]
+    examples = [e for group in FURNITURE.values() for e in group]
+    for text in [*tricky, *examples, *map(str.upper, examples), *map(str.lower, examples)]:
+        core = Block.of(text).core
+        scanned = [label for label, phrasings in CTA if any(re.search(p.pattern, core, re.I) for _, p in phrasings)]
+        assert Block.of(text).cta == scanned, text
+        assert cta_labels(text.lower(), set()) == []  # no hint among the tokens: nothing is scanned
 
 
 @pytest.mark.parametrize("label", [label for label, _ in CTA])
