@@ -72,9 +72,12 @@ sys.stdin.read()  # stays, idle, until the test has read the meter
 
 
 def test_the_cpu_meter_sums_each_role_s_processes_a_child_started_within_the_window_included():
-    idle = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    idle = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print(flush=True); sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     busy = subprocess.Popen([sys.executable, "-c", BUSY_WITH_A_CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        assert idle.stdout.readline() == "\n"  # its interpreter has started: idle from here on
         meter = CpuMeter({"busy": lambda: [busy.pid], "its child": lambda: children_of(busy.pid), "idle": lambda: [idle.pid], "none": list})
         meter.start()
         busy.stdin.write("go\n")
