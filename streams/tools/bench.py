@@ -53,6 +53,7 @@ from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.story.desk import StoryDesk, collecting_as_the_worker
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
+from streams.tools.broker import process_stat
 from streams.tools.cluster import local_nodes
 from streams.tools.harness import (
     Outcomes,
@@ -144,18 +145,9 @@ class CpuMeter:
         }
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """/proc/<pid>/stat's fields after the process's name (which may hold spaces): [state, ppid, ...]; None if
-    the process is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
 def cpu_seconds(pid: int) -> float | None:
     """The CPU time a process has taken so far, its threads' included (None if it is gone)."""
-    fields = _stat_fields(pid)
+    fields = process_stat(pid)
     return None if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
@@ -164,7 +156,7 @@ def children_of(parent: int) -> list[int]:
     return [
         int(entry.name)
         for entry in Path("/proc").iterdir()
-        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None and int(fields[1]) == parent
+        if entry.name.isdigit() and (fields := process_stat(int(entry.name))) is not None and int(fields[1]) == parent
     ]
 
 

@@ -274,6 +274,15 @@ def require_java() -> str:
     return java
 
 
+def process_stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the process's name (which may hold spaces and parentheses): [state, ppid,
+    ...]; None if the process is gone (or there is no /proc)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _parent_death_signal() -> None:
     """In the child before exec: get SIGTERM when the parent dies (Linux), so test brokers never outlive pytest."""
     try:
@@ -558,10 +567,10 @@ class LocalKafka:
             return True  # no /proc (macOS): trust the pid file
         try:
             cmdline = (proc / "cmdline").read_bytes()
-            state = (proc / "stat").read_text().rpartition(")")[2].split()[0]
         except OSError:
             return False
-        return state != "Z" and b"kafka.Kafka" in cmdline and str(self.properties_file).encode() in cmdline
+        stat = process_stat(pid)
+        return stat is not None and stat[0] != "Z" and b"kafka.Kafka" in cmdline and str(self.properties_file).encode() in cmdline
 
     def _running_pid(self) -> int | None:
         try:
