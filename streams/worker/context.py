@@ -80,6 +80,17 @@ class ConfirmedTable(faust.Table):
             store.rocksdb_options = RemovalsCompacted(**store.options, use_rocksdict=True)
         return store
 
+    def get(self, key, default=None):
+        """The key's value in the local store, one lookup. faust's own `get` looks the key up twice in RocksDB (a
+        test, then a read), raises and catches a KeyError for a key the store lacks, and calls the sensors on the
+        way: the place stage asks for every article's record, which a new article lacks, and that was 4.5 % of a
+        place-only worker's busy time (py-spy)."""
+        store = self.data
+        if not isinstance(store, SerializedStore):  # in memory: the objects
+            return store.get(key, default)
+        value = store._get(store._encode_key(key))
+        return default if value is None else store._decode_value(value)
+
     def changelog_value(self, value) -> bytes | None:
         """The bytes the changelog gets for a write of `value` (None: a removal's tombstone), as faust makes them."""
         if value is DELETED:

@@ -247,6 +247,31 @@ async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end
         _current_event.reset(token)
 
 
+@pytest.mark.parametrize("store", ["rocksdb://", "memory://"])
+def test_a_table_read_gives_what_faust_s_read_gives_with_one_lookup_in_rocksdb(tmp_path, store, monkeypatch):
+    app = faust.App("t-get", broker="kafka://127.0.0.1:1", store=store, datadir=str(tmp_path))
+    table = ConfirmedTable(app, name=TABLES["articles"], default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+    prepared_partition = _Event(0)
+    token = _current_event.set(weakref.ref(prepared_partition))
+    try:
+        record = {"story_id": "s1", "events": [{"version": 1}], "now": 1.5}
+        table.write_locally("a1", record)
+        table.write_locally("gone", DELETED)
+        for key in ("a1", "gone", "never"):
+            assert table.get(key) == faust.Table.get(table, key)
+            assert table.get(key, "absent") == faust.Table.get(table, key, "absent")
+        assert table.get("a1") == record and table.get("never") is None and table.get("gone", 0) == 0
+        if store == "rocksdb://":
+            lookups = []
+            read = type(table.data)._get
+            monkeypatch.setattr(type(table.data), "_get", lambda self, key: lookups.append(key) or read(self, key))
+            monkeypatch.setattr(type(table.data), "_contains", lambda self, key: pytest.fail("a test before the read"))
+            assert table.get("a1") == record and table.get("never") is None
+            assert lookups == [b'"a1"', b'"never"']
+    finally:
+        _current_event.reset(token)
+
+
 async def test_a_batch_s_changelog_writes_are_those_its_journal_records_and_go_as_the_journal_s_bytes(tmp_path, monkeypatch):
     """The place stage's writer with real tables: each record a changelog gets is one the journal recorded, key
     and value, in its order, and each value is encoded once, for the journal, whose bytes the tables write."""
