@@ -17,6 +17,7 @@ from faust.stores.base import SerializedStore
 from faust.stores.rocksdb import RocksDBOptions
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
+from rocksdict import WriteBatch
 
 from streams.kafka.topics import replication_config
 from streams.settings import Settings
@@ -97,25 +98,44 @@ class ConfirmedTable(faust.Table):
             return None
         return self.app.serializers.dumps_value(self.value_type, value, serializer=self.value_serializer)
 
-    def write_locally(self, key, value, made: tuple[object, bytes | None] | None = None) -> Record:
-        """Write `value` (or remove the key, for DELETED) in the local store; returns the changelog's record of the
-        write, the bytes RocksDB got. A value `made` already (encoded for the batch's journal: the very object,
-        with its bytes) is not encoded again. A removal is sent whether or not the store still has the key: a
-        phase written again after a failed changelog write removed it already, but its tombstone never reached the
-        broker."""
-        value_bytes = made[1] if made is not None and made[0] is value else self.changelog_value(value)
+    def write_locally(self, writes: list[tuple[object, object, tuple[object, bytes | None] | None]]) -> list[Record]:
+        """Write each (key, value, made) in the local store (DELETED removes the key), all at once; returns the
+        changelog's record of each write, the bytes RocksDB got. A value `made` already (encoded for the batch's
+        journal: the very object, with its bytes) is not encoded again. A removal is sent whether or not the store
+        still has the key: a phase written again after a failed changelog write removed it already, but its
+        tombstone never reached the broker.
+
+        On RocksDB the writes go as one write batch to the tables' partition: a put per key through faust's store
+        (which also notes each key's partition in an LRU cache) took 15 us, in a batch 4 (500 keys at a time)."""
+        records = [(self._key_bytes(key), self._value_bytes(value, made)) for key, value, made in writes]
         store = self.data
-        key_bytes = self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
-        if isinstance(store, SerializedStore):  # RocksDB keeps the bytes (under the current event's partition)
-            if value_bytes is None:
-                store._del(key_bytes)
-            else:
-                store._set(key_bytes, value_bytes)
-        elif value is DELETED:  # in memory: the objects
-            store.pop(key, None)
-        else:
-            store[key] = value
-        return key_bytes, value_bytes
+        if isinstance(store, RocksDBStore) and store.use_rocksdict:
+            batch = WriteBatch(raw_mode=True)
+            for key_bytes, value_bytes in records:
+                if value_bytes is None:
+                    batch.delete(key_bytes)
+                else:
+                    batch.put(key_bytes, value_bytes)
+            store._db_for_partition(CHANGELOG_PARTITION).write(batch)
+        elif isinstance(store, SerializedStore):  # another store of bytes: a write each
+            for key_bytes, value_bytes in records:
+                if value_bytes is None:
+                    store._del(key_bytes)
+                else:
+                    store._set(key_bytes, value_bytes)
+        else:  # in memory: the objects
+            for key, value, _ in writes:
+                if value is DELETED:
+                    store.pop(key, None)
+                else:
+                    store[key] = value
+        return records
+
+    def _key_bytes(self, key) -> bytes:
+        return self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
+
+    def _value_bytes(self, value, made: tuple[object, bytes | None] | None) -> bytes | None:
+        return made[1] if made is not None and made[0] is value else self.changelog_value(value)
 
 
 def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
@@ -135,18 +155,18 @@ def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
 
 
 def write_locally(phase: list[tuple[ConfirmedTable, object, object]], encoded: Encoded) -> dict[str, list[Record]]:
-    """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores, with the bytes
-    the batch's values were `encoded` to, where they were; returns each table's changelog records for it (store
-    name -> records), in the phase's order. Made in the context of an event of the prepared partition, as
-    RocksDB files each write under that event's partition."""
+    """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores, each table's
+    writes at once, with the bytes the batch's values were `encoded` to, where they were; returns each table's
+    changelog records for it (store name -> records), in the phase's order. Made in the context of an event of
+    the prepared partition, whose partition the tables' one must be, as faust files a table's writes under it."""
     event = current_event()
     if event is not None and event.message.partition != CHANGELOG_PARTITION:
         raise PartitionsMismatch(f"a table write filed under partition {event.message.partition}; the tables have one")
-    records: dict[str, list[Record]] = {}
+    writes: dict[str, tuple[ConfirmedTable, list]] = {}
     for table, key, value in phase:
         store = STORE_OF[table.name]
-        records.setdefault(store, []).append(table.write_locally(key, value, encoded.get(store, {}).get(key)))
-    return records
+        writes.setdefault(store, (table, []))[1].append((key, value, encoded.get(store, {}).get(key)))
+    return {store: table.write_locally(table_writes) for store, (table, table_writes) in writes.items()}
 
 
 async def send_records(tables: DeskStores, records: dict[str, list[Record]]) -> dict[str, int]:

@@ -195,10 +195,10 @@ def test_a_value_encoded_for_the_journal_is_written_as_those_bytes_and_only_that
     table = _memory_table(tmp_path)
     value, other = {"size": 1}, {"size": 1}
     made = (value, b"the journal's bytes")
-    assert table.write_locally("s1", value, made) == (b'"s1"', b"the journal's bytes")
-    assert table.write_locally("s1", other, made) == (b'"s1"', b'{"size":1}')  # an equal value, but not the one encoded
+    assert table.write_locally([("s1", value, made)]) == [(b'"s1"', b"the journal's bytes")]
+    assert table.write_locally([("s1", other, made)]) == [(b'"s1"', b'{"size":1}')]  # an equal value, but not the one encoded
     assert table["s1"] is other
-    assert table.write_locally("s1", DELETED) == (b'"s1"', None) and "s1" not in table
+    assert table.write_locally([("s1", DELETED, None)]) == [(b'"s1"', None)] and "s1" not in table
 
 
 def test_the_tables_on_rocksdb_compact_the_removals_of_their_windows(tmp_path):
@@ -216,6 +216,20 @@ class _Event:
         self.message = SimpleNamespace(partition=partition)
 
 
+class _Writes:
+    """A table's RocksDB database, counting the writes of each write batch it is given."""
+
+    def __init__(self, db) -> None:
+        self.db, self.writes = db, []
+
+    def write(self, batch) -> None:
+        self.writes.append(len(batch))
+        self.db.write(batch)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
 async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end_as_the_persisted_offset(tmp_path, batching_producer):
     app = faust.App("t-rocksdb", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
     table = ConfirmedTable(app, name=TABLES["stories"], default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
@@ -223,10 +237,12 @@ async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end
     token = _current_event.set(weakref.ref(prepared_partition))
     try:
         table.data["gone"] = {"size": 2}
+        db = table.data._dbs[0] = _Writes(table.data._dbs[0])
         value = {"size": 1, "label": "a story"}
         encoded = {"stories": {"kept": (value, b'{"size":1,"label":"a story"}')}}
         records = context.write_locally([(table, "kept", value), (table, "gone", DELETED)], encoded)
         assert records == {"stories": [(b'"kept"', b'{"size":1,"label":"a story"}'), (b'"gone"', None)]}
+        assert db.writes == [2], "the phase's writes to the table go to RocksDB at once"
         assert table.data._get(b'"kept"') == b'{"size":1,"label":"a story"}' and table["kept"] == value
         assert "gone" not in table
 
@@ -255,8 +271,7 @@ def test_a_table_read_gives_what_faust_s_read_gives_with_one_lookup_in_rocksdb(t
     token = _current_event.set(weakref.ref(prepared_partition))
     try:
         record = {"story_id": "s1", "events": [{"version": 1}], "now": 1.5}
-        table.write_locally("a1", record)
-        table.write_locally("gone", DELETED)
+        table.write_locally([("a1", record, None), ("gone", DELETED, None)])
         for key in ("a1", "gone", "never"):
             assert table.get(key) == faust.Table.get(table, key)
             assert table.get(key, "absent") == faust.Table.get(table, key, "absent")
