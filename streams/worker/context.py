@@ -82,10 +82,10 @@ class ConfirmedTable(faust.Table):
         return store
 
     def get(self, key, default=None):
-        """The key's value in the local store, one lookup. faust's own `get` looks the key up twice in RocksDB (a
-        test, then a read), raises and catches a KeyError for a key the store lacks, and calls the sensors on the
-        way: the place stage asks for every article's record, which a new article lacks, and that was 4.5 % of a
-        place-only worker's busy time (py-spy)."""
+        """The key's value in the local store (`default` if it has none: the tables have no default factory), one
+        lookup. faust's own `get` looks a key the store has up twice in RocksDB (a test, then a read), raises and
+        catches a KeyError for one it lacks, and calls the sensors on the way: the place stage asks for every
+        article's record, which a new article lacks, and that was 4.5 % of a place-only worker's busy time (py-spy)."""
         store = self.data
         if not isinstance(store, SerializedStore):  # in memory: the objects
             return store.get(key, default)
@@ -158,7 +158,9 @@ def write_locally(phase: list[tuple[ConfirmedTable, object, object]], encoded: E
     """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores, each table's
     writes at once, with the bytes the batch's values were `encoded` to, where they were; returns each table's
     changelog records for it (store name -> records), in the phase's order. Made in the context of an event of
-    the prepared partition, whose partition the tables' one must be, as faust files a table's writes under it."""
+    the prepared partition, which must be the tables' one: faust reads a table under the event's partition (and
+    its own writes, to a store of bytes other than rocksdict's, go there too), while the writes here go to the
+    tables' partition."""
     event = current_event()
     if event is not None and event.message.partition != CHANGELOG_PARTITION:
         raise PartitionsMismatch(f"a table write filed under partition {event.message.partition}; the tables have one")
