@@ -64,6 +64,11 @@ class RemovalsCompacted(RocksDBOptions):
         return compacting_removals(super().as_options())
 
 
+def _on_rocksdict(store) -> bool:
+    """Whether a table's store is faust's RocksDB store on rocksdict, whose options and databases the tables use."""
+    return isinstance(store, RocksDBStore) and store.use_rocksdict
+
+
 class ConfirmedTable(faust.Table):
     """A faust table the place stage writes itself, a phase of a batch at a time: its local store (`write_locally`),
     then its changelog, whose records go to the producer as whole batches, each one's ack awaited (`send_records`).
@@ -77,7 +82,7 @@ class ConfirmedTable(faust.Table):
     def _new_store_by_url(self, url):
         """faust's store; on RocksDB (with rocksdict), with the removals of the desk's windows compacted away."""
         store = super()._new_store_by_url(url)
-        if isinstance(store, RocksDBStore) and store.use_rocksdict:
+        if _on_rocksdict(store):
             store.rocksdb_options = RemovalsCompacted(**store.options, use_rocksdict=True)
         return store
 
@@ -89,7 +94,7 @@ class ConfirmedTable(faust.Table):
         store = self.data
         if not isinstance(store, SerializedStore):  # in memory: the objects
             return store.get(key, default)
-        value = store._get(store._encode_key(key))
+        value = store._get(self._key_bytes(key))
         return default if value is None else store._decode_value(value)
 
     def changelog_value(self, value) -> bytes | None:
@@ -109,7 +114,7 @@ class ConfirmedTable(faust.Table):
         (which also notes each key's partition in an LRU cache) took 15 us, in a batch 4 (500 keys at a time)."""
         records = [(self._key_bytes(key), self._value_bytes(value, made)) for key, value, made in writes]
         store = self.data
-        if isinstance(store, RocksDBStore) and store.use_rocksdict:
+        if _on_rocksdict(store):
             batch = WriteBatch(raw_mode=True)
             for key_bytes, value_bytes in records:
                 if value_bytes is None:
