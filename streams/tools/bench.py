@@ -1,9 +1,11 @@
 """`storywire bench`: throughput, latency, ceilings and clustering cost, measured in one run.
 
-- Warm-up: an untimed end-to-end run of twice the stream's length, first. A broker started moments before
-  spends much of its CPU compiling its own code (Java's JIT) for a minute or so: 1.18-1.27 ms of broker CPU
-  per article in the first two runs of 3,000 articles on a fresh broker, 0.69 ms in the third. A deployment's
-  broker has run for months.
+- Warm-up: untimed end-to-end runs of the stream's length, first, until the local broker's JIT compilers take at
+  most a quarter of its CPU over a run (at most BROKER_WARM_UP_MAX_RUNS runs; one run on a broker given in the
+  settings, whose threads the bench cannot see). A broker started moments before spends much of its CPU
+  compiling its own code (Java's JIT), for minutes on a busy two-core host: after an untimed run of 6,000
+  articles, the compilers still took 54-64 % of the broker's CPU over the next three runs of 3,000, and the
+  broker 1.7-2.1 ms of CPU per article; then 26 % and 14 %, and 0.8 ms. A deployment's broker has run for months.
 - End to end: the real worker on a real broker, warmed up with a few articles (its group joined, its
   child processes started), then a synthetic stream replayed as fast as possible; throughput is
   articles over the time from the start of the replay to the broker timestamp of the last outcome. Meanwhile,
@@ -67,7 +69,8 @@ from streams.tools.synthetic import REPLAYED_AT, generate, stream_over_days
 
 WARM_UP_ARTICLES = 50  # placed by each worker before it is timed
 HOST_LOOP_ADDITIONS = 10_000_000  # the loop that times the host's own speed (`host_loop_seconds`)
-BROKER_WARM_UP_RUNS = 2  # the untimed run is this many times the stream's length
+BROKER_WARM_UP_MAX_RUNS = 8  # untimed runs of the stream's length at most, however busy the broker's compilers stay
+JIT_QUIET_SHARE = 0.25  # the broker is warm once its JIT compilers took at most this share of its CPU over a run
 PROBE_ROUNDS = 5  # clustering cost is the fastest of this many rounds over the probes: other load only adds time
 
 
@@ -145,9 +148,10 @@ class CpuMeter:
         }
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """The CPU time a process has taken so far, its threads' included (None if it is gone)."""
-    fields = process_stat(pid)
+def cpu_seconds(pid: int, thread: int | None = None) -> float | None:
+    """The CPU time a process has taken so far, its threads' included, or one of its threads' own (None if it is
+    gone)."""
+    fields = process_stat(pid, thread)
     return None if fields is None else (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
@@ -166,6 +170,46 @@ def local_broker_pids(base: Settings) -> list[int]:
     if base.broker is not None:
         return []
     return [pid for node in local_nodes(base) if (pid := node.node_status()["pid"]) is not None]
+
+
+def jit_compiling_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """CPU seconds so far of each thread of these JVMs that compiles Java to machine code ("C1 CompilerThread0",
+    "C2 CompilerThread1": Linux shows a thread's name cut to 15 characters), by thread id. A thread's own figures
+    are under /proc/<pid>/task/<id>: /proc/<id> reads as the whole process."""
+    seconds = {}
+    for pid in pids:
+        try:
+            tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        except OSError:
+            continue  # gone, or no /proc
+        for task in tasks:
+            try:
+                compiler = task.joinpath("comm").read_text().startswith(("C1 CompilerThre", "C2 CompilerThre"))
+            except OSError:
+                continue  # ended since it was listed
+            if compiler and (taken := cpu_seconds(pid, int(task.name))) is not None:
+                seconds[int(task.name)] = taken
+    return seconds
+
+
+async def warm_up_broker(base: Settings, feed: Path, warm_up: Path, progress, broker_pids: Sequence[int]) -> int:
+    """Untimed end-to-end runs of `feed` until the brokers' JIT compilers took at most JIT_QUIET_SHARE of their CPU
+    over a run, as in a broker that has run for a while; one run if the brokers' processes are not known. Returns the
+    runs made."""
+    for run in range(1, BROKER_WARM_UP_MAX_RUNS + 1):
+        broker = CpuMeter({"broker": lambda: list(broker_pids)})
+        broker.start()
+        compiling_before = jit_compiling_seconds(broker_pids)
+        await end_to_end(base, feed, warm_up, progress)
+        compiling = sum(s - compiling_before.get(t, 0.0) for t, s in jit_compiling_seconds(broker_pids).items())
+        taken = broker.stop().get("broker")
+        if not taken:
+            return run
+        progress(f"warm-up run {run}: the broker's JIT compilers took {compiling / taken:.0%} of its CPU")
+        if compiling <= JIT_QUIET_SHARE * taken:
+            return run
+    progress(f"the broker's compilers are still busy after {BROKER_WARM_UP_MAX_RUNS} warm-up runs: timing anyway")
+    return BROKER_WARM_UP_MAX_RUNS
 
 
 async def end_to_end(
@@ -361,7 +405,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
     stream = generate(articles, seed=seed)
     latency_stream = generate(max(1, round(rate * 10)), seed=seed + 1)  # ten seconds of the rate, or one article
     warm_up_stream = generate(WARM_UP_ARTICLES, seed=seed + 2)
-    broker_warm_up_stream = generate(BROKER_WARM_UP_RUNS * articles, seed=seed + 3)
+    broker_warm_up_stream = generate(articles, seed=seed + 3)
     with tempfile.TemporaryDirectory() as tmp:
         feed = write_feed(stream.articles, Path(tmp), "stream")
         latency_feed = write_feed(latency_stream.articles, Path(tmp), "latency")
@@ -371,10 +415,11 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         payloads = [orjson.dumps(a) for a in stream.articles]
         results = [prepare(payload, None, REPLAYED_AT + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
         async with broker_for(base, progress) as settings:
-            progress(f"warming up the broker: an untimed run of {len(broker_warm_up_stream.articles):,} articles")
-            await end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress)
+            broker_pids = local_broker_pids(base)
+            progress(f"warming up the broker: untimed runs of {articles:,} articles until its compilers are quiet")
+            warm_up_runs = await warm_up_broker(settings, broker_warm_up_feed, warm_up_feed, progress, broker_pids)
             progress(f"end to end: {articles:,} articles")
-            articles_per_s, e2e_settings, cpu = await end_to_end(settings, feed, warm_up_feed, progress, local_broker_pids(base))
+            articles_per_s, e2e_settings, cpu = await end_to_end(settings, feed, warm_up_feed, progress, broker_pids)
             progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
             io_per_s = await io_ceiling(e2e_settings, articles)
             progress(f"latency at {rate:g} articles/s")
@@ -413,6 +458,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         "rss_mb_per_1k_stories": round(cost["rss_mb_per_1k_stories"], 2),
         "host_loop_s": [round(loop_before, 2), round(loop_after, 2)],
         "cpu_ms_per_article": cpu,
+        "broker_warm_up_articles": warm_up_runs * articles,
     }
 
 
@@ -437,5 +483,6 @@ def format_bench(figures: dict) -> str:
             "CPU per article       "
             + (", ".join(f"{role} {ms:.2f} ms" for role, ms in figures["cpu_ms_per_article"].items()) or "not measured (no /proc)")
             + " (end to end)",
+            f"broker warm-up        {figures['broker_warm_up_articles']:>10,} articles (untimed, until its JIT compilers were quiet)",
         ]
     )

@@ -274,11 +274,12 @@ def require_java() -> str:
     return java
 
 
-def process_stat(pid: int) -> list[str] | None:
+def process_stat(pid: int, thread: int | None = None) -> list[str] | None:
     """/proc/<pid>/stat's fields after the process's name (which may hold spaces and parentheses): [state, ppid,
-    ...]; None if the process is gone (or there is no /proc)."""
+    ...], or one thread's own (/proc/<pid>/task/<thread>/stat); None if it is gone (or there is no /proc)."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(path).read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
 

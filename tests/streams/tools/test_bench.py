@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
@@ -14,7 +15,9 @@ from streams.tools.bench import (
     SteadyDesk,
     children_of,
     clustering_cost,
+    cpu_seconds,
     format_bench,
+    jit_compiling_seconds,
 )
 
 
@@ -52,11 +55,12 @@ def test_the_text_output_shows_every_figure_of_the_json():
         "p99_ms": 187.6, "cluster_us_per_article": {"1000": 65.1, "10000": 73.4, "100000": 85.5},
         "cost_ratio_100k_vs_1k": 1.31, "rss_mb_per_1k_stories": 5.21, "host_loop_s": [2.31, 2.79],
         "cpu_ms_per_article": {"worker": 3.91, "preparing": 5.01, "broker": 1.83, "bench": 0.72},
+        "broker_warm_up_articles": 9003,
     }
     text = format_bench(figures)
     shown = ["3,001", "seed 17", "20,003", "1,234.5", "456.7", "890.1", "321.9", "9,876.5", "234.6", "1.372", "100 ",
              "23.4", "187.6", "65 µs", "73 µs", "86 µs", "1.31", "5.21", "2.31 s before, 2.79 s after",
-             "worker 3.91 ms", "preparing 5.01 ms", "broker 1.83 ms", "bench 0.72 ms"]
+             "worker 3.91 ms", "preparing 5.01 ms", "broker 1.83 ms", "bench 0.72 ms", "9,003 articles"]
     assert [figure for figure in shown if figure not in text] == []
 
 
@@ -90,3 +94,35 @@ def test_the_cpu_meter_sums_each_role_s_processes_a_child_started_within_the_win
             process.wait(timeout=10)
     assert set(taken) == {"busy", "its child", "idle"}  # a role with no process is left out
     assert taken["busy"] >= 0.35 and taken["its child"] >= 0.55 and taken["idle"] < 0.1  # the child: from zero
+
+
+SPINNING_JAVA = """
+public class Spin {
+    static long step(long x) { return x * 6364136223846793005L + 1442695040888963407L; }
+    public static void main(String[] args) throws Exception {
+        long x = 0;
+        for (int i = 0; i < 50_000_000; i++) x = step(x);  // hot enough for both compilers
+        System.out.println(x);
+        System.in.read();  // stays until the test has looked
+    }
+}
+"""
+
+
+def test_the_jit_compiler_threads_of_a_running_jvm_are_found_with_their_own_cpu(tmp_path):
+    source = tmp_path / "Spin.java"
+    source.write_text(SPINNING_JAVA)
+    jvm = subprocess.Popen(["java", str(source)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    python = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        assert jvm.stdout.readline().strip().lstrip("-").isdigit()  # compiled, run, and now waiting
+        compiling = jit_compiling_seconds([jvm.pid, python.pid])
+        names = [Path(f"/proc/{jvm.pid}/task/{thread}/comm").read_text() for thread in compiling]
+        jvm_seconds = cpu_seconds(jvm.pid)
+        assert jit_compiling_seconds([python.pid]) == {}
+    finally:
+        for process in (jvm, python):
+            process.stdin.close()
+            process.wait(timeout=30)
+    assert names and all(name.startswith(("C1 CompilerThre", "C2 CompilerThre")) for name in names)
+    assert 0 < sum(compiling.values()) < jvm_seconds  # they compiled the source and the hot loop, within the JVM's CPU
