@@ -3,13 +3,18 @@ timed with as many live stories as it says, and its text output shows every figu
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
+from streams.tools import bench
 from streams.tools.bench import (
     CpuMeter,
     SteadyDesk,
@@ -55,12 +60,12 @@ def test_the_text_output_shows_every_figure_of_the_json():
         "p99_ms": 187.6, "cluster_us_per_article": {"1000": 65.1, "10000": 73.4, "100000": 85.5},
         "cost_ratio_100k_vs_1k": 1.31, "rss_mb_per_1k_stories": 5.21, "host_loop_s": [2.31, 2.79],
         "cpu_ms_per_article": {"worker": 3.91, "preparing": 5.01, "broker": 1.83, "bench": 0.72},
-        "broker_warm_up_articles": 9003,
+        "broker_warm_up_articles": 9003, "broker_compiling_share": 0.18,
     }
     text = format_bench(figures)
     shown = ["3,001", "seed 17", "20,003", "1,234.5", "456.7", "890.1", "321.9", "9,876.5", "234.6", "1.372", "100 ",
              "23.4", "187.6", "65 µs", "73 µs", "86 µs", "1.31", "5.21", "2.31 s before, 2.79 s after",
-             "worker 3.91 ms", "preparing 5.01 ms", "broker 1.83 ms", "bench 0.72 ms", "9,003 articles"]
+             "worker 3.91 ms", "preparing 5.01 ms", "broker 1.83 ms", "bench 0.72 ms", "9,003 articles", "18% of its CPU"]
     assert [figure for figure in shown if figure not in text] == []
 
 
@@ -109,6 +114,7 @@ public class Spin {
 """
 
 
+@pytest.mark.skipif(shutil.which("javac") is None, reason="a single-file Java program needs a JDK's compiler")
 def test_the_jit_compiler_threads_of_a_running_jvm_are_found_with_their_own_cpu(tmp_path):
     source = tmp_path / "Spin.java"
     source.write_text(SPINNING_JAVA)
@@ -116,13 +122,56 @@ def test_the_jit_compiler_threads_of_a_running_jvm_are_found_with_their_own_cpu(
     python = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         assert jvm.stdout.readline().strip().lstrip("-").isdigit()  # compiled, run, and now waiting
+        all_threads = {int(task.name) for task in Path(f"/proc/{jvm.pid}/task").iterdir()}
         compiling = jit_compiling_seconds([jvm.pid, python.pid])
-        names = [Path(f"/proc/{jvm.pid}/task/{thread}/comm").read_text() for thread in compiling]
         jvm_seconds = cpu_seconds(jvm.pid)
         assert jit_compiling_seconds([python.pid]) == {}
     finally:
         for process in (jvm, python):
             process.stdin.close()
             process.wait(timeout=30)
-    assert names and all(name.startswith(("C1 CompilerThre", "C2 CompilerThre")) for name in names)
+    assert compiling and set(compiling) < all_threads  # some of the JVM's threads, not all
     assert 0 < sum(compiling.values()) < jvm_seconds  # they compiled the source and the hot loop, within the JVM's CPU
+
+
+def scripted_broker(monkeypatch, readings):
+    """`broker_cpu_seconds` giving these (broker seconds, compilers' seconds by thread) in turn."""
+    figures = iter(readings)
+    monkeypatch.setattr(bench, "broker_cpu_seconds", lambda pids: next(figures))
+
+
+def warm_up(monkeypatch, readings, pids=(101,)):
+    scripted_broker(monkeypatch, readings)
+    runs = []
+
+    async def run():
+        runs.append(len(runs))
+
+    made, share = asyncio.run(bench.warm_up_broker(run, pids, lambda _: None))
+    return made, share, len(runs)
+
+
+def compiling(shares):
+    """Readings before and after each run: the broker takes 10 s a run, its compilers `share` of it."""
+    readings, broker, compiler = [], 0.0, 0.0
+    for share in shares:
+        readings.append((broker, {7: compiler}))
+        broker, compiler = broker + 10.0, compiler + 10.0 * share
+        readings.append((broker, {7: compiler}))
+    return readings
+
+
+def test_the_broker_is_warmed_until_its_compilers_take_a_quarter_of_its_cpu_at_most(monkeypatch):
+    assert warm_up(monkeypatch, compiling([0.6, 0.5, 0.25])) == (3, 0.25, 3)
+    assert warm_up(monkeypatch, compiling([0.2])) == (1, 0.2, 1)
+
+
+def test_a_broker_whose_compilers_stay_busy_is_warmed_a_bounded_number_of_runs(monkeypatch):
+    made, share, runs = warm_up(monkeypatch, compiling([0.6] * bench.BROKER_WARM_UP_MAX_RUNS))
+    assert (made, runs) == (bench.BROKER_WARM_UP_MAX_RUNS, bench.BROKER_WARM_UP_MAX_RUNS) and share == pytest.approx(0.6)
+
+
+def test_a_broker_whose_compilers_cannot_be_seen_gets_a_fixed_warm_up(monkeypatch):
+    unseen = bench.BROKER_WARM_UP_UNSEEN_RUNS
+    assert warm_up(monkeypatch, [(0.0, {}), (0.0, {})], pids=()) == (unseen, None, unseen)  # a broker given: no pids
+    assert warm_up(monkeypatch, [(5.0, {}), (15.0, {})]) == (unseen, None, unseen)  # a JVM naming them otherwise
