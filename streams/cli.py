@@ -155,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         "latency at --rate articles/s, the I/O and compute ceilings, the global (place) stage's rate in a worker "
         "and in one process on a desk with --history articles behind it, preparing's rate, per-article "
         "clustering cost with 1k, 10k and 100k live stories, and memory per 1,000 live stories. Each figure is "
-        "explained in the README, under Performance. Takes about a quarter of an hour on two cores.",
+        "explained in the README, under Performance. Takes about ten minutes on two cores.",
     )
     bench.add_argument("--articles", type=_positive_count, default=3000, metavar="N", help="articles in the throughput stream (default 3000)")
     bench.add_argument("--seed", type=int, default=7, metavar="N", help="seed of the synthetic stream (default 7)")
