@@ -151,7 +151,7 @@ def warm_up(monkeypatch, readings, pids=(101,)):
     return made, share, len(runs)
 
 
-def compiling(shares):
+def readings_of(shares):
     """Readings before and after each run: the broker takes 10 s a run, its compilers `share` of it."""
     readings, broker, compiler = [], 0.0, 0.0
     for share in shares:
@@ -162,12 +162,12 @@ def compiling(shares):
 
 
 def test_the_broker_is_warmed_until_its_compilers_take_a_quarter_of_its_cpu_at_most(monkeypatch):
-    assert warm_up(monkeypatch, compiling([0.6, 0.5, 0.25])) == (3, 0.25, 3)
-    assert warm_up(monkeypatch, compiling([0.2])) == (1, 0.2, 1)
+    assert warm_up(monkeypatch, readings_of([0.6, 0.5, 0.25])) == (3, 0.25, 3)
+    assert warm_up(monkeypatch, readings_of([0.2])) == (1, 0.2, 1)
 
 
 def test_a_broker_whose_compilers_stay_busy_is_warmed_a_bounded_number_of_runs(monkeypatch):
-    made, share, runs = warm_up(monkeypatch, compiling([0.6] * bench.BROKER_WARM_UP_MAX_RUNS))
+    made, share, runs = warm_up(monkeypatch, readings_of([0.6] * bench.BROKER_WARM_UP_MAX_RUNS))
     assert (made, runs) == (bench.BROKER_WARM_UP_MAX_RUNS, bench.BROKER_WARM_UP_MAX_RUNS) and share == pytest.approx(0.6)
 
 
