@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="storywire", description="Prefix of every topic and of the consumer group.")
     partitions: int = Field(default=4, ge=1, description="Partitions of the raw articles topic.")
     home: Path = Field(default_factory=_default_home, description="Cache for Kafka jars, broker data and worker state.")
-    store: str = Field(
+    store: Literal["rocksdb://", "memory://"] = Field(
         default="rocksdb://",
         description="faust table store: rocksdb:// keeps tables on disk (bounded memory, quick restarts); memory:// for tests.",
     )

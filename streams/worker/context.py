@@ -122,13 +122,7 @@ class ConfirmedTable(faust.Table):
                 else:
                     batch.put(key_bytes, value_bytes)
             store._db_for_partition(CHANGELOG_PARTITION).write(batch)
-        elif isinstance(store, SerializedStore):  # another store of bytes: a write each
-            for key_bytes, value_bytes in records:
-                if value_bytes is None:
-                    store._del(key_bytes)
-                else:
-                    store._set(key_bytes, value_bytes)
-        else:  # in memory: the objects
+        else:  # in memory (memory://): the objects
             for key, value, _ in writes:
                 if value is DELETED:
                     store.pop(key, None)
@@ -163,9 +157,8 @@ def write_locally(phase: list[tuple[ConfirmedTable, object, object]], encoded: E
     """Write one phase of a sealed batch (streams/story/staging.py) to the tables' local stores, each table's
     writes at once, with the bytes the batch's values were `encoded` to, where they were; returns each table's
     changelog records for it (store name -> records), in the phase's order. Made in the context of an event of
-    the prepared partition, which must be the tables' one: faust reads a table under the event's partition (and
-    its own writes, to a store of bytes other than rocksdict's, go there too), while the writes here go to the
-    tables' partition."""
+    the prepared partition, which must be the tables' one: faust reads a table under the event's partition, while
+    the writes here go to the tables' partition."""
     event = current_event()
     if event is not None and event.message.partition != CHANGELOG_PARTITION:
         raise PartitionsMismatch(f"a table write filed under partition {event.message.partition}; the tables have one")

@@ -65,6 +65,13 @@ def test_settings_that_cannot_work_are_one_message_that_never_shows_the_password
     assert SECRET["STORYWIRE_SASL_PASSWORD"] not in result.stdout + result.stderr
 
 
+def test_a_table_store_the_worker_cannot_write_is_refused_by_name():
+    """The place stage writes RocksDB (rocksdict) as one batch and memory:// as objects; no third store is written."""
+    result = _cli_with({"STORYWIRE_STORE": "aerospike://"}, "stories")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("storywire: invalid settings:") and "STORYWIRE_STORE" in result.stderr
+
+
 def test_help_shows_the_security_settings_by_name_never_a_value():
     for args in (["--help"], ["worker", "--help"], ["broker", "--help"]):
         result = _cli_with({**SECRET, "STORYWIRE_SASL_USERNAME": "app"}, *args)
