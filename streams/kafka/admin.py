@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
+    KafkaTimeoutError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
     for_code,
@@ -45,20 +47,26 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> None:
                 "the cluster refused to create topics (see STORYWIRE_REPLICATION_FACTOR, STORYWIRE_MIN_INSYNC_REPLICAS, "
                 "STORYWIRE_MAX_MESSAGE_BYTES and STORYWIRE_PREPARED_MAX_MESSAGE_BYTES): " + "; ".join(refused)
             )
-        await _until_led(admin, [t.name for t in missing])
+        await _until_served(settings, missing)
     finally:
         await admin.close()
 
 
-async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30.0) -> None:
-    """Wait until the cluster lists every new topic with a leader for each partition (on several brokers that
-    takes a moment), so the clients that use them next find them whole."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        described = await admin.describe_topics(names)
-        if all(t["error_code"] == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"]) for t in described):
-            return
-        await asyncio.sleep(0.2)
+async def _until_served(settings: Settings, topics: list[NewTopic], timeout: float = 30.0) -> None:
+    """Wait until the leader of each new topic's every partition answers for its offsets. The cluster lists a
+    leader a moment before that broker acts as one (on one KRaft broker too), and a client that reads or writes
+    the topic in that moment logs NotLeaderForPartitionError as an error, then retries: 3 of 8 fresh sets of
+    outcome topics did. aiokafka asks for the offsets again, quietly, until they come (or the timeout, after
+    which the clients' own retries take over)."""
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.num_partitions)]
+        await asyncio.wait_for(consumer.end_offsets(partitions), timeout)
+    except (asyncio.TimeoutError, KafkaTimeoutError):
+        pass
+    finally:
+        await consumer.stop()
 
 
 async def max_message_bytes(settings: Settings, topic: str, timeout: float = 30.0) -> int:

@@ -1,14 +1,19 @@
-"""The topic limit the replay and the prepare stage read: asked again while a new topic is unknown to the broker
-asked, the broker's other errors raised. A stand-in admin client plays the brokers' answers."""
+"""Topic creation returns once the new topics are served, on a real broker; the topic limit the replay and the
+prepare stage read: asked again while a new topic is unknown to the broker asked, the broker's other errors
+raised (a stand-in admin client plays the brokers' answers)."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import TopicAuthorizationFailedError, UnknownTopicOrPartitionError
 
 from streams.kafka import admin
+from streams.kafka.connection import client_options
+from streams.kafka.topics import OUTCOMES, topic_specs
 from streams.settings import Settings
 
 UNKNOWN = (UnknownTopicOrPartitionError.errno, "", 2, "t-articles", [])
@@ -52,3 +57,22 @@ async def test_a_topic_unknown_for_longer_than_the_timeout_and_other_errors_are_
     with pytest.raises(TopicAuthorizationFailedError):
         await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles")
     assert len(asked) == 1  # no retry changes a refusal
+
+
+async def test_new_topics_are_served_by_their_leaders_when_ensure_topics_returns(settings, caplog):
+    """A consumer that reads fresh topics at once finds each partition's leader acting as one: before, aiokafka
+    logged NotLeaderForPartitionError as an error for 3 of 8 fresh sets of outcome topics."""
+    specs = topic_specs(settings)
+    for attempt in range(8):
+        fresh = settings.model_copy(update={"topic_prefix": f"{settings.topic_prefix}-{attempt}"})
+        await admin.ensure_topics(fresh, [topic_specs(fresh)[name] for name in OUTCOMES])
+        consumer = AIOKafkaConsumer(**client_options(fresh), auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(fresh.topic(name), p) for name in OUTCOMES for p in range(specs[name].partitions)]
+            consumer.assign(partitions)
+            with caplog.at_level(logging.WARNING, logger="aiokafka"):
+                assert [await consumer.position(tp) for tp in partitions] == [0] * len(partitions)
+        finally:
+            await consumer.stop()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("aiokafka")] == []
