@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
-    KafkaTimeoutError,
+    KafkaError,
     TopicAlreadyExistsError,
     UnknownTopicOrPartitionError,
     for_code,
@@ -56,14 +56,15 @@ async def _until_served(settings: Settings, topics: list[NewTopic], timeout: flo
     """Wait until the leader of each new topic's every partition answers for its offsets. The cluster lists a
     leader a moment before that broker acts as one (on one KRaft broker too), and a client that reads or writes
     the topic in that moment logs NotLeaderForPartitionError as an error, then retries: 3 of 8 fresh sets of
-    outcome topics did. aiokafka asks for the offsets again, quietly, until they come (or the timeout, after
-    which the clients' own retries take over)."""
+    outcome topics did. aiokafka asks for the offsets again until they come, quietly for a leader not ready yet
+    (with a warning for a topic some broker does not know yet). After `timeout` seconds, or on an error no retry
+    changes (not allowed to describe the topics, say), it returns: the clients' own retries and errors take over."""
     consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    await consumer.start()
     try:
+        await asyncio.wait_for(consumer.start(), timeout)
         partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.num_partitions)]
         await asyncio.wait_for(consumer.end_offsets(partitions), timeout)
-    except (asyncio.TimeoutError, KafkaTimeoutError):
+    except (TimeoutError, KafkaError):
         pass
     finally:
         await consumer.stop()
