@@ -1,4 +1,5 @@
-"""Topic creation, shared by the worker (all its topics) and the replay producer (the raw topic)."""
+"""Topic creation, shared by the worker (all its topics) and the replay producer (the raw topic), and what the
+cluster says of a topic: its message limit, where its partitions end."""
 
 from __future__ import annotations
 
@@ -59,13 +60,20 @@ async def _until_served(settings: Settings, topics: list[NewTopic], timeout: flo
     outcome topics did. aiokafka asks for the offsets again until they come, quietly for a leader not ready yet
     (with a warning for a topic some broker does not know yet). After `timeout` seconds, or on an error no retry
     changes (not allowed to describe the topics, say), it returns: the clients' own retries and errors take over."""
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.num_partitions)]
     try:
-        await asyncio.wait_for(consumer.start(), timeout)
-        partitions = [TopicPartition(t.name, p) for t in topics for p in range(t.num_partitions)]
-        await asyncio.wait_for(consumer.end_offsets(partitions), timeout)
+        await asyncio.wait_for(end_offsets(settings, partitions), timeout)
     except (TimeoutError, KafkaError):
         pass
+
+
+async def end_offsets(settings: Settings, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Where each partition ends now, asked of its leader by a consumer of no group (aiokafka retries a leader
+    not ready yet)."""
+    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    try:
+        await consumer.start()
+        return await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.kafka.admin import end_offsets
 from streams.kafka.connection import client_options
 from streams.kafka.topics import changelog_spec
 from streams.settings import Settings
@@ -152,13 +153,8 @@ def changelog_topics(settings: Settings, tables: dict[str, str]) -> dict[str, st
 async def changelog_ends(settings: Settings, tables: dict[str, str]) -> dict[str, int]:
     """Where each table's changelog ends now (each has one partition)."""
     topics = changelog_topics(settings, tables)
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
-    try:
-        await consumer.start()
-        ends = await consumer.end_offsets([TopicPartition(topic, 0) for topic in topics.values()])
-        return {store: ends[TopicPartition(topic, 0)] for store, topic in topics.items()}
-    finally:
-        await consumer.stop()
+    ends = await end_offsets(settings, [TopicPartition(topic, 0) for topic in topics.values()])
+    return {store: ends[TopicPartition(topic, 0)] for store, topic in topics.items()}
 
 
 async def changelog_messages(
