@@ -134,14 +134,11 @@ def test_the_jit_compiler_threads_of_a_running_jvm_are_found_with_their_own_cpu(
     assert 0 < sum(compiling.values()) < jvm_seconds  # they compiled the source and the hot loop, within the JVM's CPU
 
 
-def scripted_broker(monkeypatch, readings):
-    """`broker_cpu_seconds` giving these (broker seconds, compilers' seconds by thread) in turn."""
+def warm_up(monkeypatch, readings, pids=(101,)):
+    """The broker warmed up with `broker_cpu_seconds` giving these (broker seconds, compilers' seconds by thread)
+    in turn: the runs it says it made, the share, and the runs made."""
     figures = iter(readings)
     monkeypatch.setattr(bench, "broker_cpu_seconds", lambda pids: next(figures))
-
-
-def warm_up(monkeypatch, readings, pids=(101,)):
-    scripted_broker(monkeypatch, readings)
     runs = []
 
     async def run():
