@@ -1,9 +1,10 @@
 """A three-broker cluster, replication 3 and min.insync.replicas 2: one broker SIGKILLed mid-stream.
 
 The cluster is the one `storywire broker up --nodes 3` starts (and `broker down` stops). The broker that
-leads the prepared topic is killed a third of the way into the stream and started again only after the
-worker has gone on without it for another third; the result equals an uninterrupted run on the same
-cluster, entry for entry (one raw partition, so both runs see one order: see test_robustness.py).
+leads the prepared topic is killed a third of the way into the stream (or later) and started again only
+after the worker has gone on without it for another third (or to the stream's end); the result equals an
+uninterrupted run on the same cluster, entry for entry (one raw partition, so both runs see one order: see
+test_robustness.py).
 """
 
 from __future__ import annotations
@@ -135,11 +136,13 @@ async def test_a_broker_killed_mid_stream_changes_nothing(cluster: LocalCluster,
     worker = _start(disturbed, log_path, **REPLICATION)
     try:
         sending = await _replay_live(disturbed, feed, worker, log_path)
-        at_kill = await _wait_visible(disturbed, len(ids) // 3, worker, log_path)
+        # The victim is found first, so that nothing but the count stands between reaching a third and the kill.
         victim = cluster.nodes[await _leader_of(disturbed, disturbed.topic("prepared")) - 1]
+        at_kill = await _wait_visible(disturbed, len(ids) // 3, worker, log_path)
         assert victim.kill()
-        # The worker goes on with one broker down: two replicas of everything remain in sync.
-        without_it = await _wait_visible(disturbed, 2 * len(ids) // 3, worker, log_path)
+        # The worker goes on with one broker down: two replicas of everything remain in sync. The next third
+        # counts from the kill (a slow machine's worker may catch up in a burst past a fixed mark).
+        without_it = await _wait_visible(disturbed, min(at_kill + len(ids) // 3, len(ids)), worker, log_path)
         assert not victim.node_status()["running"]
         assert (await sending).ids == ids  # the replay rode out the loss of a broker too
         victim.up(timeout=120, progress=lambda _: None)
