@@ -4,6 +4,8 @@ cluster says of a topic: its message limit, where its partitions end."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -19,17 +21,37 @@ from streams.kafka.connection import client_options
 from streams.kafka.topics import TopicSpec
 from streams.settings import Settings
 
+T = TypeVar("T")
+
 
 class TopicsRefused(RuntimeError):
     """The cluster refused to create a topic as specified (too many replicas, a size it caps...)."""
 
 
-async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> None:
-    """Create the topics that do not exist yet, with the settings' replication; existing ones are left as they are."""
+async def _answered(admin: AIOKafkaAdminClient, request: Callable[[], Awaitable[T]], deadline: float) -> T:
+    """The admin request's answer, asked again while the broker it went to cannot take it. aiokafka's admin client
+    sends each request to one broker of the cluster's list (a random one, or the one it calls the controller),
+    and a broker that went down moments before stays on that list until the cluster fences it, seconds later:
+    a replay started then failed with NodeNotReadyError although two brokers of three served. Each retry
+    refreshes the list; an error no retry changes, or one still there at the `deadline` (the loop's time), is raised."""
+    while True:
+        try:
+            return await request()
+        except KafkaError as error:
+            if not error.retriable or asyncio.get_running_loop().time() >= deadline:
+                raise
+        await asyncio.sleep(0.5)
+        await admin._client.force_metadata_update()  # noqa: SLF001 - the admin client has no public refresh
+
+
+async def ensure_topics(settings: Settings, specs: list[TopicSpec], timeout: float = 30.0) -> None:
+    """Create the topics that do not exist yet, with the settings' replication; existing ones are left as they are.
+    A broker that cannot take a request is asked again for up to `timeout` seconds in all."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await _answered(admin, admin.list_topics, deadline))
         missing = [
             NewTopic(s.name, num_partitions=s.partitions, replication_factor=settings.replication_factor, topic_configs=s.config)
             for s in specs
@@ -37,7 +59,8 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec]) -> None:
         ]
         if not missing:
             return
-        response = await admin.create_topics(missing)
+        # Asked again, a request the cluster took before its answer was lost gets TopicAlreadyExistsError: ignored.
+        response = await _answered(admin, lambda: admin.create_topics(missing), deadline)
         refused = []
         for topic, code, *message in response.topic_errors:
             error = for_code(code)
@@ -81,14 +104,15 @@ async def end_offsets(settings: Settings, partitions: list[TopicPartition]) -> d
 async def max_message_bytes(settings: Settings, topic: str, timeout: float = 30.0) -> int:
     """The largest message the topic accepts (its max.message.bytes, which defaults to the broker's); raises the
     broker's error for the topic (not allowed to describe it, say). A topic just made may be unknown for a moment
-    to the broker asked (on several brokers the news takes a moment to reach each): it is asked again, for up
-    to `timeout` seconds, before that error is raised too."""
+    to the broker asked (on several brokers the news takes a moment to reach each), and the broker asked may be
+    down: it is asked again, for up to `timeout` seconds, before that error is raised too."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         while True:
-            (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            resource = ConfigResource(ConfigResourceType.TOPIC, topic)
+            (response,) = await _answered(admin, lambda: admin.describe_configs([resource]), deadline)
             ((error_code, error_message, _, _, entries),) = response.resources
             if error_code != UnknownTopicOrPartitionError.errno or asyncio.get_running_loop().time() >= deadline:
                 break

@@ -1,6 +1,6 @@
 """Topic creation returns once the new topics are served, on a real broker; the topic limit the replay and the
-prepare stage read: asked again while a new topic is unknown to the broker asked, the broker's other errors
-raised (a stand-in admin client plays the brokers' answers)."""
+prepare stage read: asked again while a new topic is unknown to the broker asked or that broker is down, the
+broker's other errors raised (a stand-in admin client plays the brokers' answers)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import TopicAuthorizationFailedError, UnknownTopicOrPartitionError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    NodeNotReadyError,
+    TopicAuthorizationFailedError,
+    UnknownTopicOrPartitionError,
+)
 
 from streams.kafka import admin
 from streams.kafka.connection import client_options
@@ -20,12 +25,17 @@ UNKNOWN = (UnknownTopicOrPartitionError.errno, "", 2, "t-articles", [])
 LIMIT = (0, None, 2, "t-articles", [("max.message.bytes", "2097152", False, False, False)])
 
 
-def _brokers_answering(monkeypatch, answers: list) -> list:
+def _brokers_answering(monkeypatch, answers: list, refreshed: list | None = None) -> list:
+    """Each answer is a describe_configs resource, or an error the request raises (its broker down, say)."""
     asked = []
+
+    async def refresh() -> None:
+        if refreshed is not None:
+            refreshed.append(len(asked))
 
     class Admin:
         def __init__(self, **options) -> None:
-            pass
+            self._client = SimpleNamespace(force_metadata_update=refresh)
 
         async def start(self) -> None:
             pass
@@ -35,7 +45,10 @@ def _brokers_answering(monkeypatch, answers: list) -> list:
 
         async def describe_configs(self, resources):
             asked.append(resources[0].name)
-            return [SimpleNamespace(resources=[answers.pop(0) if len(answers) > 1 else answers[0]])]
+            answer = answers.pop(0) if len(answers) > 1 else answers[0]
+            if isinstance(answer, Exception):
+                raise answer
+            return [SimpleNamespace(resources=[answer])]
 
     monkeypatch.setattr(admin, "AIOKafkaAdminClient", Admin)
     return asked
@@ -57,6 +70,23 @@ async def test_a_topic_unknown_for_longer_than_the_timeout_and_other_errors_are_
     with pytest.raises(TopicAuthorizationFailedError):
         await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles")
     assert len(asked) == 1  # no retry changes a refusal
+
+
+async def test_a_request_sent_to_a_broker_that_is_down_is_sent_again_after_a_metadata_refresh(monkeypatch):
+    """aiokafka's admin client sends to one broker of its list, which may name one killed moments before."""
+    refreshed = []
+    asked = _brokers_answering(monkeypatch, [NodeNotReadyError("node 3"), KafkaConnectionError("closed"), LIMIT], refreshed)
+    assert await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles") == 2_097_152
+    assert asked == ["t-articles"] * 3 and refreshed == [1, 2]  # the list refreshed after each failed request
+    refused = TopicAuthorizationFailedError("not allowed")
+    asked = _brokers_answering(monkeypatch, [refused])
+    with pytest.raises(TopicAuthorizationFailedError):
+        await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles")
+    assert len(asked) == 1  # no retry changes a refusal
+    asked = _brokers_answering(monkeypatch, [NodeNotReadyError("node 3")])
+    with pytest.raises(NodeNotReadyError):
+        await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles", timeout=1.2)
+    assert 2 <= len(asked) <= 4  # asked every 0.5 s until the timeout, then the error raised
 
 
 async def test_new_topics_are_served_by_their_leaders_when_ensure_topics_returns(settings, caplog):
