@@ -20,7 +20,8 @@ from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
 from streams.tools.synthetic import stream_over_days
 from streams.worker.context import TABLES
 
-pytestmark = pytest.mark.integration
+# Each test chains several waits of minutes (settling, restarts) on a 2-core host: longer than the default.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 ARTICLES = 1_150

@@ -29,7 +29,7 @@ async def _replay(settings: Settings, paths: list[Path]) -> list[str]:
 
 
 async def _settle(settings: Settings, expected: int, worker) -> dict:
-    return await wait_for_outcomes(settings, expected, worker, timeout=120, progress=lambda _: None)
+    return await wait_for_outcomes(settings, expected, worker, timeout=420, progress=lambda _: None)
 
 
 async def test_a_subscriber_sees_the_five_seed_entries_in_version_order(settings, worker):

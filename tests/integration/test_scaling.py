@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from test_robustness import _wait_for_log
 
 from streams.kafka.replay import replay
 from streams.settings import Settings
@@ -34,7 +35,9 @@ async def test_two_workers_share_the_preparing_and_one_places(kafka_bootstrap, t
     first = start_worker(settings, logs[0])
     second = start_worker(settings, logs[1])  # same home: each claims its own table directory
     try:
-        await asyncio.sleep(15)  # both in the group before anything arrives, so the partitions are split
+        # Both in the group before anything arrives, so the partitions are split between them.
+        for worker, log in zip((first, second), logs):
+            await _wait_for_log(log, "Worker ready", worker)
         summary = await replay([feed], settings, progress=lambda _: None)
         state = await wait_for_outcomes(settings, summary.sent, first, timeout=240, progress=lambda _: None)
         await asyncio.sleep(3)  # one more counter line from each

@@ -79,7 +79,7 @@ async def test_the_seeds_as_pages_a_feed_and_an_archive_make_one_story_of_five_d
     assert summary.passed_over == {
         "warcinfo record": 1, "request record": 4, "image/jpeg response": 1, "HTTP 301 response": 1, "application/json response": 1,
     }  # fmt: skip
-    state = await wait_for_outcomes(settings, 5, worker, timeout=120, progress=lambda _: None)
+    state = await wait_for_outcomes(settings, 5, worker, timeout=420, progress=lambda _: None)
 
     (story,) = state["stories"]
     entries = [e for e in story["changelog"] if "article_id" in e]
@@ -94,7 +94,7 @@ async def test_the_seeds_as_pages_a_feed_and_an_archive_make_one_story_of_five_d
     item = {"title": "Security talks end", "guid": "wire-1", "published": "Wed, 12 Jan 2022 18:00:00 GMT", "paragraphs": copy}
     (tmp_path / "wire.rss").write_text(rss_feed("Wire Service", "https://wire.example", [item]))
     again = await replay([tmp_path / "wire.rss"], settings, progress=lambda _: None)
-    state = await wait_for_outcomes(settings, 6, worker, timeout=120, progress=lambda _: None)
+    state = await wait_for_outcomes(settings, 6, worker, timeout=420, progress=lambda _: None)
     (duplicate,) = state["duplicates"]
     assert duplicate["article_id"] == again.ids[0] and duplicate["kind"] == "near"
     outlet_of = {e["article_id"]: e["outlet"] for e in state["stories"][0]["changelog"] if "article_id" in e}

@@ -126,9 +126,10 @@ async def test_no_group_is_handed_over_while_a_failed_one_is_sent_again(batching
     retry, and the new articles would land ahead of them."""
     producer = batching_producer(size=10)
     ctx = _context(producer)
+    looked = asyncio.Event()  # the broker comes back only once the test has looked: no race with a slow host
 
     async def back_after_a_while(counters, *sends):
-        await asyncio.sleep(0.05)
+        await looked.wait()
         producer.sent.extend((topic.get_topic_name(), key, value) for topic, key, value in sends)
 
     monkeypatch.setattr(prepare_stage, "deliver_all", back_after_a_while)
@@ -140,6 +141,7 @@ async def test_no_group_is_handed_over_while_a_failed_one_is_sent_again(batching
     sending.ready(1, 2)  # ready while a0 waits to be sent again
     await asyncio.sleep(0.01)
     assert len(producer.batches) == 1
+    looked.set()
     await _until(lambda: len(producer.batches) == 2)
     assert [key for _, key, _ in producer.sent] == [b"a0"]  # it had landed before a1 and a2 were handed over
     assert [records for _, _, records, _ in producer.batches][1] == [(b"a1", b"prepared 1"), (b"a2", b"prepared 2")]
