@@ -22,6 +22,7 @@ from streams.kafka.topics import TopicSpec
 from streams.settings import Settings
 
 T = TypeVar("T")
+ATTEMPT_S = 10.0  # the longest one admin request is waited for before it is asked again
 
 
 class TopicsRefused(RuntimeError):
@@ -32,13 +33,16 @@ async def _answered(admin: AIOKafkaAdminClient, request: Callable[[], Awaitable[
     """The admin request's answer, asked again while the broker it went to cannot take it. aiokafka's admin client
     sends each request to one broker of the cluster's list (a random one, or the one it calls the controller),
     and a broker that went down moments before stays on that list until the cluster fences it, seconds later:
-    a replay started then failed with NodeNotReadyError although two brokers of three served. Each retry
-    refreshes the list; an error no retry changes, or one still there at the `deadline` (the loop's time), is raised."""
+    a replay started then failed with NodeNotReadyError although two brokers of three served. A request to a
+    broker that refuses connections fails at once; one to the controller waits for it (up to aiokafka's 40 s),
+    so each try gets at most ATTEMPT_S seconds. Each retry refreshes the list (the broker is picked anew); an
+    error no retry changes, or one still there at the `deadline` (the loop's time), is raised."""
+    loop = asyncio.get_running_loop()
     while True:
         try:
-            return await request()
-        except KafkaError as error:
-            if not error.retriable or asyncio.get_running_loop().time() >= deadline:
+            return await asyncio.wait_for(request(), max(0.5, min(ATTEMPT_S, deadline - loop.time())))
+        except (KafkaError, TimeoutError) as error:
+            if not getattr(error, "retriable", True) or loop.time() >= deadline:
                 raise
         await asyncio.sleep(0.5)
         await admin._client.force_metadata_update()  # noqa: SLF001 - the admin client has no public refresh
@@ -59,14 +63,20 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec], timeout: flo
         ]
         if not missing:
             return
-        # Asked again, a request the cluster took before its answer was lost gets TopicAlreadyExistsError: ignored.
-        response = await _answered(admin, lambda: admin.create_topics(missing), deadline)
-        refused = []
-        for topic, code, *message in response.topic_errors:
-            error = for_code(code)
-            if code and error is not TopicAlreadyExistsError:  # already there: another worker was first
-                refused.append(" ".join([f"{topic}: {error.__name__}", *filter(None, message)]))
-        if refused:
+
+        async def create() -> list[str]:
+            """The topics refused, each with its error; a retriable error (the controller changed or timed out) is
+            raised to ask again. Asked again, a topic the cluster made before gets TopicAlreadyExistsError."""
+            refused = []
+            for topic, code, *message in (await admin.create_topics(missing)).topic_errors:
+                error = for_code(code)
+                if code and error.retriable:
+                    raise error(f"{topic}: {' '.join(filter(None, message))}")
+                if code and error is not TopicAlreadyExistsError:  # already there: another worker was first
+                    refused.append(" ".join([f"{topic}: {error.__name__}", *filter(None, message)]))
+            return refused
+
+        if refused := await _answered(admin, create, deadline):
             raise TopicsRefused(
                 "the cluster refused to create topics (see STORYWIRE_REPLICATION_FACTOR, STORYWIRE_MIN_INSYNC_REPLICAS, "
                 "STORYWIRE_MAX_MESSAGE_BYTES and STORYWIRE_PREPARED_MAX_MESSAGE_BYTES): " + "; ".join(refused)

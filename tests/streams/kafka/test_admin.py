@@ -4,14 +4,18 @@ broker's other errors raised (a stand-in admin client plays the brokers' answers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import (
+    InvalidReplicationFactorError,
     KafkaConnectionError,
     NodeNotReadyError,
+    NotControllerError,
+    TopicAlreadyExistsError,
     TopicAuthorizationFailedError,
     UnknownTopicOrPartitionError,
 )
@@ -25,9 +29,14 @@ UNKNOWN = (UnknownTopicOrPartitionError.errno, "", 2, "t-articles", [])
 LIMIT = (0, None, 2, "t-articles", [("max.message.bytes", "2097152", False, False, False)])
 
 
-def _brokers_answering(monkeypatch, answers: list, refreshed: list | None = None) -> list:
-    """Each answer is a describe_configs resource, or an error the request raises (its broker down, say)."""
+HANG = "no answer"  # a request to a controller that is down: aiokafka waits for it
+
+
+def _brokers_answering(monkeypatch, answers: list, refreshed: list | None = None, creations: list = ()) -> list:
+    """Each answer is a describe_configs resource, or an error the request raises (its broker down, say); each
+    creation is HANG or the error codes of the topics named (the others made)."""
     asked = []
+    creations = list(creations)
 
     async def refresh() -> None:
         if refreshed is not None:
@@ -42,6 +51,16 @@ def _brokers_answering(monkeypatch, answers: list, refreshed: list | None = None
 
         async def close(self) -> None:
             pass
+
+        async def list_topics(self) -> list[str]:
+            return []
+
+        async def create_topics(self, topics):
+            asked.append([t.name for t in topics])
+            answer = creations.pop(0)
+            if answer == HANG:
+                await asyncio.sleep(60)
+            return SimpleNamespace(topic_errors=[(t.name, answer.get(t.name, 0), None) for t in topics])
 
         async def describe_configs(self, resources):
             asked.append(resources[0].name)
@@ -87,6 +106,30 @@ async def test_a_request_sent_to_a_broker_that_is_down_is_sent_again_after_a_met
     with pytest.raises(NodeNotReadyError):
         await admin.max_message_bytes(Settings(broker="127.0.0.1:1"), "t-articles", timeout=1.2)
     assert 2 <= len(asked) <= 4  # asked every 0.5 s until the timeout, then the error raised
+
+
+async def test_topics_the_controller_could_not_make_yet_are_asked_for_again_and_refusals_raised(monkeypatch):
+    """A controller killed moments before does not answer; a controller moved answers NOT_CONTROLLER for a topic."""
+    monkeypatch.setattr(admin, "ATTEMPT_S", 0.3)
+    served = []
+
+    async def until_served(settings, topics) -> None:
+        served.extend(t.name for t in topics)
+
+    monkeypatch.setattr(admin, "_until_served", until_served)
+    settings = Settings(broker="127.0.0.1:1")
+    specs = [topic_specs(settings)[name] for name in ("articles", "prepared")]
+    names = [spec.name for spec in specs]
+    moved = {names[0]: NotControllerError.errno}
+    made_before = {names[1]: TopicAlreadyExistsError.errno}  # made by the try NOT_CONTROLLER answered
+    asked = _brokers_answering(monkeypatch, [LIMIT], creations=[HANG, moved, made_before])
+    await admin.ensure_topics(settings, specs)
+    assert asked == [names] * 3 and served == names
+    too_many = {names[1]: InvalidReplicationFactorError.errno}
+    asked = _brokers_answering(monkeypatch, [LIMIT], creations=[too_many])
+    with pytest.raises(admin.TopicsRefused, match=f"{names[1]}: InvalidReplicationFactorError"):
+        await admin.ensure_topics(settings, specs)
+    assert asked == [names]  # no retry changes a refusal
 
 
 async def test_new_topics_are_served_by_their_leaders_when_ensure_topics_returns(settings, caplog):
