@@ -17,7 +17,8 @@ from streams.settings import Settings
 from streams.tools.demo import SEEDS
 from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
 
-pytestmark = pytest.mark.integration
+# Each test waits for outcomes twice at most, up to 420 s each on a loaded host: longer than the default.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 

@@ -1,10 +1,10 @@
 """A three-broker cluster, replication 3 and min.insync.replicas 2: one broker SIGKILLed mid-stream.
 
 The cluster is the one `storywire broker up --nodes 3` starts (and `broker down` stops). The broker that
-leads the prepared topic is killed once a third of the stream has its outcomes; the last third is published
-only after the kill, and the broker is started again only once the worker has placed the whole stream
-without it. The result equals an uninterrupted run on the same cluster, entry for entry (one raw partition,
-so both runs see one order: see test_robustness.py).
+leads the prepared topic is killed once a quarter of the stream's outcome messages are out; the third quarter
+is published only after the kill and placed in full before the broker is started again, and the last quarter
+only once it is back. The result equals an uninterrupted run on the same cluster, entry for entry (one raw
+partition, so both runs see one order: see test_robustness.py).
 """
 
 from __future__ import annotations
@@ -138,34 +138,43 @@ async def test_a_broker_killed_mid_stream_changes_nothing(cluster: LocalCluster,
     finally:
         stop_worker(worker)
 
-    # Published in two parts: whatever the machine's speed, the last third reaches the cluster after the kill.
+    # Published in three parts, whatever the machine's speed: the first live, the kill a quarter into the
+    # stream; the second only after the kill, placed in full while the broker is down; the last only once the
+    # broker is back, so the worker goes on through its return too.
     articles = [orjson.loads(line) for line in feed.read_bytes().splitlines()]
-    first_part = _write_feed(tmp_path / "first-part.jsonl", articles[: 2 * len(ids) // 3])
-    last_part = _write_feed(tmp_path / "last-part.jsonl", articles[2 * len(ids) // 3 :])
+    half, three_quarters = len(ids) // 2, 3 * len(ids) // 4
+    parts = [(0, half), (half, three_quarters), (three_quarters, len(ids))]
+    live, while_down, once_back = (_write_feed(tmp_path / f"part-{a}.jsonl", articles[a:b]) for a, b in parts)
     worker = _start(disturbed, log_path, **REPLICATION)
     try:
-        sending = await _replay_live(disturbed, first_part, worker, log_path)
+        # At half the live rate, so that the kill, a poll or two after a quarter, tends to find articles in flight.
+        sending = await _replay_live(disturbed, live, worker, log_path, rate=LIVE_RATE / 2)
         victim = cluster.nodes[await _leader_of(disturbed, disturbed.topic("prepared")) - 1]
-        at_kill = await _wait_visible(disturbed, len(ids) // 3, worker, log_path)
+        at_kill = await _wait_visible(disturbed, len(ids) // 4, worker, log_path)
         assert victim.kill()
         # The worker goes on with one broker down: two replicas of everything remain in sync. The replay
         # rides out the loss of a broker too, the part in flight at the kill and the part sent after it.
         sent = (await sending).ids
-        sent += (await replay([last_part], disturbed, LIVE_RATE, progress=lambda _: None)).ids
-        assert sent == ids
-        await _settle(disturbed, ids, (worker, log_path))
-        assert not victim.node_status()["running"], "the broker came back before the worker had placed the stream"
+        sent += (await replay([while_down], disturbed, LIVE_RATE, progress=lambda _: None)).ids
+        await _settle(disturbed, ids[:three_quarters], (worker, log_path))
         without_it = await _visible(disturbed)
+        assert not victim.node_status()["running"]  # nothing restarts a killed node but the test
         victim.up(timeout=120, progress=lambda _: None)
+        sent += (await replay([once_back], disturbed, LIVE_RATE, progress=lambda _: None)).ids
+        assert sent == ids
         state = await _settle(disturbed, ids, (worker, log_path))
         assert worker.poll() is None, "the worker stopped instead of going on"
     finally:
         stop_worker(worker)
-    _report(f"cluster: node {victim.node_id} killed at {at_kill} of {len(ids)} outcomes; {without_it} before it was up")
+    repeats = await _assert_versions_in_order(disturbed)
+    _report(
+        f"cluster: node {victim.node_id} killed at {at_kill} of {len(ids)} outcomes; {without_it} before it was "
+        f"up; {repeats} story events sent twice"
+    )
 
     _assert_each_article_once(state, ids)
     _assert_same(state, baseline)
-    await _assert_versions_in_order(disturbed)
+    assert repeats < len(ids), "more story events sent twice than the stream has articles"
 
     # Every topic storywire and faust created, the tables' changelogs included, has 3 replicas and min ISR 2.
     names = ["articles", "prepared", "dead-letters", "duplicates", "story-events", "story-snapshots"]

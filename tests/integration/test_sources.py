@@ -23,7 +23,8 @@ from streams.sources.follow import follow
 from streams.tools.demo import SEEDS
 from streams.tools.harness import wait_for_outcomes
 
-pytestmark = pytest.mark.integration
+# Each test waits for outcomes twice at most, up to 420 s each on a loaded host: longer than the default.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 def _paragraphs(seed: str) -> list[str]:

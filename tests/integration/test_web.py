@@ -35,7 +35,8 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "story-page.png"
 HOSTILE_TITLE = "<script>alert(1)</script>"
 WAIT_MS = 90_000  # waits for the pipeline and the page, not timings under test
 
-pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+# Outcome waits of up to 420 s and page waits of up to 90 s each, on a loaded host: longer than the default.
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(1200)]
 
 # One more report of the seeds' story (its talks, people and figures in other words), titled as an attack.
 HOSTILE_ARTICLE = {
@@ -117,10 +118,20 @@ async def test_demo_web_leaves_the_story_desk_up_until_ctrl_c(settings, tmp_path
     assert not worker_dirs.exists() or not any(worker_dirs.iterdir())  # the demo's worker stopped, its state gone
 
 
-async def test_the_story_desk_in_a_browser(settings, worker, web, chromium, tmp_path):
-    from playwright.async_api import async_playwright, expect
+@pytest.fixture
+def expect():
+    """Playwright's expect, waiting up to WAIT_MS (chromium beside a broker and a worker on two cores, not its 5 s);
+    its options are global, so they are put back after the test."""
+    from playwright.async_api import expect
 
-    expect.set_options(timeout=WAIT_MS)  # chromium beside a broker and a worker on two cores: not 5 s
+    expect.set_options(timeout=WAIT_MS)
+    yield expect
+    expect.set_options(timeout=None)
+
+
+async def test_the_story_desk_in_a_browser(settings, worker, web, chromium, expect, tmp_path):
+    from playwright.async_api import async_playwright
+
     sent = (await replay([SEEDS], settings, progress=lambda _: None)).sent
     state = await wait_for_outcomes(settings, sent, worker, timeout=420, progress=lambda _: None)
     (story,) = state["stories"]
@@ -178,7 +189,7 @@ async def test_the_story_desk_in_a_browser(settings, worker, web, chromium, tmp_
             await wait_for_outcomes(settings, sent + 1, worker, timeout=420, progress=lambda _: None)
 
             hostile_row = page.locator(".entry", has=page.locator(".entry-title", has_text=HOSTILE_TITLE))
-            await expect(hostile_row).to_be_visible(timeout=WAIT_MS)
+            await expect(hostile_row).to_be_visible()
             await expect(hostile_row.locator(".entry-title")).to_have_text(HOSTILE_TITLE)
             await expect(hostile_row.locator(".outlet")).to_have_text("Harbour Ledger")
             story_row = listing.locator(f'.story[data-key="{story["story_id"]}"]')

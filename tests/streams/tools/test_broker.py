@@ -134,7 +134,7 @@ async def test_wait_for_broker_on_closed_port_raises_within_timeout() -> None:
     with pytest.raises(BrokerUnavailable) as info:
         await wait_for_broker(address, timeout=1.5)
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 10.0  # within the timeout's order, with room for a loaded host
+    assert 1.0 <= elapsed < 5.0  # the timeout, with room for a loaded host
     assert str(info.value).startswith(f"cannot reach Kafka at {address}: ")
     assert "refused" in str(info.value)
     assert info.value.bootstrap == address
