@@ -13,7 +13,6 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     KafkaError,
     TopicAlreadyExistsError,
-    UnknownTopicOrPartitionError,
     for_code,
 )
 
@@ -35,8 +34,9 @@ async def _answered(admin: AIOKafkaAdminClient, request: Callable[[], Awaitable[
     and a broker that went down moments before stays on that list until the cluster fences it, seconds later:
     a replay started then failed with NodeNotReadyError although two brokers of three served. A request to a
     broker that refuses connections fails at once; one to the controller waits for it (up to aiokafka's 40 s),
-    so each try gets at most ATTEMPT_S seconds. Each retry refreshes the list (the broker is picked anew); an
-    error no retry changes, or one still there at the `deadline` (the loop's time), is raised."""
+    so each try gets at most ATTEMPT_S seconds. A request raises the retriable errors its answer holds too (a
+    topic not known yet to the broker asked, a controller moved). Each retry refreshes the list (the broker is
+    picked anew); an error no retry changes, or one still there at the `deadline` (the loop's time), is raised."""
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -69,11 +69,12 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec], timeout: flo
             raised to ask again. Asked again, a topic the cluster made before gets TopicAlreadyExistsError."""
             refused = []
             for topic, code, *message in (await admin.create_topics(missing)).topic_errors:
-                error = for_code(code)
-                if code and error.retriable:
-                    raise error(f"{topic}: {' '.join(filter(None, message))}")
-                if code and error is not TopicAlreadyExistsError:  # already there: another worker was first
-                    refused.append(" ".join([f"{topic}: {error.__name__}", *filter(None, message)]))
+                if not code or (error := for_code(code)) is TopicAlreadyExistsError:  # another worker was first
+                    continue
+                described = " ".join([f"{topic}: {error.__name__}", *filter(None, message)])
+                if error.retriable:
+                    raise error(described)
+                refused.append(described)
             return refused
 
         if refused := await _answered(admin, create, deadline):
@@ -116,21 +117,21 @@ async def max_message_bytes(settings: Settings, topic: str, timeout: float = 30.
     broker's error for the topic (not allowed to describe it, say). A topic just made may be unknown for a moment
     to the broker asked (on several brokers the news takes a moment to reach each), and the broker asked may be
     down: it is asked again, for up to `timeout` seconds, before that error is raised too."""
+
+    async def described() -> list:
+        """The topic's config entries; the answer's error raised, so that a retriable one is asked again."""
+        (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        ((error_code, error_message, _, _, entries),) = response.resources
+        if error_code:
+            raise for_code(error_code)(error_message)
+        return entries
+
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
-    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        while True:
-            resource = ConfigResource(ConfigResourceType.TOPIC, topic)
-            (response,) = await _answered(admin, lambda: admin.describe_configs([resource]), deadline)
-            ((error_code, error_message, _, _, entries),) = response.resources
-            if error_code != UnknownTopicOrPartitionError.errno or asyncio.get_running_loop().time() >= deadline:
-                break
-            await asyncio.sleep(0.2)
+        entries = await _answered(admin, described, asyncio.get_running_loop().time() + timeout)
     finally:
         await admin.close()
-    if error_code:
-        raise for_code(error_code)(error_message)
     for name, value, *_ in entries:
         if name == "max.message.bytes":
             return int(value)
