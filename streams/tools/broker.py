@@ -628,13 +628,14 @@ class LocalKafka:
     def up(self, timeout: float = 60, progress: Callable[[str], object] = print) -> str:
         """Start the broker in the background (if not running) and return its bootstrap address.
 
-        Returns only once the broker answers a metadata request. Data is kept
-        from earlier runs. On failure the broker is stopped again and the error
-        quotes the end of its log.
+        Returns only once the broker answers a metadata request, within `timeout` seconds of its jars being in
+        place: fetching them on a first run has its own bound, and on a slow network it alone can take minutes.
+        Data is kept from earlier runs. On failure the broker is stopped again and the error quotes the end of
+        its log.
         """
-        deadline = time.monotonic() + timeout
         java = require_java()
         self.install(progress)
+        deadline = time.monotonic() + timeout
         with file_lock(self.dir / ".lock"):
             pid, log_start, started = self._launch(java, progress)
             try:

@@ -82,9 +82,10 @@ class LocalCluster:
             path.write_text(new_cluster_id() + "\n")
         return path.read_text().strip()
 
-    def up(self, timeout: float = 90, progress: Callable[[str], object] = print) -> str:
-        """Start every node that is not running and return the bootstrap addresses once each answers."""
-        deadline = time.monotonic() + timeout
+    def up(self, timeout: float = 180, progress: Callable[[str], object] = print) -> str:
+        """Start every node that is not running and return the bootstrap addresses once each answers, within
+        `timeout` seconds of the jars being in place (as `LocalKafka.up`): each node's storage is formatted by a
+        JVM of its own, one after another, and then every node starts at once on the same cores."""
         made = self.made_size(self.dir)
         if made and made != len(self.nodes):
             raise BrokerError(
@@ -93,6 +94,7 @@ class LocalCluster:
             )
         java = require_java()
         self.nodes[0].install(progress)
+        deadline = time.monotonic() + timeout
         cluster_id = self._shared_cluster_id()
         with contextlib.ExitStack() as locks:
             launched = []

@@ -49,8 +49,9 @@ def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen:
         )
 
 
-def stop_worker(worker: subprocess.Popen, timeout: float = 30.0) -> None:
-    """SIGTERM first, so the worker commits its offsets and flushes its tables."""
+def stop_worker(worker: subprocess.Popen, timeout: float = 120.0) -> None:
+    """SIGTERM first, so the worker commits its offsets and flushes its tables; SIGKILL if it has not exited
+    within `timeout` seconds (leaving its group and finishing a batch can take tens of them on a loaded host)."""
     if worker.poll() is not None:
         return
     worker.send_signal(signal.SIGTERM)

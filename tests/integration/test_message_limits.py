@@ -22,7 +22,8 @@ from streams.tools.demo import SEEDS
 from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
 from streams.tools.synthetic import generate
 
-pytestmark = pytest.mark.integration
+# Outcome waits of up to 420 s on a loaded host, and a broker of its own to start: longer than the default.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 ARTICLE_LIMIT = 900_000
@@ -66,7 +67,7 @@ async def test_on_a_one_megabyte_broker_large_articles_become_dead_letters_and_t
     worker = start_worker(settings, log_path)
     try:
         summary = await replay([SEEDS, feed], settings, progress=lambda _: None)
-        state = await wait_for_outcomes(settings, summary.sent, worker, timeout=300, progress=lambda _: None)
+        state = await wait_for_outcomes(settings, summary.sent, worker, timeout=420, progress=lambda _: None)
         assert worker.poll() is None, "the worker stopped"
         limits_on_topics = [await max_message_bytes(settings, settings.topic(name)) for name in (ARTICLES, PREPARED)]
     finally:
@@ -115,7 +116,7 @@ async def test_a_prepared_topic_that_takes_less_than_the_settings_say_costs_one_
     worker = start_worker(settings, log_path)
     try:
         summary = await replay([feed], settings, progress=lambda _: None)
-        state = await wait_for_outcomes(settings, summary.sent, worker, timeout=180, progress=lambda _: None)
+        state = await wait_for_outcomes(settings, summary.sent, worker, timeout=420, progress=lambda _: None)
         assert worker.poll() is None, "the worker stopped"
     finally:
         stop_worker(worker)

@@ -45,7 +45,7 @@ async def test_a_subscriber_sees_the_five_seed_entries_in_version_order(settings
     listener = asyncio.create_task(listen())
     await asyncio.sleep(2)  # the subscriber is positioned at the end before anything is replayed
     await _replay(settings, SEED_FILES)
-    await asyncio.wait_for(listener, 120)
+    await asyncio.wait_for(listener, 420)  # the worker starts meanwhile, as in `_settle`
     assert [e.version for e in received] == [1, 2, 3, 4, 5]
     assert len({e.story_id for e in received}) == 1
     assert received[0].kind == "started" and all(e.kind == "joined" for e in received[1:])

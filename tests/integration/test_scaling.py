@@ -15,7 +15,8 @@ from streams.settings import Settings
 from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
 from streams.tools.synthetic import generate
 
-pytestmark = pytest.mark.integration
+# Outcome waits of up to 420 s on a loaded host, and two workers to start: longer than the default.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 _COUNTERS = re.compile(r"counters received=(\d+) prepared=(\d+) appended=(\d+)")
 
@@ -39,7 +40,7 @@ async def test_two_workers_share_the_preparing_and_one_places(kafka_bootstrap, t
         for worker, log in zip((first, second), logs):
             await _wait_for_log(log, "Worker ready", worker)
         summary = await replay([feed], settings, progress=lambda _: None)
-        state = await wait_for_outcomes(settings, summary.sent, first, timeout=240, progress=lambda _: None)
+        state = await wait_for_outcomes(settings, summary.sent, first, timeout=420, progress=lambda _: None)
         await asyncio.sleep(3)  # one more counter line from each
     finally:
         stop_worker(first)

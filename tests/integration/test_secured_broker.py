@@ -22,7 +22,8 @@ from streams.tools.broker import HOST, LocalKafka, free_port, local_kafka
 from streams.tools.demo import SEEDS
 from streams.tools.harness import start_worker, stop_worker, watch_outcomes
 
-pytestmark = pytest.mark.integration
+# Outcome waits of up to 420 s on a loaded host, and a broker of its own to start: longer than the default.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 USER = "storywire-app"
 PASSWORD = "Zq81-pw-that-must-never-be-printed"
@@ -125,7 +126,7 @@ async def test_worker_replay_and_stories_connect_with_the_credentials(secured, t
     try:
         replayed = _storywire(settings, "replay", str(SEEDS))
         assert replayed.returncode == 0, replayed.stderr
-        await watch_outcomes(settings, 5, timeout=300, worker=worker)
+        await watch_outcomes(settings, 5, timeout=420, worker=worker)
         stories = _storywire(settings, "stories", "--json")
     finally:
         stop_worker(worker)

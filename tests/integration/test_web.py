@@ -34,8 +34,9 @@ CHROMIUM_ARGS = [
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "story-page.png"
 HOSTILE_TITLE = "<script>alert(1)</script>"
 WAIT_MS = 90_000  # waits for the pipeline and the page, not timings under test
+OUTCOME_WAIT_S = 420  # a worker's outcomes, as the other integration tests wait for them on a loaded host
 
-# Outcome waits of up to 420 s and page waits of up to 90 s each, on a loaded host: longer than the default.
+# Outcome waits of up to OUTCOME_WAIT_S and page waits of up to 90 s each, on a loaded host: longer than the default.
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(1200)]
 
 # One more report of the seeds' story (its talks, people and figures in other words), titled as an attack.
@@ -85,10 +86,12 @@ def web(settings: Settings, tmp_path: Path):
     assert process.wait(30) == 0, (tmp_path / "web.log").read_text()
 
 
-async def _desk_shows(base: str, articles: int) -> None:
-    """Wait until the server has folded a story of `articles` articles (it reads the topics from their start)."""
+async def _desk_shows(base: str, articles: int, seconds: float = WAIT_MS / 1000, serving: subprocess.Popen | None = None) -> None:
+    """Wait until the server has folded a story of `articles` articles (it reads the topics from their start); if
+    the process that serves it exits first, fail at once."""
     async with aiohttp.ClientSession() as session:
-        for _ in range(WAIT_MS // 250):
+        for _ in range(round(seconds / 0.25)):
+            assert serving is None or serving.poll() is None, f"the server exited (status {serving.returncode})"
             try:
                 async with session.get(f"{base}/api/stories") as response:
                     if any(s["articles"] == articles for s in (await response.json())["stories"]):
@@ -102,9 +105,10 @@ async def _desk_shows(base: str, articles: int) -> None:
 async def test_demo_web_leaves_the_story_desk_up_until_ctrl_c(settings, tmp_path):
     port = free_port()
     log_path = tmp_path / "demo.log"
-    demo = _storywire(settings, log_path, "demo", "--web", "--port", str(port))
+    demo = _storywire(settings, log_path, "demo", "--web", "--port", str(port), "--timeout", str(OUTCOME_WAIT_S))
     try:
-        await _desk_shows(f"http://127.0.0.1:{port}", 5)
+        # The page comes up once the demo's worker has started and placed the seeds: wait as long as it may.
+        await _desk_shows(f"http://127.0.0.1:{port}", 5, OUTCOME_WAIT_S + WAIT_MS / 1000, demo)
         assert demo.poll() is None  # the demo is over, the page stays up
         demo.send_signal(signal.SIGINT)
         assert demo.wait(60) == 0
@@ -133,7 +137,7 @@ async def test_the_story_desk_in_a_browser(settings, worker, web, chromium, expe
     from playwright.async_api import async_playwright
 
     sent = (await replay([SEEDS], settings, progress=lambda _: None)).sent
-    state = await wait_for_outcomes(settings, sent, worker, timeout=420, progress=lambda _: None)
+    state = await wait_for_outcomes(settings, sent, worker, timeout=OUTCOME_WAIT_S, progress=lambda _: None)
     (story,) = state["stories"]
     assert "NATO-Russia Council" in story["label"]
     await _desk_shows(web, 5)
@@ -186,7 +190,7 @@ async def test_the_story_desk_in_a_browser(settings, worker, web, chromium, expe
             feed = tmp_path / "hostile.jsonl"
             feed.write_bytes(orjson.dumps(HOSTILE_ARTICLE) + b"\n")
             await replay([feed], settings, progress=lambda _: None)
-            await wait_for_outcomes(settings, sent + 1, worker, timeout=420, progress=lambda _: None)
+            await wait_for_outcomes(settings, sent + 1, worker, timeout=OUTCOME_WAIT_S, progress=lambda _: None)
 
             hostile_row = page.locator(".entry", has=page.locator(".entry-title", has_text=HOSTILE_TITLE))
             await expect(hostile_row).to_be_visible()
