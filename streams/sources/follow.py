@@ -273,6 +273,6 @@ async def follow(
     stop: asyncio.Event,
 ) -> None:
     """Follow the feeds, publishing their new items to the raw topic, until `stop` is set."""
-    async with article_sender(settings) as send, Follower(urls, settings, send, progress, interval) as follower:
+    async with article_sender(settings, progress) as send, Follower(urls, settings, send, progress, interval) as follower:
         progress(f"following {len(urls)} feeds every {follower.interval:g}s (state: {follower.state_path})")
         await follower.run(stop)
