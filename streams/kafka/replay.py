@@ -237,8 +237,8 @@ async def article_sender(
     confirmation to await; it raises ArticleTooLarge for an article the topic would refuse.
 
     It rides out a broker down or restarting, however long, saying so: aiokafka gives up on an article after
-    its request timeout (40 s), either before queueing it (asked again at once) or after (sent again, on a new
-    producer if need be, and the confirmation returned is that of the article's last sending). So a replay of a
+    its request timeout (40 s), either before queueing it (asked again every BROKER_RETRY_S) or after (sent again,
+    on a new producer if need be, and the confirmation returned is that of the article's last sending). So a replay of a
     year of archives does not stop part way. An article sent again may have gone through the first time: the
     worker reports the second copy as a redelivery."""
     # Create the topic as the worker would, so a replay before the worker's first start doesn't get broker defaults.
