@@ -353,11 +353,16 @@ def _follow(args, settings) -> int:
 
 def _subscribe(args, settings) -> int:
     from streams.kafka.read import subscribe
+    from streams.kafka.topics import STORY_EVENTS
 
     _require_broker(settings)
 
+    def following() -> None:  # a user waiting to see events knows which appended ones will show
+        where = "from its first event" if args.from_beginning else "from now on"
+        _progress(f"following {settings.topic(STORY_EVENTS)} {where} (Ctrl-C stops)")
+
     async def run() -> None:
-        async for event in subscribe(settings, args.story, args.from_beginning):
+        async for event in subscribe(settings, args.story, args.from_beginning, on_ready=following):
             if args.json:
                 print(event.model_dump_json(exclude={"facts"}), flush=True)
             else:

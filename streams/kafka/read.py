@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -20,9 +20,16 @@ from streams.story.fold import StoryEventModel, fold_log, snapshot
 
 
 async def subscribe(
-    settings: Settings, story_id: str | None = None, from_beginning: bool = False
+    settings: Settings,
+    story_id: str | None = None,
+    from_beginning: bool = False,
+    on_ready: Callable[[], object] | None = None,
 ) -> AsyncIterator[StoryEventModel]:
-    """Story events as they are appended, each (story, version) once, in version order per story."""
+    """Story events as they are appended, each (story, version) once, in version order per story.
+
+    `on_ready` is called once the subscription is positioned (at the topic's end, unless `from_beginning`): an
+    event appended after that is delivered, one appended before it is not. Positioning waits for the topic to
+    exist, which a worker creates as it starts."""
     consumer = AIOKafkaConsumer(
         settings.topic(STORY_EVENTS),
         **client_options(settings),
@@ -33,6 +40,8 @@ async def subscribe(
     try:
         if not from_beginning:
             await _pin_to_end(consumer)
+        if on_ready is not None:
+            on_ready()
         delivered: dict[str, int] = defaultdict(int)
         async for message in consumer:
             event = parse_story_event(message.value)

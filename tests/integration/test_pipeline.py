@@ -13,6 +13,7 @@ import pytest
 
 from streams.kafka.read import subscribe
 from streams.kafka.replay import replay
+from streams.kafka.topics import STORY_EVENTS
 from streams.settings import Settings
 from streams.tools.demo import SEEDS
 from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
@@ -33,22 +34,51 @@ async def _settle(settings: Settings, expected: int, worker) -> dict:
     return await wait_for_outcomes(settings, expected, worker, timeout=420, progress=lambda _: None)
 
 
-async def test_a_subscriber_sees_the_five_seed_entries_in_version_order(settings, worker):
+async def test_subscribers_see_the_five_seed_entries_in_version_order(settings, worker, cli_env):
+    """Two subscribers from now on, through the API and through `storywire subscribe --json`: nothing is replayed
+    until each says it is positioned at the end (the worker creates the topic meanwhile), and each sees every
+    entry of the replay."""
     received = []
+    positioned = asyncio.Event()
 
     async def listen():
-        async for event in subscribe(settings):
+        async for event in subscribe(settings, on_ready=positioned.set):
             received.append(event)
             if len(received) == 5:
                 return
 
     listener = asyncio.create_task(listen())
-    await asyncio.sleep(2)  # the subscriber is positioned at the end before anything is replayed
-    await _replay(settings, SEED_FILES)
-    await asyncio.wait_for(listener, 420)  # the worker starts meanwhile, as in `_settle`
+    command = subprocess.Popen(
+        [sys.executable, "-m", "streams.cli", "--broker", settings.bootstrap, "subscribe", "--json"],
+        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        waiting = asyncio.create_task(positioned.wait())
+        await asyncio.wait([listener, waiting], timeout=420, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        assert positioned.is_set(), listener.exception() if listener.done() else "the subscriber was never positioned"
+        said = await asyncio.wait_for(asyncio.to_thread(_line_starting, command.stderr, "following "), 420)
+        assert said.startswith(f"following {settings.topic(STORY_EVENTS)} from now on"), said
+        await _replay(settings, SEED_FILES)
+        await asyncio.wait_for(listener, 420)  # the worker starts meanwhile, as in `_settle`
+        printed = [orjson.loads(await asyncio.wait_for(asyncio.to_thread(command.stdout.readline), 60)) for _ in range(5)]
+    finally:
+        command.terminate()
+        command.communicate(timeout=60)
     assert [e.version for e in received] == [1, 2, 3, 4, 5]
     assert len({e.story_id for e in received}) == 1
     assert received[0].kind == "started" and all(e.kind == "joined" for e in received[1:])
+    assert [(e["story_id"], e["version"], e["kind"]) for e in printed] == [(e.story_id, e.version, e.kind) for e in received]
+
+
+def _line_starting(stream, prefix: str) -> str:
+    """The first line that starts with `prefix` (the lines before it, and the stream's end, fail)."""
+    before = []
+    for line in stream:
+        if line.startswith(prefix):
+            return line
+        before.append(line)
+    raise AssertionError(f"no line starting {prefix!r}; before the end: {''.join(before)}")
 
 
 async def test_a_restarted_worker_loses_nothing_and_doubles_nothing(settings, worker, tmp_path):
