@@ -165,11 +165,11 @@ class _RawTopic:
 
     def _settle(self, attempt: asyncio.Future, article: dict, value: bytes, confirmed: asyncio.Future, producer) -> None:
         error = None if attempt.cancelled() else attempt.exception()
-        if error is None and not attempt.cancelled():
+        if attempt.cancelled() or (error is not None and self.closing):  # no one waits for it any more
+            confirmed.cancel()
+        elif error is None:
             if not confirmed.done():
                 confirmed.set_result(attempt.result())
-        elif attempt.cancelled() or self.closing:  # no one waits for it any more
-            confirmed.cancel()
         elif _passes(error):
             _keep(self.resending, self._again(article, value, confirmed, producer, error))
         else:

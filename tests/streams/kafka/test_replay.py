@@ -97,7 +97,7 @@ def _use(monkeypatch, broker: BrokerAfterARestart) -> None:
     monkeypatch.setattr(replay_module, "AIOKafkaProducer", broker)
     monkeypatch.setattr(replay_module, "ensure_topics", _topic_made)
     monkeypatch.setattr(replay_module, "max_message_bytes", _topic_limit)
-    monkeypatch.setattr(replay_module, "BROKER_RETRY_S", 0.0, raising=False)  # (raising: the code before had none)
+    monkeypatch.setattr(replay_module, "BROKER_RETRY_S", 0.0)
 
 
 async def test_a_replay_rides_out_a_broker_restart_and_writes_each_article_once(monkeypatch) -> None:
