@@ -82,6 +82,19 @@ async def test_produce_and_consume_on_session_broker(kafka_bootstrap: str, topic
     assert list(record.headers) == [("kind", b"test")]
 
 
+def _jit_compilers(pid: int) -> set[str]:
+    """The kinds of JIT compiler thread a running JVM has ("C1", "C2"), from its threads' names."""
+    kinds = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text()
+        except OSError:
+            continue  # ended since it was listed
+        if name.startswith(("C1 CompilerThre", "C2 CompilerThre")):
+            kinds.add(name[:2])
+    return kinds
+
+
 @pytest.mark.integration
 def test_second_local_kafka_up_status_down_keeps_data(tmp_path: Path, topic_prefix: str) -> None:
     settings = Settings()
@@ -102,6 +115,7 @@ def test_second_local_kafka_up_status_down_keeps_data(tmp_path: Path, topic_pref
         assert (Path(status["data_dir"]) / "meta.properties").is_file()  # formatted for KRaft
         pid = status["pid"]
         assert isinstance(pid, int)
+        assert _jit_compilers(pid) == {"C1"}  # HotSpot's quick compiler alone (LocalKafka._java_cmd says why)
 
         # up() on a running broker is a no-op: same process, no second JVM.
         assert broker.up(timeout=30) == bootstrap
