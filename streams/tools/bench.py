@@ -6,8 +6,8 @@
   settings, no /proc, a JVM that names them otherwise). A broker started moments before spends much of its CPU
   compiling its own code (Java's JIT): with HotSpot's two compilers, for 30,000 articles and more of this
   stream, 32-52 % of the broker's CPU in the first seven runs of 3,000. The local broker runs the quick one
-  alone (`LocalKafka`), which is done after one run (5 % and less from the second). A deployment's broker has
-  run for months.
+  alone (`LocalKafka`), which took 23-25 % in the first run and 4-10 % from the second or third. A deployment's
+  broker has run for months.
 - End to end: the real worker on a real broker, warmed up with a few articles (its group joined, its
   child processes started), then a synthetic stream replayed as fast as possible; throughput is
   articles over the time from the start of the replay to the broker timestamp of the last outcome. Meanwhile,
@@ -74,6 +74,8 @@ HOST_LOOP_ADDITIONS = 10_000_000  # the loop that times the host's own speed (`h
 BROKER_WARM_UP_RUN_ARTICLES = 3_000  # each untimed run: the JIT's work is the broker's, whatever --articles says
 BROKER_WARM_UP_MAX_RUNS = 8  # however busy the broker's compilers stay
 BROKER_WARM_UP_UNSEEN_RUNS = 2  # where the compilers cannot be seen
+# How HotSpot names its compiler threads, as Linux shows them (cut to 15 characters): C1's, C2's.
+JIT_COMPILER_THREADS = ("C1 CompilerThre", "C2 CompilerThre")
 JIT_QUIET_SHARE = 0.10  # the broker is warm once its JIT compilers took at most this share of its CPU over a run
 PROBE_ROUNDS = 5  # clustering cost is the fastest of this many rounds over the probes: other load only adds time
 
@@ -188,7 +190,7 @@ def jit_compiling_seconds(pids: Sequence[int]) -> dict[int, float]:
             continue  # gone, or no /proc
         for task in tasks:
             try:
-                compiler = task.joinpath("comm").read_text().startswith(("C1 CompilerThre", "C2 CompilerThre"))
+                compiler = task.joinpath("comm").read_text().startswith(JIT_COMPILER_THREADS)
             except OSError:
                 continue  # ended since it was listed
             if compiler and (taken := cpu_seconds(pid, int(task.name))) is not None:

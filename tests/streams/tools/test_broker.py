@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.settings import Settings
+from streams.tools.bench import JIT_COMPILER_THREADS
 from streams.tools.broker import (
     BrokerUnavailable,
     LocalKafka,
@@ -90,7 +91,7 @@ def _jit_compilers(pid: int) -> set[str]:
             name = (task / "comm").read_text()
         except OSError:
             continue  # ended since it was listed
-        if name.startswith(("C1 CompilerThre", "C2 CompilerThre")):
+        if name.startswith(JIT_COMPILER_THREADS):
             kinds.add(name[:2])
     return kinds
 
