@@ -178,23 +178,32 @@ def local_broker_pids(base: Settings) -> list[int]:
     return [pid for node in local_nodes(base) if (pid := node.node_status()["pid"]) is not None]
 
 
+def jit_compiler_threads(pid: int) -> dict[int, str]:
+    """The threads of a JVM that compile Java to machine code ("C1 CompilerThread0", "C2 CompilerThread1": Linux
+    shows a thread's name cut to 15 characters), their names by thread id; none if it is gone, or there is no /proc."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return {}
+    threads = {}
+    for task in tasks:
+        try:
+            name = task.joinpath("comm").read_text()
+        except OSError:
+            continue  # ended since it was listed
+        if name.startswith(JIT_COMPILER_THREADS):
+            threads[int(task.name)] = name.strip()
+    return threads
+
+
 def jit_compiling_seconds(pids: Sequence[int]) -> dict[int, float]:
-    """CPU seconds so far of each thread of these JVMs that compiles Java to machine code ("C1 CompilerThread0",
-    "C2 CompilerThread1": Linux shows a thread's name cut to 15 characters), by thread id. A thread's own figures
-    are under /proc/<pid>/task/<id>: /proc/<id> reads as the whole process."""
+    """CPU seconds so far of each JIT compiler thread of these JVMs (`jit_compiler_threads`), by thread id. A
+    thread's own figures are under /proc/<pid>/task/<id>: /proc/<id> reads as the whole process."""
     seconds = {}
     for pid in pids:
-        try:
-            tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        except OSError:
-            continue  # gone, or no /proc
-        for task in tasks:
-            try:
-                compiler = task.joinpath("comm").read_text().startswith(JIT_COMPILER_THREADS)
-            except OSError:
-                continue  # ended since it was listed
-            if compiler and (taken := cpu_seconds(pid, int(task.name))) is not None:
-                seconds[int(task.name)] = taken
+        for thread in jit_compiler_threads(pid):
+            if (taken := cpu_seconds(pid, thread)) is not None:
+                seconds[thread] = taken
     return seconds
 
 

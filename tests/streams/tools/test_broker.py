@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.settings import Settings
-from streams.tools.bench import JIT_COMPILER_THREADS
+from streams.tools.bench import jit_compiler_threads
 from streams.tools.broker import (
     BrokerUnavailable,
     LocalKafka,
@@ -83,19 +83,6 @@ async def test_produce_and_consume_on_session_broker(kafka_bootstrap: str, topic
     assert list(record.headers) == [("kind", b"test")]
 
 
-def _jit_compilers(pid: int) -> set[str]:
-    """The kinds of JIT compiler thread a running JVM has ("C1", "C2"), from its threads' names."""
-    kinds = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text()
-        except OSError:
-            continue  # ended since it was listed
-        if name.startswith(JIT_COMPILER_THREADS):
-            kinds.add(name[:2])
-    return kinds
-
-
 @pytest.mark.integration
 def test_second_local_kafka_up_status_down_keeps_data(tmp_path: Path, topic_prefix: str) -> None:
     settings = Settings()
@@ -116,7 +103,8 @@ def test_second_local_kafka_up_status_down_keeps_data(tmp_path: Path, topic_pref
         assert (Path(status["data_dir"]) / "meta.properties").is_file()  # formatted for KRaft
         pid = status["pid"]
         assert isinstance(pid, int)
-        assert _jit_compilers(pid) == {"C1"}  # HotSpot's quick compiler alone (LocalKafka._java_cmd says why)
+        compilers = {name[:2] for name in jit_compiler_threads(pid).values()}
+        assert compilers == {"C1"}  # HotSpot's quick compiler alone (LocalKafka._java_cmd says why)
 
         # up() on a running broker is a no-op: same process, no second JVM.
         assert broker.up(timeout=30) == bootstrap
