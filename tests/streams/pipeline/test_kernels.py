@@ -480,6 +480,22 @@ def test_minhash_is_the_python_it_replaced_whatever_the_bytes():
         _kernels.minhash("one two", SHINGLE_WORDS, _A, _B)  # str, not the joined words' bytes
 
 
+def test_sha1_of_a_shingle_is_hashlibs_through_the_sha_instructions_and_without_them():
+    """The MinHash reads each shingle's SHA-1 through the CPU's SHA instructions where it has them: both ways give
+    hashlib's first 8 bytes, on messages of every length up to three blocks (padding into a second block from 56
+    bytes), and the instructions are used exactly where Linux reports them."""
+    rng = random.Random(11)
+    for length in range(200):
+        for message in (bytes(rng.randrange(256) for _ in range(length)), b"x" * length):
+            expected = int.from_bytes(hashlib.sha1(message).digest()[:8], "little")
+            assert _kernels.sha1_hash64(message, True) == expected, length  # the portable rounds
+            assert _kernels.sha1_hash64(message, False) == expected, length  # as minhash runs here
+    cpuinfo = Path("/proc/cpuinfo")
+    if sys.platform == "linux" and cpuinfo.exists() and "flags" in cpuinfo.read_text():
+        flags = next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split()
+        assert _kernels.SHA1_INSTRUCTIONS == ("sha_ni" in flags)
+
+
 # The tokens of fact extraction as a regex (what `_kernels.sentence` replaced), with Python's regex engine's classes of
 # characters. Possessive quantifiers (*+, ++) match what plain ones would here; they spared the engine backtracking.
 TOKEN_RE = re.compile(
