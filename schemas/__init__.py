@@ -4,6 +4,7 @@ Import the models from here; `python -m schemas.export` rewrites `schemas/json/`
 """
 
 from schemas.articles import (
+    ArticleMetadata,
     CleanArticle,
     DeadLetter,
     DuplicateVerdict,
@@ -32,6 +33,7 @@ from schemas.stories import (
 __all__ = [
     "ArticleFacts",
     "ArticleJoined",
+    "ArticleMetadata",
     "CleanArticle",
     "Conflict",
     "ConflictSide",

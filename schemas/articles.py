@@ -7,6 +7,7 @@ import struct
 from datetime import date, datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from schemas.base import Message
@@ -46,12 +47,11 @@ class RemovedBlock(Message):
     reason: str
 
 
-class CleanArticle(Message):
-    """An article after cleaning: reporting text only, with the metadata found in it."""
+class _ArticleDescription(Message):
+    """The fields a cleaned article shares with its metadata."""
 
     article_id: str
     title: str | None = None
-    text: str = Field(description="The reporting text, paragraphs separated by blank lines.")
     outlet: str | None = None
     author: str | None = Field(default=None, description="The author the raw article names (its page's or feed's).")
     url: str | None = None
@@ -65,9 +65,28 @@ class CleanArticle(Message):
         default_factory=list,
         description="Weekdays the reporting names ('on Wednesday'), most cited first, resolved or not.",
     )
-    removed: list[RemovedBlock] = Field(default_factory=list)
     received_at: datetime | None = Field(default=None, description="Timestamp of the raw message on the broker.")
     extra: dict[str, Any] = Field(default_factory=dict, description="Unknown fields of the raw article, kept.")
+
+
+class ArticleMetadata(_ArticleDescription):
+    """What a cleaned article says about itself, without its text: what the prepared article carries on to the
+    story stage, which reads its id, outlet and time on the broker, and the rest of it for whoever reads the
+    prepared topic. The text (and the blocks cleaning removed) stays behind with the stage that prepares: nothing
+    after it reads them, and sent on they were nearly all of a prepared article's bytes. CleanArticle's sibling,
+    not its base: a prepared article given the whole article by mistake is refused, not sent with its text."""
+
+
+class CleanArticle(_ArticleDescription):
+    """An article after cleaning: reporting text only, with the metadata found in it."""
+
+    text: str = Field(description="The reporting text, paragraphs separated by blank lines.")
+    removed: list[RemovedBlock] = Field(default_factory=list)
+
+    def metadata(self) -> ArticleMetadata:
+        """The article without its text and removed blocks, as the prepared article carries it (its values are
+        this article's, validated already)."""
+        return ArticleMetadata.model_construct(**{name: getattr(self, name) for name in ArticleMetadata.model_fields})
 
 
 class DuplicateVerdict(Message):
@@ -97,14 +116,14 @@ class DeadLetter(Message):
 
 
 class PreparedArticle(Message):
-    """A cleaned article with everything the global story stage needs, computed in the parallel stage.
+    """A cleaned article's metadata with everything the global story stage needs, computed in the parallel stage.
 
     Internal: flows from the cleaning agents (one per raw partition) to the
     single story agent, so the expensive per-article work is spread out and the
     global stage only looks things up.
     """
 
-    article: CleanArticle
+    article: ArticleMetadata
     facts: ArticleFacts
     # Required: a message without them would be placed with no features, always a story of its own.
     terms: dict[str, float] = Field(
@@ -123,15 +142,14 @@ class PreparedArticle(Message):
     @classmethod
     def from_bytes(cls, data: bytes | str) -> PreparedArticle:
         """As every message is read; one sent by an earlier worker, still on the prepared topic when a worker is
-        upgraded, has its terms in its facts, and is read with them where they are now."""
+        upgraded, is read as a worker sends it now (`_as_sent_now`)."""
         try:
             return cls.model_validate_json(data)
         except ValidationError:
-            earlier = without_earlier_terms(data)
-            if earlier is None:
+            now = _as_sent_now(data)
+            if now is None:
                 raise
-        value, terms = earlier  # validated outside the handler: its error, if any, is the one to read
-        return cls.model_validate({**value, "terms": terms})
+        return cls.model_validate(now)  # validated outside the handler: its error, if any, is the one to read
 
     @field_validator("signature", mode="before")
     @classmethod
@@ -141,3 +159,25 @@ class PreparedArticle(Message):
         if isinstance(value, list) and all(isinstance(v, int) and 0 <= v < 1 << 64 for v in value):
             return base64.b64encode(struct.pack(f"<{len(value)}Q", *value)).decode()
         return value
+
+
+def _as_sent_now(data: bytes | str) -> dict | None:
+    """A prepared article of an earlier version as a worker sends it now, or None for data that is not one (its
+    validation error stands): earlier articles carried their text and removed blocks, which the story stage
+    never read, and dropped here unread; before that, their clustering terms were in their facts."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    article, now = value.get("article"), value
+    if isinstance(article, dict) and _LEFT_BEHIND & article.keys():
+        now = {**value, "article": {key: item for key, item in article.items() if key not in _LEFT_BEHIND}}
+    earlier = without_earlier_terms(now)
+    if earlier is not None:
+        now = {**earlier[0], "terms": earlier[1]}
+    return None if now is value else now
+
+
+_LEFT_BEHIND = frozenset(CleanArticle.model_fields) - frozenset(ArticleMetadata.model_fields)  # text, removed

@@ -12,7 +12,6 @@ import orjson
 from pydantic import TypeAdapter
 
 from schemas import (
-    CleanArticle,
     DeadLetter,
     DuplicateVerdict,
     PreparedArticle,
@@ -25,7 +24,6 @@ EXPORT_DIR = Path(__file__).parent / "json"
 
 MODELS = {
     "raw-article": TypeAdapter(RawArticle),
-    "clean-article": TypeAdapter(CleanArticle),
     "prepared-article": TypeAdapter(PreparedArticle),
     "duplicate-verdict": TypeAdapter(DuplicateVerdict),
     "dead-letter": TypeAdapter(DeadLetter),

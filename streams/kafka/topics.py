@@ -12,8 +12,8 @@ from streams.settings import Settings
 
 # Raw articles as published (schemas.RawArticle), keyed by article id; STORYWIRE_PARTITIONS partitions.
 ARTICLES = "articles"
-# Cleaned articles with facts, clustering terms and fingerprints (schemas.PreparedArticle), keyed by article id. One
-# partition: placing an article in a story needs a view across all stories.
+# Cleaned articles' metadata (not their text) with facts, clustering terms and fingerprints (schemas.PreparedArticle),
+# keyed by article id. One partition: placing an article in a story needs a view across all stories.
 PREPARED = "prepared"
 # Payloads that could not be used (schemas.DeadLetter), keyed by article id when known.
 DEAD_LETTERS = "dead-letters"

@@ -131,7 +131,7 @@ def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_byte
         article = article.model_copy(update={"received_at": _received_at(timestamp)})
         fp = fingerprint(article.title, article.text)
         return PreparedArticle(
-            article=article,
+            article=article.metadata(),
             facts=extract_facts(article),
             terms=features(article.title, article.text),
             exact=fp.exact,

@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from schemas import (
     ArticleFacts,
+    ArticleMetadata,
     CleanArticle,
     DuplicateVerdict,
     PreparedArticle,
@@ -47,7 +48,7 @@ def _entry() -> StoryStarted:
 
 def _prepared() -> PreparedArticle:
     return PreparedArticle(
-        article=CleanArticle(article_id="a", title="Talks in Brussels", text="Envoys met in Brussels."),
+        article=ArticleMetadata(article_id="a", title="Talks in Brussels"),
         facts=ArticleFacts(title="Talks in Brussels"),
         terms={"t:envoys": 0.5, "h:brussels": 0.75},
         exact="e",
@@ -75,8 +76,28 @@ def test_a_prepared_article_of_an_earlier_worker_is_read_with_its_terms_where_th
     earlier = orjson.loads(prepared.to_bytes())
     earlier["facts"]["terms"] = earlier.pop("terms")
     assert PreparedArticle.from_bytes(orjson.dumps(earlier)) == prepared
+    earlier["article"] |= {"text": "Envoys met in Brussels.", "removed": [{"text": "Subscribe", "reason": "cta"}]}
+    assert PreparedArticle.from_bytes(orjson.dumps(earlier)) == prepared  # older still: the text too
     earlier["exact"] = 7
     with pytest.raises(ValidationError, match="exact"):
         PreparedArticle.from_bytes(orjson.dumps(earlier))
     with pytest.raises(ValidationError, match="facts.terms"):  # terms in both places: neither version's message
         PreparedArticle.from_bytes(orjson.dumps({**earlier, "exact": "e", "terms": {}}))
+
+
+def test_a_prepared_article_carries_its_articles_metadata_not_its_text():
+    """The text and removed blocks stay with the stage that prepares: the story stage never reads them. An
+    earlier worker's article with them is read without them (above); the whole article is refused, not sent."""
+    article = CleanArticle(
+        article_id="a", title="Talks in Brussels", text="Envoys met in Brussels.", outlet="Wire",
+        removed=[{"text": "Subscribe", "reason": "cta"}], extra={"section": "world"},
+    )
+    metadata = article.metadata()
+    assert metadata == ArticleMetadata(article_id="a", title="Talks in Brussels", outlet="Wire", extra={"section": "world"})
+    prepared = _prepared().model_copy(update={"article": metadata})
+    assert orjson.loads(prepared.to_bytes())["article"] == orjson.loads(metadata.to_bytes())
+    assert not {"text", "removed"} & orjson.loads(prepared.to_bytes())["article"].keys()
+    with pytest.raises(ValidationError, match="article"):
+        PreparedArticle(**{**dict(_prepared()), "article": article})
+    with pytest.raises(ValidationError, match="text"):  # one field unknown to both versions: refused
+        PreparedArticle.from_bytes(orjson.dumps({**orjson.loads(prepared.to_bytes()), "text": "stray"}))

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from schemas import ArticleFacts, CleanArticle, PreparedArticle
+from schemas import ArticleFacts, ArticleMetadata, PreparedArticle
 from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
 from streams.settings import Settings
@@ -27,8 +27,8 @@ SETTINGS = Settings(broker="127.0.0.1:1")
 
 
 def _prepared(article_id: str, title: str, text: str, outlet: str) -> PreparedArticle:
-    article = CleanArticle(
-        article_id=article_id, title=title, text=text, outlet=outlet,
+    article = ArticleMetadata(
+        article_id=article_id, title=title, outlet=outlet,
         received_at=datetime(2024, 5, 6, 12, tzinfo=timezone.utc),
     )
     fp = fingerprint(title, text)
