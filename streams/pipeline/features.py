@@ -16,10 +16,13 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import chain
 
-from wordfreq import word_frequency
-
 from streams.pipeline import _kernels
-from streams.pipeline.english import WORD_CACHE_SIZE, frequent_singular, term_tokens
+from streams.pipeline.english import (
+    WORD_CACHE_SIZE,
+    frequency,
+    frequent_singular,
+    term_tokens,
+)
 
 TOP_ARTICLE_FEATURES = 60  # per part, for an article
 _MIN_FREQUENCY = 1e-8  # frequency given to words wordfreq has never seen
@@ -28,7 +31,7 @@ _MIN_FREQUENCY = 1e-8  # frequency given to words wordfreq has never seen
 @lru_cache(maxsize=WORD_CACHE_SIZE)
 def idf(token: str) -> float:
     """-log of the word's frequency in general English: 'the' ~3, 'said' ~7, a rare name ~18."""
-    return -math.log(max(word_frequency(token, "en"), _MIN_FREQUENCY))
+    return -math.log(max(frequency(token), _MIN_FREQUENCY))
 
 
 STOPWORD_IDF = 7.0  # below this a word carries no topic (the, said, and, ...)

@@ -1,4 +1,16 @@
-from streams.pipeline.english import frequent_singular, plural, singular, words
+import random
+import string
+
+from wordfreq import get_frequency_dict, word_frequency, zipf_frequency
+
+from streams.pipeline.english import (
+    frequency,
+    frequent_singular,
+    plural,
+    singular,
+    words,
+)
+from streams.pipeline.facts.lexicon import zipf
 
 
 def test_singular_is_one_rule():
@@ -29,3 +41,19 @@ def test_frequent_singular_makes_up_no_word():
 
 def test_words_are_case_folded_runs_of_letters_and_digits():
     assert words("Russia's 100,000 troops_near") == ["russia", "s", "100", "000", "troops", "near"]
+
+
+def test_a_words_frequency_is_wordfreqs_read_directly_or_through_it():
+    """Read from wordfreq's list for a word of lowercase ASCII letters, through wordfreq for any other: the same
+    values as wordfreq's `word_frequency` and `zipf_frequency`, on a word of every frequency the list has, a sample
+    of the rest, words it lacks, and words its tokeniser splits or changes."""
+    listed = get_frequency_dict("en")
+    rng = random.Random(3)
+    plain = [word for word in listed if word.isascii() and word.isalpha() and word.islower()]
+    one_per_frequency = {listed[word]: word for word in plain}
+    made_up = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randrange(1, 12))) for _ in range(500)]
+    others = ["Brussels", "NATO", "don't", "e-mail", "3d", "2022", "café", "naïve", "o'brien", "’s", "", " ", "x y", "ﬁre"]
+    for word in [*one_per_frequency.values(), *rng.sample(plain, 2_000), *made_up, *others]:
+        assert frequency(word) == word_frequency(word, "en"), word
+        assert zipf(word) == zipf_frequency(word, "en"), word
+    assert len(one_per_frequency) > 500 and sum(word not in listed for word in made_up) > 100
