@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from wordfreq import get_frequency_dict, word_frequency
 
@@ -28,15 +28,10 @@ def frequency(word: str) -> float:
     regex first: 19 µs a word on the quick host, and 38 µs a word for its Zipf scale; a fresh worker's caches
     miss a few words an article."""
     if word.isascii() and word.isalpha() and word.islower():
-        listed = _english_frequencies().get(word)
+        # The dict wordfreq's own lookups read, asked for with their arguments: its cache holds one per arguments.
+        listed = get_frequency_dict("en", "best").get(word)
         return 0.0 if listed is None else round(listed, math.floor(-math.log(listed, 10)) + 3)
     return word_frequency(word, "en")
-
-
-@cache
-def _english_frequencies() -> dict[str, float]:
-    """wordfreq's English list, token -> frequency: the dict its own lookups read, loaded when first asked for."""
-    return get_frequency_dict("en")
 
 
 # The words of a text as each stage reads them, left to right. Each is what a regex's findall finds, found in C
