@@ -12,6 +12,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from schemas import (
+    CleanArticle,
     DeadLetter,
     DuplicateVerdict,
     PreparedArticle,
@@ -24,6 +25,7 @@ EXPORT_DIR = Path(__file__).parent / "json"
 
 MODELS = {
     "raw-article": TypeAdapter(RawArticle),
+    "clean-article": TypeAdapter(CleanArticle),  # `storywire clean --json`
     "prepared-article": TypeAdapter(PreparedArticle),
     "duplicate-verdict": TypeAdapter(DuplicateVerdict),
     "dead-letter": TypeAdapter(DeadLetter),

@@ -111,6 +111,20 @@ def _parser() -> argparse.ArgumentParser:
     subscribe.add_argument("--from-beginning", action="store_true", help="start from the first event, not from now")
     subscribe.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    clean = commands.add_parser(
+        "clean",
+        help="show how the cleaner reads articles in files: what it keeps, what it removes and why (no broker)",
+        description="Reads the files and directories as `replay` does and cleans each article as the worker would, "
+        "without a broker: prints its title, what was kept (paragraphs, words, the outlet, dates and language "
+        "found) and every block removed with the reason; an article that cannot be cleaned, with the dead "
+        "letter's reason. For auditing the cleaner on a feed or page before replaying it.",
+    )
+    clean.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories, as for replay")
+    clean.add_argument(
+        "--json", action="store_true",
+        help='one JSON object per line: {"cleaned": …} (a clean article, with its text), {"dead_letter": …} or {"skipped": …}',
+    )
+
     stories = command(
         "stories",
         help="print the current stories, duplicates and dead letters",
@@ -224,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": _evaluate,
         "soak": _soak,
         "follow": _follow,
+        "clean": _clean,
     }[args.command]
     try:
         return handler(args, settings) or 0
@@ -333,6 +348,17 @@ def _replay(args, settings) -> int:
         + (f"; skipped {len(summary.skipped)} (listed above)" if summary.skipped else "")
     )
     return 1 if summary.skipped else 0
+
+
+def _clean(args, settings) -> int:
+    from streams.tools.cleaning import as_json, cleaned_inputs, describe
+
+    for outcome in cleaned_inputs(args.paths, settings.max_article_bytes):
+        if args.json:
+            sys.stdout.buffer.write(as_json(outcome) + b"\n")
+        else:
+            print(describe(outcome), end="\n\n")
+    return 0
 
 
 def _follow(args, settings) -> int:

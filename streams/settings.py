@@ -171,7 +171,8 @@ class Settings(BaseSettings):
         default=None,
         ge=1024,
         description="max.message.bytes of the internal prepared topic, and the largest message the worker sends. "
-        "Unset: twice max_article_bytes plus framing (a cleaned article carries its text and what was removed). "
+        "Unset: twice max_article_bytes plus framing (a prepared article keeps the raw article's unknown fields, "
+        "up to its size, with the facts and terms found in it). "
         "On a cluster that caps message sizes, set this and max_message_bytes to the cap: articles too large for "
         "it become dead letters.",
     )
@@ -239,8 +240,8 @@ class Settings(BaseSettings):
 
     @property
     def max_prepared_bytes(self) -> int:
-        """The prepared topic's message limit: as set, else room for the cleaned text and the removed blocks (at
-        most twice the raw text)."""
+        """The prepared topic's message limit: as set, else room for what a prepared article keeps of its raw
+        article (its unknown fields, up to its size) and the facts and terms found in it."""
         return self.prepared_max_message_bytes or 2 * self.max_article_bytes + RECORD_OVERHEAD_BYTES
 
     @property

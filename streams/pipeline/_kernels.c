@@ -1124,7 +1124,7 @@ static void sha1_block_portable(uint32_t state[5], const unsigned char *block)
     } while (0)
 
 /* One block through the SHA instructions (sha1rnds4 runs four rounds, sha1nexte derives the next e): a shingle's
- * SHA-1 in about a fifth of the portable rounds' time, and the MinHash's SHA-1s were 6 % of preparing an article. */
+ * SHA-1 in about a quarter of the portable rounds' time, and the MinHash's SHA-1s were 6 % of preparing an article. */
 __attribute__((target("sha,ssse3,sse4.1"))) static void sha1_block_instructions(uint32_t state[5],
                                                                                 const unsigned char *block)
 {

@@ -74,7 +74,7 @@ def minhash(joined: bytes) -> np.ndarray:
     """The MinHash signature of the word shingles (SHINGLE_WORDS words) of a text's words joined by spaces: per
     permutation, the least permuted shingle hash. A text shorter than one shingle is one. In C (`_kernels.c`):
     the first 8 bytes of each shingle's sha1, little-endian (datasketch's sha1_hash64), through the CPU's SHA
-    instructions where it has them (a fifth of the time); MurmurHash3's 64-bit finalizer, which datasketch's
+    instructions where it has them (a quarter of the time); MurmurHash3's 64-bit finalizer, which datasketch's
     affine schemes apply before permuting; then every permutation, in one pass."""
     return np.frombuffer(_kernels.minhash(joined, SHINGLE_WORDS, _A, _B), np.uint64)
 

@@ -10,7 +10,7 @@ import math
 import re
 from functools import lru_cache
 
-from wordfreq import get_frequency_dict, word_frequency
+from wordfreq import freq_to_zipf, get_frequency_dict, word_frequency, zipf_to_freq
 
 from streams.pipeline import _kernels
 
@@ -32,6 +32,17 @@ def frequency(word: str) -> float:
         listed = get_frequency_dict("en", "best").get(word)
         return 0.0 if listed is None else round(listed, math.floor(-math.log(listed, 10)) + 3)
     return word_frequency(word, "en")
+
+
+@lru_cache(maxsize=WORD_CACHE_SIZE)
+def zipf(word: str) -> float:
+    """English frequency of a word on wordfreq's Zipf scale (0 = unknown, 7 = "the"); cached per word. wordfreq's
+    `zipf_frequency(word, "en")`, computed as it computes it, from the word's `frequency`: at least once per billion
+    words (Zipf 0), rounded to hundredths."""
+    return round(freq_to_zipf(max(frequency(word), _ZIPF_FLOOR)), 2)
+
+
+_ZIPF_FLOOR = zipf_to_freq(0.0)
 
 
 # The words of a text as each stage reads them, left to right. Each is what a regex's findall finds, found in C

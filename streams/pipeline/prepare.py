@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import orjson
 from pydantic import ValidationError
 
-from schemas import DeadLetter, PreparedArticle, RawArticle
+from schemas import CleanArticle, DeadLetter, PreparedArticle, RawArticle
 from streams.pipeline.clean import UnusableArticle, clean_article
 from streams.pipeline.dedup import fingerprint
 from streams.pipeline.english import NON_ASCII, chars_between, count_chars
@@ -122,13 +122,7 @@ def _nested_deeper(value: object, limit: int) -> bool:
 def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_bytes: int) -> PreparedArticle | DeadLetter:
     """Everything one article needs before it meets the other articles, or the reason it can't."""
     try:
-        raw = parse_payload(payload, key, max_bytes)
-        article_id = raw.id or stable_id(raw)
-        try:
-            article = clean_article(raw, article_id)
-        except UnusableArticle as error:
-            raise Rejected(str(error), "clean", article_id) from None
-        article = article.model_copy(update={"received_at": _received_at(timestamp)})
+        article = cleaned(payload, key, max_bytes).model_copy(update={"received_at": _received_at(timestamp)})
         fp = fingerprint(article.title, article.text)
         return PreparedArticle(
             article=article.metadata(),
@@ -139,6 +133,17 @@ def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_byte
         )
     except Rejected as rejected:
         return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or key_text(key))
+
+
+def cleaned(payload: bytes | None, key: bytes | None, max_bytes: int) -> CleanArticle:
+    """The payload decoded, validated and cleaned, as preparing starts from it (and `storywire clean` shows it);
+    Rejected, with the reason and the stage, if it cannot be an article."""
+    raw = parse_payload(payload, key, max_bytes)
+    article_id = raw.id or stable_id(raw)
+    try:
+        return clean_article(raw, article_id)
+    except UnusableArticle as error:
+        raise Rejected(str(error), "clean", article_id) from None
 
 
 def _received_at(timestamp: float) -> datetime | None:

@@ -98,7 +98,7 @@ async def prepared_limit(ctx: WorkerContext) -> int:
     if limit < configured:
         log.warning(
             "%s takes messages of at most %d bytes (its max.message.bytes), fewer than the settings say (%d): "
-            "a cleaned article larger than that becomes a dead letter; raise the topic's max.message.bytes to the "
+            "a prepared article larger than that becomes a dead letter; raise the topic's max.message.bytes to the "
             "settings' STORYWIRE_PREPARED_MAX_MESSAGE_BYTES", topic, limit, configured,
             extra={"topic": topic, "limit": limit, "configured": configured},
         )
@@ -257,8 +257,9 @@ def _too_large(ctx: WorkerContext, payload: bytes | None, article_id: str, size:
     topic = ctx.topics.prepared_articles.get_topic_name()
     return dead_letter(
         payload,
-        f"the cleaned article is {size:,} bytes, more than Kafka accepts on {topic}: "
-        "lower STORYWIRE_MAX_ARTICLE_BYTES, or raise the topic's max.message.bytes (STORYWIRE_PREPARED_MAX_MESSAGE_BYTES)",
+        f"the prepared article is {size:,} bytes, more than Kafka accepts on {topic} (it keeps the raw article's "
+        "unknown fields, with its facts and terms): lower STORYWIRE_MAX_ARTICLE_BYTES, or raise the topic's "
+        "max.message.bytes (STORYWIRE_PREPARED_MAX_MESSAGE_BYTES)",
         "process",
         article_id,
     )

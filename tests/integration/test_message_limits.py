@@ -90,9 +90,10 @@ async def test_a_prepared_topic_that_takes_less_than_the_settings_say_costs_one_
     default_limits_broker, topic_prefix, tmp_path, monkeypatch
 ):
     """The prepared topic was made with a lower max.message.bytes than the settings now say (raised since): the
-    worker reads the topic's own limit, so a cleaned article over it becomes a dead letter instead of reaching
+    worker reads the topic's own limit, so a prepared article over it becomes a dead letter instead of reaching
     the broker (a batch the broker refuses would stop the idempotent producer's partition for good), and its
-    batches stay under it; the articles around it go on."""
+    batches stay under it; the articles around it go on. A prepared article carries its raw article's unknown
+    fields, not its text: one with a long transcript in such a field is the one too large."""
     topic_limit = 80_000  # more than a record's framing (RECORD_OVERHEAD_BYTES) and a short article
     made_with = Settings(broker=default_limits_broker.bootstrap, topic_prefix=topic_prefix, prepared_max_message_bytes=topic_limit)
     await ensure_topics(made_with, [topic_specs(made_with)[PREPARED]])
@@ -103,12 +104,13 @@ async def test_a_prepared_topic_that_takes_less_than_the_settings_say_costs_one_
 
     texts = [a["text"] for a in generate(60, 9, max_paragraphs=4).articles]
     articles = [{"id": f"short-{n}", "title": f"Harbour works, part {n}", "text": texts[n]} for n in range(8)]
-    # Words drawn at random: its cleaned form (about 300 kB) stays larger than the topic's limit once compressed,
-    # so the broker would refuse it (the seeded generator's texts compress too well for that).
+    # Words drawn at random: the transcript (300 kB, kept in the prepared article's `extra`) stays larger than the
+    # topic's limit once compressed, so the broker would refuse it (the seeded generator's texts compress too well).
     words, draw = top_n_list("en", 20_000), random.Random(5)
-    sentences = (" ".join(draw.choice(words) for _ in range(draw.randint(8, 20))).capitalize() + "." for _ in range(60_000))
-    long_read = "\n\n".join(" ".join(next(sentences) for _ in range(6)) for _ in range(7_000))[:700_000]
-    articles.insert(4, {"id": "over-the-prepared-topic", "title": "The harbour, a long read", "text": long_read})
+    sentences = (" ".join(draw.choice(words) for _ in range(draw.randint(8, 20))).capitalize() + "." for _ in range(20_000))
+    transcript = "\n\n".join(" ".join(next(sentences) for _ in range(6)) for _ in range(3_000))[:300_000]
+    article = {"id": "over-the-prepared-topic", "title": "The harbour, a transcript", "text": texts[8], "transcript": transcript}
+    articles.insert(4, article)
     feed = tmp_path / "feed.jsonl"
     feed.write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in articles))
 

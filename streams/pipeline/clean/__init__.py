@@ -8,7 +8,7 @@ length, sentence punctuation, function-word density, call-to-action wording,
 repetition), never knowledge of particular outlets.
 
 Every removed paragraph is kept in `CleanArticle.removed` with the reason, so
-a person can audit (and argue with) each decision.
+a person can audit (and argue with) each decision: `storywire clean` shows them.
 
 Pure functions: no I/O, no Kafka, no clock.
 

@@ -9,14 +9,13 @@ from collections import Counter
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from wordfreq import zipf_frequency
-
 from schemas.articles import RawArticle
 from streams.pipeline.clean.html import PageHints
 from streams.pipeline.clean.paragraphs import Block, ends_sentence
 from streams.pipeline.clean.repair import repair_line
 from streams.pipeline.clean.rules import email_domains
 from streams.pipeline.clean.wording import WEBMAIL
+from streams.pipeline.english import zipf
 
 _COPYRIGHT_NAME = re.compile(
     r"(?:copyright|©|\(c\))(?:\s*(?:©|\(c\)))?\s*(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?)?"
@@ -186,7 +185,7 @@ def _segment(label: str) -> tuple[str, ...] | None:
             continue
         pieces, cost, words = best[i]
         for j in range(i + 3, min(n, i + 20) + 1):
-            freq = zipf_frequency(label[i:j], "en")
+            freq = zipf(label[i:j])
             if freq < 3.0:
                 continue
             candidate = (pieces + 1, cost - freq, words + (label[i:j],))

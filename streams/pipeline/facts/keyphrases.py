@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from streams.pipeline.english import zipf
 from streams.pipeline.facts.document import analyse
 from streams.pipeline.facts.entities import Entity, resolve
-from streams.pipeline.facts.lexicon import zipf
 from streams.pipeline.facts.names import find_mentions
 from streams.pipeline.facts.words import STOPWORDS
 

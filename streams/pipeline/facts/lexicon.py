@@ -1,5 +1,5 @@
-"""Questions about a single word that several passes ask: how common it is in English, whether it is an
-acronym or a demonym; and a word list as a fast regex alternation.
+"""Questions about a single word that several passes ask: whether it is an acronym or a demonym (how common it
+is in English is `english.zipf`); and a word list as a fast regex alternation.
 """
 
 from __future__ import annotations
@@ -8,22 +8,8 @@ import re
 from collections.abc import Collection
 from functools import lru_cache
 
-from wordfreq import freq_to_zipf, zipf_to_freq
-
-from streams.pipeline.english import WORD_CACHE_SIZE, frequency
+from streams.pipeline.english import WORD_CACHE_SIZE
 from streams.pipeline.facts.words import DEMONYMS
-
-
-@lru_cache(maxsize=WORD_CACHE_SIZE)
-def zipf(word: str) -> float:
-    """English frequency of a word on wordfreq's Zipf scale (0 = unknown, 7 = "the"); cached per word. wordfreq's
-    `zipf_frequency(word, "en")`, computed as it computes it, from the word's `frequency`: at least once per billion
-    words (Zipf 0), rounded to hundredths."""
-    return round(freq_to_zipf(max(frequency(word), _ZIPF_FLOOR)), 2)
-
-
-_ZIPF_FLOOR = zipf_to_freq(0.0)
-
 
 _DEMONYM_RE = re.compile(r"^[A-Z][a-z]+(?:ian|ean|ese|ish)$")
 

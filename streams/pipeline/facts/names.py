@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from streams.pipeline.english import WORD_CACHE_SIZE, word_tokens
+from streams.pipeline.english import WORD_CACHE_SIZE, word_tokens, zipf
 from streams.pipeline.facts.document import Doc, Tok, Usage
-from streams.pipeline.facts.lexicon import is_acronym, is_demonym, trie_pattern, zipf
+from streams.pipeline.facts.lexicon import is_acronym, is_demonym, trie_pattern
 from streams.pipeline.facts.words import (
     ADJECTIVAL_TAILS,
     EVENT_NOUNS,

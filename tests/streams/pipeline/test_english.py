@@ -9,8 +9,8 @@ from streams.pipeline.english import (
     plural,
     singular,
     words,
+    zipf,
 )
-from streams.pipeline.facts.lexicon import zipf
 
 
 def test_singular_is_one_rule():

@@ -1,0 +1,58 @@
+"""`storywire clean`: the worker's cleaning of the articles in files, shown without a broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from schemas import CleanArticle, DeadLetter
+from streams.cli import main
+from streams.pipeline.prepare import prepare
+from streams.settings import Settings
+from streams.sources import Skipped, input_files, read_inputs
+from streams.tools.cleaning import cleaned_inputs, describe
+
+SEEDS = Path(__file__).resolve().parents[3] / "seeds"
+LIMIT = Settings().max_article_bytes
+
+
+def test_the_seeds_are_shown_as_the_worker_cleans_them_with_each_removed_block_and_its_reason():
+    outcomes = list(cleaned_inputs([SEEDS], LIMIT))
+    assert len(outcomes) == 5 and all(isinstance(o, CleanArticle) for o in outcomes)
+    for outcome in outcomes:
+        # What the worker's prepared article says of the same bytes: the tool shows the worker's cleaning.
+        payload = next(orjson.dumps(a) for a in _seed_articles() if str(a["id"]) == outcome.article_id)
+        worker = prepare(payload, outcome.article_id.encode(), 0.0, LIMIT)
+        assert worker.article == outcome.metadata().model_copy(update={"received_at": worker.article.received_at})
+    removed = [block for outcome in outcomes for block in outcome.removed]
+    assert len(removed) >= 20 and all(block.reason for block in removed)
+    shown = describe(outcomes[0])
+    assert f"removed {len(outcomes[0].removed)}:" in shown
+    assert all(block.reason in shown for block in outcomes[0].removed)
+    assert all(" ".join(block.text.split())[:40] not in outcomes[0].text for block in outcomes[0].removed if len(block.text) > 40)
+
+
+def test_an_article_that_cannot_be_cleaned_shows_its_dead_letter_and_unreadable_input_is_skipped(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join(orjson.dumps(a) for a in [{"id": "empty", "title": "", "text": "  "}, {"id": "ok", "title": "Harbour reopens", "text": "The harbour reopened on Monday after repairs, officials said."}]) + b"\n")
+    (tmp_path / "broken.json").write_text("{not json")
+    outcomes = {o.where if isinstance(o, Skipped) else o.article_id: o for o in cleaned_inputs([tmp_path], LIMIT)}
+    assert isinstance(outcomes["empty"], DeadLetter) and outcomes["empty"].stage == "clean"
+    assert "empty article" in outcomes["empty"].reason and "a dead letter at clean" in describe(outcomes["empty"])
+    assert isinstance(outcomes["ok"], CleanArticle) and "harbour reopened" in outcomes["ok"].text
+    assert isinstance(outcomes[str(tmp_path / "broken.json")], Skipped)
+
+
+def test_clean_json_prints_one_object_per_article_each_valid_against_its_schema(tmp_path, capsysbinary):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(orjson.dumps({"id": "empty", "text": ""}) + b"\n")
+    assert main(["clean", "--json", str(SEEDS), str(feed)]) == 0
+    lines = [orjson.loads(line) for line in capsysbinary.readouterr().out.splitlines()]
+    assert [next(iter(line)) for line in lines] == ["cleaned"] * 5 + ["dead_letter"]
+    assert all(CleanArticle.model_validate(line["cleaned"]).removed for line in lines[:5])
+    assert DeadLetter.model_validate(lines[5]["dead_letter"]).article_id == "empty"
+
+
+def _seed_articles() -> list[dict]:
+    return [item for item in read_inputs(input_files([SEEDS]), LIMIT) if isinstance(item, dict)]
