@@ -1,4 +1,5 @@
-"""Write the JSON Schema of every message model to schemas/json/, for consumers in other languages.
+"""Write the JSON Schema of every message model, and of the clean article `storywire clean --json` prints, to
+schemas/json/, for consumers in other languages.
 
 Run `python -m schemas.export` after changing a model; a test fails while an export is stale.
 """

@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Reads the files and directories as `replay` does and cleans each article as the worker would, "
         "without a broker: prints its title, what was kept (paragraphs, words, the outlet, dates and language "
         "found) and every block removed with the reason; an article that cannot be cleaned, with the dead "
-        "letter's reason. For auditing the cleaner on a feed or page before replaying it.",
+        "letter's reason; an input that gives no article, as skipped, with the reason (exit code 1, as replay's). "
+        "For auditing the cleaner on a feed or page before replaying it: the prepared topic carries none of this.",
     )
     clean.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or directories, as for replay")
     clean.add_argument(
@@ -351,14 +352,17 @@ def _replay(args, settings) -> int:
 
 
 def _clean(args, settings) -> int:
+    from streams.sources import Skipped
     from streams.tools.cleaning import as_json, cleaned_inputs, describe
 
+    skipped = 0
     for outcome in cleaned_inputs(args.paths, settings.max_article_bytes):
+        skipped += isinstance(outcome, Skipped)
         if args.json:
             sys.stdout.buffer.write(as_json(outcome) + b"\n")
         else:
             print(describe(outcome), end="\n\n")
-    return 0
+    return 1 if skipped else 0  # as replay's: an input that gave no article
 
 
 def _follow(args, settings) -> int:

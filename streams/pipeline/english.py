@@ -34,12 +34,18 @@ def frequency(word: str) -> float:
     return word_frequency(word, "en")
 
 
+def zipf_scale(word: str) -> float:
+    """English frequency of a word on wordfreq's Zipf scale (0 = unknown, 7 = "the"): wordfreq's
+    `zipf_frequency(word, "en")`, computed as it computes it, from the word's `frequency`: at least once per billion
+    words (Zipf 0), rounded to hundredths. Uncached, for a pass over one-off strings (the outlet's splitting of a
+    domain into words tries every substring), which would crowd the words of the moment out of `zipf`'s cache."""
+    return round(freq_to_zipf(max(frequency(word), _ZIPF_FLOOR)), 2)
+
+
 @lru_cache(maxsize=WORD_CACHE_SIZE)
 def zipf(word: str) -> float:
-    """English frequency of a word on wordfreq's Zipf scale (0 = unknown, 7 = "the"); cached per word. wordfreq's
-    `zipf_frequency(word, "en")`, computed as it computes it, from the word's `frequency`: at least once per billion
-    words (Zipf 0), rounded to hundredths."""
-    return round(freq_to_zipf(max(frequency(word), _ZIPF_FLOOR)), 2)
+    """`zipf_scale`, cached per word: what fact extraction asks of the words it reads."""
+    return zipf_scale(word)
 
 
 _ZIPF_FLOOR = zipf_to_freq(0.0)

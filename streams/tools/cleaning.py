@@ -13,16 +13,18 @@ from pathlib import Path
 import orjson
 
 from schemas import CleanArticle, DeadLetter
-from streams.pipeline.english import plural
 from streams.pipeline.prepare import Rejected, cleaned, dead_letter
 from streams.sources import PassedOver, Skipped, input_files, read_inputs
+from streams.web.formats import count_of
 
-PREVIEW_CHARS = 100  # of a removed block, in the text output
+REMOVED_PREVIEW_CHARS = 100  # of a removed block, in the text output
 
 
 def cleaned_inputs(paths: list[Path], max_bytes: int) -> Iterator[CleanArticle | DeadLetter | Skipped]:
     """Every article under the paths as a worker cleans it once replayed (the same bytes and key), or the dead
-    letter it would become; an input that gives no article, `Skipped` with the reason, as the replay lists it."""
+    letter it would become (a bug in the cleaner too, as the worker's is); an input that should have given an
+    article and did not, `Skipped` with the reason, as the replay lists it. Inputs that are no article by nature
+    (a WARC request record) are passed over, as the replay passes them over."""
     for item in read_inputs(input_files(paths), max_bytes):
         if isinstance(item, PassedOver):
             continue
@@ -34,6 +36,8 @@ def cleaned_inputs(paths: list[Path], max_bytes: int) -> Iterator[CleanArticle |
             yield cleaned(payload, key, max_bytes)
         except Rejected as rejected:
             yield dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or key.decode())
+        except Exception as error:  # noqa: BLE001 - as the worker's preparing turns a bug into a dead letter
+            yield dead_letter(payload, f"internal error while preparing: {error!r}", "process", key.decode())
 
 
 def describe(outcome: CleanArticle | DeadLetter | Skipped) -> str:
@@ -51,7 +55,7 @@ def describe(outcome: CleanArticle | DeadLetter | Skipped) -> str:
     paragraphs = sum(1 for p in outcome.text.split("\n\n") if p.strip())
     lines = [
         f"{outcome.article_id}: {outcome.title or '(no title)'}",
-        f"  kept {_counted(paragraphs, 'paragraph')}, {_counted(len(outcome.text.split()), 'word')}"
+        f"  kept {count_of(paragraphs, 'paragraph')}, {count_of(len(outcome.text.split()), 'word')}"
         + "".join(f"; {fact}" for fact in found if fact),
         f"  removed {len(outcome.removed)}" + (":" if outcome.removed else ""),
     ]
@@ -68,10 +72,6 @@ def as_json(outcome: CleanArticle | DeadLetter | Skipped) -> bytes:
     return b'{"%s":%s}' % (kind.encode(), outcome.to_bytes())
 
 
-def _counted(number: int, noun: str) -> str:
-    return f"{number:,} {noun if number == 1 else plural(noun)}"
-
-
 def _preview(text: str) -> str:
     flat = " ".join(text.split())
-    return repr(flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…")
+    return repr(flat if len(flat) <= REMOVED_PREVIEW_CHARS else flat[: REMOVED_PREVIEW_CHARS - 1] + "…")

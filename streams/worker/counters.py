@@ -18,7 +18,7 @@ def _count(meaning: str) -> int:
 @dataclass
 class Counters:
     received: int = _count("Raw messages read from the articles topic.")
-    prepared: int = _count("Cleaned articles handed to the story stage.")
+    prepared: int = _count("Prepared articles handed to the story stage.")
     appended: int = _count("Articles that appended an entry to a story (a merge entry they caused is not counted).")
     duplicates: int = _count("Duplicate verdicts (exact, near, and redeliveries).")
     redeliveries: int = _count("Duplicate verdicts for an article seen again (a replayed feed, a redelivery after a crash).")

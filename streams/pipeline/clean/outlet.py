@@ -15,7 +15,7 @@ from streams.pipeline.clean.paragraphs import Block, ends_sentence
 from streams.pipeline.clean.repair import repair_line
 from streams.pipeline.clean.rules import email_domains
 from streams.pipeline.clean.wording import WEBMAIL
-from streams.pipeline.english import zipf
+from streams.pipeline.english import zipf_scale
 
 _COPYRIGHT_NAME = re.compile(
     r"(?:copyright|©|\(c\))(?:\s*(?:©|\(c\)))?\s*(?:(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?)?"
@@ -185,7 +185,7 @@ def _segment(label: str) -> tuple[str, ...] | None:
             continue
         pieces, cost, words = best[i]
         for j in range(i + 3, min(n, i + 20) + 1):
-            freq = zipf(label[i:j])
+            freq = zipf_scale(label[i:j])
             if freq < 3.0:
                 continue
             candidate = (pieces + 1, cost - freq, words + (label[i:j],))
