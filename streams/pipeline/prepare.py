@@ -35,6 +35,10 @@ class Rejected(Exception):
         super().__init__(reason)
         self.reason, self.stage, self.article_id = reason, stage, article_id
 
+    def as_dead_letter(self, payload: bytes | None, key: bytes | None) -> DeadLetter:
+        """Its dead letter, under the article's id if it got that far, else the message's key."""
+        return dead_letter(payload, self.reason, self.stage, self.article_id or key_text(key))
+
 
 def stable_id(raw: RawArticle) -> str:
     """An id from the article's content, so the same article always gets the same id."""
@@ -132,7 +136,7 @@ def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_byte
             signature=fp.in_base64(),
         )
     except Rejected as rejected:
-        return dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or key_text(key))
+        return rejected.as_dead_letter(payload, key)
 
 
 def cleaned(payload: bytes | None, key: bytes | None, max_bytes: int) -> CleanArticle:
@@ -163,6 +167,11 @@ def dead_letter(payload: bytes | None, reason: str, stage: str, article_id: str 
         payload_bytes=len(payload),
         payload_preview=payload[:PREVIEW_CHARS].decode("utf-8", errors="replace"),
     )
+
+
+def internal_error(payload: bytes | None, key: bytes | None, error: Exception) -> DeadLetter:
+    """The dead letter of an article whose preparing met a bug (not bad input): the stream goes on without it."""
+    return dead_letter(payload, f"internal error while preparing: {error!r}", "process", key_text(key))
 
 
 def key_text(key: bytes | None) -> str | None:

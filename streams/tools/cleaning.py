@@ -13,7 +13,11 @@ from pathlib import Path
 import orjson
 
 from schemas import CleanArticle, DeadLetter
-from streams.pipeline.prepare import Rejected, cleaned, dead_letter
+from streams.pipeline.prepare import (
+    Rejected,
+    cleaned,
+    internal_error,
+)
 from streams.sources import PassedOver, Skipped, input_files, read_inputs
 from streams.web.formats import count_of
 
@@ -35,9 +39,9 @@ def cleaned_inputs(paths: list[Path], max_bytes: int) -> Iterator[CleanArticle |
         try:
             yield cleaned(payload, key, max_bytes)
         except Rejected as rejected:
-            yield dead_letter(payload, rejected.reason, rejected.stage, rejected.article_id or key.decode())
+            yield rejected.as_dead_letter(payload, key)
         except Exception as error:  # noqa: BLE001 - as the worker's preparing turns a bug into a dead letter
-            yield dead_letter(payload, f"internal error while preparing: {error!r}", "process", key.decode())
+            yield internal_error(payload, key, error)
 
 
 def describe(outcome: CleanArticle | DeadLetter | Skipped) -> str:

@@ -29,7 +29,7 @@ import orjson
 
 from schemas import DeadLetter
 from streams.pipeline.clean.language import language_identifier
-from streams.pipeline.prepare import dead_letter, key_text, prepare
+from streams.pipeline.prepare import internal_error, prepare
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class Preparer:
             return prepared_message(payload, key, timestamp, self.max_bytes)
         except Exception as error:
             log.error("preparing an article failed", exc_info=error)
-            return dead_letter(payload, f"internal error while preparing: {error!r}", "process", key_text(key)), None, 0.0
+            return internal_error(payload, key, error), None, 0.0
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
