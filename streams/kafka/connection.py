@@ -10,6 +10,7 @@ import ssl
 
 from aiokafka.helpers import create_ssl_context
 
+from streams.kafka.compression import keep_zstd_contexts
 from streams.settings import Settings
 
 # The settings a child process (a worker the tools start) needs to connect as its parent does.
@@ -45,7 +46,9 @@ def security_options(settings: Settings) -> dict:
 
 
 def client_options(settings: Settings) -> dict:
-    """aiokafka keyword arguments for a producer, consumer or admin client of this deployment."""
+    """aiokafka keyword arguments for a producer, consumer or admin client of this deployment (whose zstd batches
+    it compresses and reads with kept contexts: streams/kafka/compression.py)."""
+    keep_zstd_contexts()
     return {"bootstrap_servers": settings.bootstrap, **security_options(settings)}
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import faust
 
+from streams.kafka.compression import keep_zstd_contexts
 from streams.kafka.connection import security_options
 from streams.settings import Settings
 from streams.worker.consumer import use_prompt_consumer
@@ -36,6 +37,7 @@ from streams.worker.topics import declare_topics
 def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(None)) -> faust.App:
     """One app per worker process, named after the topic prefix so deployments never mix; its tables in data_dir
     (`settled` says what the place stage's journal found there: streams/worker/journal.py)."""
+    keep_zstd_contexts()  # its producer compresses, its consumers decompress: streams/kafka/compression.py
     app = faust.App(
         settings.topic_prefix,
         broker=f"kafka://{settings.bootstrap}",
