@@ -1,5 +1,6 @@
 """Topic creation, shared by the worker (all its topics) and the replay producer (the raw topic), and what the
-cluster says of a topic: its message limit, where its partitions end."""
+cluster says of a topic: its message limit, where its partitions end; and the listing and deletion of topics, for
+runs that leave none behind (the bench's)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     KafkaError,
     TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
     for_code,
 )
 
@@ -83,6 +85,41 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec], timeout: flo
                 "STORYWIRE_MAX_MESSAGE_BYTES and STORYWIRE_PREPARED_MAX_MESSAGE_BYTES): " + "; ".join(refused)
             )
         await _until_served(settings, missing)
+    finally:
+        await admin.close()
+
+
+async def topic_names(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """The names of the cluster's topics (a broker that cannot take the request is asked again, up to `timeout`)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        return await _answered(admin, admin.list_topics, asyncio.get_running_loop().time() + timeout)
+    finally:
+        await admin.close()
+
+
+async def delete_topics(settings: Settings, topics: list[str], timeout: float = 30.0) -> None:
+    """Delete these topics (one already gone is no matter); raises the cluster's error for a topic it keeps (not
+    allowed to delete it, deletion turned off)."""
+    if not topics:
+        return
+
+    async def delete() -> None:
+        refused = []
+        for topic, code, *message in (await admin.delete_topics(topics)).topic_error_codes:
+            if not code or (error := for_code(code)) is UnknownTopicOrPartitionError:  # gone (asked again: by us)
+                continue
+            if error.retriable:
+                raise error(topic)
+            refused.append(" ".join([f"{topic}: {error.__name__}", *filter(None, map(str, message))]))
+        if refused:
+            raise KafkaError("the cluster kept topics it was asked to delete: " + "; ".join(refused))
+
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        await _answered(admin, delete, asyncio.get_running_loop().time() + timeout)
     finally:
         await admin.close()
 

@@ -16,6 +16,8 @@
 - Latency: a second worker on fresh topics, warmed up the same way, the stream replayed at a fixed
   rate; per article, the story event's broker timestamp minus the raw message's.
 - I/O ceiling: plain aiokafka consume-and-produce of the same raw messages on the same broker.
+- Every run's topics are deleted after it (`throwaway_topics`): the broker is timed holding one run's topics, as a
+  deployment's holds its own, not the topics of every run before it.
 - Steady state: before the in-process figures, a history of `--history` articles with long-running stories
   is placed into a desk whose tables are in RocksDB, as a long-lived worker's are; the in-process figures
   time the stream that follows it (as many articles as the end-to-end stream, the same lengths), whose
@@ -62,8 +64,8 @@ from streams.tools.cluster import local_nodes
 from streams.tools.harness import (
     Outcomes,
     broker_for,
-    fresh_topics,
     running_worker,
+    throwaway_topics,
     watch_outcomes,
 )
 from streams.tools.soak import RocksStores, rss_mb
@@ -99,15 +101,14 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
 async def on_warm_worker(
     base: Settings, purpose: str, warm_up: Path, send: Callable[[Settings], Awaitable[int]], timeout: float, progress,
     broker_pids: Sequence[int] = (),
-) -> tuple[Outcomes, float, Settings, dict[str, float]]:
-    """A worker on fresh topics, warmed up first (a started worker's first articles wait for its group join,
-    its child processes and its first desk load, which are not steady state); then `send(settings)`, which
-    returns how many articles it sent, and a wait for their outcomes. Returns the outcomes (latencies of the
-    articles `send` sent), articles per second from the start of `send` to the broker timestamp of the last
-    outcome, the settings, and the CPU milliseconds per article sent that each process took meanwhile
+) -> tuple[Outcomes, float, dict[str, float]]:
+    """A worker on fresh topics, deleted after it (`throwaway_topics`), warmed up first (a started worker's first
+    articles wait for its group join, its child processes and its first desk load, which are not steady state);
+    then `send(settings)`, which returns how many articles it sent, and a wait for their outcomes. Returns the
+    outcomes (latencies of the articles `send` sent), articles per second from the start of `send` to the broker
+    timestamp of the last outcome, and the CPU milliseconds per article sent that each process took meanwhile
     (`CpuMeter`; the brokers' if `broker_pids` says where they run)."""
-    settings = fresh_topics(base, purpose)
-    async with running_worker(settings, progress) as (worker, _):
+    async with throwaway_topics(base, purpose, progress) as settings, running_worker(settings, progress) as (worker, _):
         warmed = (await replay([warm_up], settings, progress=progress)).sent
         await watch_outcomes(settings, warmed, timeout=600, worker=worker)
         meter = CpuMeter({
@@ -121,7 +122,7 @@ async def on_warm_worker(
         sent = await send(settings)
         outcomes = await watch_outcomes(settings, warmed + sent, timeout=timeout, worker=worker, since_ms=started_ms)
         cpu = {role: round(1000 * seconds / sent, 2) for role, seconds in meter.stop().items()}
-    return outcomes, sent / ((outcomes.last_ms - started_ms) / 1000), settings, cpu
+    return outcomes, sent / ((outcomes.last_ms - started_ms) / 1000), cpu
 
 
 class CpuMeter:
@@ -238,15 +239,15 @@ async def warm_up_broker(run: Callable[[], Awaitable[object]], broker_pids: Sequ
 
 async def end_to_end(
     base: Settings, feed: Path, warm_up: Path, progress, broker_pids: Sequence[int] = ()
-) -> tuple[float, Settings, dict[str, float]]:
+) -> tuple[float, dict[str, float]]:
     """Articles per second the worker prepares and places, replayed as fast as possible, and the CPU per
     article each process took meanwhile."""
 
     async def send(settings: Settings) -> int:
         return (await replay([feed], settings, progress=progress)).sent
 
-    _, articles_per_s, settings, cpu = await on_warm_worker(base, "bench", warm_up, send, 1800, progress, broker_pids)
-    return articles_per_s, settings, cpu
+    _, articles_per_s, cpu = await on_warm_worker(base, "bench", warm_up, send, 1800, progress, broker_pids)
+    return articles_per_s, cpu
 
 
 async def latency(base: Settings, feed: Path, warm_up: Path, rate: float, progress) -> list[float]:
@@ -255,7 +256,7 @@ async def latency(base: Settings, feed: Path, warm_up: Path, rate: float, progre
     async def send(settings: Settings) -> int:
         return (await replay([feed], settings, rate, progress)).sent
 
-    outcomes, _, _, _ = await on_warm_worker(base, "latency", warm_up, send, 600, progress)
+    outcomes, _, _ = await on_warm_worker(base, "latency", warm_up, send, 600, progress)
     return outcomes.latencies
 
 
@@ -274,12 +275,19 @@ async def worker_placing(base: Settings, prepared: list[PreparedArticle], warm_u
             await producer.stop()
         return len(prepared)
 
-    _, articles_per_s, _, _ = await on_warm_worker(base, "place", warm_up, send, 1800, progress)
+    _, articles_per_s, _ = await on_warm_worker(base, "place", warm_up, send, 1800, progress)
     return articles_per_s
 
 
-async def io_ceiling(settings: Settings, expected: int) -> float:
-    """Plain consume-and-produce of `expected` of the raw messages the end-to-end run used."""
+async def io_ceiling(base: Settings, feed: Path, progress) -> float:
+    """Plain consume-and-produce of the feed's raw messages, replayed first (untimed) to topics of its own."""
+    async with throwaway_topics(base, "io-ceiling", progress) as settings:
+        expected = (await replay([feed], settings, progress=progress)).sent
+        return await _consume_and_produce(settings, expected)
+
+
+async def _consume_and_produce(settings: Settings, expected: int) -> float:
+    """Messages per second that one consumer and one producer move from the raw topic to another, `expected` of them."""
     consumer = AIOKafkaConsumer(
         settings.topic(ARTICLES),
         **client_options(settings),
@@ -445,9 +453,9 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
                 lambda: end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress), broker_pids, progress
             )
             progress(f"end to end: {articles:,} articles")
-            articles_per_s, e2e_settings, cpu = await end_to_end(settings, feed, warm_up_feed, progress, broker_pids)
+            articles_per_s, cpu = await end_to_end(settings, feed, warm_up_feed, progress, broker_pids)
             progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
-            io_per_s = await io_ceiling(e2e_settings, articles)
+            io_per_s = await io_ceiling(settings, feed, progress)
             progress(f"latency at {rate:g} articles/s")
             latencies = await latency(settings, latency_feed, warm_up_feed, rate, progress)
             progress("a worker's place stage fed prepared articles")
