@@ -21,8 +21,8 @@ import zstandard
 LEVEL = 3  # aiokafka's level when none is given, after Kafka's default (KIP-390)
 # The modules that call zstd_encode and zstd_decode by name: aiokafka's compiled record batches (the ones it uses
 # where they are built for the platform), its pure-Python ones (AIOKAFKA_NO_EXTENSIONS, or none built) and its
-# codec module.
-_USERS = ("aiokafka.record._crecords.default_records", "aiokafka.record.default_records", "aiokafka.codec")
+# reader of the old message sets.
+_USERS = ("aiokafka.record._crecords.default_records", "aiokafka.record.default_records", "aiokafka.protocol.message")
 _contexts = threading.local()  # a context serves one call at a time: each thread has its own
 
 
@@ -37,13 +37,21 @@ def zstd_encode(payload, level: int | None = None) -> bytes:
 
 
 def zstd_decode(payload) -> bytes:
-    """aiokafka's `zstd_decode`, through this thread's decompressor. Read as a stream, so that a frame written
-    without its size (by a streaming writer, as some clients and tools are) is read, and across frames, as cramjam
-    reads them."""
+    """aiokafka's `zstd_decode`, through this thread's decompressor, as cramjam reads: frame after frame, a frame
+    written without its size (by a streaming writer, as some clients and tools are) too, and an incomplete frame
+    (an empty payload, a cut one) refused."""
     decompressor = _contexts.__dict__.get("decompressor")
     if decompressor is None:
         decompressor = _contexts.decompressor = zstandard.ZstdDecompressor()
-    return decompressor.decompressobj(read_across_frames=True).decompress(payload)
+    read, rest = [], payload
+    while True:
+        frame = decompressor.decompressobj()  # one frame: its `eof` says whether the frame was whole
+        read.append(frame.decompress(rest))
+        if not frame.eof:
+            raise zstandard.ZstdError("incomplete zstd frame")
+        rest = frame.unused_data
+        if not rest:
+            return b"".join(read)
 
 
 def keep_zstd_contexts() -> None:

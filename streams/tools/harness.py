@@ -181,10 +181,8 @@ def fresh_topics(base: Settings, purpose: str) -> Settings:
 async def throwaway_topics(base: Settings, purpose: str, progress) -> AsyncIterator[Settings]:
     """Fresh topics (`fresh_topics`) for a run nobody reads after it, deleted when it ends: every topic named
     after its prefix, its worker's changelogs included. A broker keeps every topic it was given, and one holding
-    the topics of earlier runs is not the broker of a deployment, which has one set: a local broker holding 109
-    to 145 topics of earlier runs took a third more CPU per article at 100 articles/s than one holding only the
-    run's, and the p99 latency went from 149-168 ms to 667-1,075 (docs/performance-log.md). A cluster that does
-    not let them be deleted gets a line saying which to delete."""
+    a hundred or more of runs gone by is not a deployment's broker, and was slower (docs/performance-log.md). A
+    cluster that does not let them be deleted gets a line saying which to delete."""
     settings = fresh_topics(base, purpose)
     try:
         yield settings

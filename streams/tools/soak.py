@@ -47,6 +47,12 @@ class RocksStore(MutableMapping):
             raise KeyError(key)
         return orjson.loads(value)
 
+    def get(self, key: str, default=None):
+        """One lookup, as the worker's tables read (`ConfirmedTable.get`): Mapping's own `get` raises and catches a
+        KeyError for a key the store lacks, and the desk asks for every new article's record, which it lacks."""
+        value = self.db.get(key.encode())
+        return default if value is None else orjson.loads(value)
+
     def __setitem__(self, key: str, value) -> None:
         data = orjson.dumps(value)
         self.written += len(data) + len(key)

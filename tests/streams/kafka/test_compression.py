@@ -3,16 +3,14 @@ reader reads (cramjam's, and the broker's), read back as cramjam reads them, one
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
-import aiokafka.record._crecords.default_records as c_records
+import aiokafka.record.default_records as records
 import cramjam
+import pytest
 import zstandard
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.record.default_records import (
-    DefaultRecordBatch,
-    DefaultRecordBatchBuilder,
-)
 
 from streams.kafka import compression
 from streams.kafka.connection import client_options
@@ -22,17 +20,35 @@ ZSTD = 4  # Kafka's codec number for zstd in a record batch's attributes
 PAYLOAD = b'{"story_id": "s-1", "version": 3, "label": "A council meets"}' * 40
 
 
-def test_every_client_compresses_and_reads_record_batches_with_kept_contexts():
+@pytest.mark.parametrize(
+    "builder, reader",
+    [
+        (records._DefaultRecordBatchBuilderCython, records._DefaultRecordBatchCython),  # the ones aiokafka uses
+        (records._DefaultRecordBatchBuilderPy, records._DefaultRecordBatchPy),  # AIOKAFKA_NO_EXTENSIONS
+    ],
+)
+def test_every_client_compresses_and_reads_record_batches_with_kept_contexts(builder, reader):
+    """In a thread of its own, so that the contexts it finds made are the ones aiokafka's batches used."""
     client_options(Settings())
-    assert c_records.zstd_encode is compression.zstd_encode and c_records.zstd_decode is compression.zstd_decode
-    builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=ZSTD, is_transactional=False, producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20
-    )
-    for offset in range(30):
-        builder.append(offset, timestamp=None, key=b"k%d" % offset, value=PAYLOAD + b"%d" % offset, headers=[])
-    batch = DefaultRecordBatch(bytes(builder.build()))
-    assert batch.compression_type == ZSTD
-    assert [record.value for record in batch] == [PAYLOAD + b"%d" % offset for offset in range(30)]
+    found: dict = {}
+
+    def build_and_read() -> None:
+        batch = builder(
+            magic=2, compression_type=ZSTD, is_transactional=False, producer_id=-1, producer_epoch=-1, base_sequence=-1,
+            batch_size=1 << 20,
+        )
+        for offset in range(30):
+            batch.append(offset, timestamp=None, key=b"k%d" % offset, value=PAYLOAD + b"%d" % offset, headers=[])
+        read = reader(bytes(batch.build()))
+        found["compression"], found["values"] = read.compression_type, [record.value for record in read]
+        found["contexts"] = dict(compression._contexts.__dict__)
+
+    thread = threading.Thread(target=build_and_read)
+    thread.start()
+    thread.join()
+    assert found["compression"] == ZSTD
+    assert found["values"] == [PAYLOAD + b"%d" % offset for offset in range(30)]
+    assert set(found["contexts"]) == {"compressors", "decompressor"}
 
 
 def test_frames_are_zstd_as_cramjam_reads_it():
@@ -47,6 +63,14 @@ def test_reads_what_cramjam_reads_frames_without_their_size_and_several_frames()
     for frames in (unsized, two, bytes(cramjam.zstd.compress(b""))):
         assert compression.zstd_decode(frames) == bytes(cramjam.zstd.decompress(frames))
     assert compression.zstd_decode(two) == PAYLOAD + b"and more"
+
+
+@pytest.mark.parametrize("cut", [b"", bytes(cramjam.zstd.compress(PAYLOAD))[:-3], bytes(cramjam.zstd.compress(PAYLOAD))[:5]])
+def test_an_incomplete_frame_is_refused_as_cramjam_refuses_it(cut: bytes):
+    with pytest.raises(cramjam.DecompressionError):
+        cramjam.zstd.decompress(cut)
+    with pytest.raises(zstandard.ZstdError, match="incomplete"):
+        compression.zstd_decode(cut)
 
 
 def test_each_thread_has_its_own_contexts():
@@ -83,9 +107,10 @@ async def test_the_broker_takes_and_serves_its_batches(settings: Settings):
     await consumer.start()
     try:
         read: list[bytes] = []
-        while len(read) < len(sent):
-            for records in (await consumer.getmany(timeout_ms=10_000)).values():
-                read.extend(record.value for record in records)
+        async with asyncio.timeout(60):
+            while len(read) < len(sent):
+                for batch in (await consumer.getmany(timeout_ms=10_000)).values():
+                    read.extend(record.value for record in batch)
     finally:
         await consumer.stop()
     assert read == sent

@@ -1,12 +1,16 @@
 """A run's throwaway topics are gone after it, and only they: on a real broker. A cluster that keeps them gets a
-line saying which they are, and the run goes on."""
+line saying which they are, and the run goes on; its answer names the topic and the error code (a stand-in admin
+client plays it)."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
+import pytest
 from aiokafka.errors import KafkaError
 
+from streams.kafka import admin
 from streams.kafka.admin import delete_topics, ensure_topics, topic_names
 from streams.kafka.topics import TopicSpec
 from streams.settings import Settings
@@ -30,14 +34,15 @@ async def test_a_run_s_topics_are_deleted_after_it_and_no_other(settings: Settin
     lines: list[str] = []
     async with harness.throwaway_topics(settings, "run", lines.append) as run:
         made = [run.topic("articles"), run.topic("events"), f"{run.topic_prefix}-stories-changelog"]
-        await ensure_topics(run, [TopicSpec(name, 2) for name in made])
+        sibling = f"{run.topic_prefix}0-articles"  # its prefix and then more: another run's
+        await ensure_topics(run, [TopicSpec(name, 2) for name in [*made, sibling]])
         assert set(made) <= set(await topic_names(run))
     left = await listed_after_deletion(settings, made)
     assert not set(made) & left
-    assert other in left
+    assert {other, sibling} <= left
     assert lines == []
-    await delete_topics(settings, [other, other + "-never-made"])  # one already gone is no matter
-    assert other not in await listed_after_deletion(settings, [other])
+    await delete_topics(settings, [other, sibling, other + "-never-made"])  # one already gone is no matter
+    assert not {other, sibling} & await listed_after_deletion(settings, [other, sibling])
 
 
 async def test_a_cluster_that_keeps_the_topics_gets_a_line_naming_them(settings: Settings, monkeypatch):
@@ -50,3 +55,35 @@ async def test_a_cluster_that_keeps_the_topics_gets_a_line_naming_them(settings:
         await ensure_topics(run, [TopicSpec(run.topic("articles"), 1)])
     assert len(lines) == 1 and "TopicDeletionDisabledError" in lines[0] and f"{run.topic_prefix}-*" in lines[0]
     await delete_topics(settings, [run.topic("articles")])
+
+
+class AnsweringAdmin:
+    """An admin client whose delete answer is given: (topic, error code) per topic."""
+
+    answers: list = []
+
+    def __init__(self, **_options) -> None:
+        self._client = SimpleNamespace(force_metadata_update=self._refresh)
+
+    async def _refresh(self) -> None:
+        pass
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def delete_topics(self, topics):
+        return SimpleNamespace(topic_error_codes=self.answers.pop(0))
+
+
+async def test_the_cluster_s_refusal_names_the_topic_and_its_error_code(monkeypatch):
+    monkeypatch.setattr(admin, "AIOKafkaAdminClient", AnsweringAdmin)
+    AnsweringAdmin.answers = [[("t-a", 0), ("t-b", 3), ("t-c", 73)]]  # deleted, gone already, deletion turned off
+    with pytest.raises(KafkaError, match=r"t-c: UnknownError \(error code 73\)") as refused:
+        await delete_topics(Settings(), ["t-a", "t-b", "t-c"])
+    assert "t-a" not in str(refused.value) and "t-b" not in str(refused.value)
+    AnsweringAdmin.answers = [[("t-a", 7)], [("t-a", 0)]]  # a request timed out (retriable): asked again
+    await delete_topics(Settings(), ["t-a"])
+    assert AnsweringAdmin.answers == []
