@@ -3,7 +3,7 @@
 aiokafka compresses and decompresses each record batch with cramjam's one-shot `zstd.compress` and
 `zstd.decompress`, which set up a zstd context on every call: about 18 µs before the first byte, whatever the
 batch's size. A worker at full speed compresses a batch per topic partition in every produce request, and a
-quiet one sends batches of one or two messages, where that is nearly all of the work. python-zstandard's
+quiet one sends batches of one or two messages, where setting up is most of the compressing. python-zstandard's
 compressor and decompressor keep their contexts: under 1 µs for a small batch, the same level (3, aiokafka's,
 Kafka's default), and frames any zstd reader reads.
 
