@@ -52,11 +52,13 @@ def outlet_key(outlet: str | None, article_id: str) -> str:
 
 
 def same_quote(a: str, b: str) -> bool:
-    """Two quotes are the same when one contains the other's words, give or take a few characters."""
+    """Two quotes are the same when one contains the other's words, give or take a few characters. With the
+    cutoff, rapidfuzz gives up on a pair as soon as it cannot reach it (the same answers, in half the time: on
+    full-text news, matching an article's quotes with its story's was a quarter of placing)."""
     shorter = min(len(a), len(b))
     if shorter < 12:
         return a.casefold() == b.casefold()
-    return fuzz.partial_ratio(a.casefold(), b.casefold()) >= QUOTE_MATCH
+    return fuzz.partial_ratio(a.casefold(), b.casefold(), score_cutoff=QUOTE_MATCH) >= QUOTE_MATCH
 
 
 def claim_text(claim: NumericClaim) -> str:

@@ -1,6 +1,7 @@
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from rapidfuzz import fuzz
 
 from schemas import (
     ArticleFacts,
@@ -22,10 +23,12 @@ from streams.story.fold import (
 from streams.story.state import (
     MAX_ENTITIES,
     MAX_QUOTES,
+    QUOTE_MATCH,
     RECENT_ARTICLES,
     OutOfSequence,
     StoryState,
     phrase_key,
+    same_quote,
 )
 
 T0 = datetime(2023, 3, 7, 9, 0, tzinfo=timezone.utc)
@@ -100,6 +103,22 @@ def test_a_quote_from_a_second_outlet_corroborates_it():
     assert events[0].new_quotes == [quote]
     assert events[1].new_quotes == []
     assert [(c.what, c.outlets) for c in events[1].corroborations] == [("quote", 2)]
+
+
+def test_two_quotes_are_the_same_exactly_when_their_partial_ratio_reaches_the_match():
+    """The cutoff that lets rapidfuzz give up early changes no answer, on either side of it: a quote against
+    copies of itself with more and more words changed, cut, and in another case."""
+    quote = "We will not reopen the terminal until every crane has been inspected by the port authority"
+    words = quote.split()
+    others = [quote.upper(), quote[10:60], "Reopen the terminal? " + quote[:40]]
+    for changed in range(len(words)):
+        others.append(" ".join("harbour" if i < changed else w for i, w in enumerate(words)))
+    answers = []
+    for other in others:
+        expected = fuzz.partial_ratio(quote.casefold(), other.casefold()) >= QUOTE_MATCH
+        assert same_quote(quote, other) is expected and same_quote(other, quote) is expected
+        answers.append(expected)
+    assert True in answers and False in answers
 
 
 def test_opposite_hedges_on_the_same_figure_open_a_conflict_with_each_side_s_outlets():
