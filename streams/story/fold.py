@@ -107,8 +107,9 @@ def next_event_and_state(
     article_time: datetime | None = None,
 ) -> tuple[ArticleEntry, StoryState]:
     """`next_event`, and the story's state after it (the state `apply` would give: it is made once)."""
+    quote_positions = before.quote_positions(facts.quotes)  # matched once, for both
     after = before.copy()
-    after.add(article_id, outlet, time, facts)
+    after.add(article_id, outlet, time, facts, quote_positions)
     after.version = before.version + 1
     who = outlet_key(outlet, article_id)
 
@@ -116,11 +117,10 @@ def next_event_and_state(
     new_claims = [c for c in facts.claims if claim_text(c) not in before.claims]
     new_quotes = []
     corroborations: list[Corroboration] = []
-    for quote in facts.quotes:
-        match = before.find_quote(quote.text)
-        if match is None:
+    for quote, at in zip(facts.quotes, quote_positions):
+        if at is None:
             new_quotes.append(quote)
-        elif who not in match[1].outlets:
+        elif who not in (match := before.quotes[at])[1].outlets:
             corroborations.append(Corroboration(what="quote", text=match[0].text, outlets=match[1].count + 1))
     for claim in facts.claims:
         text = claim_text(claim)

@@ -197,7 +197,11 @@ class StoryState:
             headline=self.headline,
         )
 
-    def add(self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts) -> None:
+    def add(
+        self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts, quote_positions: list[int | None] | None = None
+    ) -> None:
+        """Fold one article in. `quote_positions`: its quotes' `quote_positions` in this state, if found already
+        (on a copy made before the article: the next entry needs them too)."""
         who = outlet_key(outlet, article_id)
         self._conflicts = self._label = None
         self.headline = self.headline or facts.title
@@ -220,12 +224,16 @@ class StoryState:
                     known[0] = known[0].model_copy(update={"name": name, "role": role})
                 known[1] += 1
         _trim(self.entities, MAX_ENTITIES, lambda known: known[1])
-        for quote in facts.quotes:
-            match = self.find_quote(quote.text)
-            if match is None:
+        known = len(self.quotes)
+        if quote_positions is None:
+            quote_positions = self.quote_positions(facts.quotes)
+        for quote, position in zip(facts.quotes, quote_positions, strict=True):
+            if position is None:  # none of the story's: it may be one the article quoted before
+                position = _position(self.quotes, quote.text, known)
+            if position is None:
                 self.quotes.append((quote, Reported([who], 1)))
             else:
-                match[1].add(who)
+                self.quotes[position][1].add(who)
         self._trim_quotes()
         for claim in facts.claims:
             text = claim_text(claim)
@@ -297,7 +305,14 @@ class StoryState:
             self.quotes = list(by_index.values())
 
     def find_quote(self, text: str) -> tuple[Quote, Reported] | None:
-        return next((entry for entry in self.quotes if same_quote(entry[0].text, text)), None)
+        position = _position(self.quotes, text)
+        return None if position is None else self.quotes[position]
+
+    def quote_positions(self, quotes: list[Quote]) -> list[int | None]:
+        """Per quote, the position of the first of the story's quotes that is the same (`same_quote`), or None.
+        Matching them is the costliest step of folding an article with quotes into its story (a quarter of
+        placing full-text news), so the next entry and the state after it share one matching."""
+        return [_position(self.quotes, quote.text) for quote in quotes]
 
     def conflicts(self) -> list[Conflict]:
         """Found once until an article or a merge changes the state: an entry compares the story's conflicts
@@ -393,6 +408,11 @@ class StoryState:
             merged_into=data["merged_into"],
             headline=data.get("headline"),  # not in states stored before it was kept
         )
+
+
+def _position(quotes: list[tuple[Quote, Reported]], text: str, start: int = 0) -> int | None:
+    """The position of the first quote from `start` on that is the same as `text`, or None."""
+    return next((position for position in range(start, len(quotes)) if same_quote(quotes[position][0].text, text)), None)
 
 
 def _shortened(headline: str | None) -> str | None:

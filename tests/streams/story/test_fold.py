@@ -17,6 +17,7 @@ from streams.story.fold import (
     fold_log,
     merge_event,
     next_event,
+    next_event_and_state,
     snapshot,
     state_of,
 )
@@ -119,6 +120,24 @@ def test_two_quotes_are_the_same_exactly_when_their_partial_ratio_reaches_the_ma
         assert same_quote(quote, other) is expected and same_quote(other, quote) is expected
         answers.append(expected)
     assert True in answers and False in answers
+
+
+def test_an_article_s_quotes_are_matched_once_for_its_entry_and_for_the_state_after_it():
+    """A quote of the story, a new one, and the new one again: the entry and the state after it (as the desk
+    keeps it) agree with folding the entry in afresh, which matches the quotes itself."""
+    kept = Quote(text="We will not reopen the terminal until every crane has been inspected", speaker="Elena Vargas")
+    events = _append([], "a1", "Harbour Times", _facts(quotes=[kept]))
+    fresh = Quote(text="The cranes were installed in 1998 and have never been replaced since")
+    again = Quote(text="the cranes were installed in 1998 and have never been replaced since", speaker="Ola Berg")
+    facts = _facts(quotes=[fresh, Quote(text="we will not reopen the terminal until every crane has been inspected"), again])
+    before = state_of(events)
+    assert before.quote_positions(facts.quotes) == [None, 0, None]
+    event, after = next_event_and_state("s1", before, "a2", "Coast Daily", T0, facts, score=0.5)
+    assert event.new_quotes == [fresh, again]  # new to the story, both
+    assert [(c.what, c.text, c.outlets) for c in event.corroborations] == [("quote", kept.text, 2)]
+    folded = state_of([*events, event])
+    assert after.to_json() == folded.to_json()
+    assert [(q.text, r.outlets, r.count) for q, r in after.quotes] == [(kept.text, ["Harbour Times", "Coast Daily"], 2), (fresh.text, ["Coast Daily"], 1)]
 
 
 def test_opposite_hedges_on_the_same_figure_open_a_conflict_with_each_side_s_outlets():
