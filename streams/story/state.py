@@ -224,12 +224,12 @@ class StoryState:
                     known[0] = known[0].model_copy(update={"name": name, "role": role})
                 known[1] += 1
         _trim(self.entities, MAX_ENTITIES, lambda known: known[1])
-        known = len(self.quotes)
+        story_quotes = len(self.quotes)
         if quote_positions is None:
             quote_positions = self.quote_positions(facts.quotes)
         for quote, position in zip(facts.quotes, quote_positions, strict=True):
             if position is None:  # none of the story's: it may be one the article quoted before
-                position = _position(self.quotes, quote.text, known)
+                position = _position(self.quotes, quote.text, story_quotes)
             if position is None:
                 self.quotes.append((quote, Reported([who], 1)))
             else:
@@ -310,8 +310,8 @@ class StoryState:
 
     def quote_positions(self, quotes: list[Quote]) -> list[int | None]:
         """Per quote, the position of the first of the story's quotes that is the same (`same_quote`), or None.
-        Matching them is the costliest step of folding an article with quotes into its story (a quarter of
-        placing full-text news), so the next entry and the state after it share one matching."""
+        Matched twice, once for the next entry and once for the state after it, quotes were a quarter of placing
+        full-text news: the two share one matching."""
         return [_position(self.quotes, quote.text) for quote in quotes]
 
     def conflicts(self) -> list[Conflict]:
