@@ -45,6 +45,11 @@ class ReplaySummary:
     passed_over: Counter[str] = field(default_factory=Counter)  # by kind: inputs that are no article by nature
 
 
+def raw_key(article: dict) -> bytes:
+    """The key an article goes to the raw topic under: its id (the worker names a dead letter after it)."""
+    return str(article["id"]).encode()
+
+
 async def replay(
     paths: list[Path],
     settings: Settings,
@@ -145,7 +150,7 @@ class _RawTopic:
         while True:
             producer = self.producer
             try:
-                sent = await producer.send(self.topic, value, key=str(article["id"]).encode())
+                sent = await producer.send(self.topic, value, key=raw_key(article))
                 break
             except MessageSizeTooLargeError:  # refused here, before anything is sent
                 raise ArticleTooLarge(

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from schemas import CleanArticle, DeadLetter
+from streams.kafka.replay import raw_key
 from streams.pipeline.prepare import (
     Rejected,
     cleaned,
@@ -35,7 +36,7 @@ def cleaned_inputs(paths: list[Path], max_bytes: int) -> Iterator[CleanArticle |
         if isinstance(item, Skipped):
             yield item
             continue
-        payload, key = orjson.dumps(item), str(item["id"]).encode()
+        payload, key = orjson.dumps(item), raw_key(item)
         try:
             yield cleaned(payload, key, max_bytes)
         except Rejected as rejected:
