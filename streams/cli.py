@@ -168,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         "synthetic stream generated from --seed, after untimed runs that warm the broker up until its JIT compilers "
         "are quiet, and prints end-to-end throughput, publish-to-story-event "
         "latency at --rate articles/s, the I/O and compute ceilings, the global (place) stage's rate in a worker "
-        "and in one process on a desk with --history articles behind it, preparing's rate, per-article "
+        "and in one process, each worker and the desk with --history articles behind them, preparing's rate, per-article "
         "clustering cost with 1k, 10k and 100k live stories, and memory per 1,000 live stories. Each figure is "
         "explained in the README, under Performance. Takes about ten minutes on two cores.",
     )
@@ -177,7 +177,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=_positive_number, default=100.0, metavar="N", help="replay rate of the latency run (default 100/s)")
     bench.add_argument(
         "--history", type=_positive_count, default=20_000, metavar="N",
-        help="articles placed before the in-process figures are measured, so they are a long-lived worker's (default 20000)",
+        help="articles each timed worker, and the desk of the in-process figures, have placed before the timing, so "
+        "that they are a long-lived worker's (default 20000)",
     )
     bench.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 

@@ -8,25 +8,27 @@
   stream, 32-52 % of the broker's CPU in the first seven runs of 3,000. The local broker runs the quick one
   alone (`LocalKafka`), which took 23-25 % in the first run and 4-10 % from the second or third. A deployment's
   broker has run for months.
-- End to end: the real worker on a real broker, warmed up with a few articles (its group joined, its
-  child processes started), then a synthetic stream replayed as fast as possible; throughput is
+- A steady worker: each timed worker has a history behind it, as a long-lived worker has: `--history` articles
+  of a synthetic stream with long-running stories (`steady_stream`), replayed through it untimed until each is
+  placed. The articles timed are the ones that follow in the same stream, whose stories go on and whose time
+  runs on at the history's pace.
+- End to end: the real worker on a real broker, with its history, then the stream that follows it
+  replayed as fast as possible; throughput is
   articles over the time from the start of the replay to the broker timestamp of the last outcome. Meanwhile,
   the CPU each process takes per article (`cpu_ms_per_article`): the worker's, its children's, the local
   broker's, the bench's own (it replays the stream): on one machine they share its cores.
-- Latency: a second worker on fresh topics, warmed up the same way, the stream replayed at a fixed
-  rate; per article, the story event's broker timestamp minus the raw message's.
+- Latency: a second worker on fresh topics, with the same history, the stream that follows it replayed at a
+  fixed rate; per article, the story event's broker timestamp minus the raw message's.
 - I/O ceiling: plain aiokafka consume-and-produce of the same raw messages on the same broker.
 - Every run's topics are deleted after it (`throwaway_topics`): the broker is timed holding one run's topics, as a
   deployment's holds its own, not the topics of every run before it.
-- Steady state: before the in-process figures, a history of `--history` articles with long-running stories
-  is placed into a desk whose tables are in RocksDB, as a long-lived worker's are; the in-process figures
-  time the stream that follows it (as many articles as the end-to-end stream, the same lengths), whose
-  stories go on and whose time runs on at the history's pace, with the worker's garbage collector
-  thresholds (GC_THRESHOLDS).
+- Steady state in one process: before the in-process figures, the same history is placed into a desk whose
+  tables are in RocksDB, as a long-lived worker's are; the in-process figures time the stream that follows it
+  (the end-to-end stream), with the worker's garbage collector thresholds (GC_THRESHOLDS).
 - The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, fold,
   table writes, the bytes it sends), articles per second: it caps every deployment, however many workers prepare.
   The tables are written as a busy worker writes them: in batches of MAX_BATCH articles, each key once a batch.
-- A worker's placing: a third worker on fresh topics, warmed up, fed the stream's articles already prepared
+- A worker's placing: a third worker on fresh topics, with the same history, fed the stream's articles already prepared
   (`worker_place_per_s`): the global stage with its Kafka traffic, as the worker that places runs it.
 - Compute ceiling: preparing and placing on that desk, in this process, no broker; and preparing alone
   (`prepare_per_s`), which a worker does in child processes (`STORYWIRE_PREPARE_PROCESSES`).
@@ -64,6 +66,7 @@ from streams.tools.cluster import local_nodes
 from streams.tools.harness import (
     Outcomes,
     broker_for,
+    outcome_ends,
     running_worker,
     throwaway_topics,
     watch_outcomes,
@@ -71,7 +74,8 @@ from streams.tools.harness import (
 from streams.tools.soak import RocksStores, rss_mb
 from streams.tools.synthetic import REPLAYED_AT, generate, stream_over_days
 
-WARM_UP_ARTICLES = 50  # placed by each worker before it is timed
+WARM_UP_ARTICLES = 50  # the short history of each untimed run that warms the broker up
+HISTORY_TIMEOUT = 1800.0  # seconds a worker may take to place its history (20,000 articles took about 30 on two cores)
 HOST_LOOP_ADDITIONS = 10_000_000  # the loop that times the host's own speed (`host_loop_seconds`)
 BROKER_WARM_UP_RUN_ARTICLES = 3_000  # each untimed run: the JIT's work is the broker's, whatever --articles says
 BROKER_WARM_UP_MAX_RUNS = 8  # however busy the broker's compilers stay
@@ -98,19 +102,22 @@ def write_feed(articles: list[dict], directory: Path, name: str) -> Path:
     return path
 
 
-async def on_warm_worker(
-    base: Settings, purpose: str, warm_up: Path, send: Callable[[Settings], Awaitable[int]], timeout: float, progress,
+async def on_steady_worker(
+    base: Settings, purpose: str, history: Path, send: Callable[[Settings], Awaitable[int]], timeout: float, progress,
     broker_pids: Sequence[int] = (),
 ) -> tuple[Outcomes, float, dict[str, float]]:
-    """A worker on fresh topics, deleted after it (`throwaway_topics`), warmed up first (a started worker's first
-    articles wait for its group join, its child processes and its first desk load, which are not steady state);
-    then `send(settings)`, which returns how many articles it sent, and a wait for their outcomes. Returns the
-    outcomes (latencies of the articles `send` sent), articles per second from the start of `send` to the broker
+    """A worker on fresh topics, deleted after it (`throwaway_topics`), with a history behind it: the `history`
+    feed replayed through it first, untimed, and every article of it placed, as a long-lived worker has placed
+    thousands before the ones timed (a worker just started has an empty desk, and its first articles wait for its
+    group join, its child processes and its first desk load). Then `send(settings)`, which returns how many
+    articles it sent, and a wait for their outcomes, read from where the history's outcomes end. Returns them
+    (with the latencies of the articles `send` sent), articles per second from the start of `send` to the broker
     timestamp of the last outcome, and the CPU milliseconds per article sent that each process took meanwhile
     (`CpuMeter`; the brokers' if `broker_pids` says where they run)."""
     async with throwaway_topics(base, purpose, progress) as settings, running_worker(settings, progress) as (worker, _):
-        warmed = (await replay([warm_up], settings, progress=progress)).sent
-        await watch_outcomes(settings, warmed, timeout=600, worker=worker)
+        placed = (await replay([history], settings, progress=progress)).sent
+        await watch_outcomes(settings, placed, timeout=HISTORY_TIMEOUT, worker=worker, progress=_history(progress))
+        history_ends = await outcome_ends(settings)
         meter = CpuMeter({
             "worker": lambda: [worker.pid],
             "preparing": lambda: children_of(worker.pid),
@@ -120,9 +127,13 @@ async def on_warm_worker(
         meter.start()
         started_ms = time.time() * 1000
         sent = await send(settings)
-        outcomes = await watch_outcomes(settings, warmed + sent, timeout=timeout, worker=worker, since_ms=started_ms)
+        outcomes = await watch_outcomes(settings, sent, timeout=timeout, worker=worker, since_ms=started_ms, after=history_ends)
         cpu = {role: round(1000 * seconds / sent, 2) for role, seconds in meter.stop().items()}
     return outcomes, sent / ((outcomes.last_ms - started_ms) / 1000), cpu
+
+
+def _history(progress):
+    return lambda line: progress(f"history: {line}")
 
 
 class CpuMeter:
@@ -238,7 +249,7 @@ async def warm_up_broker(run: Callable[[], Awaitable[object]], broker_pids: Sequ
 
 
 async def end_to_end(
-    base: Settings, feed: Path, warm_up: Path, progress, broker_pids: Sequence[int] = ()
+    base: Settings, feed: Path, history: Path, progress, broker_pids: Sequence[int] = ()
 ) -> tuple[float, dict[str, float]]:
     """Articles per second the worker prepares and places, replayed as fast as possible, and the CPU per
     article each process took meanwhile."""
@@ -246,21 +257,21 @@ async def end_to_end(
     async def send(settings: Settings) -> int:
         return (await replay([feed], settings, progress=progress)).sent
 
-    _, articles_per_s, cpu = await on_warm_worker(base, "bench", warm_up, send, 1800, progress, broker_pids)
+    _, articles_per_s, cpu = await on_steady_worker(base, "bench", history, send, 1800, progress, broker_pids)
     return articles_per_s, cpu
 
 
-async def latency(base: Settings, feed: Path, warm_up: Path, rate: float, progress) -> list[float]:
-    """Publish-to-story-event latencies of a stream replayed at `rate` to a warmed-up worker."""
+async def latency(base: Settings, feed: Path, history: Path, rate: float, progress) -> list[float]:
+    """Publish-to-story-event latencies of a stream replayed at `rate` to a worker with a history behind it."""
 
     async def send(settings: Settings) -> int:
         return (await replay([feed], settings, rate, progress)).sent
 
-    outcomes, _, _ = await on_warm_worker(base, "latency", warm_up, send, 600, progress)
+    outcomes, _, _ = await on_steady_worker(base, "latency", history, send, 600, progress)
     return outcomes.latencies
 
 
-async def worker_placing(base: Settings, prepared: list[PreparedArticle], warm_up: Path, progress) -> float:
+async def worker_placing(base: Settings, prepared: list[PreparedArticle], history: Path, progress) -> float:
     """Articles per second the place stage of a running worker places when fed prepared articles directly, so
     none of its time goes to preparing: what one worker places for a deployment whose other workers prepare."""
 
@@ -275,7 +286,7 @@ async def worker_placing(base: Settings, prepared: list[PreparedArticle], warm_u
             await producer.stop()
         return len(prepared)
 
-    _, articles_per_s, _ = await on_warm_worker(base, "place", warm_up, send, 1800, progress)
+    _, articles_per_s, _ = await on_steady_worker(base, "place", history, send, 1800, progress)
     return articles_per_s
 
 
@@ -314,28 +325,32 @@ async def _consume_and_produce(settings: Settings, expected: int) -> float:
         await producer.stop()
 
 
-class SteadyDesk:
-    """A desk as a long-lived, busy worker has it: `history` articles with long-running stories already placed,
-    its tables in RocksDB, written in the worker's batches (`place`); and the `following` articles of the same
-    stream, to be timed. They go on where the history stops, at its pace (a stream that started later would
-    expire the whole history on its first article and meet an empty desk)."""
+def steady_stream(history: int, following: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """A long-lived worker's history: `history` articles with long-running stories; and the `following` articles
+    of the same stream, to be timed. They go on where the history stops, at its pace (a stream that started
+    later would expire the whole history on its first article and meet an empty desk)."""
+    per_day = max(history, 1) / max(7.0, history / 2000)  # a history of a week at least
+    stream = stream_over_days(history + following, (history + following) / per_day, seed=seed, max_paragraphs=12)
+    return list(itertools.islice(stream, history)), list(stream)
 
-    def __init__(self, settings: Settings, history: int, following: int, seed: int, directory: Path, progress) -> None:
+
+class SteadyDesk:
+    """A desk as a long-lived, busy worker has it: a history of articles (`steady_stream`) already placed, its
+    tables in RocksDB, written in the worker's batches (`place`)."""
+
+    def __init__(self, settings: Settings, history: list[dict], directory: Path, progress) -> None:
         self.rocks = RocksStores(directory / "tables")
         self.staging = Staging(self.rocks.stores)
         self.desk = StoryDesk(settings, self.staging.stores)
         self.open = 0  # articles in the open batch
-        per_day = max(history, 1) / max(7.0, history / 2000)  # a history of a week at least (--history 0: none)
-        stream = stream_over_days(history + following, (history + following) / per_day, seed=seed + 100, max_paragraphs=12)
-        for number, raw in enumerate(itertools.islice(stream, history), start=1):
+        for number, raw in enumerate(history, start=1):
             prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
             if not isinstance(prepared, DeadLetter):
                 self.place(prepared.to_bytes())
             if number % 10_000 == 0:
-                progress(f"history: {number:,} of {history:,} articles placed")
+                progress(f"history: {number:,} of {len(history):,} articles placed")
         self.write()
-        self.following = [orjson.dumps(raw) for raw in stream]
-        self.received_from = REPLAYED_AT + history + 1  # the broker time of the first following article
+        self.received_from = REPLAYED_AT + len(history) + 1  # the broker time of the first article that follows
 
     def place(self, message: bytes) -> None:
         """The place stage's work for one prepared article's message, as the worker does it: decode, place, the
@@ -434,41 +449,43 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run_bench(base: Settings, articles: int, seed: int, rate: float, history: int, progress) -> dict:
     loop_before = host_loop_seconds()
-    stream = generate(articles, seed=seed)
-    latency_stream = generate(max(1, round(rate * 10)), seed=seed + 1)  # ten seconds of the rate, or one article
-    warm_up_stream = generate(WARM_UP_ARTICLES, seed=seed + 2)
+    latency_articles = max(1, round(rate * 10))  # ten seconds of the rate, or one article
+    past, following = steady_stream(history, max(articles, latency_articles), seed)
+    stream = following[:articles]
     broker_warm_up_stream = generate(BROKER_WARM_UP_RUN_ARTICLES, seed=seed + 3)
+    warm_up_stream = generate(WARM_UP_ARTICLES, seed=seed + 2)
     with tempfile.TemporaryDirectory() as tmp:
-        feed = write_feed(stream.articles, Path(tmp), "stream")
-        latency_feed = write_feed(latency_stream.articles, Path(tmp), "latency")
+        feed = write_feed(stream, Path(tmp), "stream")
+        latency_feed = write_feed(following[:latency_articles], Path(tmp), "latency")
+        history_feed = write_feed(past, Path(tmp), "history")
         warm_up = [{**a, "id": f"warm-up-{a['id']}"} for a in warm_up_stream.articles]  # ids of their own
         warm_up_feed = write_feed(warm_up, Path(tmp), "warm-up")
         broker_warm_up_feed = write_feed(broker_warm_up_stream.articles, Path(tmp), "broker-warm-up")
-        payloads = [orjson.dumps(a) for a in stream.articles]
-        results = [prepare(payload, None, REPLAYED_AT + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
+        payloads = [orjson.dumps(a) for a in stream]
+        received_from = REPLAYED_AT + history + 1  # after the history's, as the worker's broker times are
+        results = [prepare(payload, None, received_from + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
         async with broker_for(base, progress) as settings:
             broker_pids = local_broker_pids(base)
             progress(f"warming up the broker: untimed runs of {BROKER_WARM_UP_RUN_ARTICLES:,} articles until its compilers are quiet")
             warm_up_runs, compiling_share = await warm_up_broker(
                 lambda: end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress), broker_pids, progress
             )
-            progress(f"end to end: {articles:,} articles")
-            articles_per_s, cpu = await end_to_end(settings, feed, warm_up_feed, progress, broker_pids)
+            progress(f"end to end: {articles:,} articles, on a worker with a history of {history:,}")
+            articles_per_s, cpu = await end_to_end(settings, feed, history_feed, progress, broker_pids)
             progress(f"end to end: {articles_per_s:,.0f} articles/s; I/O ceiling next")
             io_per_s = await io_ceiling(settings, feed, progress)
-            progress(f"latency at {rate:g} articles/s")
-            latencies = await latency(settings, latency_feed, warm_up_feed, rate, progress)
-            progress("a worker's place stage fed prepared articles")
-            worker_place_per_s = await worker_placing(settings, prepared_only(results), warm_up_feed, progress)
+            progress(f"latency at {rate:g} articles/s, on a worker with a history of {history:,}")
+            latencies = await latency(settings, latency_feed, history_feed, rate, progress)
+            progress(f"a worker's place stage fed prepared articles, on a worker with a history of {history:,}")
+            worker_place_per_s = await worker_placing(settings, prepared_only(results), history_feed, progress)
     progress(f"steady state: placing a history of {history:,} articles")
     with collecting_as_the_worker():  # with the defaults, collecting the history's heap dominated
         with tempfile.TemporaryDirectory() as tmp:
-            steady = SteadyDesk(base, history, articles, seed, Path(tmp), progress)
-            following, received_from, half = steady.following, steady.received_from, articles // 2
+            steady = SteadyDesk(base, past, Path(tmp), progress)
+            half = articles // 2
             progress("the global stage alone, then the compute ceiling")
-            prepared = [prepare(p, None, received_from + i, base.max_article_bytes) for i, p in enumerate(following[:half])]
-            place_per_s = place_rate(steady, [article.to_bytes() for article in prepared_only(prepared)])
-            compute_per_s, prepare_per_s = compute_ceiling(steady, following[half:], received_from + half, base)
+            place_per_s = place_rate(steady, [article.to_bytes() for article in prepared_only(results[:half])])
+            compute_per_s, prepare_per_s = compute_ceiling(steady, payloads[half:], received_from + half, base)
             steady.close()
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
     loop_after = host_loop_seconds()

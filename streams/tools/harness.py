@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from streams.kafka.admin import delete_topics, ensure_topics, topic_names
@@ -80,28 +80,29 @@ async def watch_outcomes(
     worker: subprocess.Popen | None = None,
     progress: Callable[[str], None] = lambda _: None,
     since_ms: float = 0,
+    after: dict[TopicPartition, int] | None = None,
 ) -> Outcomes:
     """Consume the outcome topics until `expected` articles have an outcome (an entry, a duplicate verdict or a
     dead letter; a repeat of the same outcome counts once). Latencies are those of the entries of articles
-    sent at or after `since_ms` (epoch milliseconds).
+    sent at or after `since_ms` (epoch milliseconds). From the start of each topic, or from the offsets `after`
+    gives (`outcome_ends`): a worker's history is not read again while a run that follows it is timed.
 
     The outcome topics are made first if the worker has not made them yet (as it would: same specs), so that the
     consumer does not log, for each, that it is not in the cluster's metadata."""
     names = {settings.topic(name): name for name in OUTCOMES}
     specs = topic_specs(settings)
     await ensure_topics(settings, [specs[name] for name in OUTCOMES])
-    consumer = AIOKafkaConsumer(
-        *names,
-        **client_options(settings),
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        metadata_max_age_ms=1000,
-    )
+    options = dict(client_options(settings), auto_offset_reset="earliest", enable_auto_commit=False, metadata_max_age_ms=1000)
+    consumer = AIOKafkaConsumer(**options) if after else AIOKafkaConsumer(*names, **options)
     await consumer.start()
     outcomes = Outcomes()
     deadline = time.monotonic() + timeout
     reported, last_report = -1, 0.0
     try:
+        if after:
+            consumer.assign(list(after))
+            for partition, offset in after.items():
+                consumer.seek(partition, offset)
         while len(outcomes.seen) < expected:
             if worker is not None and worker.poll() is not None:
                 raise RunFailed(f"the worker exited with code {worker.returncode}")
@@ -129,6 +130,16 @@ async def watch_outcomes(
     finally:
         await consumer.stop()
     return outcomes
+
+
+async def outcome_ends(settings: Settings) -> dict[TopicPartition, int]:
+    """Where each outcome topic's partitions end now: outcomes that come later are read from there on."""
+    consumer = AIOKafkaConsumer(*map(settings.topic, OUTCOMES), **client_options(settings), enable_auto_commit=False)
+    await consumer.start()  # without a group, it is given every partition of its topics
+    try:
+        return await consumer.end_offsets(list(consumer.assignment()))
+    finally:
+        await consumer.stop()
 
 
 async def wait_for_outcomes(settings: Settings, expected: int, worker: subprocess.Popen, timeout: float, progress) -> dict:

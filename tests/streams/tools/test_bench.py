@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 from schemas import DeadLetter
@@ -23,18 +24,21 @@ from streams.tools.bench import (
     cpu_seconds,
     format_bench,
     jit_compiling_seconds,
+    steady_stream,
 )
 
 
 def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_path):
     settings = Settings(home=tmp_path)
-    steady = SteadyDesk(settings, 1500, 100, 7, tmp_path, lambda _: None)
+    history, following = steady_stream(1500, 100, 7)
+    steady = SteadyDesk(settings, history, tmp_path, lambda _: None)
     desk = steady.desk
     sizes = {story_id: profile.size for story_id, profile in desk.stories.stories.items()}
     fingerprints = len(desk.duplicates)
-    assert len(sizes) > 100 and len(steady.following) == 100
-    for offset, payload in enumerate(steady.following[:50]):
-        prepared = prepare(payload, None, steady.received_from + offset, settings.max_article_bytes)
+    assert len(sizes) > 100 and len(history) == 1500 and len(following) == 100
+    assert not {article["id"] for article in history} & {article["id"] for article in following}
+    for offset, article in enumerate(following[:50]):
+        prepared = prepare(orjson.dumps(article), None, steady.received_from + offset, settings.max_article_bytes)
         if not isinstance(prepared, DeadLetter):
             steady.place(prepared.to_bytes())
     # A stream that started after the history's window would have expired it all on its first article.

@@ -1,18 +1,21 @@
 """A run's throwaway topics are gone after it, and only they: on a real broker. A cluster that keeps them gets a
 line saying which they are, and the run goes on; its answer names the topic and the error code (a stand-in admin
-client plays it)."""
+client plays it). Outcomes are read from where a worker's history ended, when asked."""
 
 from __future__ import annotations
 
 import asyncio
 from types import SimpleNamespace
 
+import orjson
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from streams.kafka import admin
 from streams.kafka.admin import delete_topics, ensure_topics, topic_names
-from streams.kafka.topics import TopicSpec
+from streams.kafka.connection import client_options
+from streams.kafka.topics import DUPLICATES, STORY_EVENTS, TopicSpec
 from streams.settings import Settings
 from streams.tools import harness
 
@@ -87,3 +90,27 @@ async def test_the_cluster_s_refusal_names_the_topic_and_its_error_code(monkeypa
     AnsweringAdmin.answers = [[("t-a", 7)], [("t-a", 0)]]  # a request timed out (retriable): asked again
     await delete_topics(Settings(), ["t-a"])
     assert AnsweringAdmin.answers == []
+
+
+async def test_outcomes_are_read_from_where_the_history_ended_when_asked(settings: Settings):
+    async def outcomes(producer: AIOKafkaProducer, entries: list[str], duplicates: list[str]) -> None:
+        for article_id in entries:
+            entry = {"kind": "joined", "article_id": article_id, "time": "2026-01-01T00:00:00+00:00"}
+            await producer.send_and_wait(settings.topic(STORY_EVENTS), orjson.dumps(entry))
+        for article_id in duplicates:
+            await producer.send_and_wait(settings.topic(DUPLICATES), orjson.dumps({"article_id": article_id}))
+
+    await harness.watch_outcomes(settings, 0, timeout=10)  # makes the outcome topics, as the worker would
+    producer = AIOKafkaProducer(**client_options(settings))
+    await producer.start()
+    try:
+        await outcomes(producer, ["history-1", "history-2"], ["history-3"])
+        history_ends = await harness.outcome_ends(settings)
+        await outcomes(producer, ["timed-1"], ["timed-2"])
+    finally:
+        await producer.stop()
+    after = await harness.watch_outcomes(settings, 2, timeout=30, after=history_ends)
+    assert {article_id for _, article_id in after.seen} == {"timed-1", "timed-2"} and len(after.latencies) == 1
+    assert sum(history_ends.values()) == 3
+    everything = await harness.watch_outcomes(settings, 5, timeout=30)  # the history is there, from the start
+    assert {article_id for _, article_id in everything.seen} == {"history-1", "history-2", "history-3", "timed-1", "timed-2"}
