@@ -1,5 +1,5 @@
-"""The bench's in-process figures time a desk in its steady state, not an empty one, its clustering cost is
-timed with as many live stories as it says, and its text output shows every figure."""
+"""The bench times workers and a desk in their steady state, with a history behind them, not empty ones; its
+clustering cost is timed with as many live stories as it says, and its text output shows every figure."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from schemas import DeadLetter
+from streams.kafka.replay import replay
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
 from streams.tools import bench
@@ -47,6 +48,21 @@ def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_
     grown = [story_id for story_id, size in sizes.items() if story_id in desk.stories.stories and desk.stories.stories[story_id].size > size]
     assert grown, "the history's stories go on in the timed articles"
     steady.close()
+
+
+async def test_a_timed_worker_places_its_history_first_and_is_timed_on_the_articles_that_follow_only(settings: Settings, tmp_path):
+    history, following = steady_stream(60, 20, 7)
+    history_feed = bench.write_feed(history, tmp_path, "history")
+    feed = bench.write_feed(following, tmp_path, "following")
+
+    async def send(run: Settings) -> int:
+        return (await replay([feed], run)).sent
+
+    lines: list[str] = []
+    outcomes, articles_per_s, cpu = await bench.on_steady_worker(settings, "steady", history_feed, send, 120, lines.append)
+    assert "history: processed 60/60 articles" in lines
+    assert {article_id for _, article_id in outcomes.seen} == {article["id"] for article in following}
+    assert 0 < len(outcomes.latencies) <= 20 and articles_per_s > 0 and cpu["worker"] > 0
 
 
 def test_the_clustering_cost_is_timed_with_as_many_live_stories_as_it_says():
