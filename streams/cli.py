@@ -170,7 +170,8 @@ def _parser() -> argparse.ArgumentParser:
         "latency at --rate articles/s, the I/O and compute ceilings, the global (place) stage's rate in a worker "
         "and in one process, each worker and the desk with --history articles behind them, preparing's rate, per-article "
         "clustering cost with 1k, 10k and 100k live stories, and memory per 1,000 live stories. Each figure is "
-        "explained in the README, under Performance. Takes about ten minutes on two cores.",
+        "explained in the README, under Performance. Takes about four minutes on a quick two-core host with the "
+        "defaults, most of it the three workers placing their histories: longer on a slower host or with a longer --history.",
     )
     bench.add_argument("--articles", type=_positive_count, default=3000, metavar="N", help="articles in the throughput stream (default 3000)")
     bench.add_argument("--seed", type=int, default=7, metavar="N", help="seed of the synthetic stream (default 7)")

@@ -75,7 +75,10 @@ from streams.tools.soak import RocksStores, rss_mb
 from streams.tools.synthetic import REPLAYED_AT, generate, stream_over_days
 
 WARM_UP_ARTICLES = 50  # the short history of each untimed run that warms the broker up
-HISTORY_TIMEOUT = 1800.0  # seconds a worker may take to place its history (20,000 articles took about 30 on two cores)
+# A worker placing its history is given 10 minutes, and a second more for every 20 articles: 20,000 articles took
+# about 30 seconds on a quick two-core host, and about 140 would at the slowest host's 141 articles/s.
+HISTORY_TIMEOUT_S, HISTORY_MIN_PER_S = 600.0, 20
+STREAM_PER_DAY = 2_000  # the pace of the bench's steady stream, in articles per day of publication time
 HOST_LOOP_ADDITIONS = 10_000_000  # the loop that times the host's own speed (`host_loop_seconds`)
 BROKER_WARM_UP_RUN_ARTICLES = 3_000  # each untimed run: the JIT's work is the broker's, whatever --articles says
 BROKER_WARM_UP_MAX_RUNS = 8  # however busy the broker's compilers stay
@@ -107,7 +110,7 @@ async def on_steady_worker(
     broker_pids: Sequence[int] = (),
 ) -> tuple[Outcomes, float, dict[str, float]]:
     """A worker on fresh topics, deleted after it (`throwaway_topics`), with a history behind it: the `history`
-    feed replayed through it first, untimed, and every article of it placed, as a long-lived worker has placed
+    feed replayed through it first, untimed, until every article of it has an outcome, as a long-lived worker has placed
     thousands before the ones timed (a worker just started has an empty desk, and its first articles wait for its
     group join, its child processes and its first desk load). Then `send(settings)`, which returns how many
     articles it sent, and a wait for their outcomes, read from where the history's outcomes end. Returns them
@@ -115,8 +118,9 @@ async def on_steady_worker(
     timestamp of the last outcome, and the CPU milliseconds per article sent that each process took meanwhile
     (`CpuMeter`; the brokers' if `broker_pids` says where they run)."""
     async with throwaway_topics(base, purpose, progress) as settings, running_worker(settings, progress) as (worker, _):
-        placed = (await replay([history], settings, progress=progress)).sent
-        await watch_outcomes(settings, placed, timeout=HISTORY_TIMEOUT, worker=worker, progress=_history(progress))
+        placed = (await replay([history], settings, progress=_history(progress))).sent
+        timeout_s = HISTORY_TIMEOUT_S + placed / HISTORY_MIN_PER_S
+        await watch_outcomes(settings, placed, timeout=timeout_s, worker=worker, progress=_history(progress))
         history_ends = await outcome_ends(settings)
         meter = CpuMeter({
             "worker": lambda: [worker.pid],
@@ -327,11 +331,17 @@ async def _consume_and_produce(settings: Settings, expected: int) -> float:
 
 def steady_stream(history: int, following: int, seed: int) -> tuple[list[dict], list[dict]]:
     """A long-lived worker's history: `history` articles with long-running stories; and the `following` articles
-    of the same stream, to be timed. They go on where the history stops, at its pace (a stream that started
-    later would expire the whole history on its first article and meet an empty desk)."""
-    per_day = max(history, 1) / max(7.0, history / 2000)  # a history of a week at least
-    stream = stream_over_days(history + following, (history + following) / per_day, seed=seed, max_paragraphs=12)
+    of the same stream, to be timed. They go on where the history stops, at its pace, STREAM_PER_DAY whatever
+    the history's length (a stream that started later would expire the whole history on its first article and
+    meet an empty desk)."""
+    stream = stream_over_days(history + following, (history + following) / STREAM_PER_DAY, seed=seed, max_paragraphs=12)
     return list(itertools.islice(stream, history)), list(stream)
+
+
+def received_after(history: int) -> int:
+    """The broker time given to the first article after an in-process history of `history` articles, each of
+    which has the one before it plus one."""
+    return REPLAYED_AT + history + 1
 
 
 class SteadyDesk:
@@ -350,7 +360,7 @@ class SteadyDesk:
             if number % 10_000 == 0:
                 progress(f"history: {number:,} of {len(history):,} articles placed")
         self.write()
-        self.received_from = REPLAYED_AT + len(history) + 1  # the broker time of the first article that follows
+        self.received_from = received_after(len(history))
 
     def place(self, message: bytes) -> None:
         """The place stage's work for one prepared article's message, as the worker does it: decode, place, the
@@ -462,7 +472,9 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         warm_up_feed = write_feed(warm_up, Path(tmp), "warm-up")
         broker_warm_up_feed = write_feed(broker_warm_up_stream.articles, Path(tmp), "broker-warm-up")
         payloads = [orjson.dumps(a) for a in stream]
-        received_from = REPLAYED_AT + history + 1  # after the history's, as the worker's broker times are
+        # Broker times after the in-process desk's history. The place-only worker's history came with the broker's
+        # own: these only move its estimate of how far the stream runs behind, as every synthetic article is dated.
+        received_from = received_after(history)
         results = [prepare(payload, None, received_from + i, base.max_article_bytes) for i, payload in enumerate(payloads)]
         async with broker_for(base, progress) as settings:
             broker_pids = local_broker_pids(base)

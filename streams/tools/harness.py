@@ -93,13 +93,13 @@ async def watch_outcomes(
     specs = topic_specs(settings)
     await ensure_topics(settings, [specs[name] for name in OUTCOMES])
     options = dict(client_options(settings), auto_offset_reset="earliest", enable_auto_commit=False, metadata_max_age_ms=1000)
-    consumer = AIOKafkaConsumer(**options) if after else AIOKafkaConsumer(*names, **options)
+    consumer = AIOKafkaConsumer(**options) if after is not None else AIOKafkaConsumer(*names, **options)
     await consumer.start()
     outcomes = Outcomes()
     deadline = time.monotonic() + timeout
     reported, last_report = -1, 0.0
     try:
-        if after:
+        if after is not None:
             consumer.assign(list(after))
             for partition, offset in after.items():
                 consumer.seek(partition, offset)
@@ -135,9 +135,12 @@ async def watch_outcomes(
 async def outcome_ends(settings: Settings) -> dict[TopicPartition, int]:
     """Where each outcome topic's partitions end now: outcomes that come later are read from there on."""
     consumer = AIOKafkaConsumer(*map(settings.topic, OUTCOMES), **client_options(settings), enable_auto_commit=False)
-    await consumer.start()  # without a group, it is given every partition of its topics
     try:
-        return await consumer.end_offsets(list(consumer.assignment()))
+        await consumer.start()  # without a group, it is given every partition of its topics
+        partitions = list(consumer.assignment())
+        if not partitions:
+            raise RunFailed(f"the outcome topics of {settings.topic_prefix} have no partitions the broker knows of")
+        return await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
 

@@ -50,6 +50,16 @@ def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_
     steady.close()
 
 
+def test_a_short_history_is_followed_at_the_stream_s_own_pace():
+    """A short history does not spread the timed articles over weeks (they would meet only one-article stories)."""
+    from datetime import datetime
+
+    for history in (10, 1500):
+        _, following = steady_stream(history, 200, 7)
+        times = sorted(datetime.fromisoformat(article["published_at"]) for article in following)
+        assert (times[-1] - times[0]).days < 7  # a story's articles go on for a day or two after the stream's last day
+
+
 async def test_a_timed_worker_places_its_history_first_and_is_timed_on_the_articles_that_follow_only(settings: Settings, tmp_path):
     history, following = steady_stream(60, 20, 7)
     history_feed = bench.write_feed(history, tmp_path, "history")
