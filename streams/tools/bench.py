@@ -118,9 +118,10 @@ async def on_steady_worker(
     timestamp of the last outcome, and the CPU milliseconds per article sent that each process took meanwhile
     (`CpuMeter`; the brokers' if `broker_pids` says where they run)."""
     async with throwaway_topics(base, purpose, progress) as settings, running_worker(settings, progress) as (worker, _):
-        placed = (await replay([history], settings, progress=_history(progress))).sent
+        history_progress = _history(progress)
+        placed = (await replay([history], settings, progress=history_progress)).sent
         timeout_s = HISTORY_TIMEOUT_S + placed / HISTORY_MIN_PER_S
-        await watch_outcomes(settings, placed, timeout=timeout_s, worker=worker, progress=_history(progress))
+        await watch_outcomes(settings, placed, timeout=timeout_s, worker=worker, progress=history_progress)
         history_ends = await outcome_ends(settings)
         meter = CpuMeter({
             "worker": lambda: [worker.pid],
@@ -360,7 +361,6 @@ class SteadyDesk:
             if number % 10_000 == 0:
                 progress(f"history: {number:,} of {len(history):,} articles placed")
         self.write()
-        self.received_from = received_after(len(history))
 
     def place(self, message: bytes) -> None:
         """The place stage's work for one prepared article's message, as the worker does it: decode, place, the

@@ -20,7 +20,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from streams.kafka.admin import delete_topics, ensure_topics, topic_names
+from streams.kafka.admin import delete_topics, end_offsets, ensure_topics, topic_names
 from streams.kafka.connection import client_options, connection_env, security_options
 from streams.kafka.read import current_state
 from streams.kafka.replay import replay
@@ -133,16 +133,10 @@ async def watch_outcomes(
 
 
 async def outcome_ends(settings: Settings) -> dict[TopicPartition, int]:
-    """Where each outcome topic's partitions end now: outcomes that come later are read from there on."""
-    consumer = AIOKafkaConsumer(*map(settings.topic, OUTCOMES), **client_options(settings), enable_auto_commit=False)
-    try:
-        await consumer.start()  # without a group, it is given every partition of its topics
-        partitions = list(consumer.assignment())
-        if not partitions:
-            raise RunFailed(f"the outcome topics of {settings.topic_prefix} have no partitions the broker knows of")
-        return await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
+    """Where each outcome topic's partitions end now (made as `topic_specs` says, by the worker or by
+    `watch_outcomes`): outcomes that come later are read from there on."""
+    specs = topic_specs(settings)
+    return await end_offsets(settings, [TopicPartition(specs[name].name, number) for name in OUTCOMES for number in range(specs[name].partitions)])
 
 
 async def wait_for_outcomes(settings: Settings, expected: int, worker: subprocess.Popen, timeout: float, progress) -> dict:

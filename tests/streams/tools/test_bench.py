@@ -25,6 +25,7 @@ from streams.tools.bench import (
     cpu_seconds,
     format_bench,
     jit_compiling_seconds,
+    received_after,
     steady_stream,
 )
 
@@ -39,7 +40,7 @@ def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_
     assert len(sizes) > 100 and len(history) == 1500 and len(following) == 100
     assert not {article["id"] for article in history} & {article["id"] for article in following}
     for offset, article in enumerate(following[:50]):
-        prepared = prepare(orjson.dumps(article), None, steady.received_from + offset, settings.max_article_bytes)
+        prepared = prepare(orjson.dumps(article), None, received_after(len(history)) + offset, settings.max_article_bytes)
         if not isinstance(prepared, DeadLetter):
             steady.place(prepared.to_bytes())
     # A stream that started after the history's window would have expired it all on its first article.
