@@ -7,6 +7,7 @@ import asyncio
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -53,8 +54,6 @@ def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_
 
 def test_a_short_history_is_followed_at_the_stream_s_own_pace():
     """A short history does not spread the timed articles over weeks (they would meet only one-article stories)."""
-    from datetime import datetime
-
     for history in (10, 1500):
         _, following = steady_stream(history, 200, 7)
         times = sorted(datetime.fromisoformat(article["published_at"]) for article in following)
