@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import time
+from collections.abc import Generator, Sequence
 from datetime import datetime, timezone
 
 import orjson
@@ -125,16 +127,54 @@ def _nested_deeper(value: object, limit: int) -> bool:
 
 def prepare(payload: bytes | None, key: bytes | None, timestamp: float, max_bytes: int) -> PreparedArticle | DeadLetter:
     """Everything one article needs before it meets the other articles, or the reason it can't."""
+    stages = _stages(payload, key, timestamp, max_bytes)
+    while True:
+        try:
+            next(stages)
+        except StopIteration as finished:
+            return finished.value
+
+
+def prepare_many(
+    work: Sequence[tuple[bytes | None, bytes | None, float]], max_bytes: int
+) -> list[tuple[PreparedArticle | DeadLetter | Exception, float]]:
+    """`prepare` for each (payload, key, timestamp) of a chunk, taken through the stages together: every article
+    cleaned, then every article's facts, features and fingerprints. A stage's code and the word caches it reads
+    stay warm from one article to the next, where one article at a time went through them all in turn: about a
+    seventh less time per article in chunks of 32 (the performance log, 2026-12-02). Each result comes with
+    the seconds its own stages took; an exception (a bug, not bad input) is its article's result alone."""
+    results: list[PreparedArticle | DeadLetter | Exception | None] = [None] * len(work)
+    seconds = [0.0] * len(work)
+    going = {index: _stages(payload, key, timestamp, max_bytes) for index, (payload, key, timestamp) in enumerate(work)}
+    while going:
+        for index, stages in list(going.items()):
+            started = time.perf_counter()
+            try:
+                next(stages)
+            except StopIteration as finished:
+                results[index] = finished.value
+                del going[index]
+            except Exception as error:
+                results[index] = error
+                del going[index]
+            seconds[index] += time.perf_counter() - started
+    return list(zip(results, seconds))
+
+
+def _stages(
+    payload: bytes | None, key: bytes | None, timestamp: float, max_bytes: int
+) -> Generator[None, None, PreparedArticle | DeadLetter]:
+    """`prepare`'s work for one article, pausing after each stage (so that `prepare_many` can take a chunk of
+    articles through a stage before the next); it returns what `prepare` does."""
     try:
         article = cleaned(payload, key, max_bytes).model_copy(update={"received_at": _received_at(timestamp)})
+        yield
+        facts = extract_facts(article)
+        yield
+        terms = features(article.title, article.text)
+        yield
         fp = fingerprint(article.title, article.text)
-        return PreparedArticle(
-            article=article.metadata(),
-            facts=extract_facts(article),
-            terms=features(article.title, article.text),
-            exact=fp.exact,
-            signature=fp.in_base64(),
-        )
+        return PreparedArticle(article=article.metadata(), facts=facts, terms=terms, exact=fp.exact, signature=fp.in_base64())
     except Rejected as rejected:
         return rejected.as_dead_letter(payload, key)
 

@@ -11,7 +11,8 @@ Payloads are handed over in chunks, as a group commit: while each child has two 
 payloads submitted meanwhile gather into the next chunk (up to CHUNK), which goes when a chunk comes back.
 A quiet stream's article goes alone, at once; a busy stream's go about twenty at a time. Handed over one by
 one, each article cost the worker's own process a pickling, a pipe write, a result read and a wake-up of
-its event loop, in the executor's threads, which also took the interpreter lock from the loop.
+its event loop, in the executor's threads, which also took the interpreter lock from the loop. A child
+takes a chunk through preparing's stages together (`prepare_many`), which also costs it less per article.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from concurrent.futures.process import BrokenProcessPool
 
 import orjson
 
-from schemas import DeadLetter
+from schemas import DeadLetter, PreparedArticle
 from streams.pipeline.clean.language import language_identifier
-from streams.pipeline.prepare import internal_error, prepare
+from streams.pipeline.prepare import internal_error, prepare, prepare_many
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +47,25 @@ _WARM_UP = orjson.dumps({"title": "Ministers meet in Brussels", "text": "Ministe
 def prepared_message(payload: bytes | None, key: bytes | None, timestamp: float, max_bytes: int) -> Prepared:
     """`prepare`, with the result already encoded: what a child sends back (bytes travel cheaply)."""
     started = time.perf_counter()
-    result = prepare(payload, key, timestamp, max_bytes)
-    if isinstance(result, DeadLetter):
-        return result, None, time.perf_counter() - started
-    return result.to_bytes(), result.article.article_id, time.perf_counter() - started
+    return _encoded(prepare(payload, key, timestamp, max_bytes), time.perf_counter() - started)
 
 
 def prepared_messages(work: list[tuple[bytes | None, bytes | None, float]], max_bytes: int) -> list[Prepared | Exception]:
-    """A chunk's `prepared_message`s, in a child; a bug in one article's work is that article's result, so it
-    does not take the rest of the chunk with it."""
+    """A chunk's `prepared_message`s, in a child, prepared together (`prepare_many`); a bug in one article's work
+    is that article's result, so it does not take the rest of the chunk with it."""
     results: list[Prepared | Exception] = []
-    for payload, key, timestamp in work:
+    for result, seconds in prepare_many(work, max_bytes):
         try:
-            results.append(prepared_message(payload, key, timestamp, max_bytes))
-        except Exception as error:
+            results.append(result if isinstance(result, Exception) else _encoded(result, seconds))
+        except Exception as error:  # encoding it met a bug
             results.append(error)
     return results
+
+
+def _encoded(result: PreparedArticle | DeadLetter, seconds: float) -> Prepared:
+    if isinstance(result, DeadLetter):
+        return result, None, seconds
+    return result.to_bytes(), result.article.article_id, seconds
 
 
 def warm_up() -> None:

@@ -7,7 +7,8 @@ import orjson
 import pytest
 
 from schemas import DeadLetter, PreparedArticle
-from streams.pipeline.prepare import decode_text, prepare
+from streams.pipeline import prepare as preparing
+from streams.pipeline.prepare import decode_text, prepare, prepare_many
 from streams.settings import Settings
 from streams.story.desk import Appended, Duplicate, StoryDesk
 
@@ -99,6 +100,29 @@ def test_unusable_payloads_become_dead_letters_with_a_reason(payload, stage, wor
     assert isinstance(result, DeadLetter)
     assert result.stage == stage and words in result.reason
     assert result.article_id == "k1" and result.payload_bytes == len(payload)
+
+
+def test_a_chunk_prepared_together_gives_each_article_what_preparing_it_alone_gives(monkeypatch):
+    """Stage by stage over the chunk, in order: articles, dead letters, and a bug that is its article's alone."""
+    articles = [orjson.dumps({**ARTICLE, "id": f"lima-{i}", "title": f"{ARTICLE['title']} ({i})"}) for i in range(4)]
+    work = [(articles[0], b"k0", 1_700_000_000.0), (b"", b"k1", 1_700_000_001.0), (articles[1], None, 1_700_000_002.0),
+            (b'{"title": 42, "text": "x"}', b"k3", 1_700_000_003.0), (articles[2], b"k4", 1_700_000_004.0)]
+    together = prepare_many(work, LIMIT)
+    assert [result for result, _ in together] == [prepare(*args, LIMIT) for args in work]
+    assert all(seconds > 0 for _, seconds in together)
+
+    extract_facts = preparing.extract_facts
+
+    def broken_on_lima_1(article):
+        if article.article_id == "lima-1":
+            raise ValueError("a bug")
+        return extract_facts(article)
+
+    monkeypatch.setattr(preparing, "extract_facts", broken_on_lima_1)
+    results = [result for result, _ in prepare_many(work, LIMIT)]
+    assert isinstance(results[2], ValueError)
+    assert [r.article.article_id for r in (results[0], results[4])] == ["lima-0", "lima-2"]
+    assert [r.stage for r in (results[1], results[3])] == ["decode", "validate"]
 
 
 @pytest.mark.timeout(10)  # each took up to 16 s before: a run of stops was read once from each of its stops

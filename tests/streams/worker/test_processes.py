@@ -96,17 +96,15 @@ async def test_articles_are_prepared_in_the_workers_own_process_when_no_child_ca
 
 
 def test_a_bug_in_one_article_of_a_chunk_is_that_articles_result_alone(monkeypatch):
-    prepared = processes.prepared_message
-
-    def broken_on_a1(payload, *args):
-        if b'"a1"' in payload:
-            raise ValueError("a bug")
-        return prepared(payload, *args)
-
-    monkeypatch.setattr(processes, "prepared_message", broken_on_a1)
-    results = processes.prepared_messages([(payload, None, 0.0) for payload in payloads(3)], MAX_BYTES)
+    """`prepare_many` gives a bug as its article's result (tests/streams/pipeline); the child passes it on in its
+    place and encodes the others."""
+    sent = payloads(3)
+    prepared = [(prepare(payload, None, 0.0, MAX_BYTES), 0.25) for payload in sent]
+    monkeypatch.setattr(processes, "prepare_many", lambda work, max_bytes: [prepared[0], (ValueError("a bug"), 0.5), prepared[2]])
+    results = processes.prepared_messages([(payload, None, 0.0) for payload in sent], MAX_BYTES)
     assert isinstance(results[1], ValueError)
-    assert [result[1] for result in (results[0], results[2])] == ["a0", "a2"]
+    assert [result[1:] for result in (results[0], results[2])] == [("a0", 0.25), ("a2", 0.25)]
+    assert PreparedArticle.from_bytes(results[2][0]) == prepared[2][0]
 
 
 async def test_every_child_is_started_and_warm_before_the_first_article():
