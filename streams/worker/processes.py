@@ -9,9 +9,9 @@ Plain asyncio and concurrent.futures, no faust, so a child imports none of the w
 
 Payloads are handed over in chunks, as a group commit: while each child has two chunks to work on, the
 payloads submitted meanwhile gather into the next chunk (up to CHUNK), which goes when a chunk comes back.
-A quiet stream's article goes alone, at once; a busy stream's go about twenty at a time. Handed over one by
-one, each article cost the worker's own process a pickling, a pipe write, a result read and a wake-up of
-its event loop, in the executor's threads, which also took the interpreter lock from the loop. A child
+A quiet stream's article goes alone, at once; a busy stream's gather into chunks of up to CHUNK. Handed over
+one by one, each article cost the worker's own process a pickling, a pipe write, a result read and a wake-up
+of its event loop, in the executor's threads, which also took the interpreter lock from the loop. A child
 takes a chunk through preparing's stages together (`prepare_many`), which also costs it less per article.
 """
 
@@ -37,9 +37,11 @@ log = logging.getLogger(__name__)
 # (the prepared article's bytes and id, or a dead letter; seconds it took)
 Prepared = tuple[bytes | DeadLetter, str | None, float]
 
-# Articles handed to a child at once, at most: enough that the hand-over costs little per article, few enough
-# that the first article of a chunk does not wait long for the last (a chunk's results come back together).
-CHUNK = 32
+# Articles handed to a child at once, at most: enough that the hand-over costs little per article and that a
+# chunk's stages run over many (`prepare_many`), few enough that the first article of a chunk does not wait long
+# for the last (a chunk's results come back together: 128 take the child about 0.1 s). Only a busy stream fills
+# a chunk: at 100 articles/s they are one or two. End to end, 128 against 32 and 64: docs/performance-log.md.
+CHUNK = 128
 
 _WARM_UP = orjson.dumps({"title": "Ministers meet in Brussels", "text": "Ministers met in Brussels on Monday. " * 20})
 

@@ -62,11 +62,11 @@ async def test_payloads_submitted_while_the_children_are_busy_go_over_in_chunks(
         hand_over(self)
 
     monkeypatch.setattr(Preparer, "_hand_over", counted)
-    sent = payloads(100)
+    sent = payloads(2 * processes.CHUNK + 40)
     futures = [pooled.submit(payload, None, 0.0) for payload in sent]
     results = [await pooled.result(future, payload, None, 0.0) for future, payload in zip(futures, sent)]
-    assert [article_id for _, article_id, _ in results] == [f"a{i}" for i in range(100)]
-    assert chunks[:2] == [1, 1] and max(chunks) == processes.CHUNK and len(chunks) < 10  # not a hundred
+    assert [article_id for _, article_id, _ in results] == [f"a{i}" for i in range(len(sent))]
+    assert chunks == [1, 1, processes.CHUNK, processes.CHUNK, 38]  # not one by one
 
 
 async def test_articles_not_handed_over_yet_go_to_the_pool_that_replaces_a_broken_one(pooled):
