@@ -103,6 +103,12 @@ async def replay(
 
 BROKER_RETRY_S = 5.0  # between tries to reach a broker that does not answer or take articles
 RETIRING_S = 10.0  # how long closing waits for a replaced producer to finish stopping
+# A record batch per partition of up to 256 KB, as the worker sends, where the client's default is 16 KB, three or
+# four articles: a replay flat out made the broker and itself take a produce request per few articles
+# (end to end on one machine, the broker's CPU per article 0.13-0.14 -> 0.09-0.11 ms, the replay's 0.07-0.08 ->
+# 0.05). A paced replay's batches stay as small as its linger leaves them. Never above the raw topic's
+# max.message.bytes, which the broker holds a whole batch to.
+BATCH_BYTES = 256 * 1024
 
 
 class _RawTopic:
@@ -121,7 +127,8 @@ class _RawTopic:
         waiting_since = time.monotonic()
         while True:
             producer = AIOKafkaProducer(
-                **client_options(self.settings), acks="all", enable_idempotence=True, linger_ms=5, max_request_size=self.limit
+                **client_options(self.settings), acks="all", enable_idempotence=True, linger_ms=5, max_request_size=self.limit,
+                max_batch_size=min(BATCH_BYTES, self.limit),
             )
             try:
                 await producer.start()

@@ -36,8 +36,10 @@ class BrokerAfterARestart:
         self.refusals, self.fails_from, self.error, self.unanswered = refusals, fails_from, error, unanswered
         self.producers: list[_Producer] = []
         self.written: list[bytes] = []
+        self.options: list[dict] = []  # each producer's
 
     def __call__(self, **options) -> _Producer:
+        self.options.append(options)
         self.producers.append(_Producer(self, first=not self.producers))
         return self.producers[-1]
 
@@ -124,3 +126,21 @@ async def test_a_replay_stops_on_a_failure_that_does_not_pass(monkeypatch) -> No
     with pytest.raises(TopicAuthorizationFailedError):
         await replay([SEEDS], Settings(broker="127.0.0.1:1"), progress=lambda _: None)
     assert all(producer.stopped for producer in broker.producers)
+
+
+@pytest.mark.parametrize(("topic_limit", "batch_bytes"), [(1_000_000, 256 * 1024), (100_000, 100_000)])
+async def test_a_replay_sends_large_record_batches_but_none_larger_than_the_raw_topic_takes(
+    monkeypatch, topic_limit, batch_bytes
+) -> None:
+    """A record batch is one message to the broker's max.message.bytes: a batch over the topic's limit is refused."""
+    broker = BrokerAfterARestart(refusals=0, fails_from=10**6, error=LeaderNotAvailableError())
+    _use(monkeypatch, broker)
+
+    async def limit(settings, topic) -> int:
+        return topic_limit
+
+    monkeypatch.setattr(replay_module, "max_message_bytes", limit)
+    summary = await replay([SEEDS], Settings(broker="127.0.0.1:1"), progress=lambda _: None)
+    assert summary.sent == 5
+    assert [options["max_batch_size"] for options in broker.options] == [batch_bytes]
+    assert broker.options[0]["max_request_size"] == topic_limit
