@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # Articles the place stage finishes together: one on a quiet stream, up to its MAX_BATCH (500) when busy.
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+# Raw articles handed to a child together: one on a quiet stream, up to processes.CHUNK (128) when busy.
+CHUNK_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 # Per-article processing time: preparing is milliseconds for a short article, up to seconds for a huge one.
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -117,6 +119,13 @@ class WorkerMetrics:
             "Articles the place stage wrote and published together: one on a quiet stream; at the stage's limit "
             "(staging.MAX_BATCH), placing is what the worker waits on.",
             buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.prepare_chunk = Histogram(
+            "storywire_prepare_chunk_articles",
+            "Raw articles handed to a child process to prepare together: one on a quiet stream; at the limit "
+            "(processes.CHUNK), preparing is what the worker waits on.",
+            buckets=CHUNK_BUCKETS,
             registry=self.registry,
         )
 

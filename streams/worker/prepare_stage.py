@@ -53,7 +53,7 @@ def prepare_agent(ctx: WorkerContext):
         raw = stream.noack()
         acks = ctx.prepare_acks = InOrderAcks(raw, ctx.acked)
         in_flight = asyncio.Semaphore(ctx.settings.prepare_in_flight)
-        preparer = Preparer(ctx.settings.prepare_processes, ctx.settings.max_article_bytes)
+        preparer = Preparer(ctx.settings.prepare_processes, ctx.settings.max_article_bytes, ctx.metrics.prepare_chunk.observe)
         limit = await prepared_limit(ctx)
         await preparer.start()
         handed: asyncio.Queue = asyncio.Queue()  # (event, ack entry, future) in the order handed over

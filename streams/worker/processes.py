@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -101,9 +102,10 @@ class Preparer:
     preparing in its own process, which it logs.
     """
 
-    def __init__(self, processes: int, max_bytes: int) -> None:
+    def __init__(self, processes: int, max_bytes: int, on_chunk: Callable[[int], None] = lambda articles: None) -> None:
         self.processes = processes
         self.max_bytes = max_bytes
+        self.on_chunk = on_chunk  # told each chunk's size as it is handed over (the worker's metric)
         self._pool: ProcessPoolExecutor | None = None
         self._chunk: list[tuple[tuple[bytes | None, bytes | None, float], asyncio.Future]] = []  # not handed over yet
         self._handed = 0  # chunks handed over and not back yet
@@ -152,6 +154,7 @@ class Preparer:
         """Hand the chunk to a child; each article's future gets its own result, or the chunk's failure (a
         child that died: `result` prepares the article again)."""
         chunk, self._chunk = self._chunk, []
+        self.on_chunk(len(chunk))
         try:
             handed = self._submit([args for args, _ in chunk])
         except Exception as error:  # not even a new child could start (out of memory, say): `result` tries again

@@ -29,6 +29,7 @@ async def test_metrics_and_health_are_served_and_read_the_counters_live():
     metrics = WorkerMetrics(counters, max_commit_age=60)
     metrics.stage_seconds.labels("prepare").observe(0.02)
     metrics.place_batch.observe(7)
+    metrics.prepare_chunk.observe(128)
     port = free_port()
     server = asyncio.create_task(serve_metrics(metrics, lambda: True, "127.0.0.1", port))
     try:
@@ -58,6 +59,8 @@ async def test_metrics_and_health_are_served_and_read_the_counters_live():
     assert samples[("storywire_stage_seconds_count", (("stage", "prepare"),))] == 1
     assert samples[("storywire_place_batch_articles_bucket", (("le", "5.0"),))] == 0
     assert samples[("storywire_place_batch_articles_bucket", (("le", "10.0"),))] == 1
+    assert samples[("storywire_prepare_chunk_articles_bucket", (("le", "64.0"),))] == 0
+    assert samples[("storywire_prepare_chunk_articles_bucket", (("le", "128.0"),))] == 1
     assert samples[("storywire_last_commit_age_seconds", ())] >= 0
 
 

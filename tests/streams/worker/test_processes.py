@@ -53,18 +53,16 @@ async def test_children_prepare_what_the_worker_would_and_hand_results_back_in_o
     assert isinstance(letter, DeadLetter) and letter.stage == "decode"
 
 
-async def test_payloads_submitted_while_the_children_are_busy_go_over_in_chunks(pooled, monkeypatch):
+async def test_payloads_submitted_while_the_children_are_busy_go_over_in_chunks():
     chunks = []
-    hand_over = Preparer._hand_over
-
-    def counted(self):
-        chunks.append(len(self._chunk))
-        hand_over(self)
-
-    monkeypatch.setattr(Preparer, "_hand_over", counted)
+    pooled = Preparer(1, MAX_BYTES, chunks.append)  # told each chunk's size, as the worker's metric is
+    await pooled.start()
     sent = payloads(2 * processes.CHUNK + 40)
-    futures = [pooled.submit(payload, None, 0.0) for payload in sent]
-    results = [await pooled.result(future, payload, None, 0.0) for future, payload in zip(futures, sent)]
+    try:
+        futures = [pooled.submit(payload, None, 0.0) for payload in sent]
+        results = [await pooled.result(future, payload, None, 0.0) for future, payload in zip(futures, sent)]
+    finally:
+        pooled.stop()
     assert [article_id for _, article_id, _ in results] == [f"a{i}" for i in range(len(sent))]
     assert chunks == [1, 1, processes.CHUNK, processes.CHUNK, 38]  # not one by one
 
