@@ -202,3 +202,18 @@ def test_a_broker_whose_compilers_cannot_be_seen_gets_a_fixed_warm_up(monkeypatc
     unseen = bench.BROKER_WARM_UP_UNSEEN_RUNS
     assert warm_up(monkeypatch, [(0.0, {}), (0.0, {})], pids=()) == (unseen, None, unseen)  # a broker given: no pids
     assert warm_up(monkeypatch, [(5.0, {}), (15.0, {})]) == (unseen, None, unseen)  # a JVM naming them otherwise
+
+
+def test_the_warm_up_ends_with_one_rehearsal_of_the_timed_run(monkeypatch):
+    figures = iter(readings_of([0.6, 0.05]))
+    monkeypatch.setattr(bench, "broker_cpu_seconds", lambda pids: next(figures))
+    made = []
+
+    async def run():
+        made.append("warm-up")
+
+    async def rehearsal():
+        made.append("rehearsal")
+
+    assert asyncio.run(bench.warm_up_broker(run, (101,), lambda _: None, rehearsal)) == (2, 0.05)
+    assert made == ["warm-up", "warm-up", "rehearsal"]
