@@ -166,12 +166,12 @@ def _parser() -> argparse.ArgumentParser:
         help="measure throughput, latency, ceilings and clustering cost on a synthetic stream",
         description="Runs the real worker on a real broker (the local one unless --broker is given) over a "
         "synthetic stream generated from --seed, after untimed runs that warm the broker up until its JIT compilers "
-        "are quiet, and prints end-to-end throughput, publish-to-story-event "
+        "are quiet and one untimed rehearsal of the end-to-end run, and prints end-to-end throughput, publish-to-story-event "
         "latency at --rate articles/s, the I/O and compute ceilings, the global (place) stage's rate in a worker "
         "and in one process, each worker and the desk with --history articles behind them, preparing's rate, per-article "
         "clustering cost with 1k, 10k and 100k live stories, and memory per 1,000 live stories. Each figure is "
         "explained in the README, under Performance. Takes about four minutes on a quick two-core host with the "
-        "defaults, most of it the three workers placing their histories: longer on a slower host or with a longer --history.",
+        "defaults, most of it the four workers placing their histories: longer on a slower host or with a longer --history.",
     )
     bench.add_argument("--articles", type=_positive_count, default=3000, metavar="N", help="articles in the throughput stream (default 3000)")
     bench.add_argument("--seed", type=int, default=7, metavar="N", help="seed of the synthetic stream (default 7)")

@@ -572,6 +572,8 @@ def format_bench(figures: dict) -> str:
             + (", ".join(f"{role} {ms:.2f} ms" for role, ms in figures["cpu_ms_per_article"].items()) or "not measured (no /proc)")
             + " (end to end)",
             f"broker warm-up        {figures['broker_warm_up_articles']:>10,} articles (untimed; "
-            + ("its JIT compilers not seen)" if compiling is None else f"in the last run its JIT compilers took {compiling:.0%} of its CPU)"),
+            + ("its JIT compilers not seen" if compiling is None
+               else f"in its last run of {BROKER_WARM_UP_RUN_ARTICLES:,} its JIT compilers took {compiling:.0%} of its CPU")
+            + "; then the rehearsal)",
         ]
     )
