@@ -235,19 +235,17 @@ def broker_cpu_seconds(pids: Sequence[int]) -> tuple[float, dict[int, float]]:
 
 
 async def warm_up_broker(
-    run: Callable[[], Awaitable[object]], broker_pids: Sequence[int], progress,
-    rehearsal: Callable[[], Awaitable[object]] | None = None,
+    run: Callable[[], Awaitable[object]], rehearsal: Callable[[], Awaitable[object]], broker_pids: Sequence[int], progress
 ) -> tuple[int, float | None]:
     """Untimed end-to-end runs (`run`) until the brokers' JIT compilers took at most JIT_QUIET_SHARE of their CPU over
-    one, as in a broker that has run for a while; then, if given, one `rehearsal`: the timed run made untimed, as
-    a deployment's broker has handled its like before (see the module docstring). Returns the runs made before it
-    and the compilers' share in the last (None where they cannot be seen: BROKER_WARM_UP_UNSEEN_RUNS runs then). A
-    compiler thread that ends within a run is missed (HotSpot removes the extra ones it starts on hosts with more
-    cores), which understates the share."""
+    one, as in a broker that has run for a while; then one `rehearsal`: the timed run made untimed, as a deployment's
+    broker has handled its like before (see the module docstring). Returns the runs made before it and the
+    compilers' share in the last (None where they cannot be seen: BROKER_WARM_UP_UNSEEN_RUNS runs then). A compiler
+    thread that ends within a run is missed (HotSpot removes the extra ones it starts on hosts with more cores),
+    which understates the share."""
     made, share = await _until_compilers_quiet(run, broker_pids, progress)
-    if rehearsal is not None:
-        progress("a rehearsal: the end-to-end run, untimed, as it is made timed")
-        await rehearsal()
+    progress("a rehearsal: the end-to-end run, untimed, as it is made timed")
+    await rehearsal()
     return made, share
 
 
@@ -502,8 +500,10 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             broker_pids = local_broker_pids(base)
             progress(f"warming up the broker: untimed runs of {BROKER_WARM_UP_RUN_ARTICLES:,} articles until its compilers are quiet")
             warm_up_runs, compiling_share = await warm_up_broker(
-                lambda: end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress), broker_pids, progress,
-                rehearsal=lambda: end_to_end(settings, feed, history_feed, progress),
+                lambda: end_to_end(settings, broker_warm_up_feed, warm_up_feed, progress),
+                lambda: end_to_end(settings, feed, history_feed, progress),
+                broker_pids,
+                progress,
             )
             progress(f"end to end: {articles:,} articles, on a worker with a history of {history:,}")
             articles_per_s, cpu = await end_to_end(settings, feed, history_feed, progress, broker_pids)

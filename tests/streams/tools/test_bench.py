@@ -174,7 +174,10 @@ def warm_up(monkeypatch, readings, pids=(101,)):
     async def run():
         runs.append(len(runs))
 
-    made, share = asyncio.run(bench.warm_up_broker(run, pids, lambda _: None))
+    async def rehearsal():
+        pass
+
+    made, share = asyncio.run(bench.warm_up_broker(run, rehearsal, pids, lambda _: None))
     return made, share, len(runs)
 
 
@@ -215,5 +218,5 @@ def test_the_warm_up_ends_with_one_rehearsal_of_the_timed_run(monkeypatch):
     async def rehearsal():
         made.append("rehearsal")
 
-    assert asyncio.run(bench.warm_up_broker(run, (101,), lambda _: None, rehearsal)) == (2, 0.05)
+    assert asyncio.run(bench.warm_up_broker(run, rehearsal, (101,), lambda _: None)) == (2, 0.05)
     assert made == ["warm-up", "warm-up", "rehearsal"]
