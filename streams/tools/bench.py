@@ -10,8 +10,9 @@
   broker has run for months.
 - Then a rehearsal: the end-to-end run as it is timed (the worker's history, then the stream), untimed. The
   warm-up's runs have small histories; on the 2-core host (2026-12-02), the first run after them with a history
-  of 20,000 gave under 1,000 articles/s in 5 of 8 sittings (median 956), the runs that followed it in 2 of 18
-  (median 1,070), the worker's and the broker's CPU per article higher in the first.
+  of 20,000 gave under 1,000 articles/s 5 times in 8 (six sittings of runs on one broker, two bench runs; median
+  956), the runs that followed it in 2 of 18 (median 1,070), the worker's and the broker's CPU per article higher
+  in the first.
 - A steady worker: each timed worker has a history behind it, as a long-lived worker has: `--history` articles
   of a synthetic stream with long-running stories (`steady_stream`), replayed through it untimed until each is
   placed. The articles timed are the ones that follow in the same stream, whose stories go on and whose time
