@@ -6,7 +6,8 @@
  * - `refresh`: re-weighing a story's profile when it gains an article, and packing it for scoring, with
  *   `pack`, which packs an article's vector (packed.py), and `pack_parts`, which splits it into unit vectors
  *   per part first (cluster.article_parts);
- * - `found`: an article's candidate stories' profiles, read from the inverted index (StoryIndex._found);
+ * - `Postings`: the inverted index of StoryIndex, and `Postings.found`, an article's candidate stories' profiles,
+ *   which dicts of dicts held and read;
  * - `weighted_cosines` and `fades`: scoring it against them, which numpy ran as a dozen calls on small
  *   arrays; here each candidate is one merge of two sorted runs of hashes, with no temporary arrays, and its
  *   days are read from the end of the same block.
@@ -263,7 +264,7 @@ typedef struct {
     PyObject *key;  /* held, in `strongest` and `refresh` (see `release`); a story id borrowed, in `found` */
     PyObject *count;  /* its count (its weight's object, in `strongest`; the story's profile, in `found`) */
     double weight;
-    int64_t hash;  /* its stable hash (`refresh`) */
+    int64_t hash;  /* its stable hash (`refresh`); the story's row, in `found` */
 } Feature;
 
 /* Strongest first, ties to the greater key: the order of `strongest`, and of the stories `found` ranks. */
@@ -353,14 +354,16 @@ static void select_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*or
 }
 
 /* Moves the n strongest rows (by strongest_order) to the front, in that order, and returns how many that is, or
- * -1 if `check` (if given) refuses the rows whose keys are about to be compared. Keys are compared only where
+ * -1 if `check` (if given, with `context`) refuses the rows whose keys are about to be compared; it may fill in
+ * their keys, which are read nowhere else. Keys are compared only where
  * weights tie among the n or at the cut: sorting every row by strongest_order compared the keys of
  * every tie, and an article's few hundred hits mostly tie past the cut (stories found under one feature each),
  * which made ranking two thirds of finding candidates. */
-static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*check)(const Feature *, Py_ssize_t))
+static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*check)(Feature *, Py_ssize_t, void *),
+                                  void *context)
 {
     if (n >= count) {
-        if (check != NULL && check(rows, count))
+        if (check != NULL && check(rows, count, context))
             return -1;
         sort_strongest(rows, count);
         return count;
@@ -376,7 +379,7 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
     for (Py_ssize_t i = n; i < count; i++)
         if (rows[i].weight == cut)
             swap_rows(rows, i, to++);
-    if (check != NULL && check(rows, to))
+    if (check != NULL && check(rows, to, context))
         return -1;
     if (to > n)  /* which of the rows tied at the cut make it */
         select_first(rows + from, to - from, n - from, strongest_order);
@@ -387,7 +390,7 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
 /* features.strongest on a run of features: unchanged if it has at most n, else its n strongest in order. */
 static Py_ssize_t keep_strongest(Feature *features, Py_ssize_t count, Py_ssize_t n)
 {
-    return count <= n ? count : strongest_first(features, count, n, NULL);
+    return count <= n ? count : strongest_first(features, count, n, NULL, NULL);
 }
 
 /* Reading order: heaviest first, ties to the lesser key (Python's sorted() of (-weight, key)). */
@@ -401,23 +404,313 @@ static int reading_order(const void *left, const void *right)
 
 MERGE_SORT(sort_reading, Feature, reading_order)
 
-/* The stories hit so far, in a table probed by their profiles' addresses: a story found under several features
- * is one row (its key the story id, its `count` the profile, both borrowed from the postings: no Python code
- * runs until the winners are held, as long as the features are keyed by str and each feature's postings map
- * profiles to ids, as StoryIndex keeps them: reading those compares and hashes nothing), its
- * weights summed in reading order. Only the rows ranked by id read theirs:
- * an article hits a few hundred stories, and with many live stories each object is a read from memory. At most
- * `budget` stories can be hit (each posting read spends one), so the table has twice that many slots or more
- * and never fills. */
+/* The inverted index of StoryIndex: feature -> the live stories found under it. As a dict of dicts (feature ->
+ * {profile: story id}) an article's lookups read, per feature, the outer dict's index and entry, the key it
+ * compares with, the inner dict's object, its index and its entries: with 100,000 live stories each is a read from
+ * memory, and finding the candidates took twice as long as with 1,000. Here a feature is one entry of an open
+ * table (its postings' count in it, so a feature passed over costs no more), and its postings one array of the
+ * stories' rows, four bytes each. The postings took a third less memory.
+ *
+ * A feature is found by Python's hash of its str, which the str keeps, so no key is compared: two features whose
+ * hashes are equal (64 bits: about one pair in 10^7 among a million features) share their postings, which can
+ * only make a story a candidate that shares neither; scoring compares packed blocks, exactly. */
 typedef struct {
-    Py_ssize_t *slots;  /* row + 1, or 0 for an empty slot */
+    Py_hash_t hash;
+    PyObject *key;  /* held, for `features`; NULL: an empty entry */
+    int32_t *rows;  /* the stories' rows, in ascending order */
+    int32_t count, capacity;
+} Term;
+
+/* A live story: its profile and id (held), and the dict of features it is posted under (held). */
+typedef struct {
+    PyObject *profile, *story_id, *posted;  /* NULL: a free row */
+} Posted;
+
+typedef struct {
+    PyObject_HEAD
+    Term *terms;
+    size_t mask;  /* terms has mask + 1 entries (a power of two), at most half of them used */
+    Py_ssize_t used;
+    Posted *stories;
+    int32_t *free;  /* rows let go, given again first */
+    Py_ssize_t rows, capacity, free_count;  /* rows handed out (free ones included), room for */
+} Postings;
+
+#define MIN_TERMS 64
+
+static Term *term_of(const Postings *self, Py_hash_t hash)
+{
+    for (size_t i = (size_t)hash & self->mask;; i = (i + 1) & self->mask) {
+        Term *term = &self->terms[i];
+        if (term->key == NULL)
+            return NULL;
+        if (term->hash == hash)
+            return term;
+    }
+}
+
+static int resize_terms(Postings *self, size_t capacity)
+{
+    Term *terms = PyMem_Calloc(capacity, sizeof(Term));
+    if (terms == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i <= self->mask; i++)
+        if (self->terms[i].key != NULL) {
+            size_t j = (size_t)self->terms[i].hash & (capacity - 1);
+            while (terms[j].key != NULL)
+                j = (j + 1) & (capacity - 1);
+            terms[j] = self->terms[i];
+        }
+    PyMem_Free(self->terms);
+    self->terms = terms;
+    self->mask = capacity - 1;
+    return 0;
+}
+
+/* A feature's entry, made (empty) if it has none. Entries move when the table grows or shrinks. */
+static Term *term_for(Postings *self, PyObject *key, Py_hash_t hash)
+{
+    Term *term = term_of(self, hash);
+    if (term != NULL)
+        return term;
+    if (2 * (size_t)(self->used + 1) > self->mask + 1 && resize_terms(self, 2 * (self->mask + 1)))
+        return NULL;
+    size_t i = (size_t)hash & self->mask;
+    while (self->terms[i].key != NULL)
+        i = (i + 1) & self->mask;
+    Py_INCREF(key);
+    self->terms[i] = (Term){hash, key, NULL, 0, 0};
+    self->used++;
+    return &self->terms[i];
+}
+
+/* Deletes a feature's entry, moving back the entries after it that its place would have had (linear probing's
+ * deletion, which leaves no tombstones to slow lookups down as stories come and go for months); the table shrinks
+ * when an eighth of it is used. */
+static void drop_term(Postings *self, Term *term)
+{
+    size_t i = (size_t)(term - self->terms);
+    PyObject *key = term->key;
+    PyMem_Free(term->rows);
+    for (size_t j = (i + 1) & self->mask; self->terms[j].key != NULL; j = (j + 1) & self->mask) {
+        size_t home = (size_t)self->terms[j].hash & self->mask;
+        if (((j - home) & self->mask) >= ((j - i) & self->mask)) {
+            self->terms[i] = self->terms[j];
+            i = j;
+        }
+    }
+    self->terms[i] = (Term){0, NULL, NULL, 0, 0};
+    self->used--;
+    Py_DECREF(key);  /* a str: no code runs */
+    if (self->mask + 1 > MIN_TERMS && 8 * (size_t)self->used < self->mask + 1 && resize_terms(self, (self->mask + 1) / 2))
+        PyErr_Clear();  /* it stays as large as it was */
+}
+
+static int32_t lower_bound(const int32_t *rows, int32_t count, int32_t row)
+{
+    int32_t low = 0, high = count;
+    while (low < high) {
+        int32_t middle = low + (high - low) / 2;
+        if (rows[middle] < row)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low;
+}
+
+/* Posts a row under a feature (no matter if it is already). */
+static int post_row(Postings *self, PyObject *key, Py_hash_t hash, int32_t row)
+{
+    Term *term = term_for(self, key, hash);
+    if (term == NULL)
+        return -1;
+    int32_t at = lower_bound(term->rows, term->count, row);
+    if (at < term->count && term->rows[at] == row)
+        return 0;
+    if (term->count == term->capacity) {
+        int32_t capacity = term->capacity ? 2 * term->capacity : 4;
+        int32_t *rows = PyMem_Realloc(term->rows, sizeof(int32_t) * (size_t)capacity);
+        if (rows == NULL) {
+            if (!term->count)
+                drop_term(self, term);
+            PyErr_NoMemory();
+            return -1;
+        }
+        term->rows = rows;
+        term->capacity = capacity;
+    }
+    memmove(term->rows + at + 1, term->rows + at, sizeof(int32_t) * (size_t)(term->count - at));
+    term->rows[at] = row;
+    term->count++;
+    return 0;
+}
+
+/* Takes a row off a feature's postings (no matter if it is not there); a feature no story is posted under goes. */
+static void unpost_row(Postings *self, Py_hash_t hash, int32_t row)
+{
+    Term *term = term_of(self, hash);
+    if (term == NULL)
+        return;
+    int32_t at = lower_bound(term->rows, term->count, row);
+    if (at == term->count || term->rows[at] != row)
+        return;
+    memmove(term->rows + at, term->rows + at + 1, sizeof(int32_t) * (size_t)(term->count - at - 1));
+    if (!--term->count) {
+        drop_term(self, term);
+        return;
+    }
+    if (term->capacity > 4 && 4 * term->count <= term->capacity) {
+        int32_t *rows = PyMem_Realloc(term->rows, sizeof(int32_t) * (size_t)(term->capacity / 2));
+        if (rows != NULL) {
+            term->rows = rows;
+            term->capacity /= 2;
+        }
+    }
+}
+
+/* Features are a dict of str keys: each key's hash is then the str's own, and reading them runs no Python code. */
+static int are_features(PyObject *features)
+{
+    if (!PyDict_CheckExact(features)) {
+        PyErr_SetString(PyExc_TypeError, "features are a dict (feature -> weight)");
+        return 0;
+    }
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(features, &position, &key, &value))
+        if (!PyUnicode_CheckExact(key)) {
+            PyErr_SetString(PyExc_TypeError, "features are str");
+            return 0;
+        }
+    return 1;
+}
+
+static Posted *posted_at(Postings *self, PyObject *given)
+{
+    Py_ssize_t row = PyLong_AsSsize_t(given);
+    if (row == -1 && PyErr_Occurred())
+        return NULL;
+    if (row < 0 || row >= self->rows || self->stories[row].profile == NULL) {
+        PyErr_Format(PyExc_KeyError, "no story holds row %zd", row);
+        return NULL;
+    }
+    return &self->stories[row];
+}
+
+/* Posts a story's row under every feature of `features` that `besides` (NULL: none) lacks. */
+static int post_new(Postings *self, int32_t row, PyObject *features, PyObject *besides)
+{
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(features, &position, &key, &value))
+        if ((besides == NULL || !PyDict_Contains(besides, key)) && post_row(self, key, PyObject_Hash(key), row))
+            return -1;
+    return 0;
+}
+
+/* Takes a story's row off every feature of `features` that `besides` (NULL: none) lacks. */
+static void unpost_gone(Postings *self, int32_t row, PyObject *features, PyObject *besides)
+{
+    Py_ssize_t position = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(features, &position, &key, &value))
+        if (besides == NULL || !PyDict_Contains(besides, key))
+            unpost_row(self, PyObject_Hash(key), row);
+}
+
+static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "enter(profile, story_id, features) -> row");
+        return NULL;
+    }
+    if (!are_features(args[2]))
+        return NULL;
+    if (!self->free_count && self->rows == self->capacity) {
+        Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 64;
+        if (capacity > INT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "more live stories than rows");
+            return NULL;
+        }
+        Posted *stories = PyMem_Realloc(self->stories, sizeof(Posted) * (size_t)capacity);
+        if (stories == NULL)
+            return PyErr_NoMemory();
+        self->stories = stories;
+        int32_t *free = PyMem_Realloc(self->free, sizeof(int32_t) * (size_t)capacity);
+        if (free == NULL)
+            return PyErr_NoMemory();
+        self->free = free;
+        self->capacity = capacity;
+    }
+    int32_t row = self->free_count ? self->free[--self->free_count] : (int32_t)self->rows++;
+    self->stories[row] = (Posted){NULL, NULL, NULL};
+    if (post_new(self, row, args[2], NULL)) {
+        unpost_gone(self, row, args[2], NULL);
+        self->free[self->free_count++] = row;
+        return NULL;
+    }
+    Py_INCREF(args[0]);
+    Py_INCREF(args[1]);
+    Py_INCREF(args[2]);
+    self->stories[row] = (Posted){args[0], args[1], args[2]};
+    return PyLong_FromLong(row);
+}
+
+static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "move(row, features)");
+        return NULL;
+    }
+    Posted *story = posted_at(self, args[0]);
+    if (story == NULL || !are_features(args[1]))
+        return NULL;
+    int32_t row = (int32_t)(story - self->stories);
+    PyObject *before = story->posted;
+    unpost_gone(self, row, before, args[1]);
+    /* Out of memory half-way, it is posted under part of its new features (found under fewer) until it moves. */
+    int failed = post_new(self, row, args[1], before);
+    Py_INCREF(args[1]);
+    story->posted = args[1];
+    Py_DECREF(before);  /* a dict of str and float: no code runs */
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *postings_leave(Postings *self, PyObject *row_given)
+{
+    Posted *story = posted_at(self, row_given);
+    if (story == NULL)
+        return NULL;
+    Posted gone = *story;
+    int32_t row = (int32_t)(story - self->stories);
+    unpost_gone(self, row, gone.posted, NULL);
+    *story = (Posted){NULL, NULL, NULL};
+    self->free[self->free_count++] = row;
+    Py_DECREF(gone.posted);  /* last: letting go of the profile may run Python code */
+    Py_DECREF(gone.story_id);
+    Py_DECREF(gone.profile);
+    Py_RETURN_NONE;
+}
+
+/* The stories hit so far, in a table probed by their rows: a story found under several features is one hit, its
+ * weights summed in reading order. At most `budget` stories can be hit (each posting read spends one), so the table
+ * has twice that many slots or more and never fills. A hit is a Feature whose `hash` is the story's row; its key
+ * (the story id) and `count` (the profile) are filled in only for the hits about to be ranked by id (`fill_hits`):
+ * an article hits a few hundred stories, and with many live stories each row read is a read from memory. */
+typedef struct {
+    Py_ssize_t *slots;  /* hit + 1, or 0 for an empty slot */
     size_t mask;
     Feature *rows;
     Py_ssize_t count, capacity;
 } Hits;
 
 /* MurmurHash3's 64-bit finalizer, which datasketch's affine schemes apply to each shingle's hash before
- * permuting it (`minhash`); `found` spreads a profile's address over the bits of its table of hits with it. */
+ * permuting it (`minhash`); `found` spreads a story's row over the bits of its table of hits with it. */
 static uint64_t mixed(uint64_t value)
 {
     value ^= value >> 33;
@@ -427,59 +720,59 @@ static uint64_t mixed(uint64_t value)
     return value ^ (value >> 33);
 }
 
-static int hit(Hits *hits, PyObject *story_id, PyObject *profile, double weight)
+static int hit(Hits *hits, int32_t row, double weight)
 {
     if (hits->count == hits->capacity) {
         PyErr_SetString(PyExc_RuntimeError, "more postings read than the budget allows");
         return -1;
     }
-    for (size_t slot = mixed((uintptr_t)profile) & hits->mask;; slot = (slot + 1) & hits->mask) {
-        Py_ssize_t row = hits->slots[slot] - 1;
-        if (row < 0) {
-            hits->rows[hits->count] = (Feature){story_id, profile, weight};
+    for (size_t slot = mixed((uint64_t)row) & hits->mask;; slot = (slot + 1) & hits->mask) {
+        Py_ssize_t at = hits->slots[slot] - 1;
+        if (at < 0) {
+            hits->rows[hits->count] = (Feature){NULL, NULL, weight, row};
             hits->slots[slot] = ++hits->count;
             return 0;
         }
-        if (hits->rows[row].count == profile) {
-            hits->rows[row].weight += weight;
+        if (hits->rows[at].hash == row) {
+            hits->rows[at].weight += weight;
             return 0;
         }
     }
 }
 
-/* Whether the rows about to be ranked by id have ids of str (the others are never read). */
-static int ids_are_str(const Feature *rows, Py_ssize_t count)
+/* Fills in the story id and profile of the hits about to be ranked (borrowed from the postings' rows), which
+ * must be str ids. */
+static int fill_hits(Feature *rows, Py_ssize_t count, void *postings)
 {
-    for (Py_ssize_t i = 0; i < count; i++)
+    const Posted *stories = ((const Postings *)postings)->stories;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        rows[i].key = stories[rows[i].hash].story_id;
+        rows[i].count = stories[rows[i].hash].profile;
         if (!PyUnicode_Check(rows[i].key)) {
             PyErr_SetString(PyExc_TypeError, "story ids are str");
             return -1;
         }
+    }
     return 0;
 }
 
-static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+static PyObject *postings_found(Postings *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "found(weighted, postings, n, besides, budget, max_postings)");
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "found(weighted, n, besides, budget, max_postings)");
         return NULL;
     }
-    PyObject *postings = args[1], *besides = args[3];
-    Py_ssize_t n = PyLong_AsSsize_t(args[2]), budget = PyLong_AsSsize_t(args[4]);
-    Py_ssize_t max_postings = PyLong_AsSsize_t(args[5]);
+    PyObject *weighted = args[0];
+    Py_ssize_t n = PyLong_AsSsize_t(args[1]), besides = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t budget = PyLong_AsSsize_t(args[3]), max_postings = PyLong_AsSsize_t(args[4]);
     if (PyErr_Occurred())
         return NULL;
-    if (!PyDict_Check(postings)) {
-        PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (profile -> story id)");
-        return NULL;
-    }
     if (budget < 0)
         budget = 0;
     if (budget > (1 << 24)) {
         PyErr_SetString(PyExc_ValueError, "a posting budget of at most 2**24");
         return NULL;
     }
-    PyObject *weighted = args[0];
     if (!PyDict_Check(weighted)) {
         PyErr_SetString(PyExc_TypeError, "weighted features are a dict (feature -> weight)");
         return NULL;
@@ -509,34 +802,20 @@ static PyObject *found(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     }
     sort_reading(features, count);
     for (Py_ssize_t i = 0; i < count && budget; i++) {
-        PyObject *stories = PyDict_GetItemWithError(postings, features[i].key);
-        if (stories == NULL) {
-            if (PyErr_Occurred())
-                goto done;
-            continue;
-        }
-        if (!PyDict_CheckExact(stories)) {
-            PyErr_SetString(PyExc_TypeError, "postings are a dict of dicts (profile -> story id)");
-            goto done;
-        }
-        Py_ssize_t size = PyDict_GET_SIZE(stories), position = 0;
-        if (!size || size > (budget < max_postings ? budget : max_postings))
+        const Term *term = term_of(self, PyObject_Hash(features[i].key));
+        if (term == NULL || term->count > (budget < max_postings ? budget : max_postings))
             continue;  /* no longer fits the budget: the rarer features after it still count */
-        budget -= size;
-        PyObject *story_id, *profile;
-        /* Borrowed, and neither read. Keyed by profile, a dict keeps each key's hash in its table: keyed by story
-         * id, a str, it kept none, and reading it read each id's object for its hash, one read from memory per
-         * posting (perf: half of finding candidates with 100,000 live stories). */
-        while (PyDict_Next(stories, &position, &profile, &story_id))
-            if (hit(&hits, story_id, profile, features[i].weight))
+        budget -= term->count;
+        for (int32_t at = 0; at < term->count; at++)
+            if (hit(&hits, term->rows[at], features[i].weight))
                 goto done;
     }
-    for (Py_ssize_t row = 0; besides != Py_None && row < hits.count; row++)  /* profiles are unique: one at most */
-        if (hits.rows[row].count == besides) {
+    for (Py_ssize_t row = 0; row < hits.count; row++)  /* a story is one hit at most */
+        if (hits.rows[row].hash == besides) {
             hits.rows[row] = hits.rows[--hits.count];
             break;
         }
-    n = strongest_first(hits.rows, hits.count, n, ids_are_str);
+    n = strongest_first(hits.rows, hits.count, n, fill_hits, self);
     if (n < 0 || PyErr_Occurred())
         goto done;
     for (Py_ssize_t i = 0; i < n; i++)  /* held before the list is made: making it may collect garbage */
@@ -555,6 +834,123 @@ done:
         Py_CLEAR(result);
     return result;
 }
+
+static PyObject *postings_features(Postings *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *result = PyDict_New();
+    for (size_t i = 0; result != NULL && i <= self->mask; i++) {
+        const Term *term = &self->terms[i];
+        if (term->key == NULL)
+            continue;
+        PyObject *stories = PyDict_New();
+        for (int32_t at = 0; stories != NULL && at < term->count; at++) {
+            const Posted *story = &self->stories[term->rows[at]];
+            if (PyDict_SetItem(stories, story->profile, story->story_id))
+                Py_CLEAR(stories);
+        }
+        if (stories == NULL || PyDict_SetItem(result, term->key, stories))
+            Py_CLEAR(result);
+        Py_XDECREF(stories);
+    }
+    return result;
+}
+
+static Py_ssize_t postings_length(Postings *self)
+{
+    return self->used;
+}
+
+/* Lets go of every story and feature: the postings are emptied first, then the stories they held are released
+ * (which may run Python code, and that code may use the postings). */
+static int postings_clear(Postings *self)
+{
+    for (size_t i = 0; i <= self->mask; i++)
+        if (self->terms[i].key != NULL) {
+            PyMem_Free(self->terms[i].rows);
+            Py_DECREF(self->terms[i].key);  /* a str: no code runs */
+        }
+    memset(self->terms, 0, sizeof(Term) * (self->mask + 1));
+    self->used = 0;
+    Posted *stories = self->stories;
+    Py_ssize_t rows = self->rows;
+    PyMem_Free(self->free);
+    self->stories = NULL;
+    self->free = NULL;
+    self->rows = self->capacity = self->free_count = 0;
+    for (Py_ssize_t row = 0; row < rows; row++)
+        if (stories[row].profile != NULL) {
+            Py_DECREF(stories[row].posted);
+            Py_DECREF(stories[row].story_id);
+            Py_DECREF(stories[row].profile);
+        }
+    PyMem_Free(stories);
+    return 0;
+}
+
+static int postings_traverse(Postings *self, visitproc visit, void *arg)
+{
+    for (Py_ssize_t row = 0; row < self->rows; row++)
+        if (self->stories[row].profile != NULL) {
+            Py_VISIT(self->stories[row].profile);
+            Py_VISIT(self->stories[row].posted);
+        }
+    return 0;
+}
+
+static void postings_dealloc(Postings *self)
+{
+    PyObject_GC_UnTrack(self);
+    postings_clear(self);
+    PyMem_Free(self->terms);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *postings_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) || (kwargs != NULL && PyDict_GET_SIZE(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "Postings() takes no arguments");
+        return NULL;
+    }
+    Postings *self = (Postings *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->terms = PyMem_Calloc(MIN_TERMS, sizeof(Term));
+    if (self->terms == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->mask = MIN_TERMS - 1;
+    return (PyObject *)self;
+}
+
+static PyMethodDef postings_methods[] = {
+    {"enter", (PyCFunction)(void (*)(void))postings_enter, METH_FASTCALL,
+     "enter(profile, story_id, features) -> row: a live story, posted under the features (a dict of str keys, held "
+     "as it is: it must not change, as a profile's salient features do not; a refresh makes a new dict)"},
+    {"move", (PyCFunction)(void (*)(void))postings_move, METH_FASTCALL,
+     "move(row, features): the story posted under these features instead (only the ones it gained or lost change)"},
+    {"leave", (PyCFunction)postings_leave, METH_O, "leave(row): the story taken off every feature; its row is free"},
+    {"found", (PyCFunction)(void (*)(void))postings_found, METH_FASTCALL,
+     "found(weighted, n, besides, budget, max_postings) -> profiles: see StoryIndex._found (besides: a row, or -1)"},
+    {"features", (PyCFunction)postings_features, METH_NOARGS, "features() -> {feature: {profile: story id}}"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMappingMethods postings_mapping = {.mp_length = (lenfunc)postings_length};
+
+static PyTypeObject PostingsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "streams.pipeline._kernels.Postings",
+    .tp_doc = "Feature -> the live stories posted under it, by row; len() is the number of features.",
+    .tp_basicsize = sizeof(Postings),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = postings_new,
+    .tp_dealloc = (destructor)postings_dealloc,
+    .tp_traverse = (traverseproc)postings_traverse,
+    .tp_clear = (inquiry)postings_clear,
+    .tp_methods = postings_methods,
+    .tp_as_mapping = &postings_mapping,
+};
 
 /* The parts of a feature vector, in the order of packed.PARTS: body terms, entities, headline terms. A
  * feature key starts with its part's letter. */
@@ -1997,8 +2393,6 @@ static PyMethodDef methods[] = {
     {"refresh", (PyCFunction)(void (*)(void))refresh, METH_FASTCALL,
      "refresh(counts, numbers, per_part, posting, days) -> (kept counts, block bytes, present bits, "
      "salient): see streams.pipeline.cluster.StoryProfile._refresh"},
-    {"found", (PyCFunction)(void (*)(void))found, METH_FASTCALL,
-     "found(weighted, postings, n, besides, budget, max_postings) -> profiles: see StoryIndex._found"},
     {"weighted_cosines", (PyCFunction)(void (*)(void))weighted_cosines, METH_FASTCALL,
      "weighted_cosines(query, others, part_weights): see streams.pipeline.packed.weighted_cosines"},
     {"fades", (PyCFunction)(void (*)(void))fades, METH_FASTCALL,
@@ -2037,7 +2431,7 @@ PyMODINIT_FUNC PyInit__kernels(void)
 {
     DATA = PyUnicode_InternFromString("data");
     PRESENT = PyUnicode_InternFromString("present");
-    if (DATA == NULL || PRESENT == NULL || PyType_Ready(&TokenType) < 0)
+    if (DATA == NULL || PRESENT == NULL || PyType_Ready(&TokenType) < 0 || PyType_Ready(&PostingsType) < 0)
         return NULL;
     fill_ascii_classes();
     if (has_sha_instructions())
@@ -2045,6 +2439,7 @@ PyMODINIT_FUNC PyInit__kernels(void)
     PyObject *created = PyModule_Create(&module);
     if (created != NULL
         && (PyModule_AddObjectRef(created, "Token", (PyObject *)&TokenType) < 0
+            || PyModule_AddObjectRef(created, "Postings", (PyObject *)&PostingsType) < 0
             || PyModule_AddObjectRef(created, "SHA1_INSTRUCTIONS", sha1_block == sha1_block_instructions ? Py_True : Py_False) < 0))
         Py_CLEAR(created);
     return created;

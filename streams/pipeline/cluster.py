@@ -38,7 +38,6 @@ fitted to any particular stream.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -206,12 +205,10 @@ class StoryIndex:
         self.window_seconds = window_seconds
         self.merge_threshold = MERGE_THRESHOLD if merge_threshold is None else merge_threshold
         self.stories: dict[str, StoryProfile] = {}
-        # Feature -> the live stories found under it, as profile -> story id: an article's candidates come back
-        # as profiles, ready to score, not as 40 ids each looked up in a dict of every live story. Keyed by the
-        # profile (hashed by identity), whose hash the dict keeps in its table, so reading the postings reads no
-        # story's objects; ids are read only for the stories ranked by id (see `_kernels.found`).
-        self._postings: dict[str, dict[StoryProfile, str]] = defaultdict(dict)
-        self._keys: dict[str, dict[str, float]] = {}  # story id -> the salient features it is posted under
+        # Feature -> the live stories found under it, each by its row (`_kernels.Postings`: an open table of arrays,
+        # which read from memory a third as often as dicts of dicts did with 100,000 live stories).
+        self._postings = _kernels.Postings()
+        self._rows: dict[str, int] = {}  # story id -> its row in the postings
         self._activity: list[tuple[float, str]] = []  # heap of (last_seen, story_id), may hold stale rows
         self.clock = 0.0
 
@@ -236,7 +233,8 @@ class StoryIndex:
         Features are read strongest first, within the posting budget. A feature whose postings no longer fit
         the budget is passed over, so the rarer (more telling) features after it still count.
         """
-        return _kernels.found(weighted, self._postings, n, besides, POSTING_BUDGET, MAX_POSTINGS)
+        skipped = -1 if besides is None else self._rows[besides.story_id]
+        return self._postings.found(weighted, n, skipped, POSTING_BUDGET, MAX_POSTINGS)
 
     def candidates(self, vector: dict[str, float]) -> list[str]:
         return [story.story_id for story in self._found(vector, MAX_CANDIDATES)]
@@ -309,26 +307,18 @@ class StoryIndex:
             self._unindex(profile)
 
     def _unindex(self, profile: StoryProfile) -> None:
-        self._unpost(profile, self._keys.pop(profile.story_id, {}))
-
-    def _unpost(self, profile: StoryProfile, keys) -> None:
-        for key in keys:
-            postings = self._postings.get(key)
-            if postings is not None:
-                postings.pop(profile, None)
-                if not postings:
-                    del self._postings[key]
+        row = self._rows.pop(profile.story_id, None)
+        if row is not None:
+            self._postings.leave(row)
 
     def _reindex(self, profile: StoryProfile) -> None:
-        """Post the profile under the features it is found under now: only the ones it lost or gained change (a
-        story's salient features mostly stay as it grows). Where a story stands in a feature's postings is no
-        matter: `found` reads a feature's postings whole, or not at all."""
-        before, keys = self._keys.get(profile.story_id, {}), profile.salient  # a refresh makes a new dict
-        self._unpost(profile, [key for key in before if key not in keys])
-        for key in keys:
-            if key not in before:
-                self._postings[key][profile] = profile.story_id
-        self._keys[profile.story_id] = keys
+        """Post the profile under the features it is found under now: the postings change only under the ones it
+        lost or gained (a story's salient features mostly stay as it grows)."""
+        row = self._rows.get(profile.story_id)
+        if row is None:
+            self._rows[profile.story_id] = self._postings.enter(profile, profile.story_id, profile.salient)
+        else:
+            self._postings.move(row, profile.salient)
 
     def expire(self, now: float) -> tuple[str, ...]:
         """The stories quiet for longer than the window before `now` (event time) leave; returns their ids. Not the

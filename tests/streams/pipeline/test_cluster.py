@@ -226,5 +226,6 @@ def test_the_postings_are_the_live_stories_salient_features_after_every_change()
         for profile in index.stories.values():
             for key in profile.salient:
                 afresh[key][profile] = profile.story_id
-        assert dict(index._postings) == dict(afresh)
+        assert index._postings.features() == dict(afresh)
+        assert len(index._postings) == len(afresh)
     assert merges and expiries and repeats

@@ -101,6 +101,18 @@ def python_found(weighted, postings, n, besides, budget, max_postings) -> list[s
     return [story_id for _, story_id in sorted(zip(hits.values(), hits), reverse=True)[:n]]
 
 
+def kernel_postings(postings: dict[str, dict[StoryProfile, str]], order=None) -> tuple[_kernels.Postings, dict]:
+    """The kernels' postings of these (feature -> {profile: story id}), each story entered under its features, in
+    `order` (default: as first met); and each story's row."""
+    features_of: dict[StoryProfile, dict[str, float]] = defaultdict(dict)
+    for key, stories in postings.items():
+        for story in stories:
+            features_of[story][key] = 1.0
+    table = _kernels.Postings()
+    rows = {story: table.enter(story, story.story_id, features_of[story]) for story in order or features_of if story in features_of}
+    return table, rows
+
+
 def python_strongest(vector: dict[str, float], n: int) -> dict[str, float]:
     if len(vector) <= n:
         return vector
@@ -188,10 +200,57 @@ def test_candidates_are_pythons_ties_and_budget_included():
         budget, n = rng.randint(1, 400), rng.randint(0, 50)
         besides = rng.choice([None, *stories])
         expected = python_found(weighted, postings, n, besides, budget, 250)
-        assert [story.story_id for story in _kernels.found(weighted, postings, n, besides, budget, 250)] == expected
-        # Where a story stands in a feature's postings is no matter (StoryIndex posts only what changed).
-        shuffled = {key: dict(rng.sample(list(stories.items()), len(stories))) for key, stories in postings.items()}
-        assert [story.story_id for story in _kernels.found(weighted, shuffled, n, besides, budget, 250)] == expected
+        table, rows = kernel_postings(postings)
+        assert [story.story_id for story in table.found(weighted, n, rows.get(besides, -1), budget, 250)] == expected
+        # Which row a story holds, and so where it stands in a feature's postings, is no matter.
+        table, rows = kernel_postings(postings, rng.sample(stories, len(stories)))
+        assert [story.story_id for story in table.found(weighted, n, rows.get(besides, -1), budget, 250)] == expected
+
+
+def test_the_postings_are_what_they_were_told_as_stories_come_move_and_go():
+    """Rows given again, features' entries made and deleted, the table grown and then shrunk: the postings are what
+    a dict of the same moves holds, and once every story has left they are empty."""
+    rng = random.Random(12)
+    keys = [f"{rng.choice('teh')}:w{n}" for n in range(3000)]
+    table, model, rows = _kernels.Postings(), {}, {}
+
+    def check() -> None:
+        expected: dict[str, dict[StoryProfile, str]] = defaultdict(dict)
+        for story, posted in model.items():
+            for key in posted:
+                expected[key][story] = story.story_id
+        assert table.features() == dict(expected) and len(table) == len(expected)
+        for key in rng.sample(keys, 100):  # and each feature's postings are found by its key
+            assert set(table.found({key: 1.0}, 2000, -1, 2000, 2000)) == set(expected.get(key, ()))
+
+    for step in range(3000):  # stories come more often than they go, then go more often than they come
+        coming, live = (0.6 if step < 1500 else 0.2), list(model)
+        odds = rng.random()
+        if not live or odds < coming:
+            story = StoryProfile(f"s{step}")
+            model[story] = {key: 1.0 for key in rng.sample(keys, rng.randint(0, 36))}
+            rows[story] = table.enter(story, story.story_id, model[story])
+        elif odds < coming + 0.25:
+            story = rng.choice(live)
+            model[story] = {key: 1.0 for key in rng.sample(keys, rng.randint(0, 36))}
+            table.move(rows[story], model[story])
+        else:
+            story = rng.choice(live)
+            table.leave(rows.pop(story))
+            del model[story]
+        if step % 50 == 0:
+            check()
+        if step == 1499:
+            assert len(table) > 2000  # grown from its 64 entries
+        assert len(set(rows.values())) == len(rows)
+    assert max(rows.values(), default=0) < 1500  # rows let go were given again
+    for story in list(model):
+        table.leave(rows.pop(story))
+        del model[story]
+        if len(model) % 20 == 0:
+            check()
+    assert len(table) == 0 and table.features() == {}
+    assert table.found({keys[0]: 1.0}, 8, -1, 320, 250) == []
 
 
 def test_a_profile_is_reweighed_and_packed_as_python_did_ties_and_order_included():
@@ -274,16 +333,20 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
         _kernels.refresh({"t:flood": 1}, FEATURE_NUMBERS, 80, 12, ["19000"])  # days are numbers
     with pytest.raises(AttributeError):
         _kernels.weighted_cosines(query, [{"t:flood": 1.0}], PART_WEIGHTS)
+    table, rows = kernel_postings({"t:flood": {StoryProfile("s1"): "s1"}})
     with pytest.raises(TypeError):
-        _kernels.found({"t:flood": 1.0}, [("t:flood", {StoryProfile("s1"): "s1"})], 8, None, 320, 250)  # not a dict
+        table.found([("t:flood", 1.0)], 8, -1, 320, 250)  # not a dict
     with pytest.raises(TypeError):
-        _kernels.found({"t:flood": 1.0}, {"t:flood": {"s1"}}, 8, None, 320, 250)  # ids, no profiles
+        table.found({"t:flood": 1}, 8, -1, 320, 250)  # not a float
     with pytest.raises(TypeError):
-        _kernels.found([("t:flood", 1.0)], {"t:flood": {StoryProfile("s1"): "s1"}}, 8, None, 320, 250)  # not a dict
+        table.enter(StoryProfile("s2"), "s2", [("t:flood", 1.0)])  # features are a dict
     with pytest.raises(TypeError):
-        _kernels.found({"t:flood": 1}, {"t:flood": {StoryProfile("s1"): "s1"}}, 8, None, 320, 250)  # not a float
+        table.enter(StoryProfile("s2"), "s2", {b"t:flood": 1.0})  # of str
+    with pytest.raises(KeyError):
+        table.move(7, {})  # no story holds that row
     with pytest.raises(TypeError):  # story ids ranked by id that are not str
-        _kernels.found({"t:flood": 1.0}, {"t:flood": {StoryProfile(1): 1, StoryProfile(2): 2}}, 8, None, 320, 250)
+        kernel_postings({"t:flood": {StoryProfile(1): 1, StoryProfile(2): 2}})[0].found({"t:flood": 1.0}, 8, -1, 320, 250)
+    assert table.features() == {"t:flood": {story: "s1" for story in rows}}  # what was refused changed nothing
     with pytest.raises(ValueError):
         _kernels.refresh({"x:flood": 1}, {"x:flood": FEATURE_NUMBERS["t:flood"]}, 80, 12, ())  # no such part
     with pytest.raises(ValueError):
@@ -302,14 +365,17 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
     """What a review found C could do with input no caller passes today: each is an error now."""
 
     story = StoryProfile("s1")
-    postings = {"t:flood": {story: "s1"}, "t:rain": {story: "s1"}}
+    table, rows = kernel_postings({"t:flood": {story: "s1"}, "t:rain": {story: "s1"}})
     before = sys.getrefcount(story)
-    winners = _kernels.found({"t:flood": 1.0, "t:rain": 0.5}, postings, 8, None, 320, 250)
+    winners = table.found({"t:flood": 1.0, "t:rain": 0.5}, 8, -1, 320, 250)
     assert sys.getrefcount(story) == before + 1  # read in place: the one reference given is the list's
     assert winners[0] is story and len(winners) == 1
+    del winners
+    table.leave(rows[story])
+    assert sys.getrefcount(story) == before - 1  # the postings held it once, and let go of it
 
     with pytest.raises(ValueError):  # no number: the rows could not be ranked
-        _kernels.found({"t:flood": math.nan}, {"t:flood": {story: "s1"}}, 8, None, 320, 250)
+        kernel_postings({"t:flood": {story: "s1"}})[0].found({"t:flood": math.nan}, 8, -1, 320, 250)
     ranked = _kernels.strongest({f"t:w{n}": math.nan for n in range(100)}, 8)  # in no defined order, but in bounds
     assert len(ranked) == 8
     # The orders glibc's qsort (2.36) gave rows with NaN weights, which no comparison orders: the kernels' own sorts
@@ -323,10 +389,10 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
 
     class Endless(dict):
         def __iter__(self):
-            return iter([StoryProfile(f"s{n}") for n in range(100)])
+            return iter([f"t:w{n}" for n in range(100)])
 
     with pytest.raises(TypeError):  # a dict of its own kind is refused: a dict's table is read in place
-        _kernels.found({"t:flood": 1.0}, {"t:flood": Endless({story: "s1"})}, 8, None, 1, 250)
+        _kernels.Postings().enter(story, "s1", Endless({"t:flood": 1.0}))
     bits_3 = Packed(np.array([[7], [np.float64(1.0).view(np.int64)]], np.int64).tobytes(), 1)
     with pytest.raises(ValueError):  # part 3 would be written past the three parts' sums
         _kernels.weighted_cosines(bits_3, [bits_3], PART_WEIGHTS)
@@ -431,22 +497,25 @@ def test_the_kernels_that_hold_what_they_read_let_go_of_it():
 def test_a_collection_while_found_makes_its_list_frees_no_winner():
     """The winners are borrowed from the postings until held; making the list may collect garbage, and a
     collection may run Python code (here a gc callback; a finalizer or a weakref callback would do)."""
-    postings, weights, during, collected = {}, {"t:flood": 1.0}, [False], [0]
+    weights, during, collected, table, rows = {"t:flood": 1.0}, [False], [0], None, {}
 
     def empty_the_postings(phase, info):
         if during[0] and phase == "start":
             collected[0] += 1
-            postings["t:flood"].clear()
+            for row in rows.values():
+                table.leave(row)
+            rows.clear()
 
     thresholds = gc.get_threshold()
     gc.callbacks.append(empty_the_postings)
     try:
         for _ in range(100):
-            postings["t:flood"] = {StoryProfile(f"s{n}"): f"s{n}" for n in range(5)}  # their only references
+            # The postings hold the stories' only references.
+            table, rows = kernel_postings({"t:flood": {StoryProfile(f"s{n}"): f"s{n}" for n in range(5)}})
             lists = [[] for _ in range(100)]  # none left to reuse: the winners' list is a new object
             gc.set_threshold(1)
             during[0] = True
-            winners = _kernels.found(weights, postings, 8, None, 320, 250)
+            winners = table.found(weights, 8, -1, 320, 250)
             during[0] = False
             gc.set_threshold(*thresholds)
             if collected[0]:
@@ -455,7 +524,7 @@ def test_a_collection_while_found_makes_its_list_frees_no_winner():
         during[0] = False
         gc.set_threshold(*thresholds)
         gc.callbacks.remove(empty_the_postings)
-    assert collected[0] and not postings["t:flood"] and lists
+    assert collected[0] and not table.features() and lists
     assert [story.story_id for story in winners] == ["s4", "s3", "s2", "s1", "s0"]
 
 
