@@ -97,6 +97,15 @@ static int open_block(PyObject *packed, Block *block)
     return 0;
 }
 
+/* A block's columns before its days (a story's last columns, each of DAY_HASH). */
+static Py_ssize_t features_in(const Block *block)
+{
+    Py_ssize_t n = block->n;
+    while (n > 0 && block->hashes[n - 1] == DAY_HASH)
+        n--;
+    return n;
+}
+
 /* Ask the memory for bytes about to be read, without waiting for them. */
 static void ask_for(const void *start, Py_ssize_t bytes)
 {
@@ -138,6 +147,7 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         Py_DECREF(others);
         return NULL;
     }
+    Py_ssize_t query_columns = features_in(&query);
     /* Every block is opened, and its hashes asked for, before any is merged: the candidates' profiles lie
      * scattered over memory, and with many live stories each one's read, made in turn, stalled its merge. */
     Py_ssize_t count = PyTuple_GET_SIZE(others), opened = 0;
@@ -154,18 +164,21 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
     }
     for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
         const Block *other = &blocks[index];
-        double dots[PARTS] = {0.0, 0.0, 0.0};
-        Py_ssize_t at = 0, column = 0;
-        for (; column < other->n && at < query.n; column++) {
-            int64_t hash = other->hashes[column];
-            if (((uint64_t)hash & 3) >= PARTS)
-                break;  /* its days (DAY_HASH), or not a feature_hash: refused below */
-            while (at < query.n && query.hashes[at] < hash)
-                at++;
-            if (at < query.n && query.hashes[at] == hash)
+        double dots[PARTS + 1] = {0.0, 0.0, 0.0, 0.0};  /* and one for a hash of no part, which is refused */
+        /* A merge that steps through the shorter of the two by comparison, not by a branch on which side is
+         * behind: that branch went either way at random and was mispredicted at about every other column. Each
+         * story column in turn meets the first query column not below it, as a loop advancing the query did. */
+        Py_ssize_t at = 0, column = 0, columns = features_in(other);
+        uint64_t odd = 0;  /* a column of no part met */
+        while (column < columns && at < query_columns) {
+            int64_t hash = other->hashes[column], asked = query.hashes[at];
+            odd |= ((uint64_t)hash & 3) == 3;
+            if (hash == asked)
                 dots[(uint64_t)hash & 3] += query.weights[at] * other->weights[column];
+            column += hash <= asked;
+            at += asked < hash;
         }
-        if (column < other->n && at < query.n && other->hashes[column] != DAY_HASH) {
+        if (odd) {
             PyErr_SetString(PyExc_ValueError, "a packed hash's two lowest bits are its part (0 to 2)");
             Py_CLEAR(result);
             break;
