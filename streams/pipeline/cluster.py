@@ -73,8 +73,8 @@ class StoryProfile:
 
     Bounded: at most STORY_FEATURES_PER_PART features per part, whatever the story's size. Slotted, as Packed is:
     each of the 40 profiles an article is scored against is likely cold, and a field read from the object itself
-    is one read from memory fewer than one read through its dict. Compared and hashed by identity: the inverted
-    index's postings are keyed by profile.
+    is one read from memory fewer than one read through its dict. Compared and hashed by identity: two stories are
+    not one for having equal counts, and a profile keys a dict (as the postings' `features` lists them).
     """
 
     story_id: str
