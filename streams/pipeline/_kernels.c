@@ -165,9 +165,9 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
     for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
         const Block *other = &blocks[index];
         double dots[PARTS + 1] = {0.0, 0.0, 0.0, 0.0};  /* and one for a hash of no part, which is refused */
-        /* A merge that steps through the shorter of the two by comparison, not by a branch on which side is
-         * behind: that branch went either way at random and was mispredicted at about every other column. Each
-         * story column in turn meets the first query column not below it, as a loop advancing the query did. */
+        /* A merge of the two runs that steps by the comparison's value, not by a branch on which side is behind:
+         * that branch went either way at random and was mispredicted at about every other column. Each story
+         * column in turn meets the first query column not below it, as a loop advancing the query did. */
         Py_ssize_t at = 0, column = 0, columns = features_in(other);
         uint64_t odd = 0;  /* a column of no part met */
         while (column < columns && at < query_columns) {
@@ -422,11 +422,11 @@ MERGE_SORT(sort_reading, Feature, reading_order)
  * compares with, the inner dict's object, its index and its entries: with 100,000 live stories each is a read from
  * memory, and finding the candidates took twice as long as with 1,000. Here a feature is one entry of an open
  * table (its postings' count in it, so a feature passed over costs no more), and its postings one array of the
- * stories' rows, four bytes each. The postings took a third less memory.
+ * stories' rows, four bytes each: finding took a third less time, and 1,000 live stories 0.7 MB less memory.
  *
  * A feature is found by Python's hash of its str, which the str keeps, so no key is compared: two features whose
- * hashes are equal (64 bits: about one pair in 10^7 among a million features) share their postings, which can
- * only make a story a candidate that shares neither; scoring compares packed blocks, exactly. */
+ * hashes are equal (64 bits: the odds that any two of a million features are, about 3 in 10^8) share one entry,
+ * which can change which stories are candidates, never a score (scoring compares the packed blocks). */
 typedef struct {
     Py_hash_t hash;
     PyObject *key;  /* held, for `features`; NULL: an empty entry */
