@@ -206,7 +206,7 @@ class StoryIndex:
         self.merge_threshold = MERGE_THRESHOLD if merge_threshold is None else merge_threshold
         self.stories: dict[str, StoryProfile] = {}
         # Feature -> the live stories found under it, each by its row (`_kernels.Postings`: an open table of arrays,
-        # which read from memory a third as often as dicts of dicts did with 100,000 live stories).
+        # in which finding the candidates took about two thirds of the time it took in dicts of dicts).
         self._postings = _kernels.Postings()
         self._rows: dict[str, int] = {}  # story id -> its row in the postings
         self._activity: list[tuple[float, str]] = []  # heap of (last_seen, story_id), may hold stale rows
