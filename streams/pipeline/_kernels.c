@@ -245,9 +245,7 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
                 Py_CLEAR(result);
                 break;
             }
-            Py_ssize_t days_count = 0;  /* the block's last columns */
-            while (days_count < block.n && block.hashes[block.n - 1 - days_count] == DAY_HASH)
-                days_count++;
+            Py_ssize_t days_count = block.n - features_in(&block);  /* the block's last columns */
             const double *days = block.weights + block.n - days_count;
             double gap = 0.0;
             for (Py_ssize_t day = 0; day < days_count; day++)
@@ -462,6 +460,15 @@ static Term *term_of(const Postings *self, Py_hash_t hash)
     }
 }
 
+/* Where an entry of this hash goes in a table of mask + 1 entries: the first empty one from its home. */
+static Term *empty_entry(Term *terms, size_t mask, Py_hash_t hash)
+{
+    size_t i = (size_t)hash & mask;
+    while (terms[i].key != NULL)
+        i = (i + 1) & mask;
+    return &terms[i];
+}
+
 static int resize_terms(Postings *self, size_t capacity)
 {
     Term *terms = PyMem_Calloc(capacity, sizeof(Term));
@@ -470,12 +477,8 @@ static int resize_terms(Postings *self, size_t capacity)
         return -1;
     }
     for (size_t i = 0; i <= self->mask; i++)
-        if (self->terms[i].key != NULL) {
-            size_t j = (size_t)self->terms[i].hash & (capacity - 1);
-            while (terms[j].key != NULL)
-                j = (j + 1) & (capacity - 1);
-            terms[j] = self->terms[i];
-        }
+        if (self->terms[i].key != NULL)
+            *empty_entry(terms, capacity - 1, self->terms[i].hash) = self->terms[i];
     PyMem_Free(self->terms);
     self->terms = terms;
     self->mask = capacity - 1;
@@ -490,13 +493,10 @@ static Term *term_for(Postings *self, PyObject *key, Py_hash_t hash)
         return term;
     if (2 * (size_t)(self->used + 1) > self->mask + 1 && resize_terms(self, 2 * (self->mask + 1)))
         return NULL;
-    size_t i = (size_t)hash & self->mask;
-    while (self->terms[i].key != NULL)
-        i = (i + 1) & self->mask;
-    Py_INCREF(key);
-    self->terms[i] = (Term){hash, key, NULL, 0, 0};
+    term = empty_entry(self->terms, self->mask, hash);
+    *term = (Term){hash, Py_NewRef(key), NULL, 0, 0};
     self->used++;
-    return &self->terms[i];
+    return term;
 }
 
 /* Deletes a feature's entry, moving back the entries after it that its place would have had (linear probing's
@@ -694,6 +694,14 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
+/* Lets go of what a story's row held (the row already emptied): the profile last, as that may run Python code. */
+static void release_story(Posted gone)
+{
+    Py_DECREF(gone.posted);
+    Py_DECREF(gone.story_id);
+    Py_DECREF(gone.profile);
+}
+
 static PyObject *postings_leave(Postings *self, PyObject *row_given)
 {
     Posted *story = posted_at(self, row_given);
@@ -704,9 +712,7 @@ static PyObject *postings_leave(Postings *self, PyObject *row_given)
     unpost_gone(self, row, gone.posted, NULL);
     *story = (Posted){NULL, NULL, NULL};
     self->free[self->free_count++] = row;
-    Py_DECREF(gone.posted);  /* last: letting go of the profile may run Python code */
-    Py_DECREF(gone.story_id);
-    Py_DECREF(gone.profile);
+    release_story(gone);
     Py_RETURN_NONE;
 }
 
@@ -891,11 +897,8 @@ static int postings_clear(Postings *self)
     self->free = NULL;
     self->rows = self->capacity = self->free_count = 0;
     for (Py_ssize_t row = 0; row < rows; row++)
-        if (stories[row].profile != NULL) {
-            Py_DECREF(stories[row].posted);
-            Py_DECREF(stories[row].story_id);
-            Py_DECREF(stories[row].profile);
-        }
+        if (stories[row].profile != NULL)
+            release_story(stories[row]);
     PyMem_Free(stories);
     return 0;
 }
