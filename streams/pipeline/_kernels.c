@@ -1,8 +1,8 @@
 /* The hot loops of clustering and deduplication, which ran in Python and numpy on a few hundred items per article:
  *
  * - `weigh`: an article part's TF-IDF vector (features.py), which a dict comprehension made a key and a weight at a
- *   time, then normalised in a second pass;
- * - `strongest`: a vector's n strongest features (articles' in features.py, stories' in `refresh`);
+ *   time, then normalised in a second pass; and its n strongest features (`keep_strongest`, as `refresh` keeps a
+ *   story's), which a vector made of every term, then ranked, gave;
  * - `refresh`: re-weighing a story's profile when it gains an article, and packing it for scoring, with
  *   `pack`, which packs an article's vector (packed.py), and `pack_parts`, which splits it into unit vectors
  *   per part first (cluster.article_parts);
@@ -272,13 +272,14 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
 
 /* A feature being weighed: a story's while its profile is re-weighed, or an article's. */
 typedef struct {
-    PyObject *key;  /* held, in `strongest` and `refresh` (see `release`); a story id borrowed, in `found` */
-    PyObject *count;  /* its count (its weight's object, in `strongest`; the story's profile, in `found`) */
+    PyObject *key;  /* held, in `weigh` (an article's term) and `refresh` (see `release`); a story id borrowed, in `found` */
+    PyObject *count;  /* held there: its count; the story's profile, in `found` */
     double weight;
     int64_t hash;  /* its stable hash (`refresh`); the story's row, in `found` */
 } Feature;
 
-/* Strongest first, ties to the greater key: the order of `strongest`, and of the stories `found` ranks. */
+/* Strongest first, ties to the greater key: the order of the features `weigh` and `refresh` keep, and of the stories
+ * `found` ranks. */
 static int strongest_order(const void *left, const void *right)
 {
     const Feature *a = left, *b = right;
@@ -398,7 +399,7 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
     return n;
 }
 
-/* features.strongest on a run of features: unchanged if it has at most n, else its n strongest in order. */
+/* A run of features' n strongest: unchanged if it has at most n, else its n strongest in order. */
 static Py_ssize_t keep_strongest(Feature *features, Py_ssize_t count, Py_ssize_t n)
 {
     return count <= n ? count : strongest_first(features, count, n, NULL, NULL);
@@ -1198,9 +1199,9 @@ done:
     return result;
 }
 
-/* Let go of the keys and counts `strongest` and `refresh` hold: each is held from the moment it is read, since
- * reading the next one may run Python code (a weight's __float__, a table's __missing__) that removes it from the
- * dict it was borrowed from. */
+/* Let go of the keys and counts `weigh` and `refresh` hold: each is held from the moment it is read, since reading
+ * the next one may run Python code (a term's IDF, a table's __missing__) that removes it from the dict it was
+ * borrowed from. */
 static void release(Feature *features, Py_ssize_t count)
 {
     for (Py_ssize_t i = 0; i < count; i++) {
@@ -1218,72 +1219,31 @@ static int append_weight(PyObject *dict, PyObject *key, double weight)
     return failed ? -1 : 0;
 }
 
-static PyObject *strongest(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 2 || !PyDict_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "strongest(vector: dict of key -> weight, n)");
-        return NULL;
-    }
-    PyObject *vector = args[0];
-    Py_ssize_t n = PyLong_AsSsize_t(args[1]), count = PyDict_GET_SIZE(vector), position = 0;
-    if (n == -1 && PyErr_Occurred())
-        return NULL;
-    if (count <= n)
-        return Py_NewRef(vector);
-    Feature *features = PyMem_Malloc(sizeof(Feature) * count);
-    if (features == NULL)
-        return PyErr_NoMemory();
-    PyObject *key, *weight, *result = NULL;
-    Py_ssize_t read = 0;
-    while (PyDict_Next(vector, &position, &key, &weight)) {
-        if (read == count) {
-            changed_size();
-            goto done;
-        }
-        if (!PyUnicode_Check(key)) {
-            PyErr_SetString(PyExc_TypeError, "a feature key is a str");
-            goto done;
-        }
-        features[read++] = (Feature){Py_NewRef(key), Py_NewRef(weight), 0.0, 0};
-        features[read - 1].weight = PyFloat_AsDouble(weight);
-        if (PyErr_Occurred())
-            goto done;
-    }
-    if (read != count || PyDict_GET_SIZE(vector) != count) {
-        changed_size();
-        goto done;
-    }
-    Py_ssize_t kept = keep_strongest(features, count, n < 0 ? 0 : n);
-    if (PyErr_Occurred() || (result = PyDict_New()) == NULL)
-        goto done;
-    for (Py_ssize_t i = 0; i < kept; i++)
-        if (PyDict_SetItem(result, features[i].key, features[i].count)) {
-            Py_CLEAR(result);
-            break;
-        }
-done:
-    release(features, read);
-    PyMem_Free(features);
-    return result;
-}
-
-/* weigh(key_prefix, counts, term_idf) -> {key_prefix + term: weight}, a unit vector: an article part's TF-IDF,
+/* weigh(key_prefix, counts, term_idf, most) -> {key_prefix + term: weight}, a unit vector: an article part's TF-IDF,
  * see streams.pipeline.features._weigh. Each term's weight is (1 + ln n) * term_idf(term) for its count n, the
- * norm the square root of the squares summed in the counts' order, as the Python it replaced computed them. */
+ * norm the square root of the squares summed in the counts' order, as the Python it replaced computed them. With
+ * `most` (not None) only the `most` strongest are kept (`keep_strongest`: largest first, ties to the greater key; at
+ * most `most` as they are); their keys alone are made: an article's body has two or three times as many terms as it
+ * keeps, and making every key, then ranking them all, took about a tenth of `features` more. */
 static PyObject *weigh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "weigh(key_prefix str, counts: dict of term -> count, term_idf)");
+    if (nargs != 4 || !PyUnicode_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "weigh(key_prefix str, counts: dict of term -> count, term_idf, most)");
         return NULL;
     }
     PyObject *prefix = args[0], *counts = args[1], *term_idf = args[2], *term, *n, *result = NULL;
-    Py_ssize_t count = PyDict_GET_SIZE(counts), read = 0, position = 0;
-    PyObject **keys = PyMem_Malloc(sizeof(PyObject *) * (count ? count : 1));
-    double *weights = PyMem_Malloc(sizeof(double) * (count ? count : 1)), squares = 0.0;
-    if (keys == NULL || weights == NULL) {
-        PyErr_NoMemory();
-        goto done;
+    Py_ssize_t most = args[3] == Py_None ? -1 : PyLong_AsSsize_t(args[3]);
+    if (most == -1 && PyErr_Occurred())
+        return NULL;
+    if (most < 0 && args[3] != Py_None) {
+        PyErr_SetString(PyExc_ValueError, "the terms to keep are a number from 0, or None for all");
+        return NULL;
     }
+    Py_ssize_t count = PyDict_GET_SIZE(counts), read = 0, position = 0;
+    Feature *terms = PyMem_Malloc(sizeof(Feature) * (count ? count : 1));  /* each term held, with its count */
+    double squares = 0.0;
+    if (terms == NULL)
+        return PyErr_NoMemory();
     while (PyDict_Next(counts, &position, &term, &n)) {
         if (read == count) {
             changed_size();
@@ -1300,17 +1260,15 @@ static PyObject *weigh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
             PyErr_SetString(PyExc_ValueError, "a term's count is never negative");
             goto done;
         }
-        Py_INCREF(term);  /* the dict is read again after each Python call below */
+        terms[read] = (Feature){Py_NewRef(term), Py_NewRef(n), 0.0, 0};  /* the dict is read again after the call */
         PyObject *idf = PyObject_CallOneArg(term_idf, term);
         double term_weight = idf == NULL ? -1.0 : PyFloat_AsDouble(idf);
         Py_XDECREF(idf);
-        keys[read] = idf == NULL || PyErr_Occurred() ? NULL : PyUnicode_Concat(prefix, term);
-        Py_DECREF(term);
-        if (keys[read] == NULL)
-            goto done;
-        weights[read] = (times ? 1.0 + log((double)times) : 0.0) * term_weight;
-        squares += weights[read] * weights[read];
         read++;
+        if (idf == NULL || PyErr_Occurred())
+            goto done;
+        terms[read - 1].weight = (times ? 1.0 + log((double)times) : 0.0) * term_weight;
+        squares += terms[read - 1].weight * terms[read - 1].weight;
     }
     if (read != count || PyDict_GET_SIZE(counts) != count) {
         changed_size();
@@ -1320,15 +1278,18 @@ static PyObject *weigh(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     if ((result = PyDict_New()) == NULL || norm == 0.0)  /* a part of no weight is absent */
         goto done;
     for (Py_ssize_t i = 0; i < read; i++)
-        if (append_weight(result, keys[i], weights[i] / norm)) {
+        terms[i].weight /= norm;
+    /* The terms, not their keys, ranked: two keys of one prefix compare as their terms do. */
+    Py_ssize_t kept = most < 0 ? read : keep_strongest(terms, read, most);
+    for (Py_ssize_t i = 0; i < kept && result != NULL; i++) {
+        PyObject *key = PyErr_Occurred() ? NULL : PyUnicode_Concat(prefix, terms[i].key);
+        if (key == NULL || append_weight(result, key, terms[i].weight))
             Py_CLEAR(result);
-            break;
-        }
+        Py_XDECREF(key);
+    }
 done:
-    for (Py_ssize_t i = 0; i < read; i++)
-        Py_DECREF(keys[i]);
-    PyMem_Free(keys);
-    PyMem_Free(weights);
+    release(terms, read);
+    PyMem_Free(terms);
     return result;
 }
 
@@ -2401,11 +2362,10 @@ static PyMethodDef methods[] = {
      "pack_parts(vector, numbers) -> (block bytes, present bits), one unit vector per part: see "
      "streams.pipeline.cluster.article_parts"},
     {"weigh", (PyCFunction)(void (*)(void))weigh, METH_FASTCALL,
-     "weigh(key_prefix, counts, term_idf) -> {key: weight}, a unit vector: see streams.pipeline.features._weigh"},
+     "weigh(key_prefix, counts, term_idf, most) -> {key: weight}, a unit vector (its `most` strongest, unless None): "
+     "see streams.pipeline.features._weigh"},
     {"rounded", (PyCFunction)(void (*)(void))rounded, METH_FASTCALL,
      "rounded(vector, digits) -> {key: round(weight, digits)}: see streams.pipeline.features.features"},
-    {"strongest", (PyCFunction)(void (*)(void))strongest, METH_FASTCALL,
-     "strongest(vector, n): see streams.pipeline.features.strongest"},
     {"refresh", (PyCFunction)(void (*)(void))refresh, METH_FASTCALL,
      "refresh(counts, numbers, per_part, posting, days) -> (kept counts, block bytes, present bits, "
      "salient): see streams.pipeline.cluster.StoryProfile._refresh"},

@@ -116,11 +116,13 @@ def _name_idf(name: str) -> float:
     return idf(name.rsplit(" ", 1)[-1])
 
 
-def _weigh(prefix: str, counts: Counter[str]) -> dict[str, float]:
+def _weigh(prefix: str, counts: Counter[str], most: int | None = None) -> dict[str, float]:
     """A part's TF-IDF vector, unit length: each f"{prefix}:{term}" weighs (1 + ln n) for its count n times its
-    part's IDF of the term (`feature_idf`, from the term without making the key twice). In C (`_kernels.weigh`),
-    which adds the squares for the norm one by one in the counts' order, as Python 3.11's `sum` did."""
-    return _kernels.weigh(f"{prefix}:", counts, _part_idf(prefix))
+    part's IDF of the term (`feature_idf`, from the term without making the key twice); with `most`, only the `most`
+    strongest, largest first, ties to the greater key (a vector of at most `most` as it is). In C
+    (`_kernels.weigh`), which adds the squares for the norm one by one in the counts' order, as Python 3.11's `sum`
+    did, and makes the keys of the terms it keeps alone."""
+    return _kernels.weigh(f"{prefix}:", counts, _part_idf(prefix), most)
 
 
 def features(title: str | None, text: str) -> dict[str, float]:
@@ -131,13 +133,7 @@ def features(title: str | None, text: str) -> dict[str, float]:
     """
     vector: dict[str, float] = {}
     sentences = sentence_tokens(text or "")
-    vector.update(strongest(_weigh("t", Counter(topical(chain.from_iterable(sentences)))), TOP_ARTICLE_FEATURES))
-    vector.update(strongest(_weigh("e", Counter(entity_names(sentences))), TOP_ARTICLE_FEATURES))
+    vector.update(_weigh("t", Counter(topical(chain.from_iterable(sentences))), TOP_ARTICLE_FEATURES))
+    vector.update(_weigh("e", Counter(entity_names(sentences)), TOP_ARTICLE_FEATURES))
     vector.update(_weigh("h", Counter(terms(title or ""))))
     return _kernels.rounded(vector, 5)  # {k: round(v, 5)}, in C
-
-
-def strongest(vector: dict[str, float], n: int) -> dict[str, float]:
-    """The n largest weights, largest first, ties to the greater key; a vector of at most n is returned as it is.
-    In C (`_kernels.c`), which picks a story profile's strongest the same way."""
-    return _kernels.strongest(vector, n)

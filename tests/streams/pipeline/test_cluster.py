@@ -12,7 +12,7 @@ from streams.pipeline.cluster import (
     fades,
     scores,
 )
-from streams.pipeline.features import features, strongest, terms
+from streams.pipeline.features import features, terms
 
 FLOOD = "Heavy rain flooded Porto Alegre, Brazil, displacing thousands, mayor Sebastiao Melo said."
 FLOOD_2 = "Mayor Sebastiao Melo said floods in Porto Alegre forced thousands from homes."
@@ -38,15 +38,6 @@ def test_a_headline_only_article_has_only_headline_features():
 
 def test_plurals_meet_their_singular_but_no_word_is_made_up():
     assert terms("Gas prices rise") == terms("gas price rises")
-
-
-def test_strongest_keeps_the_largest_weights_first_and_breaks_ties_by_the_greater_key_at_any_size():
-    for size in (30, 500):  # the pairs from the tenth weight up sorted (ties at the cut), a quickselect
-        vector = {f"t:w{i:03d}": float(i % 7) for i in range(size)}
-        top = strongest(vector, 10)
-        expected = sorted(vector, key=lambda key: (vector[key], key), reverse=True)[:10]
-        assert list(top) == expected and all(top[key] == vector[key] for key in top)
-    assert strongest({"t:a": 1.0}, 10) == {"t:a": 1.0}
 
 
 def test_articles_on_one_event_score_above_articles_on_another():

@@ -7,6 +7,7 @@ import hashlib
 import math
 import random
 import re
+import struct
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -361,6 +362,14 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
         _kernels.refresh({"t:flood": 1}, {}, 80, 12, ())
 
 
+def kept_order(weights: dict[str, float], n: int) -> list[str]:
+    """The order in which `refresh` keeps a part's n strongest features, each counted once and weighing its given
+    IDF: the order every ranking of features in the kernels (`keep_strongest`) gives."""
+    numbers = {key: struct.pack("dq", weight, feature_hash(key)) for key, weight in weights.items()}
+    kept, *_ = _kernels.refresh(dict.fromkeys(weights, 1), numbers, n, 12, ())
+    return list(kept)
+
+
 def test_odd_callers_get_an_error_not_a_corrupted_worker():
     """What a review found C could do with input no caller passes today: each is an error now."""
 
@@ -376,16 +385,15 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
 
     with pytest.raises(ValueError):  # no number: the rows could not be ranked
         kernel_postings({"t:flood": {story: "s1"}})[0].found({"t:flood": math.nan}, 8, -1, 320, 250)
-    ranked = _kernels.strongest({f"t:w{n}": math.nan for n in range(100)}, 8)  # in no defined order, but in bounds
+    ranked = kept_order({f"t:w{n}": math.nan for n in range(100)}, 8)  # in no defined order, but in bounds
     assert len(ranked) == 8
     # The orders glibc's qsort (2.36) gave rows with NaN weights, which no comparison orders: the kernels' own sorts
     # sort as it did (taken from a build that still called it).
-    assert list(_kernels.strongest({"t:w0": 0.5, "t:w1": 1.0, "t:w2": math.nan, "t:w3": 0.5}, 3)) == ["t:w2", "t:w1", "t:w0"]
-    assert list(_kernels.strongest({"t:a": math.nan, "t:b": 1.0, "t:c": math.nan, "t:d": 0.5, "t:e": math.nan}, 3)) == [
-        "t:b", "t:d", "t:a"
-    ]
-    mixed = _kernels.strongest({f"t:w{n}": (math.nan if n % 3 else n / 7) for n in range(20)}, 19)
+    assert kept_order({"t:w0": 0.5, "t:w1": 1.0, "t:w2": math.nan, "t:w3": 0.5}, 3) == ["t:w2", "t:w1", "t:w0"]
+    assert kept_order({"t:a": math.nan, "t:b": 1.0, "t:c": math.nan, "t:d": 0.5, "t:e": math.nan}, 3) == ["t:b", "t:d", "t:a"]
+    mixed = kept_order({f"t:w{n}": (math.nan if n % 3 else n / 7) for n in range(20)}, 19)
     assert [int(key[3:]) for key in mixed] == [17, 0, 16, 1, 14, 13, 2, 11, 10, 3, 8, 7, 18, 15, 12, 9, 6, 5, 4]
+    assert len(_kernels.weigh("t:", {f"w{n}": 1 for n in range(100)}, lambda term: math.nan, 8)) == 8  # all NaN, in bounds
 
     class Endless(dict):
         def __iter__(self):
@@ -447,23 +455,23 @@ def _made(text: str) -> str:
 
 
 def test_a_key_removed_by_code_run_while_reading_the_dict_stays_alive_until_the_kernel_is_done():
-    """A weight's __float__ (strongest) or a table's __missing__ (refresh) removes an entry already read and adds
-    one (same size: not seen as a change): the removed key and value were freed while still in use."""
-    vector: dict = {}
+    """A term's IDF (weigh) or a table's __missing__ (refresh) removes an entry already read and adds one (same
+    size: not seen as a change): the removed key and value would be freed while still in use."""
+    terms: dict = {}
 
-    class Removing:
-        def __float__(self):
-            del vector[next(iter(vector))]  # the first entry, already read
-            vector[_made("zzz")] = 0.5
-            return 0.9
+    def removing(term: str) -> float:
+        if term == "t:w":
+            del terms[next(iter(terms))]  # the first entry, already read
+            terms[_made("zzz")] = 1
+        return {"t:bbb": 0.95, "t:w": 0.9}.get(term, 0.1)
 
-    vector[_made("bbb")] = float("0.95")
-    vector[_made("w")] = Removing()
+    terms[_made("bbb")] = 1
+    terms[_made("w")] = 1
     for letter in "cde":
-        vector[_made(letter * 3)] = 0.1 * (ord(letter) - 96)
+        terms[_made(letter * 3)] = 1
     reuse = [_made(f"q{n}") for n in range(1000)]  # would take over freed memory
-    top = _kernels.strongest(vector, 3)
-    assert reuse and list(top)[0] == "t:bbb" and top["t:bbb"] == 0.95
+    top = _kernels.weigh("", terms, removing, 3)
+    assert reuse and list(top)[:2] == ["t:bbb", "t:w"]
 
     counts = {_made("bbbb"): 2, **{_made(letter * 4): 1 for letter in "cdef"}}
 
@@ -479,11 +487,11 @@ def test_a_key_removed_by_code_run_while_reading_the_dict_stays_alive_until_the_
 
 
 def test_the_kernels_that_hold_what_they_read_let_go_of_it():
-    key, weight, count = _made("flood"), float("0.5"), 10**6
-    vector = {key: weight, **{_made(f"w{n}"): 1.0 for n in range(20)}}
-    before = sys.getrefcount(key), sys.getrefcount(weight)
-    _kernels.strongest(vector, 8)  # the weakest: not kept
-    assert (sys.getrefcount(key), sys.getrefcount(weight)) == before
+    key, count = _made("flood"), 10**6
+    terms = {key: count, **{_made(f"w{n}"): 1 for n in range(20)}}
+    before = sys.getrefcount(key), sys.getrefcount(count)
+    _kernels.weigh("", terms, lambda term: 0.01 if term is key else 1.0, 8)  # the weakest: not kept
+    assert (sys.getrefcount(key), sys.getrefcount(count)) == before
     counts = {key: count, **{_made(f"w{n}"): 1 for n in range(20)}}
     before = sys.getrefcount(key), sys.getrefcount(count)
     result = _kernels.refresh(counts, FEATURE_NUMBERS, 80, 12, ())
@@ -630,18 +638,33 @@ def test_weigh_is_the_python_it_replaced_to_the_last_bit():
     for _ in range(3_000):
         counts = Counter({rng.choice(vocabulary): rng.choice([1, 1, 2, 3, 7, 255, 256, 1000]) for _ in range(rng.randint(0, 80))})
         for prefix, term_idf in (("t", idf), ("e", feature_idf_of_name), ("h", lambda term: rng.choice([0.0, 3.5, 18.4]))):
+            most = rng.choice([None, 0, 5, 60, 200])
             state = rng.getstate()
-            ours = _kernels.weigh(f"{prefix}:", counts, term_idf)
+            ours = _kernels.weigh(f"{prefix}:", counts, term_idf, most)
             rng.setstate(state)  # the same IDFs for the Python
             python = python_weigh(prefix, counts, term_idf)
+            python = python if most is None else python_strongest(python, most)
             assert list(ours.items()) == list(python.items()), counts
-    assert _kernels.weigh("t:", Counter(), idf) == {} and _kernels.weigh("t:", Counter({"a": 2}), lambda term: 0.0) == {}
+    assert _kernels.weigh("t:", Counter(), idf, None) == {} and _kernels.weigh("t:", Counter({"a": 2}), lambda term: 0.0, 5) == {}
     with pytest.raises(ValueError):
-        _kernels.weigh("t:", {"a": -1}, idf)
+        _kernels.weigh("t:", {"a": -1}, idf, None)
+    with pytest.raises(ValueError):
+        _kernels.weigh("t:", {"a": 1}, idf, -1)  # keep a number of terms, or None for all
     with pytest.raises(TypeError):
-        _kernels.weigh("t:", {"a": 1}, lambda term: "not a weight")
+        _kernels.weigh("t:", {"a": 1}, lambda term: "not a weight", None)
     with pytest.raises(ZeroDivisionError):
-        _kernels.weigh("t:", {"a": 1}, lambda term: 1 / 0)  # the IDF's own error comes through
+        _kernels.weigh("t:", {"a": 1}, lambda term: 1 / 0, None)  # the IDF's own error comes through
+
+
+def test_weigh_keeps_the_largest_weights_first_and_breaks_ties_by_the_greater_key_at_any_size():
+    for size in (30, 500):  # the pairs from the tenth weight up sorted (ties at the cut), a quickselect
+        idfs = {f"w{i:03d}": float(i % 7 + 1) for i in range(size)}
+        every = _kernels.weigh("t:", dict.fromkeys(idfs, 1), idfs.__getitem__, None)
+        top = _kernels.weigh("t:", dict.fromkeys(idfs, 1), idfs.__getitem__, 10)
+        expected = sorted(every, key=lambda key: (every[key], key), reverse=True)[:10]
+        assert list(top) == expected and all(top[key] == every[key] for key in top)
+    few = _kernels.weigh("t:", {"b": 1, "a": 1}, {"a": 2.0, "b": 1.0}.__getitem__, 10)
+    assert list(few) == ["t:b", "t:a"]  # at most `most`: as weighed, in the counts' order
 
 
 def feature_idf_of_name(name: str) -> float:
