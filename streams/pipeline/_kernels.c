@@ -1005,16 +1005,21 @@ MERGE_SORT(sort_by_hash, Column, by_hash)
  * One lookup in a dict per feature: two cached functions (`functools.lru_cache`) were two calls, each moving an
  * entry of its list, and were a tenth of placing an article (perf). A feature not in it yet is computed by its
  * __missing__. */
+/* table[key], a new reference: read in place where the table holds it, else through its __missing__, which computes
+ * it (english.ComputedTable). */
+static PyObject *table_value(PyObject *table, PyObject *key)
+{
+    PyObject *value = PyDict_GetItemWithError(table, key);
+    if (value != NULL)
+        return Py_NewRef(value);
+    return PyErr_Occurred() ? NULL : PyObject_GetItem(table, key);
+}
+
 static int numbers_of(PyObject *table, PyObject *key, double *idf, int64_t *hash)
 {
-    PyObject *held = NULL, *numbers = PyDict_GetItemWithError(table, key);  /* borrowed: read before Python runs */
-    if (numbers == NULL) {
-        if (PyErr_Occurred())
-            return -1;
-        numbers = held = PyObject_GetItem(table, key);
-        if (numbers == NULL)
-            return -1;
-    }
+    PyObject *numbers = table_value(table, key);
+    if (numbers == NULL)
+        return -1;
     int valid = PyBytes_Check(numbers) && PyBytes_GET_SIZE(numbers) == 16;
     if (valid) {
         memcpy(idf, PyBytes_AS_STRING(numbers), sizeof(double));
@@ -1022,7 +1027,7 @@ static int numbers_of(PyObject *table, PyObject *key, double *idf, int64_t *hash
     }
     else
         PyErr_SetString(PyExc_TypeError, "a feature's numbers are 16 bytes: its IDF (float64), its hash (int64)");
-    Py_XDECREF(held);
+    Py_DECREF(numbers);
     return valid ? 0 : -1;
 }
 
@@ -2118,7 +2123,7 @@ static PyTypeObject TokenType = {
     .tp_new = token_new,
 };
 
-/* The kinds of token `token_form` gives (streams.pipeline.facts.document, in the same order). */
+/* The kinds of token `_token_form` gives (streams.pipeline.facts.document, in the same order). */
 enum { PLAIN, WORD, NUMBER, MARK, OPENER };
 
 static int append_index(PyObject *list, Py_ssize_t index)
@@ -2126,21 +2131,21 @@ static int append_index(PyObject *list, Py_ssize_t index)
     return append_new(list, PyLong_FromSsize_t(index));
 }
 
-/* sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, lowercase)
+/* sentence(text, start, end, sent, openers, token_forms, tokens, numbers, capital_tokens, capitalised, lowercase)
  *   -> (words, capitals, capital_stopwords)
  * The tokens of one sentence, as `Token`s appended to `tokens`, and on the way what Doc notes of them: the indexes of
  * tokens that may start a number and of capitalised tokens, the capitalised words not opening the sentence and the
- * lowercase words. `token_form(surface)` says what each surface form is (document._token_form); `openers` holds the
+ * lowercase words. `token_forms[surface]` says what each surface form is (document.TOKEN_FORMS); `openers` holds the
  * offsets of the quote marks opening in the sentence. What it does with them: see document._add_sentence. */
 static PyObject *sentence(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 11 || !PyUnicode_Check(args[0]) || !PyAnySet_Check(args[4]) || !PyList_Check(args[6])
+    if (nargs != 11 || !PyUnicode_Check(args[0]) || !PyAnySet_Check(args[4]) || !PyDict_Check(args[5]) || !PyList_Check(args[6])
         || !PyList_Check(args[7]) || !PyList_Check(args[8]) || !PyList_Check(args[9]) || !PyList_Check(args[10])) {
-        PyErr_SetString(PyExc_TypeError, "sentence(text str, start, end, sent, openers set, token_form, tokens list, "
+        PyErr_SetString(PyExc_TypeError, "sentence(text str, start, end, sent, openers set, token_forms dict, tokens list, "
                                          "numbers list, capital_tokens list, capitalised list, lowercase list)");
         return NULL;
     }
-    PyObject *text = args[0], *openers = args[4], *token_form = args[5], *tokens = args[6], *numbers = args[7];
+    PyObject *text = args[0], *openers = args[4], *token_forms = args[5], *tokens = args[6], *numbers = args[7];
     PyObject *capital_tokens = args[8], *capitalised = args[9], *lowercase = args[10];
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) == -1)  /* a string made by the legacy API: its data in the canonical form first */
@@ -2166,7 +2171,7 @@ static PyObject *sentence(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         PyObject *surface = PyUnicode_Substring(text, s, e);
         if (surface == NULL)
             return NULL;
-        PyObject *form = PyObject_CallOneArg(token_form, surface);
+        PyObject *form = table_value(token_forms, surface);
         Py_DECREF(surface);
         if (form == NULL)
             return NULL;
@@ -2178,7 +2183,7 @@ static PyObject *sentence(PyObject *Py_UNUSED(module), PyObject *const *args, Py
         }
         if (token_kind < PLAIN || token_kind > OPENER) {
             Py_DECREF(form);
-            PyErr_SetString(PyExc_TypeError, "token_form gives (text, low, kind, poss, abbreviation, capital, lower, "
+            PyErr_SetString(PyExc_TypeError, "a token form is (text, low, kind, poss, abbreviation, capital, lower, "
                                              "capital stopword, number)");
             return NULL;
         }
@@ -2396,7 +2401,7 @@ static PyMethodDef methods[] = {
     {"sentence_terms", (PyCFunction)(void (*)(void))sentence_terms, METH_FASTCALL,
      "sentence_terms(text, /) -> the term tokens of each sentence: see streams.pipeline.features.sentence_tokens"},
     {"sentence", (PyCFunction)(void (*)(void))sentence, METH_FASTCALL,
-     "sentence(text, start, end, sent, openers, token_form, tokens, numbers, capital_tokens, capitalised, "
+     "sentence(text, start, end, sent, openers, token_forms, tokens, numbers, capital_tokens, capitalised, "
      "lowercase) -> (words, capitals, capital_stopwords): see streams.pipeline.facts.document._add_sentence"},
     {NULL, NULL, 0, NULL},
 };

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from wordfreq import freq_to_zipf, get_frequency_dict, word_frequency, zipf_to_freq
@@ -17,6 +18,28 @@ from streams.pipeline import _kernels
 # Entries of each per-word cache: the words of the moment, bounded, whatever the vocabulary a long-lived
 # worker has seen (the caches are what memory would otherwise keep growing with).
 WORD_CACHE_SIZE = 65_536
+
+
+class ComputedTable(dict):
+    """Key -> a value computed from it the first time it is read, for the C kernels, which read it in place: one
+    lookup, where a function cached with lru_cache is a call, a hash and a move in its list on every reading.
+
+    Bounded: once it holds `capacity` keys it starts afresh, keeping the ones it held as `older`, from which the
+    keys still in use come back without being computed again. At most two generations are held."""
+
+    def __init__(self, compute: Callable[[str], object], capacity: int) -> None:
+        super().__init__()
+        self.compute, self.capacity = compute, capacity
+        self.older: dict = {}
+
+    def __missing__(self, key: str) -> object:
+        value = self.older[key] if key in self.older else self.compute(key)
+        if len(self) >= self.capacity:  # the older ones are let go first
+            self.older.clear()
+            self.older.update(self)
+            self.clear()
+        self[key] = value
+        return value
 
 
 def frequency(word: str) -> float:

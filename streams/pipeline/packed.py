@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from streams.pipeline import _kernels
-from streams.pipeline.english import WORD_CACHE_SIZE
+from streams.pipeline.english import WORD_CACHE_SIZE, ComputedTable
 from streams.pipeline.features import feature_idf
 
 PARTS = ("t", "e", "h")  # body terms, entities, headline terms: a feature key starts with its part's letter
@@ -34,28 +34,18 @@ def feature_hash(key: str) -> int:
     return digest & ~3 | _PART_INDEX[key[0]]
 
 
-class FeatureNumbers(dict):
+class FeatureNumbers(ComputedTable):
     """Feature -> what the kernels need of it, its IDF and its stable hash, as 16 bytes (float64, int64) they read in
     place: one lookup per feature, for the few hundred features a story's profile is re-weighed over on every
     article it gains. As two cached functions, they were two calls per feature, each moving an entry of its LRU
-    list, and a tenth of placing an article (perf).
-
-    Bounded: once it holds `capacity` features it starts afresh, keeping the ones it held as `older`, from which
-    the features still in use come back without being computed again."""
+    list, and a tenth of placing an article (perf). Bounded as every ComputedTable is."""
 
     def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-        self.older: dict[str, bytes] = {}
+        super().__init__(_feature_numbers, capacity)
 
-    def __missing__(self, key: str) -> bytes:
-        numbers = self.older.get(key) or struct.pack("dq", feature_idf(key), feature_hash(key))
-        if len(self) >= self.capacity:  # the older ones are let go first: at most two generations are held
-            self.older.clear()
-            self.older.update(self)
-            self.clear()
-        self[key] = numbers
-        return numbers
+
+def _feature_numbers(key: str) -> bytes:
+    return struct.pack("dq", feature_idf(key), feature_hash(key))
 
 
 FEATURE_NUMBERS = FeatureNumbers(2 * WORD_CACHE_SIZE)

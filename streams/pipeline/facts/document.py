@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from streams.pipeline import _kernels
-from streams.pipeline.english import WORD_CACHE_SIZE
+from streams.pipeline.english import WORD_CACHE_SIZE, ComputedTable
 from streams.pipeline.facts.lexicon import is_acronym
 from streams.pipeline.facts.words import ABBREVIATIONS, NUMBER_WORDS, STOPWORDS
 
@@ -223,9 +222,8 @@ def _is_abbreviation(masked: str, stop: int) -> bool:
 _PLAIN, _WORD, _NUMBER, _MARK, _OPENER = range(5)
 
 
-@lru_cache(maxsize=WORD_CACHE_SIZE)
 def _token_form(surface: str) -> tuple[str, str, int, bool, bool, bool, bool, bool, bool]:
-    """What tokenising needs to know of one surface form, cached because prose repeats its words:
+    """What tokenising needs to know of one surface form (kept in TOKEN_FORMS, as prose repeats its words):
 
     (text without a possessive 's, its lowercase form, kind, possessive, may take the period after it, starts
     with a capital, starts in lowercase, capitalised function word, may start a number)."""
@@ -245,13 +243,19 @@ def _token_form(surface: str) -> tuple[str, str, int, bool, bool, bool, bool, bo
     return surface, low, kind, poss, abbreviation, capital, lower, capital_stopword, number
 
 
+# Surface form -> its `_token_form`, which the tokeniser reads for each of an article's few hundred tokens: one
+# lookup from C, where the call of an lru_cache'd function cost it a thousand instructions a token (callgrind).
+# Two generations of half the words' cache size: at most the forms lru_cache held.
+TOKEN_FORMS = ComputedTable(_token_form, WORD_CACHE_SIZE // 2)
+
+
 def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> None:
     """Tokenise one sentence (`quotes`: those opening in it); mark which words open it (or open a quote, or follow
     a colon).
 
     On the way, note the tokens that may start a number, and unless the sentence is a Title Case line, its
     capitalised tokens and how it writes its words (see Doc): one pass over the tokens instead of four. The pass
-    is in C (`_kernels.sentence`), which reads each token's `_token_form`:
+    is in C (`_kernels.sentence`), which reads each token's `_token_form` from TOKEN_FORMS:
     - tokens are U.S. and U.S.-Chinese; 100,000, 2.5 and 57-nation; words, hyphenated words, O'Brien, Norway's;
       one punctuation character (as the regex in tests/streams/pipeline/test_kernels.py finds them);
     - an abbreviation takes the period after it ("Mr.", "J."); a possessive's token ends before its 's;
@@ -267,7 +271,7 @@ def _add_sentence(doc: Doc, start: int, end: int, quotes: list[QuoteSpan]) -> No
     capital_tokens, capitalised, lowercase = doc.capitalised, doc.capitalised_words, doc.lowercase_words
     noted = len(capital_tokens), len(capitalised), len(lowercase)  # to forget if this is a Title Case line
     words, capitals, capital_stopwords = _kernels.sentence(
-        doc.text, start, end, index, openers, _token_form, doc.tokens, doc.numbers, capital_tokens, capitalised, lowercase
+        doc.text, start, end, index, openers, TOKEN_FORMS, doc.tokens, doc.numbers, capital_tokens, capitalised, lowercase
     )
     tokens, last = doc.tokens, len(doc.tokens)
     headline = words >= 4 and _is_headline(words, capitals, capital_stopwords, last > first and tokens[-1].text)

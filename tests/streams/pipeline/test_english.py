@@ -4,6 +4,7 @@ import string
 from wordfreq import get_frequency_dict, word_frequency, zipf_frequency
 
 from streams.pipeline.english import (
+    ComputedTable,
     frequency,
     frequent_singular,
     plural,
@@ -58,3 +59,13 @@ def test_a_words_frequency_is_wordfreqs_read_directly_or_through_it():
         assert zipf(word) == zipf_frequency(word, "en"), word
     assert len(one_per_frequency) > 500 and sum(word not in listed for word in made_up) > 100
     assert get_frequency_dict.cache_info().currsize == 1  # wordfreq's list, loaded once: no copy of it (30 MB)
+
+
+def test_a_computed_table_computes_a_key_once_and_holds_two_generations_at_most():
+    computed = []
+    table = ComputedTable(lambda key: computed.append(key) or key.upper(), 3)
+    assert [table[key] for key in "abcab"] == ["A", "B", "C", "A", "B"] and computed == ["a", "b", "c"]
+    assert table["d"] == "D" and len(table) == 1 and set(table.older) == {"a", "b", "c"}  # a new generation
+    assert table["a"] == "A" and computed == ["a", "b", "c", "d"]  # back from the older one, not computed again
+    for key in "efghij":
+        assert table[key] == key.upper() and len(table) <= 3 and len(table.older) <= 3

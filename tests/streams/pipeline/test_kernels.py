@@ -20,12 +20,14 @@ from streams.pipeline import _kernels, prepare
 from streams.pipeline.clean import repair
 from streams.pipeline.cluster import StoryProfile, article_parts
 from streams.pipeline.dedup import _A, _B, SHINGLE_WORDS, minhash
+from streams.pipeline.english import ComputedTable
 from streams.pipeline.facts.document import (
     _MARK,
     _NUMBER,
     _OPENER,
     _PLAIN,
     _WORD,
+    TOKEN_FORMS,
     _token_form,
 )
 from streams.pipeline.features import feature_idf, features, idf
@@ -600,7 +602,7 @@ def _as_found(surface: str) -> tuple:
 
 def kernel_tokens(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     tokens: list = []
-    _kernels.sentence(text, start, end, 0, set(), _as_found, tokens, [], [], [], [])
+    _kernels.sentence(text, start, end, 0, set(), ComputedTable(_as_found, 1000), tokens, [], [], [], [])
     return [(t.start, t.end, t.text) for t in tokens]
 
 
@@ -835,7 +837,7 @@ def python_sentence(text, start, end, index, openers, tokens, numbers, capital_t
 
 def _sentence_both_ways(text: str, start: int, end: int, openers: set[int]) -> tuple[tuple, tuple]:
     noted = [[] for _ in range(5)]
-    counts = _kernels.sentence(text, start, end, 3, openers, _token_form, *noted)
+    counts = _kernels.sentence(text, start, end, 3, openers, TOKEN_FORMS, *noted)
     python_noted = [[] for _ in range(5)]
     python_counts = python_sentence(text, start, end, 3, openers, *python_noted)
     as_fields = [(t.text, t.start, t.end, t.low, t.sent, t.initial, t.poss) for t in noted[0]]
@@ -873,7 +875,9 @@ def test_tokens_read_like_the_dataclass_they_replaced():
     with pytest.raises(AttributeError):
         token.text = "Sweden"  # every pass reads the same tokens
     with pytest.raises(TypeError):
-        _kernels.sentence("text", 0, 4, 0, [], _token_form, [], [], [], [], [])  # openers must be a set
+        _kernels.sentence("text", 0, 4, 0, [], TOKEN_FORMS, [], [], [], [], [])  # openers must be a set
+    with pytest.raises(TypeError):
+        _kernels.sentence("text", 0, 4, 0, set(), _token_form, [], [], [], [], [])  # the forms are a table, not a function
     not_forms = [
         lambda surface: (surface,),  # too short
         lambda surface: (surface, surface, 2**70, False, False, False, False, False, False),  # a kind out of range
@@ -882,7 +886,7 @@ def test_tokens_read_like_the_dataclass_they_replaced():
     ]
     for not_a_form in not_forms:
         with pytest.raises(TypeError):
-            _kernels.sentence("Mr. X", 0, 5, 0, set(), not_a_form, [], [], [], [], [])
+            _kernels.sentence("Mr. X", 0, 5, 0, set(), ComputedTable(not_a_form, 10), [], [], [], [], [])
 
 
 def test_band_keys_are_pythons_hash_of_each_band_and_filing_keeps_one_id_or_a_list():
