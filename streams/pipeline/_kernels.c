@@ -659,17 +659,20 @@ static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_
         self->free = free;
         self->capacity = capacity;
     }
+    PyObject *posted = PyDict_Copy(args[2]);  /* its own: the caller's dict may change after */
+    if (posted == NULL)
+        return NULL;
     int32_t row = self->free_count ? self->free[--self->free_count] : (int32_t)self->rows++;
     self->stories[row] = (Posted){NULL, NULL, NULL};
-    if (post_new(self, row, args[2], NULL)) {
-        unpost_gone(self, row, args[2], NULL);
+    if (post_new(self, row, posted, NULL)) {
+        unpost_gone(self, row, posted, NULL);
         self->free[self->free_count++] = row;
+        Py_DECREF(posted);
         return NULL;
     }
     Py_INCREF(args[0]);
     Py_INCREF(args[1]);
-    Py_INCREF(args[2]);
-    self->stories[row] = (Posted){args[0], args[1], args[2]};
+    self->stories[row] = (Posted){args[0], args[1], posted};
     return PyLong_FromLong(row);
 }
 
@@ -683,12 +686,13 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
     if (story == NULL || !are_features(args[1]))
         return NULL;
     int32_t row = (int32_t)(story - self->stories);
-    PyObject *before = story->posted;
-    unpost_gone(self, row, before, args[1]);
+    PyObject *before = story->posted, *posted = PyDict_Copy(args[1]);  /* its own, as in `enter` */
+    if (posted == NULL)
+        return NULL;
+    unpost_gone(self, row, before, posted);
     /* Out of memory half-way, it is posted under part of its new features (found under fewer) until it moves. */
-    int failed = post_new(self, row, args[1], before);
-    Py_INCREF(args[1]);
-    story->posted = args[1];
+    int failed = post_new(self, row, posted, before);
+    story->posted = posted;
     Py_DECREF(before);  /* a dict of str and float: no code runs */
     if (failed)
         return NULL;
@@ -855,23 +859,52 @@ done:
     return result;
 }
 
+/* Every feature's stories, as {feature: {profile: story id}}. What the postings hold is taken, and held, before any
+ * dict is made: making one may collect garbage and adding a profile runs its __hash__, and either may run Python
+ * code that enters or leaves stories here, which reallocates what was being read. */
 static PyObject *postings_features(Postings *self, PyObject *Py_UNUSED(ignored))
 {
-    PyObject *result = PyDict_New();
-    for (size_t i = 0; result != NULL && i <= self->mask; i++) {
+    size_t terms = 0, objects = 0;
+    for (size_t i = 0; i <= self->mask; i++)
+        if (self->terms[i].key != NULL) {
+            terms++;
+            objects += 1 + 2 * (size_t)self->terms[i].count;
+        }
+    PyObject **held = PyMem_Malloc(sizeof(PyObject *) * (objects ? objects : 1));
+    int32_t *sizes = PyMem_Malloc(sizeof(int32_t) * (terms ? terms : 1));
+    if (held == NULL || sizes == NULL) {
+        PyMem_Free(held);
+        PyMem_Free(sizes);
+        return PyErr_NoMemory();
+    }
+    size_t at = 0, term_at = 0;
+    for (size_t i = 0; i <= self->mask; i++) {
         const Term *term = &self->terms[i];
         if (term->key == NULL)
             continue;
-        PyObject *stories = PyDict_New();
-        for (int32_t at = 0; stories != NULL && at < term->count; at++) {
-            const Posted *story = &self->stories[term->rows[at]];
-            if (PyDict_SetItem(stories, story->profile, story->story_id))
-                Py_CLEAR(stories);
+        sizes[term_at++] = term->count;
+        held[at++] = Py_NewRef(term->key);
+        for (int32_t r = 0; r < term->count; r++) {
+            const Posted *story = &self->stories[term->rows[r]];
+            held[at++] = Py_NewRef(story->profile);
+            held[at++] = Py_NewRef(story->story_id);
         }
-        if (stories == NULL || PyDict_SetItem(result, term->key, stories))
+    }
+    PyObject *result = PyDict_New();
+    at = 0;
+    for (size_t t = 0; result != NULL && t < terms; t++) {
+        PyObject *key = held[at++], *stories = PyDict_New();
+        for (int32_t r = 0; r < sizes[t]; r++, at += 2)
+            if (stories != NULL && PyDict_SetItem(stories, held[at], held[at + 1]))
+                Py_CLEAR(stories);
+        if (stories == NULL || PyDict_SetItem(result, key, stories))
             Py_CLEAR(result);
         Py_XDECREF(stories);
     }
+    for (size_t i = 0; i < objects; i++)
+        Py_DECREF(held[i]);
+    PyMem_Free(held);
+    PyMem_Free(sizes);
     return result;
 }
 
@@ -1079,21 +1112,31 @@ static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
     PyObject *parts = args[0], *numbers = args[1], *part_name, *vector;
     if (!is_table(numbers))
         return NULL;
-    Py_ssize_t total = 0, count = 0, position = 0;
-    while (PyDict_Next(parts, &position, &part_name, &vector)) {
+    /* The parts and their dicts held: a weight's __float__, the table's __missing__ or a key's __hash__ runs Python
+     * code, which may replace a part's dict or empty `parts`. */
+    PyObject *items = PyDict_Items(parts);
+    if (items == NULL)
+        return NULL;
+    Py_ssize_t total = 0, count = 0, parts_count = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < parts_count; i++) {
+        vector = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
         if (!PyDict_Check(vector)) {
+            Py_DECREF(items);
             PyErr_SetString(PyExc_TypeError, "a part is a dict of key -> weight");
             return NULL;
         }
         total += PyDict_GET_SIZE(vector);
     }
     Column *columns = PyMem_Malloc(sizeof(Column) * (total ? total : 1));
-    if (columns == NULL)
+    if (columns == NULL) {
+        Py_DECREF(items);
         return PyErr_NoMemory();
+    }
     long present = 0;
     PyObject *result = NULL;
-    position = 0;
-    while (PyDict_Next(parts, &position, &part_name, &vector)) {
+    for (Py_ssize_t i = 0; i < parts_count; i++) {
+        part_name = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
+        vector = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1);
         int part = part_of(part_name);
         if (part < 0)
             goto done;
@@ -1117,6 +1160,7 @@ static PyObject *pack(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssi
         result = Py_BuildValue("(Nl)", bytes, present);
 done:
     PyMem_Free(columns);
+    Py_DECREF(items);
     return result;
 }
 

@@ -488,6 +488,67 @@ def test_a_key_removed_by_code_run_while_reading_the_dict_stays_alive_until_the_
     assert kept["t:bbbb"] == 2 and set(kept) <= {"t:bbbb", "t:cccc", "t:dddd", "t:eeee", "t:ffff", "t:zzzz"}
 
 
+def test_the_postings_keep_their_own_copy_of_a_storys_features():
+    """A caller's dict changed after `enter`: the story left only the features still in it, and its row, given to
+    the next story, stayed under the others (found returned a story that had left, or a NULL)."""
+    table, features = _kernels.Postings(), {"t:a": 1.0, "t:b": 1.0}
+    row = table.enter(StoryProfile("s1"), "s1", features)
+    del features["t:b"]
+    table.leave(row)
+    assert table.found({"t:b": 1.0}, 8, -1, 320, 250) == [] and table.features() == {}
+    moved = {"t:c": 1.0}
+    row = table.enter(StoryProfile("s2"), "s2", {"t:a": 1.0})
+    table.move(row, moved)
+    moved["t:d"] = 1.0
+    assert set(table.features()) == {"t:c"}
+
+
+def test_code_run_by_features_or_pack_that_changes_what_they_read_frees_nothing_in_use():
+    """A profile's __hash__ that enters stories while `features` lists them (the table it read was reallocated),
+    and a weight's __float__ or a key's __hash__ that replaces the part `pack` is reading (it was freed)."""
+    table, armed = _kernels.Postings(), [False]
+
+    class Entering(StoryProfile):
+        def __hash__(self):
+            if armed[0]:
+                armed[0] = False
+                for n in range(200):
+                    table.enter(StoryProfile(f"x{n}"), f"x{n}", {f"t:g{n}_{j}": 1.0 for j in range(4)})
+            return id(self) >> 4
+
+    stories = [Entering(f"s{n}") for n in range(3)]
+    for story in stories:
+        table.enter(story, story.story_id, {"t:a": 1.0, "t:b": 1.0})
+    armed[0] = True
+    listed = table.features()
+    assert {story.story_id for story in listed["t:a"]} == {"s0", "s1", "s2"} and len(table.features()) == 2 + 800
+
+    class Part(dict):  # a dict of its own class: not taken over by the next dict made, as a plain one is
+        pass
+
+    parts: dict = {}
+
+    class Replacing:
+        def __float__(self):
+            parts["t"] = {}
+            return 1.0
+
+    parts["t"] = Part({"t:w0": Replacing(), **{f"t:w{n}": 1.0 for n in range(1, 50)}})
+    block, present = _kernels.pack(parts, FEATURE_NUMBERS)
+    assert present == 1 and len(block) == 16 * 50  # the part as it was when pack was called
+
+    class Clearing(str):
+        def __hash__(self):
+            parts.clear()
+            return str.__hash__(self)
+
+        __eq__ = str.__eq__
+
+    parts["t"] = Part({Clearing("t:odd"): 1.0, **{f"t:w{n}": 1.0 for n in range(50)}})
+    block, present = _kernels.pack(parts, FeatureNumbers(1000))
+    assert present == 1 and len(block) == 16 * 51
+
+
 def test_the_kernels_that_hold_what_they_read_let_go_of_it():
     key, count = _made("flood"), 10**6
     terms = {key: count, **{_made(f"w{n}"): 1 for n in range(20)}}
