@@ -272,8 +272,8 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
 
 /* A feature being weighed: a story's while its profile is re-weighed, or an article's. */
 typedef struct {
-    PyObject *key;  /* held, in `weigh` (an article's term) and `refresh` (see `release`); a story id borrowed, in `found` */
-    PyObject *count;  /* held there: its count; the story's profile, in `found` */
+    PyObject *key;  /* held, in `weigh` (an article's term) and `refresh` (see `release`); a story id, in `found` */
+    PyObject *count;  /* held there: its count; the story's profile, in `found` (both borrowed there) */
     double weight;
     int64_t hash;  /* its stable hash (`refresh`); the story's row, in `found` */
 } Feature;
@@ -1034,10 +1034,6 @@ static int by_hash(const void *left, const void *right)
 
 MERGE_SORT(sort_by_hash, Column, by_hash)
 
-/* A feature's numbers, as packed.FeatureNumbers keeps them: its IDF and its stable hash, 16 bytes read in place.
- * One lookup in a dict per feature: two cached functions (`functools.lru_cache`) were two calls, each moving an
- * entry of its list, and were a tenth of placing an article (perf). A feature not in it yet is computed by its
- * __missing__. */
 /* table[key], a new reference: read in place where the table holds it, else through its __missing__, which computes
  * it (english.ComputedTable). */
 static PyObject *table_value(PyObject *table, PyObject *key)
@@ -1048,6 +1044,10 @@ static PyObject *table_value(PyObject *table, PyObject *key)
     return PyErr_Occurred() ? NULL : PyObject_GetItem(table, key);
 }
 
+/* A feature's numbers, as packed.FeatureNumbers keeps them: its IDF and its stable hash, 16 bytes read in place.
+ * One lookup in a dict per feature: two cached functions (`functools.lru_cache`) were two calls, each moving an
+ * entry of its list, and were a tenth of placing an article (perf). A feature not in it yet is computed by its
+ * __missing__. */
 static int numbers_of(PyObject *table, PyObject *key, double *idf, int64_t *hash)
 {
     PyObject *numbers = table_value(table, key);
@@ -2183,10 +2183,12 @@ static int append_index(PyObject *list, Py_ssize_t index)
  * offsets of the quote marks opening in the sentence. What it does with them: see document._add_sentence. */
 static PyObject *sentence(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 11 || !PyUnicode_Check(args[0]) || !PyAnySet_Check(args[4]) || !PyDict_Check(args[5]) || !PyList_Check(args[6])
-        || !PyList_Check(args[7]) || !PyList_Check(args[8]) || !PyList_Check(args[9]) || !PyList_Check(args[10])) {
-        PyErr_SetString(PyExc_TypeError, "sentence(text str, start, end, sent, openers set, token_forms dict, tokens list, "
-                                         "numbers list, capital_tokens list, capitalised list, lowercase list)");
+    if (nargs != 11 || !PyUnicode_Check(args[0]) || !PyAnySet_Check(args[4]) || !PyDict_Check(args[5])
+        || !PyList_Check(args[6]) || !PyList_Check(args[7]) || !PyList_Check(args[8]) || !PyList_Check(args[9])
+        || !PyList_Check(args[10])) {
+        PyErr_SetString(PyExc_TypeError, "sentence(text str, start, end, sent, openers set, token_forms dict, "
+                                         "tokens list, numbers list, capital_tokens list, capitalised list, "
+                                         "lowercase list)");
         return NULL;
     }
     PyObject *text = args[0], *openers = args[4], *token_forms = args[5], *tokens = args[6], *numbers = args[7];
