@@ -21,7 +21,7 @@ DEAD_LETTERS = "dead-letters"
 DUPLICATES = "duplicates"
 # Each changelog entry as it is appended (schemas.StoryEvent), keyed by story id.
 STORY_EVENTS = "story-events"
-# Each story's bounded state (schemas.StorySnapshot), keyed by story id, compacted (see `snapshot_due`).
+# Each story's bounded state (schemas.StorySnapshot), keyed by story id, compacted (see `snapshots_due`).
 STORY_SNAPSHOTS = "story-snapshots"
 
 # Where every article ends up: one message on one of these per article.

@@ -177,12 +177,14 @@ def merge_event_and_state(
     return event, after
 
 
-SNAPSHOT_EVERY = 10  # a story's snapshot is published on each of its first entries, then on every tenth
+SNAPSHOT_EVERY = 10  # a story's snapshot is due on each of its first entries, then on every tenth
 
 
 def snapshot_due(event: StoryEventModel) -> bool:
-    """Whether the entry publishes its story's snapshot: every entry of a young story, every tenth of a long one,
-    and every merge. A long story's snapshot is at most nine entries behind its log; its version says which."""
+    """Whether the entry makes its story's snapshot due: every entry of a young story, every tenth of a long one,
+    and every merge. The place stage publishes a snapshot due once per batch, as of the batch's last entry
+    (`streams.story.desk.snapshots_due`), so a long story's snapshot is at most nine entries behind its log; its
+    version says which."""
     return event.version <= SNAPSHOT_EVERY or event.version % SNAPSHOT_EVERY == 0 or isinstance(event, StoryMerged)
 
 

@@ -64,7 +64,12 @@ from streams.pipeline.cluster import StoryIndex, decide
 from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare, prepare_many
 from streams.settings import Settings
-from streams.story.desk import StoryDesk, collecting_as_the_worker
+from streams.story.desk import (
+    Outcome,
+    StoryDesk,
+    collecting_as_the_worker,
+    snapshots_due,
+)
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
 from streams.tools.broker import process_stat
 from streams.tools.cluster import local_nodes
@@ -370,7 +375,7 @@ class SteadyDesk:
         self.rocks = RocksStores(directory / "tables")
         self.staging = Staging(self.rocks.stores)
         self.desk = StoryDesk(settings, self.staging.stores)
-        self.open = 0  # articles in the open batch
+        self.outcomes: list[Outcome] = []  # of the open batch's articles
         for number, raw in enumerate(history, start=1):
             prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
             if not isinstance(prepared, DeadLetter):
@@ -381,15 +386,19 @@ class SteadyDesk:
 
     def place(self, message: bytes) -> None:
         """The place stage's work for one prepared article's message, as the worker does it: decode, place, the
-        bytes of what it sends, and (every MAX_BATCH articles, as a busy worker) the batch's table writes."""
-        self.desk.messages(self.desk.place(PreparedArticle.from_bytes(message)))
-        self.open += 1
-        if self.open == MAX_BATCH:
+        bytes of what it sends, and (every MAX_BATCH articles, as a busy worker) the batch's snapshots and table
+        writes."""
+        outcome = self.desk.place(PreparedArticle.from_bytes(message))
+        self.desk.messages(outcome)
+        self.outcomes.append(outcome)
+        if len(self.outcomes) == MAX_BATCH:
             self.write()
 
     def write(self) -> None:
+        for story_id in snapshots_due(self.outcomes):
+            self.desk.snapshot(story_id).to_bytes()
         write_open_batch(self.staging)
-        self.open = 0
+        self.outcomes = []
 
     def close(self) -> None:
         self.desk = self.staging = None

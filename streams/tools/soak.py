@@ -25,7 +25,13 @@ from rocksdict import Options, Rdict
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import Appended, DeskStores, StoryDesk, collecting_as_the_worker
+from streams.story.desk import (
+    Appended,
+    DeskStores,
+    StoryDesk,
+    collecting_as_the_worker,
+    snapshots_due,
+)
 from streams.story.rocksdb import compacting_removals
 from streams.tools.synthetic import stream_over_days
 
@@ -148,13 +154,16 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
                 if not isinstance(prepared, DeadLetter):
                     before = rocks.written()
                     outcome = desk.place(prepared)
-                    messages = desk.messages(outcome)  # what the place stage sends
+                    # What the place stage sends for it as a batch of its own (a quiet stream's): its entries and
+                    # verdicts, and the snapshots they make due.
+                    messages = [value for _, _, value in desk.messages(outcome)]
+                    messages += [desk.snapshot(story_id).to_bytes() for story_id in snapshots_due([outcome])]
                     if isinstance(outcome, Appended):
-                        largest_message = max(largest_message, *(len(value) for _, _, value in messages))
+                        largest_message = max(largest_message, *map(len, messages))
                         size = desk.state(outcome.event.story_id).articles
                         kind = "small" if size <= SMALL_STORY else "large" if size >= LARGE_STORY else None
                         if kind:
-                            appended[kind][0] += rocks.written() - before + sum(len(value) for _, _, value in messages)
+                            appended[kind][0] += rocks.written() - before + sum(map(len, messages))
                             appended[kind][1] += 1
                 if number in quarters:
                     figures["rss_mb"][str(number)] = round(rss_mb(), 1)

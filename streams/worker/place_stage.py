@@ -13,9 +13,9 @@ is finished in this order, each step confirmed by the broker before the next beg
    so that a crash cannot leave the changelogs behind the local tables; cleared once the tables' phases are
    confirmed;
 1. the article records (the desk's writes are made once per key, in the phases of streams/story/staging.py);
-2. its messages (entries, snapshots, duplicate verdicts, dead letters) in order, so a story's events
-   reach the broker in version order, sent while the windows, then the log position and, last, the story
-   states are written;
+2. its messages (entries, duplicate verdicts, dead letters) in order, so a story's events reach the
+   broker in version order, with one snapshot of each story the batch made one due for, as of the batch's
+   end; sent while the windows, then the log position and, last, the story states are written;
 3. the acks of its prepared articles, in offset order.
 
 A crash leaves a prefix of these done. The articles not acked come again and the desk recognises each
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
-from streams.story.desk import Appended, Outcome, StoryDesk
+from streams.story.desk import Appended, Outcome, StoryDesk, snapshots_due
 from streams.story.staging import MAX_BATCH, Staging, Writes, keys_in_order
 from streams.worker import journal
 from streams.worker.context import (
@@ -192,7 +192,7 @@ def _placed(ctx: WorkerContext, event) -> Placed:
         prepared = PreparedArticle.from_bytes(event.value)
         desk = loaded_desk(ctx)
         outcome = desk.place(prepared)
-        topics = {"event": ctx.topics.story_events, "snapshot": ctx.topics.story_snapshots, "duplicate": ctx.topics.duplicates}
+        topics = {"event": ctx.topics.story_events, "duplicate": ctx.topics.duplicates}
         sends = [(topics[kind], key.encode(), value) for kind, key, value in desk.messages(outcome)]
     return Placed(event, sends, outcome)
 
@@ -203,6 +203,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
     while True:
         await batch.gathered(linger)
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
+        _add_snapshots(ctx, placed)
         ctx.metrics.place_batch.observe(len(placed))
         again = await _cut_batch_again(ctx, placed)
         encoded_again, encoded = await _journal(ctx, [again, writes])
@@ -229,6 +230,14 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
             await stream.ack(article.event)
             ctx.acked(article.event)
             _count(ctx, article.outcome)
+
+
+def _add_snapshots(ctx: WorkerContext, placed: list[Placed]) -> None:
+    """The batch's snapshots (`snapshots_due`), made as the batch is taken, before the next article is
+    placed, so each is as of the batch's last entry; each sent with the last article that made it due."""
+    for story_id, index in snapshots_due([article.outcome for article in placed]).items():
+        snapshot = ctx.desk.snapshot(story_id).to_bytes()
+        placed[index].sends.append((ctx.topics.story_snapshots, story_id.encode(), snapshot))
 
 
 async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list, encoded: Encoded) -> None:

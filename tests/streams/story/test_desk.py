@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import pytest
 
-from schemas import ArticleFacts, ArticleMetadata, PreparedArticle
+from schemas import ArticleFacts, ArticleMetadata, PreparedArticle, StoryMerged
 from streams.pipeline.dedup import fingerprint
 from streams.pipeline.features import features
 from streams.settings import Settings
@@ -20,6 +20,7 @@ from streams.story.desk import (
     StoryDesk,
     collecting_as_the_worker,
     recorded_events,
+    snapshots_due,
 )
 from streams.tools.synthetic import REPLAYED_AT
 
@@ -123,6 +124,30 @@ def test_the_snapshot_the_desk_keeps_equals_a_fold_of_the_changelog():
     entries = [e for row in desk.stores.articles.values() for e in recorded_events(row)]
     assert desk.snapshot(story_id) == fold([e for e in entries if e.story_id == story_id])
     assert desk.snapshot(story_id).version == 2
+
+
+def test_a_batch_makes_each_story_s_snapshot_due_once_with_the_last_article_that_made_it_due():
+    """A young story's every entry makes its snapshot due, a long story's every tenth and a merge both stories':
+    the batch publishes each story's once, with the index of the last outcome that made it due."""
+    desk = StoryDesk(SETTINGS)
+    a = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
+    r = _run(desk, _prepared("r", "Indian central bank raises rates", RATES, "Outlet C"))
+    b = _run(desk, _prepared("b", "Porto Alegre floods displace thousands", FLOOD_2, "Outlet B"))
+    flood, rates = a.event.story_id, r.event.story_id
+    assert b.event.story_id == flood != rates
+    assert snapshots_due([a, r, None, b]) == {flood: 3, rates: 1}
+    assert list(snapshots_due([a, r, b])) == [flood, rates]
+
+    def at(version: int, *more) -> Appended:
+        return Appended((b.event.model_copy(update={"version": version}), *more), (b"",) * (1 + len(more)))
+
+    assert snapshots_due([at(11), at(19)]) == {}
+    assert snapshots_due([at(11), at(20), at(21)]) == {flood: 1}
+    merge = StoryMerged(
+        story_id=flood, version=13, position=9, time=b.event.time, label="x", absorbed_story_id=rates,
+        absorbed_version=1, articles=3,
+    )
+    assert snapshots_due([at(12, merge), at(14)]) == {flood: 0, rates: 0}
 
 
 def test_an_articles_record_written_as_json_holds_the_entries_as_published():

@@ -91,6 +91,29 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert ctx.staging.seal() == calm.staging.seal()  # the failed article's staged writes are gone
 
 
+def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_as_of_its_last_entry():
+    ctx, batch = _context(), OpenBatch()
+    for event in _events(60):
+        place_stage._place(ctx, batch, event)
+    entries = [orjson.loads(value) for placed in batch.placed for topic, _, value in placed.sends if topic == "events"]
+    last = {entry["story_id"]: entry["version"] for entry in entries}
+    assert max(last.values()) > 1  # a story with several entries in the batch
+
+    place_stage._add_snapshots(ctx, batch.placed)
+    snapshots = {}
+    for index, placed in enumerate(batch.placed):
+        for topic, key, value in placed.sends:
+            if topic == "snapshots":
+                assert key.decode() not in snapshots  # once per story
+                snapshots[key.decode()] = (index, orjson.loads(value))
+    assert set(snapshots) == set(last)  # every story here is young: each entry made its snapshot due
+    for story_id, (index, snapshot) in snapshots.items():
+        assert snapshot == orjson.loads(ctx.desk.snapshot(story_id).to_bytes())
+        assert snapshot["version"] == last[story_id]
+        made_due = [i for i, placed in enumerate(batch.placed) for e in placed.outcome.events if e.story_id == story_id]
+        assert index == made_due[-1]
+
+
 def _tables_on(producer) -> DeskStores:
     persisted = []
 
