@@ -234,9 +234,15 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
 
 def _add_snapshots(ctx: WorkerContext, placed: list[Placed]) -> None:
     """The batch's snapshots (`snapshots_due`), made as the batch is taken, before the next article is
-    placed, so each is as of the batch's last entry; each sent with the last article that made it due."""
+    placed, so each is as of the batch's last entry; each sent with the last article that made it due. A
+    snapshot that cannot be made (a bug) is left out and said in the log: its story's entries, the source of
+    truth, still go out, and the batch's writer goes on (failing, it would stop the worker on every start)."""
     for story_id, index in snapshots_due([article.outcome for article in placed]).items():
-        snapshot = ctx.desk.snapshot(story_id).to_bytes()
+        try:
+            snapshot = ctx.desk.snapshot(story_id).to_bytes()
+        except Exception:
+            log.exception("making the snapshot of story %s failed; it is left out", story_id, extra={"story_id": story_id})
+            continue
         placed[index].sends.append((ctx.topics.story_snapshots, story_id.encode(), snapshot))
 
 

@@ -20,7 +20,7 @@ from faust.types import TP
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import DeskStores, StoryDesk, recorded_events
+from streams.story.desk import DeskStores, StoryDesk, recorded_events, snapshots_due
 from streams.story.staging import DELETED, MAX_BATCH, Staging
 from streams.tools.synthetic import REPLAYED_AT, generate
 from streams.worker import context, journal, place_stage
@@ -112,6 +112,26 @@ def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_as_of_its_
         assert snapshot["version"] == last[story_id]
         made_due = [i for i, placed in enumerate(batch.placed) for e in placed.outcome.events if e.story_id == story_id]
         assert index == made_due[-1]
+
+
+def test_a_snapshot_that_cannot_be_made_is_left_out_and_said_and_the_batch_s_others_are_sent(monkeypatch, caplog):
+    ctx, batch = _context(), OpenBatch()
+    for event in _events(20):
+        place_stage._place(ctx, batch, event)
+    due = list(snapshots_due([placed.outcome for placed in batch.placed]))
+    assert len(due) > 1
+    snapshot = StoryDesk.snapshot
+
+    def failing_for_the_first(desk, story_id):
+        if story_id == due[0]:
+            raise RuntimeError("a bug")
+        return snapshot(desk, story_id)
+
+    monkeypatch.setattr(StoryDesk, "snapshot", failing_for_the_first)
+    place_stage._add_snapshots(ctx, batch.placed)
+    sent = [key.decode() for placed in batch.placed for topic, key, _ in placed.sends if topic == "snapshots"]
+    assert sorted(sent) == sorted(due[1:])
+    assert f"making the snapshot of story {due[0]} failed" in caplog.text
 
 
 def _tables_on(producer) -> DeskStores:
