@@ -433,9 +433,13 @@ typedef struct {
     int32_t count, capacity;
 } Term;
 
-/* A live story: its profile and id (held), and the dict of features it is posted under (held). */
+/* A live story: its profile and id (held), and the hashes of the features it is posted under, ascending and each
+ * once: its own, so a caller's dict that changes after cannot leave it posted where it no longer knows, in a quarter
+ * of the memory a copy of that dict took (a row is found and posted by a feature's hash alone, as above). */
 typedef struct {
-    PyObject *profile, *story_id, *posted;  /* NULL: a free row */
+    PyObject *profile, *story_id;  /* NULL: a free row */
+    Py_hash_t *hashes;
+    Py_ssize_t count;
 } Posted;
 
 typedef struct {
@@ -522,18 +526,23 @@ static void drop_term(Postings *self, Term *term)
         PyErr_Clear();  /* it stays as large as it was */
 }
 
-static int32_t lower_bound(const int32_t *rows, int32_t count, int32_t row)
-{
-    int32_t low = 0, high = count;
-    while (low < high) {
-        int32_t middle = low + (high - low) / 2;
-        if (rows[middle] < row)
-            low = middle + 1;
-        else
-            high = middle;
+/* name(values, count, value): where `value` is, or would go, in ascending `values` (binary search). */
+#define LOWER_BOUND(name, type)                                              \
+    static Py_ssize_t name(const type *values, Py_ssize_t count, type value) \
+    {                                                                        \
+        Py_ssize_t low = 0, high = count;                                    \
+        while (low < high) {                                                 \
+            Py_ssize_t middle = low + (high - low) / 2;                      \
+            if (values[middle] < value)                                      \
+                low = middle + 1;                                            \
+            else                                                             \
+                high = middle;                                               \
+        }                                                                    \
+        return low;                                                          \
     }
-    return low;
-}
+
+LOWER_BOUND(lower_bound, int32_t)
+LOWER_BOUND(hash_bound, Py_hash_t)
 
 /* Posts a row under a feature (no matter if it is already). */
 static int post_row(Postings *self, PyObject *key, Py_hash_t hash, int32_t row)
@@ -541,7 +550,7 @@ static int post_row(Postings *self, PyObject *key, Py_hash_t hash, int32_t row)
     Term *term = term_for(self, key, hash);
     if (term == NULL)
         return -1;
-    int32_t at = lower_bound(term->rows, term->count, row);
+    int32_t at = (int32_t)lower_bound(term->rows, term->count, row);
     if (at < term->count && term->rows[at] == row)
         return 0;
     if (term->count == term->capacity) {
@@ -568,7 +577,7 @@ static void unpost_row(Postings *self, Py_hash_t hash, int32_t row)
     Term *term = term_of(self, hash);
     if (term == NULL)
         return;
-    int32_t at = lower_bound(term->rows, term->count, row);
+    int32_t at = (int32_t)lower_bound(term->rows, term->count, row);
     if (at == term->count || term->rows[at] != row)
         return;
     memmove(term->rows + at, term->rows + at + 1, sizeof(int32_t) * (size_t)(term->count - at - 1));
@@ -614,25 +623,61 @@ static Posted *posted_at(Postings *self, PyObject *given)
     return &self->stories[row];
 }
 
-/* Posts a story's row under every feature of `features` that `besides` (NULL: none) lacks. */
-static int post_new(Postings *self, int32_t row, PyObject *features, PyObject *besides)
+static int ascending_hash(const void *left, const void *right)
+{
+    Py_hash_t a = *(const Py_hash_t *)left, b = *(const Py_hash_t *)right;
+    return (a > b) - (a < b);
+}
+
+MERGE_SORT(sort_hashes, Py_hash_t, ascending_hash)
+
+/* The hashes of a dict's keys (str: no code runs), ascending and each once, in `hashes` (NULL: out of memory). */
+static Py_hash_t *sorted_hashes(PyObject *features, Py_ssize_t *count)
+{
+    Py_ssize_t size = PyDict_GET_SIZE(features), position = 0, read = 0;
+    Py_hash_t *hashes = PyMem_Malloc(sizeof(Py_hash_t) * (size ? size : 1));
+    PyObject *key, *value;
+    if (hashes == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    while (read < size && PyDict_Next(features, &position, &key, &value))
+        hashes[read++] = PyObject_Hash(key);
+    sort_hashes(hashes, read);
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < read; i++)
+        if (!kept || hashes[kept - 1] != hashes[i])
+            hashes[kept++] = hashes[i];
+    *count = kept;
+    return hashes;
+}
+
+static int holds_hash(const Py_hash_t *hashes, Py_ssize_t count, Py_hash_t hash)
+{
+    Py_ssize_t at = hash_bound(hashes, count, hash);
+    return at < count && hashes[at] == hash;
+}
+
+/* Posts a story's row under every feature of `features` whose hash `besides` (count 0: none) lacks. */
+static int post_new(Postings *self, int32_t row, PyObject *features, const Py_hash_t *besides, Py_ssize_t count)
 {
     Py_ssize_t position = 0;
     PyObject *key, *value;
-    while (PyDict_Next(features, &position, &key, &value))
-        if ((besides == NULL || !PyDict_Contains(besides, key)) && post_row(self, key, PyObject_Hash(key), row))
+    while (PyDict_Next(features, &position, &key, &value)) {
+        Py_hash_t hash = PyObject_Hash(key);
+        if (!holds_hash(besides, count, hash) && post_row(self, key, hash, row))
             return -1;
+    }
     return 0;
 }
 
-/* Takes a story's row off every feature of `features` that `besides` (NULL: none) lacks. */
-static void unpost_gone(Postings *self, int32_t row, PyObject *features, PyObject *besides)
+/* Takes a story's row off every feature hash of `hashes` that `besides` (count 0: none) lacks. */
+static void unpost_gone(Postings *self, int32_t row, const Py_hash_t *hashes, Py_ssize_t count, const Py_hash_t *besides,
+                        Py_ssize_t besides_count)
 {
-    Py_ssize_t position = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(features, &position, &key, &value))
-        if (besides == NULL || !PyDict_Contains(besides, key))
-            unpost_row(self, PyObject_Hash(key), row);
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (!holds_hash(besides, besides_count, hashes[i]))
+            unpost_row(self, hashes[i], row);
 }
 
 static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_t nargs)
@@ -659,20 +704,21 @@ static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_
         self->free = free;
         self->capacity = capacity;
     }
-    PyObject *posted = PyDict_Copy(args[2]);  /* its own: the caller's dict may change after */
-    if (posted == NULL)
+    Py_ssize_t count;
+    Py_hash_t *hashes = sorted_hashes(args[2], &count);
+    if (hashes == NULL)
         return NULL;
     int32_t row = self->free_count ? self->free[--self->free_count] : (int32_t)self->rows++;
-    self->stories[row] = (Posted){NULL, NULL, NULL};
-    if (post_new(self, row, posted, NULL)) {
-        unpost_gone(self, row, posted, NULL);
+    self->stories[row] = (Posted){NULL, NULL, NULL, 0};
+    if (post_new(self, row, args[2], NULL, 0)) {
+        unpost_gone(self, row, hashes, count, NULL, 0);
         self->free[self->free_count++] = row;
-        Py_DECREF(posted);
+        PyMem_Free(hashes);
         return NULL;
     }
     Py_INCREF(args[0]);
     Py_INCREF(args[1]);
-    self->stories[row] = (Posted){args[0], args[1], posted};
+    self->stories[row] = (Posted){args[0], args[1], hashes, count};
     return PyLong_FromLong(row);
 }
 
@@ -686,14 +732,16 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
     if (story == NULL || !are_features(args[1]))
         return NULL;
     int32_t row = (int32_t)(story - self->stories);
-    PyObject *before = story->posted, *posted = PyDict_Copy(args[1]);  /* its own, as in `enter` */
-    if (posted == NULL)
+    Py_ssize_t count;
+    Py_hash_t *hashes = sorted_hashes(args[1], &count);
+    if (hashes == NULL)
         return NULL;
-    unpost_gone(self, row, before, posted);
+    unpost_gone(self, row, story->hashes, story->count, hashes, count);
     /* Out of memory half-way, it is posted under part of its new features (found under fewer) until it moves. */
-    int failed = post_new(self, row, posted, before);
-    story->posted = posted;
-    Py_DECREF(before);  /* a dict of str and float: no code runs */
+    int failed = post_new(self, row, args[1], story->hashes, story->count);
+    PyMem_Free(story->hashes);
+    story->hashes = hashes;
+    story->count = count;
     if (failed)
         return NULL;
     Py_RETURN_NONE;
@@ -702,7 +750,7 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
 /* Lets go of what a story's row held (the row already emptied): the profile last, as that may run Python code. */
 static void release_story(Posted gone)
 {
-    Py_DECREF(gone.posted);
+    PyMem_Free(gone.hashes);
     Py_DECREF(gone.story_id);
     Py_DECREF(gone.profile);
 }
@@ -714,8 +762,8 @@ static PyObject *postings_leave(Postings *self, PyObject *row_given)
         return NULL;
     Posted gone = *story;
     int32_t row = (int32_t)(story - self->stories);
-    unpost_gone(self, row, gone.posted, NULL);
-    *story = (Posted){NULL, NULL, NULL};
+    unpost_gone(self, row, gone.hashes, gone.count, NULL, 0);
+    *story = (Posted){NULL, NULL, NULL, 0};
     self->free[self->free_count++] = row;
     release_story(gone);
     Py_RETURN_NONE;
@@ -940,10 +988,8 @@ static int postings_clear(Postings *self)
 static int postings_traverse(Postings *self, visitproc visit, void *arg)
 {
     for (Py_ssize_t row = 0; row < self->rows; row++)
-        if (self->stories[row].profile != NULL) {
+        if (self->stories[row].profile != NULL)
             Py_VISIT(self->stories[row].profile);
-            Py_VISIT(self->stories[row].posted);
-        }
     return 0;
 }
 
@@ -975,8 +1021,8 @@ static PyObject *postings_new(PyTypeObject *type, PyObject *args, PyObject *kwar
 
 static PyMethodDef postings_methods[] = {
     {"enter", (PyCFunction)(void (*)(void))postings_enter, METH_FASTCALL,
-     "enter(profile, story_id, features) -> row: a live story, posted under the features (a dict of str keys, held "
-     "as it is: it must not change, as a profile's salient features do not; a refresh makes a new dict)"},
+     "enter(profile, story_id, features) -> row: a live story, posted under the features (a dict of str keys; the "
+     "row keeps their hashes, so the dict may change after)"},
     {"move", (PyCFunction)(void (*)(void))postings_move, METH_FASTCALL,
      "move(row, features): the story posted under these features instead (only the ones it gained or lost change)"},
     {"leave", (PyCFunction)postings_leave, METH_O, "leave(row): the story taken off every feature; its row is free"},

@@ -488,7 +488,7 @@ def test_a_key_removed_by_code_run_while_reading_the_dict_stays_alive_until_the_
     assert kept["t:bbbb"] == 2 and set(kept) <= {"t:bbbb", "t:cccc", "t:dddd", "t:eeee", "t:ffff", "t:zzzz"}
 
 
-def test_the_postings_keep_their_own_copy_of_a_storys_features():
+def test_the_postings_keep_their_own_record_of_a_storys_features():
     """A caller's dict changed after `enter`: the story left only the features still in it, and its row, given to
     the next story, stayed under the others (found returned a story that had left, or a NULL)."""
     table, features = _kernels.Postings(), {"t:a": 1.0, "t:b": 1.0}
