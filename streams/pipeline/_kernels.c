@@ -522,8 +522,14 @@ static void drop_term(Postings *self, Term *term)
     self->terms[i] = (Term){0, NULL, NULL, 0, 0};
     self->used--;
     Py_DECREF(key);  /* a str: no code runs */
-    if (self->mask + 1 > MIN_TERMS && 8 * (size_t)self->used < self->mask + 1 && resize_terms(self, (self->mask + 1) / 2))
-        PyErr_Clear();  /* it stays as large as it was */
+    if (self->mask + 1 > MIN_TERMS && 8 * (size_t)self->used < self->mask + 1) {
+        /* A failed shrink leaves the table as large as it was, and the error a caller is cleaning up after as it was. */
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        if (resize_terms(self, (self->mask + 1) / 2))
+            PyErr_Clear();
+        PyErr_Restore(type, value, traceback);
+    }
 }
 
 /* name(values, count, value): where `value` is, or would go, in ascending `values` (binary search). */
@@ -737,7 +743,8 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
     if (hashes == NULL)
         return NULL;
     unpost_gone(self, row, story->hashes, story->count, hashes, count);
-    /* Out of memory half-way, it is posted under part of its new features (found under fewer) until it moves. */
+    /* Out of memory half-way, it is posted under part of its new features while its record holds them all: it is
+     * found under fewer until it leaves, or a feature it missed leaves its features and comes back. */
     int failed = post_new(self, row, args[1], story->hashes, story->count);
     PyMem_Free(story->hashes);
     story->hashes = hashes;

@@ -168,19 +168,23 @@ Outcome = Appended | Duplicate
 
 def snapshots_due(outcomes: Sequence[Outcome | None]) -> dict[str, int]:
     """The stories whose snapshot a batch of outcomes publishes (None: an article that became a dead letter),
-    each with the index of the last outcome that made it due: a story one of its entries makes due
+    each with the index of the last outcome that carries an entry of it: a story one of its entries makes due
     (`snapshot_due`, a redelivery's entries included), and a story a merge absorbed, whose snapshot says
-    where it went. Each is published once per batch, as of the batch's end (`StoryDesk.snapshot`): the snapshots of one
+    where it went. Each is published once per batch, as of the batch's end (`StoryDesk.snapshot`), with the
+    story's last entry in the batch, so no snapshot goes out ahead of an entry it holds: the snapshots of one
     story's several entries in a batch reach a subscriber together, and its compacted topic keeps the last
     alone. On the bench's stream, batches of 500 articles publish 0.41 snapshots per article, not 0.87."""
-    due: dict[str, int] = {}
+    due: set[str] = set()
+    last: dict[str, int] = {}
     for index, outcome in enumerate(outcomes):
         for event in outcome.events if outcome is not None else ():
+            last[event.story_id] = index
             if snapshot_due(event):  # a merge always is
-                due[event.story_id] = index
+                due.add(event.story_id)
                 if isinstance(event, StoryMerged):
-                    due[event.absorbed_story_id] = index
-    return due
+                    last[event.absorbed_story_id] = index
+                    due.add(event.absorbed_story_id)
+    return {story_id: index for story_id, index in last.items() if story_id in due}
 
 
 @dataclass

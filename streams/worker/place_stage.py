@@ -234,12 +234,15 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
 
 def _add_snapshots(ctx: WorkerContext, placed: list[Placed]) -> None:
     """The batch's snapshots (`snapshots_due`), made as the batch is taken, before the next article is
-    placed, so each is as of the batch's last entry; each sent with the last article that made it due. A
-    snapshot that cannot be made (a bug) is left out and said in the log: its story's entries, the source of
-    truth, still go out, and the batch's writer goes on (failing, it would stop the worker on every start)."""
+    placed, so each is as of the batch's end; each sent with the story's last entry in the batch. A desk
+    dropped since (a rebalance, an article that failed) is not rebuilt for them: the sealed batch's story
+    states are read through the staging. A snapshot that cannot be made (a bug) is left out and said in the
+    log: its story's entries, the source of truth, still go out, and the batch's writer goes on (failing, it
+    would stop the worker on every start)."""
+    desk = ctx.desk if ctx.desk is not None else StoryDesk(ctx.settings, ctx.staging.stores)
     for story_id, index in snapshots_due([article.outcome for article in placed]).items():
         try:
-            snapshot = ctx.desk.snapshot(story_id).to_bytes()
+            snapshot = desk.snapshot(story_id).to_bytes()
         except Exception:
             log.exception("making the snapshot of story %s failed; it is left out", story_id, extra={"story_id": story_id})
             continue

@@ -126,9 +126,10 @@ def test_the_snapshot_the_desk_keeps_equals_a_fold_of_the_changelog():
     assert desk.snapshot(story_id).version == 2
 
 
-def test_a_batch_makes_each_story_s_snapshot_due_once_with_the_last_article_that_made_it_due():
+def test_a_batch_makes_each_story_s_snapshot_due_once_with_the_story_s_last_entry_in_the_batch():
     """A young story's every entry makes its snapshot due, a long story's every tenth and a merge both stories':
-    the batch publishes each story's once, with the index of the last outcome that made it due."""
+    the batch publishes each story's once, with the index of the last outcome carrying an entry of the story,
+    since the snapshot is as of the batch's end."""
     desk = StoryDesk(SETTINGS)
     a = _run(desk, _prepared("a", "Floods hit Porto Alegre", FLOOD, "Outlet A"))
     r = _run(desk, _prepared("r", "Indian central bank raises rates", RATES, "Outlet C"))
@@ -142,12 +143,13 @@ def test_a_batch_makes_each_story_s_snapshot_due_once_with_the_last_article_that
         return Appended((b.event.model_copy(update={"version": version}), *more), (b"",) * (1 + len(more)))
 
     assert snapshots_due([at(11), at(19)]) == {}
-    assert snapshots_due([at(11), at(20), at(21)]) == {flood: 1}
+    assert snapshots_due([at(11), at(20), at(21)]) == {flood: 2}
+    assert snapshots_due([at(20), None, at(21), at(22)]) == {flood: 3}
     merge = StoryMerged(
         story_id=flood, version=13, position=9, time=b.event.time, label="x", absorbed_story_id=rates,
         absorbed_version=1, articles=3,
     )
-    assert snapshots_due([at(12, merge), at(14)]) == {flood: 0, rates: 0}
+    assert snapshots_due([at(12, merge), at(14)]) == {flood: 1, rates: 0}
 
 
 def test_an_articles_record_written_as_json_holds_the_entries_as_published():

@@ -91,7 +91,7 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert ctx.staging.seal() == calm.staging.seal()  # the failed article's staged writes are gone
 
 
-def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_as_of_its_last_entry():
+def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_with_its_last_entry():
     ctx, batch = _context(), OpenBatch()
     for event in _events(60):
         place_stage._place(ctx, batch, event)
@@ -110,8 +110,24 @@ def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_as_of_its_
     for story_id, (index, snapshot) in snapshots.items():
         assert snapshot == orjson.loads(ctx.desk.snapshot(story_id).to_bytes())
         assert snapshot["version"] == last[story_id]
-        made_due = [i for i, placed in enumerate(batch.placed) for e in placed.outcome.events if e.story_id == story_id]
-        assert index == made_due[-1]
+        with_an_entry = [i for i, placed in enumerate(batch.placed) for e in placed.outcome.events if e.story_id == story_id]
+        assert index == with_an_entry[-1]
+
+
+def test_a_batch_taken_after_the_desk_was_dropped_still_sends_its_snapshots_from_the_staged_states():
+    """A rebalance drops the desk (ctx.desk = None) while a sealed batch may wait for its writer: its snapshots
+    are read from the story states the batch staged, the same as the desk held."""
+    ctx, batch = _context(), OpenBatch()
+    for event in _events(40):
+        place_stage._place(ctx, batch, event)
+    due = snapshots_due([placed.outcome for placed in batch.placed])
+    expected = {story_id: ctx.desk.snapshot(story_id).to_bytes() for story_id in due}
+    placed = batch.take()
+    ctx.staging.seal()
+    ctx.desk = None
+    place_stage._add_snapshots(ctx, placed)
+    sent = {key.decode(): value for article in placed for topic, key, value in article.sends if topic == "snapshots"}
+    assert len(sent) > 1 and sent == expected
 
 
 def test_a_snapshot_that_cannot_be_made_is_left_out_and_said_and_the_batch_s_others_are_sent(monkeypatch, caplog):
