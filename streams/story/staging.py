@@ -183,12 +183,21 @@ def _write_rank(key, value) -> int:
 
 
 def write(phase: list[tuple[MutableMapping, object, object]]) -> None:
-    """Write one phase of a sealed batch to the stores."""
+    """Write one phase of a sealed batch to the stores, each store's writes in their order. A store that takes
+    them all at once (`write_all`: a RocksDB write batch, as the worker's tables write a phase) gets them so;
+    key by key, RocksDB appends to its log once per key."""
+    by_store: dict[int, tuple[MutableMapping, list[tuple[object, object]]]] = {}
     for store, key, value in phase:
-        if value is DELETED:
-            store.pop(key, None)
-        else:
-            store[key] = value
+        by_store.setdefault(id(store), (store, []))[1].append((key, value))
+    for store, writes in by_store.values():
+        if hasattr(store, "write_all"):
+            store.write_all(writes)
+            continue
+        for key, value in writes:
+            if value is DELETED:
+                store.pop(key, None)
+            else:
+                store[key] = value
 
 
 def write_open_batch(staging: Staging) -> None:

@@ -20,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import orjson
-from rocksdict import Options, Rdict
+from rocksdict import ColumnFamily, Options, Rdict, WriteBatch
 
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
@@ -33,6 +33,7 @@ from streams.story.desk import (
     snapshots_due,
 )
 from streams.story.rocksdb import compacting_removals
+from streams.story.staging import DELETED
 from streams.tools.synthetic import stream_over_days
 
 SMALL_STORY = 10  # articles: at most this is a small story
@@ -42,8 +43,8 @@ LARGE_STORY = 1000  # at least this is a large one
 class RocksStore(MutableMapping):
     """A RocksDB column of JSON values, as a faust table keeps it, counting the bytes written."""
 
-    def __init__(self, db: Rdict) -> None:
-        self.db = db
+    def __init__(self, db: Rdict, family: ColumnFamily) -> None:
+        self.db, self.family = db, family
         self.written = 0
         self.largest = 0
 
@@ -64,6 +65,22 @@ class RocksStore(MutableMapping):
         self.written += len(data) + len(key)
         self.largest = max(self.largest, len(data))
         self.db[key.encode()] = data
+
+    def write_all(self, writes: list[tuple[str, object]]) -> None:
+        """Each (key, value or DELETED) as one RocksDB write batch, as the worker's tables write a batch's phase
+        (`ConfirmedTable.write_locally`): a removal is written whether or not the store has the key."""
+        batch = WriteBatch()
+        batch.set_default_column_family(self.family)
+        for key, value in writes:
+            if value is DELETED:
+                self.written += len(key)  # a tombstone
+                batch.delete(key.encode())
+            else:
+                data = orjson.dumps(value)
+                self.written += len(data) + len(key)
+                self.largest = max(self.largest, len(data))
+                batch.put(key.encode(), data)
+        self.db.write(batch)
 
     def __contains__(self, key) -> bool:
         return isinstance(key, str) and key.encode() in self.db  # without decoding the value
@@ -97,7 +114,7 @@ class RocksStores:
 
     def open(self) -> DeskStores:
         self.db = Rdict(str(self.path), options=self._options())
-        self.stores = DeskStores(**{f.name: RocksStore(self._family(f.name)) for f in fields(DeskStores)})
+        self.stores = DeskStores(**{f.name: RocksStore(self._family(f.name), self.db.get_column_family_handle(f.name)) for f in fields(DeskStores)})
         return self.stores
 
     def _family(self, name: str) -> Rdict:
