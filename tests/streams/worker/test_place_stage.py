@@ -91,6 +91,99 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert ctx.staging.seal() == calm.staging.seal()  # the failed article's staged writes are gone
 
 
+class _FetchedStream:
+    """What the place agent reads of faust's stream: `noack()`, `events()`, and the queue of the events fetched
+    and not yet handed over (`channel.queue`). As faust's does, it yields to the loop before each event, where
+    `between(handed)` runs (a rebalance may come there)."""
+
+    def __init__(self, between=lambda handed: None) -> None:
+        self.channel = SimpleNamespace(queue=asyncio.Queue())
+        self.between, self.handed = between, 0
+
+    def noack(self):
+        return self
+
+    async def events(self):
+        while True:
+            await asyncio.sleep(0)
+            self.between(self.handed)
+            event = await self.channel.queue.get()
+            self.handed += 1
+            yield event
+
+
+def _agent_context() -> SimpleNamespace:
+    """What the place agent reads of a worker's context before it places (placing itself is recorded instead)."""
+    return SimpleNamespace(tables=DeskStores(), counters=Counters(), app=None)
+
+
+async def _run_place_agent(monkeypatch, ctx: SimpleNamespace, stream: _FetchedStream, expected: int) -> list:
+    """The place agent over `stream` until `expected` articles are placed, with what it decodes and places
+    recorded in order (("decode" | "place", offset)) rather than done; its writer idles."""
+    done: list = []
+
+    def decoded(event):
+        done.append(("decode", event.message.offset))
+        return event.value, 0.0
+
+    def place(ctx, batch, event, decoded=None):
+        done.append(("place", event.message.offset))
+
+    async def idle(*args):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(place_stage, "_decoded", decoded)
+    monkeypatch.setattr(place_stage, "_place", place)
+    monkeypatch.setattr(place_stage, "_write_batches", idle)
+    agent = asyncio.create_task(place_stage.place_agent(ctx)(stream))
+    for _ in range(10_000):
+        if sum(kind == "place" for kind, _ in done) >= expected:
+            break
+        await asyncio.sleep(0)
+    agent.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await agent
+    return done
+
+
+def _offsets(offsets) -> list[SimpleNamespace]:
+    return [SimpleNamespace(key=b"k", value=None, message=SimpleNamespace(tp=PREPARED, offset=o)) for o in offsets]
+
+
+async def test_the_place_agent_decodes_each_chunk_of_what_was_fetched_before_placing_it_and_a_lone_article_alone(monkeypatch):
+    stream = _FetchedStream()
+    for event in _offsets(range(300)):
+        stream.channel.queue.put_nowait(event)
+    done = await _run_place_agent(monkeypatch, _agent_context(), stream, 300)
+    chunks = [range(0, 128), range(128, 256), range(256, 300)]
+    assert done == [(kind, o) for chunk in chunks for kind in ("decode", "place") for o in chunk]
+
+    quiet = _FetchedStream()
+    agent = asyncio.create_task(_run_place_agent(monkeypatch, _agent_context(), quiet, 3))
+    for event in _offsets(range(3)):  # each fetched alone, once the one before is placed
+        quiet.channel.queue.put_nowait(event)
+        for _ in range(20):
+            await asyncio.sleep(0)
+    assert await agent == [(kind, o) for o in range(3) for kind in ("decode", "place")]
+
+
+async def test_articles_held_in_a_chunk_across_a_rebalance_are_dropped_and_placed_when_they_come_again(monkeypatch):
+    """A rebalance between two events of a chunk (at faust's yield to the loop) seeks the consumer back to the
+    committed offset: the articles held from before it come again, and are placed then, once, in order."""
+    ctx = _agent_context()
+
+    def rebalance_before_the_sixth(handed):
+        if handed == 5:
+            ctx.counters.rebalances += 1
+
+    stream = _FetchedStream(rebalance_before_the_sixth)
+    for event in _offsets([*range(5), *range(20)]):  # 0-4, then from the committed offset, 0, again
+        stream.channel.queue.put_nowait(event)
+    done = await _run_place_agent(monkeypatch, ctx, stream, 20)
+    assert [o for kind, o in done if kind == "place"] == list(range(20))
+    assert [o for kind, o in done if kind == "decode"] == list(range(20))
+
+
 def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_with_its_last_entry():
     ctx, batch = _context(), OpenBatch()
     for event in _events(60):
