@@ -1,9 +1,8 @@
 """The place stage: each prepared article is a redelivery, a duplicate, or the next entry of a story (global).
 
 It needs a view across every story, so it reads the single-partition prepared topic and runs on one
-worker at a time. Articles are placed in memory as they arrive, in the order they arrive, in chunks of what
-faust has fetched (`PLACE_CHUNK`: each chunk decoded, then placed); what they change is written and published
-in batches (a group commit): while one batch goes to the broker, the next gathers
+worker at a time. Articles are placed one at a time, in memory, as they arrive; what they change is
+written and published in batches (a group commit): while one batch goes to the broker, the next gathers
 every article placed meanwhile, for at least `place_linger_ms` from its first article (unless it fills up),
 so a batch is one article on a quiet stream and up to `MAX_BATCH` on a busy one. A batch's writes and
 messages cost the worker and the broker per batch as much as per article: in end-to-end runs, a linger of
@@ -62,16 +61,6 @@ log = logging.getLogger(__name__)
 
 # How the log says that the consumer handed over prepared articles out of order (`_note_order`).
 SKIPPED = "the consumer skipped prepared articles"
-
-# At most this many of the prepared articles faust has fetched are taken before the first of them is placed:
-# decoded one after another, then placed one after another, so that faust's stream, the decoder and the desk
-# each keep their code and data in the caches for a run, rather than evicting one another at every article. A
-# place-only worker took 0.92 ms of CPU per article against 1.13 one at a time (six alternated pairs, on one
-# broker, after a history of 20,000). A chunk is what has been fetched: on a quiet stream, one article.
-PLACE_CHUNK = 128
-
-# A prepared article's message decoded (`_decoded`): the article, or what decoding raised; and the seconds it took.
-Decoded = tuple[PreparedArticle | Exception, float]
 
 
 @dataclass
@@ -140,25 +129,11 @@ def place_agent(ctx: WorkerContext):
         # places them again; restarting the agent alone would keep the desk and the staged writes of articles
         # whose messages were never sent.
         writer.add_done_callback(lambda task: stop_if_failed(ctx, task, "the place stage's writer"))
-        fetched = prepared_stream.channel.queue  # the events faust has fetched and not handed over yet
-        chunk: list = []
-        held_since = ctx.counters.rebalances
         try:
             async for event in prepared_stream.events():
-                if chunk and ctx.counters.rebalances != held_since:
-                    # Held across a rebalance (faust yields to the loop between events): not placed, nor acked,
-                    # they come again from the committed offset, to this worker or the next owner.
-                    chunk = []
-                if not chunk:
-                    held_since = ctx.counters.rebalances
-                chunk.append(event)
-                if len(chunk) < PLACE_CHUNK and not fetched.empty():
-                    continue
-                for held, decoded in [(held, _decoded(held)) for held in chunk]:
-                    await batch.has_room.wait()
-                    _place(ctx, batch, held, decoded)
-                chunk = []
-        finally:  # stopping: what is not acked (placed or not) is placed again on the next start
+                await batch.has_room.wait()
+                _place(ctx, batch, event)
+        finally:  # stopping: what is not acked is placed again on the next start
             writer.cancel()
 
     return place_articles
@@ -178,12 +153,11 @@ def loaded_desk(ctx: WorkerContext) -> StoryDesk:
     return ctx.desk
 
 
-def _place(ctx: WorkerContext, batch: OpenBatch, event, decoded: Decoded | None = None) -> None:
-    """Place one article into the open batch (`decoded`: its `_decoded`, if made already); a bug is its dead
-    letter, and the batch is placed again without it."""
+def _place(ctx: WorkerContext, batch: OpenBatch, event) -> None:
+    """Place one article into the open batch; a bug is its dead letter, and the batch is placed again without it."""
     _note_order(ctx, event)
     try:
-        batch.add(_placed(ctx, event, decoded))
+        batch.add(_placed(ctx, event))
     except Exception as error:
         log.exception("placing an article failed")
         # It may have staged part of its writes and changed part of the desk: forget the open batch's writes,
@@ -213,29 +187,13 @@ def _note_order(ctx: WorkerContext, event) -> None:
     ctx.placing_next[tp] = max(offset + 1, expected or 0)
 
 
-def _decoded(event) -> Decoded:
-    """The event's prepared article, or what decoding it raised (raised again when the article is placed, in its
-    turn), and the seconds decoding took."""
-    started = time.perf_counter()
-    try:
-        prepared: PreparedArticle | Exception = PreparedArticle.from_bytes(event.value)
-    except Exception as error:
-        prepared = error
-    return prepared, time.perf_counter() - started
-
-
-def _placed(ctx: WorkerContext, event, decoded: Decoded | None = None) -> Placed:
-    prepared, decoding = decoded or _decoded(event)
-    started = time.perf_counter()
-    try:
-        if isinstance(prepared, Exception):
-            raise prepared
+def _placed(ctx: WorkerContext, event) -> Placed:
+    with ctx.metrics.stage_seconds.labels("place").time():
+        prepared = PreparedArticle.from_bytes(event.value)
         desk = loaded_desk(ctx)
         outcome = desk.place(prepared)
         topics = {"event": ctx.topics.story_events, "duplicate": ctx.topics.duplicates}
         sends = [(topics[kind], key.encode(), value) for kind, key, value in desk.messages(outcome)]
-    finally:
-        ctx.metrics.stage_seconds.labels("place").observe(decoding + time.perf_counter() - started)
     return Placed(event, sends, outcome)
 
 
