@@ -61,10 +61,14 @@ class RocksStore(MutableMapping):
         return default if value is None else orjson.loads(value)
 
     def __setitem__(self, key: str, value) -> None:
+        self.db[key.encode()] = self._counted(key, value)
+
+    def _counted(self, key: str, value) -> bytes:
+        """The value's JSON, counted as written under the key."""
         data = orjson.dumps(value)
         self.written += len(data) + len(key)
         self.largest = max(self.largest, len(data))
-        self.db[key.encode()] = data
+        return data
 
     def write_all(self, writes: list[tuple[str, object]]) -> None:
         """Each (key, value or DELETED) as one RocksDB write batch, as the worker's tables write a batch's phase
@@ -76,10 +80,7 @@ class RocksStore(MutableMapping):
                 self.written += len(key)  # a tombstone
                 batch.delete(key.encode())
             else:
-                data = orjson.dumps(value)
-                self.written += len(data) + len(key)
-                self.largest = max(self.largest, len(data))
-                batch.put(key.encode(), data)
+                batch.put(key.encode(), self._counted(key, value))
         self.db.write(batch)
 
     def __contains__(self, key) -> bool:
@@ -114,7 +115,9 @@ class RocksStores:
 
     def open(self) -> DeskStores:
         self.db = Rdict(str(self.path), options=self._options())
-        self.stores = DeskStores(**{f.name: RocksStore(self._family(f.name), self.db.get_column_family_handle(f.name)) for f in fields(DeskStores)})
+        self.stores = DeskStores(**{
+            f.name: RocksStore(self._family(f.name), self.db.get_column_family_handle(f.name)) for f in fields(DeskStores)
+        })
         return self.stores
 
     def _family(self, name: str) -> Rdict:
