@@ -1,5 +1,6 @@
 """The worker's consumer: faust's aiokafka consumer, with fetches the broker holds for FETCH_MAX_WAIT_MS at most,
-fetches and seeks that take turns, and each fetched message handed to its stream eagerly.
+fetches and seeks that take turns, each fetched message handed to its stream eagerly, and a call back to the place
+stage whenever faust stops the flow (`CallsBackWhenFlowStops`).
 
 aiokafka keeps one fetch in flight per broker, and faust has the broker hold a fetch of partitions with no new
 data for up to 1.5 s (its value, not a setting). Until that fetch comes back, no other partition on the broker
@@ -13,6 +14,7 @@ The eager hand-over is streams/worker/eager.py; the turns it needs are `SeeksBet
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import cached_property
 
 import aiokafka
@@ -97,6 +99,24 @@ class SeeksBetweenBatches:
                 self._read_offset[tp] = self._stale[tp]
 
 
+class CallsBackWhenFlowStops:
+    """A faust consumer that calls `flow_stopping`'s callbacks (synchronously) whenever faust stops its flow.
+
+    faust stops the flow at the start of a revocation and of a stop, then clears the streams' queues and waits,
+    with no time limit, until every event it has handed to a stream is acked (`stream_wait_empty`). A stage that
+    holds events it was handed, to process them together, must process them then, before that wait: the place
+    stage's chunks (streams/worker/place_stage.py)."""
+
+    @cached_property
+    def flow_stopping(self) -> list[Callable[[], None]]:
+        return []
+
+    def stop_flow(self) -> None:
+        super().stop_flow()
+        for callback in list(self.flow_stopping):
+            callback()
+
+
 class PromptConsumerThread(AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
@@ -104,7 +124,7 @@ class PromptConsumerThread(AIOKafkaConsumerThread):
         return consumer
 
 
-class PromptConsumer(EagerFirst, SeeksBetweenBatches, Consumer):
+class PromptConsumer(CallsBackWhenFlowStops, EagerFirst, SeeksBetweenBatches, Consumer):
     def _new_consumer_thread(self) -> PromptConsumerThread:
         return PromptConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

@@ -48,6 +48,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 CRASH_STREAM = (2000, 41)  # articles, seed: the crash test's stream
 SMALL_STREAM = (360, 43)  # broker restart, rebalance and SIGTERM tests (one shared uninterrupted run)
+BACKLOG_STREAM = (4000, 59)  # the rebalance and stop with prepared articles waiting
 OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
 SETTLE_TIMEOUT = 420.0  # generous: a 2-core machine shared with other work; never a timed assertion
 # Articles/s at which the mid-stream tests publish, once the worker is ready: a stream sent at once can be
@@ -579,6 +580,73 @@ async def test_workers_joining_and_leaving_mid_stream_change_nothing(kafka_boots
     assert loads[0] >= 2 and loads[1] >= 1 and loads[2] >= 1
     _assert_each_article_once(state, sent)
     _assert_same(state, small_baseline)
+    await _assert_versions_in_order(settings)
+
+
+async def _owner(logs: list[Path], workers: list[subprocess.Popen]) -> int:
+    """Which worker holds the place stage: the one that loaded its story desk."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while True:
+        for i, log_path in enumerate(logs):
+            if "story desk loaded" in log_path.read_text(errors="replace"):
+                return i
+        for worker, log_path in zip(workers, logs):
+            assert worker.poll() is None, f"the worker exited with {worker.returncode}:\n{_tail(log_path)}"
+        assert time.monotonic() < deadline, "no worker loaded its story desk"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_rebalance_and_a_stop_with_prepared_articles_waiting_place_each_once_and_hang_nothing(kafka_bootstrap, tmp_path):
+    """The place stage takes what faust has fetched in chunks, and faust waits for the ack of every article it
+    handed over before a revocation or a stop goes on: both come here while thousands of prepared articles wait
+    (published at once, as another worker's preparing does), so that a chunk is held when they come. A held
+    chunk left unplaced hangs the rebalance or the stop; one dropped, or placed twice, changes the stories.
+
+    The prepared articles are those of an uninterrupted run of the raw stream, which the stories must match."""
+    feed, ids = _feed(tmp_path, *BACKLOG_STREAM)
+    calm = _settings(kafka_bootstrap, tmp_path / "calm")
+    calm_state, _ = await _uninterrupted(calm, feed, tmp_path / "calm.log")
+    prepared = await read_topic(calm, "prepared", idle_timeout=60)
+
+    settings = _settings(kafka_bootstrap, tmp_path / "one")
+    homes = [tmp_path / "one", tmp_path / "two", tmp_path / "three"]
+    logs = [tmp_path / f"worker-{i}.log" for i in range(1, 4)]
+    workers = [_start(settings.model_copy(update={"home": home}), log_path) for home, log_path in zip(homes[:2], logs)]
+    try:
+        for worker, log_path in zip(workers, logs):
+            await _wait_for_log(log_path, "Worker ready", worker)
+        producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            for value in prepared:
+                await producer.send(settings.topic(PREPARED), value, key=PreparedArticle.from_bytes(value).article.article_id.encode())
+            await producer.flush()
+        finally:
+            await producer.stop()
+        owner = await _owner(logs[:2], workers)
+        other = 1 - owner
+        at_rebalance = await _wait_visible(settings, len(ids) // 10, workers[owner], logs[owner])
+        stopped_at = time.monotonic()
+        stop_worker(workers[other])  # the owner's partitions are revoked, and given back
+        assert workers[other].returncode == 0, _tail(logs[other])
+        await _wait_for_log(logs[owner], "story desk loaded in", workers[owner])
+        while logs[owner].read_text(errors="replace").count("story desk loaded") < 2:  # placing after the rebalance
+            assert time.monotonic() - stopped_at < SETTLE_TIMEOUT, f"no rebalance ended\n{_tail(logs[owner])}"
+            await asyncio.sleep(0.2)
+        at_stop = await _wait_visible(settings, len(ids) // 2, workers[owner], logs[owner])
+        stop_worker(workers[owner])
+        assert workers[owner].returncode == 0, f"the worker did not stop within 120 s\n{_tail(logs[owner])}"
+        workers.append(_start(settings.model_copy(update={"home": homes[owner]}), logs[2]))
+        state = await _settle(settings, ids, (workers[2], logs[2]))
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+    held = [line for log_path in logs for line in log_path.read_text(errors="replace").splitlines() if "held prepared articles placed" in line]
+    _report(f"backlog: rebalance at {at_rebalance}, stop at {at_stop} of {len(ids)} outcomes; held chunks placed at a flow stop: {held}")
+    assert at_stop < len(ids), "the worker was stopped after it had placed the whole backlog"
+    _assert_each_article_once(state, ids)
+    _assert_same(state, calm_state)
     await _assert_versions_in_order(settings)
 
 

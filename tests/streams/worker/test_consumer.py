@@ -9,9 +9,14 @@ import asyncio
 from collections import defaultdict
 from types import SimpleNamespace
 
+import faust
 import pytest
 
-from streams.worker.consumer import PromptConsumer, SeeksBetweenBatches
+from streams.worker.consumer import (
+    PromptConsumer,
+    SeeksBetweenBatches,
+    use_prompt_consumer,
+)
 from streams.worker.eager import EagerFirst
 
 RAW, CHANGELOG = "articles/0", "changelog/0"
@@ -180,3 +185,17 @@ async def test_a_seek_whose_read_offsets_land_late_leaves_no_gap(kind):
 def test_the_worker_consumer_takes_turns_and_hands_over_eagerly():
     assert issubclass(PromptConsumer, SeeksBetweenBatches) and issubclass(PromptConsumer, EagerFirst)
     assert PromptConsumer.perform_seek is SeeksBetweenBatches.perform_seek
+
+
+async def test_the_worker_consumer_calls_back_when_faust_stops_its_flow():
+    """faust stops the flow at a revocation's and a stop's start, before it waits for every handed-over event's
+    ack: the callbacks run then, with the flow stopped."""
+    app = faust.App("t-flow", broker="kafka://127.0.0.1:1", web_enabled=False)
+    use_prompt_consumer(app)
+    consumer, seen = app.consumer, []
+    consumer.flow_stopping.append(lambda: seen.append(consumer.flow_active))
+    consumer.stop_flow()
+    assert seen == [False]
+    consumer.resume_flow()
+    consumer.stop_flow()
+    assert seen == [False, False]

@@ -91,6 +91,148 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
     assert ctx.staging.seal() == calm.staging.seal()  # the failed article's staged writes are gone
 
 
+class _FetchedStream:
+    """What the place agent reads of faust's stream: `noack()`, `events()`, and the queue of the events fetched
+    and not yet handed over (`channel.queue`). As faust's does, it yields to the loop before each event, where
+    `between(handed)` runs (a revocation may come there)."""
+
+    def __init__(self, between=lambda handed: None) -> None:
+        self.channel = SimpleNamespace(queue=asyncio.Queue())
+        self.between, self.handed = between, 0
+
+    def noack(self):
+        return self
+
+    async def events(self):
+        while True:
+            await asyncio.sleep(0)
+            self.between(self.handed)
+            event = await self.channel.queue.get()
+            self.handed += 1
+            yield event
+
+
+def _agent_context() -> SimpleNamespace:
+    """What the place agent reads of a worker's context before it places (placing itself is recorded instead),
+    with the consumer's callbacks for a flow stop (streams/worker/consumer.py)."""
+    consumer = SimpleNamespace(flow_stopping=[])
+    return SimpleNamespace(tables=DeskStores(), counters=Counters(), app=SimpleNamespace(consumer=consumer))
+
+
+def _stop_flow(ctx: SimpleNamespace, stream: _FetchedStream) -> None:
+    """What faust does at the start of a revocation or a stop: stop the flow (the consumer calls back), then
+    clear the streams' queues."""
+    for callback in list(ctx.app.consumer.flow_stopping):
+        callback()
+    while not stream.channel.queue.empty():
+        stream.channel.queue.get_nowait()
+
+
+async def _until_placed(done: list, expected: int) -> None:
+    for _ in range(10_000):
+        if sum(kind == "place" for kind, _ in done) >= expected:
+            return
+        await asyncio.sleep(0)
+
+
+def _recording_agent(monkeypatch, ctx: SimpleNamespace, stream: _FetchedStream, done: list) -> asyncio.Task:
+    """The place agent over `stream`, with what it decodes and places recorded in order (("decode" | "place",
+    offset)) and each article added to the open batch as a dead letter would be; its writer idles."""
+
+    def decoded(event):
+        done.append(("decode", event.message.offset))
+        return event.value, 0.0
+
+    def place(ctx, batch, event, decoded=None):
+        done.append(("place", event.message.offset))
+        batch.add(Placed(event, [], None))
+
+    async def idle(*args):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(place_stage, "_decoded", decoded)
+    monkeypatch.setattr(place_stage, "_place", place)
+    monkeypatch.setattr(place_stage, "_write_batches", idle)
+    return asyncio.create_task(place_stage.place_agent(ctx)(stream))
+
+
+async def _stopped(agent: asyncio.Task) -> None:
+    agent.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await agent
+
+
+def _offsets(offsets) -> list[SimpleNamespace]:
+    return [SimpleNamespace(key=b"k", value=None, message=SimpleNamespace(tp=PREPARED, offset=o)) for o in offsets]
+
+
+async def test_the_place_agent_decodes_each_chunk_of_what_was_fetched_before_placing_it_and_a_lone_article_alone(monkeypatch):
+    stream, done = _FetchedStream(), []
+    for event in _offsets(range(300)):
+        stream.channel.queue.put_nowait(event)
+    agent = _recording_agent(monkeypatch, _agent_context(), stream, done)
+    await _until_placed(done, 300)
+    await _stopped(agent)
+    chunks = [range(0, 128), range(128, 256), range(256, 300)]
+    assert done == [(kind, o) for chunk in chunks for kind in ("decode", "place") for o in chunk]
+
+    quiet, done = _FetchedStream(), []
+    agent = _recording_agent(monkeypatch, _agent_context(), quiet, done)
+    for event in _offsets(range(3)):  # each fetched alone, once the one before is placed
+        quiet.channel.queue.put_nowait(event)
+        for _ in range(20):
+            await asyncio.sleep(0)
+    await _stopped(agent)
+    assert done == [(kind, o) for o in range(3) for kind in ("decode", "place")]
+
+
+async def test_a_revocation_or_a_stop_places_the_chunk_held_at_once_and_the_agent_goes_on_after_it(monkeypatch):
+    """faust stops the flow, clears the queues and waits for the acks of every event it handed over. A chunk
+    held then (here 0-4, taken while more were fetched) is placed before that wait, once, in order: left
+    held, the agent would wait for an event faust no longer hands over, and faust for the chunk's acks."""
+    ctx, done, during_stop = _agent_context(), [], []
+
+    def revoke_before_the_sixth(handed):
+        if handed == 5:
+            _stop_flow(ctx, stream)
+            during_stop.extend(offset for kind, offset in done if kind == "place")
+
+    stream = _FetchedStream(revoke_before_the_sixth)
+    for event in _offsets(range(20)):
+        stream.channel.queue.put_nowait(event)
+    agent = _recording_agent(monkeypatch, ctx, stream, done)
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert during_stop == [0, 1, 2, 3, 4] and done[-1] == ("place", 4)
+    for event in _offsets(range(5, 9)):  # fetched again after the rebalance, from the committed offset
+        stream.channel.queue.put_nowait(event)
+    await _until_placed(done, 9)
+    await _stopped(agent)
+    assert [o for kind, o in done if kind == "place"] == list(range(9))
+    assert ctx.app.consumer.flow_stopping == []  # the stopped agent's callback is gone
+
+
+async def test_a_flow_stop_while_the_agent_waits_for_room_in_the_batch_places_the_rest_of_its_chunk(monkeypatch):
+    monkeypatch.setattr(place_stage, "MAX_BATCH", 3)
+    ctx, done, stream = _agent_context(), [], _FetchedStream()
+    for event in _offsets(range(10)):
+        stream.channel.queue.put_nowait(event)
+    agent = _recording_agent(monkeypatch, ctx, stream, done)
+    await _until_placed(done, 3)
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert [o for kind, o in done if kind == "place"] == [0, 1, 2]  # the batch is full: the agent waits for room
+    _stop_flow(ctx, stream)
+    assert [o for kind, o in done if kind == "place"] == list(range(10))
+    (callback,) = ctx.app.consumer.flow_stopping
+    batch = callback.args[1]
+    assert [placed.event.message.offset for placed in batch.take()] == list(range(10))  # room again
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await _stopped(agent)
+    assert [o for kind, o in done if kind == "place"] == list(range(10))  # none placed twice
+
+
 def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_with_its_last_entry():
     ctx, batch = _context(), OpenBatch()
     for event in _events(60):
