@@ -105,7 +105,8 @@ class CallsBackWhenFlowStops:
     faust stops the flow at the start of a revocation and of a stop, then clears the streams' queues and waits,
     with no time limit, until every event it has handed to a stream is acked (`stream_wait_empty`). A stage that
     holds events it was handed, to process them together, must process them then, before that wait: the place
-    stage's chunks (streams/worker/place_stage.py)."""
+    stage's chunks (streams/worker/place_stage.py). A callback must not raise: it runs inside faust's revocation
+    or stop, which would end there."""
 
     @cached_property
     def flow_stopping(self) -> list[Callable[[], None]]:

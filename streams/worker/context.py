@@ -228,9 +228,15 @@ def stop_if_failed(ctx: WorkerContext, task: asyncio.Task, what: str) -> None:
     (a done callback). Left alone, the stage's agent would wait on it for good, a worker alive that does nothing;
     what it had not acked comes again on the next start."""
     if not task.cancelled() and task.exception() is not None:
-        log.error("%s failed; stopping the worker", what, exc_info=task.exception())
-        asyncio.ensure_future(ctx.app.crash(task.exception()))
-        exit_unless_stopped_within(CRASH_STOP_SECONDS)
+        stop_worker_for(ctx, task.exception(), what)
+
+
+def stop_worker_for(ctx: WorkerContext, error: BaseException, what: str) -> None:
+    """Stop the worker, which exits with an error, for a bug in `what`; exit anyway if it has not stopped within
+    CRASH_STOP_SECONDS."""
+    log.error("%s failed; stopping the worker", what, exc_info=error)
+    asyncio.ensure_future(ctx.app.crash(error))
+    exit_unless_stopped_within(CRASH_STOP_SECONDS)
 
 
 def exit_unless_stopped_within(seconds: float) -> threading.Timer:

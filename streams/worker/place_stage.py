@@ -49,6 +49,7 @@ from streams.worker.context import (
     WorkerContext,
     send_records,
     stop_if_failed,
+    stop_worker_for,
     write_locally,
 )
 from streams.worker.delivery import (
@@ -67,7 +68,7 @@ log = logging.getLogger(__name__)
 SKIPPED = "the consumer skipped prepared articles"
 
 # How the log says that a flow stop (a revocation or a stop) placed a held chunk at once (`HeldChunk.place_all`).
-HELD_PLACED = "faust stopped the flow: %d held prepared articles placed at once"
+HELD_PLACED = "held prepared articles placed at once, as faust stopped its flow"
 
 # At most this many of the prepared articles faust has fetched are taken before the first of them is placed:
 # decoded one after another, then placed one after another, so that faust's stream, the decoder and the desk
@@ -134,7 +135,8 @@ class OpenBatch:
 
 
 def place_agent(ctx: WorkerContext):
-    """The agent: every prepared article placed as it comes; a second task writes and publishes the batches."""
+    """The agent: the prepared articles placed in chunks of what has come (`HeldChunk`); a second task writes and
+    publishes the batches."""
 
     async def place_articles(stream):
         # A restarted agent starts from the tables: staged writes of a writer that is gone were never confirmed.
@@ -146,12 +148,13 @@ def place_agent(ctx: WorkerContext):
         # places them again; restarting the agent alone would keep the desk and the staged writes of articles
         # whose messages were never sent.
         writer.add_done_callback(lambda task: stop_if_failed(ctx, task, "the place stage's writer"))
-        fetched = prepared_stream.channel.queue  # the events faust has fetched and not handed over yet
+        # The events faust has fetched and not handed over yet: this agent (concurrency 1) is their only reader.
+        fetched = prepared_stream.channel.queue
         held = HeldChunk()
         # faust yields to the loop between the events it hands over, and a revocation or a stop that comes
         # there waits for the acks of every event handed over: those held are placed before it waits.
         flow_stopping = ctx.app.consumer.flow_stopping
-        place_now = functools.partial(held.place_all, ctx, batch)
+        place_now = functools.partial(_place_held_at_flow_stop, ctx, held, batch)
         flow_stopping.append(place_now)
         try:
             async for event in prepared_stream.events():
@@ -191,9 +194,19 @@ class HeldChunk:
     def place_all(self, ctx: WorkerContext, batch: OpenBatch) -> None:
         """Place every held article now, whatever room the batch has (it holds at most PLACE_CHUNK more then)."""
         if self.events:
-            log.info(HELD_PLACED, len(self.events), extra={"articles": len(self.events)})
+            log.info("%d %s", len(self.events), HELD_PLACED, extra={"articles": len(self.events)})
         while self.events:
             self.place_next(ctx, batch)
+
+
+def _place_held_at_flow_stop(ctx: WorkerContext, held: HeldChunk, batch: OpenBatch) -> None:
+    """Called by the consumer when faust stops its flow (streams/worker/consumer.py). A bug placing the held
+    articles stops the worker rather than faust's revocation or stop: left held, they would keep faust waiting
+    for good; not acked, they come again on the next start."""
+    try:
+        held.place_all(ctx, batch)
+    except Exception as error:
+        stop_worker_for(ctx, error, "placing the held prepared articles when faust stopped its flow")
 
 
 def loaded_desk(ctx: WorkerContext) -> StoryDesk:

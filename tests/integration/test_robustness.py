@@ -48,7 +48,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 CRASH_STREAM = (2000, 41)  # articles, seed: the crash test's stream
 SMALL_STREAM = (360, 43)  # broker restart, rebalance and SIGTERM tests (one shared uninterrupted run)
-BACKLOG_STREAM = (4000, 59)  # the rebalance and stop with prepared articles waiting
+BACKLOG_STREAM = (12000, 59)  # the rebalance and stop with prepared articles waiting
 OUTCOME_TOPICS = ("story-events", "duplicates", "dead-letters")
 SETTLE_TIMEOUT = 420.0  # generous: a 2-core machine shared with other work; never a timed assertion
 # Articles/s at which the mid-stream tests publish, once the worker is ready: a stream sent at once can be
@@ -623,17 +623,17 @@ async def test_a_rebalance_and_a_stop_with_prepared_articles_waiting_place_each_
             await producer.flush()
         finally:
             await producer.stop()
+        # As soon as one places: however quick the host, most of the backlog is still waiting at both flow stops.
         owner = await _owner(logs[:2], workers)
         other = 1 - owner
-        at_rebalance = await _wait_visible(settings, len(ids) // 10, workers[owner], logs[owner])
+        at_rebalance = await _visible(settings)
         stopped_at = time.monotonic()
         stop_worker(workers[other])  # the owner's partitions are revoked, and given back
         assert workers[other].returncode == 0, _tail(logs[other])
-        await _wait_for_log(logs[owner], "story desk loaded in", workers[owner])
         while logs[owner].read_text(errors="replace").count("story desk loaded") < 2:  # placing after the rebalance
             assert time.monotonic() - stopped_at < SETTLE_TIMEOUT, f"no rebalance ended\n{_tail(logs[owner])}"
-            await asyncio.sleep(0.2)
-        at_stop = await _wait_visible(settings, len(ids) // 2, workers[owner], logs[owner])
+            await asyncio.sleep(0.1)
+        at_stop = await _visible(settings)
         stop_worker(workers[owner])
         assert workers[owner].returncode == 0, f"the worker did not stop within 120 s\n{_tail(logs[owner])}"
         workers.append(_start(settings.model_copy(update={"home": homes[owner]}), logs[2]))
@@ -642,9 +642,11 @@ async def test_a_rebalance_and_a_stop_with_prepared_articles_waiting_place_each_
         for worker in workers:
             stop_worker(worker)
 
-    held = [line for log_path in logs for line in log_path.read_text(errors="replace").splitlines() if "held prepared articles placed" in line]
+    held = [line for log_path in logs for line in log_path.read_text(errors="replace").splitlines() if place_stage.HELD_PLACED in line]
     _report(f"backlog: rebalance at {at_rebalance}, stop at {at_stop} of {len(ids)} outcomes; held chunks placed at a flow stop: {held}")
     assert at_stop < len(ids), "the worker was stopped after it had placed the whole backlog"
+    # With thousands waiting, the agent holds a chunk nearly all the time: at the rebalance, the stop, or both.
+    assert held, "neither flow stop found a chunk held: the path this test is for was not taken"
     _assert_each_article_once(state, ids)
     _assert_same(state, calm_state)
     await _assert_versions_in_order(settings)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import faust
 import pytest
+from faust.types import TP
 
 from streams.worker.consumer import (
     PromptConsumer,
@@ -199,3 +200,28 @@ async def test_the_worker_consumer_calls_back_when_faust_stops_its_flow():
     consumer.resume_flow()
     consumer.stop_flow()
     assert seen == [False, False]
+
+
+@pytest.mark.parametrize("path", ["revocation", "stop"])
+async def test_faust_stops_the_flow_before_it_waits_for_the_acks_of_what_it_handed_over(path):
+    """What the place stage's chunks rely on (streams/worker/place_stage.py), checked against the faust installed:
+    on a revocation and on a stop, the consumer calls back before faust waits for the acks."""
+    app = faust.App(f"t-{path}", broker="kafka://127.0.0.1:1", web_enabled=False)
+    use_prompt_consumer(app)
+    consumer, calls = app.consumer, []
+    consumer.flow_stopping.append(lambda: calls.append("called back"))
+    consumer.assignment = lambda: {TP("prepared", 0)}
+    consumer.pause_partitions = lambda partitions: None
+
+    async def wait_empty() -> None:
+        calls.append("waited for the acks")
+
+    async def crash(error) -> None:
+        calls.append(f"crashed: {error!r}")
+
+    consumer.wait_empty, app.crash = wait_empty, crash
+    if path == "revocation":
+        await app._on_partitions_revoked({TP("prepared", 0)})
+    else:
+        await app._stop_consumer()
+    assert calls == ["called back", "waited for the acks"]

@@ -14,7 +14,7 @@ import orjson
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 from faust.exceptions import PartitionsMismatch
-from faust.streams import _current_event
+from faust.streams import _current_event, current_event
 from faust.types import TP
 
 from schemas import DeadLetter
@@ -93,12 +93,14 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
 
 class _FetchedStream:
     """What the place agent reads of faust's stream: `noack()`, `events()`, and the queue of the events fetched
-    and not yet handed over (`channel.queue`). As faust's does, it yields to the loop before each event, where
-    `between(handed)` runs (a revocation may come there)."""
+    and not yet handed over (`channel.queue`). As faust's does, it yields to the loop before each event (where a
+    revocation may come; `pause_before` holds it there until `resumed` is set), and sets the event as the agent
+    task's current one as it hands it over."""
 
-    def __init__(self, between=lambda handed: None) -> None:
+    def __init__(self, pause_before: int | None = None) -> None:
         self.channel = SimpleNamespace(queue=asyncio.Queue())
-        self.between, self.handed = between, 0
+        self.pause_before, self.handed = pause_before, 0
+        self.paused, self.resumed = asyncio.Event(), asyncio.Event()
 
     def noack(self):
         return self
@@ -106,9 +108,12 @@ class _FetchedStream:
     async def events(self):
         while True:
             await asyncio.sleep(0)
-            self.between(self.handed)
+            if self.handed == self.pause_before:
+                self.paused.set()
+                await self.resumed.wait()
             event = await self.channel.queue.get()
             self.handed += 1
+            _current_event.set(weakref.ref(event))
             yield event
 
 
@@ -128,23 +133,38 @@ def _stop_flow(ctx: SimpleNamespace, stream: _FetchedStream) -> None:
         stream.channel.queue.get_nowait()
 
 
-async def _until_placed(done: list, expected: int) -> None:
+class _Recorded:
+    """What the place agent decoded and placed, in order (("decode" | "place", offset)), whether each article was
+    placed as faust's current event, and the open batch it placed into."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, int]] = []
+        self.as_current: list[bool] = []
+        self.batch: OpenBatch | None = None
+
+    def placed(self) -> list[int]:
+        return [offset for kind, offset in self.done if kind == "place"]
+
+
+async def _until_placed(recorded: _Recorded, expected: int) -> None:
     for _ in range(10_000):
-        if sum(kind == "place" for kind, _ in done) >= expected:
+        if len(recorded.placed()) >= expected:
             return
         await asyncio.sleep(0)
 
 
-def _recording_agent(monkeypatch, ctx: SimpleNamespace, stream: _FetchedStream, done: list) -> asyncio.Task:
-    """The place agent over `stream`, with what it decodes and places recorded in order (("decode" | "place",
-    offset)) and each article added to the open batch as a dead letter would be; its writer idles."""
+def _recording_agent(monkeypatch, ctx: SimpleNamespace, stream: _FetchedStream, recorded: _Recorded) -> asyncio.Task:
+    """The place agent over `stream`, each article recorded and added to the open batch rather than placed (as a
+    dead letter is); its writer idles."""
 
     def decoded(event):
-        done.append(("decode", event.message.offset))
+        recorded.done.append(("decode", event.message.offset))
         return event.value, 0.0
 
     def place(ctx, batch, event, decoded=None):
-        done.append(("place", event.message.offset))
+        recorded.done.append(("place", event.message.offset))
+        recorded.as_current.append(current_event() is event)
+        recorded.batch = batch
         batch.add(Placed(event, [], None))
 
     async def idle(*args):
@@ -162,75 +182,96 @@ async def _stopped(agent: asyncio.Task) -> None:
         await agent
 
 
-def _offsets(offsets) -> list[SimpleNamespace]:
-    return [SimpleNamespace(key=b"k", value=None, message=SimpleNamespace(tp=PREPARED, offset=o)) for o in offsets]
+class _PreparedEvent(SimpleNamespace):
+    """A prepared article's event as the agent reads it; faust keeps a weak reference to the current one."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _offsets(offsets) -> list[_PreparedEvent]:
+    return [_PreparedEvent(key=b"k", value=None, message=SimpleNamespace(tp=PREPARED, offset=o)) for o in offsets]
 
 
 async def test_the_place_agent_decodes_each_chunk_of_what_was_fetched_before_placing_it_and_a_lone_article_alone(monkeypatch):
-    stream, done = _FetchedStream(), []
+    stream, recorded = _FetchedStream(), _Recorded()
     for event in _offsets(range(300)):
         stream.channel.queue.put_nowait(event)
-    agent = _recording_agent(monkeypatch, _agent_context(), stream, done)
-    await _until_placed(done, 300)
+    agent = _recording_agent(monkeypatch, _agent_context(), stream, recorded)
+    await _until_placed(recorded, 300)
     await _stopped(agent)
     chunks = [range(0, 128), range(128, 256), range(256, 300)]
-    assert done == [(kind, o) for chunk in chunks for kind in ("decode", "place") for o in chunk]
+    assert recorded.done == [(kind, o) for chunk in chunks for kind in ("decode", "place") for o in chunk]
+    assert all(recorded.as_current)
 
-    quiet, done = _FetchedStream(), []
-    agent = _recording_agent(monkeypatch, _agent_context(), quiet, done)
+    quiet, recorded = _FetchedStream(), _Recorded()
+    agent = _recording_agent(monkeypatch, _agent_context(), quiet, recorded)
     for event in _offsets(range(3)):  # each fetched alone, once the one before is placed
         quiet.channel.queue.put_nowait(event)
         for _ in range(20):
             await asyncio.sleep(0)
     await _stopped(agent)
-    assert done == [(kind, o) for o in range(3) for kind in ("decode", "place")]
+    assert recorded.done == [(kind, o) for o in range(3) for kind in ("decode", "place")]
 
 
 async def test_a_revocation_or_a_stop_places_the_chunk_held_at_once_and_the_agent_goes_on_after_it(monkeypatch):
-    """faust stops the flow, clears the queues and waits for the acks of every event it handed over. A chunk
-    held then (here 0-4, taken while more were fetched) is placed before that wait, once, in order: left
-    held, the agent would wait for an event faust no longer hands over, and faust for the chunk's acks."""
-    ctx, done, during_stop = _agent_context(), [], []
-
-    def revoke_before_the_sixth(handed):
-        if handed == 5:
-            _stop_flow(ctx, stream)
-            during_stop.extend(offset for kind, offset in done if kind == "place")
-
-    stream = _FetchedStream(revoke_before_the_sixth)
+    """faust stops the flow (from its own task), clears the queues and waits for the acks of every event it handed
+    over. A chunk held then (here 0-4, taken while more were fetched) is placed before that wait, once, in order,
+    each article as the event faust handed over: left held, the agent would wait for an event faust no longer
+    hands over, and faust for the chunk's acks."""
+    ctx, recorded = _agent_context(), _Recorded()
+    stream = _FetchedStream(pause_before=5)
     for event in _offsets(range(20)):
         stream.channel.queue.put_nowait(event)
-    agent = _recording_agent(monkeypatch, ctx, stream, done)
-    for _ in range(50):
-        await asyncio.sleep(0)
-    assert during_stop == [0, 1, 2, 3, 4] and done[-1] == ("place", 4)
+    agent = _recording_agent(monkeypatch, ctx, stream, recorded)
+    await asyncio.wait_for(stream.paused.wait(), 5)
+    assert recorded.placed() == []  # 0-4 held
+    _stop_flow(ctx, stream)  # in this (faust's) task, not the agent's
+    assert recorded.placed() == [0, 1, 2, 3, 4] and all(recorded.as_current)
+    stream.resumed.set()
     for event in _offsets(range(5, 9)):  # fetched again after the rebalance, from the committed offset
         stream.channel.queue.put_nowait(event)
-    await _until_placed(done, 9)
+    await _until_placed(recorded, 9)
     await _stopped(agent)
-    assert [o for kind, o in done if kind == "place"] == list(range(9))
+    assert recorded.placed() == list(range(9)) and all(recorded.as_current)
     assert ctx.app.consumer.flow_stopping == []  # the stopped agent's callback is gone
 
 
 async def test_a_flow_stop_while_the_agent_waits_for_room_in_the_batch_places_the_rest_of_its_chunk(monkeypatch):
     monkeypatch.setattr(place_stage, "MAX_BATCH", 3)
-    ctx, done, stream = _agent_context(), [], _FetchedStream()
+    ctx, recorded, stream = _agent_context(), _Recorded(), _FetchedStream()
     for event in _offsets(range(10)):
         stream.channel.queue.put_nowait(event)
-    agent = _recording_agent(monkeypatch, ctx, stream, done)
-    await _until_placed(done, 3)
+    agent = _recording_agent(monkeypatch, ctx, stream, recorded)
+    await _until_placed(recorded, 3)
     for _ in range(20):
         await asyncio.sleep(0)
-    assert [o for kind, o in done if kind == "place"] == [0, 1, 2]  # the batch is full: the agent waits for room
+    assert recorded.placed() == [0, 1, 2]  # the batch is full: the agent waits for room
     _stop_flow(ctx, stream)
-    assert [o for kind, o in done if kind == "place"] == list(range(10))
-    (callback,) = ctx.app.consumer.flow_stopping
-    batch = callback.args[1]
-    assert [placed.event.message.offset for placed in batch.take()] == list(range(10))  # room again
+    assert recorded.placed() == list(range(10))
+    assert [placed.event.message.offset for placed in recorded.batch.take()] == list(range(10))  # room again
     for _ in range(20):
         await asyncio.sleep(0)
     await _stopped(agent)
-    assert [o for kind, o in done if kind == "place"] == list(range(10))  # none placed twice
+    assert recorded.placed() == list(range(10))  # none placed twice
+
+
+async def test_a_bug_placing_a_held_chunk_at_a_flow_stop_stops_the_worker_and_not_faust_s_revocation(monkeypatch):
+    stopped: list = []
+    monkeypatch.setattr(place_stage, "stop_worker_for", lambda ctx, error, what: stopped.append((error, what)))
+    ctx, recorded, stream = _agent_context(), _Recorded(), _FetchedStream(pause_before=2)
+    for event in _offsets(range(5)):
+        stream.channel.queue.put_nowait(event)
+    agent = _recording_agent(monkeypatch, ctx, stream, recorded)
+    await asyncio.wait_for(stream.paused.wait(), 5)
+    failure = RuntimeError("a bug")
+
+    def place_with_a_bug(ctx, batch, event, decoded=None):
+        raise failure
+
+    monkeypatch.setattr(place_stage, "_place", place_with_a_bug)
+    _stop_flow(ctx, stream)  # does not raise into faust
+    await _stopped(agent)
+    assert [error for error, _ in stopped] == [failure]
 
 
 def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_with_its_last_entry():
