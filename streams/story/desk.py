@@ -59,9 +59,9 @@ from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
 from streams.story.fold import (
     StoryEventModel,
+    advance,
+    advance_by_merge,
     apply,
-    merge_event_and_state,
-    next_event_and_state,
     snapshot,
     snapshot_due,
 )
@@ -383,9 +383,11 @@ class StoryDesk:
         story_id = decision.story_id or story_id_for(article.article_id)
         received = article.received_at or datetime.fromtimestamp(0).astimezone()
         self.position += 1
-        entry, after = next_event_and_state(
+        # The states the entries advance, kept: `_record` finds them current and folds nothing again.
+        state = self.states[story_id] = self.state(story_id)
+        entry = advance(
             story_id,
-            self.state(story_id),
+            state,
             position=self.position,
             article_id=article.article_id,
             outlet=article.outlet,
@@ -394,14 +396,13 @@ class StoryDesk:
             score=decision.score,
             article_time=datetime.fromtimestamp(own_time, timezone.utc),
         )
-        # The states after the entries, made with them: `_record` finds them current and folds nothing again.
-        self.states[story_id] = after
         placed = self.stories.add(story_id, prepared.terms, now, days, self.position)
         if placed.merged is None:
             return (entry,), placed
         gone, keep = placed.merged
         self.position += 1
-        merge, self.states[keep] = merge_event_and_state(keep, self.state(keep), gone, self.state(gone), received, self.position)
+        survivor = self.states[keep] = self.state(keep)
+        merge = advance_by_merge(keep, survivor, gone, self.state(gone), received, self.position)
         return (entry, merge), placed
 
     def _record(

@@ -6,7 +6,9 @@ not the story's next version); `fold_log` folds the whole log, merges included;
 new outlet, new names, quotes and claims, corroboration (one more outlet
 reports the same quote or claim) and conflicts (outlets disagree on the same
 count or day); `merge_event` records that one story was absorbed into another.
-All are pure, so replaying the same log always yields the same state.
+All are pure, so replaying the same log always yields the same state. The desk,
+which keeps each live story's state, uses `advance` and `advance_by_merge`:
+the same entries, with the state folded on in place rather than copied.
 """
 
 from __future__ import annotations
@@ -90,14 +92,15 @@ def dated_within(event_date: date | None, event_weekday: str | None, story_date:
     return None
 
 
-def next_event(*args, **kwargs) -> ArticleEntry:
-    """The changelog entry the article appends to the story: what it added, corroborated or contradicted."""
-    return next_event_and_state(*args, **kwargs)[0]
+def next_event(story_id: str, before: StoryState, *args, **kwargs) -> ArticleEntry:
+    """The changelog entry the article appends to the story: what it added, corroborated or contradicted. The
+    state it is given stays as it is."""
+    return advance(story_id, before.copy(), *args, **kwargs)
 
 
-def next_event_and_state(
+def advance(
     story_id: str,
-    before: StoryState,
+    state: StoryState,
     article_id: str,
     outlet: str | None,
     time: datetime,
@@ -105,76 +108,78 @@ def next_event_and_state(
     score: float = 0.0,
     position: int = 0,
     article_time: datetime | None = None,
-) -> tuple[ArticleEntry, StoryState]:
-    """`next_event`, and the story's state after it (the state `apply` would give: it is made once)."""
-    quote_positions = before.quote_positions(facts.quotes)  # matched once, for both
-    after = before.copy()
-    after.add(article_id, outlet, time, facts, quote_positions)
-    after.version = before.version + 1
+) -> ArticleEntry:
+    """`next_event`, with the article folded into `state` in place: the state `apply` would give, made once.
+    For the desk, which keeps one state per live story: a copy of it per article (its dicts, lists and counts)
+    was a twentieth of placing, with the collections of the copies it left behind. What the entry says of the
+    story before the article is read first; a bug in between leaves the state half changed, and the place
+    stage then rebuilds the desk from its stores (streams/worker/place_stage.py)."""
+    quote_positions = state.quote_positions(facts.quotes)  # matched once, for the entry and the state
     who = outlet_key(outlet, article_id)
-
-    new_entities = [e.name for e in facts.entities if entity_key(e) not in before.entities]
-    new_claims = [c for c in facts.claims if claim_text(c) not in before.claims]
+    new_outlet = who not in state.outlets
+    new_entities = [e.name for e in facts.entities if entity_key(e) not in state.entities]
+    new_claims = [c for c in facts.claims if claim_text(c) not in state.claims]
     new_quotes = []
     corroborations: list[Corroboration] = []
     for quote, at in zip(facts.quotes, quote_positions):
         if at is None:
             new_quotes.append(quote)
-        elif who not in (match := before.quotes[at])[1].outlets:
+        elif who not in (match := state.quotes[at])[1].outlets:
             corroborations.append(Corroboration(what="quote", text=match[0].text, outlets=match[1].count + 1))
     for claim in facts.claims:
         text = claim_text(claim)
-        if text in before.claims and who not in before.claims[text][1].outlets:
-            corroborations.append(Corroboration(what="claim", text=text, outlets=before.claims[text][1].count + 1))
-    old_conflicts = {c.model_dump_json() for c in before.conflicts()}
-    conflicts = [c for c in after.conflicts() if c.model_dump_json() not in old_conflicts]
+        if text in state.claims and who not in state.claims[text][1].outlets:
+            corroborations.append(Corroboration(what="claim", text=text, outlets=state.claims[text][1].count + 1))
+    old_conflicts = {c.model_dump_json() for c in state.conflicts()}
+    version = state.version + 1
+    state.add(article_id, outlet, time, facts, quote_positions)
+    state.version = version
+    conflicts = [c for c in state.conflicts() if c.model_dump_json() not in old_conflicts]
 
     common = dict(
         story_id=story_id,
-        version=before.version + 1,
+        version=version,
         position=position,
         time=time,
         article_time=article_time,
         article_id=article_id,
         outlet=outlet,
         facts=facts,
-        event_date=dated_within(facts.event_date, facts.event_weekday, after.event_date()),
-        label=after.label(),
-        new_outlet=who not in before.outlets,
+        event_date=dated_within(facts.event_date, facts.event_weekday, state.event_date()),
+        label=state.label(),
+        new_outlet=new_outlet,
         new_entities=list(dict.fromkeys(new_entities)),
         new_quotes=new_quotes,
         new_claims=new_claims,
         corroborations=corroborations,
         conflicts=conflicts,
     )
-    if before.version == 0:
-        return StoryStarted(**common), after
-    return ArticleJoined(score=score, **common), after
+    if version == 1:
+        return StoryStarted(**common)
+    return ArticleJoined(score=score, **common)
 
 
-def merge_event(*args, **kwargs) -> StoryMerged:
-    """The entry that folds `absorbed` into `survivor`: one story told twice, found out."""
-    return merge_event_and_state(*args, **kwargs)[0]
+def merge_event(survivor_id: str, survivor: StoryState, *args, **kwargs) -> StoryMerged:
+    """The entry that folds `absorbed` into `survivor`: one story told twice, found out. The states it is given
+    stay as they are."""
+    return advance_by_merge(survivor_id, survivor.copy(), *args, **kwargs)
 
 
-def merge_event_and_state(
-    survivor_id: str, survivor: StoryState, absorbed_id: str, absorbed: StoryState, time: datetime, position: int
-) -> tuple[StoryMerged, StoryState]:
-    """`merge_event`, and the survivor's state after it (the state `apply` would give: it is made once)."""
-    after = survivor.copy()
-    after.absorb(absorbed, absorbed_id)
-    after.version = survivor.version + 1
-    event = StoryMerged(
+def advance_by_merge(survivor_id: str, survivor: StoryState, absorbed_id: str, absorbed: StoryState, time: datetime, position: int) -> StoryMerged:
+    """`merge_event`, with the absorbed story folded into the survivor's state in place (see `advance`)."""
+    version = survivor.version + 1
+    survivor.absorb(absorbed, absorbed_id)
+    survivor.version = version
+    return StoryMerged(
         story_id=survivor_id,
-        version=survivor.version + 1,
+        version=version,
         position=position,
         time=time,
-        label=after.label(),
+        label=survivor.label(),
         absorbed_story_id=absorbed_id,
         absorbed_version=absorbed.version,
-        articles=after.articles,
+        articles=survivor.articles,
     )
-    return event, after
 
 
 SNAPSHOT_EVERY = 10  # a story's snapshot is due on each of its first entries, then on every tenth

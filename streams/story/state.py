@@ -203,7 +203,9 @@ class StoryState:
         """Fold one article in. `quote_positions`: its quotes' `quote_positions` in this state, if found already
         (on a copy made before the article: the next entry needs them too)."""
         who = outlet_key(outlet, article_id)
-        self._conflicts = self._label = None
+        self._label = None
+        if facts.claims or facts.weekday_mentions:  # the conflicts are among these alone, and their outlets
+            self._conflicts = None
         self.headline = self.headline or facts.title
         self.articles += 1
         self.first_seen = time if self.first_seen is None else min(self.first_seen, time)

@@ -12,12 +12,13 @@ from schemas import (
     StoryStarted,
 )
 from streams.story.fold import (
+    advance,
+    advance_by_merge,
     apply,
     fold,
     fold_log,
     merge_event,
     next_event,
-    next_event_and_state,
     snapshot,
     state_of,
 )
@@ -130,9 +131,9 @@ def test_an_article_s_quotes_are_matched_once_for_its_entry_and_for_the_state_af
     fresh = Quote(text="The cranes were installed in 1998 and have never been replaced since")
     again = Quote(text="the cranes were installed in 1998 and have never been replaced since", speaker="Ola Berg")
     facts = _facts(quotes=[fresh, Quote(text="we will not reopen the terminal until every crane has been inspected"), again])
-    before = state_of(events)
-    assert before.quote_positions(facts.quotes) == [None, 0, None]
-    event, after = next_event_and_state("s1", before, "a2", "Coast Daily", T0, facts, score=0.5)
+    after = state_of(events)
+    assert after.quote_positions(facts.quotes) == [None, 0, None]
+    event = advance("s1", after, "a2", "Coast Daily", T0, facts, score=0.5)
     assert event.new_quotes == [fresh, again]  # new to the story, both
     assert [(c.what, c.text, c.outlets) for c in event.corroborations] == [("quote", kept.text, 2)]
     folded = state_of([*events, event])
@@ -173,6 +174,22 @@ def test_a_state_s_conflicts_change_when_an_article_or_a_merge_changes_it():
     state.absorb(other, "s2")
     assert [c.about for c in state.conflicts()] == ["number of workers", "day of Lima"]
     assert [s.outlets for s in state.conflicts()[0].sides][1] == ["Harbour Times", "Lima Herald"]
+
+
+def test_an_article_without_claims_or_weekdays_keeps_the_conflicts_found_and_one_with_a_weekday_finds_them_again(monkeypatch):
+    """Conflicts are among claims and weekdays alone: an article with neither leaves them as they were found."""
+    state = StoryState()
+    state.add("a1", "Harbour Times", T0, _facts(weekday_mentions={"Lima": "Friday"}))
+    found = []
+    finding = StoryState._find_conflicts
+    monkeypatch.setattr(StoryState, "_find_conflicts", lambda self: found.append(self) or finding(self))
+    assert state.conflicts() == [] and len(found) == 1
+    quote = Quote(text="we will rebuild the harbour wall this year", speaker="Elena Vargas")
+    state.add("a2", "Coast Daily", T0, _facts(quotes=[quote], key_phrases=["Harbour Board"], entities=[Entity(name="Lima", kind="place")]))
+    assert state.conflicts() == [] and len(found) == 1
+    state.add("a3", "Andes Wire", T0, _facts(weekday_mentions={"Lima": "Thursday"}))
+    assert [c.about for c in state.conflicts()] == ["day of Lima"] and len(found) == 2
+    assert [s.outlets for s in state.conflicts()[0].sides] == [["Harbour Times"], ["Andes Wire"]]
 
 
 def test_counted_nouns_are_shown_in_the_plural():
@@ -234,6 +251,35 @@ def test_a_copied_state_changes_without_touching_its_original():
     twin.add("a2", "B", T0, _facts(quotes=[Quote(text="we will rebuild the harbour wall this year")], key_phrases=["Harbour Board"]))
     assert list(original.outlets) == ["A"] and original.quotes[0][1].outlets == ["A"] and not original.phrases
     assert list(twin.outlets) == ["A", "B"] and twin.quotes[0][1].outlets == ["A", "B"]
+
+
+def test_next_event_leaves_its_state_as_it_is_and_advance_folds_the_entry_in_as_apply_does():
+    """The desk advances each live story's state in place; `next_event` and `merge_event` stay pure."""
+    quote = Quote(text="we will rebuild the harbour wall this year", speaker="Elena Vargas")
+    claim = NumericClaim(subject="crane", value=3, qualifier="nearly", text="nearly 3 cranes")
+    events = _append([], "a1", "Harbour Times", _facts(quotes=[quote], claims=[claim], key_phrases=["Harbour Board"]))
+    facts = _facts(
+        quotes=[quote], claims=[NumericClaim(subject="crane", value=3, qualifier="more than", text="more than 3 cranes")],
+        entities=[Entity(name="Elena Vargas", kind="person")], key_phrases=["Harbour Board"], weekday_mentions={"meeting": "Monday"},
+    )
+    state = state_of(events)
+    before = state.to_json()
+    pure = next_event("s1", state, "a2", "Coast Daily", T0, facts, score=0.5, position=2)
+    assert state.to_json() == before
+    advanced = advance("s1", state, "a2", "Coast Daily", T0, facts, score=0.5, position=2)
+    assert advanced == pure and (advanced.new_outlet, len(advanced.corroborations), len(advanced.conflicts)) == (True, 1, 1)
+    folded = state_of([*events, advanced])
+    assert state.to_json() == folded.to_json() and state.version == 2
+    assert state.conflicts() == folded.conflicts() and state.label() == folded.label()
+
+    other_events = [next_event("s2", StoryState(), "b1", "Port News", T0, _facts(key_phrases=["Port Board"]))]
+    absorbed, survivor = state_of(other_events), state_of([*events, advanced])
+    absorbed_before, survivor_before = absorbed.to_json(), survivor.to_json()
+    merge = merge_event("s1", survivor, "s2", absorbed, T0, position=3)
+    assert (survivor.to_json(), absorbed.to_json()) == (survivor_before, absorbed_before)
+    assert advance_by_merge("s1", survivor, "s2", absorbed, T0, position=3) == merge
+    assert absorbed.to_json() == absorbed_before
+    assert survivor.to_json() == fold_log([*events, advanced, *other_events, merge])["s1"].to_json()
 
 
 def test_an_article_naming_only_a_weekday_takes_the_story_date_when_the_weekday_matches():
