@@ -69,11 +69,13 @@ from streams.story.state import StoryState
 
 META = "desk"
 # The garbage collector's thresholds for a process that places (the worker's, and the bench's in-process
-# figures): a young collection every 20,000 allocations rather than 700. Placing allocates many short-lived
-# objects per article, and the collector's own work was about 6 % of the worker's process (perf); in an
-# end-to-end run the process took 2.57-2.66 ms per article with these against 2.82-2.84 with the defaults
-# (two runs each).
-GC_THRESHOLDS = (20_000, 20, 20)
+# figures): a young collection once 200,000 more objects are held than at the last, rather than 700. Placing
+# allocates many short-lived objects per article, and nearly all die by reference counting: a batch's staged
+# writes are the young objects most held at once. With 700, the collector was about 6 % of the worker's process
+# (perf; 2.82-2.84 ms per article end to end against 2.57-2.66 with 20,000). With 20,000, a batch's staged writes
+# still crossed it: 29 young collections and one older while the in-process desk placed 15,000 articles after a
+# history of 20,000, 12.6-19.3 us per article in the collector (gc.callbacks); with 200,000, none.
+GC_THRESHOLDS = (200_000, 10, 10)
 
 # The key prefix of a `live` row that says where an absorbed story went. A batch writes these rows before its
 # profiles (staging.keys_in_order): a profile stored from a batch says every merge of the batch is stored too,

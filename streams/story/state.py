@@ -201,7 +201,7 @@ class StoryState:
         self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts, quote_positions: list[int | None] | None = None
     ) -> None:
         """Fold one article in. `quote_positions`: its quotes' `quote_positions` in this state, if found already
-        (on a copy made before the article: the next entry needs them too)."""
+        (before the article, for its entry: `fold.advance`)."""
         who = outlet_key(outlet, article_id)
         self._label = None
         if facts.claims or facts.weekday_mentions:  # the conflicts are among these alone, and their outlets
@@ -317,9 +317,9 @@ class StoryState:
         return [_position(self.quotes, quote.text) for quote in quotes]
 
     def conflicts(self) -> list[Conflict]:
-        """Found once until an article or a merge changes the state: an entry compares the story's conflicts
-        before and after its article, and the state after one article is the state before the next (on a
-        long story's state, finding them was a fifth of placing)."""
+        """Found once until an article with claims or weekdays, or a merge, changes the state: an entry compares
+        the story's conflicts before and after its article, and the state after one article is the state before
+        the next (on a long story's state, finding them was a fifth of placing)."""
         if self._conflicts is None:
             self._conflicts = self._find_conflicts()
         return list(self._conflicts)

@@ -268,6 +268,7 @@ def test_next_event_leaves_its_state_as_it_is_and_advance_folds_the_entry_in_as_
     assert state.to_json() == before
     advanced = advance("s1", state, "a2", "Coast Daily", T0, facts, score=0.5, position=2)
     assert advanced == pure and (advanced.new_outlet, len(advanced.corroborations), len(advanced.conflicts)) == (True, 1, 1)
+    assert advanced.new_entities == ["Elena Vargas"] and [c.text for c in advanced.new_claims] == ["more than 3 cranes"]
     folded = state_of([*events, advanced])
     assert state.to_json() == folded.to_json() and state.version == 2
     assert state.conflicts() == folded.conflicts() and state.label() == folded.label()
