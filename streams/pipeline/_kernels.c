@@ -65,14 +65,10 @@ typedef struct {
 
 static PyObject *DATA, *PRESENT;  /* a packed block's attribute names (a Packed's, a profile's), interned once */
 
-/* A packed block's bytes: its hashes and weights (and a story's days after them), not its parts. */
-static int open_data(PyObject *packed, Block *block)
+/* A block over bytes (borrowed): its hashes and weights (and a story's days after them). */
+static int read_block(PyObject *data, Block *block)
 {
-    PyObject *data = PyObject_GetAttr(packed, DATA);
-    if (data == NULL)
-        return -1;
     if (!PyBytes_Check(data) || PyBytes_GET_SIZE(data) % 16) {
-        Py_DECREF(data);
         PyErr_SetString(PyExc_ValueError, "a packed block is the bytes of a (2, n) int64 array");
         return -1;
     }
@@ -80,6 +76,19 @@ static int open_data(PyObject *packed, Block *block)
     block->n = PyBytes_GET_SIZE(data) / 16;
     block->hashes = (const int64_t *)PyBytes_AS_STRING(data);
     block->weights = (const double *)(block->hashes + block->n);
+    return 0;
+}
+
+/* A packed block's bytes (held in block->data): its hashes and weights (and a story's days after them), not its parts. */
+static int open_data(PyObject *packed, Block *block)
+{
+    PyObject *data = PyObject_GetAttr(packed, DATA);
+    if (data == NULL)
+        return -1;
+    if (read_block(data, block)) {
+        Py_DECREF(data);
+        return -1;
+    }
     return 0;
 }
 
@@ -118,6 +127,113 @@ static void ask_for(const void *start, Py_ssize_t bytes)
 #endif
 }
 
+/* One weight per part, in PARTS order. */
+static int read_part_weights(PyObject *weights, double part_weights[PARTS])
+{
+    PyObject *given = PySequence_Tuple(weights);  /* held: reading a weight may run Python code (__float__) */
+    if (given == NULL)
+        return -1;
+    if (PyTuple_GET_SIZE(given) != PARTS) {
+        Py_DECREF(given);
+        PyErr_SetString(PyExc_ValueError, "one weight per part");
+        return -1;
+    }
+    for (int part = 0; part < PARTS && !PyErr_Occurred(); part++)
+        part_weights[part] = PyFloat_AsDouble(PyTuple_GET_ITEM(given, part));
+    Py_DECREF(given);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The weighted cosine of a query (its first `query_columns` columns) and another block over the parts both have,
+ * 0 when they share none; -1 with an error if the other has a column of no part. */
+static int weighted_cosine(const Block *query, Py_ssize_t query_columns, const Block *other, const double part_weights[PARTS],
+                           double *cosine)
+{
+    double dots[PARTS + 1] = {0.0, 0.0, 0.0, 0.0};  /* and one for a hash of no part, which is refused */
+    /* A merge of the two runs that steps by the comparison's value, not by a branch on which side is behind:
+     * that branch went either way at random and was mispredicted at about every other column. Each story
+     * column in turn meets the first query column not below it, as a loop advancing the query did. */
+    Py_ssize_t at = 0, column = 0, columns = features_in(other);
+    uint64_t odd = 0;  /* a column of no part met */
+    while (column < columns && at < query_columns) {
+        int64_t hash = other->hashes[column], asked = query->hashes[at];
+        odd |= ((uint64_t)hash & 3) == 3;
+        if (hash == asked)
+            dots[(uint64_t)hash & 3] += query->weights[at] * other->weights[column];
+        column += hash <= asked;
+        at += asked < hash;
+    }
+    if (odd) {
+        PyErr_SetString(PyExc_ValueError, "a packed hash's two lowest bits are its part (0 to 2)");
+        return -1;
+    }
+    long shared = other->present & query->present;
+    double weight[PARTS], total = 0.0, sum = 0.0;
+    for (int part = 0; part < PARTS; part++) {
+        weight[part] = (shared >> part) & 1 ? part_weights[part] : 0.0;
+        total += weight[part];
+        sum += dots[part] * weight[part];
+    }
+    *cosine = sum / (total > 0 ? total : 1.0);
+    return 0;
+}
+
+/* The times an article (or a story) is dated by, in days, as floats (`count` of them; NULL with an error). A tuple (a
+ * story's days) is read in place, as no code can change it; anything else through a list of its own, which code run
+ * by a day's __float__ cannot empty under the reading. */
+static double *read_dates(PyObject *given, Py_ssize_t *count)
+{
+    PyObject *dates_list = PyTuple_CheckExact(given) ? Py_NewRef(given) : PySequence_List(given);
+    if (dates_list == NULL)
+        return NULL;
+    Py_ssize_t dates_count = PySequence_Fast_GET_SIZE(dates_list);
+    double *dates = PyMem_Malloc(sizeof(double) * (dates_count ? dates_count : 1));
+    if (dates == NULL) {
+        Py_DECREF(dates_list);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < dates_count && !PyErr_Occurred(); i++)
+        dates[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(dates_list, i));
+    Py_DECREF(dates_list);
+    if (PyErr_Occurred()) {
+        PyMem_Free(dates);
+        return NULL;
+    }
+    *count = dates_count;
+    return dates;
+}
+
+/* A half-life in days, which a pull divides by. */
+static int read_half_life(PyObject *given, double *half_life)
+{
+    *half_life = PyFloat_AsDouble(given);
+    if (*half_life == -1.0 && PyErr_Occurred())
+        return -1;
+    if (*half_life == 0.0) {
+        PyErr_SetString(PyExc_ZeroDivisionError, "a half-life of zero days");
+        return -1;
+    }
+    return 0;
+}
+
+/* A story's pull on an article dated by `dates` (at least one): halved every half-life of days between the nearest
+ * of them and of the days its block ends with (see `cluster.fades`). */
+static double pull(const double *dates, Py_ssize_t dates_count, const Block *block, double half_life)
+{
+    Py_ssize_t days_count = block->n - features_in(block);  /* the block's last columns */
+    const double *days = block->weights + block->n - days_count;
+    double gap = 0.0;
+    for (Py_ssize_t day = 0; day < days_count; day++)
+        for (Py_ssize_t i = 0; i < dates_count; i++) {
+            double distance = fabs(days[day] - dates[i]);
+            if ((day == 0 && i == 0) || distance < gap || isnan(distance))
+                gap = isnan(gap) ? gap : distance;  /* NaN wins, as in numpy's min */
+        }
+    double beyond = gap - 1;  /* as Python's max(gap - 1, 0) */
+    return pow(0.5, (0 > beyond ? 0.0 : beyond) / half_life);
+}
+
 static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
@@ -125,18 +241,7 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
         return NULL;
     }
     double part_weights[PARTS];
-    PyObject *given = PySequence_Tuple(args[2]);  /* held: reading a weight may run Python code (__float__) */
-    if (given == NULL)
-        return NULL;
-    if (PyTuple_GET_SIZE(given) != PARTS) {
-        Py_DECREF(given);
-        PyErr_SetString(PyExc_ValueError, "one weight per part");
-        return NULL;
-    }
-    for (int part = 0; part < PARTS && !PyErr_Occurred(); part++)
-        part_weights[part] = PyFloat_AsDouble(PyTuple_GET_ITEM(given, part));
-    Py_DECREF(given);
-    if (PyErr_Occurred())
+    if (read_part_weights(args[2], part_weights))
         return NULL;
 
     PyObject *others = PySequence_Tuple(args[1]);  /* held: reading a block may run Python code (a property) */
@@ -163,34 +268,12 @@ static PyObject *weighted_cosines(PyObject *Py_UNUSED(module), PyObject *const *
             ask_for(blocks[opened].weights + blocks[opened].n - 1, 1);
     }
     for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
-        const Block *other = &blocks[index];
-        double dots[PARTS + 1] = {0.0, 0.0, 0.0, 0.0};  /* and one for a hash of no part, which is refused */
-        /* A merge of the two runs that steps by the comparison's value, not by a branch on which side is behind:
-         * that branch went either way at random and was mispredicted at about every other column. Each story
-         * column in turn meets the first query column not below it, as a loop advancing the query did. */
-        Py_ssize_t at = 0, column = 0, columns = features_in(other);
-        uint64_t odd = 0;  /* a column of no part met */
-        while (column < columns && at < query_columns) {
-            int64_t hash = other->hashes[column], asked = query.hashes[at];
-            odd |= ((uint64_t)hash & 3) == 3;
-            if (hash == asked)
-                dots[(uint64_t)hash & 3] += query.weights[at] * other->weights[column];
-            column += hash <= asked;
-            at += asked < hash;
-        }
-        if (odd) {
-            PyErr_SetString(PyExc_ValueError, "a packed hash's two lowest bits are its part (0 to 2)");
+        double value;
+        if (weighted_cosine(&query, query_columns, &blocks[index], part_weights, &value)) {
             Py_CLEAR(result);
             break;
         }
-        long shared = other->present & query.present;
-        double weight[PARTS], total = 0.0, sum = 0.0;
-        for (int part = 0; part < PARTS; part++) {
-            weight[part] = (shared >> part) & 1 ? part_weights[part] : 0.0;
-            total += weight[part];
-            sum += dots[part] * weight[part];
-        }
-        PyObject *cosine = PyFloat_FromDouble(sum / (total > 0 ? total : 1.0));
+        PyObject *cosine = PyFloat_FromDouble(value);
         if (cosine == NULL) {
             Py_CLEAR(result);
             break;
@@ -211,26 +294,14 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "fades(article_days, stories, half_life_days)");
         return NULL;
     }
-    double half_life = PyFloat_AsDouble(args[2]);
-    if (half_life == -1.0 && PyErr_Occurred())
+    double half_life;
+    if (read_half_life(args[2], &half_life))
         return NULL;
-    if (half_life == 0.0) {
-        PyErr_SetString(PyExc_ZeroDivisionError, "a half-life of zero days");
+    Py_ssize_t dates_count;
+    double *dates = read_dates(args[0], &dates_count);
+    if (dates == NULL)
         return NULL;
-    }
-    PyObject *dates_list = PySequence_List(args[0]);
-    if (dates_list == NULL)
-        return NULL;
-    Py_ssize_t dates_count = PyList_GET_SIZE(dates_list);
-    double *dates = PyMem_Malloc(sizeof(double) * (dates_count ? dates_count : 1));
-    if (dates == NULL) {
-        Py_DECREF(dates_list);
-        return PyErr_NoMemory();
-    }
-    for (Py_ssize_t i = 0; i < dates_count && !PyErr_Occurred(); i++)
-        dates[i] = PyFloat_AsDouble(PyList_GET_ITEM(dates_list, i));
-    Py_DECREF(dates_list);
-    PyObject *stories = PyErr_Occurred() ? NULL : PySequence_Tuple(args[1]);  /* held, as in `weighted_cosines` */
+    PyObject *stories = PySequence_Tuple(args[1]);  /* held, as in `weighted_cosines` */
     if (stories == NULL) {
         PyMem_Free(dates);
         return NULL;
@@ -238,27 +309,17 @@ static PyObject *fades(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ss
     Py_ssize_t count = PyTuple_GET_SIZE(stories);
     PyObject *result = PyList_New(count);
     for (Py_ssize_t index = 0; result != NULL && index < count; index++) {
-        double pull = 1.0;
+        double faded = 1.0;
         if (dates_count) {
             Block block;
             if (open_data(PyTuple_GET_ITEM(stories, index), &block)) {  /* its days; its parts do not fade it */
                 Py_CLEAR(result);
                 break;
             }
-            Py_ssize_t days_count = block.n - features_in(&block);  /* the block's last columns */
-            const double *days = block.weights + block.n - days_count;
-            double gap = 0.0;
-            for (Py_ssize_t day = 0; day < days_count; day++)
-                for (Py_ssize_t i = 0; i < dates_count; i++) {
-                    double distance = fabs(days[day] - dates[i]);
-                    if ((day == 0 && i == 0) || distance < gap || isnan(distance))
-                        gap = isnan(gap) ? gap : distance;  /* NaN wins, as in numpy's min */
-                }
+            faded = pull(dates, dates_count, &block, half_life);
             Py_DECREF(block.data);
-            double beyond = gap - 1;  /* as Python's max(gap - 1, 0) */
-            pull = pow(0.5, (0 > beyond ? 0.0 : beyond) / half_life);
         }
-        PyObject *value = PyFloat_FromDouble(pull);
+        PyObject *value = PyFloat_FromDouble(faded);
         if (value == NULL) {
             Py_CLEAR(result);
             break;
@@ -435,11 +496,16 @@ typedef struct {
 
 /* A live story: its profile and id (held), and the hashes of the features it is posted under, ascending and each
  * once: its own, so a caller's dict that changes after cannot leave it posted where it no longer knows, in a quarter
- * of the memory a copy of that dict took (a row is found and posted by a feature's hash alone, as above). */
+ * of the memory a copy of that dict took (a row is found and posted by a feature's hash alone, as above). And its
+ * profile's packed block and part bits as of its last `enter` or `move` (the block held), which `best` scores: read
+ * through the profile, each of an article's 40 candidates cost one more read from memory with many live stories
+ * (12 % of retrieving, scoring and deciding at 100,000, perf). */
 typedef struct {
     PyObject *profile, *story_id;  /* NULL: a free row */
     Py_hash_t *hashes;
     Py_ssize_t count;
+    PyObject *data;
+    long present;
 } Posted;
 
 typedef struct {
@@ -694,37 +760,48 @@ static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_
     }
     if (!are_features(args[2]))
         return NULL;
+    Block block;  /* read first: reading a profile's attributes may run code, which may enter or leave stories */
+    if (open_block(args[0], &block))
+        return NULL;
     if (!self->free_count && self->rows == self->capacity) {
         Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 64;
         if (capacity > INT32_MAX) {
+            Py_DECREF(block.data);
             PyErr_SetString(PyExc_OverflowError, "more live stories than rows");
             return NULL;
         }
         Posted *stories = PyMem_Realloc(self->stories, sizeof(Posted) * (size_t)capacity);
-        if (stories == NULL)
+        if (stories == NULL) {
+            Py_DECREF(block.data);
             return PyErr_NoMemory();
+        }
         self->stories = stories;
         int32_t *free = PyMem_Realloc(self->free, sizeof(int32_t) * (size_t)capacity);
-        if (free == NULL)
+        if (free == NULL) {
+            Py_DECREF(block.data);
             return PyErr_NoMemory();
+        }
         self->free = free;
         self->capacity = capacity;
     }
     Py_ssize_t count;
     Py_hash_t *hashes = sorted_hashes(args[2], &count);
-    if (hashes == NULL)
+    if (hashes == NULL) {
+        Py_DECREF(block.data);
         return NULL;
+    }
     int32_t row = self->free_count ? self->free[--self->free_count] : (int32_t)self->rows++;
-    self->stories[row] = (Posted){NULL, NULL, NULL, 0};
+    self->stories[row] = (Posted){NULL, NULL, NULL, 0, NULL, 0};
     if (post_new(self, row, args[2], NULL, 0)) {
         unpost_gone(self, row, hashes, count, NULL, 0);
         self->free[self->free_count++] = row;
         PyMem_Free(hashes);
+        Py_DECREF(block.data);
         return NULL;
     }
     Py_INCREF(args[0]);
     Py_INCREF(args[1]);
-    self->stories[row] = (Posted){args[0], args[1], hashes, count};
+    self->stories[row] = (Posted){args[0], args[1], hashes, count, block.data, block.present};
     return PyLong_FromLong(row);
 }
 
@@ -737,11 +814,30 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
     Posted *story = posted_at(self, args[0]);
     if (story == NULL || !are_features(args[1]))
         return NULL;
+    Block block;  /* the profile's block now: it changes as the profile is re-weighed */
+    PyObject *profile = Py_NewRef(story->profile);
+    int unread = open_block(profile, &block);
+    Py_DECREF(profile);
+    if (unread)
+        return NULL;
+    story = posted_at(self, args[0]);  /* reading the profile's attributes may have run code that moved the rows */
+    if (story == NULL || story->profile != profile) {
+        Py_DECREF(block.data);
+        if (story != NULL)
+            PyErr_SetString(PyExc_RuntimeError, "the row changed stories while its profile was read");
+        return NULL;
+    }
     int32_t row = (int32_t)(story - self->stories);
     Py_ssize_t count;
     Py_hash_t *hashes = sorted_hashes(args[1], &count);
-    if (hashes == NULL)
+    if (hashes == NULL) {
+        Py_DECREF(block.data);
         return NULL;
+    }
+    PyObject *old = story->data;
+    story->data = block.data;
+    story->present = block.present;
+    Py_DECREF(old);  /* bytes: no code runs */
     unpost_gone(self, row, story->hashes, story->count, hashes, count);
     /* Out of memory half-way, it is posted under part of its new features while its record holds them all: it is
      * found under fewer until it leaves, or a feature it missed leaves its features and comes back. */
@@ -758,6 +854,7 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
 static void release_story(Posted gone)
 {
     PyMem_Free(gone.hashes);
+    Py_DECREF(gone.data);
     Py_DECREF(gone.story_id);
     Py_DECREF(gone.profile);
 }
@@ -770,7 +867,7 @@ static PyObject *postings_leave(Postings *self, PyObject *row_given)
     Posted gone = *story;
     int32_t row = (int32_t)(story - self->stories);
     unpost_gone(self, row, gone.hashes, gone.count, NULL, 0);
-    *story = (Posted){NULL, NULL, NULL, 0};
+    *story = (Posted){NULL, NULL, NULL, 0, NULL, 0};
     self->free[self->free_count++] = row;
     release_story(gone);
     Py_RETURN_NONE;
@@ -835,40 +932,56 @@ static int fill_hits(Feature *rows, Py_ssize_t count, void *postings)
     return 0;
 }
 
-static PyObject *postings_found(Postings *self, PyObject *const *args, Py_ssize_t nargs)
+/* What `found` and `best` are asked: (weighted, n, besides, budget, max_postings, ...). */
+typedef struct {
+    PyObject *weighted;
+    Py_ssize_t n, besides, budget, max_postings;
+} Asked;
+
+static int read_asked(PyObject *const *args, Asked *asked)
 {
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "found(weighted, n, besides, budget, max_postings)");
-        return NULL;
-    }
-    PyObject *weighted = args[0];
-    Py_ssize_t n = PyLong_AsSsize_t(args[1]), besides = PyLong_AsSsize_t(args[2]);
-    Py_ssize_t budget = PyLong_AsSsize_t(args[3]), max_postings = PyLong_AsSsize_t(args[4]);
+    asked->weighted = args[0];
+    asked->n = PyLong_AsSsize_t(args[1]);
+    asked->besides = PyLong_AsSsize_t(args[2]);
+    asked->budget = PyLong_AsSsize_t(args[3]);
+    asked->max_postings = PyLong_AsSsize_t(args[4]);
     if (PyErr_Occurred())
-        return NULL;
-    if (budget < 0)
-        budget = 0;
-    if (budget > (1 << 24)) {
+        return -1;
+    if (asked->budget < 0)
+        asked->budget = 0;
+    if (asked->budget > (1 << 24)) {
         PyErr_SetString(PyExc_ValueError, "a posting budget of at most 2**24");
-        return NULL;
+        return -1;
     }
-    if (!PyDict_Check(weighted)) {
+    if (!PyDict_Check(asked->weighted)) {
         PyErr_SetString(PyExc_TypeError, "weighted features are a dict (feature -> weight)");
-        return NULL;
+        return -1;
     }
-    Py_ssize_t count = PyDict_GET_SIZE(weighted), position = 0, read = 0;
+    return 0;
+}
+
+static void free_hits(Hits *hits)
+{
+    PyMem_Free(hits->slots);
+    PyMem_Free(hits->rows);
+}
+
+/* The stories found (see StoryIndex._found): how many, their hits first in hits->rows in rank order, each with its id
+ * and profile (borrowed from the postings); -1 with an error. `hits` is for free_hits, whatever it returns. */
+static Py_ssize_t rank_found(Postings *self, const Asked *asked, Hits *hits)
+{
+    Py_ssize_t budget = asked->budget, count = PyDict_GET_SIZE(asked->weighted), position = 0, read = 0, n = -1;
     size_t slots = 16;
     while (slots < 2 * (size_t)budget + 1)
         slots *= 2;
     Feature *features = PyMem_Malloc(sizeof(Feature) * (count ? count : 1));
-    Hits hits = {PyMem_Calloc(slots, sizeof(Py_ssize_t)), slots - 1, PyMem_Malloc(sizeof(Feature) * (budget ? budget : 1)), 0, budget};
-    PyObject *result = NULL;
-    if (features == NULL || hits.slots == NULL || hits.rows == NULL) {
+    *hits = (Hits){PyMem_Calloc(slots, sizeof(Py_ssize_t)), slots - 1, PyMem_Malloc(sizeof(Feature) * (budget ? budget : 1)), 0, budget};
+    if (features == NULL || hits->slots == NULL || hits->rows == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     PyObject *key, *weight;
-    while (read < count && PyDict_Next(weighted, &position, &key, &weight)) {
+    while (read < count && PyDict_Next(asked->weighted, &position, &key, &weight)) {
         if (!PyUnicode_CheckExact(key) || !PyFloat_Check(weight)) {  /* read with no Python code run */
             PyErr_SetString(PyExc_TypeError, "weighted features are str -> float");
             goto done;
@@ -882,35 +995,107 @@ static PyObject *postings_found(Postings *self, PyObject *const *args, Py_ssize_
     sort_reading(features, count);
     for (Py_ssize_t i = 0; i < count && budget; i++) {
         const Term *term = term_of(self, PyObject_Hash(features[i].key));
-        if (term == NULL || term->count > (budget < max_postings ? budget : max_postings))
+        if (term == NULL || term->count > (budget < asked->max_postings ? budget : asked->max_postings))
             continue;  /* no longer fits the budget: the rarer features after it still count */
         budget -= term->count;
         for (int32_t at = 0; at < term->count; at++)
-            if (hit(&hits, term->rows[at], features[i].weight))
+            if (hit(hits, term->rows[at], features[i].weight))
                 goto done;
     }
-    for (Py_ssize_t row = 0; row < hits.count; row++)  /* a story is one hit at most */
-        if (hits.rows[row].hash == besides) {
-            hits.rows[row] = hits.rows[--hits.count];
+    for (Py_ssize_t row = 0; row < hits->count; row++)  /* a story is one hit at most */
+        if (hits->rows[row].hash == asked->besides) {
+            hits->rows[row] = hits->rows[--hits->count];
             break;
         }
-    n = strongest_first(hits.rows, hits.count, n, fill_hits, self);
-    if (n < 0 || PyErr_Occurred())
-        goto done;
-    for (Py_ssize_t i = 0; i < n; i++)  /* held before the list is made: making it may collect garbage */
-        Py_INCREF(hits.rows[i].count);
-    result = PyList_New(n);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (result != NULL)
-            PyList_SET_ITEM(result, i, hits.rows[i].count);
-        else
-            Py_DECREF(hits.rows[i].count);
+    n = strongest_first(hits->rows, hits->count, asked->n, fill_hits, self);
+    if (PyErr_Occurred())
+        n = -1;
 done:
     PyMem_Free(features);
-    PyMem_Free(hits.slots);
-    PyMem_Free(hits.rows);
-    if (PyErr_Occurred())
-        Py_CLEAR(result);
+    return n;
+}
+
+static PyObject *postings_found(Postings *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "found(weighted, n, besides, budget, max_postings)");
+        return NULL;
+    }
+    Asked asked;
+    if (read_asked(args, &asked))
+        return NULL;
+    Hits hits;
+    Py_ssize_t n = rank_found(self, &asked, &hits);
+    PyObject *result = NULL;
+    if (n >= 0) {
+        for (Py_ssize_t i = 0; i < n; i++)  /* held before the list is made: making it may collect garbage */
+            Py_INCREF(hits.rows[i].count);
+        result = PyList_New(n);
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (result != NULL)
+                PyList_SET_ITEM(result, i, hits.rows[i].count);
+            else
+                Py_DECREF(hits.rows[i].count);
+    }
+    free_hits(&hits);
+    return result;
+}
+
+/* The best of the stories found (as `found` finds them) for a query scored as cluster.scores scores it: the greatest
+ * weighted cosine times pull, ties to the lesser story id, as (story id, score); (None, 0.0) if none is found. In one
+ * pass, reading each candidate's block from its row, not its profile. */
+static PyObject *postings_best(Postings *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError,
+                        "best(weighted, n, besides, budget, max_postings, query, part_weights, days, half_life_days)");
+        return NULL;
+    }
+    Asked asked;
+    double part_weights[PARTS], half_life;
+    if (read_asked(args, &asked) || read_half_life(args[8], &half_life) || read_part_weights(args[6], part_weights))
+        return NULL;
+    Py_ssize_t dates_count;
+    double *dates = read_dates(args[7], &dates_count);
+    if (dates == NULL)
+        return NULL;
+    Block query;
+    if (open_block(args[5], &query)) {
+        PyMem_Free(dates);
+        return NULL;
+    }
+    /* No Python code runs from here on: the rows read stay as they are. */
+    Hits hits;
+    Py_ssize_t n = rank_found(self, &asked, &hits), best_at = -1;
+    double best = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {  /* every candidate's block asked for before any is read */
+        const PyObject *data = self->stories[hits.rows[i].hash].data;
+        ask_for(data, 64);
+        ask_for(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data) / 2);
+    }
+    Py_ssize_t query_columns = features_in(&query);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Posted *story = &self->stories[hits.rows[i].hash];
+        Block block = {.present = story->present};
+        double cosine, score;
+        if (read_block(story->data, &block) || weighted_cosine(&query, query_columns, &block, part_weights, &cosine)) {
+            n = -1;
+            break;
+        }
+        score = cosine * (dates_count ? pull(dates, dates_count, &block, half_life) : 1.0);
+        if (best_at < 0 || score > best || (score == best && PyUnicode_Compare(story->story_id, hits.rows[best_at].key) < 0)) {
+            best = score;
+            best_at = i;
+        }
+    }
+    PyObject *result = NULL;
+    if (n >= 0 && isnan(best))
+        PyErr_SetString(PyExc_ValueError, "a score is not a number");
+    else if (n >= 0)  /* the winner held before the tuple is made: making it may collect garbage (see `found`) */
+        result = Py_BuildValue("(Nd)", Py_NewRef(best_at < 0 ? Py_None : hits.rows[best_at].key), best);
+    free_hits(&hits);
+    PyMem_Free(dates);
+    Py_DECREF(query.data);
     return result;
 }
 
@@ -1031,10 +1216,14 @@ static PyMethodDef postings_methods[] = {
      "enter(profile, story_id, features) -> row: a live story, posted under the features (a dict of str keys; the "
      "row keeps their hashes, so the dict may change after)"},
     {"move", (PyCFunction)(void (*)(void))postings_move, METH_FASTCALL,
-     "move(row, features): the story posted under these features instead (only the ones it gained or lost change)"},
+     "move(row, features): the story posted under these features instead (only the ones it gained or lost change), "
+     "and scored by its profile's block as it is now"},
     {"leave", (PyCFunction)postings_leave, METH_O, "leave(row): the story taken off every feature; its row is free"},
     {"found", (PyCFunction)(void (*)(void))postings_found, METH_FASTCALL,
      "found(weighted, n, besides, budget, max_postings) -> profiles: see StoryIndex._found (besides: a row, or -1)"},
+    {"best", (PyCFunction)(void (*)(void))postings_best, METH_FASTCALL,
+     "best(weighted, n, besides, budget, max_postings, query, part_weights, days, half_life_days) -> (story id or "
+     "None, score): see StoryIndex.decision"},
     {"features", (PyCFunction)postings_features, METH_NOARGS, "features() -> {feature: {profile: story id}}"},
     {NULL, NULL, 0, NULL},
 };

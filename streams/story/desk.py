@@ -54,7 +54,7 @@ from schemas import (
     StoryMerged,
     parse_story_event,
 )
-from streams.pipeline.cluster import Placed, StoryIndex, StoryProfile, decide
+from streams.pipeline.cluster import Placed, StoryIndex, StoryProfile
 from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
 from streams.story.fold import (
@@ -381,7 +381,7 @@ class StoryDesk:
         story index changed on adding it."""
         article, facts = prepared.article, prepared.facts
         days = article_days(facts)
-        decision = decide(self.stories.scored_candidates(prepared.terms, days), self.settings.join_threshold)
+        decision = self.stories.decision(prepared.terms, days, self.settings.join_threshold)
         story_id = decision.story_id or story_id_for(article.article_id)
         received = article.received_at or datetime.fromtimestamp(0).astimezone()
         self.position += 1

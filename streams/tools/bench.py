@@ -60,7 +60,7 @@ from schemas import DeadLetter, PreparedArticle
 from streams.kafka.connection import client_options
 from streams.kafka.replay import replay
 from streams.kafka.topics import ARTICLES, PREPARED
-from streams.pipeline.cluster import StoryIndex, decide
+from streams.pipeline.cluster import StoryIndex
 from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare, prepare_many
 from streams.settings import Settings
@@ -474,7 +474,7 @@ def _place_time(index: StoryIndex, probes: list[tuple[dict, set[float]]]) -> flo
     """Mean microseconds to retrieve, score and decide for each probe article (its vector and days)."""
     started = time.perf_counter()
     for vector, days in probes:
-        decide(index.scored_candidates(vector, days), 0.3)
+        index.decision(vector, days, 0.3)
     return (time.perf_counter() - started) / len(probes) * 1e6
 
 

@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from streams.pipeline.cluster import (
     MAX_POSTINGS,
+    MERGE_CANDIDATES,
     POSTING_BUDGET,
     StoryIndex,
     StoryProfile,
@@ -220,3 +221,35 @@ def test_the_postings_are_the_live_stories_salient_features_after_every_change()
         assert index._postings.features() == dict(afresh)
         assert len(index._postings) == len(afresh)
     assert merges and expiries and repeats
+
+
+def test_a_decision_and_the_merge_check_are_decide_on_the_scored_candidates_after_every_change():
+    """`decision` and the merge check score each candidate by the block its postings row keeps (`Postings.best`):
+    after every add, merge, expiry, repeated article and restore, they choose as `decide` on `scored_candidates`,
+    which score through the profiles, to the last bit, ties included."""
+    rng = random.Random(9)
+    words = [f"w{n}" for n in range(30)]
+    # Few vectors: stories alike, so scores tie often.
+    templates = [{f"{rng.choice('teh')}:{word}": rng.choice((0.5, 1.0)) for word in rng.sample(words, rng.randint(1, 10))} for _ in range(12)]
+    index = StoryIndex(half_life_days=1.5, window_seconds=30.0, merge_threshold=0.6)
+    merges = expiries = repeats = ties = 0
+    for number in range(1, 401):
+        vector, days = rng.choice(templates), set(rng.sample([1.0, 2.0, 9.0], rng.randint(0, 2)))
+        for threshold in (0.0, 0.3, 0.9):
+            scored = index.scored_candidates(vector, days)
+            assert index.decision(vector, days, threshold) == decide(scored, threshold)
+        ties += len(scored) > 1 and sorted(score for _, score in scored)[-2:] == [max(s for _, s in scored)] * 2
+        repeated = number % 9 == 0  # an article counted already (a crash's redelivery): the profile stays as it is
+        story_id = f"s{rng.randint(0, 40)}"
+        placed = index.add(story_id, vector, float(number), days, position=1 if repeated else number, merge=False)
+        profile = index.stories[story_id]
+        found = index._found(profile.salient, MERGE_CANDIDATES, profile)
+        near = [(other_id, sim) for other_id, sim in index._scored(found, profile, profile.days) if sim >= index.merge_threshold]
+        nearest = min(near, key=lambda pair: (-pair[1], pair[0]))[0] if near else None
+        merged = index._merge_near(profile)
+        assert merged is None if nearest is None else nearest in merged
+        merges, expiries, repeats = merges + (merged is not None), expiries + len(placed.expired), repeats + repeated
+        if number % 50 == 0:
+            story_id = rng.choice(sorted(index.stories))
+            index.restore(StoryProfile.from_json(story_id, index.stories[story_id].to_json()))
+    assert merges and expiries and repeats and ties

@@ -210,6 +210,55 @@ def test_candidates_are_pythons_ties_and_budget_included():
         assert [story.story_id for story in table.found(weighted, n, rows.get(besides, -1), budget, 250)] == expected
 
 
+def python_best(table, weighted, n, besides, query, days) -> tuple[str | None, float]:
+    """`best` as cluster.py gives it in Python: the found stories scored through their profiles (`scores`), the
+    greatest score, ties to the lesser story id (`decide`)."""
+    found = table.found(weighted, n, besides, 320, 250)
+    cosines, pulls = _kernels.weighted_cosines(query, found, PART_WEIGHTS), _kernels.fades(days, found, 1.5)
+    scored = [(story.story_id, cosine * pull) for story, cosine, pull in zip(found, cosines, pulls)]
+    if not scored:
+        return None, 0.0
+    best = max(score for _, score in scored)
+    return min(story_id for story_id, score in scored if score == best), best
+
+
+def test_the_best_candidate_is_the_pythons_scores_and_decide_to_the_last_bit():
+    """Scored by the block each story's row keeps, as of its last enter or move: the profile's own, for the index
+    moves a story after every change to it."""
+    rng = random.Random(21)
+    keys = [f"{part}:w{n}" for part in PARTS for n in range(12)]
+    # Few vectors and weights: stories alike, so scores tie and ties go to the lesser id.
+    templates = [{key: rng.choice((0.5, 1.0)) for key in rng.sample(keys, rng.randint(1, 10))} for _ in range(8)]
+    for _ in range(60):
+        table, rows = _kernels.Postings(), {}
+        for number in rng.sample(range(100), rng.randint(1, 30)):
+            story = StoryProfile(f"s{number}")
+            story.add(rng.choice(templates), 0.0, rng.sample([18_000.0, 18_002.0, 18_010.0], rng.randint(0, 2)))
+            rows[story] = table.enter(story, story.story_id, story.salient)
+        for _ in range(10):
+            grown = rng.choice(list(rows))
+            grown.add(rng.choice(templates), 0.0, [rng.choice([18_001.0, 18_030.0])])
+            table.move(rows[grown], grown.salient)
+            weighted = rng.choice(templates)
+            besides = rng.choice([-1, *rows.values()])
+            days = rng.sample([18_000.5, 18_020.0], rng.randint(0, 2))
+            for query in (article_parts(weighted), grown):  # an article, or a story in the merge check
+                n = rng.randint(0, 45)
+                expected = python_best(table, weighted, n, besides, query, days)
+                assert table.best(weighted, n, besides, 320, 250, query, PART_WEIGHTS, days, 1.5) == expected
+    # A block changed with no move is not what the row scores: the row keeps the block it last read.
+    story = StoryProfile("s1")
+    story.add({"t:w1": 1.0}, 0.0)
+    table = _kernels.Postings()
+    table.enter(story, "s1", {"t:w1": 1.0})
+    query = article_parts({"t:w1": 1.0})
+    story.data = article_parts({"t:w2": 1.0}).data
+    assert table.best({"t:w1": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [], 1.5) == ("s1", 1.0)
+    table.move(0, {"t:w1": 1.0})
+    assert table.best({"t:w1": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [], 1.5) == ("s1", 0.0)
+    assert table.best({"t:w9": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [], 1.5) == (None, 0.0)  # none found
+
+
 def test_the_postings_are_what_they_were_told_as_stories_come_move_and_go():
     """Rows given again, features' entries made and deleted, the table grown and then shrunk: the postings are what
     a dict of the same moves holds, and once every story has left they are empty."""
@@ -340,6 +389,16 @@ def test_what_is_not_what_the_index_holds_is_refused_not_misread():
     with pytest.raises(TypeError):
         table.found([("t:flood", 1.0)], 8, -1, 320, 250)  # not a dict
     with pytest.raises(TypeError):
+        table.best({"t:flood": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [])  # no half-life
+    with pytest.raises(ValueError):
+        table.best({"t:flood": 1.0}, 8, -1, 320, 250, query, (1.0, 1.0), [], 1.5)  # a weight per part
+    with pytest.raises(ZeroDivisionError):
+        table.best({"t:flood": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [], 0.0)
+    with pytest.raises(AttributeError):
+        table.best({"t:flood": 1.0}, 8, -1, 320, 250, {"t:flood": 1.0}, PART_WEIGHTS, [], 1.5)  # no block
+    with pytest.raises(AttributeError):
+        table.enter(object(), "s2", {"t:flood": 1.0})  # no profile: no block to score it by
+    with pytest.raises(TypeError):
         table.found({"t:flood": 1}, 8, -1, 320, 250)  # not a float
     with pytest.raises(TypeError):
         table.enter(StoryProfile("s2"), "s2", [("t:flood", 1.0)])  # features are a dict
@@ -376,14 +435,19 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
     """What a review found C could do with input no caller passes today: each is an error now."""
 
     story = StoryProfile("s1")
+    story.add({"t:flood": 1.0, "t:rain": 1.0}, 0.0)  # a block of its own (an empty profile's is b"", shared)
     table, rows = kernel_postings({"t:flood": {story: "s1"}, "t:rain": {story: "s1"}})
-    before = sys.getrefcount(story)
+    before, block_before = sys.getrefcount(story), sys.getrefcount(story.data)
     winners = table.found({"t:flood": 1.0, "t:rain": 0.5}, 8, -1, 320, 250)
     assert sys.getrefcount(story) == before + 1  # read in place: the one reference given is the list's
     assert winners[0] is story and len(winners) == 1
     del winners
+    table.move(rows[story], {"t:flood": 1.0})
+    block = story.data  # counted through a name: an assertion's own temporaries would hold one more
+    assert sys.getrefcount(block) == block_before + 1  # the block read again, the one it held let go
     table.leave(rows[story])
     assert sys.getrefcount(story) == before - 1  # the postings held it once, and let go of it
+    assert sys.getrefcount(block) == block_before  # and its block
 
     with pytest.raises(ValueError):  # no number: the rows could not be ranked
         kernel_postings({"t:flood": {story: "s1"}})[0].found({"t:flood": math.nan}, 8, -1, 320, 250)
@@ -441,6 +505,35 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
             return self.packed.present
 
     query = Packed.of({"t": {"t:flood": 1.0}})
+    # A profile whose block, read as it enters or moves, enters other stories or makes its own row leave.
+    table = _kernels.Postings()
+
+    class Entering:
+        story_id, present = "s1", 1
+
+        @property
+        def data(self):
+            for n in range(100):  # enough rows to grow the table's arrays under the caller
+                table.enter(StoryProfile(f"x{n}"), f"x{n}", {"t:rain": 1.0})
+            return query.data
+
+    assert table.enter(Entering(), "s1", {"t:flood": 1.0}) == 100
+    assert table.best({"t:flood": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [], 1.5) == ("s1", 1.0)
+
+    class Leaving:
+        story_id, present, row = "s2", 1, None
+
+        @property
+        def data(self):
+            if self.row is not None:
+                table.leave(self.row)
+            return query.data
+
+    leaving = Leaving()
+    leaving.row = table.enter(leaving, "s2", {"t:hail": 1.0})
+    with pytest.raises(KeyError):  # its row is gone: nothing to move
+        table.move(leaving.row, {"t:hail": 1.0})
+    assert "t:hail" not in table.features()
     others: list = []
     others.extend([Emptying(query, others), Emptying(query, others)])
     assert _kernels.weighted_cosines(query, others, PART_WEIGHTS) == [1.0, 1.0]
@@ -565,10 +658,13 @@ def test_the_kernels_that_hold_what_they_read_let_go_of_it():
     assert (sys.getrefcount(key), sys.getrefcount(count)) == before
 
 
-def test_a_collection_while_found_makes_its_list_frees_no_winner():
-    """The winners are borrowed from the postings until held; making the list may collect garbage, and a
-    collection may run Python code (here a gc callback; a finalizer or a weakref callback would do)."""
+@pytest.mark.parametrize("asked", ["found", "best"])
+def test_a_collection_while_the_answer_is_made_frees_no_winner(asked):
+    """The winners are borrowed from the postings until held; making the answer (found's list, best's tuple) may
+    collect garbage, and a collection may run Python code (here a gc callback; a finalizer or a weakref callback
+    would do)."""
     weights, during, collected, table, rows = {"t:flood": 1.0}, [False], [0], None, {}
+    query = article_parts(weights)
 
     def empty_the_postings(phase, info):
         if during[0] and phase == "start":
@@ -583,10 +679,16 @@ def test_a_collection_while_found_makes_its_list_frees_no_winner():
         for _ in range(100):
             # The postings hold the stories' only references.
             table, rows = kernel_postings({"t:flood": {StoryProfile(f"s{n}"): f"s{n}" for n in range(5)}})
-            lists = [[] for _ in range(100)]  # none left to reuse: the winners' list is a new object
+            # None left to reuse: the winners' pair, or list, is a new object (and a new object may start a collection).
+            pairs = [(n, n) for n in range(3000)]
+            lists = [[] for _ in range(100)]
             gc.set_threshold(1)
             during[0] = True
-            winners = table.found(weights, 8, -1, 320, 250)
+            if asked == "found":
+                winners = table.found(weights, 8, -1, 320, 250)
+            else:
+                # Undated, by a tuple read in place: nothing is made, so nothing collected, before the answer.
+                winners = table.best(weights, 8, -1, 320, 250, query, PART_WEIGHTS, (), 1.5)
             during[0] = False
             gc.set_threshold(*thresholds)
             if collected[0]:
@@ -595,8 +697,11 @@ def test_a_collection_while_found_makes_its_list_frees_no_winner():
         during[0] = False
         gc.set_threshold(*thresholds)
         gc.callbacks.remove(empty_the_postings)
-    assert collected[0] and not table.features() and lists
-    assert [story.story_id for story in winners] == ["s4", "s3", "s2", "s1", "s0"]
+    assert collected[0] and not table.features() and lists and pairs
+    if asked == "found":
+        assert [story.story_id for story in winners] == ["s4", "s3", "s2", "s1", "s0"]
+    else:  # every story's block is empty: all score 0, and the tie goes to the lesser id
+        assert winners == ("s0", 0.0)
 
 
 def test_minhash_is_the_python_it_replaced_whatever_the_bytes():
