@@ -426,19 +426,20 @@ static void select_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*or
     }
 }
 
-/* Moves the n strongest rows (by strongest_order) to the front, in that order, and returns how many that is, or
- * -1 if `check` (if given, with `context`) refuses the rows whose keys are about to be compared; it may fill in
- * their keys, which are read nowhere else. Keys are compared only where
- * weights tie among the n or at the cut: sorting every row by strongest_order compared the keys of
- * every tie, and an article's few hundred hits mostly tie past the cut (stories found under one feature each),
- * which made ranking two thirds of finding candidates. */
-static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int (*check)(Feature *, Py_ssize_t, void *),
-                                  void *context)
+/* Moves the n strongest rows (by strongest_order) to the front, in that order (or, not `in_order`, in none: for a
+ * caller that reads them as a set), and returns how many that is, or -1 if `check` (if given, with `context`)
+ * refuses the rows whose keys are about to be compared; it may fill in their keys, which are read nowhere else.
+ * Keys are compared only where weights tie among the n (if in order) or at the cut: sorting every row by
+ * strongest_order compared the keys of every tie, and an article's few hundred hits mostly tie past the cut (stories
+ * found under one feature each), which made ranking two thirds of finding candidates. */
+static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n, int in_order,
+                                  int (*check)(Feature *, Py_ssize_t, void *), void *context)
 {
     if (n >= count) {
-        if (check != NULL && check(rows, count, context))
+        if (in_order && check != NULL && check(rows, count, context))
             return -1;
-        sort_strongest(rows, count);
+        if (in_order)
+            sort_strongest(rows, count);
         return count;
     }
     if (n <= 0)
@@ -452,18 +453,19 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
     for (Py_ssize_t i = n; i < count; i++)
         if (rows[i].weight == cut)
             swap_rows(rows, i, to++);
-    if (check != NULL && check(rows, to, context))
+    if (in_order ? check != NULL && check(rows, to, context) : check != NULL && to > n && check(rows + from, to - from, context))
         return -1;
     if (to > n)  /* which of the rows tied at the cut make it */
         select_first(rows + from, to - from, n - from, strongest_order);
-    sort_strongest(rows, n);
+    if (in_order)
+        sort_strongest(rows, n);
     return n;
 }
 
 /* A run of features' n strongest: unchanged if it has at most n, else its n strongest in order. */
 static Py_ssize_t keep_strongest(Feature *features, Py_ssize_t count, Py_ssize_t n)
 {
-    return count <= n ? count : strongest_first(features, count, n, NULL, NULL);
+    return count <= n ? count : strongest_first(features, count, n, 1, NULL, NULL);
 }
 
 /* Reading order: heaviest first, ties to the lesser key (Python's sorted() of (-weight, key)). */
@@ -966,9 +968,10 @@ static void free_hits(Hits *hits)
     PyMem_Free(hits->rows);
 }
 
-/* The stories found (see StoryIndex._found): how many, their hits first in hits->rows in rank order, each with its id
- * and profile (borrowed from the postings); -1 with an error. `hits` is for free_hits, whatever it returns. */
-static Py_ssize_t rank_found(Postings *self, const Asked *asked, Hits *hits)
+/* The stories found (see StoryIndex._found): how many, their hits first in hits->rows, in rank order (or, not
+ * `in_order`, in none) and each with its id and profile (borrowed from the postings) if in order; -1 with an error.
+ * `hits` is for free_hits, whatever it returns. */
+static Py_ssize_t rank_found(Postings *self, const Asked *asked, int in_order, Hits *hits)
 {
     Py_ssize_t budget = asked->budget, count = PyDict_GET_SIZE(asked->weighted), position = 0, read = 0, n = -1;
     size_t slots = 16;
@@ -1007,7 +1010,7 @@ static Py_ssize_t rank_found(Postings *self, const Asked *asked, Hits *hits)
             hits->rows[row] = hits->rows[--hits->count];
             break;
         }
-    n = strongest_first(hits->rows, hits->count, asked->n, fill_hits, self);
+    n = strongest_first(hits->rows, hits->count, asked->n, in_order, fill_hits, self);
     if (PyErr_Occurred())
         n = -1;
 done:
@@ -1025,7 +1028,7 @@ static PyObject *postings_found(Postings *self, PyObject *const *args, Py_ssize_
     if (read_asked(args, &asked))
         return NULL;
     Hits hits;
-    Py_ssize_t n = rank_found(self, &asked, &hits);
+    Py_ssize_t n = rank_found(self, &asked, 1, &hits);
     PyObject *result = NULL;
     if (n >= 0) {
         for (Py_ssize_t i = 0; i < n; i++)  /* held before the list is made: making it may collect garbage */
@@ -1064,9 +1067,11 @@ static PyObject *postings_best(Postings *self, PyObject *const *args, Py_ssize_t
         PyMem_Free(dates);
         return NULL;
     }
-    /* No Python code runs from here on: the rows read stay as they are. */
+    /* No Python code runs from here on: the rows read stay as they are. The candidates' order is no matter (ties go
+     * to the lesser id): they are not sorted, nor their ids read but where scores tie. */
     Hits hits;
-    Py_ssize_t n = rank_found(self, &asked, &hits), best_at = -1;
+    Py_ssize_t n = rank_found(self, &asked, 0, &hits);
+    PyObject *best_id = Py_None;
     double best = 0.0;
     for (Py_ssize_t i = 0; i < n; i++) {  /* every candidate's block asked for before any is read */
         const PyObject *data = self->stories[hits.rows[i].hash].data;
@@ -1083,16 +1088,21 @@ static PyObject *postings_best(Postings *self, PyObject *const *args, Py_ssize_t
             break;
         }
         score = cosine * (dates_count ? pull(dates, dates_count, &block, half_life) : 1.0);
-        if (best_at < 0 || score > best || (score == best && PyUnicode_Compare(story->story_id, hits.rows[best_at].key) < 0)) {
+        int lesser = best_id != Py_None && score == best ? PyUnicode_Compare(story->story_id, best_id) : 0;
+        if (lesser == -1 && PyErr_Occurred()) {
+            n = -1;
+            break;
+        }
+        if (best_id == Py_None || score > best || lesser < 0) {
             best = score;
-            best_at = i;
+            best_id = story->story_id;
         }
     }
     PyObject *result = NULL;
     if (n >= 0 && isnan(best))
         PyErr_SetString(PyExc_ValueError, "a score is not a number");
     else if (n >= 0)  /* the winner held before the tuple is made: making it may collect garbage (see `found`) */
-        result = Py_BuildValue("(Nd)", Py_NewRef(best_at < 0 ? Py_None : hits.rows[best_at].key), best);
+        result = Py_BuildValue("(Nd)", Py_NewRef(best_id), best);
     free_hits(&hits);
     PyMem_Free(dates);
     Py_DECREF(query.data);
