@@ -65,10 +65,11 @@ typedef struct {
 
 static PyObject *DATA, *PRESENT;  /* a packed block's attribute names (a Packed's, a profile's), interned once */
 
-/* A block over bytes (borrowed): its hashes and weights (and a story's days after them). */
+/* A block over bytes (borrowed): its hashes and weights (and a story's days after them). Bytes exactly: a subclass's
+ * instance could run code as it is let go, and the postings let go of blocks while they change their rows. */
 static int read_block(PyObject *data, Block *block)
 {
-    if (!PyBytes_Check(data) || PyBytes_GET_SIZE(data) % 16) {
+    if (!PyBytes_CheckExact(data) || PyBytes_GET_SIZE(data) % 16) {
         PyErr_SetString(PyExc_ValueError, "a packed block is the bytes of a (2, n) int64 array");
         return -1;
     }
@@ -760,11 +761,14 @@ static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_TypeError, "enter(profile, story_id, features) -> row");
         return NULL;
     }
-    if (!are_features(args[2]))
-        return NULL;
-    Block block;  /* read first: reading a profile's attributes may run code, which may enter or leave stories */
+    Block block;  /* read first: reading a profile's attributes may run code, which may enter or leave stories, or
+                   * change the features */
     if (open_block(args[0], &block))
         return NULL;
+    if (!are_features(args[2])) {
+        Py_DECREF(block.data);
+        return NULL;
+    }
     if (!self->free_count && self->rows == self->capacity) {
         Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 64;
         if (capacity > INT32_MAX) {
@@ -814,32 +818,33 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     Posted *story = posted_at(self, args[0]);
-    if (story == NULL || !are_features(args[1]))
+    if (story == NULL)
         return NULL;
-    Block block;  /* the profile's block now: it changes as the profile is re-weighed */
+    /* The profile's block now (it changes as the profile is re-weighed), read first: reading a profile's attributes
+     * may run code, which may move the rows or change the features. The profile is held until the row is done with,
+     * as letting it go may run code too. */
+    Block block;
     PyObject *profile = Py_NewRef(story->profile);
-    int unread = open_block(profile, &block);
-    Py_DECREF(profile);
-    if (unread)
+    if (open_block(profile, &block)) {
+        Py_DECREF(profile);
         return NULL;
-    story = posted_at(self, args[0]);  /* reading the profile's attributes may have run code that moved the rows */
-    if (story == NULL || story->profile != profile) {
+    }
+    story = posted_at(self, args[0]);
+    Py_hash_t *hashes = NULL;
+    Py_ssize_t count;
+    if (story != NULL && story->profile != profile)
+        PyErr_SetString(PyExc_RuntimeError, "the row changed stories while its profile was read");
+    else if (story != NULL && are_features(args[1]))
+        hashes = sorted_hashes(args[1], &count);
+    if (hashes == NULL) {
         Py_DECREF(block.data);
-        if (story != NULL)
-            PyErr_SetString(PyExc_RuntimeError, "the row changed stories while its profile was read");
+        Py_DECREF(profile);
         return NULL;
     }
     int32_t row = (int32_t)(story - self->stories);
-    Py_ssize_t count;
-    Py_hash_t *hashes = sorted_hashes(args[1], &count);
-    if (hashes == NULL) {
-        Py_DECREF(block.data);
-        return NULL;
-    }
     PyObject *old = story->data;
     story->data = block.data;
     story->present = block.present;
-    Py_DECREF(old);  /* bytes: no code runs */
     unpost_gone(self, row, story->hashes, story->count, hashes, count);
     /* Out of memory half-way, it is posted under part of its new features while its record holds them all: it is
      * found under fewer until it leaves, or a feature it missed leaves its features and comes back. */
@@ -847,6 +852,8 @@ static PyObject *postings_move(Postings *self, PyObject *const *args, Py_ssize_t
     PyMem_Free(story->hashes);
     story->hashes = hashes;
     story->count = count;
+    Py_DECREF(old);  /* exact bytes (read_block): no code runs */
+    Py_DECREF(profile);
     if (failed)
         return NULL;
     Py_RETURN_NONE;
@@ -1045,8 +1052,8 @@ static PyObject *postings_found(Postings *self, PyObject *const *args, Py_ssize_
 }
 
 /* The best of the stories found (as `found` finds them) for a query scored as cluster.scores scores it: the greatest
- * weighted cosine times pull, ties to the lesser story id, as (story id, score); (None, 0.0) if none is found. In one
- * pass, reading each candidate's block from its row, not its profile. */
+ * weighted cosine times pull, ties to the lesser story id, as (story id, score); (None, 0.0) if none is found or
+ * none scores a number. In one pass, reading each candidate's block from its row, not its profile. */
 static PyObject *postings_best(Postings *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 9) {
@@ -1088,6 +1095,8 @@ static PyObject *postings_best(Postings *self, PyObject *const *args, Py_ssize_t
             break;
         }
         score = cosine * (dates_count ? pull(dates, dates_count, &block, half_life) : 1.0);
+        if (isnan(score))  /* no number reaches a threshold (a story or an article dated NaN) */
+            continue;
         int lesser = best_id != Py_None && score == best ? PyUnicode_Compare(story->story_id, best_id) : 0;
         if (lesser == -1 && PyErr_Occurred()) {
             n = -1;
@@ -1099,9 +1108,7 @@ static PyObject *postings_best(Postings *self, PyObject *const *args, Py_ssize_t
         }
     }
     PyObject *result = NULL;
-    if (n >= 0 && isnan(best))
-        PyErr_SetString(PyExc_ValueError, "a score is not a number");
-    else if (n >= 0)  /* the winner held before the tuple is made: making it may collect garbage (see `found`) */
+    if (n >= 0)  /* the winner held before the tuple is made: making it may collect garbage (see `found`) */
         result = Py_BuildValue("(Nd)", Py_NewRef(best_id), best);
     free_hits(&hits);
     PyMem_Free(dates);

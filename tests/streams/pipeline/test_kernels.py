@@ -257,6 +257,16 @@ def test_the_best_candidate_is_the_pythons_scores_and_decide_to_the_last_bit():
     table.move(0, {"t:w1": 1.0})
     assert table.best({"t:w1": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [], 1.5) == ("s1", 0.0)
     assert table.best({"t:w9": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [], 1.5) == (None, 0.0)  # none found
+    # A story whose score is no number (dated NaN) is passed over, wherever it stands: no number reaches a threshold.
+    for order in ([0.0, math.nan], [math.nan, 0.0]):
+        table = _kernels.Postings()
+        for number, day in enumerate(order):
+            dated = StoryProfile(f"d{number}")
+            dated.add({"t:w1": 1.0}, 0.0, [day])
+            table.enter(dated, dated.story_id, {"t:w1": 1.0})
+        best = table.best({"t:w1": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [0.0], 1.5)
+        assert best == (f"d{order.index(0.0)}", 1.0)
+    assert table.best({"t:w1": 1.0}, 8, -1, 320, 250, query, PART_WEIGHTS, [math.nan], 1.5) == (None, 0.0)
 
 
 def test_the_postings_are_what_they_were_told_as_stories_come_move_and_go():
@@ -534,6 +544,27 @@ def test_odd_callers_get_an_error_not_a_corrupted_worker():
     with pytest.raises(KeyError):  # its row is gone: nothing to move
         table.move(leaving.row, {"t:hail": 1.0})
     assert "t:hail" not in table.features()
+
+    class Keying:  # its block's reading puts a key of no str in the features it is entered under
+        story_id, present = "s3", 1
+
+        @property
+        def data(self):
+            features[b"t:snow"] = 1.0
+            return query.data
+
+    features = {"t:snow": 1.0}
+    with pytest.raises(TypeError):
+        table.enter(Keying(), "s3", features)
+
+    class Held(bytes):  # a block whose letting go could run code: refused
+        pass
+
+    odd = StoryProfile("s4")
+    odd.data = Held(query.data)
+    with pytest.raises(ValueError):
+        table.enter(odd, "s4", {"t:sleet": 1.0})
+    assert "t:snow" not in table.features() and "t:sleet" not in table.features()
     others: list = []
     others.extend([Emptying(query, others), Emptying(query, others)])
     assert _kernels.weighted_cosines(query, others, PART_WEIGHTS) == [1.0, 1.0]
@@ -665,6 +696,11 @@ def test_a_collection_while_the_answer_is_made_frees_no_winner(asked):
     would do)."""
     weights, during, collected, table, rows = {"t:flood": 1.0}, [False], [0], None, {}
     query = article_parts(weights)
+    let_go: list[str] = []
+
+    class Id(str):  # a story id that says when it is let go: one freed while it is the answer is seen so
+        def __del__(self):
+            let_go.append(str(self))
 
     def empty_the_postings(phase, info):
         if during[0] and phase == "start":
@@ -678,7 +714,7 @@ def test_a_collection_while_the_answer_is_made_frees_no_winner(asked):
     try:
         for _ in range(100):
             # The postings hold the stories' only references.
-            table, rows = kernel_postings({"t:flood": {StoryProfile(f"s{n}"): f"s{n}" for n in range(5)}})
+            table, rows = kernel_postings({"t:flood": {StoryProfile(Id(f"s{n}")): f"s{n}" for n in range(5)}})
             # None left to reuse: the winners' pair, or list, is a new object (and a new object may start a collection).
             pairs = [(n, n) for n in range(3000)]
             lists = [[] for _ in range(100)]
@@ -699,9 +735,9 @@ def test_a_collection_while_the_answer_is_made_frees_no_winner(asked):
         gc.callbacks.remove(empty_the_postings)
     assert collected[0] and not table.features() and lists and pairs
     if asked == "found":
-        assert [story.story_id for story in winners] == ["s4", "s3", "s2", "s1", "s0"]
+        assert [story.story_id for story in winners] == ["s4", "s3", "s2", "s1", "s0"] and not let_go
     else:  # every story's block is empty: all score 0, and the tie goes to the lesser id
-        assert winners == ("s0", 0.0)
+        assert winners == ("s0", 0.0) and "s0" not in let_go and len(let_go) == 4
 
 
 def test_minhash_is_the_python_it_replaced_whatever_the_bytes():
