@@ -437,10 +437,11 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
                                   int (*check)(Feature *, Py_ssize_t, void *), void *context)
 {
     if (n >= count) {
-        if (in_order && check != NULL && check(rows, count, context))
+        if (!in_order)
+            return count;
+        if (check != NULL && check(rows, count, context))
             return -1;
-        if (in_order)
-            sort_strongest(rows, count);
+        sort_strongest(rows, count);
         return count;
     }
     if (n <= 0)
@@ -454,7 +455,7 @@ static Py_ssize_t strongest_first(Feature *rows, Py_ssize_t count, Py_ssize_t n,
     for (Py_ssize_t i = n; i < count; i++)
         if (rows[i].weight == cut)
             swap_rows(rows, i, to++);
-    if (in_order ? check != NULL && check(rows, to, context) : check != NULL && to > n && check(rows + from, to - from, context))
+    if (check != NULL && (in_order ? check(rows, to, context) : to > n && check(rows + from, to - from, context)))
         return -1;
     if (to > n)  /* which of the rows tied at the cut make it */
         select_first(rows + from, to - from, n - from, strongest_order);

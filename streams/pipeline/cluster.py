@@ -175,14 +175,18 @@ class Decision:
     story_id: str | None  # None: start a new story
     score: float
 
+    @classmethod
+    def of_best(cls, story_id: str | None, score: float, threshold: float) -> Decision:
+        """Join the best-scoring story (None: none was found) if its score reaches the threshold."""
+        return cls(story_id if score >= threshold else None, round(score, 4))
+
 
 def decide(scored: list[tuple[str, float]], threshold: float) -> Decision:
     """Join the best-scoring story if it reaches the threshold; ties go to the lower story id."""
     if not scored:
-        return Decision(None, 0.0)
+        return Decision.of_best(None, 0.0, threshold)
     best = max(score for _, score in scored)
-    story_id = min(story_id for story_id, score in scored if score == best)
-    return Decision(story_id if best >= threshold else None, round(best, 4))
+    return Decision.of_best(min(story_id for story_id, score in scored if score == best), best, threshold)
 
 
 def _negated(text: str) -> tuple[int, ...]:
@@ -251,8 +255,7 @@ class StoryIndex:
 
     def decision(self, vector: dict[str, float], days: Iterable[float], threshold: float) -> Decision:
         """`decide` on the article's `scored_candidates`, in one pass in C (module docstring)."""
-        story_id, best = self._best(vector, MAX_CANDIDATES, None, article_parts(vector), days)
-        return Decision(story_id if best >= threshold else None, round(best, 4))
+        return Decision.of_best(*self._best(vector, MAX_CANDIDATES, None, article_parts(vector), days), threshold)
 
     def _best(
         self, weighted: dict[str, float], n: int, besides: StoryProfile | None, parts: PackedBlock, days: Iterable[float]
