@@ -27,13 +27,7 @@ from schemas import (
     StorySnapshot,
     StoryStarted,
 )
-from streams.story.state import (
-    OutOfSequence,
-    StoryState,
-    claim_text,
-    entity_key,
-    outlet_key,
-)
+from streams.story.state import FactKeys, OutOfSequence, StoryState, outlet_key
 
 ArticleEntry = StoryStarted | ArticleJoined
 StoryEventModel = StoryStarted | ArticleJoined | StoryMerged
@@ -114,11 +108,12 @@ def advance(
     was a twentieth of placing, with the collections of the copies it left behind. What the entry says of the
     story before the article is read first; a bug in between leaves the state half changed, and the place
     stage then rebuilds the desk from its stores (streams/worker/place_stage.py)."""
-    quote_positions = state.quote_positions(facts.quotes)  # matched once, for the entry and the state
+    quote_positions = state.quote_positions(facts.quotes)  # matched once, for the entry and the state, as the keys are made
     who = outlet_key(outlet, article_id)
     new_outlet = who not in state.outlets
-    new_entities = [e.name for e in facts.entities if entity_key(e) not in state.entities]
-    new_claims = [c for c in facts.claims if claim_text(c) not in state.claims]
+    keys = FactKeys.of(facts)
+    new_entities = [e.name for e, key in zip(facts.entities, keys.entities) if key not in state.entities]
+    new_claims = [c for c, text in zip(facts.claims, keys.claims) if text not in state.claims]
     new_quotes = []
     corroborations: list[Corroboration] = []
     for quote, at in zip(facts.quotes, quote_positions):
@@ -126,13 +121,12 @@ def advance(
             new_quotes.append(quote)
         elif who not in (match := state.quotes[at])[1].outlets:
             corroborations.append(Corroboration(what="quote", text=match[0].text, outlets=match[1].count + 1))
-    for claim in facts.claims:
-        text = claim_text(claim)
+    for text in keys.claims:
         if text in state.claims and who not in state.claims[text][1].outlets:
             corroborations.append(Corroboration(what="claim", text=text, outlets=state.claims[text][1].count + 1))
     old_conflicts = {c.model_dump_json() for c in state.conflicts()}
     version = state.version + 1
-    state.add(article_id, outlet, time, facts, quote_positions)
+    state.add(article_id, outlet, time, facts, quote_positions, keys)
     state.version = version
     conflicts = [c for c in state.conflicts() if c.model_dump_json() not in old_conflicts]
 

@@ -97,6 +97,20 @@ def phrase_key(phrase: str) -> str:
     return " ".join(words)
 
 
+@dataclass(frozen=True)
+class FactKeys:
+    """An article's names and claims by the keys a story's state holds them under, made once per article: its
+    entry reads them (what is new to the story) and so does its fold (`StoryState.add`), where each was made
+    again, a claim's text three times over."""
+
+    entities: list[str]
+    claims: list[str]
+
+    @classmethod
+    def of(cls, facts: ArticleFacts) -> FactKeys:
+        return cls([entity_key(entity) for entity in facts.entities], [claim_text(claim) for claim in facts.claims])
+
+
 def anchor_title(anchor: str) -> str:
     return " ".join(w[:1].upper() + w[1:] for w in anchor.split())
 
@@ -198,11 +212,18 @@ class StoryState:
         )
 
     def add(
-        self, article_id: str, outlet: str | None, time: datetime, facts: ArticleFacts, quote_positions: list[int | None] | None = None
+        self,
+        article_id: str,
+        outlet: str | None,
+        time: datetime,
+        facts: ArticleFacts,
+        quote_positions: list[int | None] | None = None,
+        keys: FactKeys | None = None,
     ) -> None:
-        """Fold one article in. `quote_positions`: its quotes' `quote_positions` in this state, if found already
-        (before the article, for its entry: `fold.advance`)."""
+        """Fold one article in. `quote_positions` (its quotes' `quote_positions` in this state) and `keys` (its
+        `FactKeys`), if made already (before the article, for its entry: `fold.advance`)."""
         who = outlet_key(outlet, article_id)
+        keys = keys or FactKeys.of(facts)
         self._label = None
         if facts.claims or facts.weekday_mentions:  # the conflicts are among these alone, and their outlets
             self._conflicts = None
@@ -214,8 +235,7 @@ class StoryState:
             self.outlet_count += 1
         self.outlets[who] = self.outlets.get(who, 0) + 1
         _trim(self.outlets, MAX_OUTLETS)
-        for entity in facts.entities:
-            key = entity_key(entity)
+        for entity, key in zip(facts.entities, keys.entities, strict=True):
             known = self.entities.get(key)
             if known is None:
                 self.entities[key] = [entity, 1]
@@ -237,8 +257,7 @@ class StoryState:
             else:
                 self.quotes[position][1].add(who)
         self._trim_quotes()
-        for claim in facts.claims:
-            text = claim_text(claim)
+        for claim, text in zip(facts.claims, keys.claims, strict=True):
             self.claims.setdefault(text, (claim, Reported()))[1].add(who)
         _trim(self.claims, MAX_CLAIMS, lambda entry: entry[1].count)
         for anchor, weekday in facts.weekday_mentions.items():
@@ -331,6 +350,8 @@ class StoryState:
             claim = self.claims[text][0]
             same_figure[(claim.subject, claim.value)].append(text)
         for (subject, _value), group in same_figure.items():
+            if len(group) < 2:  # a claim does not conflict with itself: most figures are stated one way
+                continue
             models = [self.claims[t][0] for t in group]
             if any(claims_conflict(a, b) for a in models for b in models):
                 sides = [ConflictSide(value=t, outlets=sorted(self.claims[t][1].outlets)) for t in group]

@@ -193,7 +193,7 @@ def test_an_article_without_claims_or_weekdays_keeps_the_conflicts_found_and_one
 
 
 def test_counted_nouns_are_shown_in_the_plural():
-    from streams.story.fold import claim_text
+    from streams.story.state import claim_text
 
     assert claim_text(NumericClaim(subject="troop", value=100000, qualifier="nearly", text="")) == "nearly 100,000 troops"
     assert claim_text(NumericClaim(subject="hour", value=1, text="")) == "1 hour"
