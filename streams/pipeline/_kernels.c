@@ -756,6 +756,32 @@ static void unpost_gone(Postings *self, int32_t row, const Py_hash_t *hashes, Py
             unpost_row(self, hashes[i], row);
 }
 
+/* Room for one more row: none is free and every row is taken, so the arrays grow. */
+static int make_room(Postings *self)
+{
+    if (self->free_count || self->rows < self->capacity)
+        return 0;
+    Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 64;
+    if (capacity > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "more live stories than rows");
+        return -1;
+    }
+    Posted *stories = PyMem_Realloc(self->stories, sizeof(Posted) * (size_t)capacity);
+    if (stories == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->stories = stories;
+    int32_t *free = PyMem_Realloc(self->free, sizeof(int32_t) * (size_t)capacity);
+    if (free == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->free = free;
+    self->capacity = capacity;
+    return 0;
+}
+
 static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 3) {
@@ -766,34 +792,9 @@ static PyObject *postings_enter(Postings *self, PyObject *const *args, Py_ssize_
                    * change the features */
     if (open_block(args[0], &block))
         return NULL;
-    if (!are_features(args[2])) {
-        Py_DECREF(block.data);
-        return NULL;
-    }
-    if (!self->free_count && self->rows == self->capacity) {
-        Py_ssize_t capacity = self->capacity ? 2 * self->capacity : 64;
-        if (capacity > INT32_MAX) {
-            Py_DECREF(block.data);
-            PyErr_SetString(PyExc_OverflowError, "more live stories than rows");
-            return NULL;
-        }
-        Posted *stories = PyMem_Realloc(self->stories, sizeof(Posted) * (size_t)capacity);
-        if (stories == NULL) {
-            Py_DECREF(block.data);
-            return PyErr_NoMemory();
-        }
-        self->stories = stories;
-        int32_t *free = PyMem_Realloc(self->free, sizeof(int32_t) * (size_t)capacity);
-        if (free == NULL) {
-            Py_DECREF(block.data);
-            return PyErr_NoMemory();
-        }
-        self->free = free;
-        self->capacity = capacity;
-    }
     Py_ssize_t count;
-    Py_hash_t *hashes = sorted_hashes(args[2], &count);
-    if (hashes == NULL) {
+    Py_hash_t *hashes = NULL;
+    if (!are_features(args[2]) || make_room(self) || (hashes = sorted_hashes(args[2], &count)) == NULL) {
         Py_DECREF(block.data);
         return NULL;
     }
