@@ -1,0 +1,156 @@
+"""The stage keyed by story, pure: one partition's stories, each folded from what the global stage decided.
+
+The global stage decides where each article goes and numbers each decision by its log position
+(schemas/placing.py); this stage keeps the stories' states, makes their entries and hands them on. Being keyed
+by story, it is shared by the workers as preparing is, and the global stage keeps only what needs every live
+story.
+
+A story folds its messages in its partition's order, each once: a message at or below the position its row
+has folded was folded before (a redelivery) and makes nothing. A merge is the one thing that needs another
+story, whose state may be on another partition: the absorbed story's `Close` answers with its state in a
+`Handover` to the survivor's partition, and the survivor's `Absorb` folds the merge when that is there. Until
+then the survivor holds its later messages, in memory and unacked (`Done` says which are), so a restart finds
+them again behind the `Absorb`, whose wait its row keeps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas.placing import Absorb, Close, Handover, Placement
+from streams.story.fold import StoryEventModel, advance, advance_by_merge
+from streams.story.state import OutOfSequence, StoryState
+
+ToStory = Placement | Absorb | Close | Handover
+
+
+def broker_time(placement: Placement) -> datetime:
+    """The time an entry gives as its article's arrival: the raw message's broker time."""
+    return placement.prepared.article.received_at or datetime.fromtimestamp(0).astimezone()
+
+
+@dataclass
+class StoryRow:
+    """A story as this stage stores it: its state, the last log position folded into it, the `Absorb` it waits
+    on for its handover, and handovers that came before their `Absorb` (by absorbed story)."""
+
+    state: StoryState = field(default_factory=StoryState)
+    position: int = 0
+    awaiting: Absorb | None = None
+    early: dict[str, Handover] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "state": self.state.to_json(),
+            "position": self.position,
+            "awaiting": self.awaiting.model_dump(mode="json") if self.awaiting else None,
+            "early": [handover.model_dump(mode="json") for handover in self.early.values()],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> StoryRow:
+        awaiting = Absorb.model_validate(data["awaiting"]) if data["awaiting"] else None
+        early = [Handover.model_validate(handover) for handover in data["early"]]
+        return cls(StoryState.from_json(data["state"]), data["position"], awaiting, {h.absorbed_story_id: h for h in early})
+
+
+@dataclass(frozen=True)
+class Done:
+    """A message folded (`token` is the caller's, for its ack), with the entries and handovers it made."""
+
+    token: object
+    entries: tuple[StoryEventModel, ...] = ()
+    handovers: tuple[Handover, ...] = ()
+
+
+class StoryShelf:
+    """One partition's stories: `receive` folds each message, or holds it behind its story's awaited merge.
+
+    `rows` is where the rows live (a table in the worker, a dict in tests); `changed` names the rows changed
+    since the caller last wrote them out."""
+
+    def __init__(self, rows: MutableMapping[str, StoryRow] | None = None) -> None:
+        self.rows = rows if rows is not None else {}
+        self.held: dict[str, deque[tuple[ToStory, object]]] = {}
+        self.changed: set[str] = set()
+
+    def receive(self, message: ToStory, token: object = None) -> list[Done]:
+        """The messages this one lets be folded: itself, or none (held), or, for the handover a merge waited for,
+        itself, the merge, and what the survivor held meanwhile, in order."""
+        if not isinstance(message, Handover) and message.story_id in self.held:
+            self.held[message.story_id].append((message, token))
+            return []
+        return self._take(message, token)
+
+    def state(self, story_id: str) -> StoryState:
+        row = self.rows.get(story_id)
+        return row.state if row is not None else StoryState()
+
+    def _take(self, message: ToStory, token: object) -> list[Done]:
+        story_id = message.story_id
+        row = self.rows.get(story_id) or StoryRow()
+        if message.position <= row.position or message == row.awaiting:
+            return [Done(token)]  # folded before
+        if isinstance(message, Handover):
+            return self._handed_over(row, message, token)
+        if row.awaiting is not None:
+            self.held.setdefault(story_id, deque()).append((message, token))
+            return []
+        if row.state.merged_into is not None:
+            raise OutOfSequence(f"{story_id} was merged into {row.state.merged_into}: it takes no more entries ({message.kind})")
+        self._changed(story_id, row)
+        if isinstance(message, Placement):
+            row.position = message.position
+            return [Done(token, (self._entry(row.state, message),))]
+        if isinstance(message, Close):
+            row.position = message.position
+            row.state.merged_into = message.into
+            state = row.state.to_json()
+            return [Done(token, handovers=(Handover(story_id=message.into, position=message.position, absorbed_story_id=story_id, state=state),))]
+        handover = row.early.pop(message.absorbed_story_id, None)
+        if handover is not None and handover.position == message.position:
+            return [Done(token, (self._merge(row, message, handover),))]
+        row.awaiting = message
+        return [Done(token)]
+
+    def _handed_over(self, row: StoryRow, handover: Handover, token: object) -> list[Done]:
+        story_id = handover.story_id
+        self._changed(story_id, row)
+        absorb = row.awaiting
+        if absorb is None or (absorb.absorbed_story_id, absorb.position) != (handover.absorbed_story_id, handover.position):
+            row.early[handover.absorbed_story_id] = handover  # before its Absorb: kept in the row
+            return [Done(token)]
+        row.awaiting = None
+        done = [Done(token, (self._merge(row, absorb, handover),))]
+        held = self.held.pop(story_id, deque())
+        while held and row.awaiting is None:
+            done += self._take(*held.popleft())
+        if held:
+            self.held[story_id] = held
+        return done
+
+    def _entry(self, state: StoryState, placement: Placement) -> StoryEventModel:
+        article, prepared = placement.prepared.article, placement.prepared
+        return advance(
+            placement.story_id,
+            state,
+            position=placement.position,
+            article_id=article.article_id,
+            outlet=article.outlet,
+            time=broker_time(placement),
+            facts=prepared.facts,
+            score=placement.score,
+            article_time=placement.article_time,
+        )
+
+    def _merge(self, row: StoryRow, absorb: Absorb, handover: Handover) -> StoryEventModel:
+        row.position = absorb.position
+        absorbed = StoryState.from_json(handover.state)
+        return advance_by_merge(absorb.story_id, row.state, absorb.absorbed_story_id, absorbed, absorb.time, absorb.position)
+
+    def _changed(self, story_id: str, row: StoryRow) -> None:
+        self.rows[story_id] = row
+        self.changed.add(story_id)

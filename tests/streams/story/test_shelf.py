@@ -1,0 +1,189 @@
+"""The stage keyed by story: fed what the global stage decided, over several partitions in any interleaving, with
+restarts, its stories' entries are the desk's, byte for byte."""
+
+import random
+import zlib
+from collections import defaultdict, deque
+
+import pytest
+
+from schemas import StoryMerged
+from schemas.placing import Absorb, Close, Handover, Placement, parse_to_story
+from streams.story.desk import Appended, StoryDesk
+from streams.story.shelf import Done, StoryRow, StoryShelf
+from streams.story.state import OutOfSequence
+from tests.streams.story.test_desk import SETTINGS, _synthetic
+
+
+@pytest.fixture(scope="module")
+def placed():
+    """A synthetic stream placed by the desk: the messages the global stage sends for it, in order, and each
+    story's entries as the desk made them."""
+    desk = StoryDesk(SETTINGS)
+    messages, entries = [], defaultdict(list)
+    for prepared in _synthetic(1200, seed=11):
+        outcome = desk.place(prepared)
+        if not isinstance(outcome, Appended):
+            continue
+        entry = outcome.events[0]
+        messages.append(
+            Placement(
+                story_id=entry.story_id,
+                position=entry.position,
+                score=getattr(entry, "score", 0.0),
+                article_time=entry.article_time,
+                prepared=prepared,
+            )
+        )
+        for merge in outcome.events[1:]:
+            messages.append(Close(story_id=merge.absorbed_story_id, position=merge.position, into=merge.story_id))
+            messages.append(
+                Absorb(story_id=merge.story_id, position=merge.position, absorbed_story_id=merge.absorbed_story_id, time=merge.time)
+            )
+        for event, encoded in zip(outcome.events, outcome.encoded):
+            entries[event.story_id].append(encoded)
+    return messages, dict(entries)
+
+
+def test_the_stream_has_merges_of_stories_on_other_partitions(placed):
+    messages, _ = placed
+    closes = [m for m in messages if isinstance(m, Close)]
+    assert len(closes) >= 8
+    assert any(_partition(c.story_id, 4) != _partition(c.into, 4) for c in closes)
+
+
+def _partition(story_id: str, partitions: int) -> int:
+    return zlib.crc32(story_id.encode()) % partitions
+
+
+class Partitions:
+    """Kafka and the worker as far as the shelves see them. Per partition: a log, a committed offset, and a shelf
+    fed from the next offset on, whose rows are stored now and then as a batch ends (its entries and handovers
+    published first, then its rows written, then its messages acked, in offset order). A restart forgets what
+    was not stored and goes back to the committed offsets."""
+
+    def __init__(self, count: int, rng: random.Random) -> None:
+        self.count, self.rng = count, rng
+        self.logs = [[] for _ in range(count)]
+        self.stored: list[dict[str, dict]] = [{} for _ in range(count)]
+        self.committed = [0] * count
+        self.published: dict[str, dict[int, bytes]] = defaultdict(dict)
+        self.restart()
+
+    def restart(self) -> None:
+        self.shelves = [StoryShelf({k: StoryRow.from_json(v) for k, v in self.stored[p].items()}) for p in range(self.count)]
+        self.read = list(self.committed)
+        self.done: list[set[int]] = [set() for _ in range(self.count)]
+
+    def send(self, message) -> None:
+        """As a producer sends it: as JSON, to its story's partition."""
+        self.logs[_partition(message.story_id, self.count)].append(message.to_bytes())
+
+    def step(self) -> bool:
+        ready = [p for p in range(self.count) if self.read[p] < len(self.logs[p])]
+        if not ready:
+            return False
+        p = self.rng.choice(ready)
+        offset = self.read[p]
+        self.read[p] += 1
+        for done in self.shelves[p].receive(parse_to_story(self.logs[p][offset]), offset):
+            self._publish(done)
+            self.done[p].add(done.token)
+        if self.rng.random() < 0.3:
+            self._end_batch(p)
+        return True
+
+    def _publish(self, done: Done) -> None:
+        for entry in done.entries:
+            first = self.published[entry.story_id].setdefault(entry.version, entry.to_bytes())
+            assert first == entry.to_bytes(), f"{entry.story_id} v{entry.version} made again, not the same"
+        for handover in done.handovers:
+            self.send(handover)
+
+    def _end_batch(self, p: int) -> None:
+        shelf = self.shelves[p]
+        for story_id in shelf.changed:
+            self.stored[p][story_id] = shelf.rows[story_id].to_json()
+        shelf.changed.clear()
+        while self.committed[p] in self.done[p]:
+            self.committed[p] += 1
+
+
+@pytest.mark.parametrize("partitions, seed, restarts", [(1, 1, 0), (3, 2, 0), (4, 3, 0), (4, 4, 6), (7, 5, 12)])
+def test_any_interleaving_of_partitions_makes_each_story_s_entries_as_the_desk_did(placed, partitions, seed, restarts):
+    messages, expected = placed
+    rng = random.Random(seed)
+    kafka = Partitions(partitions, rng)
+    pending = deque(messages)
+    restart_at = set(rng.sample(range(len(messages) * 2), restarts))
+    steps = 0
+    while pending or kafka.step():
+        if pending and rng.random() < 0.5:
+            kafka.send(pending.popleft())
+        else:
+            kafka.step()
+        steps += 1
+        if steps in restart_at:
+            kafka.restart()
+    for story_id, entries in expected.items():
+        published = kafka.published[story_id]
+        assert [published[v] for v in sorted(published)] == entries, story_id
+        assert sorted(published) == list(range(1, len(entries) + 1))
+    assert set(kafka.published) == set(expected)
+    assert not any(shelf.held for shelf in kafka.shelves)
+
+
+def test_a_merge_waits_for_the_absorbed_story_s_state_and_holds_the_survivor_s_later_articles(placed):
+    messages, expected = placed
+    close = next(m for m in messages if isinstance(m, Close))
+    absorb = next(m for m in messages if isinstance(m, Absorb) and m.position == close.position)
+    survivor, absorbed = StoryShelf(), StoryShelf()
+    before = [m for m in messages if m.position < close.position]
+    for message in before:
+        shelf = survivor if message.story_id == absorb.story_id else absorbed
+        shelf.receive(message)
+    assert survivor.receive(absorb, "absorb") == [Done("absorb")]
+    later = next(m for m in messages if m.position > close.position and m.story_id == absorb.story_id)
+    assert survivor.receive(later, "later") == []  # held behind the merge
+    (closed,) = absorbed.receive(close, "close")
+    (handover,) = closed.handovers
+    folded = survivor.receive(handover, "handover")
+    assert [d.token for d in folded] == ["handover", "later"]
+    assert isinstance(folded[0].entries[0], StoryMerged)
+    made = [d.entries[0].to_bytes() for d in folded]
+    versions = [d.entries[0].version for d in folded]
+    assert made == [expected[absorb.story_id][v - 1] for v in versions]
+
+
+def test_a_story_waiting_for_its_handover_still_waits_after_a_restart_and_a_closed_story_takes_nothing(placed):
+    messages, _ = placed
+    close = next(m for m in messages if isinstance(m, Close))
+    absorb = next(m for m in messages if isinstance(m, Absorb) and m.position == close.position)
+    rows: dict[str, StoryRow] = {}
+    shelf = StoryShelf(rows)
+    for message in messages:
+        if message.position < close.position and message.story_id in (absorb.story_id, close.story_id):
+            shelf.receive(message)
+    shelf.receive(absorb)
+    stored = {story_id: StoryRow.from_json(row.to_json()) for story_id, row in rows.items()}
+    restarted = StoryShelf(stored)
+    later = next(m for m in messages if m.position > close.position and m.story_id == absorb.story_id)
+    assert restarted.receive(later, "later") == []
+    (closed,) = restarted.receive(close, "close")
+    assert [d.token for d in restarted.receive(closed.handovers[0], "handover")] == ["handover", "later"]
+    again = Placement(**{**later.model_dump(), "story_id": close.story_id, "position": later.position + 1000})
+    with pytest.raises(OutOfSequence):
+        restarted.receive(again)
+
+
+def test_a_row_written_as_json_reads_back_the_same(placed):
+    messages, _ = placed
+    shelf = StoryShelf()
+    handover = None
+    for message in messages:
+        for done in shelf.receive(message):
+            handover = handover or next(iter(done.handovers), None)
+    row = next(iter(shelf.rows.values()))
+    row.early["x"] = Handover(story_id="s", position=3, absorbed_story_id="x", state=row.state.to_json())
+    assert StoryRow.from_json(row.to_json()).to_json() == row.to_json()
+    assert handover is not None
