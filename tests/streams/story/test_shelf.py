@@ -10,6 +10,7 @@ import pytest
 from schemas import StoryMerged
 from schemas.placing import Absorb, Close, Handover, Placement, parse_to_story
 from streams.story.desk import Appended, StoryDesk
+from streams.story.global_desk import GlobalDesk
 from streams.story.shelf import Done, StoryRow, StoryShelf
 from streams.story.state import OutOfSequence
 from tests.streams.story.test_desk import SETTINGS, _synthetic
@@ -17,31 +18,16 @@ from tests.streams.story.test_desk import SETTINGS, _synthetic
 
 @pytest.fixture(scope="module")
 def placed():
-    """A synthetic stream placed by the desk: the messages the global stage sends for it, in order, and each
-    story's entries as the desk made them."""
-    desk = StoryDesk(SETTINGS)
+    """A synthetic stream placed by the global desk (the messages it sends, in order) and by the desk that folds
+    as it places (each story's entries, as it made them)."""
+    desk, global_desk = StoryDesk(SETTINGS), GlobalDesk(SETTINGS)
     messages, entries = [], defaultdict(list)
     for prepared in _synthetic(1200, seed=11):
-        outcome = desk.place(prepared)
-        if not isinstance(outcome, Appended):
-            continue
-        entry = outcome.events[0]
-        messages.append(
-            Placement(
-                story_id=entry.story_id,
-                position=entry.position,
-                score=getattr(entry, "score", 0.0),
-                article_time=entry.article_time,
-                prepared=prepared,
-            )
-        )
-        for merge in outcome.events[1:]:
-            messages.append(Close(story_id=merge.absorbed_story_id, position=merge.position, into=merge.story_id))
-            messages.append(
-                Absorb(story_id=merge.story_id, position=merge.position, absorbed_story_id=merge.absorbed_story_id, time=merge.time)
-            )
-        for event, encoded in zip(outcome.events, outcome.encoded):
-            entries[event.story_id].append(encoded)
+        outcome, decision = desk.place(prepared), global_desk.place(prepared)
+        messages.extend(parse_to_story(value) for kind, _, value in global_desk.messages(decision) if kind == "story")
+        if isinstance(outcome, Appended):
+            for event, encoded in zip(outcome.events, outcome.encoded):
+                entries[event.story_id].append(encoded)
     return messages, dict(entries)
 
 
