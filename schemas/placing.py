@@ -61,3 +61,8 @@ _to_story_adapter: TypeAdapter[Placement | Absorb | Close | Handover] = TypeAdap
 
 def parse_to_story(data: bytes | str) -> Placement | Absorb | Close | Handover:
     return _to_story_adapter.validate_json(data)
+
+
+def parse_to_story_object(data: dict) -> Placement | Absorb | Close | Handover:
+    """As `parse_to_story`, from the message's JSON already parsed (a row holds messages so)."""
+    return _to_story_adapter.validate_python(data)

@@ -9,18 +9,18 @@ A story folds its messages in its partition's order, each once: a message at or 
 has folded was folded before (a redelivery) and makes nothing. A merge is the one thing that needs another
 story, whose state may be on another partition: the absorbed story's `Close` answers with its state in a
 `Handover` to the survivor's partition, and the survivor's `Absorb` folds the merge when that is there. Until
-then the survivor holds its later messages, in memory and unacked (`Done` says which are), so a restart finds
-them again behind the `Absorb`, whose wait its row keeps.
+then the survivor's row holds its later messages, so that every message can be acked once its batch's rows are
+written: a message held unacked would keep each one after it on its partition from being committed, and would
+keep faust waiting for its ack at a rebalance, which the handover, on another partition, may never end.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from schemas.placing import Absorb, Close, Handover, Placement
+from schemas.placing import Absorb, Close, Handover, Placement, parse_to_story_object
 from streams.story.fold import StoryEventModel, advance, advance_by_merge
 from streams.story.state import OutOfSequence, StoryState
 
@@ -35,11 +35,13 @@ def broker_time(placement: Placement) -> datetime:
 @dataclass
 class StoryRow:
     """A story as this stage stores it: its state, the last log position folded into it, the `Absorb` it waits
-    on for its handover, and handovers that came before their `Absorb` (by absorbed story)."""
+    on for its handover and the messages it holds meanwhile (in order), and handovers that came before their
+    `Absorb` (by absorbed story)."""
 
     state: StoryState = field(default_factory=StoryState)
     position: int = 0
     awaiting: Absorb | None = None
+    held: list[Placement | Absorb | Close] = field(default_factory=list)
     early: dict[str, Handover] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -47,19 +49,22 @@ class StoryRow:
             "state": self.state.to_json(),
             "position": self.position,
             "awaiting": self.awaiting.model_dump(mode="json") if self.awaiting else None,
+            "held": [message.model_dump(mode="json") for message in self.held],
             "early": [handover.model_dump(mode="json") for handover in self.early.values()],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> StoryRow:
         awaiting = Absorb.model_validate(data["awaiting"]) if data["awaiting"] else None
+        held = [parse_to_story_object(message) for message in data["held"]]
         early = [Handover.model_validate(handover) for handover in data["early"]]
-        return cls(StoryState.from_json(data["state"]), data["position"], awaiting, {h.absorbed_story_id: h for h in early})
+        return cls(StoryState.from_json(data["state"]), data["position"], awaiting, held, {h.absorbed_story_id: h for h in early})
 
 
 @dataclass(frozen=True)
 class Done:
-    """A message folded (`token` is the caller's, for its ack), with the entries and handovers it made."""
+    """A message taken (`token` is the caller's, for its ack; None for a message its row held), with the entries
+    and handovers it made: none for a message held, to be folded later."""
 
     token: object
     entries: tuple[StoryEventModel, ...] = ()
@@ -67,22 +72,19 @@ class Done:
 
 
 class StoryShelf:
-    """One partition's stories: `receive` folds each message, or holds it behind its story's awaited merge.
+    """One partition's stories: `receive` folds each message, or holds it in its story's row behind an awaited
+    merge.
 
     `rows` is where the rows live (a table in the worker, a dict in tests); `changed` names the rows changed
-    since the caller last wrote them out."""
+    since the caller last wrote them out, which it writes before it acks the messages taken meanwhile."""
 
     def __init__(self, rows: MutableMapping[str, StoryRow] | None = None) -> None:
         self.rows = rows if rows is not None else {}
-        self.held: dict[str, deque[tuple[ToStory, object]]] = {}
         self.changed: set[str] = set()
 
     def receive(self, message: ToStory, token: object = None) -> list[Done]:
-        """The messages this one lets be folded: itself, or none (held), or, for the handover a merge waited for,
-        itself, the merge, and what the survivor held meanwhile, in order."""
-        if not isinstance(message, Handover) and message.story_id in self.held:
-            self.held[message.story_id].append((message, token))
-            return []
+        """The message taken (folded, or held), and for the handover a merge waited for, the merge and what the
+        survivor held meanwhile, in order."""
         return self._take(message, token)
 
     def state(self, story_id: str) -> StoryState:
@@ -93,12 +95,15 @@ class StoryShelf:
         story_id = message.story_id
         row = self.rows.get(story_id) or StoryRow()
         if message.position <= row.position or message == row.awaiting:
-            return [Done(token)]  # folded before
+            return [Done(token)]  # taken before
         if isinstance(message, Handover):
             return self._handed_over(row, message, token)
+        if row.held and message.position <= row.held[-1].position:
+            return [Done(token)]  # held before
         if row.awaiting is not None:
-            self.held.setdefault(story_id, deque()).append((message, token))
-            return []
+            self._changed(story_id, row)
+            row.held.append(message)
+            return [Done(token)]
         if row.state.merged_into is not None:
             raise OutOfSequence(f"{story_id} was merged into {row.state.merged_into}: it takes no more entries ({message.kind})")
         self._changed(story_id, row)
@@ -125,11 +130,9 @@ class StoryShelf:
             return [Done(token)]
         row.awaiting = None
         done = [Done(token, (self._merge(row, absorb, handover),))]
-        held = self.held.pop(story_id, deque())
-        while held and row.awaiting is None:
-            done += self._take(*held.popleft())
-        if held:
-            self.held[story_id] = held
+        held, row.held = row.held, []
+        for message in held:
+            done += self._take(message, None)  # held again behind an Absorb among them
         return done
 
     def _entry(self, state: StoryState, placement: Placement) -> StoryEventModel:
