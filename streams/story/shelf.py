@@ -61,6 +61,35 @@ class StoryRow:
         return cls(StoryState.from_json(data["state"]), data["position"], awaiting, held, {h.absorbed_story_id: h for h in early})
 
 
+# Rows a shelf keeps in memory beyond those changed since they were last written (`StoredRows`): a partition's
+# live stories, say; any other is read from its store when it comes again.
+KEPT_ROWS = 20_000
+
+
+class StoredRows(dict):
+    """A shelf's rows over a store of their JSON (a table in the worker): those read or changed lately in memory,
+    any other read from the store, so memory holds a partition's recent stories, not its history."""
+
+    def __init__(self, store) -> None:
+        super().__init__()
+        self.store = store
+
+    def get(self, story_id: str, default=None):
+        row = super().get(story_id)
+        if row is None:
+            stored = self.store.get(story_id)
+            if stored is None:
+                return default
+            row = self[story_id] = StoryRow.from_json(stored)
+        return row
+
+    def trim(self, changed: set[str]) -> None:
+        """Forget the oldest rows beyond KEPT_ROWS, but those `changed` (not written yet)."""
+        for story_id in list(self)[: max(0, len(self) - KEPT_ROWS)]:
+            if story_id not in changed:
+                del self[story_id]
+
+
 @dataclass(frozen=True)
 class Done:
     """A message taken (`token` is the caller's, for its ack; None for a message its row held), with the entries
@@ -81,6 +110,15 @@ class StoryShelf:
     def __init__(self, rows: MutableMapping[str, StoryRow] | None = None) -> None:
         self.rows = rows if rows is not None else {}
         self.changed: set[str] = set()
+
+    def written(self) -> list[tuple[str, dict]]:
+        """The rows changed since the last call, as JSON now (later messages change them in place), for the caller
+        to write; rows beyond what memory keeps are let go."""
+        rows = [(story_id, self.rows[story_id].to_json()) for story_id in self.changed]
+        if isinstance(self.rows, StoredRows):
+            self.rows.trim(self.changed)
+        self.changed = set()
+        return rows
 
     def receive(self, message: ToStory, token: object = None) -> list[Done]:
         """The message taken (folded, or held), and for the handover a merge waited for, the merge and what the
