@@ -14,8 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from schemas.articles import PreparedArticle
+from schemas.articles import ArticleMetadata
 from schemas.base import Message
+from schemas.stories import ArticleFacts
 
 
 class _Ordered(Message):
@@ -29,7 +30,8 @@ class Placement(_Ordered):
     kind: Literal["article"] = "article"
     score: float = Field(ge=0, description="The score that joined it to the story (0 for a story's first).")
     article_time: datetime = Field(description="The article's own time, as the global stage's clock gave it.")
-    prepared: PreparedArticle
+    article: ArticleMetadata
+    facts: ArticleFacts
 
 
 class Absorb(_Ordered):

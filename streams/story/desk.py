@@ -120,13 +120,15 @@ class Redelivered:
 Decision = Decided | Duplicate | Redelivered
 
 
-def decision_messages(record: dict, prepared: bytes) -> tuple[ToStory, ...]:
-    """The messages an article's decision sends: its `Placement`, the prepared article embedded as the bytes it
-    came as (encoding it again took longer than placing it), then a merge's `Close` and `Absorb`."""
+def decision_messages(record: dict, prepared: PreparedArticle) -> tuple[ToStory, ...]:
+    """The messages an article's decision sends: its `Placement` (the article's metadata and facts, not its
+    clustering terms and fingerprints, which were two thirds of a prepared article's bytes on the bench's stream),
+    then a merge's `Close` and `Absorb`."""
     story_id, position = record["story_id"], record["position"]
     header = {"kind": "article", "story_id": story_id, "position": position, "score": record["score"]}
     article_time = datetime.fromtimestamp(record["own_time"], timezone.utc)
-    placement = orjson.dumps({**header, "article_time": article_time, "prepared": orjson.Fragment(prepared)})
+    article, facts = orjson.Fragment(prepared.article.to_bytes()), orjson.Fragment(prepared.facts.to_bytes())
+    placement = orjson.dumps({**header, "article_time": article_time, "article": article, "facts": facts})
     messages = [(story_id, placement)]
     if record["merged"]:
         gone, keep, time = record["merged"]
@@ -249,14 +251,12 @@ class StoryDesk:
             for old in self.duplicates.add(article_id, Fingerprint.from_json(row), row["seen"]):
                 remove(self.stores.fingerprints, old)  # its removal was cut short by a crash
 
-    def place(self, prepared: PreparedArticle, message: bytes | None = None) -> Decision:
-        """Decide the article's outcome and record it in the stores (the article's record first). `message`: the
-        prepared article's bytes as they came, to embed in its `Placement`."""
-        message = message if message is not None else prepared.to_bytes()
+    def place(self, prepared: PreparedArticle) -> Decision:
+        """Decide the article's outcome and record it in the stores (the article's record first)."""
         article_id = prepared.article.article_id
         earlier = self.stores.articles.get(article_id)
         if earlier is not None:
-            return self._again(prepared, message, earlier)
+            return self._again(prepared, earlier)
         fingerprint = fingerprint_of(prepared)
         match = self.duplicates.find(fingerprint)
         if match is not None:
@@ -295,7 +295,7 @@ class StoryDesk:
         }
         self.stores.articles[article_id] = record
         self._record(article_id, fingerprint, record, placed, now)
-        return Decided(record, decision_messages(record, message))
+        return Decided(record, decision_messages(record, prepared))
 
     def messages(self, outcome: Decision) -> list[tuple[str, str, bytes]]:
         """What an outcome publishes, as (kind, key, value): a duplicate's verdict (a copy delivered again: the
@@ -356,7 +356,7 @@ class StoryDesk:
             if story_id in self.stories.stories:
                 put(stores.live, story_id, self.stories.stories[story_id].to_json)
 
-    def _again(self, prepared: PreparedArticle, message: bytes, earlier: dict) -> Duplicate | Redelivered:
+    def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate | Redelivered:
         """An article seen before: a redelivery. Its messages, or its verdict, are sent again (the stage keyed by
         story, and readers, drop repeats); writes a crash cut short are made again first."""
         article_id = prepared.article.article_id
@@ -369,7 +369,7 @@ class StoryDesk:
         placed_here = self.first_placed is not None and earlier["position"] >= self.first_placed
         if not stored and not placed_here:
             self._heal(prepared, earlier)
-        return Redelivered(verdict, decision_messages(earlier, message))
+        return Redelivered(verdict, decision_messages(earlier, prepared))
 
     # The position of the first article this desk placed (not healed): its profiles, in memory, count every
     # article from there on. The articles a crash cut short come before it, as the earliest unacked.

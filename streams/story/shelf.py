@@ -29,7 +29,7 @@ ToStory = Placement | Absorb | Close | Handover
 
 def broker_time(placement: Placement) -> datetime:
     """The time an entry gives as its article's arrival: the raw message's broker time."""
-    return placement.prepared.article.received_at or datetime.fromtimestamp(0).astimezone()
+    return placement.article.received_at or datetime.fromtimestamp(0).astimezone()
 
 
 @dataclass
@@ -174,7 +174,7 @@ class StoryShelf:
         return done
 
     def _entry(self, state: StoryState, placement: Placement) -> StoryEventModel:
-        article, prepared = placement.prepared.article, placement.prepared
+        article = placement.article
         return advance(
             placement.story_id,
             state,
@@ -182,7 +182,7 @@ class StoryShelf:
             article_id=article.article_id,
             outlet=article.outlet,
             time=broker_time(placement),
-            facts=prepared.facts,
+            facts=placement.facts,
             score=placement.score,
             article_time=placement.article_time,
         )

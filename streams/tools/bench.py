@@ -394,7 +394,7 @@ class SteadyDesk:
     def place(self, message: bytes) -> None:
         """The global stage's work for one prepared article's message, as the worker does it: decode, place, the
         bytes of what it sends, and (every MAX_BATCH articles, as a busy worker) the batch's table writes."""
-        outcome = self.desk.place(PreparedArticle.from_bytes(message), message)
+        outcome = self.desk.place(PreparedArticle.from_bytes(message))
         self.placements.extend(value for kind, _, value in self.desk.messages(outcome) if kind == "story")
         self.placed += 1
         if self.placed == MAX_BATCH:

@@ -277,7 +277,7 @@ def _placed(ctx: WorkerContext, event, decoded: Decoded | None = None) -> Placed
         if isinstance(prepared, Exception):
             raise prepared
         desk = loaded_desk(ctx)
-        outcome = desk.place(prepared, event.value)
+        outcome = desk.place(prepared)
         topics = {"story": ctx.topics.story_placements, "duplicate": ctx.topics.duplicates}
         sends = [(topics[kind], key.encode(), value) for kind, key, value in desk.messages(outcome)]
     finally:

@@ -685,7 +685,7 @@ async def test_sigterm_mid_stream_commits_only_finished_work_and_loses_nothing(s
     # what that stage committed.
     placements = await read_topic(settings, "story-placements", idle_timeout=60)
     waiting = {
-        message.prepared.article.article_id
+        message.article.article_id
         for message in map(parse_to_story, placements[committed.get("story-placements", 0) :])
         if message.kind == "article"
     }

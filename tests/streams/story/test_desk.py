@@ -139,7 +139,8 @@ def test_an_articles_record_is_its_decision_and_read_back_as_json_it_makes_the_s
     assert isinstance(again, Redelivered) and again.messages == outcome.messages
     ((story_id, placement),) = outcome.messages
     message = parse_to_story(placement)
-    assert (message.kind, message.story_id, message.position, message.prepared) == ("article", record["story_id"], 1, article)
+    assert (message.kind, message.story_id, message.position) == ("article", record["story_id"], 1)
+    assert (message.article, message.facts) == (article.article, article.facts)
 
 
 def test_a_desk_rebuilt_mid_stream_goes_on_exactly_as_the_uninterrupted_one():

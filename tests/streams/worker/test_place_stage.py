@@ -69,8 +69,8 @@ def test_an_article_that_fails_to_place_becomes_a_dead_letter_and_its_batch_is_a
 
     place = StoryDesk.place
 
-    def place_with_a_bug(desk, prepared, message=None):
-        outcome = place(desk, prepared, message)  # its writes are staged and the desk changed, then it fails
+    def place_with_a_bug(desk, prepared):
+        outcome = place(desk, prepared)  # its writes are staged and the desk changed, then it fails
         if prepared.article.article_id == failing.key.decode():
             raise RuntimeError("a bug")
         return outcome
