@@ -68,16 +68,18 @@ KEPT_ROWS = 20_000
 
 class StoredRows(dict):
     """A shelf's rows over a store of their JSON (a table in the worker): those read or changed lately in memory,
-    any other read from the store, so memory holds a partition's recent stories, not its history."""
+    any other read from the store, so memory holds a partition's recent stories, not its history. `unwritten`: rows
+    given to be written and not in the store yet (story id -> JSON), which are read before it."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, unwritten: dict | None = None) -> None:
         super().__init__()
         self.store = store
+        self.unwritten = unwritten if unwritten is not None else {}
 
     def get(self, story_id: str, default=None):
         row = super().get(story_id)
         if row is None:
-            stored = self.store.get(story_id)
+            stored = self.unwritten.get(story_id) or self.store.get(story_id)
             if stored is None:
                 return default
             row = self[story_id] = StoryRow.from_json(stored)
@@ -133,11 +135,11 @@ class StoryShelf:
         story_id = message.story_id
         row = self.rows.get(story_id) or StoryRow()
         if message.position <= row.position or message == row.awaiting:
-            return [Done(token)]  # taken before
+            return self._again(story_id, row, token)
         if isinstance(message, Handover):
             return self._handed_over(row, message, token)
         if row.held and message.position <= row.held[-1].position:
-            return [Done(token)]  # held before
+            return self._again(story_id, row, token)
         if row.awaiting is not None:
             self._changed(story_id, row)
             row.held.append(message)
@@ -157,6 +159,14 @@ class StoryShelf:
         if handover is not None and handover.position == message.position:
             return [Done(token, (self._merge(row, message, handover),))]
         row.awaiting = message
+        return [Done(token)]
+
+    def _again(self, story_id: str, row: StoryRow, token: object) -> list[Done]:
+        """A message its story's row has taken (a redelivery): it makes nothing, but the row is written again. A
+        crash may have kept the row's changelog write from the broker while its local store made it: the row
+        would then say the message was taken where the changelog does not, and the message, acked now, would be
+        lost to a worker that rebuilds the row from the changelog."""
+        self._changed(story_id, row)
         return [Done(token)]
 
     def _handed_over(self, row: StoryRow, handover: Handover, token: object) -> list[Done]:

@@ -238,6 +238,9 @@ class WorkerContext:
     # rebalance, from the table).
     story_rows: ConfirmedTable | None = None
     shelves: dict = field(default_factory=dict)
+    # Per story placements partition, the rows its batches gave to be written and not confirmed yet (story id ->
+    # JSON): a shelf made again meanwhile reads them before the table.
+    unwritten_rows: dict = field(default_factory=dict)
     # The place stage's journal (streams/worker/journal.py): its directory (None: tables in memory, no journal),
     # the batch the last stop cut (checked again, and written again, by the first batch), and where each
     # changelog ends (None: unknown, after a rebalance: another worker may have written).

@@ -39,6 +39,7 @@ class Taken:
 
     event: object
     sends: list[Send]
+    shelf: StoryShelf | None = None  # whose rows it changed (none: a dead letter)
     entries: list = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
@@ -56,7 +57,7 @@ def story_agent(ctx: WorkerContext):
         try:
             async for event in events.events():
                 await batch.has_room.wait()
-                batch.add(_taken(ctx, event))
+                _take(ctx, batch, event)
         finally:
             writer.cancel()
 
@@ -64,24 +65,37 @@ def story_agent(ctx: WorkerContext):
 
 
 def _shelf(ctx: WorkerContext, partition: int) -> StoryShelf:
+    """The partition's shelf, made from the table (and the rows of batches not written yet) when it has none."""
     shelf = ctx.shelves.get(partition)
     if shelf is None:
-        shelf = ctx.shelves[partition] = StoryShelf(StoredRows(ctx.story_rows))
+        rows = StoredRows(ctx.story_rows, ctx.unwritten_rows.setdefault(partition, {}))
+        shelf = ctx.shelves[partition] = StoryShelf(rows)
     return shelf
 
 
-def _taken(ctx: WorkerContext, event) -> Taken:
-    """Take one message; one that cannot be read or folded (a bug) is a dead letter, and its shelf is made again
-    from the table (it may have changed part of a row)."""
-    partition = event.message.partition
+def _take(ctx: WorkerContext, batch: OpenBatch, event) -> None:
+    """Take one message into the open batch. One that cannot be read or folded (a bug) is a dead letter: it may
+    have changed part of a row, so its partition's shelf is made again from the rows as written, and the batch's
+    earlier messages of the partition are taken again."""
     try:
-        done = _shelf(ctx, partition).receive(parse_to_story(event.value), event)
+        batch.add(_taken(ctx, event))
     except Exception as error:
         log.exception("folding a story placement failed")
+        partition = event.message.partition
         ctx.shelves.pop(partition, None)
+        for item in batch.take():
+            if item.shelf is not None and item.event.message.partition == partition:
+                _take(ctx, batch, item.event)
+            else:
+                batch.add(item)
         letter = dead_letter(event.value, f"internal error while folding: {error!r}", "process")
-        return Taken(event, [dead_letter_send(ctx.topics.dead_letters, letter)])
-    taken = Taken(event, [])
+        batch.add(Taken(event, [dead_letter_send(ctx.topics.dead_letters, letter)]))
+
+
+def _taken(ctx: WorkerContext, event) -> Taken:
+    shelf = _shelf(ctx, event.message.partition)
+    done = shelf.receive(parse_to_story(event.value), event)
+    taken = Taken(event, [], shelf)
     for made in done:
         taken.entries.extend(made.entries)
         taken.sends.extend((ctx.topics.story_events, e.story_id.encode(), e.to_bytes()) for e in made.entries)
@@ -91,26 +105,36 @@ def _taken(ctx: WorkerContext, event) -> Taken:
 
 
 def _snapshots(ctx: WorkerContext, taken: list[Taken]) -> list[Send]:
-    """One snapshot of each story the batch made one due for (`snapshot_due`), or closed, as of the batch's end.
-    A shelf dropped since (a rebalance, a message that failed) is not made again for them: those are left to the
-    next owner, whose entries make them due again."""
-    due: dict[str, int] = {}
+    """One snapshot of each story the batch made one due for (`snapshot_due`), or closed, as of the batch's end,
+    from the shelf that folded it (kept by the batch through a rebalance)."""
+    due: dict[str, StoryShelf] = {}
     for item in taken:
-        partition = item.event.message.partition
-        due.update({e.story_id: partition for e in item.entries if snapshot_due(e)})
-        due.update(dict.fromkeys(item.closed, partition))
-    sends = []
-    for story_id, partition in due.items():
-        shelf = ctx.shelves.get(partition)
-        if shelf is not None:
-            made = snapshot(story_id, shelf.state(story_id))
-            sends.append((ctx.topics.story_snapshots, story_id.encode(), made.to_bytes()))
-    return sends
+        due.update({e.story_id: item.shelf for e in item.entries if snapshot_due(e)})
+        due.update(dict.fromkeys(item.closed, item.shelf))
+    return [
+        (ctx.topics.story_snapshots, story_id.encode(), snapshot(story_id, shelf.state(story_id)).to_bytes())
+        for story_id, shelf in due.items()
+    ]
 
 
-def _changed_rows(ctx: WorkerContext) -> dict[int, list[tuple[str, dict]]]:
-    """Each shelf's rows changed since the last batch, as JSON now (later messages change them in place)."""
-    return {partition: shelf.written() for partition, shelf in ctx.shelves.items() if shelf.changed}
+def _changed_rows(ctx: WorkerContext, taken: list[Taken]) -> dict[int, list[tuple[str, dict]]]:
+    """The rows the batch's shelves changed, as JSON now (later messages change them in place), per partition;
+    noted as not written yet, so that a shelf made again meanwhile reads them (`StoredRows`)."""
+    rows = {}
+    for shelf in {id(item.shelf): item.shelf for item in taken if item.shelf is not None}.values():
+        if shelf.changed:
+            partition = next(item.event.message.partition for item in taken if item.shelf is shelf)
+            rows[partition] = shelf.written()
+            ctx.unwritten_rows.setdefault(partition, {}).update(rows[partition])
+    return rows
+
+
+def _written(ctx: WorkerContext, partition: int, rows: list[tuple[str, dict]]) -> None:
+    """The rows are in the table: no longer read from the batch, unless a later batch changed them since."""
+    unwritten = ctx.unwritten_rows.get(partition, {})
+    for story_id, row in rows:
+        if unwritten.get(story_id) is row:
+            del unwritten[story_id]
 
 
 async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
@@ -120,7 +144,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         await batch.gathered(linger)
         taken = batch.take()
         sends = [send for item in taken for send in item.sends] + _snapshots(ctx, taken)
-        rows = _changed_rows(ctx)
+        rows = _changed_rows(ctx, taken)
         if sends:  # a batch of messages taken before (a redelivery) sends nothing
             await deliver_all(ctx.counters, *sends)
         for partition, partition_rows in rows.items():
@@ -131,6 +155,7 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
                 await send_table_records(ctx.story_rows, partition, records)
 
             await until_done(ctx.counters, attempt, "writing the story rows' changelog")
+            _written(ctx, partition, partition_rows)
         for item in taken:
             await stream.ack(item.event)
             ctx.acked(item.event)

@@ -177,3 +177,16 @@ def test_a_row_written_as_json_reads_back_the_same(placed):
     row.early["x"] = Handover(story_id="s", position=3, absorbed_story_id="x", state=row.state.to_json())
     assert StoryRow.from_json(row.to_json()).to_json() == row.to_json()
     assert handover is not None
+
+
+def test_a_message_taken_before_has_its_story_s_row_written_again(placed):
+    """Its row's changelog write may have been cut by a crash while the local store kept it: written again before
+    the redelivery is acked, the changelog holds what the row says it took."""
+    messages, _ = placed
+    shelf = StoryShelf()
+    for message in messages[:50]:
+        shelf.receive(message)
+    shelf.written()
+    again = messages[10]
+    assert shelf.receive(again, "again") == [Done("again")]
+    assert [story_id for story_id, _ in shelf.written()] == [again.story_id]

@@ -8,7 +8,6 @@ import orjson
 from schemas import StorySnapshot, parse_story_event
 from streams.story.desk import StoryDesk
 from streams.story.fold import fold_log
-from streams.story.shelf import StoryRow
 from streams.worker import story_stage
 from streams.worker.counters import Counters
 from tests.streams.story.test_desk import SETTINGS, _synthetic
@@ -20,7 +19,9 @@ def _context(stored: dict) -> SimpleNamespace:
     topics = SimpleNamespace(
         story_events="events", story_snapshots="snapshots", story_placements="placements", dead_letters="dead-letters"
     )
-    return SimpleNamespace(topics=topics, shelves={}, story_rows=SimpleNamespace(get=stored.get), counters=Counters())
+    return SimpleNamespace(
+        topics=topics, shelves={}, unwritten_rows={}, story_rows=SimpleNamespace(get=stored.get), counters=Counters()
+    )
 
 
 def _placements(n: int) -> list[SimpleNamespace]:
@@ -71,42 +72,65 @@ def test_the_stage_publishes_each_story_s_entries_in_version_order_and_one_snaps
 
 def test_a_batch_writes_each_row_it_changed_once_as_it_is_then_and_a_shelf_made_again_reads_them_back():
     ctx = _context({})
-    _run(ctx, _placements(100))
-    rows = story_stage._changed_rows(ctx)
+    taken = _run(ctx, _placements(100))
+    rows = story_stage._changed_rows(ctx, taken)
     assert rows and all(not shelf.changed for shelf in ctx.shelves.values())
     stored = {story_id: row for partition_rows in rows.values() for story_id, row in partition_rows}
     assert len(stored) == sum(len(r) for r in rows.values())
-    again = _context(stored)
-    for partition, shelf in ctx.shelves.items():
-        remade = story_stage._shelf(again, partition)
-        for story_id, row in shelf.rows.items():
-            assert remade.rows.get(story_id).to_json() == row.to_json()
-    assert story_stage._changed_rows(ctx) == {}
+    # Before the rows are written, a shelf made again (a rebalance) reads them from the batch; after, from the table.
+    for table, unwritten in (({}, ctx.unwritten_rows), (stored, {})):
+        again = _context(table)
+        again.unwritten_rows = unwritten
+        for partition, shelf in ctx.shelves.items():
+            remade = story_stage._shelf(again, partition)
+            for story_id, row in shelf.rows.items():
+                assert remade.rows.get(story_id).to_json() == row.to_json()
+    for partition, partition_rows in rows.items():
+        story_stage._written(ctx, partition, partition_rows)
+    assert not any(ctx.unwritten_rows.values())
+    assert story_stage._changed_rows(ctx, taken) == {}
 
 
-def test_a_message_that_cannot_be_folded_is_a_dead_letter_and_its_shelf_is_made_again_from_the_table():
-    ctx = _context({"story-x": StoryRow().to_json()})
-    event = _event("story-x", b'{"kind": "article"}', 0)
-    story_stage._shelf(ctx, event.message.partition)
-    taken = story_stage._taken(ctx, event)
-    ((topic, _, value),) = taken.sends
+def test_a_message_that_cannot_be_folded_is_a_dead_letter_and_its_partition_s_batch_is_taken_again_from_the_rows():
+    from streams.worker.place_stage import OpenBatch
+
+    ctx, batch = _context({}), OpenBatch()
+    events = _placements(40)
+    for event in events[:30]:
+        story_stage._take(ctx, batch, event)
+    broken = events[30]
+    partition = broken.message.partition
+    before = ctx.shelves[partition]
+    expected = {id(item.event): [e.to_bytes() for e in item.entries] for item in batch.placed}
+    story_stage._take(ctx, batch, _event(broken.key.decode(), b'{"kind": "article"}', 30))
+    *items, letter = batch.placed
+    ((topic, _, value),) = letter.sends
     assert topic == "dead-letters" and "internal error while folding" in orjson.loads(value)["reason"]
-    assert taken.entries == [] and ctx.shelves == {}
+    assert letter.shelf is None and [item.event for item in items] == events[:30]
+    again = [item for item in items if item.event.message.partition == partition]
+    assert again and all(item.shelf is ctx.shelves[partition] is not before for item in again)
+    assert {id(item.event): [e.to_bytes() for e in item.entries] for item in items} == expected
 
 
-async def test_a_batch_that_sends_nothing_is_acked_all_the_same():
-    """Messages the stored rows have taken already (a redelivery) make nothing to send: the batch is acked, not
-    retried for good."""
+async def test_a_batch_of_messages_taken_before_sends_nothing_writes_their_rows_again_and_is_acked(monkeypatch):
+    """Messages the stored rows have taken (a redelivery) make nothing to send: their rows are written again (a
+    crash may have cut their changelog writes), and the batch is acked, not retried for good."""
     import asyncio
 
     from streams.worker.place_stage import OpenBatch
 
-    ctx = _context({})
+    stored, written = {}, []
+    ctx = _context(stored)
     ctx.settings = SimpleNamespace(place_linger_ms=0)
     ctx.acked = lambda event: None
+    ctx.story_rows.write_locally = lambda writes, partition: [(key, orjson.dumps(row)) for key, row, _ in writes]
+
+    async def send_table_records(table, partition, records):
+        written.extend(key for key, _ in records)
+
+    monkeypatch.setattr(story_stage, "send_table_records", send_table_records)
     events = _placements(20)
-    _run(ctx, events)
-    story_stage._changed_rows(ctx)  # stored
+    stored.update(row for rows in story_stage._changed_rows(ctx, _run(ctx, events)).values() for row in rows)
     acked = []
 
     async def ack(event):
@@ -124,3 +148,4 @@ async def test_a_batch_that_sends_nothing_is_acked_all_the_same():
         await asyncio.sleep(0.01)
     writer.cancel()
     assert acked == events[:5]
+    assert sorted(written) == sorted({event.key.decode() for event in events[:5]})
