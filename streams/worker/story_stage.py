@@ -32,6 +32,7 @@ from streams.worker.place_stage import OpenBatch
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class Taken:
     """One message of a batch: its event, what it publishes, the entries it made and the stories it closed (their
@@ -90,6 +91,7 @@ def _take(ctx: WorkerContext, batch: OpenBatch, event) -> None:
                 batch.add(item)
         letter = dead_letter(event.value, f"internal error while folding: {error!r}", "process")
         batch.add(Taken(event, [dead_letter_send(ctx.topics.dead_letters, letter)]))
+        ctx.counters.dead_letters += 1
 
 
 def _taken(ctx: WorkerContext, event) -> Taken:

@@ -696,7 +696,7 @@ async def test_sigterm_mid_stream_commits_only_finished_work_and_loses_nothing(s
     lines = [orjson.loads(line) for line in log_1.read_text().splitlines() if line.strip()]
     counter_lines = [line["counters"] for line in lines if "counters" in line]
     assert counter_lines and {"processed", "duplicates", "dead_letters", "lag"} <= counter_lines[-1].keys()
-    assert set(counter_lines[-1]["lag"]) == {"articles", "prepared"}
+    assert set(counter_lines[-1]["lag"]) == {"articles", "prepared", "story-placements"}
 
     second = _start(settings, log_2)
     try:

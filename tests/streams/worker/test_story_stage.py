@@ -106,7 +106,7 @@ def test_a_message_that_cannot_be_folded_is_a_dead_letter_and_its_partition_s_ba
     *items, letter = batch.placed
     ((topic, _, value),) = letter.sends
     assert topic == "dead-letters" and "internal error while folding" in orjson.loads(value)["reason"]
-    assert letter.shelf is None and [item.event for item in items] == events[:30]
+    assert ctx.counters.dead_letters == 1 and letter.shelf is None and [item.event for item in items] == events[:30]
     again = [item for item in items if item.event.message.partition == partition]
     assert again and all(item.shelf is ctx.shelves[partition] is not before for item in again)
     assert {id(item.event): [e.to_bytes() for e in item.entries] for item in items} == expected
