@@ -51,6 +51,7 @@ from schemas.placing import Absorb, Close
 from streams.pipeline.cluster import Placed, StoryIndex, StoryProfile
 from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
+from streams.story.fold import arrival
 
 META = "desk"
 # The garbage collector's thresholds for a process that places (the worker's, and the bench's in-process
@@ -282,8 +283,7 @@ class StoryDesk:
         merged = None
         if placed.merged is not None:
             self.position += 1
-            received = prepared.article.received_at or datetime.fromtimestamp(0).astimezone()
-            merged = [*placed.merged, received.isoformat()]
+            merged = [*placed.merged, arrival(prepared.article).isoformat()]
         record = {
             "story_id": story_id,
             "position": position,

@@ -18,18 +18,12 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from schemas.placing import Absorb, Close, Handover, Placement, parse_to_story_object
-from streams.story.fold import StoryEventModel, advance, advance_by_merge
+from streams.story.fold import StoryEventModel, advance, advance_by_merge, arrival
 from streams.story.state import OutOfSequence, StoryState
 
 ToStory = Placement | Absorb | Close | Handover
-
-
-def broker_time(placement: Placement) -> datetime:
-    """The time an entry gives as its article's arrival: the raw message's broker time."""
-    return placement.article.received_at or datetime.fromtimestamp(0).astimezone()
 
 
 @dataclass
@@ -125,13 +119,6 @@ class StoryShelf:
     def receive(self, message: ToStory, token: object = None) -> list[Done]:
         """The message taken (folded, or held), and for the handover a merge waited for, the merge and what the
         survivor held meanwhile, in order."""
-        return self._take(message, token)
-
-    def state(self, story_id: str) -> StoryState:
-        row = self.rows.get(story_id)
-        return row.state if row is not None else StoryState()
-
-    def _take(self, message: ToStory, token: object) -> list[Done]:
         story_id = message.story_id
         row = self.rows.get(story_id) or StoryRow()
         if message.position <= row.position or message == row.awaiting:
@@ -161,6 +148,10 @@ class StoryShelf:
         row.awaiting = message
         return [Done(token)]
 
+    def state(self, story_id: str) -> StoryState:
+        row = self.rows.get(story_id)
+        return row.state if row is not None else StoryState()
+
     def _again(self, story_id: str, row: StoryRow, token: object) -> list[Done]:
         """A message its story's row has taken (a redelivery): it makes nothing, but the row is written again. A
         crash may have kept the row's changelog write from the broker while its local store made it: the row
@@ -180,7 +171,7 @@ class StoryShelf:
         done = [Done(token, (self._merge(row, absorb, handover),))]
         held, row.held = row.held, []
         for message in held:
-            done += self._take(message, None)  # held again behind an Absorb among them
+            done += self.receive(message, None)  # held again behind an Absorb among them
         return done
 
     def _entry(self, state: StoryState, placement: Placement) -> StoryEventModel:
@@ -191,7 +182,7 @@ class StoryShelf:
             position=placement.position,
             article_id=article.article_id,
             outlet=article.outlet,
-            time=broker_time(placement),
+            time=arrival(article),
             facts=placement.facts,
             score=placement.score,
             article_time=placement.article_time,
