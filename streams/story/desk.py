@@ -426,4 +426,3 @@ class StoryDesk:
     def _note_absorbed(self, story_id: str, into: str, seen: float) -> None:
         self.absorbed[story_id] = into
         heapq.heappush(self._absorbed_times, (seen, story_id))
-

@@ -161,4 +161,3 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
         for item in taken:
             await stream.ack(item.event)
             ctx.acked(item.event)
-
