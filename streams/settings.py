@@ -245,12 +245,6 @@ class Settings(BaseSettings):
         return self.prepared_max_message_bytes or 2 * self.max_article_bytes + RECORD_OVERHEAD_BYTES
 
     @property
-    def max_placement_bytes(self) -> int:
-        """The story placements topic's message limit: a prepared article, with the place stage's header (a
-        handover, a story's bounded state, is far smaller)."""
-        return self.max_prepared_bytes + RECORD_OVERHEAD_BYTES
-
-    @property
     def local_bootstrap(self) -> str:
         return f"127.0.0.1:{self.local_port}"
 

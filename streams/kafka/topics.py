@@ -15,9 +15,6 @@ ARTICLES = "articles"
 # Cleaned articles' metadata (not their text) with facts, clustering terms and fingerprints (schemas.PreparedArticle),
 # keyed by article id. One partition: placing an article in a story needs a view across all stories.
 PREPARED = "prepared"
-# What the place stage decided, for the story stage (schemas.placing), keyed by story id; STORYWIRE_PARTITIONS
-# partitions: folding an article into its story needs that story alone. The story stage's handovers go here too.
-STORY_PLACEMENTS = "story-placements"
 # Payloads that could not be used (schemas.DeadLetter), keyed by article id when known.
 DEAD_LETTERS = "dead-letters"
 # Duplicate verdicts (schemas.DuplicateVerdict), keyed by article id.
@@ -44,11 +41,11 @@ def replication_config(settings: Settings) -> dict[str, str]:
     return {"min.insync.replicas": str(settings.min_insync_replicas)}
 
 
-def changelog_spec(settings: Settings, table: str, partitions: int = 1) -> TopicSpec:
-    """A worker table's changelog topic, as faust names and configures it (compacted; one partition, or its
-    source topic's), so the worker can create it before faust starts: a topic faust creates itself on a
-    multi-broker cluster was once used before its partitions were known, which failed the table's writes."""
-    return TopicSpec(f"{settings.topic_prefix}-{table}-changelog", partitions, {"cleanup.policy": "compact", **replication_config(settings)})
+def changelog_spec(settings: Settings, table: str) -> TopicSpec:
+    """A worker table's changelog topic, as faust names and configures it (compacted, one partition), so the
+    worker can create it before faust starts: a topic faust creates itself on a multi-broker cluster was once
+    used before its partitions were known, which failed the table's writes."""
+    return TopicSpec(f"{settings.topic_prefix}-{table}-changelog", 1, {"cleanup.policy": "compact", **replication_config(settings)})
 
 
 def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
@@ -62,8 +59,6 @@ def topic_specs(settings: Settings) -> dict[str, TopicSpec]:
         # with a reason (the broker default of 1 MB would refuse it at the producer).
         ARTICLES: spec(ARTICLES, settings.partitions, **{"max.message.bytes": str(settings.max_message_bytes)}),
         PREPARED: spec(PREPARED, **{"max.message.bytes": str(settings.max_prepared_bytes)}),
-        # A placement embeds its prepared article; a handover, a story's bounded state.
-        STORY_PLACEMENTS: spec(STORY_PLACEMENTS, settings.partitions, **{"max.message.bytes": str(settings.max_placement_bytes)}),
         DEAD_LETTERS: spec(DEAD_LETTERS),
         # The log and the verdicts are kept for good: no table holds a story's history, so a fold of the topic
         # (`storywire stories`, `web`, a subscriber from the beginning) needs every entry since the first.

@@ -15,7 +15,7 @@ from streams.kafka.topics import changelog_spec, topic_specs
 from streams.settings import Settings
 from streams.story.desk import GC_THRESHOLDS
 from streams.worker.app import build_app
-from streams.worker.context import STORY_ROWS, TABLES
+from streams.worker.context import TABLES
 from streams.worker.journal import Settled, settle
 from streams.worker.logs import logging_config
 
@@ -26,7 +26,6 @@ def run_worker(settings: Settings, loglevel: str, log_format: str) -> None:
     """Run until Ctrl-C or SIGTERM (faust commits what is acked and flushes its tables on the way out)."""
     gc.set_threshold(*GC_THRESHOLDS)
     changelogs = [changelog_spec(settings, table) for table in TABLES.values()]
-    changelogs.append(changelog_spec(settings, STORY_ROWS, settings.partitions))
     asyncio.run(ensure_topics(settings, [*topic_specs(settings).values(), *changelogs]))
     data_dir = claim_data_dir(settings.worker_dir)
     settled = asyncio.run(settle(settings, data_dir, TABLES)) if settings.tables_on_disk else Settled(None)
