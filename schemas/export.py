@@ -21,6 +21,7 @@ from schemas import (
     StoryEvent,
     StorySnapshot,
 )
+from schemas.placing import ToStory
 
 EXPORT_DIR = Path(__file__).parent / "json"
 
@@ -28,6 +29,7 @@ MODELS = {
     "raw-article": TypeAdapter(RawArticle),
     "clean-article": TypeAdapter(CleanArticle),  # `storywire clean --json`
     "prepared-article": TypeAdapter(PreparedArticle),
+    "story-placement": TypeAdapter(ToStory),  # the global stage's decisions, and the story stage's handovers
     "duplicate-verdict": TypeAdapter(DuplicateVerdict),
     "dead-letter": TypeAdapter(DeadLetter),
     "story-event": TypeAdapter(StoryEvent),

@@ -1,23 +1,23 @@
-"""The story desk: for each prepared article, decide redelivery, duplicate, or which story it extends, and
-record the outcome in bounded stores.
+"""The story desk, the global stage's: for each prepared article, decide redelivery, duplicate, or which story it
+extends, and hand the decision to the stage keyed by story (streams/story/shelf.py), which folds it.
 
-The log (the story events topic) is the source of truth. The desk keeps only
-what it needs to make the next entry, in five stores (faust tables in the
-worker, RocksDB in `storywire soak`, dicts in unit tests), none of whose values
-grows with a story's size:
+It keeps what needs every live story and nothing per story beyond its clustering profile. A decision is
+numbered by the log position its entry will have, and sent as messages keyed by story (schemas/placing.py): a
+`Placement`, and for a merge a `Close` and an `Absorb`. The log (the story events topic) is the source of truth.
+The desk keeps what it needs to decide the next article in four stores (faust tables in the worker, RocksDB in
+`storywire soak`, dicts in unit tests), none of whose values grows with a story's size:
 
-- `stories`: story id -> its bounded state (the fold's accumulator);
-- `articles`: article id -> the entries it made, or the verdict it got, so a
-  redelivery months later is recognised and its entries sent again;
+- `articles`: article id -> its decision (story, position, whether it started the story, score, own time, the
+  merge it made, the stream time), or the verdict it got, so a redelivery months later is recognised and its
+  messages sent again (the stage keyed by story drops what it has taken);
 - `live`: story id -> clustering profile, for the stories of the hot window only; and for each story
   absorbed within the story or the dedup window, ABSORBED + its id -> the story that absorbed it
   (`absorbed_row`);
 - `fingerprints`: article id -> dedup fingerprint, for the dedup window only;
 - `meta`: the log position, the stream's lag behind the broker, and the date of the latest dated article.
 
-In memory it holds the live stories' profiles and states and the window's
-fingerprints; a restart rebuilds them from `live` and `fingerprints` alone, so
-memory and restart time are bounded by the windows, not by history.
+In memory it holds the live stories' profiles and the window's fingerprints; a restart rebuilds them from
+`live` and `fingerprints` alone, so memory and restart time are bounded by the windows, not by history.
 
 Time is event time: an article's publication time, else its event date, else
 its broker time shifted by how far the stream's dated articles run behind the
@@ -34,38 +34,24 @@ is the latest event time seen; an article older than that (late, or out of
 order) is placed as it arrives and counts from "now" for the windows, while its
 own date still decides how much a story's silence weighs against it.
 """
-
 from __future__ import annotations
 
 import gc
 import hashlib
 import heapq
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 
 import orjson
 
-from schemas import (
-    ArticleFacts,
-    DuplicateVerdict,
-    PreparedArticle,
-    StoryMerged,
-    parse_story_event,
-)
+from schemas import ArticleFacts, DuplicateVerdict, PreparedArticle, parse_story_event
+from schemas.placing import Absorb, Close
 from streams.pipeline.cluster import Placed, StoryIndex, StoryProfile
 from streams.pipeline.dedup import DuplicateIndex, Fingerprint
 from streams.settings import Settings
-from streams.story.fold import (
-    StoryEventModel,
-    advance,
-    advance_by_merge,
-    apply,
-    snapshot,
-    snapshot_due,
-)
-from streams.story.state import StoryState
+from streams.story.fold import arrival
 
 META = "desk"
 # The garbage collector's thresholds for a process that places (the worker's, and the bench's in-process
@@ -102,96 +88,63 @@ def collecting_as_the_worker() -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
+ToStory = tuple[str, bytes]  # (the story whose partition takes it, its JSON)
+
+
 @dataclass(frozen=True)
-class Appended:
-    """The article extends (or starts) a story; `events` is its entry, then a merge entry if it caused one."""
+class Decided:
+    """The article extends (or starts) a story: its decision as the record keeps it, and the messages for the
+    stage keyed by story (a `Placement`, then a merge's `Close` and `Absorb`)."""
 
-    events: tuple[StoryEventModel, ...]
-    # Their JSON, made once: published as it is, and embedded as it is in the article's record (ArticleRecord).
-    encoded: tuple[bytes, ...]
-
-    @property
-    def event(self) -> StoryEventModel:
-        return self.events[0]
-
-
-class ArticleRecord(dict):
-    """An appended article's record as the desk writes it: {"story_id", "events", "now"}, its entries embedded
-    as the JSON they were published as (orjson.Fragment). A table encodes a value twice (for its store and its
-    changelog): the entries' bytes are copied, where parsing them into dicts and encoding those took three
-    times as long. `encoded` keeps the bytes for a redelivery that reads the record before it is written; read
-    back from a table, a record is a plain dict, its entries dicts. Read-only, so that it always holds what
-    `encoded` says (its equality rests on that); a plain dict copy of it would hold Fragments without the bytes."""
-
-    def __init__(self, story_id: str, encoded: tuple[bytes, ...], now: float) -> None:
-        super().__init__(story_id=story_id, events=[orjson.Fragment(value) for value in encoded], now=now)
-        self.encoded = encoded
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to a record that a table would store the same (a Fragment compares by identity)."""
-        if isinstance(other, ArticleRecord):
-            return (self["story_id"], self.encoded, self["now"]) == (other["story_id"], other.encoded, other["now"])
-        return isinstance(other, dict) and orjson.loads(orjson.dumps(self)) == other
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __reduce__(self):
-        return ArticleRecord, (self["story_id"], self.encoded, self["now"])
-
-    def _written_whole(self, *args, **kwargs):
-        raise TypeError("an article's record is written whole, never changed in place")
-
-    __setitem__ = __delitem__ = __ior__ = update = setdefault = pop = popitem = clear = _written_whole
-
-
-def recorded_events(record: dict) -> tuple[StoryEventModel, ...]:
-    """The entries an article's record holds, whether the desk made it (ArticleRecord) or a table read it back."""
-    return tuple(map(parse_story_event, getattr(record, "encoded", None) or record["events"]))
+    record: dict
+    messages: tuple[ToStory, ...]
 
 
 @dataclass(frozen=True)
 class Duplicate:
-    """The article appends nothing: its text, or the article itself, was already seen."""
+    """The article appends nothing: its text was already seen (or, `earlier`: it is a copy seen again, whose first
+    verdict is sent again, a crash may have kept it from the broker)."""
 
     verdict: DuplicateVerdict
-    # For a redelivery, what the article made the first time, sent again (a crash may have kept it from the
-    # broker): its entries, or the verdict it got.
-    events: tuple[StoryEventModel, ...] = ()
     earlier: DuplicateVerdict | None = None
 
-    @property
-    def encoded(self) -> tuple[bytes, ...]:
-        return tuple(event.to_bytes() for event in self.events)
+
+@dataclass(frozen=True)
+class Redelivered:
+    """An article decided before, come again: its verdict says so, and its decision's messages are sent again (a
+    crash may have kept them from the broker; the stage keyed by story drops what it has taken). An article that a
+    worker of an earlier version placed, which folded as it placed, sends the entries its record holds again
+    (`entries`: story id and JSON) to the story events topic, whose subscribers drop repeats."""
+
+    verdict: DuplicateVerdict
+    messages: tuple[ToStory, ...]
+    entries: tuple[tuple[str, bytes], ...] = ()
 
 
-Outcome = Appended | Duplicate
+Decision = Decided | Duplicate | Redelivered
 
 
-def snapshots_due(outcomes: Sequence[Outcome | None]) -> dict[str, int]:
-    """The stories whose snapshot a batch of outcomes publishes (None: an article that became a dead letter),
-    each with the index of the last outcome that carries an entry of it: a story one of its entries makes due
-    (`snapshot_due`, a redelivery's entries included), and a story a merge absorbed, whose snapshot says
-    where it went. Each is published once per batch, as of the batch's end (`StoryDesk.snapshot`), with the
-    story's last entry in the batch, so no snapshot goes out ahead of an entry it holds: the snapshots of one
-    story's several entries in a batch reach a subscriber together, and its compacted topic keeps the last
-    alone. On the bench's stream, batches of 500 articles publish 0.41 snapshots per article, not 0.87."""
-    due: set[str] = set()
-    last: dict[str, int] = {}
-    for index, outcome in enumerate(outcomes):
-        for event in outcome.events if outcome is not None else ():
-            last[event.story_id] = index
-            if snapshot_due(event):  # a merge always is
-                due.add(event.story_id)
-                if isinstance(event, StoryMerged):
-                    last[event.absorbed_story_id] = index
-                    due.add(event.absorbed_story_id)
-    return {story_id: index for story_id, index in last.items() if story_id in due}
+def decision_messages(record: dict, prepared: PreparedArticle) -> tuple[ToStory, ...]:
+    """The messages an article's decision sends: its `Placement` (the article's metadata and facts, not its
+    clustering terms and fingerprints, which were two thirds of a prepared article's bytes on the bench's stream),
+    then a merge's `Close` and `Absorb`."""
+    story_id, position = record["story_id"], record["position"]
+    header = {"kind": "article", "story_id": story_id, "position": position, "score": record["score"]}
+    article_time = datetime.fromtimestamp(record["own_time"], timezone.utc)
+    article, facts = orjson.Fragment(prepared.article.to_bytes()), orjson.Fragment(prepared.facts.to_bytes())
+    placement = orjson.dumps({**header, "article_time": article_time, "article": article, "facts": facts})
+    messages = [(story_id, placement)]
+    if record["merged"]:
+        gone, keep, time = record["merged"]
+        merged_at = position + 1
+        messages.append((gone, Close(story_id=gone, position=merged_at, into=keep).to_bytes()))
+        absorb = Absorb(story_id=keep, position=merged_at, absorbed_story_id=gone, time=datetime.fromisoformat(time))
+        messages.append((keep, absorb.to_bytes()))
+    return tuple(messages)
 
 
 @dataclass
 class DeskStores:
-    stories: MutableMapping = field(default_factory=dict)
     articles: MutableMapping = field(default_factory=dict)
     live: MutableMapping = field(default_factory=dict)
     fingerprints: MutableMapping = field(default_factory=dict)
@@ -275,7 +228,6 @@ class StoryDesk:
         self.stores = stores if stores is not None else DeskStores()
         self.duplicates = DuplicateIndex(settings.near_duplicate_similarity, settings.dedup_window_days * 86400)
         self.stories = StoryIndex(settings.story_half_life_hours / 24, settings.story_window_days * 86400)
-        self.states: dict[str, StoryState] = {}  # the live stories' states
         # The stories absorbed within the story or the dedup window, whichever is longer (a duplicate's verdict
         # names the story that holds its original, which the dedup window keeps): absorbed -> absorbing, and
         # (time, absorbed) to expire them.
@@ -290,6 +242,9 @@ class StoryDesk:
         # Broker time minus article time, of the latest dated article whose date was its time (`_note_date`).
         self.lag: float = meta.get("lag", 0.0)
         self.previous_date: float | None = meta.get("previous_date")  # the time the latest dated article gave
+        # The positions of the articles this desk healed (`_again`): each is healed once, as healing it again would
+        # note its date again after later articles'. At most the articles unacked when the desk was loaded.
+        self.healed: set[int] = set()
 
     def load(self) -> None:
         """Rebuild the in-memory indexes from the bounded stores (after a start or a rebalance)."""
@@ -303,7 +258,7 @@ class StoryDesk:
             for old in self.duplicates.add(article_id, Fingerprint.from_json(row), row["seen"]):
                 remove(self.stores.fingerprints, old)  # its removal was cut short by a crash
 
-    def place(self, prepared: PreparedArticle) -> Outcome:
+    def place(self, prepared: PreparedArticle) -> Decision:
         """Decide the article's outcome and record it in the stores (the article's record first)."""
         article_id = prepared.article.article_id
         earlier = self.stores.articles.get(article_id)
@@ -323,34 +278,46 @@ class StoryDesk:
             self.stores.articles[article_id] = {"verdict": verdict.model_dump(mode="json")}
             return Duplicate(verdict)
         own_time, now = self._clock(prepared)
-        events, placed = self._new_entries(prepared, own_time, now)
-        encoded = tuple(event.to_bytes() for event in events)
-        self.stores.articles[article_id] = ArticleRecord(events[0].story_id, encoded, now)
-        self._record(prepared, fingerprint, events, placed, now)
-        return Appended(events, encoded)
+        days = article_days(prepared.facts)
+        decision = self.stories.decision(prepared.terms, days, self.settings.join_threshold)
+        story_id = decision.story_id or story_id_for(article_id)
+        self.position += 1
+        position = self.position
+        if self.first_placed is None:
+            self.first_placed = position
+        placed = self.stories.add(story_id, prepared.terms, now, days, position)
+        merged = None
+        if placed.merged is not None:
+            self.position += 1
+            merged = [*placed.merged, arrival(prepared.article).isoformat()]
+        record = {
+            "story_id": story_id,
+            "position": position,
+            "started": decision.story_id is None,
+            "score": decision.score,
+            "own_time": own_time,
+            "merged": merged,
+            "now": now,
+        }
+        self.stores.articles[article_id] = record
+        self._record(article_id, fingerprint, record, placed, now)
+        return Decided(record, decision_messages(record, prepared))
 
-    def messages(self, outcome: Outcome) -> list[tuple[str, str, bytes]]:
-        """What an outcome publishes, as (kind, key, value): a duplicate's verdict (a redelivery's: the verdict
-        it got the first time, again, then its own; readers count a verdict once); then the entries, in order (a
-        redelivery's again: subscribers drop repeats). The snapshots they make due are published per batch
-        (`snapshots_due`)."""
-        messages = []
+    def messages(self, outcome: Decision) -> list[tuple[str, str, bytes]]:
+        """What an outcome publishes, as (kind, key, value): a duplicate's verdict (a copy delivered again: the
+        verdict it got the first time, again, then its own; readers count a verdict once), a redelivery's verdict,
+        the messages for the stage keyed by story ("story"): a decision's, or a redelivered one's again, and the
+        entries an earlier version's record holds ("event")."""
         if isinstance(outcome, Duplicate):
-            for verdict in (outcome.earlier, outcome.verdict):
-                if verdict is not None:
-                    messages.append(("duplicate", verdict.article_id, verdict.to_bytes()))
-        messages.extend(("event", event.story_id, value) for event, value in zip(outcome.events, outcome.encoded))
-        return messages
-
-    def snapshot(self, story_id: str):
-        """The story's current snapshot, from the state the desk keeps (no re-fold of its log)."""
-        return snapshot(story_id, self.state(story_id))
-
-    def state(self, story_id: str) -> StoryState:
-        if story_id in self.states:
-            return self.states[story_id]
-        row = self.stores.stories.get(story_id)
-        return StoryState.from_json(row) if row is not None else StoryState()
+            verdicts = (outcome.earlier, outcome.verdict)  # a copy's first verdict again, then its own
+            return [("duplicate", v.article_id, v.to_bytes()) for v in verdicts if v is not None]
+        if isinstance(outcome, Decided):
+            return [("story", story_id, value) for story_id, value in outcome.messages]
+        return [
+            ("duplicate", outcome.verdict.article_id, outcome.verdict.to_bytes()),
+            *(("story", story_id, value) for story_id, value in outcome.messages),
+            *(("event", story_id, value) for story_id, value in outcome.entries),
+        ]
 
     def _clock(self, prepared: PreparedArticle) -> tuple[float, float]:
         """The article's own event time, and the stream's "now" it counts from (a late article counts from the
@@ -376,120 +343,77 @@ class StoryDesk:
         if not alone and received:
             self.lag = _epoch(received) - dated
 
-    def _new_entries(self, prepared: PreparedArticle, own_time: float, now: float) -> tuple[tuple[StoryEventModel, ...], Placed]:
-        """The article's entry (and a merge entry, if its story turned out to be another's), with what the
-        story index changed on adding it."""
-        article, facts = prepared.article, prepared.facts
-        days = article_days(facts)
-        decision = self.stories.decision(prepared.terms, days, self.settings.join_threshold)
-        story_id = decision.story_id or story_id_for(article.article_id)
-        received = article.received_at or datetime.fromtimestamp(0).astimezone()
-        self.position += 1
-        # The states the entries advance, kept: `_record` finds them current and folds nothing again.
-        state = self.states[story_id] = self.state(story_id)
-        entry = advance(
-            story_id,
-            state,
-            position=self.position,
-            article_id=article.article_id,
-            outlet=article.outlet,
-            time=received,
-            facts=facts,
-            score=decision.score,
-            article_time=datetime.fromtimestamp(own_time, timezone.utc),
-        )
-        placed = self.stories.add(story_id, prepared.terms, now, days, self.position)
-        if placed.merged is None:
-            return (entry,), placed
-        gone, keep = placed.merged
-        self.position += 1
-        survivor = self.states[keep] = self.state(keep)
-        merge = advance_by_merge(keep, survivor, gone, self.state(gone), received, self.position)
-        return (entry, merge), placed
-
-    def _record(
-        self, prepared: PreparedArticle, fingerprint: Fingerprint, events: tuple[StoryEventModel, ...], placed: Placed, now: float
-    ) -> None:
-        """Fold the entries into the story states and write every store the outcome touches."""
+    def _record(self, article_id: str, fingerprint: Fingerprint, record: dict, placed: Placed, now: float) -> None:
+        """Write every store the decision touches but the article's record (written first)."""
         stores = self.stores
-        # The states are written last: a stored state says every other write of its entries is there too.
-        states: dict[str, StoryState] = {}
-        for event in events:
-            state = states.get(event.story_id) or self.state(event.story_id)
-            absorbed = None
-            if isinstance(event, StoryMerged):
-                absorbed = states.get(event.absorbed_story_id) or self.state(event.absorbed_story_id)
-                states[event.absorbed_story_id] = absorbed
-            if state.version < event.version:  # healing: a state a crash left behind its entry
-                apply(state, event, absorbed)
-            elif absorbed is not None:  # the survivor's state is current (made with the entry): mark the absorbed
-                absorbed.merged_into = event.story_id
-            states[event.story_id] = state
-        for story_id, state in states.items():
-            if state.merged_into is None:
-                self.states[story_id] = state
-            else:  # absorbed by these entries, or (healing) by a later article whose state writes got through
-                self.states.pop(story_id, None)
-                remove(stores.live, story_id)
-        for event in events:
-            if isinstance(event, StoryMerged):
-                stores.live[ABSORBED + event.absorbed_story_id] = absorbed_row(event.story_id, now)
-                self._note_absorbed(event.absorbed_story_id, event.story_id, now)
+        if record["merged"]:
+            gone, keep, _ = record["merged"]
+            remove(stores.live, gone)
+            stores.live[ABSORBED + gone] = absorbed_row(keep, now)
+            self._note_absorbed(gone, keep, now)
         for story_id in placed.expired:
-            self.states.pop(story_id, None)
             remove(stores.live, story_id)
         horizon = now - self.absorbed_seconds
         while self._absorbed_times and self._absorbed_times[0][0] < horizon:
             _, story_id = heapq.heappop(self._absorbed_times)
             if self.absorbed.pop(story_id, None) is not None:
                 remove(stores.live, ABSORBED + story_id)
-        article_id = prepared.article.article_id
         for old in self.duplicates.add(article_id, fingerprint, now):
             remove(stores.fingerprints, old)
+        last = record["position"] + bool(record["merged"])
         if article_id in self.duplicates:
-            stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": events[-1].position}
+            stores.fingerprints[article_id] = {**fingerprint.to_json(), "seen": now, "position": last}
         stores.meta[META] = {"position": self.position, "lag": self.lag, "previous_date": self.previous_date}
-        # Every profile the index changed: the entries' stories (a merge's survivor among them).
-        for story_id in states:
+        for story_id in {record["story_id"], *(record["merged"] or [])[:2]}:
             if story_id in self.stories.stories:
                 put(stores.live, story_id, self.stories.stories[story_id].to_json)
-        for story_id, state in states.items():
-            put(stores.stories, story_id, state.to_json)
 
-    def _unfinished(self, events: tuple[StoryEventModel, ...]) -> bool:
-        """Whether a crash cut the writes of these recorded entries short: a story state behind its entry, or a
-        merge whose absorbed story does not say so yet."""
-        return any(
-            self.state(e.story_id).version < e.version
-            or (isinstance(e, StoryMerged) and self.state(e.absorbed_story_id).merged_into is None)
-            for e in events
-        )
+    def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate | Redelivered:
+        """An article seen before: a redelivery. Its messages, or its verdict, are sent again (the stage keyed by
+        story, and readers, drop repeats); writes a crash cut short are made again first."""
+        article_id = prepared.article.article_id
+        first = DuplicateVerdict.model_validate(earlier["verdict"]) if "verdict" in earlier else None
+        story_id = first.story_id if first is not None else earlier["story_id"]
+        verdict = DuplicateVerdict(article_id=article_id, duplicate_of=article_id, similarity=1.0, kind="redelivery", story_id=story_id)
+        if first is not None:
+            return Duplicate(verdict, first)
+        if "position" not in earlier:  # placed by a worker of an earlier version, whose record holds its entries
+            entries = tuple((e.story_id, e.to_bytes()) for e in map(parse_story_event, earlier["events"]))
+            return Redelivered(verdict, (), entries)
+        stored = earlier["position"] + bool(earlier["merged"]) <= self.windows_position
+        placed_here = self.first_placed is not None and earlier["position"] >= self.first_placed
+        if not stored and not placed_here and earlier["position"] not in self.healed:
+            self._heal(prepared, earlier)
+            self.healed.add(earlier["position"])
+        return Redelivered(verdict, decision_messages(earlier, prepared))
 
-    def _heal(self, prepared: PreparedArticle, events: tuple[StoryEventModel, ...], recorded_now: float | None) -> None:
-        """The article's record was written but not all of its other writes (a crash in between): make them
-        again, from the entries and the stream time it recorded, exactly as the first time."""
-        facts = prepared.facts
-        entry, last = events[0], events[-1]
-        if entry.position > self.windows_position:  # the stored meta row does not count it: note its date again
-            dated = _dated_time(prepared)  # its entry says whether the date was its time, or leapt alone
-            alone = dated is not None and entry.article_time is not None and abs(_epoch(entry.article_time) - dated) > 1e-3
+    # The position of the first article this desk placed (not healed): its profiles, in memory, count every
+    # article from there on. The articles a crash cut short come before it, as the earliest unacked.
+    first_placed: int | None = None
+
+    def _heal(self, prepared: PreparedArticle, record: dict) -> None:
+        """The article's record was written, but perhaps not all of its other writes (a crash in between): make
+        them again from its record and the stream time it recorded, exactly as the first time."""
+        position, merged = record["position"], record["merged"]
+        if position > self.windows_position:  # the stored meta row does not count it: note its date again
+            dated = _dated_time(prepared)  # its own time says whether the date was its time, or leapt alone
+            alone = dated is not None and abs(record["own_time"] - dated) > 1e-3
             self._note_date(dated, prepared.article.received_at, alone)
-        if recorded_now is not None:
-            now = recorded_now
-        else:  # records written before "now" was kept
-            now = max(_epoch(entry.article_time), self._latest())
-        if self._counted(entry, last):  # what it expired, and its absorbed story, may be removals the crash lost
+        now = record["now"]
+        story_id = record["story_id"]
+        last_story = merged[1] if merged else story_id
+        if self._counted(record, last_story):
             placed = Placed(expired=self.stories.expire(now))
-            if isinstance(last, StoryMerged):
-                self.stories.remove(last.absorbed_story_id)
-        else:  # it merges the stories its entries say it merged, if any: a profile stored since may be nearer now
-            merge = (last.absorbed_story_id, last.story_id) if isinstance(last, StoryMerged) else False
-            placed = self.stories.add(entry.story_id, prepared.terms, now, article_days(facts), entry.position, merge)
-        self.position = max(self.position, *(e.position for e in events))
-        self._record(prepared, fingerprint_of(prepared), events, placed, now)
+            if merged:
+                self.stories.remove(merged[0])
+        else:
+            merge = (merged[0], merged[1]) if merged else False
+            placed = self.stories.add(story_id, prepared.terms, now, article_days(prepared.facts), position, merge)
+        self.position = max(self.position, position + bool(merged))
+        self._record(prepared.article.article_id, fingerprint_of(prepared), record, placed, now)
 
-    def _counted(self, entry: StoryEventModel, last: StoryEventModel) -> bool:
-        """Whether the live profiles count the article of these entries already; adding it again would make its
+    def _counted(self, record: dict, last_story: str) -> bool:
+        """Whether the live profiles count the article of this record already; adding it again would make its
         story anew and merge it a second time. They do if every profile of its batch is stored (the position
         says so: it is written after them). Else the story that holds the article now (the one it ended in, or
         whatever absorbed that since, by the stored `absorbed_row`s) counts it if its stored profile is from
@@ -498,14 +422,14 @@ class StoryDesk:
         before the article and is gone: a story's removal is written after the profiles of its batch, so
         whatever absorbed it is stored (a crash may have cut the live profiles short when the tables are
         rebuilt from their changelogs)."""
-        if entry.position <= self.windows_position:
+        position = record["position"]
+        if position <= self.windows_position:
             return True
-        holder = self.stories.stories.get(self._holder(last.story_id))
+        holder = self.stories.stories.get(self._holder(last_story))
         if holder is not None:
-            return holder.last_position >= entry.position
-        live_before = last.story_id != entry.story_id or entry.version > 1  # a survivor other than its own story
-        return live_before and last.story_id not in self.stores.live
-
+            return holder.last_position >= position
+        live_before = last_story != record["story_id"] or not record["started"]
+        return live_before and last_story not in self.stores.live
     def _holder(self, story_id: str) -> str:
         """The story that holds what `story_id` held: itself, or the last of the stories that absorbed it (within
         the windows, whose merges the desk keeps)."""
@@ -518,21 +442,3 @@ class StoryDesk:
     def _note_absorbed(self, story_id: str, into: str, seen: float) -> None:
         self.absorbed[story_id] = into
         heapq.heappush(self._absorbed_times, (seen, story_id))
-
-    def _again(self, prepared: PreparedArticle, earlier: dict) -> Duplicate:
-        """An article seen before: a redelivery. Its entries, or its verdict, are sent again (readers drop repeats)."""
-        article_id = prepared.article.article_id
-        first_verdict = None
-        if "verdict" in earlier:
-            first_verdict = DuplicateVerdict.model_validate(earlier["verdict"])
-            story_id = first_verdict.story_id
-            events: tuple[StoryEventModel, ...] = ()
-        else:
-            story_id = earlier["story_id"]
-            events = recorded_events(earlier)
-            if self._unfinished(events):
-                self._heal(prepared, events, earlier.get("now"))
-        verdict = DuplicateVerdict(
-            article_id=article_id, duplicate_of=article_id, similarity=1.0, kind="redelivery", story_id=story_id
-        )
-        return Duplicate(verdict, events, first_verdict)

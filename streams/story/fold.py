@@ -20,6 +20,7 @@ from datetime import date, datetime
 from schemas import (
     ArticleFacts,
     ArticleJoined,
+    ArticleMetadata,
     Corroboration,
     Entity,
     QuoteView,
@@ -75,6 +76,12 @@ def _check_absorbed(merge: StoryMerged, absorbed: StoryState | None) -> None:
         raise OutOfSequence(f"{where}, which was merged into {absorbed.merged_into} already")
     if absorbed.version != merge.absorbed_version:
         raise OutOfSequence(f"{where} at v{merge.absorbed_version}, which the log has at v{absorbed.version}")
+
+
+def arrival(article: ArticleMetadata) -> datetime:
+    """The time an entry gives as its article's arrival (its `time`): the raw message's broker time, or the epoch for
+    an article that has none."""
+    return article.received_at or datetime.fromtimestamp(0).astimezone()
 
 
 def dated_within(event_date: date | None, event_weekday: str | None, story_date: date | None) -> date | None:

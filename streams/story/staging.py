@@ -1,11 +1,10 @@
 """The desk's writes for a batch of articles, held back and then written once per key, in phases.
 
 The worker places a batch of articles in memory and writes what they changed together: one write per key
-per batch (a story that gets three articles in a batch is written once), in four phases (`PHASES`), each
+per batch (a story that gets three articles in a batch is written once), in three phases (`PHASES`), each
 confirmed by the broker before the next is written: the article records first, then the windows (the live
-profiles and the fingerprints), then the log position they were written up to, the story states last.
-Whatever a crash cuts, a stored story state then still says that every other write of its entries is
-stored too, a stored position that the windows count every article up to it, and an article whose record
+profiles and the fingerprints), then the log position they were written up to. Whatever a crash cuts, a
+stored position then still says that the windows count every article up to it, and an article whose record
 is stored is recognised when it comes again, which is what the desk's healing relies on
 (streams/story/desk.py). A crash can also cut a phase part way, each store's changelog at its own point:
 within a store, removals are written after values, so a removal stored says its batch's values are too, and
@@ -41,7 +40,7 @@ def _made(value):
 # The position (meta) has a phase of its own: written with the windows, a crash could store it without the
 # live profiles it vouches for, and a desk rebuilt from the changelogs would take articles for counted that
 # its profiles lack.
-PHASES = (("articles",), ("fingerprints", "live"), ("meta",), ("stories",))
+PHASES = (("articles",), ("fingerprints", "live"), ("meta",))
 
 # Articles placed ahead of the broker at most (a batch on a busy stream): bounds the memory a batch holds and the
 # work a crash redoes.

@@ -30,12 +30,14 @@
 - Steady state in one process: before the in-process figures, the same history is placed into a desk whose
   tables are in RocksDB, as a long-lived worker's are; the in-process figures time the stream that follows it
   (the end-to-end stream), with the worker's garbage collector thresholds (GC_THRESHOLDS).
-- The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, fold,
+- The global stage alone: placing prepared articles on that desk (decode, dedup, candidates, scoring, the index,
   table writes, the bytes it sends), articles per second: it caps every deployment, however many workers prepare.
   The tables are written as a busy worker writes them: in batches of MAX_BATCH articles, each key once a batch.
+- The story stage alone (`story_per_s`): folding what the global stage sent for those articles (decode, fold,
+  entries, snapshots, rows written), messages per second on one partition; the workers share its partitions.
 - A worker's placing: a third worker on fresh topics, with the same history, fed the stream's articles already prepared
-  (`worker_place_per_s`): the global stage with its Kafka traffic, as the worker that places runs it.
-- Compute ceiling: preparing and placing on that desk, in this process, no broker; and preparing alone
+  (`worker_place_per_s`): the global stage with its Kafka traffic, and the story stage, as one worker runs both.
+- Compute ceiling: preparing, placing and folding on that desk, in this process, no broker; and preparing alone
   (`prepare_per_s`), which a worker does in child processes (`STORYWIRE_PREPARE_PROCESSES`).
 - Clustering cost: time to retrieve, score and decide on an article against 1k, 10k and 100k live stories, stories and
   articles dated as the desk dates them, and resident memory per 1,000 live stories.
@@ -49,6 +51,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +60,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from schemas import DeadLetter, PreparedArticle
+from schemas.placing import parse_to_story
 from streams.kafka.connection import client_options
 from streams.kafka.replay import replay
 from streams.kafka.topics import ARTICLES, PREPARED
@@ -64,12 +68,9 @@ from streams.pipeline.cluster import StoryIndex
 from streams.pipeline.features import features
 from streams.pipeline.prepare import prepare, prepare_many
 from streams.settings import Settings
-from streams.story.desk import (
-    Outcome,
-    StoryDesk,
-    collecting_as_the_worker,
-    snapshots_due,
-)
+from streams.story.desk import StoryDesk, collecting_as_the_worker
+from streams.story.fold import snapshot, snapshot_due
+from streams.story.shelf import StoredRows, StoryShelf
 from streams.story.staging import MAX_BATCH, Staging, write_open_batch
 from streams.tools.broker import process_stat
 from streams.tools.cluster import local_nodes
@@ -368,51 +369,75 @@ def received_after(history: int) -> int:
 
 
 class SteadyDesk:
-    """A desk as a long-lived, busy worker has it: a history of articles (`steady_stream`) already placed, its
-    tables in RocksDB, written in the worker's batches (`place`)."""
+    """Both placing stages as a long-lived, busy worker has them: a history of articles (`steady_stream`) already
+    placed and folded, their tables in RocksDB, written in the worker's batches. `place` is the global stage's work
+    for one article, `fold` the story stage's for the messages placing sent since (one partition holds them all)."""
 
     def __init__(self, settings: Settings, history: list[dict], directory: Path, progress) -> None:
         self.rocks = RocksStores(directory / "tables")
         self.staging = Staging(self.rocks.stores)
         self.desk = StoryDesk(settings, self.staging.stores)
-        self.outcomes: list[Outcome] = []  # of the open batch's articles
+        self.placed = 0  # articles of the open batch
+        self.rows = self.rocks.rows  # the story stage's table
+        self.shelf = StoryShelf(StoredRows(self.rows))
+        self.placements: list[bytes] = []  # sent by placing, not folded yet
         for number, raw in enumerate(history, start=1):
             prepared = prepare(orjson.dumps(raw), None, REPLAYED_AT + number, settings.max_article_bytes)
             if not isinstance(prepared, DeadLetter):
                 self.place(prepared.to_bytes())
             if number % 10_000 == 0:
+                self.fold()
                 progress(f"history: {number:,} of {len(history):,} articles placed")
         self.write()
+        self.fold()
 
     def place(self, message: bytes) -> None:
-        """The place stage's work for one prepared article's message, as the worker does it: decode, place, the
-        bytes of what it sends, and (every MAX_BATCH articles, as a busy worker) the batch's snapshots and table
-        writes."""
+        """The global stage's work for one prepared article's message, as the worker does it: decode, place, the
+        bytes of what it sends, and (every MAX_BATCH articles, as a busy worker) the batch's table writes."""
         outcome = self.desk.place(PreparedArticle.from_bytes(message))
-        self.desk.messages(outcome)
-        self.outcomes.append(outcome)
-        if len(self.outcomes) == MAX_BATCH:
+        self.placements.extend(value for kind, _, value in self.desk.messages(outcome) if kind == "story")
+        self.placed += 1
+        if self.placed == MAX_BATCH:
             self.write()
 
     def write(self) -> None:
-        for story_id in snapshots_due(self.outcomes):
-            self.desk.snapshot(story_id).to_bytes()
         write_open_batch(self.staging)
-        self.outcomes = []
+        self.placed = 0
+
+    def fold(self) -> int:
+        """The story stage's work for the messages placing sent (and the handovers they make): decode, fold, the
+        entries' bytes, and per MAX_BATCH messages its snapshots and rows, written. Returns the messages taken."""
+        pending, taken, entries = deque(self.placements), 0, []
+        self.placements = []
+        while pending:
+            for done in self.shelf.receive(parse_to_story(pending.popleft())):
+                entries.extend(done.entries)
+                for entry in done.entries:
+                    entry.to_bytes()
+                pending.extend(handover.to_bytes() for handover in done.handovers)
+            taken += 1
+            if taken % MAX_BATCH == 0 or not pending:
+                for story_id in {entry.story_id for entry in entries if snapshot_due(entry)}:
+                    snapshot(story_id, self.shelf.state(story_id)).to_bytes()
+                self.rows.write_all(self.shelf.written())
+                entries = []
+        return taken
 
     def close(self) -> None:
-        self.desk = self.staging = None
+        self.desk = self.staging = self.shelf = None
         self.rocks.close()
 
 
-def place_rate(steady: SteadyDesk, messages: list[bytes]) -> float:
+def place_rate(steady: SteadyDesk, messages: list[bytes]) -> tuple[float, float]:
     """Articles per second the global stage alone places (the prepared articles' messages made beforehand, as a
-    child process makes them)."""
+    child process makes them), and messages per second the story stage alone folds of what it sent."""
     started = time.perf_counter()
     for message in messages:
         steady.place(message)
     steady.write()
-    return len(messages) / (time.perf_counter() - started)
+    placed = time.perf_counter()
+    taken = steady.fold()
+    return len(messages) / (placed - started), taken / (time.perf_counter() - placed)
 
 
 def compute_ceiling(steady: SteadyDesk, payloads: list[bytes], received_from: int, settings: Settings) -> tuple[float, float]:
@@ -431,6 +456,7 @@ def compute_ceiling(steady: SteadyDesk, payloads: list[bytes], received_from: in
             if not isinstance(prepared, DeadLetter):
                 steady.place(prepared.to_bytes())  # the child's work in a worker
     steady.write()
+    steady.fold()
     return len(payloads) / (time.perf_counter() - started), len(payloads) / preparing
 
 
@@ -529,7 +555,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
             steady = SteadyDesk(base, past, Path(tmp), progress)
             half = articles // 2
             progress("the global stage alone, then the compute ceiling")
-            place_per_s = place_rate(steady, [article.to_bytes() for article in prepared_only(results[:half])])
+            place_per_s, story_per_s = place_rate(steady, [article.to_bytes() for article in prepared_only(results[:half])])
             compute_per_s, prepare_per_s = compute_ceiling(steady, payloads[half:], received_from + half, base)
             steady.close()
     cost = clustering_cost([1_000, 10_000, 100_000], probes=300, seed=seed, progress=progress)
@@ -540,6 +566,7 @@ async def run_bench(base: Settings, articles: int, seed: int, rate: float, histo
         "seed": seed,
         "history_articles": history,
         "place_per_s": round(place_per_s, 1),
+        "story_per_s": round(story_per_s, 1),
         "prepare_per_s": round(prepare_per_s, 1),
         "worker_place_per_s": round(worker_place_per_s, 1),
         "articles_per_s": round(articles_per_s, 1),
@@ -569,6 +596,7 @@ def format_bench(figures: dict) -> str:
             f"I/O ceiling           {figures['io_ceiling_per_s']:>10,.1f} messages/s (aiokafka consume + produce)",
             f"compute ceiling       {figures['compute_ceiling_per_s']:>10,.1f} articles/s (prepare + place, one process, after {figures['history_articles']:,} articles)",
             f"global stage alone    {figures['place_per_s']:>10,.1f} articles/s (placing, tables in RocksDB, after {figures['history_articles']:,} articles)",
+            f"story stage alone     {figures['story_per_s']:>10,.1f} messages/s (folding what placing sent, on one partition)",
             f"preparing alone       {figures['prepare_per_s']:>10,.1f} articles/s per process",
             f"a worker's placing    {figures['worker_place_per_s']:>10,.1f} articles/s (its place stage fed prepared articles, on the broker)",
             f"ratio to lower        {figures['ratio_to_ceiling']:>10.3f}",

@@ -1,9 +1,9 @@
 """`storywire soak`: a long-lived worker's state over a long stream, without a broker.
 
-It runs the place stage's real per-article work (prepare, `StoryDesk.place`,
-the event and snapshot bytes it would send) over a synthetic stream spread over
-many days of event time, with the desk's stores in RocksDB as the worker keeps
-its tables and the worker's garbage-collector thresholds, and reports at each quarter of the stream: resident memory, the
+It runs the worker's real per-article work past preparing (`StoryDesk.place`,
+the story stage's fold of what it sends, the entry and snapshot bytes) over a
+synthetic stream spread over many days of event time, with both stages' tables
+in RocksDB as the worker keeps them and the worker's garbage-collector thresholds, and reports at each quarter of the stream: resident memory, the
 time a restarted worker takes to rebuild its state from the stores, and what
 each appended article writes (tables and topics), for small and large stories.
 """
@@ -23,16 +23,13 @@ import orjson
 from rocksdict import ColumnFamily, Options, Rdict, WriteBatch
 
 from schemas import DeadLetter
+from schemas.placing import parse_to_story
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import (
-    Appended,
-    DeskStores,
-    StoryDesk,
-    collecting_as_the_worker,
-    snapshots_due,
-)
+from streams.story.desk import Decided, DeskStores, StoryDesk, collecting_as_the_worker
+from streams.story.fold import snapshot, snapshot_due
 from streams.story.rocksdb import compacting_removals
+from streams.story.shelf import StoredRows, StoryShelf
 from streams.story.staging import DELETED
 from streams.tools.synthetic import stream_over_days
 
@@ -115,10 +112,12 @@ class RocksStores:
 
     def open(self) -> DeskStores:
         self.db = Rdict(str(self.path), options=self._options())
-        self.stores = DeskStores(**{
-            f.name: RocksStore(self._family(f.name), self.db.get_column_family_handle(f.name)) for f in fields(DeskStores)
-        })
+        self.stores = DeskStores(**{name: self._store(name) for name in (f.name for f in fields(DeskStores))})
+        self.rows = self._store("story-rows")
         return self.stores
+
+    def _store(self, name: str) -> RocksStore:
+        return RocksStore(self._family(name), self.db.get_column_family_handle(name))
 
     def _family(self, name: str) -> Rdict:
         try:
@@ -132,14 +131,14 @@ class RocksStores:
         return compacting_removals(Options())
 
     def _open_stores(self) -> list[RocksStore]:
-        return list(vars(self.stores).values()) if self.stores else []
+        return [*vars(self.stores).values(), self.rows] if self.stores else []
 
     def close(self) -> None:
         """Close the database; every handle on it (the stores, a desk using them) must be dropped first."""
         if self.db is None:
             return
         self._closed_written, self._closed_largest = self.written(), self.largest()
-        self.stores = None
+        self.stores = self.rows = None
         gc.collect()  # column family handles keep the database open until collected
         self.db.close()
         self.db = None
@@ -162,7 +161,7 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
     quarters = {round(articles * q / 4) for q in (1, 2, 3, 4)}
     directory = Path(tempfile.mkdtemp(prefix="storywire-soak-"))
     rocks = RocksStores(directory / "tables")
-    desk = StoryDesk(settings, rocks.stores)
+    desk, shelf = _stages(settings, rocks)
     figures: dict = {"articles": articles, "event_days": days, "seed": seed, "rss_mb": {}, "restart_s": {}}
     appended: dict[str, list[int]] = {"small": [0, 0], "large": [0, 0]}  # bytes, appends
     largest_message = 0
@@ -174,24 +173,25 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
                 if not isinstance(prepared, DeadLetter):
                     before = rocks.written()
                     outcome = desk.place(prepared)
-                    # What the place stage sends for it as a batch of its own (a quiet stream's): its entries and
-                    # verdicts, and the snapshots they make due.
+                    # What the stages send for it as batches of their own (a quiet stream's): the placements and
+                    # verdicts, the entries, the handovers and the snapshots they make due; and the rows written.
                     messages = [value for _, _, value in desk.messages(outcome)]
-                    messages += [desk.snapshot(story_id).to_bytes() for story_id in snapshots_due([outcome])]
-                    if isinstance(outcome, Appended):
+                    messages += _folded(shelf, [value for kind, _, value in desk.messages(outcome) if kind == "story"])
+                    rocks.rows.write_all(shelf.written())
+                    if isinstance(outcome, Decided):
                         largest_message = max(largest_message, *map(len, messages))
-                        size = desk.state(outcome.event.story_id).articles
+                        size = shelf.state(outcome.record["story_id"]).articles
                         kind = "small" if size <= SMALL_STORY else "large" if size >= LARGE_STORY else None
                         if kind:
                             appended[kind][0] += rocks.written() - before + sum(map(len, messages))
                             appended[kind][1] += 1
                 if number in quarters:
                     figures["rss_mb"][str(number)] = round(rss_mb(), 1)
-                    desk = None
+                    desk = shelf = None
                     rocks.close()
                     restart_started = time.monotonic()
                     rocks.open()
-                    desk = StoryDesk(settings, rocks.stores)
+                    desk, shelf = _stages(settings, rocks)
                     desk.load()
                     figures["restart_s"][str(number)] = round(time.monotonic() - restart_started, 3)
                     progress(
@@ -200,7 +200,7 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
                         f"{len(desk.duplicates):,} recent fingerprints"
                     )
         finally:
-            desk = None
+            desk = shelf = None
             rocks.close()
             shutil.rmtree(directory, ignore_errors=True)
     for kind, (total, count) in appended.items():
@@ -209,6 +209,24 @@ def run_soak(settings: Settings, articles: int, days: float, seed: int, progress
     figures["largest_message_bytes"] = max(largest_message, rocks.largest())
     figures["seconds"] = round(time.monotonic() - started, 1)
     return figures
+
+
+def _stages(settings: Settings, rocks: RocksStores) -> tuple[StoryDesk, StoryShelf]:
+    """The global stage's desk over its stores, and the story stage's shelf over its rows (the `stories` store)."""
+    return StoryDesk(settings, rocks.stores), StoryShelf(StoredRows(rocks.rows))
+
+
+def _folded(shelf: StoryShelf, placements: list[bytes]) -> list[bytes]:
+    """What the story stage sends for these messages (one partition holds every story here): the entries, the
+    handovers (taken in turn), and the snapshots the entries make due, as of the last."""
+    sent, pending, due = [], list(placements), set()
+    while pending:
+        for done in shelf.receive(parse_to_story(pending.pop(0))):
+            sent += [entry.to_bytes() for entry in done.entries] + [handover.to_bytes() for handover in done.handovers]
+            pending += [handover.to_bytes() for handover in done.handovers]
+            due.update(entry.story_id for entry in done.entries if snapshot_due(entry))
+            due.update(handover.absorbed_story_id for handover in done.handovers)
+    return sent + [snapshot(story_id, shelf.state(story_id)).to_bytes() for story_id in due]
 
 
 def format_soak(figures: dict) -> str:

@@ -1,8 +1,8 @@
 """The worker, wired: a faust app with its topics, tables, two agents and a timer, built by `build_app`.
 
-    raw articles --prepare_articles--> prepared articles --place_articles--> story events, snapshots,
-       (partitioned, parallel)                              (one partition)      duplicates
-       \\--> dead letters                                                        \\--> dead letters
+    raw articles --prepare_articles--> prepared articles --place_articles--> story placements --fold_stories--> story events,
+       (partitioned, parallel)                              (one partition)       (partitioned, by story)       snapshots
+       \\--> dead letters                                                  \\--> duplicates, dead letters
 
 Processing is at-least-once. Acks are manual (`stream.noack()`): a message is
 acknowledged, and so its offset becomes committable, only after everything it
@@ -24,13 +24,14 @@ from streams.kafka.compression import keep_zstd_contexts
 from streams.kafka.connection import security_options
 from streams.settings import Settings
 from streams.worker.consumer import use_prompt_consumer
-from streams.worker.context import WorkerContext, declare_tables
+from streams.worker.context import WorkerContext, declare_story_rows, declare_tables
 from streams.worker.journal import Settled
 from streams.worker.lag import log_counters, report_counters
 from streams.worker.metrics import WorkerSensor, serve_metrics
 from streams.worker.place_stage import place_agent
 from streams.worker.prepare_stage import prepare_agent
 from streams.worker.producer import use_idempotent_producer
+from streams.worker.story_stage import story_agent
 from streams.worker.topics import declare_topics
 
 
@@ -84,13 +85,14 @@ def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(Non
     use_idempotent_producer(app)
     use_prompt_consumer(app)
     topics = declare_topics(app, settings)
-    ctx = WorkerContext(settings, app, topics, declare_tables(app, settings))
+    ctx = WorkerContext(settings, app, topics, declare_tables(app, settings), story_rows=declare_story_rows(app, settings))
     if settings.tables_on_disk:  # the place stage keeps its journal beside them
         ctx.journal_dir, ctx.cut_batch = data_dir, settled.cut
     app.sensors.add(WorkerSensor(ctx.counters, ctx.metrics.health))
 
     app.agent(topics.raw_articles, name="prepare_articles")(prepare_agent(ctx))
     app.agent(topics.prepared_articles, name="place_articles", concurrency=1)(place_agent(ctx))
+    app.agent(topics.story_placements, name="fold_stories", concurrency=1)(story_agent(ctx))
 
     @app.timer(interval=settings.stats_interval)
     async def counters_line() -> None:
@@ -110,6 +112,7 @@ def build_app(settings: Settings, data_dir: Path, settled: Settled = Settled(Non
     async def forget_partitions(app_, revoked, **kwargs) -> None:
         """Every rebalance revokes everything first: the next article rebuilds the desk from the recovered tables."""
         ctx.desk = None
+        ctx.shelves = {}  # made again from the story rows table, as faust recovers it
         ctx.changelog_ends = None  # another worker may write to the changelogs until this one places again
         for tp in revoked:
             ctx.next_offsets.pop(tp, None)

@@ -19,7 +19,7 @@ from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
 from rocksdict import WriteBatch
 
-from streams.kafka.topics import replication_config
+from streams.kafka.topics import replication_config, story_rows_changelog_spec
 from streams.settings import Settings
 from streams.story.desk import DeskStores, StoryDesk
 from streams.story.rocksdb import compacting_removals
@@ -41,13 +41,14 @@ CRASH_STOP_SECONDS = 120.0
 # The desk's stores (see streams/story/desk.py), each a table backed by a compacted changelog topic.
 # None of their values grows with a story's size; `live` and `fingerprints` hold only their windows.
 TABLES = {
-    "stories": "story-states",  # story id -> bounded story state
     "articles": "articles",  # article id -> the entries it made, or the verdict it got
     "live": "live-stories",  # story id -> clustering profile, hot window only
     "fingerprints": "recent-fingerprints",  # article id -> dedup fingerprint, dedup window only
     "meta": "desk-meta",  # the log position, the stream's lag behind the broker, the latest dated article's date
 }
 STORE_OF = {table: store for store, table in TABLES.items()}
+# The story stage's table: story id -> its row (streams/story/shelf.py), partitioned as the story placements topic.
+STORY_ROWS = "story-rows"
 # Failures of a table write that no retry changes (a bug, or a topic with more partitions than the tables): they
 # stop the worker, where the broker's refusals are retried.
 WRITE_BUGS = (PartitionsMismatch, IllegalOperation, TypeError, ValueError)
@@ -103,16 +104,27 @@ class ConfirmedTable(faust.Table):
             return None
         return self.app.serializers.dumps_value(self.value_type, value, serializer=self.value_serializer)
 
-    def write_locally(self, writes: list[tuple[object, object, tuple[object, bytes | None] | None]]) -> list[Record]:
+    def write_locally(
+        self, writes: list[tuple[object, object, tuple[object, bytes | None] | None]], partition: int = CHANGELOG_PARTITION
+    ) -> list[Record]:
         """Write each (key, value, made) in the local store (DELETED removes the key), all at once; returns the
-        changelog's record of each write, the bytes RocksDB got. A value `made` already (encoded for the batch's
-        journal: the very object, with its bytes) is not encoded again. A removal is sent whether or not the store
-        still has the key: a phase written again after a failed changelog write removed it already, but its
-        tombstone never reached the broker.
+        changelog's record of each write (`changelog_records`), the bytes RocksDB got."""
+        records = self.changelog_records(writes)
+        self.store_records(writes, records, partition)
+        return records
 
-        On RocksDB the writes go as one write batch to the tables' partition: a put per key through faust's store
-        (which also notes each key's partition in an LRU cache) took 15 us, in a batch 4 (500 keys at a time)."""
-        records = [(self._key_bytes(key), self._value_bytes(value, made)) for key, value, made in writes]
+    def changelog_records(self, writes: list[tuple[object, object, tuple[object, bytes | None] | None]]) -> list[Record]:
+        """The changelog's record of each (key, value, made). A value `made` already (encoded for the batch's
+        journal: the very object, with its bytes) is not encoded again."""
+        return [(self._key_bytes(key), self._value_bytes(value, made)) for key, value, made in writes]
+
+    def store_records(self, writes: list[tuple[object, object, object]], records: list[Record], partition: int) -> None:
+        """Make the writes, whose changelog `records` these are, in the local store. A removal is made whether or
+        not the store still has the key: a phase written again after a failed changelog write removed it already,
+        but its tombstone never reached the broker.
+
+        On RocksDB the writes go as one write batch to the partition: a put per key through faust's store (which
+        also notes each key's partition in an LRU cache) took 15 us, in a batch 4 (500 keys at a time)."""
         store = self.data
         if _on_rocksdict(store):
             batch = WriteBatch(raw_mode=True)
@@ -121,20 +133,50 @@ class ConfirmedTable(faust.Table):
                     batch.delete(key_bytes)
                 else:
                     batch.put(key_bytes, value_bytes)
-            store._db_for_partition(CHANGELOG_PARTITION).write(batch)
+            store._db_for_partition(partition).write(batch)
         else:  # in memory (memory://): the objects
             for key, value, _ in writes:
                 if value is DELETED:
                     store.pop(key, None)
                 else:
                     store[key] = value
-        return records
 
     def _key_bytes(self, key) -> bytes:
         return self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
 
     def _value_bytes(self, value, made: tuple[object, bytes | None] | None) -> bytes | None:
         return made[1] if made is not None and made[0] is value else self.changelog_value(value)
+
+
+def declare_story_rows(app: faust.App, settings: Settings) -> ConfirmedTable:
+    """The story stage's table, one partition per story placements partition (its changelog's too), its changelog
+    configured as the worker creates it (`story_rows_changelog_spec`)."""
+    config = story_rows_changelog_spec(settings, STORY_ROWS).config
+    return app.tables.add(
+        ConfirmedTable(
+            app, name=STORY_ROWS, default=None, beacon=app.tables.beacon, key_type=str, partitions=settings.partitions,
+            extra_topic_configs=config,
+        )
+    )
+
+
+async def write_after_changelog(table: ConfirmedTable, partition: int, writes: list[tuple[object, object, None]]) -> None:
+    """Write one partition of a table: its changelog records first, in order, each confirmed by the broker, and
+    only then its local store, with where the changelog ends as the store's persisted offset. The store is never
+    ahead of its changelog, so a crash leaves nothing in it that a worker rebuilt from the changelog would lack
+    (what the place stage's journal mends for its tables, written store first), whichever worker writes the
+    partition next: a crash before the store's write leaves it behind, and faust's recovery reads the rest."""
+    records = table.changelog_records(writes)
+    if not records:
+        return
+    producer = await batch_producer(table.app)
+    topic = table.changelog_topic.get_topic_name()
+    sent = await send_batches(producer, {(topic, partition): records})
+    acks = [ack for ack, _ in sent[topic, partition]]
+    await confirmed(acks, [topic] * len(acks))
+    table.store_records(writes, records, partition)
+    ack, count = sent[topic, partition][-1]
+    table.data.set_persisted_offset(TP(topic, partition), ack.result().offset + count - 1)
 
 
 def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
@@ -178,7 +220,7 @@ async def send_records(tables: DeskStores, records: dict[str, list[Record]]) -> 
     names = [store for store, store_records in records.items() if store_records]
     if not names:
         return {}
-    producer = await batch_producer(tables.stories.app)
+    producer = await batch_producer(tables.articles.app)
     topics = {store: getattr(tables, store).changelog_topic.get_topic_name() for store in names}
     sent = await send_batches(producer, {(topics[store], CHANGELOG_PARTITION): records[store] for store in names})
     acks = [(ack, topic) for (topic, _), batches in sent.items() for ack, _ in batches]
@@ -207,6 +249,16 @@ class WorkerContext:
     desk: StoryDesk | None = None  # derived from the tables; None until the first article after a rebalance
     staging: Staging = field(init=False)  # the place stage's writes not yet in the tables; the desk reads through it
     prepare_acks: InOrderAcks | None = None  # the running prepare agent's, so a rebalance can reset it
+    # The story stage's table, and its shelves: story placements partition -> StoryShelf (made again after a
+    # rebalance, from the table).
+    story_rows: ConfirmedTable | None = None
+    shelves: dict = field(default_factory=dict)
+    # Per story placements partition, the rows its batches gave to be written and not confirmed yet (story id ->
+    # JSON): a shelf made again meanwhile reads them before the table.
+    unwritten_rows: dict = field(default_factory=dict)
+    # A bug the story stage cannot make a dead letter of stopped the worker: it takes, writes and acks nothing more
+    # while the worker stops, so that what it had not acked comes again on the next start.
+    story_stage_stopped: bool = False
     # The place stage's journal (streams/worker/journal.py): its directory (None: tables in memory, no journal),
     # the batch the last stop cut (checked again, and written again, by the first batch), and where each
     # changelog ends (None: unknown, after a rebalance: another worker may have written).

@@ -44,7 +44,7 @@ class Counters:
         return {**asdict(self), "processed": self.processed}
 
     def describe(self) -> str:
-        """The human form of the counter line: `received=12 prepared=11 … lag=articles:3,prepared:0`."""
+        """The human form of the counter line: `received=12 prepared=11 … lag=articles:3,prepared:0,story-placements:0`."""
         values = self.as_dict()
         lag = values.pop("lag")
         parts = [f"{name}={value}" for name, value in values.items()]

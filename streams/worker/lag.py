@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from streams.kafka.topics import ARTICLES, PREPARED
+from streams.kafka.topics import ARTICLES, PREPARED, STORY_PLACEMENTS
 from streams.worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
-_LAG_TOPICS = (ARTICLES, PREPARED)  # the input topics, as the counter line names them
+_LAG_TOPICS = (ARTICLES, PREPARED, STORY_PLACEMENTS)  # the input topics, as the counter line names them
 
 
 async def consumer_lag(ctx: WorkerContext) -> dict[str, int | None]:

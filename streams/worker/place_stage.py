@@ -1,7 +1,9 @@
 """The place stage: each prepared article is a redelivery, a duplicate, or the next entry of a story (global).
 
 It needs a view across every story, so it reads the single-partition prepared topic and runs on one
-worker at a time. Articles are placed in memory in the order they arrive, in chunks of what faust has fetched
+worker at a time. It decides, and hands each decision to the story stage (streams/worker/story_stage.py) on the
+story placements topic, keyed by story: the fold, the entries and the snapshots are that stage's, which every
+worker shares. Articles are placed in memory in the order they arrive, in chunks of what faust has fetched
 (`PLACE_CHUNK`: each chunk decoded, then placed; on a quiet stream a chunk is one article; a revocation or a
 stop places a chunk held at once, as faust waits for it: `HeldChunk`); what they change is
 written and published in batches (a group commit): while one batch goes to the broker, the next gathers
@@ -15,15 +17,14 @@ is finished in this order, each step confirmed by the broker before the next beg
    so that a crash cannot leave the changelogs behind the local tables; cleared once the tables' phases are
    confirmed;
 1. the article records (the desk's writes are made once per key, in the phases of streams/story/staging.py);
-2. its messages (entries, duplicate verdicts, dead letters) in order, so a story's events reach the
-   broker in version order, with one snapshot of each story the batch made one due for, as of the batch's
-   end; sent while the windows, then the log position and, last, the story states are written;
+2. its messages (placements, duplicate verdicts, dead letters) in order, so a story's placements reach the
+   broker in log order; sent while the windows, then the log position, are written;
 3. the acks of its prepared articles, in offset order.
 
 A crash leaves a prefix of these done. The articles not acked come again and the desk recognises each
 one it recorded (healing the writes the crash cut short): a message processed twice changes no state,
-and its entries are sent again with the same versions, which subscribers drop. No message goes out
-before its article's record is on the broker, so every entry published is one a redelivery sends again.
+and its placements are sent again with the same positions, which the story stage drops. No message goes out
+before its article's record is on the broker, so every placement sent is one a redelivery sends again.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 
 from schemas import PreparedArticle
 from streams.pipeline.prepare import dead_letter
-from streams.story.desk import Appended, Outcome, StoryDesk, snapshots_due
+from streams.story.desk import Decided, Decision, StoryDesk
 from streams.story.staging import MAX_BATCH, Staging, Writes, keys_in_order
 from streams.worker import journal
 from streams.worker.context import (
@@ -90,7 +91,7 @@ class Placed:
 
     event: object
     sends: list[Send]
-    outcome: Outcome | None
+    outcome: Decision | None
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
@@ -277,7 +278,7 @@ def _placed(ctx: WorkerContext, event, decoded: Decoded | None = None) -> Placed
             raise prepared
         desk = loaded_desk(ctx)
         outcome = desk.place(prepared)
-        topics = {"event": ctx.topics.story_events, "duplicate": ctx.topics.duplicates}
+        topics = {"story": ctx.topics.story_placements, "duplicate": ctx.topics.duplicates, "event": ctx.topics.story_events}
         sends = [(topics[kind], key.encode(), value) for kind, key, value in desk.messages(outcome)]
     finally:
         ctx.metrics.stage_seconds.labels("place").observe(decoding + time.perf_counter() - started)
@@ -290,7 +291,6 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
     while True:
         await batch.gathered(linger)
         placed, writes = batch.take(), staging.seal()  # together: the batch's articles and their writes
-        _add_snapshots(ctx, placed)
         ctx.metrics.place_batch.observe(len(placed))
         again = await _cut_batch_again(ctx, placed)
         encoded_again, encoded = await _journal(ctx, [again, writes])
@@ -317,23 +317,6 @@ async def _write_batches(ctx: WorkerContext, stream, batch: OpenBatch) -> None:
             await stream.ack(article.event)
             ctx.acked(article.event)
             _count(ctx, article.outcome)
-
-
-def _add_snapshots(ctx: WorkerContext, placed: list[Placed]) -> None:
-    """The batch's snapshots (`snapshots_due`), made as the batch is taken, before the next article is
-    placed, so each is as of the batch's end; each sent with the story's last entry in the batch. A desk
-    dropped since (a rebalance, an article that failed) is not rebuilt for them: the sealed batch's story
-    states are read through the staging. A snapshot that cannot be made (a bug) is left out and said in the
-    log: its story's entries, the source of truth, still go out, and the batch's writer goes on (failing, it
-    would stop the worker on every start)."""
-    desk = ctx.desk if ctx.desk is not None else StoryDesk(ctx.settings, ctx.staging.stores)
-    for story_id, index in snapshots_due([article.outcome for article in placed]).items():
-        try:
-            snapshot = desk.snapshot(story_id).to_bytes()
-        except Exception:
-            log.exception("making the snapshot of story %s failed; it is left out", story_id, extra={"story_id": story_id})
-            continue
-        placed[index].sends.append((ctx.topics.story_snapshots, story_id.encode(), snapshot))
 
 
 async def _write_phase(ctx: WorkerContext, placed: list[Placed], phase: list, encoded: Encoded) -> None:
@@ -430,11 +413,11 @@ async def _deliver(ctx: WorkerContext, batch: list[Placed]) -> None:
             await deliver_all(ctx.counters, *placed.sends)
 
 
-def _count(ctx: WorkerContext, outcome: Outcome | None) -> None:
+def _count(ctx: WorkerContext, outcome: Decision | None) -> None:
     counters = ctx.counters
     if outcome is None:
         counters.dead_letters += 1
-    elif isinstance(outcome, Appended):
+    elif isinstance(outcome, Decided):
         counters.appended += 1
     else:
         counters.duplicates += 1

@@ -79,11 +79,11 @@ NOT_ALLOWED = (TopicAuthorizationFailedError, ClusterAuthorizationFailedError)
 
 
 async def prepared_limit(ctx: WorkerContext) -> int:
-    """The largest message the prepared topic takes: the settings' limit (the producer's), or the topic's own
+    """The largest message the prepared topic takes: the settings' limit, or the topic's own
     max.message.bytes where that is lower (a topic made before the setting was raised, or capped by its
     cluster). Nothing larger may reach the broker: a batch it refuses breaks the idempotent producer's sequence
     on that partition, which then refuses every later batch (OutOfOrderSequenceNumber), for good."""
-    topic, configured = ctx.topics.prepared_articles.get_topic_name(), ctx.app.conf.producer_max_request_size
+    topic, configured = ctx.topics.prepared_articles.get_topic_name(), ctx.settings.max_prepared_bytes
     limit = configured
 
     async def ask() -> None:

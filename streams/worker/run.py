@@ -11,13 +11,14 @@ from pathlib import Path
 import faust
 
 from streams.kafka.admin import ensure_topics
-from streams.kafka.topics import changelog_spec, topic_specs
+from streams.kafka.topics import changelog_spec, story_rows_changelog_spec, topic_specs
 from streams.settings import Settings
 from streams.story.desk import GC_THRESHOLDS
 from streams.worker.app import build_app
-from streams.worker.context import TABLES
+from streams.worker.context import STORY_ROWS, TABLES
 from streams.worker.journal import Settled, settle
 from streams.worker.logs import logging_config
+from streams.worker.upgrade import rows_from_earlier_states
 
 _held_locks: list = []  # open lock files of claimed table directories, kept for the process's life
 
@@ -26,7 +27,9 @@ def run_worker(settings: Settings, loglevel: str, log_format: str) -> None:
     """Run until Ctrl-C or SIGTERM (faust commits what is acked and flushes its tables on the way out)."""
     gc.set_threshold(*GC_THRESHOLDS)
     changelogs = [changelog_spec(settings, table) for table in TABLES.values()]
+    changelogs.append(story_rows_changelog_spec(settings, STORY_ROWS))
     asyncio.run(ensure_topics(settings, [*topic_specs(settings).values(), *changelogs]))
+    asyncio.run(rows_from_earlier_states(settings))  # a deployment of the version before the story stage
     data_dir = claim_data_dir(settings.worker_dir)
     settled = asyncio.run(settle(settings, data_dir, TABLES)) if settings.tables_on_disk else Settled(None)
     app = build_app(settings, data_dir, settled)

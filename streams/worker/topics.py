@@ -19,6 +19,7 @@ from streams.settings import Settings
 class Topics:
     raw_articles: faust.TopicT
     prepared_articles: faust.TopicT
+    story_placements: faust.TopicT
     dead_letters: faust.TopicT
     duplicates: faust.TopicT
     story_events: faust.TopicT
@@ -44,6 +45,7 @@ def declare_topics(app: faust.App, settings: Settings) -> Topics:
     return Topics(
         raw_articles=topic(names.ARTICLES),
         prepared_articles=topic(names.PREPARED),
+        story_placements=topic(names.STORY_PLACEMENTS),
         dead_letters=topic(names.DEAD_LETTERS),
         duplicates=topic(names.DUPLICATES),
         story_events=topic(names.STORY_EVENTS),

@@ -18,7 +18,7 @@ from streams.kafka.topics import TopicSpec, topic_specs
 from streams.settings import Settings
 from streams.tools.harness import start_worker, stop_worker, wait_for_outcomes
 from streams.tools.synthetic import stream_over_days
-from streams.worker.context import TABLES
+from streams.worker.context import STORY_ROWS, TABLES
 
 # Each test chains several waits of minutes (settling, restarts) on a 2-core host: longer than the default.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -31,7 +31,8 @@ async def test_a_story_of_over_a_thousand_full_text_articles_fits_kafka_s_defaul
     settings = Settings(broker=kafka_bootstrap, topic_prefix=topic_prefix, home=tmp_path, partitions=1)
     limit = {"max.message.bytes": str(KAFKA_DEFAULT_MAX_MESSAGE_BYTES)}
     specs = [TopicSpec(s.name, s.partitions, {**s.config, **limit}) for s in topic_specs(settings).values()]
-    changelogs = [TopicSpec(f"{topic_prefix}-{name}-changelog", 1, {"cleanup.policy": "compact", **limit}) for name in TABLES.values()]
+    tables = [(name, 1) for name in TABLES.values()] + [(STORY_ROWS, settings.partitions)]
+    changelogs = [TopicSpec(f"{topic_prefix}-{name}-changelog", n, {"cleanup.policy": "compact", **limit}) for name, n in tables]
     await ensure_topics(settings, specs + changelogs)
 
     articles = list(stream_over_days(ARTICLES, days=20, seed=17, long_running=1, long_share=1.0, duplicate_rate=0.0))
@@ -56,5 +57,5 @@ async def test_a_story_of_over_a_thousand_full_text_articles_fits_kafka_s_defaul
         values = await read_topic(settings, name)
         largest[name] = max((len(v) for v in values if v), default=0)
     print(f"\nlong story: {len(biggest['article_ids'])} articles; largest message per topic: {largest}")
-    assert largest["story-events"] > 0 and largest["story-states-changelog"] > 0
+    assert largest["story-events"] > 0 and largest["story-rows-changelog"] > 0 and largest["story-placements"] > 0
     assert max(largest.values()) < 256 * 1024, largest

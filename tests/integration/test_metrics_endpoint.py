@@ -80,5 +80,5 @@ async def test_metrics_move_during_a_replay_and_health_answers(kafka_bootstrap, 
     assert last[("storywire_stage_seconds_count", (("stage", "place"),))] == last[("storywire_prepared_total", ())]
     assert last[("storywire_prepare_chunk_articles_sum", ())] >= ARTICLES  # each raw article went to the child
     lag_topics = {dict(labels)["topic"] for name, labels in last if name == "storywire_consumer_lag"}
-    assert lag_topics == {"articles", "prepared"}
+    assert lag_topics == {"articles", "prepared", "story-placements"}
     assert ("storywire_sends_retried_total", ()) in last and ("storywire_last_commit_age_seconds", ()) in last

@@ -41,7 +41,7 @@ from streams.settings import Settings
 from streams.tools.broker import free_port, local_kafka
 from streams.tools.cluster import LocalCluster
 from streams.tools.harness import broker_for, stop_worker
-from streams.worker.context import TABLES
+from streams.worker.context import STORY_ROWS, TABLES
 
 # Each test chains several waits of minutes (settling, restarts) on a 2-core host: longer than the default.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
@@ -177,7 +177,7 @@ async def test_a_broker_killed_mid_stream_changes_nothing(cluster: LocalCluster,
     assert repeats < len(ids), "more story events sent twice than the stream has articles"
 
     # Every topic storywire and faust created, the tables' changelogs included, has 3 replicas and min ISR 2.
-    names = ["articles", "prepared", "dead-letters", "duplicates", "story-events", "story-snapshots"]
-    names += [f"{table}-changelog" for table in TABLES.values()]
+    names = ["articles", "prepared", "story-placements", "dead-letters", "duplicates", "story-events", "story-snapshots"]
+    names += [f"{table}-changelog" for table in [*TABLES.values(), STORY_ROWS]]
     replication = await _replication(disturbed, [disturbed.topic(name) for name in names])
     assert replication == {disturbed.topic(name): (3, "2") for name in names}

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import orjson
 import pytest
+from placing import Placing
 
 from schemas import DeadLetter, PreparedArticle
 from streams.pipeline import prepare as preparing
 from streams.pipeline.prepare import decode_text, prepare, prepare_many
 from streams.settings import Settings
-from streams.story.desk import Appended, Duplicate, StoryDesk
+from streams.story.desk import Decided, Duplicate, StoryDesk
 
 SEEDS = sorted((Path(__file__).parents[3] / "seeds").glob("*.txt"))
 LIMIT = 2_000_000
@@ -138,7 +139,7 @@ def test_a_number_too_large_for_a_float_is_no_claim_and_the_article_is_placed():
         result = _prepare(orjson.dumps({"title": "Fire destroys homes", "text": text.format(number)}))
         assert isinstance(result, PreparedArticle) and not [c for c in result.facts.claims if c.subject == "homes"]
         again = PreparedArticle.from_bytes(result.to_bytes())  # as the place stage reads it
-        assert again == result and isinstance(StoryDesk(Settings()).place(again), Appended)
+        assert again == result and isinstance(StoryDesk(Settings()).place(again), Decided)
 
 
 def test_a_publication_date_no_news_has_is_no_date_and_the_article_is_placed():
@@ -168,7 +169,7 @@ def test_an_unknown_field_nested_too_deep_to_send_on_is_a_dead_letter_saying_so(
 def test_a_broker_time_no_date_can_hold_leaves_the_article_without_one(timestamp):
     result = prepare(orjson.dumps(ARTICLE), None, timestamp, LIMIT)
     assert isinstance(result, PreparedArticle) and result.article.received_at is None
-    assert isinstance(StoryDesk(Settings()).place(PreparedArticle.from_bytes(result.to_bytes())), Appended)
+    assert isinstance(StoryDesk(Settings()).place(PreparedArticle.from_bytes(result.to_bytes())), Decided)
 
 
 def test_control_characters_make_a_payload_binary_but_tabs_and_line_breaks_do_not():
@@ -207,7 +208,7 @@ def test_utf8_with_a_little_damage_stays_utf8_not_mojibake_throughout(damage):
 
 
 def _place_all(payloads: list[bytes]) -> list:
-    desk = StoryDesk(Settings(broker="127.0.0.1:1"))
+    desk = Placing(Settings(broker="127.0.0.1:1"))
     outcomes = []
     for payload in payloads:
         prepared = _prepare(payload, key=None)
@@ -218,7 +219,7 @@ def _place_all(payloads: list[bytes]) -> list:
 
 def test_the_seeds_make_one_story_of_five_entries():
     outcomes = _place_all([path.read_bytes() for path in SEEDS])
-    assert all(isinstance(o, Appended) for o in outcomes)
+    assert all(isinstance(o.outcome, Decided) for o in outcomes)
     assert len({o.event.story_id for o in outcomes}) == 1
     assert [o.event.version for o in outcomes] == [1, 2, 3, 4, 5]
 
@@ -243,6 +244,6 @@ def test_a_syndicated_copy_with_other_chrome_and_a_few_words_changed_is_a_duplic
     )
     outcomes = _place_all([*seeds, copy.encode()])
     verdict = outcomes[-1]
-    assert isinstance(verdict, Duplicate) and verdict.verdict.kind == "near"
+    assert isinstance(verdict.outcome, Duplicate) and verdict.verdict.kind == "near"
     assert verdict.verdict.duplicate_of == outcomes[1].event.article_id
     assert 0.8 <= verdict.verdict.similarity < 1.0

@@ -17,7 +17,7 @@ from streams.settings import Settings
 from streams.sources.feeds import feed_articles
 from streams.sources.html import page_article
 from streams.sources.reading import Skipped, Unreadable, with_id
-from streams.story.desk import Appended, Duplicate, StoryDesk
+from streams.story.desk import Decided, Duplicate, StoryDesk
 
 HOME = "https://courier.example/local"
 ITEM = {
@@ -141,7 +141,7 @@ def test_a_feed_item_and_the_web_page_of_the_same_story_are_one_article_to_the_p
         prepared = prepare(orjson.dumps(article), article["id"].encode(), time.time(), 2_000_000)
         assert isinstance(prepared, PreparedArticle), prepared
         outcomes.append(desk.place(prepared))
-    assert isinstance(outcomes[0], Appended)
+    assert isinstance(outcomes[0], Decided)
     verdict = outcomes[1]
     assert isinstance(verdict, Duplicate) and verdict.verdict.kind == "near"
     assert verdict.verdict.duplicate_of == page["id"]

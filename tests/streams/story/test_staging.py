@@ -11,7 +11,7 @@ import pytest
 
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import ABSORBED, Appended, DeskStores, Duplicate, StoryDesk
+from streams.story.desk import ABSORBED, Decided, DeskStores, Duplicate, StoryDesk
 from streams.story.staging import (
     DELETED,
     PHASES,
@@ -38,6 +38,20 @@ def calm(stream):
     return [desk.place(article) for article in stream], desk.stores
 
 
+def _sent(outcome):
+    """What an outcome sends on: a decision's messages (sent again, the same, on its redelivery), or the verdict a
+    duplicate got the first time."""
+    if isinstance(outcome, Duplicate):
+        return outcome.earlier or outcome.verdict
+    return outcome.messages
+
+
+def _merge(outcome) -> tuple[str, str] | None:
+    """The (absorbed, surviving) stories an article's decision merged, if any."""
+    merged = isinstance(outcome, Decided) and outcome.record["merged"]
+    return (merged[0], merged[1]) if merged else None
+
+
 def _batches(stream, size: int = BATCH):
     return [stream[i : i + size] for i in range(0, len(stream), size)]
 
@@ -51,7 +65,7 @@ def test_a_desk_placing_in_batches_decides_and_stores_as_one_writing_each_articl
     for batch in _batches(stream):
         placed += [desk.place(article) for article in batch]
         write_open_batch(staging)
-    assert any(len(o.events) == 2 for o in outcomes), "the stream merges stories: merges are batched too"
+    assert any(map(_merge, outcomes)), "the stream merges stories: merges are batched too"
     assert placed == outcomes
     assert stores == calm_stores
 
@@ -86,9 +100,9 @@ def test_a_crash_between_the_phases_of_a_batch_is_healed_when_its_articles_come_
     """With only the first phases of a batch's writes on the broker, its articles come again: each is
     recognised, its lost writes are made again, and the stream goes on exactly as the uninterrupted one."""
     again, expected = _crash_and_go_on(stream, calm, 12, lambda phases: [w for phase in phases[:phases_written] for w in phase])
-    if phases_written:  # recorded: each comes back as a redelivery of the same entries
-        assert all(isinstance(o, Duplicate) for o in again)
-        assert [o.events for o in again] == [o.events for o in expected]
+    if phases_written:  # recorded: each comes back as a redelivery, which sends what it sent the first time
+        assert not any(isinstance(o, Decided) for o in again)
+        assert [_sent(o) for o in again] == [_sent(o) for o in expected]
     else:  # nothing stored: placed as the first time
         assert again == expected
 
@@ -117,7 +131,7 @@ def test_a_crash_inside_a_phase_is_healed_whichever_part_of_each_store_got_throu
     for crashed_batch in merging:
         for shares in CUTS:
             again, expected = _crash_and_go_on(stream, calm, crashed_batch, lambda phases: _cut(phases, phase, shares))
-            assert [o.events for o in again] == [o.events for o in expected], (crashed_batch, shares)
+            assert [_sent(o) for o in again] == [_sent(o) for o in expected], (crashed_batch, shares)
 
 
 @pytest.mark.parametrize("phase", range(1, len(PHASES)))
@@ -131,23 +145,24 @@ def test_a_story_started_and_absorbed_twice_over_in_the_crashed_batch_is_counted
     stream = [prepare(orjson.dumps(h), None, REPLAYED_AT + i, 2_000_000) for i, h in enumerate(headlines)]
     desk = StoryDesk(SETTINGS)
     calm = ([desk.place(article) for article in stream], desk.stores)
-    merges = [o.events[1] for o in calm[0][50:75] if isinstance(o, Appended) and len(o.events) == 2]
-    assert {m.story_id for m in merges} & {m.absorbed_story_id for m in merges}, "a survivor of the batch is absorbed in it"
+    merges = [m for m in map(_merge, calm[0][50:75]) if m]
+    assert {keep for _, keep in merges} & {gone for gone, _ in merges}, "a survivor of the batch is absorbed in it"
     for shares in ((1.0, 1.0), *CUTS):
         again, expected = _crash_and_go_on(stream, calm, 2, lambda phases: _cut(phases, phase, shares), size=25)
-        assert [o.events for o in again] == [o.events for o in expected], shares
+        assert [_sent(o) for o in again] == [_sent(o) for o in expected], shares
 
 
 def _healed_merge(seed: int):
     """The first merge of the stream whose other story (not the one the article joined) was stored before its
-    batch: the stores with that batch's records only (a crash kept the rest), the batch, the merge entry and that
-    other story."""
+    batch: the stores with that batch's records only (a crash kept the rest), the batch, the merge (absorbed,
+    surviving) and that other story."""
     stream, (outcomes, _) = _stream_and_calm(seed)
     for crashed in _merging(outcomes):
         stores, phases = _crashed_batch(SETTINGS, _batches(stream)[:crashed], _batches(stream)[crashed])
-        merges = [o.events for o in outcomes[crashed * BATCH : (crashed + 1) * BATCH] if isinstance(o, Appended) and len(o.events) == 2]
-        for entry, merge in merges:
-            partner = merge.story_id if merge.absorbed_story_id == entry.story_id else merge.absorbed_story_id
+        merges = [(o.record["story_id"], _merge(o)) for o in outcomes[crashed * BATCH : (crashed + 1) * BATCH] if _merge(o)]
+        for story_id, merge in merges:
+            gone, keep = merge
+            partner = keep if gone == story_id else gone
             if partner in stores.live:
                 write(phases[0])  # the articles' records
                 return stores, _batches(stream)[crashed], merge, partner
@@ -161,11 +176,11 @@ def test_healing_a_merge_merges_the_stories_its_entry_names_though_a_profile_sto
     that wins ties: a later article of the batch may have brought its profile that near). Healing merges the two
     stories the entry names, as the log has them; merging the nearest took the copy, and the index then held a
     story the log says was absorbed."""
-    stores, batch, merge, partner = _healed_merge(seed)
+    stores, batch, (gone, keep), partner = _healed_merge(seed)
     copied = stores.live["story-0"] = copy.deepcopy(stores.live[partner])
     desk = _healed(stores, batch, SETTINGS)
     index = desk.stories.stories
-    assert merge.absorbed_story_id not in index and merge.story_id in index and merge.absorbed_story_id not in desk.stores.live
+    assert gone not in index and keep in index and gone not in desk.stores.live
     assert index["story-0"].to_json() == copied  # the copy neither absorbed nor was absorbed
 
 
@@ -177,7 +192,7 @@ def _writer_to(changelog: DeskStores, local: DeskStores):
 
 def _merging(outcomes) -> list[int]:
     """The batches in which stories merge."""
-    return sorted({i // BATCH for i, o in enumerate(outcomes) if isinstance(o, Appended) and len(o.events) == 2})
+    return sorted({i // BATCH for i, o in enumerate(outcomes) if _merge(o)})
 
 
 def _cut(phases, phase: int, shares) -> list:
@@ -215,27 +230,26 @@ def _crash_and_go_on(stream, calm, crashed_batch: int, landed, size: int = BATCH
         assert [restarted.place(article) for article in batch] == outcomes[start : start + len(batch)]
         start += len(batch)
         write_open_batch(staging)
-    assert kept.stories == calm_stores.stories
     assert kept.live == calm_stores.live
     assert kept.fingerprints == calm_stores.fingerprints
     return again, expected
 
 
 def test_discarding_the_open_batch_leaves_what_was_sealed_before_it():
-    stores = DeskStores(stories={"s": {"version": 1}})
+    stores = DeskStores(live={"s": {"size": 1}})
     staging = Staging(stores)
-    staging.stores.stories["s"] = {"version": 2}
+    staging.stores.live["s"] = {"size": 2}
     sealed = staging.seal()
-    staging.stores.stories["s"] = {"version": 3}
-    staging.stores.stories["t"] = {"version": 1}
-    del staging.stores.stories["s"]
-    assert "s" not in staging.stores.stories and list(staging.stores.stories) == ["t"]
+    staging.stores.live["s"] = {"size": 3}
+    staging.stores.live["t"] = {"size": 1}
+    del staging.stores.live["s"]
+    assert "s" not in staging.stores.live and list(staging.stores.live) == ["t"]
     staging.discard_open()
-    assert staging.stores.stories["s"] == {"version": 2} and "t" not in staging.stores.stories
+    assert staging.stores.live["s"] == {"size": 2} and "t" not in staging.stores.live
     for phase in staging.phases(sealed):
         write(phase)
     staging.written(sealed)
-    assert stores.stories == {"s": {"version": 2}}
+    assert stores.live == {"s": {"size": 2}}
 
 
 def _kept(stores: DeskStores) -> DeskStores:
@@ -295,10 +309,10 @@ def test_healing_expires_at_the_article_s_own_time_not_at_the_clock_of_profiles_
     expected = [calm.place(a) for a in [*first, *crashed, later]]
     stores, (records, windows, *_) = _crashed_batch(ONE_DAY_WINDOW, [first], crashed)
     live = [w for w in windows if w[0] is stores.live]
-    assert live[0][1] == expected[3].events[0].story_id  # R's profile, stored with the clock of day 1.5
+    assert live[0][1] == expected[3].record["story_id"]  # R's profile, stored with the clock of day 1.5
     write(records + [w for w in windows if w[0] is stores.fingerprints] + live[:1])
     again = _healed(stores, crashed)
-    assert again.place(later).events == expected[-1].events  # Q lives on: it joins Q
+    assert _sent(again.place(later)) == _sent(expected[-1])  # Q lives on: it joins Q
 
 
 def test_an_article_healed_as_counted_expires_again_what_it_expired_the_first_time():
@@ -310,12 +324,12 @@ def test_an_article_healed_as_counted_expires_again_what_it_expired_the_first_ti
     first, crashed, later = [article("S", 0.0), article("R", 0.1), article("R", 0.8)], article("R", 1.5), article("S", 1.6)
     calm = StoryDesk(ONE_DAY_WINDOW)
     expected = [calm.place(a) for a in [*first, crashed, later]]
-    assert expected[-1].events[0].version == 1, "the uninterrupted desk let S go: its next article starts a story"
+    assert expected[-1].record["started"], "the uninterrupted desk let S go: its next article starts a story"
     stores, (records, windows, *_) = _crashed_batch(ONE_DAY_WINDOW, [first], [crashed])
     assert any(value is DELETED for store, _, value in windows if store is stores.live)  # S expired
     write(records + [w for w in windows if w[2] is not DELETED])  # the values got through, the removal did not
     again = _healed(stores, [crashed])
-    assert again.place(later).events == expected[-1].events
+    assert _sent(again.place(later)) == _sent(expected[-1])
 
 
 def test_a_removal_the_changelog_lost_is_sent_again_by_a_worker_that_kept_its_tables():
@@ -326,8 +340,8 @@ def test_a_removal_the_changelog_lost_is_sent_again_by_a_worker_that_kept_its_ta
     articles = generate(300, seed=1, max_paragraphs=2).articles[:37]
     stream = [prepare(orjson.dumps(a), None, REPLAYED_AT + i, 2_000_000) for i, a in enumerate(articles)]
     calm = StoryDesk(settings)
-    expected = [calm.place(a).events for a in stream]
-    assert any(len(events) == 2 for events in expected[17:34]), "the crashed batch merges a story"
+    expected = [calm.place(a) for a in stream]
+    assert any(map(_merge, expected[17:34])), "the crashed batch merges a story"
     local, (records, windows, *_) = _crashed_batch(settings, [stream[:17]], stream[17:34])
     changelog = _kept(local)
     on_changelog = _writer_to(changelog, local)
@@ -343,7 +357,7 @@ def test_a_removal_the_changelog_lost_is_sent_again_by_a_worker_that_kept_its_ta
     on_changelog([w for phase in staging.phases(staging.seal()) for w in phase])
     rebuilt = StoryDesk(settings, Staging(changelog).stores)
     rebuilt.load()
-    assert [rebuilt.place(a).events for a in stream[34:]] == expected[34:]
+    assert [_sent(rebuilt.place(a)) for a in stream[34:]] == [_sent(o) for o in expected[34:]]
 
 
 def test_a_fingerprint_older_than_the_window_is_removed_when_the_desk_loads():
@@ -411,17 +425,17 @@ def test_each_store_s_keys_in_order_are_its_absorbed_rows_then_its_values_then_i
     staging.stores.live[ABSORBED + "gone"] = {"into": "a", "seen": 1.0}
     staging.stores.meta["position"] = {"offset": 3}
     order = keys_in_order(staging.seal())
-    assert order["live"] == [ABSORBED + "gone", "b", "a", "gone"] and order["meta"] == ["position"] and order["stories"] == []
+    assert order["live"] == [ABSORBED + "gone", "b", "a", "gone"] and order["meta"] == ["position"] and order["articles"] == []
 
 
 def test_writes_made_again_take_what_each_store_holds_and_write_its_removals_after_its_values():
     """A key removed by the batch written since (an absorbed story) goes after the values, whatever its place
     in the journal: a cut between them must not leave the removal without the survivor's value."""
-    stores = DeskStores(stories={"s": {"version": 4}}, live={"survivor": {"size": 5}}, meta={"position": {"offset": 9}})
+    stores = DeskStores(articles={"a": {"story_id": "s"}}, live={"survivor": {"size": 5}}, meta={"position": {"offset": 9}})
     staging = Staging(stores)
-    again = staging.again({"stories": ["s"], "live": ["absorbed", "survivor"], "meta": ["position"]})
+    again = staging.again({"articles": ["a"], "live": ["absorbed", "survivor"], "meta": ["position"]})
     assert [[(key, value) for _, key, value in phase] for phase in staging.phases(again)] == [
-        [], [("survivor", {"size": 5}), ("absorbed", DELETED)], [("position", {"offset": 9})], [("s", {"version": 4})]
+        [("a", {"story_id": "s"})], [("survivor", {"size": 5}), ("absorbed", DELETED)], [("position", {"offset": 9})]
     ]
 
 
@@ -463,13 +477,13 @@ def test_a_worker_that_kept_its_tables_sends_a_cut_batch_again_and_its_changelog
             rebuilt = StoryDesk(SETTINGS, Staging(changelog).stores)
             rebuilt.load()
             start = (crashed_batch + 1) * BATCH
-            events = [rebuilt.place(article).events for article in stream[start:]]
-            assert events == [o.events for o in outcomes[start:]], (crashed_batch, shares)
+            sent = [_sent(rebuilt.place(article)) for article in stream[start:]]
+            assert sent == [_sent(o) for o in outcomes[start:]], (crashed_batch, shares)
 
 
 @pytest.mark.parametrize("written", range(len(PHASES) + 1))
 def test_a_date_that_leapt_alone_is_judged_as_the_first_time_after_a_crash_in_any_phase(written):
-    """Healing notes an article's date again only where the stored meta row does not count it yet, and as its entry
+    """Healing notes an article's date again only where the stored meta row does not count it yet, and as its record
     says the date was read: a typo'd year that leapt alone stays alone, and the undated article after it is dated
     from the stream's lag, as the uninterrupted desk dates it (not two years on, which would expire every story)."""
     settings = Settings(broker="127.0.0.1:1")
@@ -487,7 +501,7 @@ def test_a_date_that_leapt_alone_is_judged_as_the_first_time_after_a_crash_in_an
     later = [article(5, "A", None), article(6, "B", 0.3)]
     calm = StoryDesk(settings)
     expected = [calm.place(a) for a in [*first, *crashed, *later]]
-    assert [e.event.article_time.year for e in expected[2:]] == [2022] * 4  # the typo leapt alone
+    assert [datetime.fromtimestamp(e.record["own_time"], timezone.utc).year for e in expected[2:]] == [2022] * 4  # the typo leapt alone
     stores, phases = _crashed_batch(settings, [first], crashed)
     write([w for phase in phases[:written] for w in phase])
     desk = StoryDesk(settings, Staging(_kept(stores)).stores)

@@ -49,6 +49,9 @@ def test_the_timed_articles_meet_the_history_s_live_stories_and_extend_them(tmp_
     assert len(desk.duplicates) >= 0.8 * fingerprints
     grown = [story_id for story_id, size in sizes.items() if story_id in desk.stories.stories and desk.stories.stories[story_id].size > size]
     assert grown, "the history's stories go on in the timed articles"
+    # The story stage folded the history's articles, and folds the timed ones on from there.
+    versions = {story_id: steady.shelf.state(story_id).version for story_id in grown}
+    assert steady.fold() >= 40 and all(steady.shelf.state(s).version > v for s, v in versions.items())
     steady.close()
 
 
@@ -84,7 +87,7 @@ def test_the_clustering_cost_is_timed_with_as_many_live_stories_as_it_says():
 
 def test_the_text_output_shows_every_figure_of_the_json():
     figures = {
-        "articles": 3001, "seed": 17, "history_articles": 20003, "place_per_s": 1234.5, "prepare_per_s": 456.7,
+        "articles": 3001, "seed": 17, "history_articles": 20003, "place_per_s": 1234.5, "story_per_s": 4321.9, "prepare_per_s": 456.7,
         "worker_place_per_s": 890.1, "articles_per_s": 321.9, "io_ceiling_per_s": 9876.5,
         "compute_ceiling_per_s": 234.6, "ratio_to_ceiling": 1.372, "latency_rate_per_s": 100.0, "p50_ms": 23.4,
         "p99_ms": 187.6, "cluster_us_per_article": {"1000": 65.1, "10000": 73.4, "100000": 85.5},
@@ -93,7 +96,7 @@ def test_the_text_output_shows_every_figure_of_the_json():
         "broker_warm_up_articles": 9003, "broker_compiling_share": 0.18,
     }
     text = format_bench(figures)
-    shown = ["3,001", "seed 17", "20,003", "1,234.5", "456.7", "890.1", "321.9", "9,876.5", "234.6", "1.372", "100 ",
+    shown = ["3,001", "seed 17", "20,003", "1,234.5", "4,321.9", "456.7", "890.1", "321.9", "9,876.5", "234.6", "1.372", "100 ",
              "23.4", "187.6", "65 µs", "73 µs", "86 µs", "1.31", "5.21", "2.31 s before, 2.79 s after",
              "worker 3.91 ms", "preparing 5.01 ms", "broker 1.83 ms", "bench 0.72 ms", "9,003 articles", "18% of its CPU"]
     assert [figure for figure in shown if figure not in text] == []

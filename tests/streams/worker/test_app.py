@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from streams.kafka.topics import topic_specs
+from streams.kafka.topics import story_rows_changelog_spec, topic_specs
 from streams.settings import Settings
 from streams.worker.app import build_app
 from streams.worker.consumer import FETCH_MAX_WAIT_MS
@@ -69,3 +69,17 @@ async def test_the_app_s_consumer_has_the_broker_hold_a_fetch_briefly(tmp_path):
     client = app.consumer._thread._create_worker_consumer(app.transport)  # the aiokafka consumer (never started)
     assert client._fetch_max_wait_ms == FETCH_MAX_WAIT_MS <= 100
     await client.stop()
+
+
+async def test_the_story_rows_changelog_takes_a_message_as_large_as_a_placement(tmp_path):
+    """A message a story holds is a row of its own, as large as its placement: the changelog refusing it would
+    stop the story stage's writes for good."""
+    from streams.worker.context import STORY_ROWS
+
+    settings = Settings(store="memory://", max_article_bytes=3_000_000)
+    app = build_app(settings, tmp_path)
+    (rows,) = [table for table in app.tables.values() if table.name == STORY_ROWS]
+    created = story_rows_changelog_spec(settings, STORY_ROWS)  # as the worker creates it before faust starts
+    assert rows.changelog_topic.get_topic_name() == created.name and created.partitions == settings.partitions
+    limit = topic_specs(settings)["story-placements"].config["max.message.bytes"]
+    assert rows.changelog_topic.config["max.message.bytes"] == created.config["max.message.bytes"] == limit == str(settings.max_prepared_bytes)

@@ -20,7 +20,7 @@ from faust.types import TP
 from schemas import DeadLetter
 from streams.pipeline.prepare import prepare
 from streams.settings import Settings
-from streams.story.desk import DeskStores, StoryDesk, recorded_events, snapshots_due
+from streams.story.desk import DeskStores, StoryDesk
 from streams.story.staging import DELETED, MAX_BATCH, Staging
 from streams.tools.synthetic import REPLAYED_AT, generate
 from streams.worker import context, journal, place_stage
@@ -38,7 +38,8 @@ PREPARED = TP("prepared", 0)
 def _context() -> SimpleNamespace:
     """What the place stage reads of a worker's context; topics stand for themselves."""
     topics = SimpleNamespace(
-        story_events="events", story_snapshots="snapshots", duplicates="duplicates", dead_letters="dead-letters"
+        story_events="events", story_snapshots="snapshots", story_placements="placements", duplicates="duplicates",
+        dead_letters="dead-letters",
     )
     return SimpleNamespace(
         settings=SETTINGS, staging=Staging(DeskStores()), desk=None, topics=topics, metrics=WorkerMetrics(Counters(), 60),
@@ -274,65 +275,6 @@ async def test_a_bug_placing_a_held_chunk_at_a_flow_stop_stops_the_worker_and_no
     assert [error for error, _ in stopped] == [failure]
 
 
-def test_a_batch_sends_one_snapshot_of_each_story_it_made_one_due_for_with_its_last_entry():
-    ctx, batch = _context(), OpenBatch()
-    for event in _events(60):
-        place_stage._place(ctx, batch, event)
-    entries = [orjson.loads(value) for placed in batch.placed for topic, _, value in placed.sends if topic == "events"]
-    last = {entry["story_id"]: entry["version"] for entry in entries}
-    assert max(last.values()) > 1  # a story with several entries in the batch
-
-    place_stage._add_snapshots(ctx, batch.placed)
-    snapshots = {}
-    for index, placed in enumerate(batch.placed):
-        for topic, key, value in placed.sends:
-            if topic == "snapshots":
-                assert key.decode() not in snapshots  # once per story
-                snapshots[key.decode()] = (index, orjson.loads(value))
-    assert set(snapshots) == set(last)  # every story here is young: each entry made its snapshot due
-    for story_id, (index, snapshot) in snapshots.items():
-        assert snapshot == orjson.loads(ctx.desk.snapshot(story_id).to_bytes())
-        assert snapshot["version"] == last[story_id]
-        with_an_entry = [i for i, placed in enumerate(batch.placed) for e in placed.outcome.events if e.story_id == story_id]
-        assert index == with_an_entry[-1]
-
-
-def test_a_batch_taken_after_the_desk_was_dropped_still_sends_its_snapshots_from_the_staged_states():
-    """A rebalance drops the desk (ctx.desk = None) while a sealed batch may wait for its writer: its snapshots
-    are read from the story states the batch staged, the same as the desk held."""
-    ctx, batch = _context(), OpenBatch()
-    for event in _events(40):
-        place_stage._place(ctx, batch, event)
-    due = snapshots_due([placed.outcome for placed in batch.placed])
-    expected = {story_id: ctx.desk.snapshot(story_id).to_bytes() for story_id in due}
-    placed = batch.take()
-    ctx.staging.seal()
-    ctx.desk = None
-    place_stage._add_snapshots(ctx, placed)
-    sent = {key.decode(): value for article in placed for topic, key, value in article.sends if topic == "snapshots"}
-    assert len(sent) > 1 and sent == expected
-
-
-def test_a_snapshot_that_cannot_be_made_is_left_out_and_said_and_the_batch_s_others_are_sent(monkeypatch, caplog):
-    ctx, batch = _context(), OpenBatch()
-    for event in _events(20):
-        place_stage._place(ctx, batch, event)
-    due = list(snapshots_due([placed.outcome for placed in batch.placed]))
-    assert len(due) > 1
-    snapshot = StoryDesk.snapshot
-
-    def failing_for_the_first(desk, story_id):
-        if story_id == due[0]:
-            raise RuntimeError("a bug")
-        return snapshot(desk, story_id)
-
-    monkeypatch.setattr(StoryDesk, "snapshot", failing_for_the_first)
-    place_stage._add_snapshots(ctx, batch.placed)
-    sent = [key.decode() for placed in batch.placed for topic, key, _ in placed.sends if topic == "snapshots"]
-    assert sorted(sent) == sorted(due[1:])
-    assert f"making the snapshot of story {due[0]} failed" in caplog.text
-
-
 def _tables_on(producer) -> DeskStores:
     persisted = []
 
@@ -474,27 +416,27 @@ class _Writes:
 
 async def test_a_phase_on_rocksdb_stores_the_changelog_s_bytes_and_notes_its_end_as_the_persisted_offset(tmp_path, batching_producer):
     app = faust.App("t-rocksdb", broker="kafka://127.0.0.1:1", store="rocksdb://", datadir=str(tmp_path))
-    table = ConfirmedTable(app, name=TABLES["stories"], default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
+    table = ConfirmedTable(app, name=TABLES["live"], default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
     prepared_partition, other_partition = _Event(0), _Event(1)  # faust holds the event by a weak reference
     token = _current_event.set(weakref.ref(prepared_partition))
     try:
         table.data["gone"] = {"size": 2}
         db = table.data._dbs[0] = _Writes(table.data._dbs[0])
         value = {"size": 1, "label": "a story"}
-        encoded = {"stories": {"kept": (value, b'{"size":1,"label":"a story"}')}}
+        encoded = {"live": {"kept": (value, b'{"size":1,"label":"a story"}')}}
         records = context.write_locally([(table, "kept", value), (table, "gone", DELETED)], encoded)
-        assert records == {"stories": [(b'"kept"', b'{"size":1,"label":"a story"}'), (b'"gone"', None)]}
+        assert records == {"live": [(b'"kept"', b'{"size":1,"label":"a story"}'), (b'"gone"', None)]}
         assert db.writes == [2], "the phase's writes to the table go to RocksDB at once"
         assert table.data._get(b'"kept"') == b'{"size":1,"label":"a story"}' and table["kept"] == value
         assert "gone" not in table
 
         producer = batching_producer(size=10)
         tables = _tables_on(producer)
-        tables.stories = SimpleNamespace(app=tables.stories.app, changelog_topic=table.changelog_topic, data=table.data)
+        tables.live = SimpleNamespace(app=tables.live.app, changelog_topic=table.changelog_topic, data=table.data)
         sending = asyncio.create_task(context.send_records(tables, records))
         await _until(lambda: producer.batches)
         producer.batches[0][3].set_result(SimpleNamespace(offset=40))
-        assert await sending == {"stories": 42}
+        assert await sending == {"live": 42}
         assert table.data.persisted_offset(TP(table.changelog_topic.get_topic_name(), 0)) == 41  # read on from 42
 
         _current_event.set(weakref.ref(other_partition))
@@ -606,20 +548,16 @@ async def _until(done) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_an_articles_record_is_encoded_by_the_tables_as_the_dicts_of_its_entries_were():
-    """The desk embeds an entry's JSON in the record; faust's codec (a table's store and changelog) writes the bytes
-    that the record of parsed entries gave before, and reads back a plain dict with the same entries."""
+def test_an_articles_record_is_written_by_the_tables_as_json_and_read_back_as_it_was():
+    """What the journal digests is what the changelog gets, and the store reads back the record the desk wrote."""
     app = faust.App("t-record", broker="kafka://127.0.0.1:1", store="memory://")
     desk = StoryDesk(SETTINGS)
     article = prepare(orjson.dumps(generate(1, seed=3).articles[0]), None, REPLAYED_AT, 2_000_000)
-    outcome = desk.place(article)
+    desk.place(article)
     record = desk.stores.articles[article.article.article_id]
-    parsed = {"story_id": outcome.event.story_id, "events": [orjson.loads(v) for v in outcome.encoded], "now": record["now"]}
     written = app.serializers.dumps_value(None, record, serializer="json")
-    assert written == app.serializers.dumps_value(None, parsed, serializer="json")
-    read_back = app.serializers.loads_value(None, written, serializer="json")
-    assert type(read_back) is dict and read_back == record == parsed
-    assert recorded_events(read_back) == recorded_events(record) == outcome.events
+    assert written == orjson.dumps(record)
+    assert app.serializers.loads_value(None, written, serializer="json") == record
     table = ConfirmedTable(app, name="articles", default=None, beacon=app.tables.beacon, key_type=str, partitions=1)
     assert table.changelog_value(record) == written, "what the journal digests is what the changelog gets"
     assert table.changelog_value(DELETED) is None

@@ -47,8 +47,8 @@ def _context(producer) -> SimpleNamespace:
         topics=SimpleNamespace(prepared_articles=topic("prepared"), dead_letters=topic("dead-letters")),
         counters=counters,
         metrics=WorkerMetrics(counters, 60),
-        app=SimpleNamespace(conf=SimpleNamespace(producer_max_request_size=1_000_000)),
-        settings=None,
+        app=SimpleNamespace(),
+        settings=SimpleNamespace(max_prepared_bytes=1_000_000),
     )
 
 
