@@ -188,11 +188,9 @@ def test_a_handover_without_a_state_gives_the_merge_up_and_the_survivor_folds_wh
     assert survivor.receive(given_up, "again") == [Done("again")]  # a redelivery makes nothing
 
 
-def test_rows_are_written_in_the_order_a_crash_may_cut_them_held_messages_first_their_removals_last(placed):
-    """A changelog keeps a prefix of what it is sent: a story's row naming a held message never lands without the
-    message's row, and a held message is removed only after the row that let it go. A held message delivered again
-    writes its row again with its story's, as a crash may have kept both from the changelog."""
-    messages, _ = placed
+def _awaiting_handover(messages: list) -> tuple[StoryShelf, Close, Absorb]:
+    """A shelf whose survivor has taken the first merge's `Absorb` and waits for its handover (the absorbed story's
+    `Close` not taken yet), with that `Close` and `Absorb`."""
     close = next(m for m in messages if isinstance(m, Close))
     absorb = next(m for m in messages if isinstance(m, Absorb) and m.position == close.position)
     shelf = StoryShelf()
@@ -200,6 +198,15 @@ def test_rows_are_written_in_the_order_a_crash_may_cut_them_held_messages_first_
         if message.position < close.position and message.story_id in (absorb.story_id, close.story_id):
             shelf.receive(message)
     shelf.receive(absorb)
+    return shelf, close, absorb
+
+
+def test_rows_are_written_in_the_order_a_crash_may_cut_them_held_messages_first_their_removals_last(placed):
+    """A changelog keeps a prefix of what it is sent: a story's row naming a held message never lands without the
+    message's row, and a held message is removed only after the row that let it go. A held message delivered again
+    writes its row again with its story's, as a crash may have kept both from the changelog."""
+    messages, _ = placed
+    shelf, close, absorb = _awaiting_handover(messages)
     shelf.written()
     later = next(m for m in messages if m.position > close.position and m.story_id == absorb.story_id)
     held = held_key(later.story_id, later.position)
@@ -214,13 +221,7 @@ def test_rows_are_written_in_the_order_a_crash_may_cut_them_held_messages_first_
 
 def test_a_story_waiting_for_its_handover_still_waits_and_holds_after_restarts_and_a_closed_story_takes_nothing(placed):
     messages, _ = placed
-    close = next(m for m in messages if isinstance(m, Close))
-    absorb = next(m for m in messages if isinstance(m, Absorb) and m.position == close.position)
-    shelf = StoryShelf()
-    for message in messages:
-        if message.position < close.position and message.story_id in (absorb.story_id, close.story_id):
-            shelf.receive(message)
-    shelf.receive(absorb)
+    shelf, close, absorb = _awaiting_handover(messages)
     rows = {story_id: StoryRow.from_json(row.to_json()) for story_id, row in shelf.rows.items()}
     restarted = StoryShelf(rows)
     later = next(m for m in messages if m.position > close.position and m.story_id == absorb.story_id)
