@@ -169,14 +169,25 @@ async def write_after_changelog(table: ConfirmedTable, partition: int, writes: l
     records = table.changelog_records(writes)
     if not records:
         return
-    producer = await batch_producer(table.app)
-    topic = table.changelog_topic.get_topic_name()
-    sent = await send_batches(producer, {(topic, partition): records})
-    acks = [ack for ack, _ in sent[topic, partition]]
-    await confirmed(acks, [topic] * len(acks))
+    tp = TP(table.changelog_topic.get_topic_name(), partition)
+    ends = await send_confirmed(table.app, {tp: records})
     table.store_records(writes, records, partition)
-    ack, count = sent[topic, partition][-1]
-    table.data.set_persisted_offset(TP(topic, partition), ack.result().offset + count - 1)
+    table.data.set_persisted_offset(tp, ends[tp] - 1)
+
+
+async def send_confirmed(app: faust.App, records: dict[TP, list[Record]]) -> dict[TP, int]:
+    """Send each changelog partition's records, in order, as whole batches straight to the app's aiokafka producer
+    (`send_batches`), the partitions side by side, and wait until the broker has every one (raising the first
+    failure); returns where each partition ends now (the offset after its last record)."""
+    producer = await batch_producer(app)
+    sent = await send_batches(producer, records)
+    acks = [(ack, tp.topic) for tp, batches in sent.items() for ack, _ in batches]
+    await confirmed([ack for ack, _ in acks], [topic for _, topic in acks])
+    ends = {}
+    for tp, batches in sent.items():
+        ack, count = batches[-1]
+        ends[tp] = ack.result().offset + count
+    return ends
 
 
 def declare_tables(app: faust.App, settings: Settings) -> DeskStores:
@@ -213,24 +224,18 @@ def write_locally(phase: list[tuple[ConfirmedTable, object, object]], encoded: E
 
 async def send_records(tables: DeskStores, records: dict[str, list[Record]]) -> dict[str, int]:
     """Send each table's changelog records, in order, and wait until the broker has every one; raises the first
-    failure (the phase is then written again). Returns where each changelog written to ends now (store name ->
-    the offset after its last record), which is also noted as its store's persisted offset, so that faust's
-    recovery of the local store reads the changelog on from there. The records go as whole batches straight to
-    the app's aiokafka producer (`send_batches`), the changelogs side by side."""
+    failure (the phase is then written again; `send_confirmed`). Returns where each changelog written to ends now
+    (store name -> the offset after its last record), which is also noted as its store's persisted offset, so that
+    faust's recovery of the local store reads the changelog on from there."""
     names = [store for store, store_records in records.items() if store_records]
     if not names:
         return {}
-    producer = await batch_producer(tables.articles.app)
-    topics = {store: getattr(tables, store).changelog_topic.get_topic_name() for store in names}
-    sent = await send_batches(producer, {(topics[store], CHANGELOG_PARTITION): records[store] for store in names})
-    acks = [(ack, topic) for (topic, _), batches in sent.items() for ack, _ in batches]
-    await confirmed([ack for ack, _ in acks], [topic for _, topic in acks])
+    tps = {store: TP(getattr(tables, store).changelog_topic.get_topic_name(), CHANGELOG_PARTITION) for store in names}
+    sent_ends = await send_confirmed(tables.articles.app, {tps[store]: records[store] for store in names})
     ends: dict[str, int] = {}
     for store in names:
-        ack, count = sent[topics[store], CHANGELOG_PARTITION][-1]
-        ends[store] = ack.result().offset + count
-        table = getattr(tables, store)
-        table.data.set_persisted_offset(TP(topics[store], CHANGELOG_PARTITION), ends[store] - 1)
+        ends[store] = sent_ends[tps[store]]
+        getattr(tables, store).data.set_persisted_offset(tps[store], ends[store] - 1)
     return ends
 
 
